@@ -1,0 +1,207 @@
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use clap::Args;
+
+use super::{Failure, EXIT_FAILED, EXIT_OK};
+use crate::arxiv::ArxivClient;
+use crate::config::Config;
+use crate::pipeline::{self, App, DigestOptions, RunReport};
+use crate::scoring::llm::LlmClient;
+use crate::scoring::prices::PriceTable;
+use crate::scoring::prompt::Prompts;
+use crate::scoring::{LlmScorer, Scorer};
+use crate::store::runs::RunStatus;
+use crate::store::Store;
+use crate::subscribers;
+
+/// Run the whole pipeline once: fetch the day's announcement, score it for every subscriber,
+/// record the spend and mail each subscriber their digest.
+///
+/// Prints one line per subscriber: papers scanned, selected, tokens, cost, and whether the digest
+/// was delivered (or why not). A subscriber gets at most one digest per announcement day, so
+/// running it again the same day sends nothing new and costs no tokens.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  paperboy digest\n  paperboy digest --dry-run\n  paperboy digest --date 2025-03-28\n  paperboy digest --feed saved-feed.xml --json"
+)]
+pub struct DigestArgs {
+    /// A past announcement day (YYYY-MM-DD), fetched from the arXiv API instead of today's RSS.
+    #[arg(long, value_parser = parse_date)]
+    pub date: Option<NaiveDate>,
+
+    /// Write the emails to the outbox whatever the transport, and record no deliveries.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Read the announcement from a saved arXiv RSS file instead of the network.
+    #[arg(long, value_name = "FILE")]
+    pub feed: Option<PathBuf>,
+
+    /// Print the run report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("`{s}` is not a date; write it as YYYY-MM-DD"))
+}
+
+pub async fn build_app(config: Config) -> Result<App, Failure> {
+    let from = config
+        .from_mailbox()
+        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    let store = Store::open(&config.resolve(&config.store.path))?;
+    let arxiv = ArxivClient::new(&config.arxiv, &from.email.to_string())?;
+    let scorer = match config.llm_api_key() {
+        Some(key) => {
+            let prompts =
+                Prompts::load(&config.resolve(&config.prompts)).map_err(Failure::usage)?;
+            Scorer::Llm(LlmScorer {
+                client: LlmClient::new(&config.llm, &key)?,
+                prompts,
+                prices: PriceTable::new(&config.llm.prices),
+                batch_size: config.llm.batch_size,
+                concurrency: config.llm.concurrency,
+                reask_attempts: config.llm.reask_attempts,
+            })
+        }
+        None => {
+            tracing::warn!(
+                "no model API key in ${}: scoring with keywords instead (set it to use {})",
+                config.llm.api_key_env,
+                config.llm.model
+            );
+            Scorer::Keyword
+        }
+    };
+    Ok(App {
+        config,
+        store,
+        arxiv,
+        scorer,
+        from,
+    })
+}
+
+pub async fn run(config: Config, args: DigestArgs) -> Result<u8, Failure> {
+    let subs_path = config.resolve(&config.subscribers);
+    let subscribers = subscribers::load(
+        &subs_path,
+        &config.resolve(&config.prompts),
+        &config.categories(),
+    )
+    .map_err(|e| Failure::usage(anyhow::anyhow!(e.to_string().trim_end().to_string())))?;
+    let app = build_app(config).await?;
+    let opts = DigestOptions {
+        date: args.date,
+        dry_run: args.dry_run,
+        feed: args.feed,
+    };
+    let report = pipeline::run_digest(&app, &subscribers, &opts)
+        .await
+        .context("the digest run stopped")?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report_json(&report)).context("json")?
+        );
+    } else {
+        print_report(&report);
+    }
+    Ok(if report.failed() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    })
+}
+
+fn print_report(r: &RunReport) {
+    let mut out = std::io::stdout().lock();
+    let day = r.day.map_or("-".to_string(), |d| d.to_string());
+    let _ = writeln!(
+        out,
+        "run {}  day {}  {} papers fetched  status {}  scorer: {}",
+        r.run_id,
+        day,
+        r.papers_fetched,
+        r.status.as_str(),
+        r.scorer
+    );
+    match r.status {
+        RunStatus::NoAnnouncement => {
+            let _ = writeln!(out, "no announcement on {day} (arXiv publishes nothing on weekends and holidays): nothing to do");
+        }
+        RunStatus::Failed if r.subscribers.is_empty() => {
+            let _ = writeln!(
+                out,
+                "failed: {}",
+                r.error.as_deref().unwrap_or("unknown error")
+            );
+        }
+        _ => {}
+    }
+    let width = r
+        .subscribers
+        .iter()
+        .map(|s| s.outcome.subscriber.len())
+        .max()
+        .unwrap_or(0);
+    for s in &r.subscribers {
+        let o = &s.outcome;
+        let cost = if s.cost_unknown() {
+            format!("{}+unknown", s.cost())
+        } else {
+            s.cost().to_string()
+        };
+        let what = match (o.status.as_str(), &s.delivered_to, &o.detail) {
+            ("delivered", Some(to), _) => format!("delivered → {to}"),
+            ("dry_run", Some(to), _) => format!("dry run → {to}"),
+            (status, _, Some(detail)) => format!("{} ({detail})", status.replace('_', " ")),
+            (status, _, None) => status.replace('_', " "),
+        };
+        let unscored = if o.unscored > 0 {
+            format!("  unscored {}", o.unscored)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{:<width$}  scanned {:>4}  selected {:>3}{unscored}  tokens {:>8}  {:>9}  {what}",
+            o.subscriber,
+            o.scanned,
+            o.selected,
+            s.tokens(),
+            cost,
+        );
+    }
+}
+
+fn report_json(r: &RunReport) -> serde_json::Value {
+    serde_json::json!({
+        "run_id": r.run_id,
+        "day": r.day.map(|d| d.to_string()),
+        "status": r.status.as_str(),
+        "papers_fetched": r.papers_fetched,
+        "scorer": r.scorer,
+        "error": r.error,
+        "subscribers": r.subscribers.iter().map(|s| serde_json::json!({
+            "email": s.outcome.subscriber,
+            "status": s.outcome.status,
+            "detail": s.outcome.detail,
+            "scanned": s.outcome.scanned,
+            "author_matches": s.outcome.author_matches,
+            "selected": s.outcome.selected,
+            "unscored": s.outcome.unscored,
+            "tokens": s.tokens(),
+            "cost_usd": if s.cost_unknown() { serde_json::Value::Null } else { serde_json::json!(s.cost().usd()) },
+            "delivered_to": s.delivered_to,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+#[allow(dead_code)]
+const _: u8 = EXIT_FAILED;

@@ -1,0 +1,101 @@
+//! The command line. Every command calls the same library functions the daemon uses.
+//! Data goes to stdout, logs to stderr.
+
+mod digest;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::telemetry::LogFormat;
+
+/// Exit codes (documented in `--help` and the README).
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "paperboy",
+    version,
+    about = "Mails researchers a personalized daily digest of new arXiv papers.",
+    after_help = "Examples:\n  paperboy digest                      run today's digest for every subscriber\n  paperboy digest --dry-run            same, but only write the emails to the outbox\n  paperboy digest --date 2025-03-28    a past announcement day (arXiv API)\n  paperboy --config /etc/paperboy/paperboy.toml digest\n\nExit codes: 0 success (or no announcement today), 1 a run failed or a subscriber could not be\nscored or delivered, 2 bad configuration, subscribers file or arguments.\n\nEnvironment: OPENAI_API_KEY (or the variable named by [llm] api_key_env) enables the model;\nwithout it a keyword scorer runs. PAPERBOY__SECTION__KEY overrides a config key. RUST_LOG tunes logs."
+)]
+pub struct Cli {
+    /// Configuration file; a missing default file means built-in defaults.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "PAPERBOY_CONFIG",
+        default_value = "paperboy.toml"
+    )]
+    pub config: PathBuf,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Digest(digest::DigestArgs),
+}
+
+/// A failure with the exit code it deserves.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: EXIT_USAGE,
+            error: error.into(),
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        Failure {
+            code: EXIT_FAILED,
+            error,
+        }
+    }
+}
+
+pub fn main(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<u8, Failure> {
+    let explicit = cli.config != PathBuf::from("paperboy.toml");
+    let config = Config::load(&cli.config, explicit, std::env::vars()).map_err(Failure::usage)?;
+    match cli.command {
+        Command::Digest(args) => digest::run(config, args).await,
+    }
+}

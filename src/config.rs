@@ -1,0 +1,457 @@
+//! Layered configuration: defaults in code → `paperboy.toml` → `PAPERBOY__SECTION__KEY`
+//! environment variables. Every key has a default, so a missing file still runs.
+//! Secrets never live here: only the *names* of the environment variables that hold them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::domain::{AnnounceType, Category};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Path of the subscribers file.
+    pub subscribers: PathBuf,
+    /// Directory of the prompt files (`instructions.md`, topic files).
+    pub prompts: PathBuf,
+    pub arxiv: ArxivConfig,
+    pub llm: LlmConfig,
+    pub store: StoreConfig,
+    pub mail: MailConfig,
+    /// Directory relative paths are resolved against (the config file's directory).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// Where the configuration was read from (`None`: defaults only).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArxivConfig {
+    pub categories: Vec<String>,
+    pub announce_types: Vec<String>,
+    pub rss_url: String,
+    pub api_url: String,
+    pub timeout_secs: u64,
+    /// arXiv asks for at most one request every 3 seconds.
+    pub min_interval_ms: u64,
+    pub retry_base_ms: u64,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    pub base_url: String,
+    pub model: String,
+    pub api_key_env: String,
+    pub batch_size: usize,
+    pub concurrency: usize,
+    pub timeout_secs: u64,
+    /// Attempts per call for failures the HTTP layer does not retry itself (timeouts, 5xx after
+    /// its own retries, unreadable bodies).
+    pub max_attempts: u32,
+    pub retry_base_ms: u64,
+    /// How many times papers missing from an answer are asked for again.
+    pub reask_attempts: u32,
+    pub max_completion_tokens: Option<u32>,
+    /// Price overrides or additions, USD per 1M tokens.
+    pub prices: BTreeMap<String, PriceOverride>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceOverride {
+    pub input: f64,
+    pub cached_input: Option<f64>,
+    pub output: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    Starttls,
+    Tls,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    pub from: String,
+    pub transport: Transport,
+    pub outbox: PathBuf,
+    pub smtp: SmtpConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: String,
+    pub password_env: String,
+    pub timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            subscribers: "subscribers.toml".into(),
+            prompts: "prompts".into(),
+            arxiv: ArxivConfig::default(),
+            llm: LlmConfig::default(),
+            store: StoreConfig::default(),
+            mail: MailConfig::default(),
+            base_dir: PathBuf::from("."),
+            source: None,
+        }
+    }
+}
+
+impl Default for ArxivConfig {
+    fn default() -> Self {
+        ArxivConfig {
+            categories: vec!["cs.LG".into(), "cs.AI".into()],
+            announce_types: vec!["new".into(), "cross".into()],
+            rss_url: "https://rss.arxiv.org/rss".into(),
+            api_url: "https://export.arxiv.org/api/query".into(),
+            timeout_secs: 60,
+            min_interval_ms: 3_000,
+            retry_base_ms: 5_000,
+            max_attempts: 5,
+        }
+    }
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-4o-mini".into(),
+            api_key_env: "OPENAI_API_KEY".into(),
+            batch_size: 8,
+            concurrency: 4,
+            timeout_secs: 120,
+            max_attempts: 3,
+            retry_base_ms: 2_000,
+            reask_attempts: 2,
+            max_completion_tokens: None,
+            prices: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: "data/paperboy.db".into(),
+        }
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            from: "paperboy <paperboy@localhost>".into(),
+            transport: Transport::File,
+            outbox: "emails/outbox".into(),
+            smtp: SmtpConfig::default(),
+        }
+    }
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            host: "localhost".into(),
+            port: 587,
+            security: Security::Starttls,
+            username: String::new(),
+            password_env: "PAPERBOY_SMTP_PASSWORD".into(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: key `{key}`: {message}")]
+    Invalid {
+        path: String,
+        key: String,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads `path` (a missing file means all defaults, unless `required`), then applies
+    /// `PAPERBOY__SECTION__KEY=value` overrides from `env`, then validates.
+    pub fn load(
+        path: &Path,
+        required: bool,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let (mut table, source) = match std::fs::read_to_string(path) {
+            Ok(text) => {
+                // Deserialize from the text first: its errors carry line and column.
+                toml::from_str::<Config>(&text).map_err(|e| ConfigError::Parse {
+                    path: shown.clone(),
+                    message: e.to_string(),
+                })?;
+                let table: toml::Table =
+                    text.parse()
+                        .map_err(|e: toml::de::Error| ConfigError::Parse {
+                            path: shown.clone(),
+                            message: e.to_string(),
+                        })?;
+                (table, Some(path.to_path_buf()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                (toml::Table::new(), None)
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        apply_env_overrides(&mut table, env).map_err(|message| ConfigError::Parse {
+            path: "environment".into(),
+            message,
+        })?;
+        let mut config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: shown.clone(),
+                    message: e.to_string(),
+                })?;
+        config.base_dir = match path.parent() {
+            Some(p) if source.is_some() && !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        config.source = source;
+        config.validate(&shown)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            path: path.into(),
+            key: key.into(),
+            message,
+        };
+        if self.arxiv.categories.is_empty() {
+            return Err(invalid(
+                "arxiv.categories",
+                "list at least one category, e.g. [\"cs.LG\"]".into(),
+            ));
+        }
+        for c in &self.arxiv.categories {
+            Category::parse(c).map_err(|e| invalid("arxiv.categories", e.to_string()))?;
+        }
+        for t in &self.arxiv.announce_types {
+            if AnnounceType::parse(t).is_none() {
+                return Err(invalid(
+                    "arxiv.announce_types",
+                    format!(
+                        "`{t}` is not an announce type; use any of {:?}",
+                        AnnounceType::ALL
+                    ),
+                ));
+            }
+        }
+        if self.llm.batch_size == 0 || self.llm.batch_size > 100 {
+            return Err(invalid(
+                "llm.batch_size",
+                "must be between 1 and 100".into(),
+            ));
+        }
+        if self.llm.concurrency == 0 {
+            return Err(invalid("llm.concurrency", "must be at least 1".into()));
+        }
+        if self.llm.model.trim().is_empty() {
+            return Err(invalid(
+                "llm.model",
+                "must name a model, e.g. \"gpt-4o-mini\"".into(),
+            ));
+        }
+        self.from_mailbox().map_err(|e| invalid("mail.from", e))?;
+        Ok(())
+    }
+
+    pub fn categories(&self) -> Vec<Category> {
+        self.arxiv
+            .categories
+            .iter()
+            .filter_map(|c| Category::parse(c).ok())
+            .collect()
+    }
+
+    pub fn announce_types(&self) -> Vec<AnnounceType> {
+        self.arxiv
+            .announce_types
+            .iter()
+            .filter_map(|t| AnnounceType::parse(t))
+            .collect()
+    }
+
+    pub fn from_mailbox(&self) -> Result<lettre::message::Mailbox, String> {
+        self.mail
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| {
+                format!(
+                    "`{}` is not a mail address ({e}); write e.g. \"paperboy <digest@lab.org>\"",
+                    self.mail.from
+                )
+            })
+    }
+
+    /// Resolves a configured path against the config file's directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    /// The model API key, from the environment variable named by `llm.api_key_env`.
+    /// An unset or empty variable means "no model": the keyword scorer runs instead.
+    pub fn llm_api_key(&self) -> Option<SecretString> {
+        secret_from_env(&self.llm.api_key_env)
+    }
+
+    pub fn smtp_password(&self) -> Option<SecretString> {
+        secret_from_env(&self.mail.smtp.password_env)
+    }
+}
+
+fn secret_from_env(name: &str) -> Option<SecretString> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Some(SecretString::from(v.trim().to_string())),
+        _ => None,
+    }
+}
+
+/// `PAPERBOY__LLM__MODEL=gpt-4o` sets `[llm] model`. Values are read as TOML when they parse
+/// (numbers, booleans, arrays) and as strings otherwise.
+fn apply_env_overrides(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), String> {
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("PAPERBOY__") else {
+            continue;
+        };
+        let keys: Vec<String> = rest.split("__").map(|k| k.to_lowercase()).collect();
+        if keys.iter().any(|k| k.is_empty()) {
+            return Err(format!("`{name}`: empty key segment"));
+        }
+        let parsed = format!("v = {value}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or(toml::Value::String(value.clone()));
+        let mut node = &mut *table;
+        for key in &keys[..keys.len() - 1] {
+            let entry = node
+                .entry(key.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            node = entry
+                .as_table_mut()
+                .ok_or_else(|| format!("`{name}`: `{key}` is not a section"))?;
+        }
+        node.insert(keys[keys.len() - 1].clone(), parsed);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paperboy.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn missing_file_means_defaults() {
+        let c = Config::load(Path::new("/nonexistent/paperboy.toml"), false, []).unwrap();
+        assert_eq!(c.llm.model, "gpt-4o-mini");
+        assert_eq!(c.arxiv.categories, vec!["cs.LG", "cs.AI"]);
+        assert_eq!(c.mail.transport, Transport::File);
+        assert!(c.source.is_none());
+        assert!(Config::load(Path::new("/nonexistent/paperboy.toml"), true, []).is_err());
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let (dir, path) =
+            write("[llm]\nmodel = \"gpt-4o\"\nbatch_size = 4\n[store]\npath = \"x.db\"\n");
+        let env = vec![
+            ("PAPERBOY__LLM__BATCH_SIZE".to_string(), "12".to_string()),
+            ("PAPERBOY__MAIL__TRANSPORT".to_string(), "smtp".to_string()),
+            ("UNRELATED".to_string(), "1".to_string()),
+        ];
+        let c = Config::load(&path, true, env).unwrap();
+        assert_eq!(c.llm.model, "gpt-4o");
+        assert_eq!(c.llm.batch_size, 12);
+        assert_eq!(c.mail.transport, Transport::Smtp);
+        assert_eq!(c.resolve(&c.store.path), dir.path().join("x.db"));
+    }
+
+    #[test]
+    fn errors_name_the_file_line_and_key() {
+        let (_d, path) = write("[llm]\nmodel = \"gpt-4o\"\nbatch_sise = 4\n");
+        let err = Config::load(&path, true, []).unwrap_err().to_string();
+        assert!(
+            err.contains("paperboy.toml") && err.contains("line 3") && err.contains("batch_sise"),
+            "{err}"
+        );
+
+        let (_d, path) = write("[arxiv]\ncategories = [\"cs.LG\", \"CS AI\"]\n");
+        let err = Config::load(&path, true, []).unwrap_err().to_string();
+        assert!(
+            err.contains("arxiv.categories") && err.contains("CS AI"),
+            "{err}"
+        );
+
+        let (_d, path) = write("[mail]\ntransport = \"pigeon\"\n");
+        let err = Config::load(&path, true, []).unwrap_err().to_string();
+        assert!(err.contains("pigeon") && err.contains("line 2"), "{err}");
+    }
+}

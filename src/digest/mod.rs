@@ -1,0 +1,119 @@
+//! One `Digest` value per subscriber and day, and its two views (plain text and HTML) built from
+//! the same data.
+
+mod html;
+mod select;
+mod text;
+
+pub use html::render_html;
+pub use select::{author_matches, select, Selection};
+pub use text::render_text;
+
+use chrono::NaiveDate;
+
+use crate::domain::{Paper, Verdict};
+use crate::store::spend::Totals;
+use crate::subscribers::Subscriber;
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub paper: Paper,
+    /// `None` for author matches (not sent to the scorer).
+    pub verdict: Option<Verdict>,
+    pub author_match: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Unscored {
+    pub paper: Paper,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Digest {
+    pub day: NaiveDate,
+    pub subscriber: Subscriber,
+    /// In digest order; the number shown for an entry is its position + 1.
+    pub entries: Vec<Entry>,
+    pub usage: Vec<Totals>,
+    /// Papers in the day's announcement (all types, all configured categories).
+    pub total_papers: usize,
+    /// Papers considered for this subscriber.
+    pub scanned: usize,
+    pub unscored: Vec<Unscored>,
+    /// How papers were scored ("gpt-4o-mini at …" or the keyword scorer).
+    pub scorer: String,
+    pub keyword_scorer: bool,
+    /// Where to write to change the subscription.
+    pub contact: String,
+}
+
+impl Digest {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn subject(&self) -> String {
+        let date = self.day.format("%a %-d %b %Y");
+        let n = self.entries.len();
+        let unscored = self.unscored.len();
+        let papers = |n: usize| {
+            if n == 1 {
+                "1 paper".to_string()
+            } else {
+                format!("{n} papers")
+            }
+        };
+        match (n, unscored) {
+            (0, 0) => format!(
+                "arXiv digest {date}: nothing matched ({} scanned)",
+                self.scanned
+            ),
+            (0, u) => format!("arXiv digest {date}: {} could not be scored", papers(u)),
+            (n, 0) => format!("arXiv digest {date}: {}", papers(n)),
+            (n, u) => format!(
+                "arXiv digest {date}: {} ({} could not be scored)",
+                papers(n),
+                u
+            ),
+        }
+    }
+
+    pub fn heading(&self) -> String {
+        format!(
+            "Personalized Daily arXiv Papers {}",
+            self.day.format("%A, %-d %B %Y")
+        )
+    }
+
+    /// The sentence that explains an empty or partial day; `None` on an ordinary day.
+    pub fn status_line(&self) -> Option<String> {
+        let s = &self.subscriber;
+        let bar = if self.keyword_scorer {
+            format!("relevance ≥ {}", s.min_relevance)
+        } else {
+            format!(
+                "relevance ≥ {} and novelty ≥ {}",
+                s.min_relevance, s.min_novelty
+            )
+        };
+        match (self.entries.is_empty(), self.unscored.len()) {
+            (true, 0) if self.scanned == 0 => Some("No new papers in your categories today.".into()),
+            (true, 0) => Some(format!(
+                "Nothing passed your bar today: {} papers scanned, none at {bar}.",
+                self.scanned
+            )),
+            (_, 0) => None,
+            (_, u) => Some(format!(
+                "{u} of {} papers could not be scored today; they are listed at the end so none is silently dropped.",
+                self.scanned
+            )),
+        }
+    }
+
+    pub fn scorer_note(&self) -> Option<String> {
+        self.keyword_scorer.then(|| {
+            "Scored by keywords: no model API key is configured, so relevance comes from your keywords and topic words, and novelty is not assessed.".to_string()
+        })
+    }
+}

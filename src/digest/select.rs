@@ -1,0 +1,200 @@
+use std::collections::HashMap;
+
+use unicode_normalization::UnicodeNormalization;
+
+use super::Entry;
+use crate::domain::{ArxivId, Paper, Verdict};
+use crate::subscribers::Subscriber;
+
+pub struct Selection {
+    pub entries: Vec<Entry>,
+}
+
+/// The followed authors among `paper`'s authors.
+pub fn author_matches(paper: &Paper, followed: &[String]) -> bool {
+    let followed: Vec<Vec<String>> = followed
+        .iter()
+        .map(|f| name_tokens(f))
+        .filter(|t| !t.is_empty())
+        .collect();
+    paper.authors.iter().any(|a| {
+        let a = name_tokens(a);
+        followed.iter().any(|f| same_person(f, &a))
+    })
+}
+
+/// Lowercased, accent-free name parts without parenthesised nicknames: "Björn W. Schuller" →
+/// ["bjorn", "w", "schuller"]; `Bj\"orn` is already Unicode by the time it gets here.
+fn name_tokens(name: &str) -> Vec<String> {
+    let mut depth = 0;
+    let mut plain = String::new();
+    for c in crate::tex::to_unicode(name).nfkd() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth > 0 => {}
+            c if unicode_normalization::char::is_combining_mark(c) => {}
+            c => plain.push(c),
+        }
+    }
+    plain
+        .to_lowercase()
+        .split(|c: char| c.is_whitespace() || c == '.' || c == ',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Same last name, and the same first name (or the followed first name is an initial of it).
+/// Middle names are ignored: following "Björn Schuller" finds "Björn W. Schuller".
+fn same_person(followed: &[String], author: &[String]) -> bool {
+    let (Some(fl), Some(al)) = (followed.last(), author.last()) else {
+        return false;
+    };
+    if fl != al {
+        return false;
+    }
+    match (followed.len(), author.len()) {
+        (1, _) => true,
+        (_, 1) => false,
+        _ => {
+            let (ff, af) = (&followed[0], &author[0]);
+            ff == af || (ff.chars().count() == 1 && af.starts_with(ff.as_str()))
+        }
+    }
+}
+
+/// Author matches first (in feed order), then papers that pass the subscriber's thresholds by
+/// relevance + novelty, then relevance; capped at `max_papers` (author matches are never cut).
+pub fn select(
+    candidates: &[Paper],
+    verdicts: &HashMap<ArxivId, Verdict>,
+    subscriber: &Subscriber,
+) -> Selection {
+    let mut pinned = Vec::new();
+    let mut scored = Vec::new();
+    for p in candidates {
+        if author_matches(p, &subscriber.authors) {
+            pinned.push(Entry {
+                paper: p.clone(),
+                verdict: None,
+                author_match: true,
+            });
+        } else if let Some(v) = verdicts.get(&p.id) {
+            let passes = v.relevance >= subscriber.min_relevance
+                && v.novelty.is_none_or(|n| n >= subscriber.min_novelty);
+            if passes {
+                scored.push(Entry {
+                    paper: p.clone(),
+                    verdict: Some(v.clone()),
+                    author_match: false,
+                });
+            }
+        }
+    }
+    let key = |e: &Entry| {
+        let v = e.verdict.as_ref().expect("scored entries have verdicts");
+        let r = v.relevance.get() as u32;
+        let n = v.novelty.map_or(0, |n| n.get() as u32);
+        (
+            std::cmp::Reverse(r + n),
+            std::cmp::Reverse(r),
+            e.paper.id.clone(),
+        )
+    };
+    scored.sort_by_key(key);
+    let room = subscriber.max_papers.saturating_sub(pinned.len());
+    scored.truncate(room);
+    pinned.extend(scored);
+    Selection { entries: pinned }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AnnounceType, Score, SubscriberEmail};
+
+    fn paper(id: &str, authors: &[&str]) -> Paper {
+        Paper {
+            id: ArxivId::parse(id).unwrap(),
+            version: 1,
+            title: format!("Paper {id}"),
+            authors: authors.iter().map(|s| s.to_string()).collect(),
+            abstract_text: String::new(),
+            categories: vec![],
+            announce_type: AnnounceType::New,
+            doi: None,
+            journal_ref: None,
+        }
+    }
+
+    fn sub(authors: &[&str], max: usize) -> Subscriber {
+        Subscriber {
+            email: SubscriberEmail::parse("a@lab.org").unwrap(),
+            name: "A".into(),
+            topics: "t".into(),
+            authors: authors.iter().map(|s| s.to_string()).collect(),
+            keywords: vec![],
+            categories: None,
+            min_relevance: Score::new(7).unwrap(),
+            min_novelty: Score::new(6).unwrap(),
+            max_papers: max,
+            send_empty: true,
+            paused: false,
+        }
+    }
+
+    fn v(r: i64, n: i64) -> Verdict {
+        Verdict {
+            relevance: Score::new(r).unwrap(),
+            novelty: Some(Score::new(n).unwrap()),
+            comment: String::new(),
+        }
+    }
+
+    #[test]
+    fn author_names_match_across_tex_accents_case_and_middle_names() {
+        let p = paper(
+            "2503.21419",
+            &["Yupei Li", "Manuel Milling", "Björn W. Schuller"],
+        );
+        assert!(author_matches(&p, &[r#"Bj\"orn Schuller"#.to_string()]));
+        assert!(author_matches(&p, &["björn schuller".to_string()]));
+        assert!(author_matches(&p, &["Bjorn Schuller".to_string()]));
+        assert!(author_matches(&p, &["B. Schuller".to_string()]));
+        assert!(!author_matches(&p, &["Anna Schuller".to_string()]));
+        assert!(!author_matches(&p, &["Manuel Li".to_string()]));
+        let nick = paper("2503.21135", &["Yun (Eric) Liang"]);
+        assert!(author_matches(&nick, &["Yun Liang".to_string()]));
+        assert!(!author_matches(&nick, &["Eric Liang".to_string()]));
+    }
+
+    #[test]
+    fn order_thresholds_and_cap() {
+        let papers = vec![
+            paper("2503.00001", &["X"]),
+            paper("2503.00002", &["X"]),
+            paper("2503.00003", &["Yann LeCun"]),
+            paper("2503.00004", &["X"]),
+            paper("2503.00005", &["X"]),
+            paper("2503.00006", &["X"]),
+        ];
+        let mut verdicts = HashMap::new();
+        verdicts.insert(papers[0].id.clone(), v(8, 6)); // 14
+        verdicts.insert(papers[1].id.clone(), v(7, 8)); // 15
+        verdicts.insert(papers[3].id.clone(), v(9, 5)); // novelty below bar
+        verdicts.insert(papers[4].id.clone(), v(6, 10)); // relevance below bar
+        verdicts.insert(papers[5].id.clone(), v(8, 7)); // 15, relevance 8 beats 7
+        let got = select(&papers, &verdicts, &sub(&["Yann LeCun"], 10));
+        let ids: Vec<&str> = got.entries.iter().map(|e| e.paper.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            vec!["2503.00003", "2503.00006", "2503.00002", "2503.00001"]
+        );
+        assert!(got.entries[0].author_match && got.entries[0].verdict.is_none());
+
+        let capped = select(&papers, &verdicts, &sub(&["Yann LeCun"], 2));
+        let ids: Vec<&str> = capped.entries.iter().map(|e| e.paper.id.as_str()).collect();
+        assert_eq!(ids, vec!["2503.00003", "2503.00006"]);
+    }
+}

@@ -1,0 +1,192 @@
+use std::fmt::Write as _;
+
+use super::Digest;
+
+const WIDTH: usize = 76;
+
+/// The plain-text view: readable in any mail client and in a terminal.
+pub fn render_text(d: &Digest) -> String {
+    let mut s = String::new();
+    let rule = "-".repeat(WIDTH);
+    let _ = writeln!(s, "{}", d.heading());
+    let _ = writeln!(s, "for {} <{}>\n", d.subscriber.name, d.subscriber.email);
+    if let Some(status) = d.status_line() {
+        wrap_into(&mut s, &status, "");
+        s.push('\n');
+    }
+    if let Some(note) = d.scorer_note() {
+        wrap_into(&mut s, &note, "");
+        s.push('\n');
+    }
+
+    if !d.usage.is_empty() {
+        let _ = writeln!(
+            s,
+            "{:<16} {:>10} {:>11} {:>10} {:>10}",
+            "Model", "Prompt", "Completion", "Total", "Cost"
+        );
+        for u in &d.usage {
+            let cost = super::html::cost_text(u);
+            let _ = writeln!(
+                s,
+                "{:<16} {:>10} {:>11} {:>10} {:>10}",
+                u.model,
+                thousands(u.prompt_tokens),
+                thousands(u.completion_tokens),
+                thousands(u.prompt_tokens + u.completion_tokens),
+                cost
+            );
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(s, "Total arXiv papers: {}", d.total_papers);
+    let _ = writeln!(s, "Total scanned papers: {}", d.scanned);
+    let _ = writeln!(s, "Total relevant papers: {}", d.entries.len());
+    if !d.unscored.is_empty() {
+        let _ = writeln!(s, "Papers that could not be scored: {}", d.unscored.len());
+    }
+
+    if !d.entries.is_empty() {
+        let _ = writeln!(s, "\nContents\n");
+        for (i, e) in d.entries.iter().enumerate() {
+            let n = format!("{:>3}. ", i + 1);
+            wrap_into(&mut s, &format!("{n}{}", e.paper.title), "     ");
+            wrap_into(
+                &mut s,
+                &format!("     {}", e.paper.authors.join(", ")),
+                "     ",
+            );
+        }
+        for (i, e) in d.entries.iter().enumerate() {
+            let _ = writeln!(s, "\n{rule}\n");
+            wrap_into(&mut s, &format!("{}. {}", i + 1, e.paper.title), "   ");
+            let _ = writeln!(s, "   {}\n", e.paper.abs_url());
+            let _ = writeln!(s, "ArXiv ID: {}", e.paper.id);
+            wrap_into(
+                &mut s,
+                &format!("Authors: {}", e.paper.authors.join(", ")),
+                "  ",
+            );
+            s.push('\n');
+            wrap_into(&mut s, &format!("Abstract: {}", e.paper.abstract_text), "");
+            s.push('\n');
+            match &e.verdict {
+                None => {
+                    let _ = writeln!(s, "Comment: Author match");
+                }
+                Some(v) => {
+                    wrap_into(&mut s, &format!("Comment: {}", v.comment), "");
+                    let novelty = v
+                        .novelty
+                        .map_or("not assessed".to_string(), |n| n.to_string());
+                    let _ = writeln!(s, "Relevance: {}   Novelty: {}", v.relevance, novelty);
+                }
+            }
+        }
+    }
+
+    if !d.unscored.is_empty() {
+        let _ = writeln!(s, "\n{rule}\n");
+        let _ = writeln!(s, "Could not be scored ({})\n", d.unscored.len());
+        for u in &d.unscored {
+            wrap_into(
+                &mut s,
+                &format!("- {} ({})", u.paper.title, u.paper.abs_url()),
+                "  ",
+            );
+        }
+        let mut reasons: Vec<&str> = d.unscored.iter().map(|u| u.reason.as_str()).collect();
+        reasons.sort();
+        reasons.dedup();
+        s.push('\n');
+        for r in reasons {
+            wrap_into(&mut s, &format!("Why: {r}"), "  ");
+        }
+    }
+
+    let _ = writeln!(s, "\n{rule}\n");
+    footer(&mut s, d);
+    s
+}
+
+fn footer(s: &mut String, d: &Digest) {
+    let sub = &d.subscriber;
+    let _ = writeln!(s, "Your selection");
+    if !sub.topics.is_empty() {
+        let _ = writeln!(s, "Topics:");
+        for line in sub.topics.lines() {
+            wrap_into(s, &format!("  {line}"), "    ");
+        }
+    }
+    if !sub.authors.is_empty() {
+        wrap_into(
+            s,
+            &format!("Authors you follow: {}", sub.authors.join(", ")),
+            "  ",
+        );
+    }
+    if !sub.keywords.is_empty() {
+        wrap_into(s, &format!("Keywords: {}", sub.keywords.join(", ")), "  ");
+    }
+    let _ = writeln!(
+        s,
+        "Thresholds: relevance ≥ {}, novelty ≥ {}, at most {} papers",
+        sub.min_relevance, sub.min_novelty, sub.max_papers
+    );
+    let _ = writeln!(s, "Scored by: {}", d.scorer);
+    s.push('\n');
+    wrap_into(
+        s,
+        &format!(
+            "To change your topics, authors or thresholds, or to pause, write to {}.",
+            d.contact
+        ),
+        "",
+    );
+}
+
+/// Appends `text` wrapped at WIDTH, continuation lines prefixed by `indent`.
+fn wrap_into(out: &mut String, text: &str, indent: &str) {
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let fits = line.chars().count() + 1 + word.chars().count() <= WIDTH;
+        if !line.is_empty() && !fits && !line.trim().is_empty() {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = indent.to_string();
+        } else if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+}
+
+pub(super) fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_and_groups() {
+        let mut s = String::new();
+        wrap_into(&mut s, &"word ".repeat(40), "  ");
+        assert!(s.lines().all(|l| l.chars().count() <= WIDTH));
+        assert!(s.lines().nth(1).unwrap().starts_with("  word"));
+        assert_eq!(thousands(35005), "35,005");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+}

@@ -1,0 +1,16 @@
+//! Small types that are valid by construction. Everything that crosses an edge (config, feeds,
+//! model output, command-line arguments) is converted into one of these before the core sees it.
+
+mod arxiv_id;
+mod category;
+mod email;
+mod money;
+mod paper;
+mod score;
+
+pub use arxiv_id::{ArxivId, ArxivIdError};
+pub use category::{Category, CategoryError};
+pub use email::{EmailError, SubscriberEmail};
+pub use money::Money;
+pub use paper::{AnnounceType, Paper};
+pub use score::{Score, ScoreError, Verdict};

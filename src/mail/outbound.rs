@@ -1,0 +1,178 @@
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{
+    Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::{Config, Security, Transport};
+use crate::digest::{render_html, render_text, Digest};
+
+/// Where mail goes: `.eml` files in the outbox, or an SMTP server.
+pub enum Mailer {
+    File {
+        transport: AsyncFileTransport<Tokio1Executor>,
+        dir: PathBuf,
+    },
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        host: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SendError {
+    pub message: String,
+    /// Worth trying again later (connection problems, 4xx); `false` for 5xx rejections.
+    pub transient: bool,
+}
+
+impl Mailer {
+    /// The mailer `config` asks for; with `force_file` (dry runs) always the outbox.
+    pub fn from_config(config: &Config, force_file: bool) -> anyhow::Result<Mailer> {
+        if force_file || config.mail.transport == Transport::File {
+            return Mailer::file(&config.resolve(&config.mail.outbox));
+        }
+        let smtp = &config.mail.smtp;
+        let builder = match smtp.security {
+            Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
+                .with_context(|| format!("[mail.smtp] host `{}`", smtp.host))?,
+            Security::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
+                .with_context(|| format!("[mail.smtp] host `{}`", smtp.host))?,
+            Security::None => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host).tls(Tls::None)
+            }
+        };
+        let mut builder = builder
+            .port(smtp.port)
+            .timeout(Some(Duration::from_secs(smtp.timeout_secs)));
+        if smtp.security == Security::Tls {
+            let params = TlsParameters::new(smtp.host.clone())?;
+            builder = builder.tls(Tls::Wrapper(params));
+        }
+        if !smtp.username.is_empty() {
+            let password: SecretString = config.smtp_password().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "[mail.smtp] username is set but the environment variable {} (password_env) is empty",
+                    smtp.password_env
+                )
+            })?;
+            builder = builder.credentials(Credentials::new(
+                smtp.username.clone(),
+                password.expose_secret().to_string(),
+            ));
+        }
+        Ok(Mailer::Smtp {
+            transport: builder.build(),
+            host: format!("{}:{}", smtp.host, smtp.port),
+        })
+    }
+
+    pub fn file(dir: &Path) -> anyhow::Result<Mailer> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the outbox {}", dir.display()))?;
+        Ok(Mailer::File {
+            transport: AsyncFileTransport::new(dir),
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Mailer::File { dir, .. } => format!("outbox {}", dir.display()),
+            Mailer::Smtp { host, .. } => format!("SMTP {host}"),
+        }
+    }
+
+    /// Sends the exact bytes `message` to `to`. Returns where it went (a file path or the server).
+    #[tracing::instrument(skip_all, fields(to = %to), err)]
+    pub async fn send(
+        &self,
+        from: &Address,
+        to: &Address,
+        message: &[u8],
+    ) -> Result<String, SendError> {
+        let envelope = lettre::address::Envelope::new(Some(from.clone()), vec![to.clone()])
+            .map_err(|e| SendError {
+                message: format!("bad envelope: {e}"),
+                transient: false,
+            })?;
+        match self {
+            Mailer::File { transport, dir } => transport
+                .send_raw(&envelope, message)
+                .await
+                .map(|id| dir.join(format!("{id}.eml")).display().to_string())
+                .map_err(|e| SendError {
+                    message: format!("cannot write to the outbox {}: {e}", dir.display()),
+                    transient: true,
+                }),
+            Mailer::Smtp { transport, host } => {
+                match transport.send_raw(&envelope, message).await {
+                    Ok(response) => Ok(format!("{host} ({})", response.code())),
+                    Err(e) => Err(SendError {
+                        transient: !e.is_permanent(),
+                        message: format!("SMTP {host} refused the message: {e}"),
+                    }),
+                }
+            }
+        }
+    }
+}
+
+/// Builds the digest email: `multipart/alternative`, plain text first, HTML second, with our own
+/// Message-ID (stored, so replies can be matched to it).
+pub fn build_digest_message(
+    from: &Mailbox,
+    digest: &Digest,
+    message_id: &str,
+    test: bool,
+) -> anyhow::Result<Message> {
+    let to = Mailbox::new(
+        Some(digest.subscriber.name.clone()),
+        digest.subscriber.email.to_address(),
+    );
+    let subject = if test {
+        format!("[test] {}", digest.subject())
+    } else {
+        digest.subject()
+    };
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(subject)
+        .message_id(Some(message_id.to_string()))
+        .date_now()
+        .user_agent(concat!("paperboy/", env!("CARGO_PKG_VERSION")).to_string());
+    builder = builder.raw_header(HeaderValue::new(
+        HeaderName::new_from_ascii_str("Auto-Submitted"),
+        "auto-generated".into(),
+    ));
+    builder = builder.raw_header(HeaderValue::new(
+        HeaderName::new_from_ascii_str("X-Paperboy-Day"),
+        digest.day.to_string(),
+    ));
+    let body = MultiPart::alternative()
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(render_text(digest)),
+        )
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_HTML)
+                .body(render_html(digest)),
+        );
+    Ok(builder.multipart(body)?)
+}
+
+/// A fresh Message-ID on the sender's domain: `<uuid@domain>`.
+pub fn new_message_id(from: &Mailbox) -> String {
+    format!("<{}@{}>", uuid::Uuid::new_v4(), from.email.domain())
+}

@@ -1,0 +1,520 @@
+//! The daily job: fetch → store → select and score → render → deliver, recording each step in
+//! SQLite so a run can stop anywhere and be started again without sending twice.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use lettre::message::Mailbox;
+
+use crate::arxiv::{parse_rss, Announcement, ArxivClient};
+use crate::config::Config;
+use crate::digest::{self, Digest, Unscored};
+use crate::domain::{ArxivId, Money, Paper, Verdict};
+use crate::mail::outbound::new_message_id;
+use crate::mail::{build_digest_message, Mailer};
+use crate::scoring::{Job, Scorer};
+use crate::store::deliveries::{self, DeliveryStatus};
+use crate::store::runs::{self, RunStatus, SubscriberOutcome};
+use crate::store::spend::{self, Totals};
+use crate::store::{papers, verdicts, Store};
+use crate::subscribers::Subscriber;
+
+/// Everything a run needs, built once from the configuration.
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub arxiv: ArxivClient,
+    pub scorer: Scorer,
+    pub from: Mailbox,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DigestOptions {
+    /// A past announcement day (from the arXiv API) instead of the latest (RSS).
+    pub date: Option<NaiveDate>,
+    /// Write emails to the outbox whatever the transport; record no deliveries.
+    pub dry_run: bool,
+    /// Read the announcement from a saved RSS file instead of arXiv.
+    pub feed: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SubscriberReport {
+    pub outcome: SubscriberOutcome,
+    pub usage: Vec<Totals>,
+    /// Where the mail went (outbox file or SMTP server).
+    pub delivered_to: Option<String>,
+}
+
+impl SubscriberReport {
+    pub fn tokens(&self) -> u64 {
+        self.usage
+            .iter()
+            .map(|u| u.prompt_tokens + u.completion_tokens)
+            .sum()
+    }
+
+    pub fn cost(&self) -> Money {
+        self.usage.iter().map(|u| u.cost).sum()
+    }
+
+    pub fn cost_unknown(&self) -> bool {
+        self.usage.iter().any(|u| u.unpriced_calls > 0)
+    }
+
+    /// This subscriber could not be scored or delivered.
+    pub fn failed(&self) -> bool {
+        matches!(self.outcome.status.as_str(), "not_scored" | "send_failed")
+            || self.outcome.unscored > 0
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub run_id: i64,
+    pub day: Option<NaiveDate>,
+    pub status: RunStatus,
+    pub papers_fetched: usize,
+    pub scorer: String,
+    pub subscribers: Vec<SubscriberReport>,
+    pub error: Option<String>,
+}
+
+impl RunReport {
+    /// Whether a one-shot command should exit non-zero.
+    pub fn failed(&self) -> bool {
+        self.status == RunStatus::Failed || self.subscribers.iter().any(SubscriberReport::failed)
+    }
+}
+
+/// What was decided for one subscriber before scoring.
+struct Plan {
+    subscriber: Subscriber,
+    candidates: Vec<Paper>,
+    cached: HashMap<ArxivId, Verdict>,
+}
+
+pub async fn run_digest(
+    app: &App,
+    subscribers: &[Subscriber],
+    opts: &DigestOptions,
+) -> anyhow::Result<RunReport> {
+    let source = match (&opts.feed, opts.date) {
+        (Some(f), _) => format!("file {}", f.display()),
+        (None, Some(d)) => format!("arXiv API for {d}"),
+        (None, None) => "arXiv RSS".to_string(),
+    };
+    let scorer_desc = app.scorer.describe();
+    let run_id = {
+        let (dry, src, sc) = (opts.dry_run, source.clone(), scorer_desc.clone());
+        app.store
+            .call(move |c| runs::start(c, dry, &src, &sc))
+            .await?
+    };
+    let mut report = RunReport {
+        run_id,
+        day: None,
+        status: RunStatus::Running,
+        papers_fetched: 0,
+        scorer: scorer_desc,
+        subscribers: Vec::new(),
+        error: None,
+    };
+
+    let announcement = match fetch(app, opts).await {
+        Ok(a) => a,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            tracing::error!(error = %msg, "could not fetch the announcement; nothing was scored or sent");
+            app.store
+                .call({
+                    let msg = msg.clone();
+                    move |c| runs::finish(c, run_id, RunStatus::Failed, Some(&msg))
+                })
+                .await?;
+            report.status = RunStatus::Failed;
+            report.error = Some(msg);
+            return Ok(report);
+        }
+    };
+    for r in &announcement.rejected {
+        tracing::warn!(item = %r, "skipped an unreadable feed item");
+    }
+    let day = announcement.day;
+    report.day = Some(day);
+    report.papers_fetched = announcement.papers.len();
+    if announcement.papers.is_empty() {
+        tracing::info!(%day, "arXiv announced no papers (weekend or holiday): no model calls, no emails");
+        app.store
+            .call(move |c| {
+                runs::fetched(c, run_id, day, 0)?;
+                runs::finish(c, run_id, RunStatus::NoAnnouncement, None)
+            })
+            .await?;
+        report.status = RunStatus::NoAnnouncement;
+        return Ok(report);
+    }
+    tracing::info!(%day, papers = announcement.papers.len(), "fetched the announcement");
+    {
+        let papers = announcement.papers.clone();
+        let n = papers.len();
+        app.store
+            .call(move |c| {
+                papers::save_announcement(c, day, &papers)?;
+                runs::fetched(c, run_id, day, n)
+            })
+            .await?;
+    }
+
+    let mailer = Mailer::from_config(&app.config, opts.dry_run)?;
+    let wanted_types = app.config.announce_types();
+    let config_categories = app.config.categories();
+
+    // 1. Plan: per subscriber, resume unfinished deliveries, find candidates and cached verdicts.
+    let mut plans = Vec::new();
+    for sub in subscribers {
+        let email = sub.email.to_string();
+        if sub.paused {
+            report.subscribers.push(simple(&email, "paused", None));
+            continue;
+        }
+        if !opts.dry_run {
+            let existing = app
+                .store
+                .call({
+                    let email = email.clone();
+                    move |c| deliveries::get(c, &email, day)
+                })
+                .await?;
+            if let Some(d) = existing {
+                report.subscribers.push(resume(app, &mailer, sub, d).await?);
+                continue;
+            }
+        }
+        let categories = sub
+            .categories
+            .clone()
+            .unwrap_or_else(|| config_categories.clone());
+        let eligible: Vec<Paper> = announcement
+            .papers
+            .iter()
+            .filter(|p| wanted_types.contains(&p.announce_type))
+            .filter(|p| p.categories.iter().any(|c| categories.contains(c)))
+            .cloned()
+            .collect();
+        let ids: Vec<ArxivId> = eligible.iter().map(|p| p.id.clone()).collect();
+        let key = app.scorer.key(sub);
+        let (seen, cached) = app
+            .store
+            .call({
+                let email = email.clone();
+                move |c| {
+                    Ok((
+                        deliveries::already_sent(c, &email, &ids)?,
+                        verdicts::load(c, &key, &ids)?,
+                    ))
+                }
+            })
+            .await?;
+        let candidates: Vec<Paper> = eligible
+            .into_iter()
+            .filter(|p| !seen.contains(&p.id))
+            .collect();
+        plans.push(Plan {
+            subscriber: sub.clone(),
+            candidates,
+            cached,
+        });
+    }
+
+    // 2. Score what no cache holds, once per distinct reader profile.
+    let mut jobs: HashMap<String, Job> = HashMap::new();
+    for plan in &plans {
+        let hash = plan.subscriber.profile_hash();
+        let job = jobs.entry(hash).or_insert_with(|| Job {
+            subscriber: plan.subscriber.clone(),
+            papers: Vec::new(),
+        });
+        let have: HashSet<ArxivId> = job.papers.iter().map(|p| p.id.clone()).collect();
+        for p in &plan.candidates {
+            let pinned = digest::author_matches(p, &plan.subscriber.authors);
+            if !pinned && !plan.cached.contains_key(&p.id) && !have.contains(&p.id) {
+                job.papers.push(p.clone());
+            }
+        }
+    }
+    jobs.retain(|_, j| !j.papers.is_empty());
+    let to_score: usize = jobs.values().map(|j| j.papers.len()).sum();
+    if to_score > 0 {
+        tracing::info!(papers = to_score, profiles = jobs.len(), scorer = %app.scorer.describe(), "scoring");
+    }
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let progress = |n: usize| {
+        let total = done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+        tracing::debug!(scored = total, of = to_score, "scoring progress");
+    };
+    let results = app
+        .scorer
+        .score(&app.store, run_id, jobs.into_values().collect(), &progress)
+        .await?;
+
+    // 3. Select, render and deliver.
+    for plan in plans {
+        let sub = plan.subscriber;
+        let hash = sub.profile_hash();
+        let mut verdicts = plan.cached;
+        let mut unscored_reasons = HashMap::new();
+        if let Some(r) = results.get(&hash) {
+            for p in &plan.candidates {
+                if let Some(v) = r.verdicts.get(&p.id) {
+                    verdicts.insert(p.id.clone(), v.clone());
+                }
+                if let Some(why) = r.unscored.get(&p.id) {
+                    unscored_reasons.insert(p.id.clone(), why.clone());
+                }
+            }
+        }
+        let selection = digest::select(&plan.candidates, &verdicts, &sub);
+        let unscored: Vec<Unscored> = plan
+            .candidates
+            .iter()
+            .filter_map(|p| {
+                unscored_reasons.get(&p.id).map(|r| Unscored {
+                    paper: p.clone(),
+                    reason: r.clone(),
+                })
+            })
+            .collect();
+        let usage = app
+            .store
+            .call(move |c| spend::run_totals(c, run_id, &hash))
+            .await?;
+        let author_matches = selection.entries.iter().filter(|e| e.author_match).count();
+        let scored_any = plan.candidates.iter().any(|p| verdicts.contains_key(&p.id));
+        let d = Digest {
+            day,
+            subscriber: sub.clone(),
+            entries: selection.entries,
+            usage: usage.clone(),
+            total_papers: announcement.papers.len(),
+            scanned: plan.candidates.len(),
+            unscored,
+            scorer: app.scorer.describe(),
+            keyword_scorer: app.scorer.is_keyword(),
+            contact: app.from.email.to_string(),
+        };
+        let mut outcome = SubscriberOutcome {
+            subscriber: sub.email.to_string(),
+            scanned: d.scanned,
+            author_matches,
+            selected: d.entries.len(),
+            unscored: d.unscored.len(),
+            status: String::new(),
+            detail: None,
+        };
+        let mut delivered_to = None;
+        if !d.unscored.is_empty() && !scored_any && author_matches == 0 {
+            // Nothing could be scored: no digest that would look like a quiet day. A later run
+            // (after the cause is fixed) sends the real one.
+            outcome.status = "not_scored".into();
+            outcome.detail = d.unscored.first().map(|u| u.reason.clone());
+        } else if d.is_empty() && d.unscored.is_empty() && !sub.send_empty {
+            outcome.status = "nothing_to_send".into();
+            outcome.detail =
+                Some("nothing matched; this subscriber opted out of empty-day notes".into());
+        } else {
+            let (status, detail, to) = deliver(app, &mailer, &d, run_id, opts.dry_run).await?;
+            outcome.status = status;
+            outcome.detail = detail;
+            delivered_to = to;
+        }
+        app.store
+            .call({
+                let o = outcome.clone();
+                move |c| runs::record_subscriber(c, run_id, &o)
+            })
+            .await?;
+        report.subscribers.push(SubscriberReport {
+            outcome,
+            usage,
+            delivered_to,
+        });
+    }
+
+    report.status = if report.subscribers.iter().any(SubscriberReport::failed) {
+        let all_failed = report
+            .subscribers
+            .iter()
+            .all(|s| s.failed() || s.outcome.status == "paused");
+        if all_failed {
+            RunStatus::Failed
+        } else {
+            RunStatus::Degraded
+        }
+    } else {
+        RunStatus::Ok
+    };
+    let problems: Vec<String> = report
+        .subscribers
+        .iter()
+        .filter(|s| s.failed())
+        .map(|s| {
+            format!(
+                "{}: {}",
+                s.outcome.subscriber,
+                s.outcome
+                    .detail
+                    .clone()
+                    .unwrap_or_else(|| s.outcome.status.clone())
+            )
+        })
+        .collect();
+    report.error = (!problems.is_empty()).then(|| problems.join("; "));
+    let (status, error) = (report.status, report.error.clone());
+    app.store
+        .call(move |c| runs::finish(c, run_id, status, error.as_deref()))
+        .await?;
+    Ok(report)
+}
+
+async fn fetch(app: &App, opts: &DigestOptions) -> anyhow::Result<Announcement> {
+    let categories = app.config.categories();
+    if let Some(path) = &opts.feed {
+        let xml = tokio::fs::read_to_string(path)
+            .await
+            .with_context(|| format!("cannot read the feed file {}", path.display()))?;
+        return parse_rss(&xml)
+            .with_context(|| format!("{} is not a readable arXiv RSS feed", path.display()));
+    }
+    match opts.date {
+        Some(day) => Ok(app.arxiv.day(&categories, day).await?),
+        None => Ok(app.arxiv.latest(&categories).await?),
+    }
+}
+
+fn simple(email: &str, status: &str, detail: Option<String>) -> SubscriberReport {
+    SubscriberReport {
+        outcome: SubscriberOutcome {
+            subscriber: email.to_string(),
+            status: status.to_string(),
+            detail,
+            ..Default::default()
+        },
+        usage: Vec::new(),
+        delivered_to: None,
+    }
+}
+
+/// A delivery row already exists for this subscriber and day: sent (nothing to do), pending (a
+/// previous run stopped before or during the send: send the same bytes again), or failed for good.
+async fn resume(
+    app: &App,
+    mailer: &Mailer,
+    sub: &Subscriber,
+    d: deliveries::Delivery,
+) -> anyhow::Result<SubscriberReport> {
+    let email = sub.email.to_string();
+    let selected = d.paper_ids.len();
+    let mut report = match d.status {
+        DeliveryStatus::Sent => simple(
+            &email,
+            "already_delivered",
+            Some(format!("sent before as {}", d.message_id)),
+        ),
+        DeliveryStatus::Failed => simple(
+            &email,
+            "send_failed",
+            Some(format!(
+                "the mail server refused this digest for good: {}",
+                d.last_error.unwrap_or_default()
+            )),
+        ),
+        DeliveryStatus::Pending => {
+            tracing::info!(subscriber = %email, message_id = %d.message_id, "resending a digest left pending by an earlier run");
+            send_recorded(app, mailer, sub, d.day, &d.message).await?
+        }
+    };
+    report.outcome.selected = selected;
+    Ok(report)
+}
+
+/// Records the digest as pending, sends it, and records the result.
+async fn deliver(
+    app: &App,
+    mailer: &Mailer,
+    d: &Digest,
+    run_id: i64,
+    dry_run: bool,
+) -> anyhow::Result<(String, Option<String>, Option<String>)> {
+    let message_id = new_message_id(&app.from);
+    let message = build_digest_message(&app.from, d, &message_id, false)?;
+    let bytes = message.formatted();
+    let to = d.subscriber.email.to_address();
+    if dry_run {
+        return Ok(match mailer.send(&app.from.email, &to, &bytes).await {
+            Ok(where_) => ("dry_run".into(), None, Some(where_)),
+            Err(e) => ("send_failed".into(), Some(e.message), None),
+        });
+    }
+    let created = {
+        let email = d.subscriber.email.to_string();
+        let ids: Vec<ArxivId> = d.entries.iter().map(|e| e.paper.id.clone()).collect();
+        let kind = if d.is_empty() { "empty" } else { "digest" };
+        let (day, subject, mid, bytes) = (d.day, d.subject(), message_id.clone(), bytes.clone());
+        app.store
+            .call(move |c| {
+                deliveries::create_pending(
+                    c, &email, day, run_id, kind, &mid, &subject, &ids, &bytes,
+                )
+            })
+            .await?
+    };
+    if !created {
+        return Ok((
+            "already_delivered".into(),
+            Some("another run recorded this digest first".into()),
+            None,
+        ));
+    }
+    let r = send_recorded(app, mailer, &d.subscriber, d.day, &bytes).await?;
+    Ok((r.outcome.status, r.outcome.detail, r.delivered_to))
+}
+
+/// Sends a message whose delivery row exists, then marks it sent or failed.
+async fn send_recorded(
+    app: &App,
+    mailer: &Mailer,
+    sub: &Subscriber,
+    day: NaiveDate,
+    bytes: &[u8],
+) -> anyhow::Result<SubscriberReport> {
+    let email = sub.email.to_string();
+    match mailer
+        .send(&app.from.email, &sub.email.to_address(), bytes)
+        .await
+    {
+        Ok(where_) => {
+            app.store
+                .call({
+                    let email = email.clone();
+                    move |c| deliveries::mark_sent(c, &email, day)
+                })
+                .await?;
+            let mut r = simple(&email, "delivered", None);
+            r.delivered_to = Some(where_);
+            Ok(r)
+        }
+        Err(e) => {
+            tracing::error!(subscriber = %email, error = %e, transient = e.transient, "could not deliver the digest");
+            app.store
+                .call({
+                    let (email, msg, permanent) = (email.clone(), e.message.clone(), !e.transient);
+                    move |c| deliveries::mark_failed(c, &email, day, &msg, permanent)
+                })
+                .await?;
+            Ok(simple(&email, "send_failed", Some(e.message)))
+        }
+    }
+}

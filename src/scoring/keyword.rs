@@ -1,0 +1,265 @@
+//! The scorer used without a model: the reader's keywords and the words of their topics, matched
+//! against title and abstract. It judges relevance only; novelty is left unassessed.
+
+use std::collections::BTreeSet;
+
+use crate::domain::{Paper, Score, Verdict};
+use crate::subscribers::Subscriber;
+
+pub const MODEL: &str = "keyword";
+pub const VERSION: &str = "keyword-v1";
+
+const STOPWORDS: &[&str] = &[
+    "about",
+    "above",
+    "after",
+    "also",
+    "analysis",
+    "approach",
+    "approaches",
+    "area",
+    "avoid",
+    "based",
+    "beyond",
+    "both",
+    "broad",
+    "cases",
+    "certain",
+    "core",
+    "data",
+    "deep",
+    "different",
+    "domain",
+    "each",
+    "eventually",
+    "etc",
+    "existing",
+    "extends",
+    "filter",
+    "focus",
+    "from",
+    "general",
+    "have",
+    "including",
+    "into",
+    "irrelevant",
+    "keep",
+    "known",
+    "lacking",
+    "learning",
+    "like",
+    "main",
+    "major",
+    "merely",
+    "method",
+    "methods",
+    "model",
+    "models",
+    "more",
+    "most",
+    "network",
+    "networks",
+    "new",
+    "novel",
+    "only",
+    "other",
+    "over",
+    "papers",
+    "paper",
+    "primary",
+    "purely",
+    "relevant",
+    "research",
+    "should",
+    "significant",
+    "some",
+    "standard",
+    "such",
+    "than",
+    "that",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "topics",
+    "towards",
+    "under",
+    "using",
+    "usage",
+    "very",
+    "well",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "with",
+    "without",
+    "work",
+    "would",
+    "your",
+];
+
+/// Terms drawn from a subscriber's profile: keyword phrases (strong) and topic words (weak).
+pub struct Terms {
+    keywords: Vec<String>,
+    topic_words: BTreeSet<String>,
+}
+
+impl Terms {
+    pub fn of(subscriber: &Subscriber) -> Terms {
+        let keywords = subscriber
+            .keywords
+            .iter()
+            .map(|k| normalise(k))
+            .filter(|k| !k.is_empty())
+            .collect();
+        let topic_words = words(&subscriber.topics)
+            .into_iter()
+            .filter(|w| w.chars().count() >= 4 && !STOPWORDS.contains(&w.as_str()))
+            .collect();
+        Terms {
+            keywords,
+            topic_words,
+        }
+    }
+}
+
+pub fn score(paper: &Paper, terms: &Terms) -> Verdict {
+    let title = format!(" {} ", normalise(&paper.title));
+    let abstract_text = format!(" {} ", normalise(&paper.abstract_text));
+    let mut points = 0u32;
+    let mut in_title = Vec::new();
+    let mut in_abstract = Vec::new();
+    for k in &terms.keywords {
+        let needle = format!(" {k} ");
+        if title.contains(&needle) {
+            points += 4;
+            in_title.push(k.clone());
+        } else if abstract_text.contains(&needle) {
+            points += 2;
+            in_abstract.push(k.clone());
+        }
+    }
+    let mut topic_hits = Vec::new();
+    for w in &terms.topic_words {
+        let needle = format!(" {w} ");
+        if title.contains(&needle) {
+            points += 2;
+            topic_hits.push(w.clone());
+        } else if abstract_text.contains(&needle) {
+            points += 1;
+            topic_hits.push(w.clone());
+        }
+    }
+    let relevance = Score::clamped(1 + points as i64);
+    let mut parts = Vec::new();
+    if !in_title.is_empty() {
+        parts.push(format!("keywords in the title: {}", in_title.join(", ")));
+    }
+    if !in_abstract.is_empty() {
+        parts.push(format!(
+            "keywords in the abstract: {}",
+            in_abstract.join(", ")
+        ));
+    }
+    if !topic_hits.is_empty() {
+        topic_hits.truncate(8);
+        parts.push(format!("topic words: {}", topic_hits.join(", ")));
+    }
+    let comment = if parts.is_empty() {
+        "Keyword match: none of your keywords or topic words appear.".to_string()
+    } else {
+        format!("Keyword match — {}.", parts.join("; "))
+    };
+    Verdict {
+        relevance,
+        novelty: None,
+        comment,
+    }
+}
+
+fn normalise(s: &str) -> String {
+    words(s).join(" ")
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AnnounceType, ArxivId, SubscriberEmail};
+
+    fn subscriber(topics: &str, keywords: &[&str]) -> Subscriber {
+        Subscriber {
+            email: SubscriberEmail::parse("a@lab.org").unwrap(),
+            name: "A".into(),
+            topics: topics.into(),
+            authors: vec![],
+            keywords: keywords.iter().map(|s| s.to_string()).collect(),
+            categories: None,
+            min_relevance: Score::new(7).unwrap(),
+            min_novelty: Score::new(6).unwrap(),
+            max_papers: 10,
+            send_empty: true,
+            paused: false,
+        }
+    }
+
+    fn paper(title: &str, abstract_text: &str) -> Paper {
+        Paper {
+            id: ArxivId::parse("2503.21135").unwrap(),
+            version: 1,
+            title: title.into(),
+            authors: vec![],
+            abstract_text: abstract_text.into(),
+            categories: vec![],
+            announce_type: AnnounceType::New,
+            doi: None,
+            journal_ref: None,
+        }
+    }
+
+    #[test]
+    fn keywords_in_the_title_weigh_most() {
+        let terms = Terms::of(&subscriber(
+            "Model compression",
+            &["quantization", "mixture of experts"],
+        ));
+        let hit = score(
+            &paper("MoE Quantization", "A mixture of experts model."),
+            &terms,
+        );
+        let miss = score(&paper("Protein folding", "We fold proteins."), &terms);
+        assert_eq!(hit.relevance.get(), 7, "{}", hit.comment);
+        assert!(hit.comment.contains("quantization") && hit.comment.contains("mixture of experts"));
+        assert_eq!(miss.relevance.get(), 1);
+        assert!(hit.novelty.is_none());
+    }
+
+    #[test]
+    fn words_match_whole_not_inside_other_words() {
+        let terms = Terms::of(&subscriber("", &["moe"]));
+        assert_eq!(
+            score(&paper("Moebius transforms", "none"), &terms)
+                .relevance
+                .get(),
+            1
+        );
+        assert_eq!(
+            score(&paper("Sparse MoE", "none"), &terms).relevance.get(),
+            5
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! The model endpoint: any OpenAI-compatible chat-completions API, through async-openai.
+//! async-openai retries 429 (honouring Retry-After), 5xx and refused connections itself; this
+//! client adds a timeout per request and retries what is left (timeouts, unreadable answers)
+//! with backoff, and tells apart failures that make further calls pointless (a rejected key,
+//! an exhausted quota).
+
+use std::time::Duration;
+
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use async_openai::types::chat::{
+    ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
+    CreateChatCompletionRequestArgs,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::LlmConfig;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub cached_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+#[derive(Debug)]
+pub struct Completion {
+    pub text: String,
+    pub usage: Option<Usage>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    /// No further call can succeed this run (rejected key, exhausted quota, unknown model).
+    #[error("{0}")]
+    Fatal(String),
+    /// This call failed after its retries; others may still work.
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub struct LlmClient {
+    client: async_openai::Client<OpenAIConfig>,
+    model: String,
+    base_url: String,
+    max_attempts: u32,
+    retry_base: Duration,
+    max_completion_tokens: Option<u32>,
+}
+
+impl LlmClient {
+    pub fn new(config: &LlmConfig, api_key: &SecretString) -> anyhow::Result<LlmClient> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(config.timeout_secs))
+            .user_agent(concat!("paperboy/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let openai_config = OpenAIConfig::new()
+            .with_api_base(config.base_url.trim_end_matches('/'))
+            .with_api_key(api_key.expose_secret());
+        Ok(LlmClient {
+            client: async_openai::Client::with_config(openai_config).with_http_client(http),
+            model: config.model.clone(),
+            base_url: config.base_url.clone(),
+            max_attempts: config.max_attempts.max(1),
+            retry_base: Duration::from_millis(config.retry_base_ms),
+            max_completion_tokens: config.max_completion_tokens,
+        })
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    #[tracing::instrument(skip_all, fields(model = %self.model), err)]
+    pub async fn complete(&self, system: &str, user: &str) -> Result<Completion, LlmError> {
+        let mut builder = CreateChatCompletionRequestArgs::default();
+        builder.model(&self.model).messages(vec![
+            ChatCompletionRequestSystemMessage::from(system).into(),
+            ChatCompletionRequestUserMessage::from(user).into(),
+        ]);
+        if let Some(max) = self.max_completion_tokens {
+            builder.max_completion_tokens(max);
+        }
+        let request = builder
+            .build()
+            .map_err(|e| LlmError::Fatal(format!("cannot build the request: {e}")))?;
+
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let error = match self.client.chat().create(request.clone()).await {
+                Ok(response) => {
+                    let usage = response.usage.as_ref().map(|u| Usage {
+                        prompt_tokens: u.prompt_tokens as u64,
+                        cached_tokens: u
+                            .prompt_tokens_details
+                            .as_ref()
+                            .and_then(|d| d.cached_tokens)
+                            .unwrap_or(0) as u64,
+                        completion_tokens: u.completion_tokens as u64,
+                    });
+                    let text = response
+                        .choices
+                        .into_iter()
+                        .next()
+                        .and_then(|c| c.message.content)
+                        .unwrap_or_default();
+                    return Ok(Completion { text, usage });
+                }
+                Err(e) => e,
+            };
+            let classified = self.classify(error);
+            match classified {
+                LlmError::Fatal(_) => return Err(classified),
+                LlmError::Failed(ref why) if attempt >= self.max_attempts => {
+                    return Err(LlmError::Failed(format!(
+                        "{why} (after {attempt} attempts)"
+                    )));
+                }
+                LlmError::Failed(ref why) => {
+                    let wait = self
+                        .retry_base
+                        .saturating_mul(2u32.saturating_pow(attempt - 1));
+                    tracing::warn!(error = %why, attempt, wait_ms = wait.as_millis() as u64, "model call failed; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    fn classify(&self, error: OpenAIError) -> LlmError {
+        match error {
+            OpenAIError::ApiError(e) => {
+                let status = e.status_code.as_u16();
+                let message = e.api_error.message.clone();
+                let quota = e.api_error.r#type.as_deref() == Some("insufficient_quota")
+                    || e.api_error.code.as_deref() == Some("insufficient_quota");
+                match status {
+                    401 | 403 => LlmError::Fatal(format!(
+                        "the model endpoint {} rejected the API key (HTTP {status}: {message}); \
+                         check the key in the environment variable named by [llm] api_key_env",
+                        self.base_url
+                    )),
+                    429 if quota => LlmError::Fatal(format!(
+                        "the model provider reports the quota is used up (HTTP 429: {message}); add credit or raise the limit"
+                    )),
+                    404 => LlmError::Fatal(format!(
+                        "the model endpoint does not know model `{}` (HTTP 404: {message}); check [llm] model and base_url",
+                        self.model
+                    )),
+                    400 | 413 | 422 => LlmError::Failed(format!("the model endpoint refused the request (HTTP {status}: {message})")),
+                    _ => LlmError::Failed(format!("the model endpoint answered HTTP {status}: {message}")),
+                }
+            }
+            OpenAIError::Reqwest(e) if e.is_timeout() => {
+                LlmError::Failed(format!("the model endpoint timed out: {e}"))
+            }
+            OpenAIError::Reqwest(e) => LlmError::Failed(format!(
+                "cannot reach the model endpoint {}: {e}",
+                self.base_url
+            )),
+            OpenAIError::JSONDeserialize(e, body) => LlmError::Failed(format!(
+                "the model endpoint sent an unreadable answer ({e}): {}",
+                body.chars().take(200).collect::<String>()
+            )),
+            other => LlmError::Failed(other.to_string()),
+        }
+    }
+}

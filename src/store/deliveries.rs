@@ -1,0 +1,230 @@
+//! The delivery ledger: one row per subscriber and announcement day. A row is written (pending,
+//! with the exact message bytes and Message-ID) before the send and marked sent after it, in the
+//! same transaction that records which papers the subscriber has now seen. A crash between the two
+//! leaves a pending row whose identical message is sent again on the next run; mail clients fold
+//! the two copies by their shared Message-ID.
+
+use chrono::NaiveDate;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::now_utc;
+use crate::domain::ArxivId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Sent,
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub subscriber: String,
+    pub day: NaiveDate,
+    pub status: DeliveryStatus,
+    pub kind: String,
+    pub message_id: String,
+    pub subject: String,
+    pub paper_ids: Vec<ArxivId>,
+    pub message: Vec<u8>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+pub fn get(
+    conn: &Connection,
+    subscriber: &str,
+    day: NaiveDate,
+) -> rusqlite::Result<Option<Delivery>> {
+    conn.query_row(
+        "SELECT subscriber, day, status, kind, message_id, subject, paper_ids, message, attempts, last_error
+         FROM deliveries WHERE subscriber = ?1 AND day = ?2",
+        params![subscriber, day.to_string()],
+        |r| {
+            let status: String = r.get(2)?;
+            let ids: String = r.get(6)?;
+            Ok(Delivery {
+                subscriber: r.get(0)?,
+                day,
+                status: match status.as_str() {
+                    "sent" => DeliveryStatus::Sent,
+                    "failed" => DeliveryStatus::Failed,
+                    _ => DeliveryStatus::Pending,
+                },
+                kind: r.get(3)?,
+                message_id: r.get(4)?,
+                subject: r.get(5)?,
+                paper_ids: serde_json::from_str::<Vec<String>>(&ids)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|s| ArxivId::parse(s).ok())
+                    .collect(),
+                message: r.get(7)?,
+                attempts: r.get(8)?,
+                last_error: r.get(9)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// Records the message about to be sent. Returns `false` (and writes nothing) when a row for this
+/// subscriber and day already exists: the unique key is what makes a second digest impossible.
+#[allow(clippy::too_many_arguments)]
+pub fn create_pending(
+    conn: &Connection,
+    subscriber: &str,
+    day: NaiveDate,
+    run_id: i64,
+    kind: &str,
+    message_id: &str,
+    subject: &str,
+    paper_ids: &[ArxivId],
+    message: &[u8],
+) -> rusqlite::Result<bool> {
+    let ids: Vec<&str> = paper_ids.iter().map(ArxivId::as_str).collect();
+    let n = conn.execute(
+        "INSERT INTO deliveries (subscriber, day, run_id, status, kind, message_id, subject, paper_ids, message, created_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT(subscriber, day) DO NOTHING",
+        params![
+            subscriber,
+            day.to_string(),
+            run_id,
+            kind,
+            message_id,
+            subject,
+            serde_json::to_string(&ids).expect("strings serialize"),
+            message,
+            now_utc()
+        ],
+    )?;
+    Ok(n == 1)
+}
+
+/// Marks the delivery sent and remembers its papers as seen by the subscriber, atomically.
+pub fn mark_sent(conn: &mut Connection, subscriber: &str, day: NaiveDate) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "UPDATE deliveries SET status = 'sent', sent_at = ?3, attempts = attempts + 1, last_error = NULL
+         WHERE subscriber = ?1 AND day = ?2",
+        params![subscriber, day.to_string(), now_utc()],
+    )?;
+    let ids: String = tx.query_row(
+        "SELECT paper_ids FROM deliveries WHERE subscriber = ?1 AND day = ?2",
+        params![subscriber, day.to_string()],
+        |r| r.get(0),
+    )?;
+    let ids: Vec<String> = serde_json::from_str(&ids).unwrap_or_default();
+    {
+        let mut stmt = tx.prepare(
+            "INSERT INTO sent_papers (subscriber, paper_id, day) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        )?;
+        for id in ids {
+            stmt.execute(params![subscriber, id, day.to_string()])?;
+        }
+    }
+    tx.commit()
+}
+
+/// Records a failed attempt. `permanent` failures are not retried by later runs.
+pub fn mark_failed(
+    conn: &Connection,
+    subscriber: &str,
+    day: NaiveDate,
+    error: &str,
+    permanent: bool,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE deliveries SET status = ?3, attempts = attempts + 1, last_error = ?4 WHERE subscriber = ?1 AND day = ?2",
+        params![subscriber, day.to_string(), if permanent { "failed" } else { "pending" }, error],
+    )?;
+    Ok(())
+}
+
+/// Papers already sent to `subscriber` among `ids`.
+pub fn already_sent(
+    conn: &Connection,
+    subscriber: &str,
+    ids: &[ArxivId],
+) -> rusqlite::Result<std::collections::HashSet<ArxivId>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT 1 FROM sent_papers WHERE subscriber = ?1 AND paper_id = ?2")?;
+    let mut out = std::collections::HashSet::new();
+    for id in ids {
+        if stmt.exists(params![subscriber, id.as_str()])? {
+            out.insert(id.clone());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn one_row_per_subscriber_and_day() {
+        let store = Store::open_in_memory().unwrap();
+        let day = NaiveDate::from_ymd_opt(2025, 3, 28).unwrap();
+        let ids = vec![ArxivId::parse("2503.21135").unwrap()];
+        let first = store
+            .with(|c| {
+                create_pending(
+                    c,
+                    "a@lab.org",
+                    day,
+                    1,
+                    "digest",
+                    "<m1@x>",
+                    "s",
+                    &ids,
+                    b"mail",
+                )
+            })
+            .unwrap();
+        let second = store
+            .with(|c| {
+                create_pending(
+                    c,
+                    "a@lab.org",
+                    day,
+                    2,
+                    "digest",
+                    "<m2@x>",
+                    "s",
+                    &ids,
+                    b"other",
+                )
+            })
+            .unwrap();
+        assert!(first);
+        assert!(!second);
+        let d = store.with(|c| get(c, "a@lab.org", day)).unwrap().unwrap();
+        assert_eq!(
+            (d.status, d.message_id.as_str(), d.message.as_slice()),
+            (DeliveryStatus::Pending, "<m1@x>", &b"mail"[..])
+        );
+        assert!(store
+            .with(|c| already_sent(c, "a@lab.org", &ids))
+            .unwrap()
+            .is_empty());
+        store.with(|c| mark_sent(c, "a@lab.org", day)).unwrap();
+        assert_eq!(
+            store
+                .with(|c| get(c, "a@lab.org", day))
+                .unwrap()
+                .unwrap()
+                .status,
+            DeliveryStatus::Sent
+        );
+        assert_eq!(
+            store
+                .with(|c| already_sent(c, "a@lab.org", &ids))
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! SQLite, the one place state lives. One connection owner (WAL, busy timeout, migrations at
+//! open); every query is in this module, one file per table family.
+
+pub mod deliveries;
+pub mod papers;
+pub mod runs;
+pub mod spend;
+pub mod verdicts;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use rusqlite::Connection;
+use rusqlite_migration::{Migrations, M};
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql")];
+
+/// The database. Cloning is cheap; all clones share one connection.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> anyhow::Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        }
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open the database {}", path.display()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        Self::init(conn).with_context(|| format!("cannot prepare the database {}", path.display()))
+    }
+
+    pub fn open_in_memory() -> anyhow::Result<Store> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> anyhow::Result<Store> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+        migrations
+            .to_latest(&mut conn)
+            .context("schema migration failed")?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking thread pool.
+    pub async fn call<F, R>(&self, f: F) -> anyhow::Result<R>
+    where
+        F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .context("database task panicked")?
+        .context("database error")
+    }
+
+    /// Runs `f` with the connection on the current thread (for synchronous callers and tests).
+    pub fn with<R>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<R>,
+    ) -> anyhow::Result<R> {
+        let mut guard = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut guard).context("database error")
+    }
+}
+
+pub(crate) fn now_utc() -> String {
+    crate::clock::now_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+        migrations.validate().unwrap();
+    }
+
+    #[test]
+    fn reopening_a_file_keeps_data_and_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/paperboy.db");
+        let store = Store::open(&path).unwrap();
+        store.with(|c| c.execute("INSERT INTO sent_papers (subscriber, paper_id, day) VALUES ('a@b.org', '2503.00001', '2025-03-28')", [])).unwrap();
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        let n: i64 = store
+            .with(|c| c.query_row("SELECT count(*) FROM sent_papers", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}

@@ -1,0 +1,150 @@
+use chrono::NaiveDate;
+use rusqlite::{params, Connection};
+
+use super::now_utc;
+use crate::domain::{AnnounceType, ArxivId, Category, Paper};
+
+/// Stores the papers of one announcement day (each once, by versionless ID; a newer version
+/// updates the row) and which of them the day carried.
+pub fn save_announcement(
+    conn: &mut Connection,
+    day: NaiveDate,
+    papers: &[Paper],
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let now = now_utc();
+    {
+        let mut upsert = tx.prepare(
+            "INSERT INTO papers (id, version, title, authors, abstract, categories, doi, journal_ref, first_seen, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+             ON CONFLICT(id) DO UPDATE SET
+                version = excluded.version, title = excluded.title, authors = excluded.authors,
+                abstract = excluded.abstract, categories = excluded.categories, doi = excluded.doi,
+                journal_ref = excluded.journal_ref, updated_at = excluded.updated_at
+             WHERE excluded.version >= papers.version",
+        )?;
+        let mut announce = tx.prepare(
+            "INSERT INTO announcements (day, paper_id, announce_type) VALUES (?1, ?2, ?3)
+             ON CONFLICT(day, paper_id) DO UPDATE SET announce_type = excluded.announce_type",
+        )?;
+        for p in papers {
+            let authors = serde_json::to_string(&p.authors).expect("strings serialize");
+            let cats: Vec<&str> = p.categories.iter().map(Category::as_str).collect();
+            let cats = serde_json::to_string(&cats).expect("strings serialize");
+            upsert.execute(params![
+                p.id.as_str(),
+                p.version,
+                p.title,
+                authors,
+                p.abstract_text,
+                cats,
+                p.doi,
+                p.journal_ref,
+                now
+            ])?;
+            announce.execute(params![
+                day.to_string(),
+                p.id.as_str(),
+                p.announce_type.as_str()
+            ])?;
+        }
+    }
+    tx.commit()
+}
+
+/// The papers announced on `day`, as stored. Rows that no longer parse are logged and skipped.
+pub fn announced(conn: &Connection, day: NaiveDate) -> rusqlite::Result<Vec<Paper>> {
+    let mut stmt = conn.prepare(
+        "SELECT p.id, p.version, p.title, p.authors, p.abstract, p.categories, p.doi, p.journal_ref, a.announce_type
+         FROM announcements a JOIN papers p ON p.id = a.paper_id WHERE a.day = ?1 ORDER BY a.rowid",
+    )?;
+    let rows = stmt.query_map([day.to_string()], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, u32>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, Option<String>>(6)?,
+            r.get::<_, Option<String>>(7)?,
+            r.get::<_, String>(8)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, version, title, authors, abstract_text, cats, doi, journal_ref, announce) = row?;
+        let parsed = (|| {
+            Some(Paper {
+                id: ArxivId::parse(&id).ok()?,
+                version,
+                title,
+                authors: serde_json::from_str(&authors).ok()?,
+                abstract_text,
+                categories: serde_json::from_str::<Vec<String>>(&cats)
+                    .ok()?
+                    .iter()
+                    .filter_map(|c| Category::parse(c).ok())
+                    .collect(),
+                announce_type: AnnounceType::parse(&announce)?,
+                doi,
+                journal_ref,
+            })
+        })();
+        match parsed {
+            Some(p) => out.push(p),
+            None => {
+                tracing::warn!(paper = %id, %day, "skipping a stored paper that no longer parses")
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn paper(id: &str, version: u32, title: &str) -> Paper {
+        Paper {
+            id: ArxivId::parse(id).unwrap(),
+            version,
+            title: title.into(),
+            authors: vec!["Björn W. Schuller".into(), "Yun (Eric) Liang".into()],
+            abstract_text: "a < b & c".into(),
+            categories: vec![Category::parse("cs.LG").unwrap()],
+            announce_type: AnnounceType::New,
+            doi: None,
+            journal_ref: None,
+        }
+    }
+
+    #[test]
+    fn a_paper_is_stored_once_and_round_trips() {
+        let store = Store::open_in_memory().unwrap();
+        let d1 = NaiveDate::from_ymd_opt(2025, 3, 27).unwrap();
+        let d2 = NaiveDate::from_ymd_opt(2025, 3, 28).unwrap();
+        store
+            .with(|c| save_announcement(c, d1, &[paper("2503.00001", 1, "v1 title")]))
+            .unwrap();
+        let mut replaced = paper("2503.00001", 2, "v2 title");
+        replaced.announce_type = AnnounceType::Replace;
+        store
+            .with(|c| save_announcement(c, d2, &[replaced.clone()]))
+            .unwrap();
+        // An older version arriving late does not overwrite the newer one.
+        store
+            .with(|c| save_announcement(c, d1, &[paper("2503.00001", 1, "v1 title")]))
+            .unwrap();
+        let n: i64 = store
+            .with(|c| c.query_row("SELECT count(*) FROM papers", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(store.with(|c| announced(c, d2)).unwrap(), vec![replaced]);
+        assert_eq!(
+            store.with(|c| announced(c, d1)).unwrap()[0].title,
+            "v2 title"
+        );
+    }
+}

@@ -1,0 +1,151 @@
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection};
+
+use super::now_utc;
+use crate::domain::{ArxivId, Score, Verdict};
+
+/// The cache key of a verdict besides the paper.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VerdictKey {
+    pub profile_hash: String,
+    pub model: String,
+    pub prompt_version: String,
+}
+
+pub fn save(
+    conn: &mut Connection,
+    key: &VerdictKey,
+    verdicts: &[(ArxivId, Verdict)],
+    run_id: Option<i64>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare(
+            "INSERT INTO verdicts (paper_id, profile_hash, model, prompt_version, relevance, novelty, comment, run_id, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT DO NOTHING",
+        )?;
+        let now = now_utc();
+        for (id, v) in verdicts {
+            stmt.execute(params![
+                id.as_str(),
+                key.profile_hash,
+                key.model,
+                key.prompt_version,
+                v.relevance.get(),
+                v.novelty.map(Score::get),
+                v.comment,
+                run_id,
+                now
+            ])?;
+        }
+    }
+    tx.commit()
+}
+
+/// Stored verdicts for `ids` under `key`. Rows whose scores are out of range are logged and skipped.
+pub fn load(
+    conn: &Connection,
+    key: &VerdictKey,
+    ids: &[ArxivId],
+) -> rusqlite::Result<HashMap<ArxivId, Verdict>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT relevance, novelty, comment FROM verdicts
+         WHERE paper_id = ?1 AND profile_hash = ?2 AND model = ?3 AND prompt_version = ?4",
+    )?;
+    let mut out = HashMap::new();
+    for id in ids {
+        let row = stmt
+            .query_row(
+                params![id.as_str(), key.profile_hash, key.model, key.prompt_version],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .map(Some)
+            .or_else(|e| {
+                if e == rusqlite::Error::QueryReturnedNoRows {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            })?;
+        let Some((relevance, novelty, comment)) = row else {
+            continue;
+        };
+        let verdict = Score::new(relevance).ok().and_then(|relevance| {
+            let novelty = match novelty {
+                Some(n) => Some(Score::new(n).ok()?),
+                None => None,
+            };
+            Some(Verdict {
+                relevance,
+                novelty,
+                comment,
+            })
+        });
+        match verdict {
+            Some(v) => {
+                out.insert(id.clone(), v);
+            }
+            None => {
+                tracing::warn!(paper = %id, "skipping a stored verdict with scores outside 1–10")
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn verdicts_are_cached_per_profile_model_and_prompt() {
+        let store = Store::open_in_memory().unwrap();
+        let id = ArxivId::parse("2503.21135").unwrap();
+        store
+            .with(|c| {
+                c.execute(
+                    "INSERT INTO papers (id, version, title, authors, abstract, categories, first_seen, updated_at)
+                     VALUES ('2503.21135', 1, 't', '[]', 'a', '[]', 'x', 'x')",
+                    [],
+                )
+            })
+            .unwrap();
+        let key = VerdictKey {
+            profile_hash: "p1".into(),
+            model: "gpt-4o-mini".into(),
+            prompt_version: "v1".into(),
+        };
+        let v = Verdict {
+            relevance: Score::new(9).unwrap(),
+            novelty: Some(Score::new(7).unwrap()),
+            comment: "MoE".into(),
+        };
+        store
+            .with(|c| save(c, &key, &[(id.clone(), v.clone())], None))
+            .unwrap();
+        assert_eq!(
+            store
+                .with(|c| load(c, &key, std::slice::from_ref(&id)))
+                .unwrap()
+                .get(&id),
+            Some(&v)
+        );
+        let other = VerdictKey {
+            model: "gpt-4o".into(),
+            ..key.clone()
+        };
+        assert!(store
+            .with(|c| load(c, &other, std::slice::from_ref(&id)))
+            .unwrap()
+            .is_empty());
+    }
+}

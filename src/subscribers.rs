@@ -1,0 +1,554 @@
+//! `subscribers.toml`: who gets a digest, about what, with which thresholds.
+//!
+//! Loading checks every entry and reports every problem with file, line and key; a file with any
+//! problem is refused whole, so a typo never mails the wrong people or the wrong topics.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+use toml::Spanned;
+
+use crate::domain::{Category, Score, SubscriberEmail};
+
+pub const DEFAULT_MIN_RELEVANCE: i64 = 7;
+pub const DEFAULT_MIN_NOVELTY: i64 = 6;
+pub const DEFAULT_MAX_PAPERS: usize = 50;
+
+#[derive(Debug, Clone)]
+pub struct Subscriber {
+    pub email: SubscriberEmail,
+    pub name: String,
+    /// Free-text topics (from `topics` or the contents of `topics_file`).
+    pub topics: String,
+    pub authors: Vec<String>,
+    pub keywords: Vec<String>,
+    /// A subset of the configured categories; `None` means all of them.
+    pub categories: Option<Vec<Category>>,
+    pub min_relevance: Score,
+    pub min_novelty: Score,
+    pub max_papers: usize,
+    /// Send a short note on days nothing passes the bar.
+    pub send_empty: bool,
+    pub paused: bool,
+}
+
+impl Subscriber {
+    /// What the scorer sees of this reader. Verdicts are cached by its hash, so two readers with
+    /// the same topics share them, and a change of topics means fresh verdicts.
+    pub fn profile_text(&self) -> String {
+        let mut p = self.topics.trim().to_string();
+        if !self.keywords.is_empty() {
+            p.push_str("\n\nKeywords: ");
+            p.push_str(&self.keywords.join(", "));
+        }
+        p
+    }
+
+    pub fn profile_hash(&self) -> String {
+        hex(&Sha256::digest(self.profile_text().as_bytes()))[..16].to_string()
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One problem in the subscribers file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub struct SubscribersError {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for SubscribersError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        writeln!(
+            f,
+            "{} problem{} in the subscribers file (nothing was sent):",
+            n,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    subscriber: Vec<Spanned<RawSubscriber>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubscriber {
+    email: Option<Spanned<String>>,
+    name: Option<Spanned<String>>,
+    topics: Option<Spanned<String>>,
+    topics_file: Option<Spanned<String>>,
+    #[serde(default)]
+    authors: Vec<Spanned<String>>,
+    #[serde(default)]
+    keywords: Vec<Spanned<String>>,
+    categories: Option<Vec<Spanned<String>>>,
+    min_relevance: Option<Spanned<i64>>,
+    min_novelty: Option<Spanned<i64>>,
+    max_papers: Option<Spanned<i64>>,
+    send_empty: Option<bool>,
+    paused: Option<bool>,
+}
+
+/// Loads and validates `path`. `prompts_dir` is where `topics_file` paths point;
+/// `known_categories` are the configured ones (a subscriber may pick a subset).
+pub fn load(
+    path: &Path,
+    prompts_dir: &Path,
+    known_categories: &[Category],
+) -> Result<Vec<Subscriber>, SubscribersError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| SubscribersError {
+        problems: vec![Problem {
+            file: file.clone(),
+            line: None,
+            key: None,
+            message: format!(
+                "cannot read it ({e}); create it from the commented example in the README"
+            ),
+        }],
+    })?;
+    parse(&text, &file, prompts_dir, known_categories)
+}
+
+pub fn parse(
+    text: &str,
+    file: &str,
+    prompts_dir: &Path,
+    known: &[Category],
+) -> Result<Vec<Subscriber>, SubscribersError> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| SubscribersError {
+        problems: vec![Problem {
+            file: file.to_string(),
+            line: e.span().map(|s| line_of(text, s.start)),
+            key: None,
+            message: e.message().trim().to_string(),
+        }],
+    })?;
+    let mut problems = Vec::new();
+    let mut subscribers = Vec::new();
+    let mut seen = HashSet::new();
+    for entry in raw.subscriber {
+        let entry_line = line_of(text, entry.span().start);
+        let mut ctx = Ctx {
+            text,
+            file,
+            problems: &mut problems,
+            entry_line,
+        };
+        let parsed_email = entry.get_ref().email.as_ref().and_then(|e| {
+            SubscriberEmail::parse(e.get_ref())
+                .ok()
+                .map(|email| (email, line_of(text, e.span().start)))
+        });
+        if let Some((email, line)) = parsed_email {
+            if !seen.insert(email.clone()) {
+                ctx.problem(
+                    Some(line),
+                    "email",
+                    format!("{email} is listed twice; merge the two entries"),
+                );
+                continue;
+            }
+        }
+        if let Some(s) = validate(entry.into_inner(), &mut ctx, prompts_dir, known) {
+            subscribers.push(s);
+        }
+    }
+    problems.sort_by_key(|p| p.line);
+    if problems.is_empty() {
+        Ok(subscribers)
+    } else {
+        Err(SubscribersError { problems })
+    }
+}
+
+struct Ctx<'a> {
+    text: &'a str,
+    file: &'a str,
+    problems: &'a mut Vec<Problem>,
+    entry_line: usize,
+}
+
+impl Ctx<'_> {
+    fn line<T>(&self, s: &Spanned<T>) -> usize {
+        line_of(self.text, s.span().start)
+    }
+
+    fn problem(&mut self, line: Option<usize>, key: &str, message: String) {
+        self.problems.push(Problem {
+            file: self.file.to_string(),
+            line: Some(line.unwrap_or(self.entry_line)),
+            key: Some(key.to_string()),
+            message,
+        });
+    }
+}
+
+fn validate(
+    raw: RawSubscriber,
+    ctx: &mut Ctx,
+    prompts_dir: &Path,
+    known: &[Category],
+) -> Option<Subscriber> {
+    let before = ctx.problems.len();
+    let email = match &raw.email {
+        None => {
+            ctx.problem(
+                None,
+                "email",
+                "this [[subscriber]] has no email; add email = \"name@example.org\"".into(),
+            );
+            None
+        }
+        Some(e) => match SubscriberEmail::parse(e.get_ref()) {
+            Ok(v) => Some(v),
+            Err(err) => {
+                let line = ctx.line(e);
+                ctx.problem(Some(line), "email", err.to_string());
+                None
+            }
+        },
+    };
+    let name = raw
+        .name
+        .as_ref()
+        .map(|n| n.get_ref().trim().to_string())
+        .unwrap_or_default();
+
+    let mut topics = String::new();
+    match (&raw.topics, &raw.topics_file) {
+        (Some(t), Some(f)) => {
+            let line = ctx.line(f);
+            ctx.problem(
+                Some(line),
+                "topics_file",
+                format!(
+                    "give either `topics` (line {}) or `topics_file`, not both",
+                    ctx.line(t)
+                ),
+            );
+        }
+        (Some(t), None) => {
+            topics = t.get_ref().trim().to_string();
+            if topics.is_empty() {
+                let line = ctx.line(t);
+                ctx.problem(
+                    Some(line),
+                    "topics",
+                    "is empty; describe what you want to read about".into(),
+                );
+            }
+        }
+        (None, Some(f)) => {
+            let line = ctx.line(f);
+            let rel = PathBuf::from(f.get_ref());
+            if rel.is_absolute()
+                || rel
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
+                ctx.problem(
+                    Some(line),
+                    "topics_file",
+                    format!(
+                        "`{}` must be a path inside {}",
+                        f.get_ref(),
+                        prompts_dir.display()
+                    ),
+                );
+            } else {
+                let full = prompts_dir.join(&rel);
+                match std::fs::read_to_string(&full) {
+                    Ok(t) if !t.trim().is_empty() => topics = t.trim().to_string(),
+                    Ok(_) => ctx.problem(
+                        Some(line),
+                        "topics_file",
+                        format!("{} is empty", full.display()),
+                    ),
+                    Err(e) => ctx.problem(
+                        Some(line),
+                        "topics_file",
+                        format!("cannot read {}: {e}", full.display()),
+                    ),
+                }
+            }
+        }
+        (None, None) => {}
+    }
+
+    let list = |items: &[Spanned<String>], key: &str, ctx: &mut Ctx| -> Vec<String> {
+        let mut out = Vec::new();
+        for item in items {
+            let v = item.get_ref().trim();
+            if v.is_empty() {
+                let line = ctx.line(item);
+                ctx.problem(Some(line), key, "contains an empty entry".into());
+            } else {
+                out.push(crate::tex::to_unicode(v));
+            }
+        }
+        out
+    };
+    let authors = list(&raw.authors, "authors", ctx);
+    let keywords = list(&raw.keywords, "keywords", ctx);
+
+    if raw.topics.is_none()
+        && raw.topics_file.is_none()
+        && authors.is_empty()
+        && keywords.is_empty()
+    {
+        ctx.problem(
+            None,
+            "topics",
+            "this subscriber has no topics, topics_file, keywords or authors; add topics = \"...\""
+                .into(),
+        );
+    }
+
+    let categories = raw.categories.as_ref().map(|cats| {
+        let mut out = Vec::new();
+        for c in cats {
+            let line = ctx.line(c);
+            match Category::parse(c.get_ref()) {
+                Ok(cat) if known.contains(&cat) => out.push(cat),
+                Ok(cat) => ctx.problem(
+                    Some(line),
+                    "categories",
+                    format!(
+                        "{cat} is not among the configured categories ({}); add it to [arxiv] categories in paperboy.toml",
+                        known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                ),
+                Err(e) => ctx.problem(Some(line), "categories", e.to_string()),
+            }
+        }
+        out
+    });
+
+    let score = |v: &Option<Spanned<i64>>, key: &str, default: i64, ctx: &mut Ctx| -> Score {
+        match v {
+            None => Score::clamped(default),
+            Some(s) => Score::new(*s.get_ref()).unwrap_or_else(|e| {
+                let line = ctx.line(s);
+                ctx.problem(
+                    Some(line),
+                    key,
+                    format!("{e}; use a whole number from 1 to 10"),
+                );
+                Score::clamped(default)
+            }),
+        }
+    };
+    let min_relevance = score(
+        &raw.min_relevance,
+        "min_relevance",
+        DEFAULT_MIN_RELEVANCE,
+        ctx,
+    );
+    let min_novelty = score(&raw.min_novelty, "min_novelty", DEFAULT_MIN_NOVELTY, ctx);
+    let max_papers = match &raw.max_papers {
+        None => DEFAULT_MAX_PAPERS,
+        Some(m) if (1..=1000).contains(m.get_ref()) => *m.get_ref() as usize,
+        Some(m) => {
+            let line = ctx.line(m);
+            ctx.problem(
+                Some(line),
+                "max_papers",
+                format!("{} is outside 1–1000", m.get_ref()),
+            );
+            DEFAULT_MAX_PAPERS
+        }
+    };
+
+    if ctx.problems.len() > before {
+        return None;
+    }
+    let email = email?;
+    Some(Subscriber {
+        name: if name.is_empty() {
+            email.as_str().split('@').next().unwrap_or("").to_string()
+        } else {
+            name
+        },
+        email,
+        topics,
+        authors,
+        keywords,
+        categories,
+        min_relevance,
+        min_novelty,
+        max_papers,
+        send_empty: raw.send_empty.unwrap_or(true),
+        paused: raw.paused.unwrap_or(false),
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> Vec<Category> {
+        vec![
+            Category::parse("cs.LG").unwrap(),
+            Category::parse("cs.AI").unwrap(),
+        ]
+    }
+
+    fn parse_ok(text: &str) -> Vec<Subscriber> {
+        parse(text, "subscribers.toml", Path::new("prompts"), &known()).unwrap()
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        parse(text, "subscribers.toml", Path::new("prompts"), &known())
+            .unwrap_err()
+            .problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_full_entry_and_defaults() {
+        let subs = parse_ok(
+            r#"
+# comment
+[[subscriber]]
+email = "Ada@Lab.org"
+name = "Ada"
+topics = "Mixture of experts"
+authors = ['Bj\"orn Schuller']
+keywords = ["MoE"]
+categories = ["cs.LG"]
+min_relevance = 8
+
+[[subscriber]]
+email = "bob@lab.org"
+authors = ["Yann LeCun"]
+"#,
+        );
+        assert_eq!(subs.len(), 2);
+        assert_eq!(subs[0].email.as_str(), "ada@lab.org");
+        assert_eq!(subs[0].authors, vec!["Björn Schuller"]);
+        assert_eq!(subs[0].min_relevance.get(), 8);
+        assert_eq!(subs[0].min_novelty.get(), 6);
+        assert_eq!(subs[1].name, "bob");
+        assert_eq!(subs[1].max_papers, DEFAULT_MAX_PAPERS);
+        assert!(subs[1].categories.is_none());
+        assert_ne!(subs[0].profile_hash(), subs[1].profile_hash());
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_line_and_key() {
+        let p = problems(
+            r#"[[subscriber]]
+email = "not-an-address"
+topics = "x"
+
+[[subscriber]]
+email = "c@lab.org"
+topics = "y"
+min_relevance = 11
+categories = ["cs.CV"]
+
+[[subscriber]]
+email = "C@lab.org"
+topics = "z"
+"#,
+        );
+        assert_eq!(p.len(), 4, "{p:#?}");
+        assert!(
+            p[0].starts_with("subscribers.toml:2: key `email`") && p[0].contains("not-an-address"),
+            "{}",
+            p[0]
+        );
+        assert!(
+            p[1].starts_with("subscribers.toml:8: key `min_relevance`") && p[1].contains("11"),
+            "{}",
+            p[1]
+        );
+        assert!(
+            p[2].starts_with("subscribers.toml:9: key `categories`") && p[2].contains("cs.CV"),
+            "{}",
+            p[2]
+        );
+        assert!(
+            p[3].starts_with("subscribers.toml:12: key `email`") && p[3].contains("twice"),
+            "{}",
+            p[3]
+        );
+    }
+
+    #[test]
+    fn syntax_and_type_errors_name_the_line() {
+        let p = problems(
+            "[[subscriber]]\nemail = \"a@lab.org\"\ntopics = \"x\"\nmin_novelty = \"high\"\n",
+        );
+        assert!(p[0].starts_with("subscribers.toml:4"), "{}", p[0]);
+        let p = problems("[[subscriber]]\nemail = \"a@lab.org\nname = \"x\"\n");
+        assert!(p[0].starts_with("subscribers.toml:2"), "{}", p[0]);
+        let p = problems("[[subscriber]]\nemail = \"a@lab.org\"\ntopic = \"x\"\n");
+        assert!(p[0].contains("topic"), "{}", p[0]);
+    }
+
+    #[test]
+    fn topics_file_is_read_from_the_prompts_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ml.md"), "Sparse attention\n").unwrap();
+        let subs = parse(
+            "[[subscriber]]\nemail = \"a@lab.org\"\ntopics_file = \"ml.md\"\n",
+            "s.toml",
+            dir.path(),
+            &known(),
+        )
+        .unwrap();
+        assert_eq!(subs[0].topics, "Sparse attention");
+        let err = parse(
+            "[[subscriber]]\nemail = \"a@lab.org\"\ntopics_file = \"../etc/passwd\"\n",
+            "s.toml",
+            dir.path(),
+            &known(),
+        )
+        .unwrap_err();
+        assert_eq!(err.problems[0].line, Some(3));
+    }
+}
