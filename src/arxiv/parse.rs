@@ -264,13 +264,12 @@ pub fn parse_api(xml: &str, wanted: &[Category]) -> Result<ApiPage, FeedError> {
         let primary = e
             .primary_category
             .and_then(|t| Category::parse(&t.term).ok());
-        let is_new = primary.as_ref().is_some_and(|p| wanted.contains(p));
-        let replaced = version.unwrap_or(1) > 1;
-        let announce_type = match (is_new, replaced) {
-            (true, false) => AnnounceType::New,
-            (false, false) => AnnounceType::Cross,
-            (true, true) => AnnounceType::Replace,
-            (false, true) => AnnounceType::ReplaceCross,
+        // The API returns papers by first-submission date with their latest version, so a
+        // paper in the window was new (or cross-listed) on that day whatever its version now.
+        let announce_type = if primary.as_ref().is_some_and(|p| wanted.contains(p)) {
+            AnnounceType::New
+        } else {
+            AnnounceType::Cross
         };
         papers.push(Paper {
             id,

@@ -115,7 +115,7 @@ fn footer(s: &mut String, d: &Digest) {
     if !sub.topics.is_empty() {
         let _ = writeln!(s, "Topics:");
         for line in sub.topics.lines() {
-            wrap_into(s, &format!("  {line}"), "    ");
+            wrap_into(s, &format!("  {line}"), "  ");
         }
     }
     if !sub.authors.is_empty() {
@@ -145,19 +145,24 @@ fn footer(s: &mut String, d: &Digest) {
     );
 }
 
-/// Appends `text` wrapped at WIDTH, continuation lines prefixed by `indent`.
+/// Appends `text` wrapped at WIDTH; the first line keeps `text`'s own indentation, continuation
+/// lines are prefixed by `indent`.
 fn wrap_into(out: &mut String, text: &str, indent: &str) {
-    let mut line = String::new();
-    for word in text.split(' ') {
-        let fits = line.chars().count() + 1 + word.chars().count() <= WIDTH;
-        if !line.is_empty() && !fits && !line.trim().is_empty() {
-            out.push_str(line.trim_end());
+    let body = text.trim_start();
+    let mut line = text[..text.len() - body.len()].to_string();
+    let mut empty = true;
+    for word in body.split(' ').filter(|w| !w.is_empty()) {
+        if !empty && line.chars().count() + 1 + word.chars().count() > WIDTH {
+            out.push_str(&line);
             out.push('\n');
             line = indent.to_string();
-        } else if !line.is_empty() {
+            empty = true;
+        }
+        if !empty {
             line.push(' ');
         }
         line.push_str(word);
+        empty = false;
     }
     out.push_str(line.trim_end());
     out.push('\n');
@@ -185,6 +190,9 @@ mod tests {
         wrap_into(&mut s, &"word ".repeat(40), "  ");
         assert!(s.lines().all(|l| l.chars().count() <= WIDTH));
         assert!(s.lines().nth(1).unwrap().starts_with("  word"));
+        let mut s = String::new();
+        wrap_into(&mut s, "    indented text", "  ");
+        assert_eq!(s, "    indented text\n");
         assert_eq!(thousands(35005), "35,005");
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1_000_000), "1,000,000");

@@ -7,7 +7,8 @@ use crate::domain::{Paper, Score, Verdict};
 use crate::subscribers::Subscriber;
 
 pub const MODEL: &str = "keyword";
-pub const VERSION: &str = "keyword-v1";
+pub const VERSION: &str = "keyword-v2";
+const TOPIC_POINTS_CAP: u32 = 4;
 
 const STOPWORDS: &[&str] = &[
     "about",
@@ -119,7 +120,14 @@ impl Terms {
             .map(|k| normalise(k))
             .filter(|k| !k.is_empty())
             .collect();
-        let topic_words = words(&subscriber.topics)
+        // Lines that say what is *not* wanted ("- Irrelevant: ...") give no topic words.
+        let wanted: String = subscriber
+            .topics
+            .lines()
+            .filter(|l| !l.to_lowercase().contains("irrelevant"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let topic_words = words(&wanted)
             .into_iter()
             .filter(|w| w.chars().count() >= 4 && !STOPWORDS.contains(&w.as_str()))
             .collect();
@@ -147,16 +155,19 @@ pub fn score(paper: &Paper, terms: &Terms) -> Verdict {
         }
     }
     let mut topic_hits = Vec::new();
+    let mut topic_points = 0u32;
     for w in &terms.topic_words {
         let needle = format!(" {w} ");
         if title.contains(&needle) {
-            points += 2;
+            topic_points += 2;
             topic_hits.push(w.clone());
         } else if abstract_text.contains(&needle) {
-            points += 1;
+            topic_points += 1;
             topic_hits.push(w.clone());
         }
     }
+    // Topic words are weak evidence: alone they never reach the default bar of 7.
+    points += topic_points.min(TOPIC_POINTS_CAP);
     let relevance = Score::clamped(1 + points as i64);
     let mut parts = Vec::new();
     if !in_title.is_empty() {
@@ -246,6 +257,23 @@ mod tests {
         assert!(hit.comment.contains("quantization") && hit.comment.contains("mixture of experts"));
         assert_eq!(miss.relevance.get(), 1);
         assert!(hit.novelty.is_none());
+    }
+
+    #[test]
+    fn topic_words_alone_stay_below_the_default_bar_and_irrelevant_lines_count_for_nothing() {
+        let topics = "Sparse attention, pruning, quantization, compression, experts, transformers\n- Irrelevant: reinforcement learning";
+        let terms = Terms::of(&subscriber(topics, &[]));
+        let p = paper(
+            "Sparse attention transformers with pruning",
+            "quantization compression experts",
+        );
+        assert_eq!(score(&p, &terms).relevance.get(), 5);
+        assert_eq!(
+            score(&paper("Reinforcement", "reinforcement"), &terms)
+                .relevance
+                .get(),
+            1
+        );
     }
 
     #[test]

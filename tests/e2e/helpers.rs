@@ -1,0 +1,561 @@
+//! The test harness: a temp directory with config, subscribers and prompts; stand-ins for arXiv
+//! and the model (local HTTP, real wire formats); a real SMTP server (aiosmtpd); and the
+//! `paperboy` binary run against them.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mail_parser::MimeHeaders as _;
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+pub const FEED_DAY: &str = "rss-cs.LG+cs.AI-2025-03-28.xml";
+pub const FEED_EMPTY: &str = "rss-cs.LG+cs.AI-weekend-empty.xml";
+pub const FEED_ESCAPING: &str = "rss-escaping.xml";
+pub const RSS_PATH: &str = "/rss/cs.LG+cs.AI";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(repo().join("tests/fixtures/arxiv").join(name)).unwrap()
+}
+
+/// A free loopback port (bound, then released for the server to take).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls until something accepts connections on `port`.
+pub async fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{what} did not start listening on port {port}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// SMTP: a real server (aiosmtpd) writing to a Maildir.
+
+pub struct Smtp {
+    child: std::process::Child,
+    pub port: u16,
+    pub maildir: PathBuf,
+}
+
+impl Smtp {
+    pub async fn start(dir: &Path, extra: &[&str]) -> Smtp {
+        let python = Path::new("/usr/bin/python3");
+        assert!(
+            python.exists(),
+            "/usr/bin/python3 with python3-aiosmtpd is needed; run the README's test command, which installs it"
+        );
+        let port = free_port();
+        let maildir = dir.join("smtp-maildir");
+        let child = std::process::Command::new(python)
+            .arg(repo().join("tests/support/smtp_sink.py"))
+            .args(["--port", &port.to_string(), "--maildir"])
+            .arg(&maildir)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the SMTP sink");
+        wait_for_port(port, "the SMTP sink").await;
+        Smtp {
+            child,
+            port,
+            maildir,
+        }
+    }
+
+    /// Every message received so far, as raw bytes, oldest first.
+    pub fn messages(&self) -> Vec<Vec<u8>> {
+        let mut files = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(entries) = std::fs::read_dir(self.maildir.join(sub)) {
+                for e in entries.flatten() {
+                    let meta = e.metadata().unwrap();
+                    files.push((meta.modified().unwrap(), e.path()));
+                }
+            }
+        }
+        files.sort();
+        files
+            .into_iter()
+            .map(|(_, p)| std::fs::read(p).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model: an OpenAI-compatible chat-completions stand-in that reads the papers out of the
+// prompt, answers in the JSONL contract with `usage`, and misbehaves on request.
+
+#[derive(Clone, Default)]
+pub struct Behaviour {
+    /// Answer every call with this HTTP status and an OpenAI-style error body.
+    pub status: Option<u16>,
+    /// The first call gets 429 with `Retry-After: 1`.
+    pub rate_limit_first: bool,
+    /// The first answer adds a verdict for this ID (not in the batch) with a tell-tale comment.
+    pub wrong_id_first: Option<String>,
+    /// The first answer that would contain this ID leaves it out.
+    pub omit_first: Option<String>,
+    /// Every answer starts with a garbage line.
+    pub garbage_line: bool,
+    /// This ID is never answered (so it stays unscored after the re-asks).
+    pub never: Option<String>,
+    /// Delay before each answer.
+    pub delay: Option<Duration>,
+    /// The first N requests get this server error (500, 502, 503…).
+    pub server_error_first: Option<(u16, usize)>,
+    /// The first request is answered only after this long (past the client's timeout).
+    pub stall_first: Option<Duration>,
+}
+
+pub const WRONG_COMMENT: &str = "THIS COMMENT WAS WRITTEN FOR ANOTHER PAPER";
+
+#[derive(Default)]
+pub struct LlmState {
+    pub behaviour: Behaviour,
+    pub requests: AtomicUsize,
+    pub answered: AtomicUsize,
+    pub prompt_tokens: AtomicU64,
+    pub cached_tokens: AtomicU64,
+    pub completion_tokens: AtomicU64,
+    /// The IDs asked about, per answered request.
+    pub batches: Mutex<Vec<Vec<String>>>,
+    omitted: Mutex<bool>,
+    wrong_sent: Mutex<bool>,
+}
+
+pub struct LlmStandIn {
+    pub server: MockServer,
+    pub state: Arc<LlmState>,
+}
+
+struct Responder(Arc<LlmState>);
+
+/// The stand-in's judgement: papers about MoE, quantization, sparsity or language models score high.
+pub fn stand_in_scores(title: &str) -> (u8, u8) {
+    let t = title.to_lowercase();
+    if [
+        "moe",
+        "quantization",
+        "sparse",
+        "language model",
+        "low-rank",
+    ]
+    .iter()
+    .any(|k| t.contains(k))
+    {
+        (9, 8)
+    } else {
+        (3, 3)
+    }
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let s = &self.0;
+        let n = s.requests.fetch_add(1, Ordering::SeqCst);
+        let b = &s.behaviour;
+        if let Some(status) = b.status {
+            return ResponseTemplate::new(status).set_body_json(json!({
+                "error": {"message": "Incorrect API key provided: sk-test***. You can find your API key at https://platform.openai.com/account/api-keys.",
+                          "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}
+            }));
+        }
+        if let Some((status, count)) = b.server_error_first {
+            if n < count {
+                return ResponseTemplate::new(status)
+                    .set_body_string("upstream connect error or disconnect/reset before headers");
+            }
+        }
+        if b.rate_limit_first && n == 0 {
+            return ResponseTemplate::new(429).insert_header("retry-after", "1").set_body_json(json!({
+                "error": {"message": "Rate limit reached for gpt-4o-mini", "type": "requests", "param": null, "code": "rate_limit_exceeded"}
+            }));
+        }
+        let body: Value = serde_json::from_slice(&request.body).expect("the request is JSON");
+        let messages = body["messages"].as_array().expect("messages");
+        let system = messages[0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let user = messages.last().unwrap()["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        // Papers come as "ArXiv ID: X\nTitle: T\n".
+        let mut papers = Vec::new();
+        let mut lines = user.lines().peekable();
+        while let Some(line) = lines.next() {
+            if let Some(id) = line.strip_prefix("ArXiv ID: ") {
+                let title = lines
+                    .peek()
+                    .and_then(|l| l.strip_prefix("Title: "))
+                    .unwrap_or("")
+                    .to_string();
+                papers.push((id.trim().to_string(), title));
+            }
+        }
+        s.batches
+            .lock()
+            .unwrap()
+            .push(papers.iter().map(|(id, _)| id.clone()).collect());
+        let mut out = Vec::new();
+        if b.garbage_line {
+            out.push("Sure! Here are the scores you asked for:".to_string());
+            out.push("{\"ARXIVID\": \"broken".to_string());
+        }
+        if let Some(wrong) = &b.wrong_id_first {
+            let mut sent = s.wrong_sent.lock().unwrap();
+            if !*sent && !papers.iter().any(|(id, _)| id == wrong) {
+                *sent = true;
+                out.push(json!({"ARXIVID": wrong, "COMMENT": WRONG_COMMENT, "RELEVANCE": 10, "NOVELTY": 10}).to_string());
+            }
+        }
+        for (id, title) in &papers {
+            if b.never.as_deref() == Some(id.as_str()) {
+                continue;
+            }
+            if b.omit_first.as_deref() == Some(id.as_str()) {
+                let mut omitted = s.omitted.lock().unwrap();
+                if !*omitted {
+                    *omitted = true;
+                    continue;
+                }
+            }
+            let (r, nv) = stand_in_scores(title);
+            out.push(json!({"ARXIVID": id, "COMMENT": format!("Stand-in verdict about {id}."), "RELEVANCE": r, "NOVELTY": nv}).to_string());
+        }
+        let content = out.join("\n");
+        let prompt_tokens = ((system.len() + user.len()) / 4) as u64;
+        // Like the real API: the shared prefix is cached from the second call on.
+        let cached = if n > 0 {
+            (system.len() as u64 / 4).min(prompt_tokens) / 128 * 128
+        } else {
+            0
+        };
+        let completion_tokens = (content.len() / 4) as u64 + 1;
+        s.prompt_tokens.fetch_add(prompt_tokens, Ordering::SeqCst);
+        s.cached_tokens.fetch_add(cached, Ordering::SeqCst);
+        s.completion_tokens
+            .fetch_add(completion_tokens, Ordering::SeqCst);
+        s.answered.fetch_add(1, Ordering::SeqCst);
+        let mut t = ResponseTemplate::new(200).set_body_json(json!({
+            "id": format!("chatcmpl-{n}"),
+            "object": "chat.completion",
+            "created": 1743120000,
+            "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": null}, "logprobs": null, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+                "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+            },
+            "system_fingerprint": "fp_test"
+        }));
+        if let Some(d) = b.delay {
+            t = t.set_delay(d);
+        }
+        if let (Some(d), 0) = (b.stall_first, n) {
+            t = t.set_delay(d);
+        }
+        t
+    }
+}
+
+impl LlmStandIn {
+    pub async fn start(behaviour: Behaviour) -> LlmStandIn {
+        let server = MockServer::start().await;
+        let state = Arc::new(LlmState {
+            behaviour,
+            ..Default::default()
+        });
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .respond_with(Responder(state.clone()))
+            .mount(&server)
+            .await;
+        LlmStandIn { server, state }
+    }
+
+    pub fn requests(&self) -> usize {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The app under test.
+
+pub const TWO_SUBSCRIBERS: &str = r#"
+# Ada follows Björn Schuller (written in TeX on purpose) and reads about MoE.
+[[subscriber]]
+email = "ada@lab.example.org"
+name = "Ada Lovelace"
+topics = "Mixture-of-Experts, quantization and sparsity."
+authors = ['Bj\"orn Schuller']
+keywords = ["quantization"]
+
+# Grace reads about language models; she follows nobody.
+[[subscriber]]
+email = "grace@lab.example.org"
+name = "Grace Hopper"
+topics = "Language models and how they learn."
+"#;
+
+pub struct Options {
+    pub subscribers: String,
+    pub feed: Option<&'static str>,
+    pub behaviour: Behaviour,
+    pub api_key: bool,
+    pub smtp_args: Vec<String>,
+    pub extra_config: String,
+    pub model: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            subscribers: TWO_SUBSCRIBERS.to_string(),
+            feed: Some(FEED_DAY),
+            behaviour: Behaviour::default(),
+            api_key: true,
+            smtp_args: Vec::new(),
+            extra_config: String::new(),
+            model: "gpt-4o-mini".into(),
+        }
+    }
+}
+
+pub struct TestApp {
+    pub dir: tempfile::TempDir,
+    pub arxiv: MockServer,
+    pub llm: LlmStandIn,
+    pub smtp: Smtp,
+    pub config: PathBuf,
+    pub api_key: bool,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl TestApp {
+    pub async fn spawn(o: Options) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let arxiv = MockServer::start().await;
+        if let Some(feed) = o.feed {
+            Mock::given(method("GET"))
+                .and(path(RSS_PATH))
+                .respond_with(
+                    ResponseTemplate::new(200)
+                        .set_body_string(fixture(feed))
+                        .insert_header("content-type", "application/rss+xml"),
+                )
+                .mount(&arxiv)
+                .await;
+        }
+        let llm = LlmStandIn::start(o.behaviour).await;
+        let smtp_args: Vec<&str> = o.smtp_args.iter().map(String::as_str).collect();
+        let smtp = Smtp::start(dir.path(), &smtp_args).await;
+
+        copy_dir(&repo().join("prompts"), &dir.path().join("prompts"));
+        std::fs::write(dir.path().join("subscribers.toml"), &o.subscribers).unwrap();
+        let config = dir.path().join("paperboy.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+subscribers = "subscribers.toml"
+prompts = "prompts"
+[arxiv]
+rss_url = "{arxiv}/rss"
+api_url = "{arxiv}/api/query"
+min_interval_ms = 10
+retry_base_ms = 50
+max_attempts = 4
+timeout_secs = 10
+[llm]
+base_url = "{llm}/v1"
+model = "{model}"
+api_key_env = "PAPERBOY_TEST_API_KEY"
+batch_size = 4
+concurrency = 2
+retry_base_ms = 50
+timeout_secs = 10
+[store]
+path = "data/paperboy.db"
+[mail]
+from = "paperboy <digest@lab.example.org>"
+transport = "smtp"
+outbox = "outbox"
+[mail.smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+{extra}
+"#,
+                arxiv = arxiv.uri(),
+                llm = llm.server.uri(),
+                model = o.model,
+                port = smtp.port,
+                extra = o.extra_config,
+            ),
+        )
+        .unwrap();
+        TestApp {
+            dir,
+            arxiv,
+            llm,
+            smtp,
+            config,
+            api_key: o.api_key,
+        }
+    }
+
+    /// Runs `paperboy --config <temp config> ARGS...`.
+    pub async fn run(&self, args: &[&str]) -> Run {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_paperboy"));
+        cmd.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .current_dir(self.dir.path());
+        cmd.env_remove("OPENAI_API_KEY")
+            .env("RUST_LOG", "paperboy=debug,warn");
+        if self.api_key {
+            cmd.env("PAPERBOY_TEST_API_KEY", "sk-test-0123456789");
+        } else {
+            cmd.env_remove("PAPERBOY_TEST_API_KEY");
+        }
+        let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+            .await
+            .expect("paperboy finished in time")
+            .unwrap();
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        eprintln!(
+            "--- paperboy {args:?} exit {}\n{}\n{}",
+            run.code, run.stdout, run.stderr
+        );
+        run
+    }
+
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.dir.path().join("data/paperboy.db")).unwrap()
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.db().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    /// Received messages, parsed, in arrival order.
+    pub fn received(&self) -> Vec<Received> {
+        self.smtp
+            .messages()
+            .into_iter()
+            .map(Received::parse)
+            .collect()
+    }
+
+    pub fn received_by(&self, to: &str) -> Vec<Received> {
+        self.received().into_iter().filter(|m| m.to == to).collect()
+    }
+}
+
+/// A received message, parsed back with mail-parser.
+pub struct Received {
+    pub raw: Vec<u8>,
+    pub to: String,
+    pub subject: String,
+    pub message_id: String,
+    pub text: String,
+    pub html: String,
+    pub content_type: String,
+    /// MIME types of the body parts, in order.
+    pub part_types: Vec<String>,
+}
+
+impl Received {
+    pub fn parse(raw: Vec<u8>) -> Received {
+        let msg = mail_parser::MessageParser::default()
+            .parse(&raw)
+            .expect("a parseable message");
+        let to = msg
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_string();
+        let ct = msg
+            .content_type()
+            .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")))
+            .unwrap_or_default();
+        let part_types = msg
+            .parts
+            .iter()
+            .skip(1)
+            .map(|p| {
+                p.content_type()
+                    .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")))
+                    .unwrap_or_default()
+            })
+            .collect();
+        Received {
+            to,
+            subject: msg.subject().unwrap_or_default().to_string(),
+            message_id: msg.message_id().unwrap_or_default().to_string(),
+            text: msg.body_text(0).unwrap_or_default().into_owned(),
+            html: msg.body_html(0).unwrap_or_default().into_owned(),
+            content_type: ct,
+            part_types,
+            raw,
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}

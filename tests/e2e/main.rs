@@ -1,0 +1,6 @@
+//! End-to-end tests: the `paperboy` binary against a real SMTP server (aiosmtpd), a SQLite file,
+//! and local stand-ins for arXiv and the model that speak their real wire formats.
+//! One test binary, so the suite links once.
+
+mod digest;
+mod helpers;
