@@ -82,7 +82,7 @@ impl ArxivClient {
     pub async fn latest(&self, categories: &[Category]) -> Result<Announcement, ArxivError> {
         let url = self.rss_feed_url(categories);
         tracing::Span::current().record("url", url.as_str());
-        self.get_parsed(&url, |body| parse_rss(body)).await
+        self.get_parsed(&url, parse_rss).await
     }
 
     /// The papers of a past announcement day, from the query API with a submission-date window.

@@ -55,19 +55,19 @@ pub async fn build_app(config: Config) -> Result<App, Failure> {
         .from_mailbox()
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let store = Store::open(&config.resolve(&config.store.path))?;
-    let arxiv = ArxivClient::new(&config.arxiv, &from.email.to_string())?;
+    let arxiv = ArxivClient::new(&config.arxiv, from.email.as_ref())?;
     let scorer = match config.llm_api_key() {
         Some(key) => {
             let prompts =
                 Prompts::load(&config.resolve(&config.prompts)).map_err(Failure::usage)?;
-            Scorer::Llm(LlmScorer {
+            Scorer::Llm(Box::new(LlmScorer {
                 client: LlmClient::new(&config.llm, &key)?,
                 prompts,
                 prices: PriceTable::new(&config.llm.prices),
                 batch_size: config.llm.batch_size,
                 concurrency: config.llm.concurrency,
                 reask_attempts: config.llm.reask_attempts,
-            })
+            }))
         }
         None => {
             tracing::warn!(

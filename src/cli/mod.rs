@@ -24,15 +24,15 @@ pub const EXIT_USAGE: u8 = 2;
     after_help = "Examples:\n  paperboy digest                      run today's digest for every subscriber\n  paperboy digest --dry-run            same, but only write the emails to the outbox\n  paperboy digest --date 2025-03-28    a past announcement day (arXiv API)\n  paperboy --config /etc/paperboy/paperboy.toml digest\n\nExit codes: 0 success (or no announcement today), 1 a run failed or a subscriber could not be\nscored or delivered, 2 bad configuration, subscribers file or arguments.\n\nEnvironment: OPENAI_API_KEY (or the variable named by [llm] api_key_env) enables the model;\nwithout it a keyword scorer runs. PAPERBOY__SECTION__KEY overrides a config key. RUST_LOG tunes logs."
 )]
 pub struct Cli {
-    /// Configuration file; a missing default file means built-in defaults.
+    /// Configuration file [default: ./paperboy.toml, where a missing file means built-in defaults].
     #[arg(
         long,
         short,
         global = true,
         env = "PAPERBOY_CONFIG",
-        default_value = "paperboy.toml"
+        value_name = "FILE"
     )]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
 
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text")]
@@ -93,8 +93,11 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<u8, Failure> {
-    let explicit = cli.config != PathBuf::from("paperboy.toml");
-    let config = Config::load(&cli.config, explicit, std::env::vars()).map_err(Failure::usage)?;
+    let (path, required) = match cli.config {
+        Some(p) => (p, true),
+        None => (PathBuf::from("paperboy.toml"), false),
+    };
+    let config = Config::load(&path, required, std::env::vars()).map_err(Failure::usage)?;
     match cli.command {
         Command::Digest(args) => digest::run(config, args).await,
     }

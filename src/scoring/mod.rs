@@ -24,7 +24,7 @@ use prices::PriceTable;
 use prompt::Prompts;
 
 pub enum Scorer {
-    Llm(LlmScorer),
+    Llm(Box<LlmScorer>),
     /// No API key configured: keywords and topic words against title and abstract.
     Keyword,
 }

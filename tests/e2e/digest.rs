@@ -59,6 +59,8 @@ async fn digest_end_to_end_over_smtp() {
         .unwrap();
     assert_eq!(format!("<{}>", ada.message_id), stored);
     assert!(stored.ends_with("@lab.example.org>"));
+    let raw = String::from_utf8_lossy(&ada.raw).replace("\r\n", "\n");
+    assert!(raw.contains("\nAuto-Submitted: auto-generated\n"), "marked as automatic, so responders stay quiet");
 
     // The author match comes first, marked, without scores.
     let first = ada.text.split("\nArXiv ID: ").nth(1).unwrap();
@@ -752,6 +754,9 @@ async fn bench_digest_with_a_slow_model() {
             delay: Some(Duration::from_secs(1)),
             ..Default::default()
         },
+        // The shipped defaults.
+        batch_size: 8,
+        concurrency: 4,
         ..Default::default()
     })
     .await;

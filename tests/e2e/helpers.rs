@@ -341,6 +341,8 @@ pub struct Options {
     pub smtp_args: Vec<String>,
     pub extra_config: String,
     pub model: String,
+    pub batch_size: usize,
+    pub concurrency: usize,
 }
 
 impl Default for Options {
@@ -353,6 +355,8 @@ impl Default for Options {
             smtp_args: Vec::new(),
             extra_config: String::new(),
             model: "gpt-4o-mini".into(),
+            batch_size: 4,
+            concurrency: 2,
         }
     }
 }
@@ -411,8 +415,8 @@ timeout_secs = 10
 base_url = "{llm}/v1"
 model = "{model}"
 api_key_env = "PAPERBOY_TEST_API_KEY"
-batch_size = 4
-concurrency = 2
+batch_size = {batch_size}
+concurrency = {concurrency}
 retry_base_ms = 50
 timeout_secs = 10
 [store]
@@ -430,6 +434,8 @@ security = "none"
                 arxiv = arxiv.uri(),
                 llm = llm.server.uri(),
                 model = o.model,
+                batch_size = o.batch_size,
+                concurrency = o.concurrency,
                 port = smtp.port,
                 extra = o.extra_config,
             ),
