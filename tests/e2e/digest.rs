@@ -60,7 +60,10 @@ async fn digest_end_to_end_over_smtp() {
     assert_eq!(format!("<{}>", ada.message_id), stored);
     assert!(stored.ends_with("@lab.example.org>"));
     let raw = String::from_utf8_lossy(&ada.raw).replace("\r\n", "\n");
-    assert!(raw.contains("\nAuto-Submitted: auto-generated\n"), "marked as automatic, so responders stay quiet");
+    assert!(
+        raw.contains("\nAuto-Submitted: auto-generated\n"),
+        "marked as automatic, so responders stay quiet"
+    );
 
     // The author match comes first, marked, without scores.
     let first = ada.text.split("\nArXiv ID: ").nth(1).unwrap();
@@ -685,6 +688,60 @@ async fn one_refused_address_does_not_stop_the_others() {
         )
         .unwrap();
     assert_eq!(status, "failed", "a 5xx is permanent and recorded");
+}
+
+#[tokio::test]
+async fn a_send_that_failed_for_now_is_sent_on_the_next_run_with_the_same_message_id() {
+    let mut app = TestApp::spawn(Options::default()).await;
+    app.stop_smtp();
+    let first = app.run(&["digest"]).await;
+    assert_eq!(first.code, 1, "undelivered digests fail the run");
+    assert_eq!(
+        first.stdout.matches("send failed").count(),
+        2,
+        "{}",
+        first.stdout
+    );
+    let pending: Vec<(String, String)> = app
+        .db()
+        .prepare("SELECT status, message_id FROM deliveries ORDER BY subscriber")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(pending.len(), 2);
+    assert!(
+        pending.iter().all(|(s, _)| s == "pending"),
+        "a refused connection is transient: {pending:?}"
+    );
+    let calls = app.llm.requests();
+
+    // The server answers 451 to the first message, then accepts.
+    app.restart_smtp(&["--tempfail-first", "1"]).await;
+    let second = app.run(&["digest"]).await;
+    assert_eq!(second.code, 1);
+    assert_eq!(app.received().len(), 1);
+
+    let third = app.run(&["digest"]).await;
+    assert_eq!(third.code, 0, "{}", third.stdout);
+    let mails = app.received();
+    assert_eq!(mails.len(), 2, "each subscriber has exactly one digest");
+    let mut got: Vec<String> = mails
+        .iter()
+        .map(|m| format!("<{}>", m.message_id))
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = pending.into_iter().map(|(_, id)| id).collect();
+    want.sort();
+    assert_eq!(
+        got, want,
+        "the resent digests are the ones recorded before the first attempt"
+    );
+    assert_eq!(app.llm.requests(), calls, "nothing is scored again");
+    let fourth = app.run(&["digest"]).await;
+    assert_eq!(fourth.code, 0);
+    assert_eq!(app.received().len(), 2);
 }
 
 #[tokio::test]

@@ -62,12 +62,15 @@ pub struct Smtp {
 
 impl Smtp {
     pub async fn start(dir: &Path, extra: &[&str]) -> Smtp {
+        Smtp::start_on(free_port(), dir, extra).await
+    }
+
+    pub async fn start_on(port: u16, dir: &Path, extra: &[&str]) -> Smtp {
         let python = Path::new("/usr/bin/python3");
         assert!(
             python.exists(),
             "/usr/bin/python3 with python3-aiosmtpd is needed; run the README's test command, which installs it"
         );
-        let port = free_port();
         let maildir = dir.join("smtp-maildir");
         let child = std::process::Command::new(python)
             .arg(repo().join("tests/support/smtp_sink.py"))
@@ -365,6 +368,7 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub arxiv: MockServer,
     pub llm: LlmStandIn,
+    /// Declared before `dir`'s drop matters: the sink is stopped when the app is dropped.
     pub smtp: Smtp,
     pub config: PathBuf,
     pub api_key: bool,
@@ -496,6 +500,18 @@ security = "none"
             .into_iter()
             .map(Received::parse)
             .collect()
+    }
+
+    /// Stops the SMTP server (connections to its port are then refused).
+    pub fn stop_smtp(&mut self) {
+        let _ = self.smtp.child.kill();
+        let _ = self.smtp.child.wait();
+    }
+
+    /// Starts the SMTP server again on the same port and Maildir.
+    pub async fn restart_smtp(&mut self, extra: &[&str]) {
+        self.stop_smtp();
+        self.smtp = Smtp::start_on(self.smtp.port, self.dir.path(), extra).await;
     }
 
     pub fn received_by(&self, to: &str) -> Vec<Received> {
