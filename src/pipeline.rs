@@ -30,6 +30,22 @@ pub struct App {
     pub from: Mailbox,
 }
 
+/// Reports scoring progress (a progress bar on a terminal; nothing elsewhere).
+pub trait Progress: Sync {
+    fn start(&self, total: usize);
+    fn advance(&self, n: usize);
+    fn finish(&self);
+}
+
+/// No progress display.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn start(&self, _: usize) {}
+    fn advance(&self, _: usize) {}
+    fn finish(&self) {}
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct DigestOptions {
     /// A past announcement day (from the arXiv API) instead of the latest (RSS).
@@ -89,36 +105,59 @@ impl RunReport {
     }
 }
 
-/// What was decided for one subscriber before scoring.
-struct Plan {
-    subscriber: Subscriber,
-    candidates: Vec<Paper>,
-    cached: HashMap<ArxivId, Verdict>,
+/// A subscriber's digest for a day, built and ready to send.
+pub struct Prepared {
+    pub digest: Digest,
+    pub usage: Vec<Totals>,
+    /// At least one candidate has a verdict.
+    pub scored_any: bool,
+    pub author_matches: usize,
+}
+
+impl Prepared {
+    /// Nothing could be scored and nothing was pinned: mailing this would look like a quiet day.
+    pub fn nothing_scored(&self) -> bool {
+        !self.digest.unscored.is_empty() && !self.scored_any && self.author_matches == 0
+    }
+
+    fn outcome(&self) -> SubscriberOutcome {
+        SubscriberOutcome {
+            subscriber: self.digest.subscriber.email.to_string(),
+            scanned: self.digest.scanned,
+            author_matches: self.author_matches,
+            selected: self.digest.entries.len(),
+            unscored: self.digest.unscored.len(),
+            status: String::new(),
+            detail: None,
+        }
+    }
+}
+
+pub async fn start_run(app: &App, kind: &str, dry_run: bool, source: &str) -> anyhow::Result<i64> {
+    let (kind, source, scorer) = (kind.to_string(), source.to_string(), app.scorer.describe());
+    app.store
+        .call(move |c| runs::start(c, &kind, dry_run, &source, &scorer))
+        .await
 }
 
 pub async fn run_digest(
     app: &App,
     subscribers: &[Subscriber],
     opts: &DigestOptions,
+    progress: &dyn Progress,
 ) -> anyhow::Result<RunReport> {
     let source = match (&opts.feed, opts.date) {
         (Some(f), _) => format!("file {}", f.display()),
         (None, Some(d)) => format!("arXiv API for {d}"),
         (None, None) => "arXiv RSS".to_string(),
     };
-    let scorer_desc = app.scorer.describe();
-    let run_id = {
-        let (dry, src, sc) = (opts.dry_run, source.clone(), scorer_desc.clone());
-        app.store
-            .call(move |c| runs::start(c, dry, &src, &sc))
-            .await?
-    };
+    let run_id = start_run(app, "digest", opts.dry_run, &source).await?;
     let mut report = RunReport {
         run_id,
         day: None,
         status: RunStatus::Running,
         papers_fetched: 0,
-        scorer: scorer_desc,
+        scorer: app.scorer.describe(),
         subscribers: Vec::new(),
         error: None,
     };
@@ -128,20 +167,15 @@ pub async fn run_digest(
         Err(e) => {
             let msg = format!("{e:#}");
             tracing::error!(error = %msg, "could not fetch the announcement; nothing was scored or sent");
+            let m = msg.clone();
             app.store
-                .call({
-                    let msg = msg.clone();
-                    move |c| runs::finish(c, run_id, RunStatus::Failed, Some(&msg))
-                })
+                .call(move |c| runs::finish(c, run_id, RunStatus::Failed, Some(&m)))
                 .await?;
             report.status = RunStatus::Failed;
             report.error = Some(msg);
             return Ok(report);
         }
     };
-    for r in &announcement.rejected {
-        tracing::warn!(item = %r, "skipped an unreadable feed item");
-    }
     let day = announcement.day;
     report.day = Some(day);
     report.papers_fetched = announcement.papers.len();
@@ -156,24 +190,12 @@ pub async fn run_digest(
         report.status = RunStatus::NoAnnouncement;
         return Ok(report);
     }
-    tracing::info!(%day, papers = announcement.papers.len(), "fetched the announcement");
-    {
-        let papers = announcement.papers.clone();
-        let n = papers.len();
-        app.store
-            .call(move |c| {
-                papers::save_announcement(c, day, &papers)?;
-                runs::fetched(c, run_id, day, n)
-            })
-            .await?;
-    }
+    store_announcement(app, run_id, &announcement).await?;
 
     let mailer = Mailer::from_config(&app.config, opts.dry_run)?;
-    let wanted_types = app.config.announce_types();
-    let config_categories = app.config.categories();
 
-    // 1. Plan: per subscriber, resume unfinished deliveries, find candidates and cached verdicts.
-    let mut plans = Vec::new();
+    // Subscribers with a delivery row for the day: finish or skip it; nobody is scored twice.
+    let mut fresh = Vec::new();
     for sub in subscribers {
         let email = sub.email.to_string();
         if sub.paused {
@@ -181,18 +203,171 @@ pub async fn run_digest(
             continue;
         }
         if !opts.dry_run {
-            let existing = app
-                .store
-                .call({
-                    let email = email.clone();
-                    move |c| deliveries::get(c, &email, day)
-                })
-                .await?;
-            if let Some(d) = existing {
+            let e = email.clone();
+            if let Some(d) = app.store.call(move |c| deliveries::get(c, &e, day)).await? {
                 report.subscribers.push(resume(app, &mailer, sub, d).await?);
                 continue;
             }
         }
+        fresh.push(sub.clone());
+    }
+
+    for p in prepare(app, run_id, &fresh, &announcement, None, progress).await? {
+        let mut outcome = p.outcome();
+        let sub = &p.digest.subscriber;
+        let mut delivered_to = None;
+        if p.nothing_scored() {
+            // No digest that would look like a quiet day; a later run (once the cause is fixed)
+            // sends the real one.
+            outcome.status = "not_scored".into();
+            outcome.detail = p.digest.unscored.first().map(|u| u.reason.clone());
+        } else if p.digest.is_empty() && p.digest.unscored.is_empty() && !sub.send_empty {
+            outcome.status = "nothing_to_send".into();
+            outcome.detail =
+                Some("nothing matched; this subscriber opted out of empty-day notes".into());
+        } else {
+            let (status, detail, to) =
+                deliver(app, &mailer, &p.digest, run_id, opts.dry_run).await?;
+            outcome.status = status;
+            outcome.detail = detail;
+            delivered_to = to;
+        }
+        let o = outcome.clone();
+        app.store
+            .call(move |c| runs::record_subscriber(c, run_id, &o))
+            .await?;
+        report.subscribers.push(SubscriberReport {
+            outcome,
+            usage: p.usage,
+            delivered_to,
+        });
+    }
+
+    report.status = if report.subscribers.iter().any(SubscriberReport::failed) {
+        let all_failed = report
+            .subscribers
+            .iter()
+            .all(|s| s.failed() || s.outcome.status == "paused");
+        if all_failed {
+            RunStatus::Failed
+        } else {
+            RunStatus::Degraded
+        }
+    } else {
+        RunStatus::Ok
+    };
+    let problems: Vec<String> = report
+        .subscribers
+        .iter()
+        .filter(|s| s.failed())
+        .map(|s| {
+            let why = s
+                .outcome
+                .detail
+                .clone()
+                .unwrap_or_else(|| s.outcome.status.clone());
+            format!("{}: {why}", s.outcome.subscriber)
+        })
+        .collect();
+    report.error = (!problems.is_empty()).then(|| problems.join("; "));
+    let (status, error) = (report.status, report.error.clone());
+    app.store
+        .call(move |c| runs::finish(c, run_id, status, error.as_deref()))
+        .await?;
+    Ok(report)
+}
+
+/// Fetches the announcement the options ask for (file, API day or latest RSS).
+pub async fn fetch(app: &App, opts: &DigestOptions) -> anyhow::Result<Announcement> {
+    let categories = app.config.categories();
+    let announcement = if let Some(path) = &opts.feed {
+        let xml = tokio::fs::read_to_string(path)
+            .await
+            .with_context(|| format!("cannot read the feed file {}", path.display()))?;
+        parse_rss(&xml)
+            .with_context(|| format!("{} is not a readable arXiv RSS feed", path.display()))?
+    } else {
+        match opts.date {
+            Some(day) => app.arxiv.day(&categories, day).await?,
+            None => app.arxiv.latest(&categories).await?,
+        }
+    };
+    for r in &announcement.rejected {
+        tracing::warn!(item = %r, "skipped an unreadable feed item");
+    }
+    Ok(announcement)
+}
+
+pub async fn store_announcement(app: &App, run_id: i64, a: &Announcement) -> anyhow::Result<()> {
+    tracing::info!(day = %a.day, papers = a.papers.len(), "fetched the announcement");
+    let (papers, day, n) = (a.papers.clone(), a.day, a.papers.len());
+    app.store
+        .call(move |c| {
+            papers::save_announcement(c, day, &papers)?;
+            runs::fetched(c, run_id, day, n)
+        })
+        .await
+}
+
+/// The announcement of `day` (default: the latest stored), from the store if it is there,
+/// otherwise fetched and stored.
+pub async fn stored_or_fetched(
+    app: &App,
+    run_id: i64,
+    day: Option<NaiveDate>,
+) -> anyhow::Result<Announcement> {
+    let day = match day {
+        Some(d) => Some(d),
+        None => app.store.call(|c| papers::latest_day(c)).await?,
+    };
+    if let Some(day) = day {
+        let papers = app.store.call(move |c| papers::announced(c, day)).await?;
+        if !papers.is_empty() {
+            let n = papers.len();
+            app.store
+                .call(move |c| runs::fetched(c, run_id, day, n))
+                .await?;
+            return Ok(Announcement {
+                day,
+                papers,
+                rejected: Vec::new(),
+            });
+        }
+    }
+    let a = fetch(
+        app,
+        &DigestOptions {
+            date: day,
+            ..Default::default()
+        },
+    )
+    .await?;
+    store_announcement(app, run_id, &a).await?;
+    Ok(a)
+}
+
+/// Selects, scores (what no stored verdict covers) and renders the digests of `subscribers` for
+/// the announcement. Papers already sent to a subscriber are left out, except those sent on
+/// `resend_day` (for previews of a day already delivered).
+pub async fn prepare(
+    app: &App,
+    run_id: i64,
+    subscribers: &[Subscriber],
+    announcement: &Announcement,
+    resend_day: Option<NaiveDate>,
+    progress: &dyn Progress,
+) -> anyhow::Result<Vec<Prepared>> {
+    let wanted_types = app.config.announce_types();
+    let config_categories = app.config.categories();
+
+    // 1. Plan: candidates and cached verdicts per subscriber.
+    struct Plan {
+        subscriber: Subscriber,
+        candidates: Vec<Paper>,
+        cached: HashMap<ArxivId, Verdict>,
+    }
+    let mut plans = Vec::new();
+    for sub in subscribers {
         let categories = sub
             .categories
             .clone()
@@ -206,19 +381,17 @@ pub async fn run_digest(
             .collect();
         let ids: Vec<ArxivId> = eligible.iter().map(|p| p.id.clone()).collect();
         let key = app.scorer.key(sub);
+        let email = sub.email.to_string();
         let (seen, cached) = app
             .store
-            .call({
-                let email = email.clone();
-                move |c| {
-                    Ok((
-                        deliveries::already_sent(c, &email, &ids)?,
-                        verdicts::load(c, &key, &ids)?,
-                    ))
-                }
+            .call(move |c| {
+                Ok((
+                    deliveries::already_sent(c, &email, &ids, resend_day)?,
+                    verdicts::load(c, &key, &ids)?,
+                ))
             })
             .await?;
-        let candidates: Vec<Paper> = eligible
+        let candidates = eligible
             .into_iter()
             .filter(|p| !seen.contains(&p.id))
             .collect();
@@ -229,14 +402,15 @@ pub async fn run_digest(
         });
     }
 
-    // 2. Score what no cache holds, once per distinct reader profile.
+    // 2. Score what no stored verdict covers, once per distinct reader profile.
     let mut jobs: HashMap<String, Job> = HashMap::new();
     for plan in &plans {
-        let hash = plan.subscriber.profile_hash();
-        let job = jobs.entry(hash).or_insert_with(|| Job {
-            subscriber: plan.subscriber.clone(),
-            papers: Vec::new(),
-        });
+        let job = jobs
+            .entry(plan.subscriber.profile_hash())
+            .or_insert_with(|| Job {
+                subscriber: plan.subscriber.clone(),
+                papers: Vec::new(),
+            });
         let have: HashSet<ArxivId> = job.papers.iter().map(|p| p.id.clone()).collect();
         for p in &plan.candidates {
             let pinned = digest::author_matches(p, &plan.subscriber.authors);
@@ -250,17 +424,18 @@ pub async fn run_digest(
     if to_score > 0 {
         tracing::info!(papers = to_score, profiles = jobs.len(), scorer = %app.scorer.describe(), "scoring");
     }
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let progress = |n: usize| {
-        let total = done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
-        tracing::debug!(scored = total, of = to_score, "scoring progress");
-    };
+    progress.start(to_score);
     let results = app
         .scorer
-        .score(&app.store, run_id, jobs.into_values().collect(), &progress)
-        .await?;
+        .score(&app.store, run_id, jobs.into_values().collect(), &|n| {
+            progress.advance(n)
+        })
+        .await;
+    progress.finish();
+    let results = results?;
 
-    // 3. Select, render and deliver.
+    // 3. Select and build each digest.
+    let mut out = Vec::new();
     for plan in plans {
         let sub = plan.subscriber;
         let hash = sub.profile_hash();
@@ -293,9 +468,9 @@ pub async fn run_digest(
             .await?;
         let author_matches = selection.entries.iter().filter(|e| e.author_match).count();
         let scored_any = plan.candidates.iter().any(|p| verdicts.contains_key(&p.id));
-        let d = Digest {
-            day,
-            subscriber: sub.clone(),
+        let digest = Digest {
+            day: announcement.day,
+            subscriber: sub,
             entries: selection.entries,
             usage: usage.clone(),
             total_papers: announcement.papers.len(),
@@ -305,93 +480,14 @@ pub async fn run_digest(
             keyword_scorer: app.scorer.is_keyword(),
             contact: app.from.email.to_string(),
         };
-        let mut outcome = SubscriberOutcome {
-            subscriber: sub.email.to_string(),
-            scanned: d.scanned,
-            author_matches,
-            selected: d.entries.len(),
-            unscored: d.unscored.len(),
-            status: String::new(),
-            detail: None,
-        };
-        let mut delivered_to = None;
-        if !d.unscored.is_empty() && !scored_any && author_matches == 0 {
-            // Nothing could be scored: no digest that would look like a quiet day. A later run
-            // (after the cause is fixed) sends the real one.
-            outcome.status = "not_scored".into();
-            outcome.detail = d.unscored.first().map(|u| u.reason.clone());
-        } else if d.is_empty() && d.unscored.is_empty() && !sub.send_empty {
-            outcome.status = "nothing_to_send".into();
-            outcome.detail =
-                Some("nothing matched; this subscriber opted out of empty-day notes".into());
-        } else {
-            let (status, detail, to) = deliver(app, &mailer, &d, run_id, opts.dry_run).await?;
-            outcome.status = status;
-            outcome.detail = detail;
-            delivered_to = to;
-        }
-        app.store
-            .call({
-                let o = outcome.clone();
-                move |c| runs::record_subscriber(c, run_id, &o)
-            })
-            .await?;
-        report.subscribers.push(SubscriberReport {
-            outcome,
+        out.push(Prepared {
+            digest,
             usage,
-            delivered_to,
+            scored_any,
+            author_matches,
         });
     }
-
-    report.status = if report.subscribers.iter().any(SubscriberReport::failed) {
-        let all_failed = report
-            .subscribers
-            .iter()
-            .all(|s| s.failed() || s.outcome.status == "paused");
-        if all_failed {
-            RunStatus::Failed
-        } else {
-            RunStatus::Degraded
-        }
-    } else {
-        RunStatus::Ok
-    };
-    let problems: Vec<String> = report
-        .subscribers
-        .iter()
-        .filter(|s| s.failed())
-        .map(|s| {
-            format!(
-                "{}: {}",
-                s.outcome.subscriber,
-                s.outcome
-                    .detail
-                    .clone()
-                    .unwrap_or_else(|| s.outcome.status.clone())
-            )
-        })
-        .collect();
-    report.error = (!problems.is_empty()).then(|| problems.join("; "));
-    let (status, error) = (report.status, report.error.clone());
-    app.store
-        .call(move |c| runs::finish(c, run_id, status, error.as_deref()))
-        .await?;
-    Ok(report)
-}
-
-async fn fetch(app: &App, opts: &DigestOptions) -> anyhow::Result<Announcement> {
-    let categories = app.config.categories();
-    if let Some(path) = &opts.feed {
-        let xml = tokio::fs::read_to_string(path)
-            .await
-            .with_context(|| format!("cannot read the feed file {}", path.display()))?;
-        return parse_rss(&xml)
-            .with_context(|| format!("{} is not a readable arXiv RSS feed", path.display()));
-    }
-    match opts.date {
-        Some(day) => Ok(app.arxiv.day(&categories, day).await?),
-        None => Ok(app.arxiv.latest(&categories).await?),
-    }
+    Ok(out)
 }
 
 fn simple(email: &str, status: &str, detail: Option<String>) -> SubscriberReport {
@@ -449,8 +545,7 @@ async fn deliver(
     dry_run: bool,
 ) -> anyhow::Result<(String, Option<String>, Option<String>)> {
     let message_id = new_message_id(&app.from);
-    let message = build_digest_message(&app.from, d, &message_id, false)?;
-    let bytes = message.formatted();
+    let bytes = build_digest_message(&app.from, d, &message_id, false)?.formatted();
     let to = d.subscriber.email.to_address();
     if dry_run {
         return Ok(match mailer.send(&app.from.email, &to, &bytes).await {
@@ -496,25 +591,21 @@ async fn send_recorded(
         .await
     {
         Ok(where_) => {
+            let e = email.clone();
             app.store
-                .call({
-                    let email = email.clone();
-                    move |c| deliveries::mark_sent(c, &email, day)
-                })
+                .call(move |c| deliveries::mark_sent(c, &e, day))
                 .await?;
             let mut r = simple(&email, "delivered", None);
             r.delivered_to = Some(where_);
             Ok(r)
         }
-        Err(e) => {
-            tracing::error!(subscriber = %email, error = %e, transient = e.transient, "could not deliver the digest");
+        Err(err) => {
+            tracing::error!(subscriber = %email, error = %err, transient = err.transient, "could not deliver the digest");
+            let (e, msg, permanent) = (email.clone(), err.message.clone(), !err.transient);
             app.store
-                .call({
-                    let (email, msg, permanent) = (email.clone(), e.message.clone(), !e.transient);
-                    move |c| deliveries::mark_failed(c, &email, day, &msg, permanent)
-                })
+                .call(move |c| deliveries::mark_failed(c, &e, day, &msg, permanent))
                 .await?;
-            Ok(simple(&email, "send_failed", Some(e.message)))
+            Ok(simple(&email, "send_failed", Some(err.message)))
         }
     }
 }

@@ -5,7 +5,8 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::Args;
 
-use super::{Failure, EXIT_FAILED, EXIT_OK};
+use super::output::Bar;
+use super::{parse_date, Failure, EXIT_FAILED, EXIT_OK};
 use crate::arxiv::ArxivClient;
 use crate::config::Config;
 use crate::pipeline::{self, App, DigestOptions, RunReport};
@@ -43,11 +44,6 @@ pub struct DigestArgs {
     /// Print the run report as JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| format!("`{s}` is not a date; write it as YYYY-MM-DD"))
 }
 
 pub async fn build_app(config: Config) -> Result<App, Failure> {
@@ -101,7 +97,8 @@ pub async fn run(config: Config, args: DigestArgs) -> Result<u8, Failure> {
         dry_run: args.dry_run,
         feed: args.feed,
     };
-    let report = pipeline::run_digest(&app, &subscribers, &opts)
+    let bar = Bar::new(!args.json, "scoring");
+    let report = pipeline::run_digest(&app, &subscribers, &opts, &bar)
         .await
         .context("the digest run stopped")?;
     if args.json {
@@ -202,6 +199,3 @@ fn report_json(r: &RunReport) -> serde_json::Value {
         })).collect::<Vec<_>>(),
     })
 }
-
-#[allow(dead_code)]
-const _: u8 = EXIT_FAILED;

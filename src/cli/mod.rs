@@ -1,7 +1,13 @@
 //! The command line. Every command calls the same library functions the daemon uses.
 //! Data goes to stdout, logs to stderr.
 
+mod check;
 mod digest;
+mod output;
+mod preview;
+mod runs;
+mod spend;
+mod subscribers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +27,7 @@ pub const EXIT_USAGE: u8 = 2;
     name = "paperboy",
     version,
     about = "Mails researchers a personalized daily digest of new arXiv papers.",
-    after_help = "Examples:\n  paperboy digest                      run today's digest for every subscriber\n  paperboy digest --dry-run            same, but only write the emails to the outbox\n  paperboy digest --date 2025-03-28    a past announcement day (arXiv API)\n  paperboy --config /etc/paperboy/paperboy.toml digest\n\nExit codes: 0 success (or no announcement today), 1 a run failed or a subscriber could not be\nscored or delivered, 2 bad configuration, subscribers file or arguments.\n\nEnvironment: OPENAI_API_KEY (or the variable named by [llm] api_key_env) enables the model;\nwithout it a keyword scorer runs. PAPERBOY__SECTION__KEY overrides a config key. RUST_LOG tunes logs."
+    after_help = "Examples:\n  paperboy digest                      run today's digest for every subscriber\n  paperboy digest --dry-run            same, but only write the emails to the outbox\n  paperboy digest --date 2025-03-28    a past announcement day (arXiv API)\n  paperboy subscribers list            who gets what\n  paperboy spend --by subscriber       what the model cost\n  paperboy runs                        recent runs and how they went\n  paperboy check                       is everything set up?\n  paperboy --config /etc/paperboy/paperboy.toml digest\n\nExit codes: 0 success (or no announcement today), 1 a run failed or a subscriber could not be\nscored or delivered, 2 bad configuration, subscribers file or arguments.\n\nEnvironment: OPENAI_API_KEY (or the variable named by [llm] api_key_env) enables the model;\nwithout it a keyword scorer runs. PAPERBOY__SECTION__KEY overrides a config key. RUST_LOG tunes logs."
 )]
 pub struct Cli {
     /// Configuration file [default: ./paperboy.toml, where a missing file means built-in defaults].
@@ -45,6 +51,24 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Digest(digest::DigestArgs),
+    #[command(subcommand)]
+    Subscribers(subscribers::SubscribersCmd),
+    Spend(spend::SpendArgs),
+    Runs(runs::RunsArgs),
+    Preview(preview::PreviewArgs),
+    SendTest(preview::SendTestArgs),
+    Check(check::CheckArgs),
+}
+
+pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("`{s}` is not a date; write it as YYYY-MM-DD"))
+}
+
+pub(crate) fn open_store(config: &Config) -> Result<crate::store::Store, Failure> {
+    Ok(crate::store::Store::open(
+        &config.resolve(&config.store.path),
+    )?)
 }
 
 /// A failure with the exit code it deserves.
@@ -100,5 +124,11 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
     let config = Config::load(&path, required, std::env::vars()).map_err(Failure::usage)?;
     match cli.command {
         Command::Digest(args) => digest::run(config, args).await,
+        Command::Subscribers(cmd) => subscribers::run(config, cmd).await,
+        Command::Spend(args) => spend::run(config, args),
+        Command::Runs(args) => runs::run(config, args),
+        Command::Preview(args) => preview::preview(config, args).await,
+        Command::SendTest(args) => preview::send_test(config, args).await,
+        Command::Check(args) => check::run(config, args).await,
     }
 }

@@ -91,6 +91,26 @@ impl Mailer {
         }
     }
 
+    /// Checks that mail can go out: the SMTP server answers (and accepts the login), or the
+    /// outbox is writable.
+    pub async fn check(&self) -> Result<String, String> {
+        match self {
+            Mailer::File { dir, .. } => {
+                let probe = dir.join(".paperboy-check");
+                std::fs::write(&probe, b"ok").map_err(|e| format!("cannot write to the outbox {}: {e}", dir.display()))?;
+                let _ = std::fs::remove_file(probe);
+                Ok(format!("outbox {} is writable", dir.display()))
+            }
+            Mailer::Smtp { transport, host } => match transport.test_connection().await {
+                Ok(true) => Ok(format!("SMTP {host} accepted the connection")),
+                Ok(false) => Err(format!("SMTP {host} did not answer as a mail server")),
+                Err(e) => Err(format!(
+                    "SMTP {host}: {e}; check [mail.smtp] host, port, security and username, and the password in the environment variable named by password_env"
+                )),
+            },
+        }
+    }
+
     /// Sends the exact bytes `message` to `to`. Returns where it went (a file path or the server).
     #[tracing::instrument(skip_all, fields(to = %to), err)]
     pub async fn send(
@@ -175,4 +195,66 @@ pub fn build_digest_message(
 /// A fresh Message-ID on the sender's domain: `<uuid@domain>`.
 pub fn new_message_id(from: &Mailbox) -> String {
     format!("<{}@{}>", uuid::Uuid::new_v4(), from.email.domain())
+}
+
+/// A copy of a sent message marked as a test: `[test] ` before the subject, a new Message-ID and
+/// Date, and an `X-Paperboy-Test` header. The body is untouched.
+pub fn as_test(raw: &[u8], message_id: &str, date: &str) -> Vec<u8> {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 2)
+        .unwrap_or(raw.len());
+    let (head, body) = raw.split_at(split);
+    let head = String::from_utf8_lossy(head);
+    let mut fields: Vec<String> = Vec::new();
+    for line in head.split("\r\n").filter(|l| !l.is_empty()) {
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = fields.last_mut() {
+                last.push_str("\r\n");
+                last.push_str(line);
+            }
+        } else {
+            fields.push(line.to_string());
+        }
+    }
+    let mut out = String::new();
+    for f in fields {
+        let name = f.split(':').next().unwrap_or("").to_ascii_lowercase();
+        let f = match name.as_str() {
+            "subject" => format!("Subject: [test] {}", f["subject:".len()..].trim_start()),
+            "message-id" => format!("Message-ID: {message_id}"),
+            "date" => format!("Date: {date}"),
+            _ => f,
+        };
+        out.push_str(&f);
+        out.push_str("\r\n");
+    }
+    out.push_str("X-Paperboy-Test: yes\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_copy_changes_only_subject_id_and_date() {
+        let raw = b"From: a <a@x.org>\r\nSubject: arXiv digest Fri 28 Mar 2025:\r\n 2 papers\r\nMessage-ID: <old@x.org>\r\nDate: Fri, 28 Mar 2025 06:00:00 +0000\r\n\r\nbody\r\n\r\nmore";
+        let t = String::from_utf8(as_test(
+            raw,
+            "<new@x.org>",
+            "Sat, 29 Mar 2025 07:00:00 +0000",
+        ))
+        .unwrap();
+        assert!(
+            t.contains("Subject: [test] arXiv digest Fri 28 Mar 2025:\r\n 2 papers\r\n"),
+            "{t}"
+        );
+        assert!(t.contains("Message-ID: <new@x.org>\r\n") && !t.contains("old@x.org"));
+        assert!(t.contains("Date: Sat, 29 Mar 2025 07:00:00 +0000\r\n"));
+        assert!(t.ends_with("X-Paperboy-Test: yes\r\n\r\nbody\r\n\r\nmore"));
+    }
 }

@@ -75,6 +75,26 @@ impl LlmClient {
         &self.base_url
     }
 
+    /// A minimal request (a few tokens) to check the endpoint, key and model.
+    pub async fn ping(&self) -> Result<Completion, LlmError> {
+        let request = CreateChatCompletionRequestArgs::default()
+            .model(&self.model)
+            .messages(vec![ChatCompletionRequestUserMessage::from(
+                "Reply with the word OK.",
+            )
+            .into()])
+            .max_completion_tokens(16u32)
+            .build()
+            .map_err(|e| LlmError::Fatal(format!("cannot build the request: {e}")))?;
+        match self.client.chat().create(request).await {
+            Ok(response) => Ok(Completion {
+                usage: usage_of(&response),
+                text: String::new(),
+            }),
+            Err(e) => Err(self.classify(e)),
+        }
+    }
+
     #[tracing::instrument(skip_all, fields(model = %self.model), err)]
     pub async fn complete(&self, system: &str, user: &str) -> Result<Completion, LlmError> {
         let mut builder = CreateChatCompletionRequestArgs::default();
@@ -94,15 +114,7 @@ impl LlmClient {
             attempt += 1;
             let error = match self.client.chat().create(request.clone()).await {
                 Ok(response) => {
-                    let usage = response.usage.as_ref().map(|u| Usage {
-                        prompt_tokens: u.prompt_tokens as u64,
-                        cached_tokens: u
-                            .prompt_tokens_details
-                            .as_ref()
-                            .and_then(|d| d.cached_tokens)
-                            .unwrap_or(0) as u64,
-                        completion_tokens: u.completion_tokens as u64,
-                    });
+                    let usage = usage_of(&response);
                     let text = response
                         .choices
                         .into_iter()
@@ -170,4 +182,16 @@ impl LlmClient {
             other => LlmError::Failed(other.to_string()),
         }
     }
+}
+
+fn usage_of(response: &async_openai::types::chat::CreateChatCompletionResponse) -> Option<Usage> {
+    response.usage.as_ref().map(|u| Usage {
+        prompt_tokens: u.prompt_tokens as u64,
+        cached_tokens: u
+            .prompt_tokens_details
+            .as_ref()
+            .and_then(|d| d.cached_tokens)
+            .unwrap_or(0) as u64,
+        completion_tokens: u.completion_tokens as u64,
+    })
 }

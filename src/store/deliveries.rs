@@ -142,21 +142,39 @@ pub fn mark_failed(
     Ok(())
 }
 
-/// Papers already sent to `subscriber` among `ids`.
+/// Papers already sent to `subscriber` among `ids` (on any day but `except_day`, when given).
 pub fn already_sent(
     conn: &Connection,
     subscriber: &str,
     ids: &[ArxivId],
+    except_day: Option<NaiveDate>,
 ) -> rusqlite::Result<std::collections::HashSet<ArxivId>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT 1 FROM sent_papers WHERE subscriber = ?1 AND paper_id = ?2")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT 1 FROM sent_papers WHERE subscriber = ?1 AND paper_id = ?2 AND (?3 IS NULL OR day <> ?3)",
+    )?;
+    let except = except_day.map(|d| d.to_string());
     let mut out = std::collections::HashSet::new();
     for id in ids {
-        if stmt.exists(params![subscriber, id.as_str()])? {
+        if stmt.exists(params![subscriber, id.as_str(), except])? {
             out.insert(id.clone());
         }
     }
     Ok(out)
+}
+
+/// The latest delivery marked sent to `subscriber`.
+pub fn latest_sent(conn: &Connection, subscriber: &str) -> rusqlite::Result<Option<Delivery>> {
+    let day: Option<String> = conn
+        .query_row(
+            "SELECT day FROM deliveries WHERE subscriber = ?1 AND status = 'sent' ORDER BY day DESC LIMIT 1",
+            [subscriber],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match day.and_then(|d| d.parse::<NaiveDate>().ok()) {
+        Some(day) => get(conn, subscriber, day),
+        None => Ok(None),
+    }
 }
 
 #[cfg(test)]
@@ -207,7 +225,7 @@ mod tests {
             (DeliveryStatus::Pending, "<m1@x>", &b"mail"[..])
         );
         assert!(store
-            .with(|c| already_sent(c, "a@lab.org", &ids))
+            .with(|c| already_sent(c, "a@lab.org", &ids, None))
             .unwrap()
             .is_empty());
         store.with(|c| mark_sent(c, "a@lab.org", day)).unwrap();
@@ -221,7 +239,7 @@ mod tests {
         );
         assert_eq!(
             store
-                .with(|c| already_sent(c, "a@lab.org", &ids))
+                .with(|c| already_sent(c, "a@lab.org", &ids, None))
                 .unwrap()
                 .len(),
             1

@@ -1,6 +1,7 @@
 //! SQLite, the one place state lives. One connection owner (WAL, busy timeout, migrations at
 //! open); every query is in this module, one file per table family.
 
+pub mod audit;
 pub mod deliveries;
 pub mod papers;
 pub mod runs;
@@ -14,7 +15,10 @@ use anyhow::Context as _;
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_audit.sql"),
+];
 
 /// The database. Cloning is cheap; all clones share one connection.
 #[derive(Clone)]

@@ -101,6 +101,13 @@ pub fn announced(conn: &Connection, day: NaiveDate) -> rusqlite::Result<Vec<Pape
     Ok(out)
 }
 
+/// The most recent announcement day with papers stored.
+pub fn latest_day(conn: &Connection) -> rusqlite::Result<Option<NaiveDate>> {
+    let day: Option<String> =
+        conn.query_row("SELECT max(day) FROM announcements", [], |r| r.get(0))?;
+    Ok(day.and_then(|d| d.parse().ok()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

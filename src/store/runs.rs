@@ -30,13 +30,14 @@ impl RunStatus {
 
 pub fn start(
     conn: &Connection,
+    kind: &str,
     dry_run: bool,
     source: &str,
     scorer: &str,
 ) -> rusqlite::Result<i64> {
     conn.execute(
-        "INSERT INTO runs (started_at, status, dry_run, source, scorer) VALUES (?1, 'running', ?2, ?3, ?4)",
-        params![now_utc(), dry_run, source, scorer],
+        "INSERT INTO runs (started_at, status, kind, dry_run, source, scorer) VALUES (?1, 'running', ?2, ?3, ?4, ?5)",
+        params![now_utc(), kind, dry_run, source, scorer],
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -128,4 +129,110 @@ pub fn get(conn: &Connection, run_id: i64) -> rusqlite::Result<RunRow> {
             })
         },
     )
+}
+
+/// One line of `paperboy runs`.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub id: i64,
+    pub kind: String,
+    pub day: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: String,
+    pub dry_run: bool,
+    pub scorer: Option<String>,
+    pub papers_fetched: Option<i64>,
+    pub scanned: i64,
+    pub selected: i64,
+    pub unscored: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_micros: i64,
+    pub unpriced_calls: i64,
+    pub error: Option<String>,
+}
+
+const SUMMARY: &str = "
+    SELECT r.id, r.kind, r.day, r.started_at, r.finished_at, r.status, r.dry_run, r.scorer, r.papers_fetched,
+           coalesce(s.scanned, 0), coalesce(s.selected, 0), coalesce(s.unscored, 0),
+           coalesce(s.sent, 0), coalesce(s.failed, 0),
+           coalesce(m.prompt, 0), coalesce(m.completion, 0), coalesce(m.cost, 0), coalesce(m.unpriced, 0), r.error
+    FROM runs r
+    LEFT JOIN (SELECT run_id, sum(scanned) AS scanned, sum(selected) AS selected, sum(unscored) AS unscored,
+                      sum(status IN ('delivered', 'dry_run')) AS sent,
+                      sum(status IN ('send_failed', 'not_scored')) AS failed
+               FROM run_subscribers GROUP BY run_id) s ON s.run_id = r.id
+    LEFT JOIN (SELECT run_id, sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion,
+                      sum(cost_micros) AS cost, sum(cost_micros IS NULL) AS unpriced
+               FROM spend GROUP BY run_id) m ON m.run_id = r.id";
+
+fn summary_row(r: &rusqlite::Row) -> rusqlite::Result<RunSummary> {
+    Ok(RunSummary {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        day: r.get(2)?,
+        started_at: r.get(3)?,
+        finished_at: r.get(4)?,
+        status: r.get(5)?,
+        dry_run: r.get(6)?,
+        scorer: r.get(7)?,
+        papers_fetched: r.get(8)?,
+        scanned: r.get(9)?,
+        selected: r.get(10)?,
+        unscored: r.get(11)?,
+        sent: r.get(12)?,
+        failed: r.get(13)?,
+        prompt_tokens: r.get(14)?,
+        completion_tokens: r.get(15)?,
+        cost_micros: r.get(16)?,
+        unpriced_calls: r.get(17)?,
+        error: r.get(18)?,
+    })
+}
+
+/// The most recent runs, newest first.
+pub fn list(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<RunSummary>> {
+    let mut stmt = conn.prepare(&format!("{SUMMARY} ORDER BY r.id DESC LIMIT ?1"))?;
+    let rows = stmt.query_map([limit as i64], summary_row)?;
+    rows.collect()
+}
+
+pub fn summary(conn: &Connection, run_id: i64) -> rusqlite::Result<Option<RunSummary>> {
+    use rusqlite::OptionalExtension as _;
+    conn.query_row(&format!("{SUMMARY} WHERE r.id = ?1"), [run_id], summary_row)
+        .optional()
+}
+
+/// What a run did for each subscriber, with the tokens and cost of their profile's calls.
+pub fn subscriber_rows(
+    conn: &Connection,
+    run_id: i64,
+) -> rusqlite::Result<Vec<(SubscriberOutcome, i64, i64, i64)>> {
+    let mut stmt = conn.prepare(
+        "SELECT s.subscriber, s.scanned, s.author_matches, s.selected, s.unscored, s.status, s.detail,
+                coalesce((SELECT sum(prompt_tokens + completion_tokens) FROM spend p WHERE p.run_id = s.run_id AND p.subscriber = s.subscriber), 0),
+                coalesce((SELECT sum(cost_micros) FROM spend p WHERE p.run_id = s.run_id AND p.subscriber = s.subscriber), 0),
+                coalesce((SELECT sum(cost_micros IS NULL) FROM spend p WHERE p.run_id = s.run_id AND p.subscriber = s.subscriber), 0)
+         FROM run_subscribers s WHERE s.run_id = ?1 ORDER BY s.subscriber",
+    )?;
+    let rows = stmt.query_map([run_id], |r| {
+        Ok((
+            SubscriberOutcome {
+                subscriber: r.get(0)?,
+                scanned: r.get::<_, i64>(1)? as usize,
+                author_matches: r.get::<_, i64>(2)? as usize,
+                selected: r.get::<_, i64>(3)? as usize,
+                unscored: r.get::<_, i64>(4)? as usize,
+                status: r.get(5)?,
+                detail: r.get(6)?,
+            },
+            r.get(7)?,
+            r.get(8)?,
+            r.get(9)?,
+        ))
+    })?;
+    rows.collect()
 }

@@ -76,3 +76,92 @@ pub fn run_totals(
     })?;
     rows.collect()
 }
+
+/// How to group the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    Day,
+    Subscriber,
+    Model,
+}
+
+/// Totals per group (the group's name in `Totals::model`'s place: `key`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Group {
+    pub key: String,
+    pub totals: Totals,
+}
+
+/// Ledger totals for calls made on days `since..=until` (UTC dates, `YYYY-MM-DD`), grouped.
+pub fn report(
+    conn: &Connection,
+    since: &str,
+    until: &str,
+    by: GroupBy,
+) -> rusqlite::Result<Vec<Group>> {
+    let key = match by {
+        GroupBy::Day => "substr(at, 1, 10)",
+        GroupBy::Subscriber => "coalesce(subscriber, '-')",
+        GroupBy::Model => "model",
+    };
+    let sql = format!(
+        "SELECT {key} AS k, count(*), sum(prompt_tokens), sum(cached_tokens), sum(completion_tokens),
+                coalesce(sum(cost_micros), 0), sum(cost_micros IS NULL)
+         FROM spend WHERE substr(at, 1, 10) BETWEEN ?1 AND ?2 GROUP BY k ORDER BY k"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![since, until], |r| {
+        Ok(Group {
+            key: r.get(0)?,
+            totals: Totals {
+                model: String::new(),
+                calls: r.get::<_, i64>(1)? as u64,
+                prompt_tokens: r.get::<_, i64>(2)? as u64,
+                cached_tokens: r.get::<_, i64>(3)? as u64,
+                completion_tokens: r.get::<_, i64>(4)? as u64,
+                cost: Money::from_micros(r.get(5)?),
+                unpriced_calls: r.get::<_, i64>(6)? as u64,
+            },
+        })
+    })?;
+    rows.collect()
+}
+
+/// Totals of everything in `groups`.
+pub fn sum(groups: &[Group]) -> Totals {
+    let mut t = Totals::default();
+    for g in groups {
+        t.calls += g.totals.calls;
+        t.prompt_tokens += g.totals.prompt_tokens;
+        t.cached_tokens += g.totals.cached_tokens;
+        t.completion_tokens += g.totals.completion_tokens;
+        t.cost += g.totals.cost;
+        t.unpriced_calls += g.totals.unpriced_calls;
+    }
+    t
+}
+
+/// Totals of the calls made on behalf of `subscriber` since `since` (a `YYYY-MM-DD` date).
+pub fn subscriber_since(
+    conn: &Connection,
+    subscriber: &str,
+    since: &str,
+) -> rusqlite::Result<Totals> {
+    conn.query_row(
+        "SELECT count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(cached_tokens), 0),
+                coalesce(sum(completion_tokens), 0), coalesce(sum(cost_micros), 0), coalesce(sum(cost_micros IS NULL), 0)
+         FROM spend WHERE subscriber = ?1 AND substr(at, 1, 10) >= ?2",
+        params![subscriber, since],
+        |r| {
+            Ok(Totals {
+                model: String::new(),
+                calls: r.get::<_, i64>(0)? as u64,
+                prompt_tokens: r.get::<_, i64>(1)? as u64,
+                cached_tokens: r.get::<_, i64>(2)? as u64,
+                completion_tokens: r.get::<_, i64>(3)? as u64,
+                cost: Money::from_micros(r.get(4)?),
+                unpriced_calls: r.get::<_, i64>(5)? as u64,
+            })
+        },
+    )
+}

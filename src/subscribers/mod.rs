@@ -3,6 +3,9 @@
 //! Loading checks every entry and reports every problem with file, line and key; a file with any
 //! problem is refused whole, so a typo never mails the wrong people or the wrong topics.
 
+pub mod admin;
+pub mod edit;
+
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -45,6 +48,23 @@ impl Subscriber {
             p.push_str(&self.keywords.join(", "));
         }
         p
+    }
+
+    /// Everything about the entry, for the audit trail and `--json` output.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "email": self.email.as_str(),
+            "name": self.name,
+            "topics": self.topics,
+            "authors": self.authors,
+            "keywords": self.keywords,
+            "categories": self.categories.as_ref().map(|c| c.iter().map(|c| c.as_str()).collect::<Vec<_>>()),
+            "min_relevance": self.min_relevance.get(),
+            "min_novelty": self.min_novelty.get(),
+            "max_papers": self.max_papers,
+            "send_empty": self.send_empty,
+            "paused": self.paused,
+        })
     }
 
     pub fn profile_hash(&self) -> String {

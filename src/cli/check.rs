@@ -1,0 +1,209 @@
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::output;
+use super::{Failure, EXIT_FAILED, EXIT_OK};
+use crate::arxiv::ArxivClient;
+use crate::config::Config;
+use crate::mail::Mailer;
+use crate::scoring::llm::LlmClient;
+use crate::scoring::prices::PriceTable;
+use crate::scoring::prompt::Prompts;
+use crate::store::spend::{self, SpendRow};
+use crate::store::Store;
+use crate::subscribers::admin::Subscribers;
+
+/// Check the setup: the config, subscribers and prompts are valid, and every configured service
+/// answers (SMTP login, the model endpoint with a tiny request, the arXiv feed). Each is reported
+/// as ok or with what failed and how to fix it; exits 1 when anything failed.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  paperboy check\n  paperboy check --offline     only the local files\n  paperboy check --json"
+)]
+pub struct CheckArgs {
+    /// Check only the files, not the network services.
+    #[arg(long)]
+    pub offline: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn item(what: &'static str, r: Result<String, String>) -> Item {
+    match r {
+        Ok(detail) => Item {
+            what,
+            ok: Some(true),
+            detail,
+        },
+        Err(detail) => Item {
+            what,
+            ok: Some(false),
+            detail,
+        },
+    }
+}
+
+struct Item {
+    what: &'static str,
+    ok: Option<bool>, // None: skipped
+    detail: String,
+}
+
+pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
+    let mut items = Vec::new();
+    items.push(item(
+        "config",
+        Ok(match &config.source {
+            Some(p) => format!("{} is valid", p.display()),
+            None => "no paperboy.toml: built-in defaults".into(),
+        }),
+    ));
+    items.push(item(
+        "subscribers",
+        Subscribers::new(&config)
+            .load()
+            .map(|s| {
+                format!(
+                    "{} subscribers ({} paused)",
+                    s.len(),
+                    s.iter().filter(|s| s.paused).count()
+                )
+            })
+            .map_err(|e| e.to_string().trim_end().to_string()),
+    ));
+    items.push(item(
+        "prompts",
+        Prompts::load(&config.resolve(&config.prompts))
+            .map(|p| format!("scoring prompt version {}", p.version()))
+            .map_err(|e| format!("{e:#}")),
+    ));
+    let store = Store::open(&config.resolve(&config.store.path));
+    items.push(item(
+        "database",
+        store
+            .as_ref()
+            .map(|_| {
+                format!(
+                    "{} opens, schema up to date",
+                    config.resolve(&config.store.path).display()
+                )
+            })
+            .map_err(|e| format!("{e:#}")),
+    ));
+
+    if !args.offline {
+        items.push(item(
+            "mail",
+            match Mailer::from_config(&config, false) {
+                Ok(m) => m.check().await,
+                Err(e) => Err(format!("{e:#}")),
+            },
+        ));
+        items.push(Item {
+            what: "inbox",
+            ok: None,
+            detail: "no [imap] configured: replies are not read".into(),
+        });
+        match config.llm_api_key() {
+            None => items.push(Item {
+                what: "model",
+                ok: None,
+                detail: format!(
+                    "no API key in ${}: the keyword scorer runs",
+                    config.llm.api_key_env
+                ),
+            }),
+            Some(key) => {
+                let r = match LlmClient::new(&config.llm, &key) {
+                    Ok(client) => match client.ping().await {
+                        Ok(c) => {
+                            if let (Some(u), Ok(store)) = (c.usage, store.as_ref()) {
+                                let cost = PriceTable::new(&config.llm.prices)
+                                    .get(&config.llm.model)
+                                    .map(|p| {
+                                        p.cost(
+                                            u.prompt_tokens,
+                                            u.cached_tokens,
+                                            u.completion_tokens,
+                                        )
+                                    });
+                                let row = SpendRow {
+                                    run_id: None,
+                                    subscriber: None,
+                                    profile_hash: None,
+                                    model: config.llm.model.clone(),
+                                    papers: 0,
+                                    prompt_tokens: u.prompt_tokens,
+                                    cached_tokens: u.cached_tokens,
+                                    completion_tokens: u.completion_tokens,
+                                    cost,
+                                };
+                                let _ = store.with(|c| spend::record(c, &row));
+                            }
+                            Ok(format!(
+                                "{} at {} answered",
+                                config.llm.model, config.llm.base_url
+                            ))
+                        }
+                        Err(e) => Err(e.to_string()),
+                    },
+                    Err(e) => Err(format!("{e:#}")),
+                };
+                items.push(item("model", r));
+            }
+        }
+        let from = config
+            .from_mailbox()
+            .unwrap_or_else(|_| "paperboy <paperboy@localhost>".parse().expect("valid"));
+        let r = match ArxivClient::new(&config.arxiv, from.email.as_ref()) {
+            Ok(client) => match client.latest(&config.categories()).await {
+                Ok(a) if a.papers.is_empty() => Ok(format!(
+                    "{} answers (no announcement on {})",
+                    client.rss_feed_url(&config.categories()),
+                    a.day
+                )),
+                Ok(a) => Ok(format!(
+                    "{} answers: {} papers on {}",
+                    client.rss_feed_url(&config.categories()),
+                    a.papers.len(),
+                    a.day
+                )),
+                Err(e) => Err(format!("{e}; check [arxiv] rss_url and the network")),
+            },
+            Err(e) => Err(format!("{e:#}")),
+        };
+        items.push(item("arxiv", r));
+    }
+
+    let failed = items.iter().any(|i| i.ok == Some(false));
+    if args.json {
+        let v: Vec<serde_json::Value> = items
+            .iter()
+            .map(|i| serde_json::json!({"check": i.what, "status": match i.ok { Some(true) => "ok", Some(false) => "failed", None => "skipped" }, "detail": i.detail}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).context("json")?);
+    } else {
+        let mut out = std::io::stdout().lock();
+        for i in &items {
+            let status = match i.ok {
+                Some(true) => output::status("ok"),
+                Some(false) => output::status("failed"),
+                None => "skipped".to_string(),
+            };
+            let pad = " ".repeat(7usize.saturating_sub(match i.ok {
+                Some(true) => 2,
+                Some(false) => 6,
+                None => 7,
+            }));
+            let _ = writeln!(
+                out,
+                "{status}{pad}  {:<12} {}",
+                i.what,
+                i.detail.replace('\n', "\n                       ")
+            );
+        }
+    }
+    Ok(if failed { EXIT_FAILED } else { EXIT_OK })
+}

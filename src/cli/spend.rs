@@ -1,0 +1,151 @@
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use chrono::{Duration, NaiveDate};
+use clap::{Args, ValueEnum};
+
+use super::output::{self, table};
+use super::{open_store, parse_date, Failure, EXIT_OK};
+use crate::config::Config;
+use crate::domain::Money;
+use crate::store::spend::{self, GroupBy, Totals};
+
+/// What the model calls cost: tokens (prompt, cached, completion) and dollars from the SQLite
+/// ledger, with totals and a chart of daily cost. Calls to models without a price are counted
+/// and shown as "unknown", never as $0.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  paperboy spend                          the last 30 days, by day\n  paperboy spend --since 2026-11-01 --by subscriber\n  paperboy spend --by model --json"
+)]
+pub struct SpendArgs {
+    /// First day (YYYY-MM-DD, UTC) [default: 29 days before --until].
+    #[arg(long, value_parser = parse_date)]
+    pub since: Option<NaiveDate>,
+    /// Last day (YYYY-MM-DD, UTC) [default: today].
+    #[arg(long, value_parser = parse_date)]
+    pub until: Option<NaiveDate>,
+    /// How to group the rows.
+    #[arg(long, value_enum, default_value = "day")]
+    pub by: By,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum By {
+    Day,
+    Subscriber,
+    Model,
+}
+
+pub fn run(config: Config, args: SpendArgs) -> Result<u8, Failure> {
+    let until = args
+        .until
+        .unwrap_or_else(|| crate::clock::now_utc().date_naive());
+    let since = args.since.unwrap_or(until - Duration::days(29));
+    if since > until {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--since {since} is after --until {until}"
+        )));
+    }
+    let by = match args.by {
+        By::Day => GroupBy::Day,
+        By::Subscriber => GroupBy::Subscriber,
+        By::Model => GroupBy::Model,
+    };
+    let store = open_store(&config)?;
+    let (s, u) = (since.to_string(), until.to_string());
+    let groups = store.with(|c| spend::report(c, &s, &u, by))?;
+    let daily = store.with(|c| spend::report(c, &s, &u, GroupBy::Day))?;
+    let totals = spend::sum(&groups);
+
+    // One value per day of the period, zero on days without calls.
+    let mut days = Vec::new();
+    let mut d = since;
+    while d <= until {
+        let cost = daily
+            .iter()
+            .find(|g| g.key == d.to_string())
+            .map_or(Money::ZERO, |g| g.totals.cost);
+        days.push((d, cost));
+        d += Duration::days(1);
+    }
+
+    if args.json {
+        let row = |key: &str, t: &Totals| {
+            serde_json::json!({
+                "key": key, "calls": t.calls, "prompt_tokens": t.prompt_tokens, "cached_tokens": t.cached_tokens,
+                "completion_tokens": t.completion_tokens, "cost_usd": t.cost.usd(), "unpriced_calls": t.unpriced_calls,
+                "cost_complete": t.unpriced_calls == 0,
+            })
+        };
+        let v = serde_json::json!({
+            "since": since.to_string(),
+            "until": until.to_string(),
+            "by": format!("{:?}", args.by).to_lowercase(),
+            "groups": groups.iter().map(|g| row(&g.key, &g.totals)).collect::<Vec<_>>(),
+            "totals": row("total", &totals),
+            "daily_cost_usd": days.iter().map(|(d, c)| serde_json::json!({"day": d.to_string(), "cost_usd": c.usd()})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v).context("json")?);
+        return Ok(EXIT_OK);
+    }
+
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "spend {since} … {until}\n");
+    if groups.is_empty() {
+        let _ = writeln!(out, "no model calls in this period");
+        return Ok(EXIT_OK);
+    }
+    let fmt = |key: String, t: &Totals| {
+        vec![
+            key,
+            output::thousands(t.calls),
+            output::thousands(t.prompt_tokens),
+            output::thousands(t.cached_tokens),
+            output::thousands(t.completion_tokens),
+            output::cost(t.cost, t.unpriced_calls, t.calls),
+        ]
+    };
+    let mut rows: Vec<Vec<String>> = groups
+        .iter()
+        .map(|g| fmt(g.key.clone(), &g.totals))
+        .collect();
+    rows.push(fmt(output::bold("total"), &totals));
+    let first = match args.by {
+        By::Day => "day",
+        By::Subscriber => "subscriber",
+        By::Model => "model",
+    };
+    let _ = write!(
+        out,
+        "{}",
+        table(
+            &[first, "calls", "prompt", "cached", "completion", "cost"],
+            &rows,
+            &[1, 2, 3, 4, 5]
+        )
+    );
+    if totals.unpriced_calls > 0 {
+        let _ = writeln!(
+            out,
+            "\n{} calls used a model without a known price; their cost is not in the totals. Add it under [llm.prices] in paperboy.toml.",
+            totals.unpriced_calls
+        );
+    }
+    let values: Vec<f64> = days.iter().map(|(_, c)| c.usd()).collect();
+    let (max_day, max_cost) = days
+        .iter()
+        .max_by_key(|(_, c)| *c)
+        .copied()
+        .unwrap_or((since, Money::ZERO));
+    let _ = writeln!(
+        out,
+        "\ndaily cost  {}  |{}|  {}",
+        since.format("%m-%d"),
+        output::sparkline(&values),
+        until.format("%m-%d")
+    );
+    let _ = writeln!(out, "            peak {max_cost} on {max_day}");
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,568 @@
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+
+use super::output::{self, table};
+use super::{open_store, Failure, EXIT_OK};
+use crate::config::Config;
+use crate::domain::SubscriberEmail;
+use crate::store::audit::{self, Actor};
+use crate::store::{deliveries, spend};
+use crate::subscribers::admin::{AdminError, Applied, Change, Subscribers};
+use crate::subscribers::edit::{EditError, FieldValue};
+use crate::subscribers::Subscriber;
+
+/// Manage subscribers: every change edits subscribers.toml in place (comments and formatting
+/// survive), is checked before it is written, and is recorded in the audit trail.
+#[derive(Debug, Subcommand)]
+#[command(
+    after_help = "Examples:\n  paperboy subscribers list\n  paperboy subscribers add ada@lab.org --name Ada --topics \"sparse attention\" --author \"Yann LeCun\"\n  paperboy subscribers set ada@lab.org min_relevance 8\n  paperboy subscribers pause ada@lab.org\n  paperboy subscribers history ada@lab.org"
+)]
+pub enum SubscribersCmd {
+    /// List subscribers as a table.
+    #[command(
+        after_help = "Examples:\n  paperboy subscribers list\n  paperboy subscribers list --json | jq '.[].email'"
+    )]
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything about one subscriber: topics, authors, keywords, thresholds, paused or not,
+    /// last digest sent, spend this month.
+    #[command(after_help = "Example:\n  paperboy subscribers show ada@lab.org")]
+    Show {
+        #[arg(value_parser = parse_email)]
+        email: SubscriberEmail,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a subscriber.
+    #[command(
+        after_help = "Examples:\n  paperboy subscribers add ada@lab.org --name Ada --topics \"Mixture of experts; model compression\"\n  paperboy subscribers add grace@lab.org --name Grace --topics-file topics/foundations.md \\\n      --author \"Yann LeCun\" --keyword quantization --keyword pruning --min-relevance 8"
+    )]
+    Add(AddArgs),
+    /// Remove a subscriber (their history stays in the database).
+    #[command(after_help = "Example:\n  paperboy subscribers remove ada@lab.org")]
+    Remove {
+        #[arg(value_parser = parse_email)]
+        email: SubscriberEmail,
+    },
+    /// Stop sending digests to a subscriber until resumed.
+    #[command(after_help = "Example:\n  paperboy subscribers pause ada@lab.org")]
+    Pause {
+        #[arg(value_parser = parse_email)]
+        email: SubscriberEmail,
+    },
+    /// Send digests to a paused subscriber again.
+    #[command(after_help = "Example:\n  paperboy subscribers resume ada@lab.org")]
+    Resume {
+        #[arg(value_parser = parse_email)]
+        email: SubscriberEmail,
+    },
+    /// Change one key of a subscriber's entry. Lists are comma-separated (or a TOML array);
+    /// an empty value removes the key (back to its default).
+    #[command(
+        after_help = "Keys: name, topics, topics_file, authors, keywords, categories, min_relevance,\nmin_novelty, max_papers, send_empty, paused.\n\nExamples:\n  paperboy subscribers set ada@lab.org min_relevance 8\n  paperboy subscribers set ada@lab.org keywords \"moe, sparse attention\"\n  paperboy subscribers set ada@lab.org max_papers \"\""
+    )]
+    Set {
+        #[arg(value_parser = parse_email)]
+        email: SubscriberEmail,
+        key: String,
+        value: String,
+    },
+    /// Open a subscriber's entry in $VISUAL or $EDITOR; it is checked before it is saved.
+    #[command(after_help = "Example:\n  EDITOR=nano paperboy subscribers edit ada@lab.org")]
+    Edit {
+        #[arg(value_parser = parse_email)]
+        email: SubscriberEmail,
+    },
+    /// The changes made to a subscriber: when, by whom (cli or reply), before and after.
+    #[command(after_help = "Example:\n  paperboy subscribers history ada@lab.org")]
+    History {
+        #[arg(value_parser = parse_email)]
+        email: SubscriberEmail,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    #[arg(value_parser = parse_email)]
+    pub email: SubscriberEmail,
+    /// The subscriber's name, as the digest greets them.
+    #[arg(long)]
+    pub name: String,
+    /// Free-text topics.
+    #[arg(long, conflicts_with = "topics_file")]
+    pub topics: Option<String>,
+    /// A topics file under the prompts directory (e.g. topics/foundations.md).
+    #[arg(long, value_name = "FILE")]
+    pub topics_file: Option<PathBuf>,
+    /// An author to follow (repeatable).
+    #[arg(long = "author", value_name = "NAME")]
+    pub authors: Vec<String>,
+    /// A keyword (repeatable).
+    #[arg(long = "keyword", value_name = "WORD")]
+    pub keywords: Vec<String>,
+    /// A category among the configured ones (repeatable; default: all).
+    #[arg(long = "category", value_name = "CAT")]
+    pub categories: Vec<String>,
+    #[arg(long, value_name = "1-10")]
+    pub min_relevance: Option<i64>,
+    #[arg(long, value_name = "1-10")]
+    pub min_novelty: Option<i64>,
+    #[arg(long, value_name = "N")]
+    pub max_papers: Option<i64>,
+}
+
+pub fn parse_email(s: &str) -> Result<SubscriberEmail, String> {
+    SubscriberEmail::parse(s).map_err(|e| e.to_string())
+}
+
+pub async fn run(config: Config, cmd: SubscribersCmd) -> Result<u8, Failure> {
+    let subs = Subscribers::new(&config);
+    match cmd {
+        SubscribersCmd::List { json } => list(&config, &subs, json),
+        SubscribersCmd::Show { email, json } => show(&config, &subs, &email, json),
+        SubscribersCmd::History { email, json } => history(&config, &email, json),
+        SubscribersCmd::Add(a) => {
+            let fields = add_fields(
+                &subs,
+                a.name,
+                a.topics,
+                a.topics_file,
+                a.authors,
+                a.keywords,
+                a.categories,
+                a.min_relevance,
+                a.min_novelty,
+                a.max_papers,
+            )?;
+            change(&config, &subs, &a.email, Change::Add(fields))
+        }
+        SubscribersCmd::Remove { email } => change(&config, &subs, &email, Change::Remove),
+        SubscribersCmd::Pause { email } => change(&config, &subs, &email, Change::Pause),
+        SubscribersCmd::Resume { email } => change(&config, &subs, &email, Change::Resume),
+        SubscribersCmd::Set { email, key, value } => {
+            let value =
+                FieldValue::parse(&key, &value).map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+            change(&config, &subs, &email, Change::Set { key, value })
+        }
+        SubscribersCmd::Edit { email } => edit(&config, &subs, &email),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn add_fields(
+    subs: &Subscribers,
+    name: String,
+    topics: Option<String>,
+    topics_file: Option<PathBuf>,
+    authors: Vec<String>,
+    keywords: Vec<String>,
+    categories: Vec<String>,
+    min_relevance: Option<i64>,
+    min_novelty: Option<i64>,
+    max_papers: Option<i64>,
+) -> Result<Vec<(&'static str, FieldValue)>, Failure> {
+    let mut fields = vec![("name", FieldValue::Text(name))];
+    if let Some(t) = topics {
+        fields.push(("topics", FieldValue::Text(t)));
+    }
+    if let Some(f) = topics_file {
+        fields.push((
+            "topics_file",
+            FieldValue::Text(relative_to_prompts(&subs.prompts, &f)?),
+        ));
+    }
+    let list = |v: Vec<String>| (!v.is_empty()).then_some(FieldValue::List(v));
+    for (key, value) in [
+        ("authors", list(authors)),
+        ("keywords", list(keywords)),
+        ("categories", list(categories)),
+    ] {
+        if let Some(v) = value {
+            fields.push((key, v));
+        }
+    }
+    for (key, value) in [
+        ("min_relevance", min_relevance),
+        ("min_novelty", min_novelty),
+        ("max_papers", max_papers),
+    ] {
+        if let Some(v) = value {
+            fields.push((key, FieldValue::Int(v)));
+        }
+    }
+    Ok(fields)
+}
+
+/// `topics_file` is stored relative to the prompts directory.
+fn relative_to_prompts(prompts: &Path, file: &Path) -> Result<String, Failure> {
+    let under = prompts.join(file);
+    if file.is_relative() && under.is_file() {
+        return Ok(file.display().to_string());
+    }
+    let (Ok(abs), Ok(base)) = (std::fs::canonicalize(file), std::fs::canonicalize(prompts)) else {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "cannot find the topics file {} (give a path under {})",
+            file.display(),
+            prompts.display()
+        )));
+    };
+    abs.strip_prefix(&base).map(|p| p.display().to_string()).map_err(|_| {
+        Failure::usage(anyhow::anyhow!(
+            "{} is not under the prompts directory {}; move it there (e.g. {}/topics/) and try again",
+            file.display(),
+            prompts.display(),
+            prompts.display()
+        ))
+    })
+}
+
+fn change(
+    config: &Config,
+    subs: &Subscribers,
+    email: &SubscriberEmail,
+    change: Change,
+) -> Result<u8, Failure> {
+    let store = open_store(config)?;
+    let applied = subs
+        .apply(&store, email, change, &Actor::cli())
+        .map_err(admin_failure)?;
+    report(email, &applied);
+    Ok(EXIT_OK)
+}
+
+fn report(email: &SubscriberEmail, a: &Applied) {
+    let mut out = std::io::stdout().lock();
+    if !a.changed {
+        let _ = writeln!(out, "{email}: nothing changed");
+        return;
+    }
+    match (&a.before, &a.after) {
+        (None, Some(_)) => {
+            let _ = writeln!(out, "added {email}");
+        }
+        (Some(_), None) => {
+            let _ = writeln!(out, "removed {email}");
+        }
+        _ => {
+            let _ = writeln!(out, "{email}: {}", a.action);
+        }
+    }
+    let before = a.before.as_ref().map(Subscriber::to_json);
+    let after = a.after.as_ref().map(Subscriber::to_json);
+    for line in diff(before.as_ref(), after.as_ref()) {
+        let _ = writeln!(out, "  {line}");
+    }
+}
+
+/// "key: before → after" for every key that differs.
+pub fn diff(before: Option<&serde_json::Value>, after: Option<&serde_json::Value>) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let b = before.and_then(|v| v.as_object()).unwrap_or(&empty);
+    let a = after.and_then(|v| v.as_object()).unwrap_or(&empty);
+    let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let show = |v: Option<&serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => "(default)".to_string(),
+        Some(serde_json::Value::String(s)) => format!("{:?}", shorten(s)),
+        Some(other) => other.to_string(),
+    };
+    keys.into_iter()
+        .filter(|k| b.get(*k) != a.get(*k))
+        .map(|k| format!("{k}: {} → {}", show(b.get(k)), show(a.get(k))))
+        .collect()
+}
+
+fn shorten(s: &str) -> String {
+    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 60 {
+        format!("{}…", one_line.chars().take(60).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+fn admin_failure(e: AdminError) -> Failure {
+    match e {
+        AdminError::Edit(
+            EditError::Conflict { .. } | EditError::Write { .. } | EditError::Read { .. },
+        )
+        | AdminError::Store(_) => Failure::from(anyhow::Error::new(e)),
+        other => Failure::usage(anyhow::anyhow!(other.to_string().trim_end().to_string())),
+    }
+}
+
+fn load(subs: &Subscribers) -> Result<Vec<Subscriber>, Failure> {
+    subs.load()
+        .map_err(|e| Failure::usage(anyhow::anyhow!(e.to_string().trim_end().to_string())))
+}
+
+fn list(config: &Config, subs: &Subscribers, json: bool) -> Result<u8, Failure> {
+    let all = load(subs)?;
+    let store = open_store(config)?;
+    let mut rows = Vec::new();
+    let mut json_rows = Vec::new();
+    for s in &all {
+        let last = store
+            .with(|c| deliveries::latest_sent(c, s.email.as_str()))?
+            .map(|d| d.day.to_string());
+        if json {
+            let mut v = s.to_json();
+            v["last_digest"] = serde_json::json!(last);
+            json_rows.push(v);
+            continue;
+        }
+        rows.push(vec![
+            s.email.to_string(),
+            s.name.clone(),
+            output::status(if s.paused { "paused" } else { "active" }),
+            shorten_to(&s.topics, 40),
+            s.authors.len().to_string(),
+            s.keywords.len().to_string(),
+            format!("R≥{} N≥{}", s.min_relevance, s.min_novelty),
+            s.max_papers.to_string(),
+            last.unwrap_or_else(|| "never".into()),
+        ]);
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json_rows).context("json")?
+        );
+    } else if rows.is_empty() {
+        println!("no subscribers yet; add one with `paperboy subscribers add EMAIL --name NAME --topics TEXT`");
+    } else {
+        print!(
+            "{}",
+            table(
+                &[
+                    "email",
+                    "name",
+                    "status",
+                    "topics",
+                    "authors",
+                    "keywords",
+                    "bar",
+                    "max",
+                    "last digest"
+                ],
+                &rows,
+                &[4, 5, 7]
+            )
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+fn shorten_to(s: &str, n: usize) -> String {
+    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > n {
+        format!("{}…", one_line.chars().take(n - 1).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+fn find(subs: &Subscribers, email: &SubscriberEmail) -> Result<Subscriber, Failure> {
+    load(subs)?
+        .into_iter()
+        .find(|s| &s.email == email)
+        .ok_or_else(|| {
+            Failure::usage(anyhow::anyhow!(
+                "no subscriber {email}; `paperboy subscribers list` shows who is there"
+            ))
+        })
+}
+
+fn show(
+    config: &Config,
+    subs: &Subscribers,
+    email: &SubscriberEmail,
+    json: bool,
+) -> Result<u8, Failure> {
+    let s = find(subs, email)?;
+    let store = open_store(config)?;
+    let last = store.with(|c| deliveries::latest_sent(c, email.as_str()))?;
+    let month_start = crate::clock::now_utc().format("%Y-%m-01").to_string();
+    let month = store.with(|c| spend::subscriber_since(c, email.as_str(), &month_start))?;
+    let month_cost = output::cost(month.cost, month.unpriced_calls, month.calls);
+    if json {
+        let mut v = s.to_json();
+        v["last_digest"] = serde_json::json!(last.as_ref().map(|d| serde_json::json!({
+            "day": d.day.to_string(), "subject": d.subject, "message_id": d.message_id, "papers": d.paper_ids.len()
+        })));
+        v["spend_this_month"] = serde_json::json!({
+            "calls": month.calls, "prompt_tokens": month.prompt_tokens, "cached_tokens": month.cached_tokens,
+            "completion_tokens": month.completion_tokens,
+            "cost_usd": if month.unpriced_calls > 0 { serde_json::Value::Null } else { serde_json::json!(month.cost.usd()) },
+        });
+        println!("{}", serde_json::to_string_pretty(&v).context("json")?);
+        return Ok(EXIT_OK);
+    }
+    let mut out = std::io::stdout().lock();
+    let line = |out: &mut std::io::StdoutLock, k: &str, v: String| {
+        let _ = writeln!(out, "{:<16} {v}", output::bold(k));
+    };
+    line(&mut out, "email", s.email.to_string());
+    line(&mut out, "name", s.name.clone());
+    line(
+        &mut out,
+        "status",
+        output::status(if s.paused { "paused" } else { "active" }),
+    );
+    line(
+        &mut out,
+        "authors",
+        if s.authors.is_empty() {
+            "-".into()
+        } else {
+            s.authors.join("; ")
+        },
+    );
+    line(
+        &mut out,
+        "keywords",
+        if s.keywords.is_empty() {
+            "-".into()
+        } else {
+            s.keywords.join(", ")
+        },
+    );
+    line(
+        &mut out,
+        "categories",
+        s.categories.as_ref().map_or("all configured".into(), |c| {
+            c.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+        }),
+    );
+    line(
+        &mut out,
+        "thresholds",
+        format!(
+            "relevance ≥ {}, novelty ≥ {}, at most {} papers",
+            s.min_relevance, s.min_novelty, s.max_papers
+        ),
+    );
+    line(
+        &mut out,
+        "empty days",
+        if s.send_empty {
+            "a short note".into()
+        } else {
+            "no mail".into()
+        },
+    );
+    line(
+        &mut out,
+        "last digest",
+        last.map_or("never".into(), |d| {
+            format!("{} — {} ({})", d.day, d.subject, d.message_id)
+        }),
+    );
+    line(
+        &mut out,
+        "this month",
+        format!(
+            "{} model calls, {} tokens, {month_cost}",
+            month.calls,
+            output::thousands(month.prompt_tokens + month.completion_tokens)
+        ),
+    );
+    let _ = writeln!(out, "{}", output::bold("topics"));
+    for l in s.topics.lines() {
+        let _ = writeln!(out, "  {l}");
+    }
+    Ok(EXIT_OK)
+}
+
+fn history(config: &Config, email: &SubscriberEmail, json: bool) -> Result<u8, Failure> {
+    let store = open_store(config)?;
+    let rows = store.with(|c| audit::history(c, email.as_str()))?;
+    if json {
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| serde_json::json!({"at": r.at, "actor": r.actor, "detail": r.detail, "action": r.action, "before": r.before, "after": r.after}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).context("json")?);
+        return Ok(EXIT_OK);
+    }
+    if rows.is_empty() {
+        println!("no recorded changes for {email}");
+        return Ok(EXIT_OK);
+    }
+    let mut out = std::io::stdout().lock();
+    for r in rows {
+        let who = match &r.detail {
+            Some(d) => format!("{} ({d})", r.actor),
+            None => r.actor.clone(),
+        };
+        let _ = writeln!(out, "{}  {:<20} {}", r.at, who, output::bold(&r.action));
+        for l in diff(r.before.as_ref(), r.after.as_ref()) {
+            let _ = writeln!(out, "    {l}");
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn edit(config: &Config, subs: &Subscribers, email: &SubscriberEmail) -> Result<u8, Failure> {
+    let file = crate::subscribers::edit::SubscribersFile::open(&subs.path)
+        .map_err(|e| admin_failure(e.into()))?;
+    let original = file
+        .entry_text(email)
+        .map_err(|e| admin_failure(e.into()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix("paperboy-subscriber-")
+        .suffix(".toml")
+        .tempfile()
+        .context("temp file")?;
+    tmp.write_all(original.as_bytes()).context("temp file")?;
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".into());
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(tmp.path())
+        .status()
+        .with_context(|| format!("cannot start the editor `{editor}`"))?;
+    if !status.success() {
+        return Err(Failure::from(anyhow::anyhow!(
+            "the editor `{editor}` exited with {status}; nothing was changed"
+        )));
+    }
+    let edited = std::fs::read_to_string(tmp.path()).context("reading the edited entry")?;
+    if edited == original {
+        println!("{email}: nothing changed");
+        return Ok(EXIT_OK);
+    }
+    let store = open_store(config)?;
+    match subs.apply(&store, email, Change::Replace(edited), &Actor::cli()) {
+        Ok(applied) => {
+            report(email, &applied);
+            Ok(EXIT_OK)
+        }
+        Err(e) => {
+            // Keep the edit, so the work is not lost.
+            let kept = tmp
+                .into_temp_path()
+                .keep()
+                .context("keeping the edited entry")?;
+            let f = admin_failure(e);
+            Err(Failure {
+                code: f.code,
+                error: f.error.context(format!(
+                    "your edit is kept in {}; fix it and paste it back with `paperboy subscribers edit {email}`",
+                    kept.display()
+                )),
+            })
+        }
+    }
+}

@@ -1,0 +1,78 @@
+use rusqlite::{params, Connection};
+
+use super::now_utc;
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The admin command line; the detail is the Unix user.
+    Cli(String),
+    /// A subscriber's reply; the detail is the reply's Message-ID.
+    Reply(String),
+}
+
+impl Actor {
+    pub fn cli() -> Actor {
+        Actor::Cli(
+            std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "unknown".into()),
+        )
+    }
+
+    fn parts(&self) -> (&'static str, &str) {
+        match self {
+            Actor::Cli(d) => ("cli", d),
+            Actor::Reply(d) => ("reply", d),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub detail: Option<String>,
+    pub subscriber: String,
+    pub action: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+pub fn record(
+    conn: &Connection,
+    actor: &Actor,
+    subscriber: &str,
+    action: &str,
+    before: Option<&serde_json::Value>,
+    after: Option<&serde_json::Value>,
+) -> rusqlite::Result<i64> {
+    let (who, detail) = actor.parts();
+    conn.execute(
+        "INSERT INTO audit (at, actor, detail, subscriber, action, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![now_utc(), who, detail, subscriber, action, before.map(|v| v.to_string()), after.map(|v| v.to_string())],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The changes to one subscriber, oldest first.
+pub fn history(conn: &Connection, subscriber: &str) -> rusqlite::Result<Vec<AuditRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, at, actor, detail, subscriber, action, before, after FROM audit WHERE subscriber = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([subscriber], |r| {
+        let json = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
+        Ok(AuditRow {
+            id: r.get(0)?,
+            at: r.get(1)?,
+            actor: r.get(2)?,
+            detail: r.get(3)?,
+            subscriber: r.get(4)?,
+            action: r.get(5)?,
+            before: json(r.get(6)?),
+            after: json(r.get(7)?),
+        })
+    })?;
+    rows.collect()
+}

@@ -1,0 +1,141 @@
+//! Changing subscribers: the one implementation behind the admin command line and reply
+//! handling. Every change is validated against the whole file before it is written, written
+//! atomically, and recorded in the audit table with the entry before and after.
+
+use std::path::PathBuf;
+
+use super::edit::{EditError, FieldValue, SubscribersFile};
+use super::{parse, Subscriber, SubscribersError};
+use crate::config::Config;
+use crate::domain::SubscriberEmail;
+use crate::store::audit::{self, Actor};
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub enum Change {
+    Add(Vec<(&'static str, FieldValue)>),
+    Remove,
+    Pause,
+    Resume,
+    Set {
+        key: String,
+        value: FieldValue,
+    },
+    /// Replace the whole entry with this TOML (`[[subscriber]]` …), as from `$EDITOR`.
+    Replace(String),
+}
+
+impl Change {
+    fn action(&self) -> String {
+        match self {
+            Change::Add(_) => "add".into(),
+            Change::Remove => "remove".into(),
+            Change::Pause => "pause".into(),
+            Change::Resume => "resume".into(),
+            Change::Set { key, .. } => format!("set {key}"),
+            Change::Replace(_) => "edit".into(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Applied {
+    pub action: String,
+    pub before: Option<Subscriber>,
+    pub after: Option<Subscriber>,
+    /// `false` when the change made no difference (nothing written, nothing audited).
+    pub changed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    /// The change would leave the file invalid; nothing was written.
+    #[error("the change was refused, the file is untouched:\n{0}")]
+    Invalid(SubscribersError),
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+pub struct Subscribers<'a> {
+    pub path: PathBuf,
+    pub prompts: PathBuf,
+    pub config: &'a Config,
+}
+
+impl<'a> Subscribers<'a> {
+    pub fn new(config: &'a Config) -> Subscribers<'a> {
+        Subscribers {
+            path: config.resolve(&config.subscribers),
+            prompts: config.resolve(&config.prompts),
+            config,
+        }
+    }
+
+    pub fn load(&self) -> Result<Vec<Subscriber>, SubscribersError> {
+        super::load(&self.path, &self.prompts, &self.config.categories())
+    }
+
+    fn parse_text(&self, text: &str) -> Result<Vec<Subscriber>, SubscribersError> {
+        parse(
+            text,
+            &self.path.display().to_string(),
+            &self.prompts,
+            &self.config.categories(),
+        )
+    }
+
+    /// Applies `change` to the entry of `email`, validates, writes and audits.
+    pub fn apply(
+        &self,
+        store: &Store,
+        email: &SubscriberEmail,
+        change: Change,
+        actor: &Actor,
+    ) -> Result<Applied, AdminError> {
+        let mut file = SubscribersFile::open(&self.path)?;
+        let before = self
+            .parse_text(file.original())
+            .ok()
+            .and_then(|all| all.into_iter().find(|s| &s.email == email));
+        let action = change.action();
+        match change {
+            Change::Add(fields) => file.add(email, &fields)?,
+            Change::Remove => file.remove(email)?,
+            Change::Pause => file.set(email, "paused", &FieldValue::Bool(true))?,
+            Change::Resume => file.set(email, "paused", &FieldValue::Unset)?,
+            Change::Set { key, value } => file.set(email, &key, &value)?,
+            Change::Replace(text) => file.replace_entry(email, &text)?,
+        }
+        let after_all = self.parse_text(&file.text()).map_err(AdminError::Invalid)?;
+        let after = after_all.into_iter().find(|s| &s.email == email);
+        let before_json = before.as_ref().map(Subscriber::to_json);
+        let after_json = after.as_ref().map(Subscriber::to_json);
+        if file.text() == file.original() || (before.is_some() && before_json == after_json) {
+            return Ok(Applied {
+                action,
+                before,
+                after,
+                changed: false,
+            });
+        }
+        file.save()?;
+        store.with(|c| {
+            audit::record(
+                c,
+                actor,
+                email.as_str(),
+                &action,
+                before_json.as_ref(),
+                after_json.as_ref(),
+            )
+        })?;
+        Ok(Applied {
+            action,
+            before,
+            after,
+            changed: true,
+        })
+    }
+}
