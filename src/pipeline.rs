@@ -231,6 +231,13 @@ pub async fn run_digest(
             outcome.status = status;
             outcome.detail = detail;
             delivered_to = to;
+            if let (None, Some(first)) = (&outcome.detail, p.digest.unscored.first()) {
+                outcome.detail = Some(format!(
+                    "{} papers could not be scored: {}",
+                    p.digest.unscored.len(),
+                    first.reason
+                ));
+            }
         }
         let o = outcome.clone();
         app.store

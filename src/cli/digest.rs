@@ -90,7 +90,12 @@ pub async fn run(config: Config, args: DigestArgs) -> Result<u8, Failure> {
         &config.resolve(&config.prompts),
         &config.categories(),
     )
-    .map_err(|e| Failure::usage(anyhow::anyhow!(e.to_string().trim_end().to_string())))?;
+    .map_err(|e| {
+        Failure::usage(anyhow::anyhow!(
+            "{}\nNothing was sent: fix the file and run again.",
+            e.to_string().trim_end()
+        ))
+    })?;
     let app = build_app(config).await?;
     let opts = DigestOptions {
         date: args.date,

@@ -274,9 +274,15 @@ pub fn diff(before: Option<&serde_json::Value>, after: Option<&serde_json::Value
         Some(serde_json::Value::String(s)) => format!("{:?}", shorten(s)),
         Some(other) => other.to_string(),
     };
+    let unset = |v: Option<&serde_json::Value>| v.is_none_or(serde_json::Value::is_null);
     keys.into_iter()
-        .filter(|k| b.get(*k) != a.get(*k))
-        .map(|k| format!("{k}: {} → {}", show(b.get(k)), show(a.get(k))))
+        .filter(|k| b.get(*k) != a.get(*k) && !(unset(b.get(*k)) && unset(a.get(*k))))
+        .map(|k| match (before, after) {
+            // A new or removed entry: just its values.
+            (None, _) => format!("{k}: {}", show(a.get(k))),
+            (_, None) => format!("{k}: {}", show(b.get(k))),
+            _ => format!("{k}: {} → {}", show(b.get(k)), show(a.get(k))),
+        })
         .collect()
 }
 
@@ -544,7 +550,15 @@ fn edit(config: &Config, subs: &Subscribers, email: &SubscriberEmail) -> Result<
         return Ok(EXIT_OK);
     }
     let store = open_store(config)?;
-    match subs.apply(&store, email, Change::Replace(edited), &Actor::cli()) {
+    match subs.apply(
+        &store,
+        email,
+        Change::Replace {
+            shown: original,
+            new: edited,
+        },
+        &Actor::cli(),
+    ) {
         Ok(applied) => {
             report(email, &applied);
             Ok(EXIT_OK)

@@ -21,8 +21,13 @@ pub enum Change {
         key: String,
         value: FieldValue,
     },
-    /// Replace the whole entry with this TOML (`[[subscriber]]` …), as from `$EDITOR`.
-    Replace(String),
+    /// Replace the whole entry with `new` (TOML: `[[subscriber]]` …), as from `$EDITOR`, provided
+    /// the entry still reads `shown` (what the editor was given), so a concurrent change to it is
+    /// never overwritten.
+    Replace {
+        shown: String,
+        new: String,
+    },
 }
 
 impl Change {
@@ -33,7 +38,7 @@ impl Change {
             Change::Pause => "pause".into(),
             Change::Resume => "resume".into(),
             Change::Set { key, .. } => format!("set {key}"),
-            Change::Replace(_) => "edit".into(),
+            Change::Replace { .. } => "edit".into(),
         }
     }
 }
@@ -106,7 +111,15 @@ impl<'a> Subscribers<'a> {
             Change::Pause => file.set(email, "paused", &FieldValue::Bool(true))?,
             Change::Resume => file.set(email, "paused", &FieldValue::Unset)?,
             Change::Set { key, value } => file.set(email, &key, &value)?,
-            Change::Replace(text) => file.replace_entry(email, &text)?,
+            Change::Replace { shown, new } => {
+                if file.entry_text(email)? != shown {
+                    return Err(EditError::Conflict {
+                        path: self.path.clone(),
+                    }
+                    .into());
+                }
+                file.replace_entry(email, &new)?
+            }
         }
         let after_all = self.parse_text(&file.text()).map_err(AdminError::Invalid)?;
         let after = after_all.into_iter().find(|s| &s.email == email);

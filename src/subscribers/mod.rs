@@ -108,7 +108,7 @@ impl fmt::Display for SubscribersError {
         let n = self.problems.len();
         writeln!(
             f,
-            "{} problem{} in the subscribers file (nothing was sent):",
+            "{} problem{} in the subscribers file:",
             n,
             if n == 1 { "" } else { "s" }
         )?;

@@ -626,7 +626,7 @@ async fn a_broken_subscribers_file_is_refused_whole() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("nothing was sent"));
+    assert!(run.stderr.contains("Nothing was sent"));
     assert!(app.smtp.messages().is_empty());
     assert_eq!(app.arxiv.received_requests().await.unwrap().len(), 0);
 }

@@ -457,6 +457,10 @@ security = "none"
 
     /// Runs `paperboy --config <temp config> ARGS...`.
     pub async fn run(&self, args: &[&str]) -> Run {
+        self.run_with_env(args, &[]).await
+    }
+
+    pub async fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_paperboy"));
         cmd.arg("--config")
             .arg(&self.config)
@@ -469,6 +473,8 @@ security = "none"
         } else {
             cmd.env_remove("PAPERBOY_TEST_API_KEY");
         }
+        cmd.env_remove("VISUAL").env_remove("EDITOR");
+        cmd.envs(env.iter().copied());
         let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
             .await
             .expect("paperboy finished in time")

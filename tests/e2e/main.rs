@@ -2,5 +2,6 @@
 //! and local stand-ins for arXiv and the model that speak their real wire formats.
 //! One test binary, so the suite links once.
 
+mod admin;
 mod digest;
 mod helpers;
