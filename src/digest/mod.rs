@@ -81,7 +81,7 @@ impl Digest {
 
     pub fn heading(&self) -> String {
         format!(
-            "Personalized Daily arXiv Papers {}",
+            "Personalized Daily arXiv Papers — {}",
             self.day.format("%A, %-d %B %Y")
         )
     }
