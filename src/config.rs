@@ -21,6 +21,8 @@ pub struct Config {
     pub llm: LlmConfig,
     pub store: StoreConfig,
     pub mail: MailConfig,
+    /// The inbox paperboy reads replies from; `None` (no `[imap]` section): replies are not read.
+    pub imap: Option<ImapConfig>,
     /// Directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -94,8 +96,44 @@ pub enum Security {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct ImapConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: String,
+    pub password_env: String,
+    pub mailbox: String,
+    pub poll_seconds: u64,
+    /// Where handled messages go (`/` is replaced by the server's hierarchy delimiter).
+    pub processed_folder: String,
+    pub rejected_folder: String,
+    pub timeout_secs: u64,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            host: "localhost".into(),
+            port: 993,
+            security: Security::Tls,
+            username: String::new(),
+            password_env: "PAPERBOY_IMAP_PASSWORD".into(),
+            mailbox: "INBOX".into(),
+            poll_seconds: 60,
+            processed_folder: "paperboy/processed".into(),
+            rejected_folder: "paperboy/rejected".into(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MailConfig {
     pub from: String,
+    /// The address replies go to, with `+TOKEN` added per subscriber (default: the From address).
+    /// Mail to it must reach the `[imap]` mailbox.
+    pub reply_to: Option<String>,
     pub transport: Transport,
     pub outbox: PathBuf,
     pub smtp: SmtpConfig,
@@ -121,6 +159,7 @@ impl Default for Config {
             llm: LlmConfig::default(),
             store: StoreConfig::default(),
             mail: MailConfig::default(),
+            imap: None,
             base_dir: PathBuf::from("."),
             source: None,
         }
@@ -172,6 +211,7 @@ impl Default for MailConfig {
     fn default() -> Self {
         MailConfig {
             from: "paperboy <paperboy@localhost>".into(),
+            reply_to: None,
             transport: Transport::File,
             outbox: "emails/outbox".into(),
             smtp: SmtpConfig::default(),
@@ -306,6 +346,23 @@ impl Config {
             ));
         }
         self.from_mailbox().map_err(|e| invalid("mail.from", e))?;
+        let reply = self
+            .reply_address()
+            .map_err(|e| invalid("mail.reply_to", e))?;
+        if reply.user().contains('+') {
+            return Err(invalid(
+                "mail.reply_to",
+                format!("`{reply}` already has a +tag; paperboy adds its own"),
+            ));
+        }
+        if let Some(imap) = &self.imap {
+            if imap.username.trim().is_empty() {
+                return Err(invalid(
+                    "imap.username",
+                    "set the login of the mailbox replies arrive in".into(),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -350,6 +407,22 @@ impl Config {
     /// An unset or empty variable means "no model": the keyword scorer runs instead.
     pub fn llm_api_key(&self) -> Option<SecretString> {
         secret_from_env(&self.llm.api_key_env)
+    }
+
+    /// The base reply address (`digest@lab.org`), without a `+TOKEN`.
+    pub fn reply_address(&self) -> Result<lettre::Address, String> {
+        match &self.mail.reply_to {
+            Some(r) => r.trim().parse::<lettre::Address>().map_err(|e| {
+                format!("`{r}` is not a mail address ({e}); write e.g. \"digest@lab.org\"")
+            }),
+            None => self.from_mailbox().map(|m| m.email),
+        }
+    }
+
+    pub fn imap_password(&self) -> Option<SecretString> {
+        self.imap
+            .as_ref()
+            .and_then(|i| secret_from_env(&i.password_env))
     }
 
     pub fn smtp_password(&self) -> Option<SecretString> {

@@ -375,6 +375,16 @@ pub async fn prepare(
     }
     let mut plans = Vec::new();
     for sub in subscribers {
+        let mut sub = sub.clone();
+        let email = sub.email.to_string();
+        sub.examples = app
+            .store
+            .call(move |c| crate::store::inbox::examples(c, &email))
+            .await?
+            .into_iter()
+            .map(|e| (e.more, e.title))
+            .collect();
+        let sub = &sub;
         let categories = sub
             .categories
             .clone()
@@ -475,6 +485,7 @@ pub async fn prepare(
             .await?;
         let author_matches = selection.entries.iter().filter(|e| e.author_match).count();
         let scored_any = plan.candidates.iter().any(|p| verdicts.contains_key(&p.id));
+        let reply = reply_addresses(app, &sub.email).await?;
         let digest = Digest {
             day: announcement.day,
             subscriber: sub,
@@ -486,6 +497,7 @@ pub async fn prepare(
             scorer: app.scorer.describe(),
             keyword_scorer: app.scorer.is_keyword(),
             contact: app.from.email.to_string(),
+            reply,
         };
         out.push(Prepared {
             digest,
@@ -552,7 +564,8 @@ async fn deliver(
     dry_run: bool,
 ) -> anyhow::Result<(String, Option<String>, Option<String>)> {
     let message_id = new_message_id(&app.from);
-    let bytes = build_digest_message(&app.from, d, &message_id, false)?.formatted();
+    let reply = reply_addresses(app, &d.subscriber.email).await?;
+    let bytes = build_digest_message(&app.from, d, &message_id, false, reply.as_ref())?.formatted();
     let to = d.subscriber.email.to_address();
     if dry_run {
         return Ok(match mailer.send(&app.from.email, &to, &bytes).await {
@@ -615,4 +628,23 @@ async fn send_recorded(
             Ok(simple(&email, "send_failed", Some(err.message)))
         }
     }
+}
+
+/// The subscriber's reply and unsubscribe addresses, when replies are read (`[imap]` configured).
+pub async fn reply_addresses(
+    app: &App,
+    email: &crate::domain::SubscriberEmail,
+) -> anyhow::Result<Option<crate::mail::outbound::ReplyAddresses>> {
+    if app.config.imap.is_none() {
+        return Ok(None);
+    }
+    let base = app.config.reply_address().map_err(|e| anyhow::anyhow!(e))?;
+    let e = email.to_string();
+    let token = app
+        .store
+        .call(move |c| crate::store::inbox::token_for(c, &e))
+        .await?;
+    Ok(Some(crate::mail::outbound::ReplyAddresses::new(
+        &base, &token,
+    )))
 }

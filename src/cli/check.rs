@@ -101,11 +101,46 @@ pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
                 Err(e) => Err(format!("{e:#}")),
             },
         ));
-        items.push(Item {
-            what: "inbox",
-            ok: None,
-            detail: "no [imap] configured: replies are not read".into(),
-        });
+        match &config.imap {
+            None => items.push(Item {
+                what: "inbox",
+                ok: None,
+                detail: "no [imap] configured: replies are not read".into(),
+            }),
+            Some(imap) => {
+                let r = match config.imap_password() {
+                    None => Err(format!(
+                        "the IMAP password is not set: put it in ${}",
+                        imap.password_env
+                    )),
+                    Some(p) => match crate::mail::imap::connect(
+                        imap,
+                        secrecy::ExposeSecret::expose_secret(&p),
+                    )
+                    .await
+                    {
+                        Ok(mut session) => {
+                            let r = session
+                                .select(&imap.mailbox)
+                                .await
+                                .map(|m| {
+                                    format!(
+                                        "{}@{}:{} logged in, {} has {} messages",
+                                        imap.username, imap.host, imap.port, imap.mailbox, m.exists
+                                    )
+                                })
+                                .map_err(|e| {
+                                    format!("logged in, but cannot open {}: {e}", imap.mailbox)
+                                });
+                            let _ = session.logout().await;
+                            r
+                        }
+                        Err(e) => Err(format!("{e:#}")),
+                    },
+                };
+                items.push(item("inbox", r));
+            }
+        }
         match config.llm_api_key() {
             None => items.push(Item {
                 what: "model",

@@ -3,6 +3,7 @@
 
 mod check;
 mod digest;
+mod inbox;
 mod output;
 mod preview;
 mod runs;
@@ -58,6 +59,8 @@ pub enum Command {
     Preview(preview::PreviewArgs),
     SendTest(preview::SendTestArgs),
     Check(check::CheckArgs),
+    #[command(subcommand)]
+    Inbox(inbox::InboxCmd),
 }
 
 pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
@@ -130,5 +133,6 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Preview(args) => preview::preview(config, args).await,
         Command::SendTest(args) => preview::send_test(config, args).await,
         Command::Check(args) => check::run(config, args).await,
+        Command::Inbox(cmd) => inbox::run(config, cmd).await,
     }
 }

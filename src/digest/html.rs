@@ -141,8 +141,8 @@ pub fn render_html(d: &Digest) -> String {
                             ", at most " (sub.max_papers) " papers"
                         }
                         p style="margin:0 0 8px 0;" { "Scored by: " (d.scorer) }
-                        p style="margin:0;" {
-                            "To change your topics, authors or thresholds, or to pause, write to " (d.contact) "."
+                        @for line in d.how_to_change() {
+                            p style="margin:0 0 4px 0;" { (line) }
                         }
                     }
                 }

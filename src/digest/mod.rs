@@ -46,6 +46,8 @@ pub struct Digest {
     pub keyword_scorer: bool,
     /// Where to write to change the subscription.
     pub contact: String,
+    /// The subscriber's reply and unsubscribe addresses, when paperboy reads replies.
+    pub reply: Option<crate::mail::outbound::ReplyAddresses>,
 }
 
 impl Digest {
@@ -108,6 +110,20 @@ impl Digest {
                 "{u} of {} papers could not be scored today; they are listed at the end so none is silently dropped.",
                 self.scanned
             )),
+        }
+    }
+
+    /// How to change the subscription (the footer's last lines).
+    pub fn how_to_change(&self) -> Vec<String> {
+        match &self.reply {
+            Some(r) => vec![
+                "Reply to this email to change your digest, one command per line: \"add topic: sparse attention\", \"follow Yann LeCun\", \"more like 3\", \"relevance 8\", \"pause\". Reply \"help\" for every command.".to_string(),
+                format!("To unsubscribe, reply \"unsubscribe\" or write to {}.", r.unsubscribe),
+            ],
+            None => vec![format!(
+                "To change your topics, authors or thresholds, or to pause, write to {}.",
+                self.contact
+            )],
         }
     }
 

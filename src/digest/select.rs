@@ -141,6 +141,7 @@ mod tests {
             max_papers: max,
             send_empty: true,
             paused: false,
+            examples: vec![],
         }
     }
 

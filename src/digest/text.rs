@@ -135,14 +135,9 @@ fn footer(s: &mut String, d: &Digest) {
     );
     let _ = writeln!(s, "Scored by: {}", d.scorer);
     s.push('\n');
-    wrap_into(
-        s,
-        &format!(
-            "To change your topics, authors or thresholds, or to pause, write to {}.",
-            d.contact
-        ),
-        "",
-    );
+    for line in d.how_to_change() {
+        wrap_into(s, &line, "");
+    }
 }
 
 /// Appends `text` wrapped at WIDTH; the first line keeps `text`'s own indentation, continuation

@@ -153,6 +153,7 @@ pub fn build_digest_message(
     digest: &Digest,
     message_id: &str,
     test: bool,
+    reply: Option<&ReplyAddresses>,
 ) -> anyhow::Result<Message> {
     let to = Mailbox::new(
         Some(digest.subscriber.name.clone()),
@@ -178,6 +179,14 @@ pub fn build_digest_message(
         HeaderName::new_from_ascii_str("X-Paperboy-Day"),
         digest.day.to_string(),
     ));
+    if let Some(r) = reply {
+        builder = builder.reply_to(Mailbox::new(from.name.clone(), r.reply_to.clone()));
+        // RFC 2369; a message to this address unsubscribes (the token is the authority).
+        builder = builder.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe"),
+            format!("<mailto:{}?subject=unsubscribe>", r.unsubscribe),
+        ));
+    }
     let body = MultiPart::alternative()
         .singlepart(
             SinglePart::builder()
@@ -190,6 +199,61 @@ pub fn build_digest_message(
                 .body(render_html(digest)),
         );
     Ok(builder.multipart(body)?)
+}
+
+/// A subscriber's two addresses: replies (`digest+TOKEN@…`) and unsubscribing
+/// (`digest+unsub-TOKEN@…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyAddresses {
+    pub reply_to: Address,
+    pub unsubscribe: Address,
+}
+
+impl ReplyAddresses {
+    pub fn new(base: &Address, token: &str) -> ReplyAddresses {
+        let make = |tag: &str| {
+            Address::new(format!("{}+{tag}", base.user()), base.domain())
+                .expect("a valid base address with a hex tag")
+        };
+        ReplyAddresses {
+            reply_to: make(token),
+            unsubscribe: make(&format!("unsub-{token}")),
+        }
+    }
+}
+
+/// A plain-text answer to a subscriber's reply, in the same thread.
+pub fn build_answer(
+    from: &Mailbox,
+    to: &crate::subscribers::Subscriber,
+    subject: &str,
+    in_reply_to: Option<&str>,
+    reply: &ReplyAddresses,
+    body: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .to(Mailbox::new(Some(to.name.clone()), to.email.to_address()))
+        .reply_to(Mailbox::new(from.name.clone(), reply.reply_to.clone()))
+        .subject(subject)
+        .message_id(Some(new_message_id(from)))
+        .date_now()
+        .user_agent(concat!("paperboy/", env!("CARGO_PKG_VERSION")).to_string())
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-replied".into(),
+        ));
+    if let Some(id) = in_reply_to {
+        builder = builder
+            .in_reply_to(id.to_string())
+            .references(id.to_string());
+    }
+    let message = builder.singlepart(
+        SinglePart::builder()
+            .header(ContentType::TEXT_PLAIN)
+            .body(body.to_string()),
+    )?;
+    Ok(message.formatted())
 }
 
 /// A fresh Message-ID on the sender's domain: `<uuid@domain>`.

@@ -225,6 +225,7 @@ mod tests {
             max_papers: 10,
             send_empty: true,
             paused: false,
+            examples: vec![],
         }
     }
 

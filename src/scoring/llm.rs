@@ -95,6 +95,59 @@ impl LlmClient {
         }
     }
 
+    /// Reads a free-text reply as commands: structured output `{"commands": ["...", ...]}`.
+    pub async fn commands(
+        &self,
+        system: &str,
+        user: &str,
+    ) -> Result<(Vec<String>, Option<Usage>), LlmError> {
+        use async_openai::types::chat::{ResponseFormat, ResponseFormatJsonSchema};
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {"commands": {"type": "array", "items": {"type": "string"}}},
+            "required": ["commands"],
+            "additionalProperties": false
+        });
+        let request = CreateChatCompletionRequestArgs::default()
+            .model(&self.model)
+            .messages(vec![
+                ChatCompletionRequestSystemMessage::from(system).into(),
+                ChatCompletionRequestUserMessage::from(user).into(),
+            ])
+            .response_format(ResponseFormat::JsonSchema {
+                json_schema: ResponseFormatJsonSchema {
+                    description: Some("paperboy reply commands".into()),
+                    name: "commands".into(),
+                    schema,
+                    strict: Some(true),
+                },
+            })
+            .build()
+            .map_err(|e| LlmError::Fatal(format!("cannot build the request: {e}")))?;
+        let response = self
+            .client
+            .chat()
+            .create(request)
+            .await
+            .map_err(|e| self.classify(e))?;
+        let usage = usage_of(&response);
+        let text = response
+            .choices
+            .into_iter()
+            .next()
+            .and_then(|c| c.message.content)
+            .unwrap_or_default();
+        let parsed: serde_json::Value = serde_json::from_str(text.trim())
+            .map_err(|e| LlmError::Failed(format!("the model's commands are not JSON ({e})")))?;
+        let commands = parsed["commands"]
+            .as_array()
+            .ok_or_else(|| LlmError::Failed("the model's answer has no commands list".into()))?
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_string))
+            .collect();
+        Ok((commands, usage))
+    }
+
     #[tracing::instrument(skip_all, fields(model = %self.model), err)]
     pub async fn complete(&self, system: &str, user: &str) -> Result<Completion, LlmError> {
         let mut builder = CreateChatCompletionRequestArgs::default();

@@ -72,3 +72,14 @@ impl Prompts {
         s
     }
 }
+
+const REPLY_PROMPT: &str = include_str!("../../prompts/reply.md");
+
+/// The instructions for reading a free-text reply as commands (`prompts/reply.md`, or the
+/// built-in copy when the file is missing).
+pub fn reply_prompt(dir: &Path) -> String {
+    match std::fs::read_to_string(dir.join("reply.md")) {
+        Ok(t) if !t.trim().is_empty() => t,
+        _ => REPLY_PROMPT.to_string(),
+    }
+}

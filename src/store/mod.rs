@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod deliveries;
+pub mod inbox;
 pub mod papers;
 pub mod runs;
 pub mod spend;
@@ -18,6 +19,7 @@ use rusqlite_migration::{Migrations, M};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_audit.sql"),
+    include_str!("migrations/003_inbox.sql"),
 ];
 
 /// The database. Cloning is cheap; all clones share one connection.

@@ -21,6 +21,11 @@ pub enum Change {
         key: String,
         value: FieldValue,
     },
+    /// Several keys at once, audited as one change (a reply with several commands).
+    SetMany {
+        action: String,
+        sets: Vec<(String, FieldValue)>,
+    },
     /// Replace the whole entry with `new` (TOML: `[[subscriber]]` …), as from `$EDITOR`, provided
     /// the entry still reads `shown` (what the editor was given), so a concurrent change to it is
     /// never overwritten.
@@ -38,6 +43,7 @@ impl Change {
             Change::Pause => "pause".into(),
             Change::Resume => "resume".into(),
             Change::Set { key, .. } => format!("set {key}"),
+            Change::SetMany { action, .. } => action.clone(),
             Change::Replace { .. } => "edit".into(),
         }
     }
@@ -111,6 +117,11 @@ impl<'a> Subscribers<'a> {
             Change::Pause => file.set(email, "paused", &FieldValue::Bool(true))?,
             Change::Resume => file.set(email, "paused", &FieldValue::Unset)?,
             Change::Set { key, value } => file.set(email, &key, &value)?,
+            Change::SetMany { sets, .. } => {
+                for (key, value) in sets {
+                    file.set(email, &key, &value)?;
+                }
+            }
             Change::Replace { shown, new } => {
                 if file.entry_text(email)? != shown {
                     return Err(EditError::Conflict {

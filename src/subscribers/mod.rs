@@ -36,6 +36,9 @@ pub struct Subscriber {
     /// Send a short note on days nothing passes the bar.
     pub send_empty: bool,
     pub paused: bool,
+    /// Papers the reader pointed at by reply ("more like 3": `true`, "less like 5": `false`),
+    /// by title. Kept in SQLite, not in the file; filled in before scoring.
+    pub examples: Vec<(bool, String)>,
 }
 
 impl Subscriber {
@@ -46,6 +49,23 @@ impl Subscriber {
         if !self.keywords.is_empty() {
             p.push_str("\n\nKeywords: ");
             p.push_str(&self.keywords.join(", "));
+        }
+        for (more, heading) in [
+            (true, "Papers this reader wants more of, for example:"),
+            (false, "Papers this reader wants fewer of, for example:"),
+        ] {
+            let titles: Vec<&str> = self
+                .examples
+                .iter()
+                .filter(|(m, _)| *m == more)
+                .map(|(_, t)| t.as_str())
+                .collect();
+            if !titles.is_empty() {
+                p.push_str(&format!("\n\n{heading}\n"));
+                for t in titles {
+                    p.push_str(&format!("- {t}\n"));
+                }
+            }
         }
         p
     }
@@ -436,6 +456,7 @@ fn validate(
         max_papers,
         send_empty: raw.send_empty.unwrap_or(true),
         paused: raw.paused.unwrap_or(false),
+        examples: Vec::new(),
     })
 }
 

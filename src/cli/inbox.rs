@@ -1,0 +1,120 @@
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+
+use super::digest::build_app;
+use super::output::{self, table};
+use super::{Failure, EXIT_FAILED, EXIT_OK};
+use crate::config::Config;
+use crate::mail::inbound::{Auth, Inbox};
+
+/// Replies from subscribers: read the inbox, or show what paperboy makes of one message.
+#[derive(Debug, Subcommand)]
+#[command(after_help = "Examples:\n  paperboy inbox poll\n  paperboy inbox parse reply.eml --json")]
+pub enum InboxCmd {
+    /// Process new mail once: apply the commands of authenticated replies, answer them, and move
+    /// each message to the processed (or rejected) folder. Polling twice changes nothing twice.
+    #[command(after_help = "Example:\n  paperboy inbox poll")]
+    Poll {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what paperboy understands from one message (.eml): who sent it, whether they may
+    /// change anything and why, and the commands found. Changes nothing.
+    #[command(after_help = "Example:\n  paperboy inbox parse ~/Downloads/reply.eml")]
+    Parse {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(config: Config, cmd: InboxCmd) -> Result<u8, Failure> {
+    let app = build_app(config).await?;
+    match cmd {
+        InboxCmd::Parse { file, json } => {
+            let raw =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let inbox = Inbox::new(&app)?;
+            let a = inbox.analyse(&raw).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&a.to_json()).context("json")?
+                );
+                return Ok(EXIT_OK);
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "message   {}", a.message_id);
+            let _ = writeln!(out, "from      {}", a.from.as_deref().unwrap_or("-"));
+            let _ = writeln!(out, "subject   {}", a.subject);
+            let who = match &a.auth {
+                Auth::Subscriber { email, how, .. } => {
+                    format!("{} {email} (by {how})", output::status("ok"))
+                }
+                Auth::Unsubscribe { email } => format!("unsubscribe request for {email}"),
+                Auth::Rejected(why) => format!("{}: {why}", output::status("failed")),
+                Auth::Ignored(why) => format!("ignored: {why}"),
+            };
+            let _ = writeln!(out, "sender    {who}");
+            if matches!(a.auth, Auth::Subscriber { .. }) {
+                let _ = writeln!(out, "\ncommands:");
+                for c in &a.parsed.commands {
+                    let _ = writeln!(out, "  {c}");
+                }
+                if a.parsed.commands.is_empty() {
+                    let _ = writeln!(out, "  (none)");
+                }
+                for i in &a.parsed.invalid {
+                    let _ = writeln!(out, "  invalid: {i}");
+                }
+                for o in &a.parsed.other {
+                    let _ = writeln!(out, "  not a command: {o}");
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        InboxCmd::Poll { json } => {
+            let report = crate::mail::imap::poll(&app).await?;
+            if json {
+                let v = serde_json::json!({
+                    "messages": report.handled.iter().map(|h| serde_json::json!({
+                        "message_id": h.message_id, "outcome": h.outcome, "detail": h.detail, "subscriber": h.subscriber,
+                    })).collect::<Vec<_>>(),
+                    "answers_sent": report.answers_sent,
+                    "answers_failed": report.answers_failed,
+                });
+                println!("{}", serde_json::to_string_pretty(&v).context("json")?);
+            } else if report.handled.is_empty() {
+                println!("no new mail ({} answers sent)", report.answers_sent);
+            } else {
+                let rows: Vec<Vec<String>> = report
+                    .handled
+                    .iter()
+                    .map(|h| {
+                        vec![
+                            h.subscriber.clone().unwrap_or_else(|| "-".into()),
+                            output::status(&h.outcome),
+                            h.detail.clone(),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    table(&["subscriber", "outcome", "detail"], &rows, &[])
+                );
+                println!(
+                    "{} answers sent, {} failed",
+                    report.answers_sent, report.answers_failed
+                );
+            }
+            Ok(if report.answers_failed > 0 {
+                EXIT_FAILED
+            } else {
+                EXIT_OK
+            })
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The editable text of the non-digest mails, from `emails/` (built-in copies when missing).
+
+use std::path::Path;
+
+const HELP: &str = include_str!("../../emails/help.txt");
+const CONFIRMATION: &str = include_str!("../../emails/confirmation.txt");
+const UNSUBSCRIBED: &str = include_str!("../../emails/unsubscribed.txt");
+
+#[derive(Debug, Clone)]
+pub struct Templates {
+    pub help: String,
+    pub confirmation: String,
+    pub unsubscribed: String,
+}
+
+impl Templates {
+    pub fn load(dir: &Path) -> Templates {
+        let read = |name: &str, default: &str| match std::fs::read_to_string(dir.join(name)) {
+            Ok(t) if !t.trim().is_empty() => t,
+            _ => default.to_string(),
+        };
+        Templates {
+            help: read("help.txt", HELP),
+            confirmation: read("confirmation.txt", CONFIRMATION),
+            unsubscribed: read("unsubscribed.txt", UNSUBSCRIBED),
+        }
+    }
+}
+
+/// Fills `{key}` placeholders; unknown placeholders stay as written.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_string();
+    for (k, v) in values {
+        out = out.replace(&format!("{{{k}}}"), v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_and_fallbacks() {
+        assert_eq!(
+            fill("Hi {name}, {other}", &[("name", "Ada {topics}")]),
+            "Hi Ada {topics}, {other}"
+        );
+        let t = Templates::load(Path::new("/nonexistent"));
+        assert!(t.help.contains("add topic: TEXT"));
+    }
+}

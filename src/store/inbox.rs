@@ -1,0 +1,188 @@
+//! Reply tokens, messages read from the inbox, and "more/less like" examples.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::now_utc;
+
+/// The subscriber's reply token, created on first use.
+pub fn token_for(conn: &Connection, subscriber: &str) -> rusqlite::Result<String> {
+    if let Some(t) = conn
+        .query_row(
+            "SELECT token FROM reply_tokens WHERE subscriber = ?1",
+            [subscriber],
+            |r| r.get(0),
+        )
+        .optional()?
+    {
+        return Ok(t);
+    }
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    conn.execute(
+        "INSERT INTO reply_tokens (subscriber, token, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(subscriber) DO NOTHING",
+        params![subscriber, token, now_utc()],
+    )?;
+    conn.query_row(
+        "SELECT token FROM reply_tokens WHERE subscriber = ?1",
+        [subscriber],
+        |r| r.get(0),
+    )
+}
+
+/// Whose token this is.
+pub fn subscriber_for_token(conn: &Connection, token: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT subscriber FROM reply_tokens WHERE token = ?1",
+        [token.to_ascii_lowercase()],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// The subscriber and day of the digest with this Message-ID (`<…>` included), if we sent one.
+pub fn digest_by_message_id(
+    conn: &Connection,
+    message_id: &str,
+) -> rusqlite::Result<Option<(String, String)>> {
+    conn.query_row(
+        "SELECT subscriber, day FROM deliveries WHERE message_id = ?1",
+        [message_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    pub message_id: String,
+    pub outcome: String,
+    pub reply_status: Option<String>,
+}
+
+pub fn inbound(conn: &Connection, message_id: &str) -> rusqlite::Result<Option<Inbound>> {
+    conn.query_row(
+        "SELECT message_id, outcome, reply_status FROM inbound WHERE message_id = ?1",
+        [message_id],
+        |r| {
+            Ok(Inbound {
+                message_id: r.get(0)?,
+                outcome: r.get(1)?,
+                reply_status: r.get(2)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// Records a handled message (and the answer to send). Returns `false` when it was handled before.
+#[allow(clippy::too_many_arguments)]
+pub fn record_inbound(
+    conn: &Connection,
+    message_id: &str,
+    sender: Option<&str>,
+    subscriber: Option<&str>,
+    outcome: &str,
+    detail: Option<&str>,
+    reply: Option<(&str, &[u8])>,
+) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "INSERT INTO inbound (message_id, received_at, sender, subscriber, outcome, detail, reply, reply_to, reply_status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(message_id) DO NOTHING",
+        params![
+            message_id,
+            now_utc(),
+            sender,
+            subscriber,
+            outcome,
+            detail,
+            reply.map(|(_, m)| m),
+            reply.map(|(to, _)| to),
+            reply.map(|_| "pending")
+        ],
+    )?;
+    Ok(n == 1)
+}
+
+/// Answers recorded but not yet sent: (message_id, recipient, message).
+pub fn pending_replies(conn: &Connection) -> rusqlite::Result<Vec<(String, String, Vec<u8>)>> {
+    let mut stmt = conn.prepare(
+        "SELECT message_id, reply_to, reply FROM inbound WHERE reply_status = 'pending' ORDER BY received_at",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    rows.collect()
+}
+
+pub fn mark_reply(conn: &Connection, message_id: &str, status: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE inbound SET reply_status = ?2 WHERE message_id = ?1",
+        params![message_id, status],
+    )?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Example {
+    pub paper_id: String,
+    pub more: bool,
+    pub title: String,
+}
+
+pub fn add_example(
+    conn: &Connection,
+    subscriber: &str,
+    ex: &Example,
+    message_id: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO examples (subscriber, paper_id, more, title, message_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(subscriber, paper_id) DO UPDATE SET more = excluded.more, message_id = excluded.message_id",
+        params![subscriber, ex.paper_id, ex.more, ex.title, message_id, now_utc()],
+    )?;
+    Ok(())
+}
+
+pub fn examples(conn: &Connection, subscriber: &str) -> rusqlite::Result<Vec<Example>> {
+    let mut stmt = conn
+        .prepare("SELECT paper_id, more, title FROM examples WHERE subscriber = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([subscriber], |r| {
+        Ok(Example {
+            paper_id: r.get(0)?,
+            more: r.get(1)?,
+            title: r.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Removes the examples a reply added; returns how many.
+pub fn remove_examples_of(
+    conn: &Connection,
+    subscriber: &str,
+    message_id: &str,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM examples WHERE subscriber = ?1 AND message_id = ?2",
+        params![subscriber, message_id],
+    )
+}
+
+/// The Message-ID of the latest reply from `subscriber` that changed something (not an undo).
+pub fn last_changing_reply(
+    conn: &Connection,
+    subscriber: &str,
+) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT message_id FROM inbound WHERE subscriber = ?1 AND outcome = 'applied' ORDER BY received_at DESC, rowid DESC LIMIT 1",
+        [subscriber],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Marks a reply as undone, so the next `undo` goes one further back.
+pub fn mark_undone(conn: &Connection, message_id: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE inbound SET outcome = 'undone' WHERE message_id = ?1",
+        [message_id],
+    )?;
+    Ok(())
+}
