@@ -106,17 +106,18 @@ pub async fn connect(cfg: &ImapConfig, password: &str) -> anyhow::Result<Session
 }
 
 /// The server's hierarchy delimiter ("/" on Gmail, "." on Dovecot's Maildir).
-async fn delimiter(session: &mut Session<Stream>) -> anyhow::Result<String> {
-    let names: Vec<_> = session
-        .list(Some(""), Some(""))
-        .await?
-        .try_collect()
-        .await?;
-    Ok(names
-        .first()
-        .and_then(|n| n.delimiter())
-        .unwrap_or("/")
-        .to_string())
+async fn delimiter(session: &mut Session<Stream>, mailbox: &str) -> anyhow::Result<String> {
+    for pattern in ["", mailbox] {
+        let names: Vec<_> = session
+            .list(Some(""), Some(pattern))
+            .await?
+            .try_collect()
+            .await?;
+        if let Some(d) = names.iter().find_map(|n| n.delimiter()) {
+            return Ok(d.to_string());
+        }
+    }
+    Ok("/".to_string())
 }
 
 async fn ensure_folder(session: &mut Session<Stream>, name: &str) -> anyhow::Result<()> {
@@ -156,7 +157,7 @@ pub async fn poll(app: &App) -> anyhow::Result<PollReport> {
         .select(&cfg.mailbox)
         .await
         .with_context(|| format!("cannot open the IMAP mailbox {}", cfg.mailbox))?;
-    let delim = delimiter(&mut session).await?;
+    let delim = delimiter(&mut session, &cfg.mailbox).await?;
     let processed = cfg.processed_folder.replace('/', &delim);
     let rejected = cfg.rejected_folder.replace('/', &delim);
     ensure_folder(&mut session, &processed).await?;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use lettre::Address;
-use mail_parser::{HeaderValue, MessageParser};
+use mail_parser::{HeaderValue, MessageParser, PartType};
 use sha2::{Digest as _, Sha256};
 
 use super::commands::{self, Command, Parsed, TopicRef};
@@ -254,7 +254,14 @@ impl<'a> Inbox<'a> {
             how,
             digest_day: by_digest.and_then(|(_, d)| d.parse().ok()),
         };
-        let body = msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+        let body = match msg.text_part(0).map(|p| &p.body) {
+            Some(PartType::Text(t)) => t.to_string(),
+            Some(PartType::Html(h)) => reply_text::html_to_text(h),
+            _ => msg
+                .body_html(0)
+                .map(|h| reply_text::html_to_text(&h))
+                .unwrap_or_default(),
+        };
         a.text = reply_text::new_text(&body);
         a.parsed = commands::parse(&a.text);
         Ok(a)

@@ -30,6 +30,61 @@ pub fn new_text(body: &str) -> String {
     kept.join("\n").trim().to_string()
 }
 
+/// Text of an HTML-only reply, keeping its line structure (block elements become line breaks, a
+/// `<blockquote>` or `<hr>` marks where the quote starts) so the quote can be cut off.
+pub fn html_to_text(html: &str) -> String {
+    const BLOCK: &[&str] = &[
+        "br", "div", "p", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6",
+        "pre",
+    ];
+    let mut out = String::new();
+    let mut chars = html.chars().peekable();
+    let mut skip_until: Option<String> = None;
+    while let Some(c) = chars.next() {
+        if c == '<' {
+            let mut tag = String::new();
+            for t in chars.by_ref() {
+                if t == '>' {
+                    break;
+                }
+                tag.push(t);
+            }
+            let closing = tag.starts_with('/');
+            let name: String = tag
+                .trim_start_matches('/')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if let Some(until) = &skip_until {
+                if closing && &name == until {
+                    skip_until = None;
+                }
+                continue;
+            }
+            match name.as_str() {
+                "script" | "style" | "head" | "title" if !closing => skip_until = Some(name),
+                "blockquote" if !closing => out.push_str("\n>\n"),
+                "hr" => out.push_str("\n__________\n"),
+                n if BLOCK.contains(&n) => out.push('\n'),
+                _ => {}
+            }
+        } else if skip_until.is_some() {
+            continue;
+        } else if c == '\r' || c == '\n' {
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    html_escape::decode_html_entities(&out)
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn starts_attribution(line: &str) -> bool {
     let l = line.to_lowercase();
     l.starts_with("on ") || l.starts_with("le ") || l.starts_with("am ")
@@ -53,7 +108,7 @@ fn outlook_block(rest: &[&str]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::new_text;
+    use super::{html_to_text, new_text};
 
     #[test]
     fn gmail() {
@@ -81,6 +136,23 @@ mod tests {
         assert_eq!(new_text(apple), "less like 5");
         let tb = "unfollow Yann LeCun\n\nOn 3/28/25 06:00, paperboy wrote:\n> Personalized";
         assert_eq!(new_text(tb), "unfollow Yann LeCun");
+    }
+
+    #[test]
+    fn html_only_replies_keep_their_lines() {
+        let outlook = "<html><head><style>p{}</style></head><body><div>follow Bj&ouml;rn &amp; co</div><div>max 20</div>\
+            <hr style=\"x\"><div id=\"divRplyFwdMsg\"><b>From:</b> paperboy &lt;digest@lab.org&gt;<br><b>Sent:</b> Friday</div>\
+            <div>add topic: quoted</div></body></html>";
+        assert_eq!(
+            new_text(&html_to_text(outlook)),
+            "follow Björn & co\nmax 20"
+        );
+        let gmail = "<div dir=\"ltr\">relevance 8</div><br><div class=\"gmail_quote\"><div>On Fri wrote:</div><blockquote>pause</blockquote></div>";
+        assert_eq!(new_text(&html_to_text(gmail)), "relevance 8");
+        assert_eq!(
+            html_to_text("a&#233;&#xE9;&nbsp;b &lt;tag&gt;"),
+            "aéé b <tag>"
+        );
     }
 
     #[test]

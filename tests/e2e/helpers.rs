@@ -116,6 +116,139 @@ impl Drop for Smtp {
 }
 
 // ---------------------------------------------------------------------------------------------
+// IMAP: a real Dovecot, unprivileged on a free port, serving one Maildir per user.
+
+pub struct Dovecot {
+    child: std::process::Child,
+    pub port: u16,
+    pub mailroot: PathBuf,
+}
+
+pub const IMAP_PASSWORD: &str = "secret";
+
+impl Dovecot {
+    pub async fn start(dir: &Path, users: &[&str]) -> Dovecot {
+        let dovecot = Path::new("/usr/sbin/dovecot");
+        assert!(
+            dovecot.exists(),
+            "dovecot is needed; run the README's test command, which installs dovecot-imapd"
+        );
+        let root = dir.join("dovecot");
+        let mailroot = root.join("mail");
+        for d in ["run", "state", "mail"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        for d in [dir, root.as_path(), mailroot.as_path()] {
+            let mut perms = std::fs::metadata(d).unwrap().permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+            std::fs::set_permissions(d, perms).unwrap();
+        }
+        let status = std::process::Command::new("chown")
+            .args(["dovecot:dovecot"])
+            .arg(&mailroot)
+            .status()
+            .unwrap();
+        assert!(status.success(), "chown the mail directory to dovecot");
+        let users_file: String = users
+            .iter()
+            .map(|u| format!("{u}:{{PLAIN}}{IMAP_PASSWORD}\n"))
+            .collect();
+        std::fs::write(root.join("users"), users_file).unwrap();
+        let port = free_port();
+        let r = root.display();
+        let conf = format!(
+            "protocols = imap\nlisten = 127.0.0.1\nbase_dir = {r}/run\nstate_dir = {r}/state\nlog_path = {r}/dovecot.log\n\
+             ssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\ndefault_internal_user = dovecot\n\
+             default_login_user = dovenull\ndefault_internal_group = dovecot\nfirst_valid_uid = 1\n\
+             mail_location = maildir:{r}/mail/%u\n\
+             passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {r}/users\n}}\n\
+             userdb {{\n  driver = static\n  args = uid=dovecot gid=dovecot home={r}/mail/%u\n}}\n\
+             service imap-login {{\n  inet_listener imap {{\n    port = {port}\n  }}\n}}\n"
+        );
+        std::fs::write(root.join("dovecot.conf"), conf).unwrap();
+        let child = std::process::Command::new(dovecot)
+            .arg("-F")
+            .arg("-c")
+            .arg(root.join("dovecot.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start dovecot");
+        wait_for_port(port, "dovecot").await;
+        Dovecot {
+            child,
+            port,
+            mailroot,
+        }
+    }
+
+    async fn session(&self, user: &str) -> async_imap::Session<tokio::net::TcpStream> {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        let mut client = async_imap::Client::new(tcp);
+        client.read_response().await.unwrap();
+        client
+            .login(user, IMAP_PASSWORD)
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap()
+    }
+
+    /// The messages in `user`'s `folder`, read over IMAP, with their flags.
+    pub async fn messages(&self, user: &str, folder: &str) -> Vec<(Vec<u8>, Vec<String>)> {
+        use futures::TryStreamExt as _;
+        let mut s = self.session(user).await;
+        let mut out = Vec::new();
+        if s.select(folder).await.is_ok() {
+            let fetched: Vec<_> = s
+                .fetch("1:*", "(FLAGS BODY.PEEK[])")
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap_or_default();
+            for f in fetched {
+                let flags = f.flags().map(|f| format!("{f:?}")).collect();
+                out.push((f.body().unwrap_or_default().to_vec(), flags));
+            }
+        }
+        let _ = s.logout().await;
+        out
+    }
+
+    /// Puts a message straight into `user`'s INBOX (IMAP APPEND).
+    pub async fn append(&self, user: &str, raw: &[u8]) {
+        let mut s = self.session(user).await;
+        s.append("INBOX", None, None, raw).await.unwrap();
+        let _ = s.logout().await;
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends a raw message through the test SMTP server, as a mail client would.
+pub fn smtp_send(port: u16, from: &str, to: &str, raw: &[u8]) {
+    use lettre::Transport as _;
+    let transport = lettre::SmtpTransport::builder_dangerous("127.0.0.1")
+        .port(port)
+        .build();
+    let envelope =
+        lettre::address::Envelope::new(Some(from.parse().unwrap()), vec![to.parse().unwrap()])
+            .unwrap();
+    transport
+        .send_raw(&envelope, raw)
+        .expect("the SMTP sink accepts the message");
+}
+
+// ---------------------------------------------------------------------------------------------
 // The model: an OpenAI-compatible chat-completions stand-in that reads the papers out of the
 // prompt, answers in the JSONL contract with `usage`, and misbehaves on request.
 
@@ -207,6 +340,24 @@ impl Respond for Responder {
         }
         let body: Value = serde_json::from_slice(&request.body).expect("the request is JSON");
         let messages = body["messages"].as_array().expect("messages");
+        if body.get("response_format").is_some() {
+            // Reading a free-text reply as commands (structured output).
+            let text = messages.last().unwrap()["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase();
+            let commands: Vec<&str> = if text.contains("graph neural networks") {
+                vec!["add topic: graph neural networks", "make it sparkle"]
+            } else {
+                vec![]
+            };
+            s.answered.fetch_add(1, Ordering::SeqCst);
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "id": format!("chatcmpl-{n}"), "object": "chat.completion", "created": 1743120000, "model": body["model"],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": json!({"commands": commands}).to_string(), "refusal": null}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 300, "completion_tokens": 20, "total_tokens": 320}
+            }));
+        }
         let system = messages[0]["content"]
             .as_str()
             .unwrap_or_default()
@@ -346,6 +497,8 @@ pub struct Options {
     pub model: String,
     pub batch_size: usize,
     pub concurrency: usize,
+    /// Start Dovecot with these users and give paperboy an [imap] section (digest@lab.example.org).
+    pub imap_users: Vec<&'static str>,
 }
 
 impl Default for Options {
@@ -360,6 +513,7 @@ impl Default for Options {
             model: "gpt-4o-mini".into(),
             batch_size: 4,
             concurrency: 2,
+            imap_users: Vec::new(),
         }
     }
 }
@@ -370,6 +524,7 @@ pub struct TestApp {
     pub llm: LlmStandIn,
     /// Declared before `dir`'s drop matters: the sink is stopped when the app is dropped.
     pub smtp: Smtp,
+    pub dovecot: Option<Dovecot>,
     pub config: PathBuf,
     pub api_key: bool,
 }
@@ -396,7 +551,26 @@ impl TestApp {
                 .await;
         }
         let llm = LlmStandIn::start(o.behaviour).await;
-        let smtp_args: Vec<&str> = o.smtp_args.iter().map(String::as_str).collect();
+        let dovecot = if o.imap_users.is_empty() {
+            None
+        } else {
+            Some(Dovecot::start(dir.path(), &o.imap_users).await)
+        };
+        let mut smtp_args: Vec<String> = o.smtp_args.clone();
+        let mut extra = o.extra_config.clone();
+        if let Some(d) = &dovecot {
+            smtp_args.extend([
+                "--mailroot".to_string(),
+                d.mailroot.display().to_string(),
+                "--owner".into(),
+                "dovecot".into(),
+            ]);
+            extra.push_str(&format!(
+                "\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nusername = \"digest@lab.example.org\"\npassword_env = \"PAPERBOY_TEST_IMAP_PASSWORD\"\ntimeout_secs = 10\n",
+                d.port
+            ));
+        }
+        let smtp_args: Vec<&str> = smtp_args.iter().map(String::as_str).collect();
         let smtp = Smtp::start(dir.path(), &smtp_args).await;
 
         copy_dir(&repo().join("prompts"), &dir.path().join("prompts"));
@@ -441,7 +615,7 @@ security = "none"
                 batch_size = o.batch_size,
                 concurrency = o.concurrency,
                 port = smtp.port,
-                extra = o.extra_config,
+                extra = extra,
             ),
         )
         .unwrap();
@@ -450,6 +624,7 @@ security = "none"
             arxiv,
             llm,
             smtp,
+            dovecot,
             config,
             api_key: o.api_key,
         }
@@ -473,7 +648,9 @@ security = "none"
         } else {
             cmd.env_remove("PAPERBOY_TEST_API_KEY");
         }
-        cmd.env_remove("VISUAL").env_remove("EDITOR");
+        cmd.env_remove("VISUAL")
+            .env_remove("EDITOR")
+            .env("PAPERBOY_TEST_IMAP_PASSWORD", IMAP_PASSWORD);
         cmd.envs(env.iter().copied());
         let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
             .await
@@ -536,6 +713,9 @@ pub struct Received {
     pub content_type: String,
     /// MIME types of the body parts, in order.
     pub part_types: Vec<String>,
+    pub reply_to: String,
+    pub list_unsubscribe: String,
+    pub in_reply_to: String,
 }
 
 impl Received {
@@ -571,6 +751,18 @@ impl Received {
             html: msg.body_html(0).unwrap_or_default().into_owned(),
             content_type: ct,
             part_types,
+            reply_to: msg
+                .reply_to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or_default()
+                .to_string(),
+            list_unsubscribe: msg
+                .header_raw("List-Unsubscribe")
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+            in_reply_to: msg.in_reply_to().as_text().unwrap_or_default().to_string(),
             raw,
         }
     }

@@ -5,3 +5,4 @@
 mod admin;
 mod digest;
 mod helpers;
+mod replies;

@@ -3,12 +3,17 @@
 It can be told to misbehave the way mail servers do:
   --reject-rcpt ADDR          answer 550 to RCPT TO for ADDR (permanent failure), repeatable
   --tempfail-first N          answer "451 try again later" to the first N DATA commands
+  --mailroot DIR --owner USER also deliver each message, like an MTA, into DIR/<address>/ (a
+                              Maildir per recipient, "+tag" dropped, a Delivered-To header added)
+                              owned by USER, so Dovecot serves it over IMAP
 Run with Debian's python3 (python3-aiosmtpd):
   /usr/bin/python3 tests/support/smtp_sink.py --port 2525 --maildir /tmp/mail
 """
 import argparse
 import asyncio
 import mailbox
+import os
+import pwd
 import signal
 
 from aiosmtpd.controller import Controller
@@ -16,10 +21,22 @@ from aiosmtpd.handlers import Mailbox
 
 
 class Sink(Mailbox):
-    def __init__(self, maildir, reject, tempfail_first):
+    def __init__(self, maildir, reject, tempfail_first, mailroot, owner):
         super().__init__(maildir)
         self.reject = {r.lower() for r in reject}
         self.tempfail_left = tempfail_first
+        self.mailroot = mailroot
+        self.owner = pwd.getpwnam(owner) if owner else None
+
+    def deliver(self, rcpt, data):
+        local, _, domain = rcpt.lower().partition("@")
+        box = os.path.join(self.mailroot, "%s@%s" % (local.split("+", 1)[0], domain))
+        md = mailbox.Maildir(box, create=True)
+        md.add(b"Delivered-To: " + rcpt.encode() + b"\r\n" + data)
+        if self.owner:
+            for root, dirs, files in os.walk(box):
+                for name in [root] + [os.path.join(root, n) for n in dirs + files]:
+                    os.chown(name, self.owner.pw_uid, self.owner.pw_gid)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.reject:
@@ -31,6 +48,12 @@ class Sink(Mailbox):
         if self.tempfail_left > 0:
             self.tempfail_left -= 1
             return "451 4.3.0 try again later"
+        if self.mailroot:
+            data = envelope.original_content or envelope.content
+            if isinstance(data, str):
+                data = data.encode()
+            for rcpt in envelope.rcpt_tos:
+                self.deliver(rcpt, data)
         return await super().handle_DATA(server, session, envelope)
 
 
@@ -40,9 +63,11 @@ def main():
     p.add_argument("--maildir", required=True)
     p.add_argument("--reject-rcpt", action="append", default=[])
     p.add_argument("--tempfail-first", type=int, default=0)
+    p.add_argument("--mailroot")
+    p.add_argument("--owner")
     a = p.parse_args()
     mailbox.Maildir(a.maildir, create=True)
-    controller = Controller(Sink(a.maildir, a.reject_rcpt, a.tempfail_first), hostname="127.0.0.1", port=a.port)
+    controller = Controller(Sink(a.maildir, a.reject_rcpt, a.tempfail_first, a.mailroot, a.owner), hostname="127.0.0.1", port=a.port)
     controller.start()
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()

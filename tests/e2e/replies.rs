@@ -1,0 +1,546 @@
+//! Replies, end to end: digests go out over SMTP into the subscribers' Dovecot mailboxes; replies
+//! written the way Gmail, Outlook, Apple Mail and Thunderbird write them come back through SMTP
+//! into paperboy's mailbox; `paperboy inbox poll` reads it over IMAP, applies what is allowed and
+//! answers in the thread.
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const PAPERBOY: &str = "digest@lab.example.org";
+const ADA: &str = "ada@lab.example.org";
+const GRACE: &str = "grace@lab.example.org";
+
+struct Setup {
+    app: TestApp,
+    /// Ada's digest as she received it (over IMAP).
+    digest: Received,
+}
+
+async fn setup() -> Setup {
+    let app = TestApp::spawn(Options {
+        imap_users: vec![PAPERBOY, ADA, GRACE, "mallory@evil.example.org"],
+        ..Default::default()
+    })
+    .await;
+    let run = app.run(&["digest"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let digest = ada_inbox(&app)
+        .await
+        .pop()
+        .expect("Ada's digest arrived in her mailbox");
+    Setup { app, digest }
+}
+
+async fn ada_inbox(app: &TestApp) -> Vec<Received> {
+    app.dovecot
+        .as_ref()
+        .unwrap()
+        .messages(ADA, "INBOX")
+        .await
+        .into_iter()
+        .map(|(raw, _)| Received::parse(raw))
+        .collect()
+}
+
+fn subscribers_file(app: &TestApp) -> String {
+    std::fs::read_to_string(app.dir.path().join("subscribers.toml")).unwrap()
+}
+
+async fn poll(app: &TestApp) -> Value {
+    let run = app.run(&["inbox", "poll", "--json"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+fn outcomes(report: &Value) -> Vec<String> {
+    report["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["outcome"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Gmail: multipart/alternative, quoted-printable, the attribution line wrapped over two lines.
+fn gmail(from: &str, to: &str, in_reply_to: &str, id: &str, command: &str) -> Vec<u8> {
+    format!(
+        "From: Ada Lovelace <{from}>\r\nTo: paperboy <{to}>\r\nSubject: Re: arXiv digest Fri 28 Mar 2025: 5 papers\r\n\
+         Message-ID: {id}\r\nIn-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\nDate: Fri, 28 Mar 2025 09:12:00 +0000\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"000000000000b1\"\r\n\r\n\
+         --000000000000b1\r\nContent-Type: text/plain; charset=\"UTF-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+         {command}\r\n\r\nOn Fri, Mar 28, 2025 at 6:00=E2=80=AFAM paperboy <\r\n{to}> wrote:\r\n\r\n> Personalized Daily arXiv Papers\r\n> add topic: quoted and never applied\r\n\r\n\
+         --000000000000b1\r\nContent-Type: text/html; charset=\"UTF-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+         <div dir=3D\"ltr\">{command}</div><br><div class=3D\"gmail_quote\">On Fri, Mar 28, 2025 wrote:<blockquote>add topic: quoted</blockquote></div>\r\n\
+         --000000000000b1--\r\n"
+    )
+    .into_bytes()
+}
+
+/// Outlook: HTML only, ISO-8859-1, quoted-printable, the "From: … Sent: …" block.
+fn outlook(from: &str, to: &str, in_reply_to: &str, id: &str, command_latin1_qp: &str) -> Vec<u8> {
+    format!(
+        "From: Ada Lovelace <{from}>\r\nTo: \"paperboy\" <{to}>\r\nSubject: RE: arXiv digest\r\nMessage-ID: {id}\r\n\
+         In-Reply-To: {in_reply_to}\r\nThread-Topic: arXiv digest\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/html; charset=\"iso-8859-1\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+         <html><head><meta http-equiv=3D\"Content-Type\" content=3D\"text/html; charset=3Diso-8859-1\"></head><body>\r\n\
+         <div style=3D\"font-family: Calibri\">{command_latin1_qp}</div>\r\n<div id=3D\"appendonsend\"></div><hr style=3D\"display:inline-block;width:98%\">\r\n\
+         <div id=3D\"divRplyFwdMsg\"><b>From:</b> paperboy &lt;{to}&gt;<br><b>Sent:</b> Friday, March 28, 2025 6:00 AM<br>\r\n\
+         <b>To:</b> Ada<br><b>Subject:</b> arXiv digest</div><div>add topic: quoted and never applied</div></body></html>\r\n"
+    )
+    .into_bytes()
+}
+
+/// Apple Mail (iPhone): format=flowed, "Sent from my iPhone", the attribution inside the quote.
+fn apple(from: &str, to: &str, in_reply_to: &str, id: &str, command: &str) -> Vec<u8> {
+    format!(
+        "From: Ada Lovelace <{from}>\r\nTo: paperboy <{to}>\r\nSubject: Re: arXiv digest\r\nMessage-Id: {id}\r\n\
+         In-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\nMime-Version: 1.0 (1.0)\r\nX-Mailer: iPhone Mail (22D82)\r\n\
+         Content-Type: text/plain; charset=utf-8; format=flowed\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         {command}\r\n\r\nSent from my iPhone\r\n\r\n> On 28 Mar 2025, at 06:00, paperboy <{to}> wrote:\r\n> \r\n> add topic: quoted\r\n"
+    )
+    .into_bytes()
+}
+
+/// Thunderbird: plain UTF-8, "On 3/28/25 06:00, paperboy wrote:".
+fn thunderbird(from: &str, to: &str, in_reply_to: &str, id: &str, command: &str) -> Vec<u8> {
+    format!(
+        "Message-ID: {id}\r\nDate: Fri, 28 Mar 2025 10:00:00 +0100\r\nMIME-Version: 1.0\r\nUser-Agent: Mozilla Thunderbird\r\n\
+         Subject: Re: arXiv digest\r\nTo: paperboy <{to}>\r\nReferences: {in_reply_to}\r\nFrom: Ada Lovelace <{from}>\r\n\
+         In-Reply-To: {in_reply_to}\r\nContent-Type: text/plain; charset=UTF-8; format=flowed\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         {command}\r\n\r\nOn 3/28/25 06:00, paperboy wrote:\r\n> Personalized Daily arXiv Papers\r\n> add topic: quoted\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn replies_from_four_mail_clients_are_applied_and_confirmed() {
+    let Setup { app, digest } = setup().await;
+    // Every digest carries the subscriber's own reply address and an unsubscribe address.
+    assert!(
+        digest.reply_to.starts_with("digest+") && digest.reply_to.ends_with("@lab.example.org"),
+        "{}",
+        digest.reply_to
+    );
+    let token = digest
+        .reply_to
+        .trim_start_matches("digest+")
+        .split('@')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(token.len() >= 32, "an unguessable token");
+    assert_eq!(
+        digest.list_unsubscribe,
+        format!("<mailto:digest+unsub-{token}@lab.example.org?subject=unsubscribe>")
+    );
+    assert!(digest
+        .text
+        .contains("Reply to this email to change your digest"));
+    let digest_id = format!("<{}>", digest.message_id);
+    let to = digest.reply_to.clone();
+
+    smtp_send(
+        app.smtp.port,
+        ADA,
+        &to,
+        &gmail(
+            ADA,
+            &to,
+            &digest_id,
+            "<gmail-1@mail.gmail.com>",
+            "add topic: sparse attention",
+        ),
+    );
+    smtp_send(
+        app.smtp.port,
+        ADA,
+        &to,
+        &outlook(
+            ADA,
+            &to,
+            &digest_id,
+            "<outlook-1@outlook.com>",
+            "follow Bj=F6rn Ommer",
+        ),
+    );
+    smtp_send(
+        app.smtp.port,
+        ADA,
+        &to,
+        &apple(ADA, &to, &digest_id, "<apple-1@icloud.com>", "relevance 8"),
+    );
+    smtp_send(
+        app.smtp.port,
+        ADA,
+        &to,
+        &thunderbird(
+            ADA,
+            &to,
+            &digest_id,
+            "<tb-1@lab.example.org>",
+            "more like 2\r\nmax 15",
+        ),
+    );
+
+    let report = poll(&app).await;
+    assert_eq!(outcomes(&report), vec!["applied"; 4], "{report:#}");
+    assert_eq!(report["answers_sent"], 4);
+
+    let file = subscribers_file(&app);
+    assert!(
+        file.contains("Mixture-of-Experts, quantization and sparsity.\nsparse attention"),
+        "{file}"
+    );
+    assert!(
+        !file.contains("quoted and never applied"),
+        "quoted text is never a command"
+    );
+    assert!(
+        file.contains("authors = [\"Bj\\\\\"orn Schuller\", \"Björn Ommer\"]")
+            || file.contains("\"Björn Ommer\""),
+        "ISO-8859-1 decoded: {file}"
+    );
+    assert!(file.contains("min_relevance = 8") && file.contains("max_papers = 15"));
+
+    // "more like 2" remembers the second paper of the digest replied to as an example.
+    let db = app.db();
+    let (paper, more): (String, i64) = db
+        .query_row("SELECT paper_id, more FROM examples", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let second = digest
+        .text
+        .split("\nArXiv ID: ")
+        .nth(2)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!((paper.as_str(), more), (second.as_str(), 1));
+
+    // Each change is in the audit trail, by reply.
+    let actors: Vec<(String, String)> = db
+        .prepare("SELECT actor, detail FROM audit ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        actors.len(),
+        4,
+        "one change per reply: topic, follow, relevance, max (the example is kept in SQLite)"
+    );
+    assert!(actors.iter().all(|(a, _)| a == "reply"));
+    assert_eq!(actors[0].1, "<gmail-1@mail.gmail.com>");
+
+    // The confirmations arrive in Ada's mailbox, in the thread of each reply.
+    let inbox = ada_inbox(&app).await;
+    let confirmations: Vec<&Received> = inbox
+        .iter()
+        .filter(|m| m.subject.to_lowercase().starts_with("re:"))
+        .collect();
+    assert_eq!(confirmations.len(), 4);
+    let gmail_answer = confirmations
+        .iter()
+        .find(|m| m.in_reply_to == "gmail-1@mail.gmail.com")
+        .expect("threaded answer");
+    assert!(
+        gmail_answer.text.contains("added topic: sparse attention"),
+        "{}",
+        gmail_answer.text
+    );
+    assert!(
+        gmail_answer.text.contains("Your topics now:")
+            && gmail_answer.text.contains("2. sparse attention")
+    );
+    assert!(gmail_answer.text.contains("Reply \"undo\" to revert"));
+    assert_eq!(gmail_answer.reply_to, to, "answers keep the reply address");
+
+    // Handled messages are flagged \Seen and moved out of the inbox.
+    let dovecot = app.dovecot.as_ref().unwrap();
+    assert!(dovecot.messages(PAPERBOY, "INBOX").await.is_empty());
+    let processed = dovecot.messages(PAPERBOY, "paperboy.processed").await;
+    assert_eq!(processed.len(), 4);
+    assert!(
+        processed
+            .iter()
+            .all(|(_, flags)| flags.iter().any(|f| f.contains("Seen"))),
+        "{processed:?}"
+    );
+
+    // Polling again changes nothing twice.
+    let again = poll(&app).await;
+    assert!(outcomes(&again).is_empty());
+    assert_eq!(subscribers_file(&app), file);
+    assert_eq!(
+        ada_inbox(&app).await.len(),
+        inbox.len(),
+        "no second confirmation"
+    );
+}
+
+#[tokio::test]
+async fn forged_foreign_automatic_and_oversized_messages_change_nothing() {
+    let Setup { app, digest } = setup().await;
+    let before = subscribers_file(&app);
+    let to = digest.reply_to.clone();
+    let digest_id = format!("<{}>", digest.message_id);
+    let dovecot = app.dovecot.as_ref().unwrap();
+
+    // Forged From: Grace's address on Ada's reply token.
+    smtp_send(
+        app.smtp.port,
+        GRACE,
+        &to,
+        &thunderbird(GRACE, &to, &digest_id, "<forged-1@x>", "unsubscribe"),
+    );
+    // A stranger writing to the plain address, no token, no digest replied to.
+    let stranger = "From: Mallory <mallory@evil.example.org>\r\nTo: digest@lab.example.org\r\nSubject: hi\r\nMessage-ID: <stranger-1@evil>\r\n\r\npause\r\n";
+    smtp_send(
+        app.smtp.port,
+        "mallory@evil.example.org",
+        PAPERBOY,
+        stranger.as_bytes(),
+    );
+    // Ada's token, but a made-up one for someone else: unknown token.
+    let bad_to = "digest+0123456789abcdef0123456789abcdef@lab.example.org";
+    smtp_send(
+        app.smtp.port,
+        ADA,
+        bad_to,
+        &thunderbird(ADA, bad_to, "<nothing@x>", "<badtoken-1@x>", "pause"),
+    );
+    // Ada's vacation responder.
+    let vacation = format!(
+        "From: Ada Lovelace <{ADA}>\r\nTo: {to}\r\nSubject: Out of Office: arXiv digest\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <ooo-1@x>\r\nIn-Reply-To: {digest_id}\r\n\r\nI am away until Monday. pause\r\n"
+    );
+    smtp_send(app.smtp.port, ADA, &to, vacation.as_bytes());
+    // A bounce.
+    let bounce = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@lab.example.org>\r\nTo: {to}\r\nSubject: Undelivered Mail\r\nMessage-ID: <bounce-1@x>\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\npause\r\n--b--\r\n"
+    );
+    smtp_send(
+        app.smtp.port,
+        "mailer-daemon@lab.example.org",
+        &to,
+        bounce.as_bytes(),
+    );
+    // Over 1 MiB.
+    let mut big = thunderbird(ADA, &to, &digest_id, "<big-1@x>", "unsubscribe");
+    big.extend(std::iter::repeat_n(b'x', 1100 * 1024));
+    big.extend_from_slice(b"\r\n");
+    dovecot.append(PAPERBOY, &big).await;
+
+    let report = poll(&app).await;
+    let mut got = outcomes(&report);
+    got.sort();
+    assert_eq!(
+        got,
+        vec!["ignored", "ignored", "ignored", "rejected", "rejected", "rejected"],
+        "{report:#}"
+    );
+    assert_eq!(report["answers_sent"], 0, "no backscatter");
+    assert_eq!(subscribers_file(&app), before);
+    assert_eq!(app.count("SELECT count(*) FROM audit"), 0);
+    let details: Vec<String> = report["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["detail"].as_str().unwrap().to_string())
+        .collect();
+    assert!(details.iter().any(|d| d.contains("sent from grace@lab.example.org but the token or digest belongs to ada@lab.example.org")), "{details:?}");
+    assert!(details.iter().any(|d| d.contains("over the 1 MiB limit")));
+    assert!(details.iter().any(|d| d.contains("Auto-Submitted")));
+    assert_eq!(
+        dovecot.messages(PAPERBOY, "paperboy.rejected").await.len(),
+        6
+    );
+    assert_eq!(ada_inbox(&app).await.len(), 1, "only the digest");
+    assert!(dovecot
+        .messages("mallory@evil.example.org", "INBOX")
+        .await
+        .is_empty());
+}
+
+#[tokio::test]
+async fn unsubscribe_by_list_unsubscribe_from_anywhere_and_undo() {
+    let Setup { app, digest } = setup().await;
+    let unsub = digest
+        .list_unsubscribe
+        .trim_start_matches("<mailto:")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    // A one-click unsubscribe from a different address (a forwarding alias, a mail client's button).
+    let msg = format!("From: someone@elsewhere.example.org\r\nTo: {unsub}\r\nSubject: unsubscribe\r\nMessage-ID: <unsub-1@x>\r\n\r\n");
+    smtp_send(
+        app.smtp.port,
+        "someone@elsewhere.example.org",
+        &unsub,
+        msg.as_bytes(),
+    );
+    let report = poll(&app).await;
+    assert_eq!(outcomes(&report), vec!["applied"]);
+    assert!(!subscribers_file(&app).contains(ADA), "Ada is unsubscribed");
+    // Confirmed to Ada's own address, not to the sender.
+    let inbox = ada_inbox(&app).await;
+    let confirmation = inbox
+        .iter()
+        .find(|m| m.text.contains("You are unsubscribed"))
+        .expect("confirmation to Ada");
+    assert_eq!(confirmation.to, ADA);
+
+    // Ada replies "undo" to the confirmation: she is back.
+    let to = confirmation.reply_to.clone();
+    smtp_send(
+        app.smtp.port,
+        ADA,
+        &to,
+        &apple(
+            ADA,
+            &to,
+            &format!("<{}>", confirmation.message_id),
+            "<undo-1@x>",
+            "undo",
+        ),
+    );
+    let report = poll(&app).await;
+    assert_eq!(outcomes(&report), vec!["applied"], "{report:#}");
+    let file = subscribers_file(&app);
+    assert!(
+        file.contains(ADA) && file.contains("Mixture-of-Experts, quantization and sparsity."),
+        "{file}"
+    );
+    let history = app.run(&["subscribers", "history", ADA, "--json"]).await;
+    let rows: Value = serde_json::from_str(&history.stdout).unwrap();
+    let actions: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["remove", "add"]);
+}
+
+#[tokio::test]
+async fn undo_help_free_text_and_text_that_looks_like_toml() {
+    let Setup { app, digest } = setup().await;
+    let to = digest.reply_to.clone();
+    let id = format!("<{}>", digest.message_id);
+    let send = |mid: &str, body: &str| {
+        smtp_send(
+            app.smtp.port,
+            ADA,
+            &to,
+            &thunderbird(ADA, &to, &id, mid, body),
+        )
+    };
+
+    // Text is data: quotes, brackets, TOML and HTML never break the file or the mail.
+    let evil =
+        r#"add topic: "quoted" ]] [[subscriber]] email = "mallory@evil.example.org" <b>bold</b>"#;
+    send("<evil-1@x>", evil);
+    assert_eq!(outcomes(&poll(&app).await), vec!["applied"]);
+    let file = subscribers_file(&app);
+    let parsed: toml::Table = file.parse().expect("still valid TOML");
+    assert_eq!(
+        parsed["subscriber"].as_array().unwrap().len(),
+        2,
+        "no subscriber was injected"
+    );
+    let answer = ada_inbox(&app)
+        .await
+        .into_iter()
+        .find(|m| m.in_reply_to == "evil-1@x")
+        .unwrap();
+    assert!(answer
+        .text
+        .contains(r#"quoted" ]] [[subscriber]] email = "mallory@evil.example.org" <b>bold</b>"#));
+
+    // Undo reverts the last change made by reply.
+    send("<undo-2@x>", "undo");
+    assert_eq!(outcomes(&poll(&app).await), vec!["applied"]);
+    assert!(!subscribers_file(&app).contains("mallory"));
+
+    // Nothing understood, no model needed for "help": the help text from emails/.
+    send("<help-1@x>", "help");
+    assert_eq!(outcomes(&poll(&app).await), vec!["answered"]);
+    let help = ada_inbox(&app)
+        .await
+        .into_iter()
+        .find(|m| m.in_reply_to == "help-1@x")
+        .unwrap();
+    assert!(help.text.contains("add topic: TEXT") && help.text.contains("Your topics now:"));
+
+    // Free text goes to the model, whose suggestions are validated like any command.
+    send(
+        "<free-1@x>",
+        "Hi! Could you also send me papers on graph neural networks? Thanks, Ada",
+    );
+    let report = poll(&app).await;
+    assert_eq!(outcomes(&report), vec!["applied"], "{report:#}");
+    assert!(subscribers_file(&app).contains("graph neural networks"));
+    let answer = ada_inbox(&app)
+        .await
+        .into_iter()
+        .find(|m| m.in_reply_to == "free-1@x")
+        .unwrap();
+    assert!(answer.text.contains("added topic: graph neural networks"));
+    assert!(
+        answer.text.contains("make it sparkle"),
+        "the invalid suggestion is reported, not applied: {}",
+        answer.text
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM spend WHERE subscriber = 'ada@lab.example.org' AND papers = 0"
+        ),
+        1,
+        "the model call is in the ledger"
+    );
+}
+
+#[tokio::test]
+async fn inbox_parse_explains_a_message() {
+    let Setup { app, digest } = setup().await;
+    let to = digest.reply_to.clone();
+    let file = app.dir.path().join("reply.eml");
+    std::fs::write(
+        &file,
+        gmail(
+            ADA,
+            &to,
+            &format!("<{}>", digest.message_id),
+            "<p-1@x>",
+            "follow Yann LeCun\r\nrelevance eleven",
+        ),
+    )
+    .unwrap();
+    let run = app
+        .run(&["inbox", "parse", file.to_str().unwrap(), "--json"])
+        .await;
+    assert_eq!(run.code, 0);
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["status"], "authenticated");
+    assert_eq!(v["subscriber"], ADA);
+    assert!(v["why"].as_str().unwrap().contains("reply token"));
+    assert_eq!(v["commands"], serde_json::json!(["follow Yann LeCun"]));
+    assert!(v["invalid"][0].as_str().unwrap().contains("needs a number"));
+    std::fs::write(&file, gmail(GRACE, &to, "<x@y>", "<p-2@x>", "pause")).unwrap();
+    let run = app.run(&["inbox", "parse", file.to_str().unwrap()]).await;
+    assert!(
+        run.stdout.contains("failed") && run.stdout.contains("belongs to ada@lab.example.org"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM inbound"),
+        0,
+        "parse changes nothing"
+    );
+}
