@@ -2,18 +2,39 @@
 
 use chrono::{DateTime, Utc};
 
+/// The environment variable that sets the clock for tests and dry rehearsals: an RFC 3339 time
+/// that "now" starts from (it then advances with real time).
+pub const FAKE_NOW_ENV: &str = "PAPERBOY_FAKE_NOW";
+
 /// Where "now" comes from.
 #[derive(Debug, Clone, Copy)]
 pub enum Clock {
     System,
-    Fixed(DateTime<Utc>),
+    /// Starts at `at` when the process started at `started`, and advances with real time.
+    Shifted {
+        at: DateTime<Utc>,
+        started: DateTime<Utc>,
+    },
 }
 
 impl Clock {
+    /// The system clock, unless `PAPERBOY_FAKE_NOW` says otherwise.
+    pub fn from_env() -> Result<Clock, String> {
+        match std::env::var(FAKE_NOW_ENV) {
+            Ok(v) if !v.trim().is_empty() => DateTime::parse_from_rfc3339(v.trim())
+                .map(|t| Clock::Shifted {
+                    at: t.with_timezone(&Utc),
+                    started: now_utc(),
+                })
+                .map_err(|e| format!("{FAKE_NOW_ENV}=`{v}` is not an RFC 3339 time ({e})")),
+            _ => Ok(Clock::System),
+        }
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         match self {
             Clock::System => now_utc(),
-            Clock::Fixed(t) => *t,
+            Clock::Shifted { at, started } => *at + (now_utc() - *started),
         }
     }
 }

@@ -23,6 +23,9 @@ pub struct Config {
     pub mail: MailConfig,
     /// The inbox paperboy reads replies from; `None` (no `[imap]` section): replies are not read.
     pub imap: Option<ImapConfig>,
+    pub schedule: ScheduleConfig,
+    pub budget: BudgetConfig,
+    pub admin: AdminConfig,
     /// Directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -96,6 +99,48 @@ pub enum Security {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Six fields with seconds: `sec min hour day-of-month month day-of-week`.
+    pub cron: String,
+    /// IANA time zone the cron expression is read in.
+    pub timezone: String,
+    /// How many earlier announcement days (weekdays) to catch up on after downtime.
+    pub catch_up_days: u32,
+    /// Retries of a transient send failure within one run.
+    pub send_attempts: u32,
+    pub send_retry_base_ms: u64,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            cron: "0 30 6 * * Mon-Fri".into(),
+            timezone: "UTC".into(),
+            catch_up_days: 3,
+            send_attempts: 3,
+            send_retry_base_ms: 2_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// Most the model may cost per UTC day, in USD (unset: no limit).
+    pub daily_usd: Option<f64>,
+    /// Most per calendar month (UTC), in USD.
+    pub monthly_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Where alerts about failed or degraded runs go (unset: no alert mails, only logs).
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ImapConfig {
     pub host: String,
     pub port: u16,
@@ -160,6 +205,9 @@ impl Default for Config {
             store: StoreConfig::default(),
             mail: MailConfig::default(),
             imap: None,
+            schedule: ScheduleConfig::default(),
+            budget: BudgetConfig::default(),
+            admin: AdminConfig::default(),
             base_dir: PathBuf::from("."),
             source: None,
         }
@@ -354,6 +402,27 @@ impl Config {
                 "mail.reply_to",
                 format!("`{reply}` already has a +tag; paperboy adds its own"),
             ));
+        }
+        crate::schedule::Schedule::parse(&self.schedule.cron, &self.schedule.timezone)
+            .map_err(|e| invalid("schedule", e))?;
+        for (key, v) in [
+            ("budget.daily_usd", self.budget.daily_usd),
+            ("budget.monthly_usd", self.budget.monthly_usd),
+        ] {
+            if v.is_some_and(|v| v.is_nan() || v <= 0.0) {
+                return Err(invalid(
+                    key,
+                    "must be a positive amount of dollars, e.g. 0.50".into(),
+                ));
+            }
+        }
+        if let Some(e) = &self.admin.email {
+            e.parse::<lettre::Address>().map_err(|err| {
+                invalid(
+                    "admin.email",
+                    format!("`{e}` is not a mail address ({err})"),
+                )
+            })?;
         }
         if let Some(imap) = &self.imap {
             if imap.username.trim().is_empty() {

@@ -1,14 +1,17 @@
 //! paperboy: a daemon that mails researchers a personalized daily digest of new arXiv papers.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod arxiv;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod digest;
 pub mod domain;
 pub mod mail;
 pub mod pipeline;
+pub mod schedule;
 pub mod scoring;
 pub mod store;
 pub mod subscribers;

@@ -28,6 +28,9 @@ pub struct App {
     pub arxiv: ArxivClient,
     pub scorer: Scorer,
     pub from: Mailbox,
+    /// Cancelled on SIGTERM/SIGINT: no new work is started, the run records where it stopped.
+    pub cancel: tokio_util::sync::CancellationToken,
+    pub clock: crate::clock::Clock,
 }
 
 /// Reports scoring progress (a progress bar on a terminal; nothing elsewhere).
@@ -162,7 +165,11 @@ pub async fn run_digest(
         error: None,
     };
 
-    let announcement = match fetch(app, opts).await {
+    let fetched = tokio::select! {
+        f = fetch(app, opts) => f,
+        _ = app.cancel.cancelled() => Err(anyhow::anyhow!("interrupted by shutdown while fetching; the next run tries again")),
+    };
+    let announcement = match fetched {
         Ok(a) => a,
         Err(e) => {
             let msg = format!("{e:#}");
@@ -216,7 +223,12 @@ pub async fn run_digest(
         let mut outcome = p.outcome();
         let sub = &p.digest.subscriber;
         let mut delivered_to = None;
-        if p.nothing_scored() {
+        if app.cancel.is_cancelled() {
+            // Shutting down: nothing new is started; the next run delivers this digest.
+            outcome.status = "interrupted".into();
+            outcome.detail =
+                Some("paperboy was shutting down; the next run sends this digest".into());
+        } else if p.nothing_scored() {
             // No digest that would look like a quiet day; a later run (once the cause is fixed)
             // sends the real one.
             outcome.status = "not_scored".into();
@@ -250,7 +262,13 @@ pub async fn run_digest(
         });
     }
 
-    report.status = if report.subscribers.iter().any(SubscriberReport::failed) {
+    let interrupted = report
+        .subscribers
+        .iter()
+        .any(|s| s.outcome.status == "interrupted");
+    report.status = if interrupted {
+        RunStatus::Failed
+    } else if report.subscribers.iter().any(SubscriberReport::failed) {
         let all_failed = report
             .subscribers
             .iter()
@@ -277,6 +295,16 @@ pub async fn run_digest(
         })
         .collect();
     report.error = (!problems.is_empty()).then(|| problems.join("; "));
+    if interrupted {
+        report.error = Some(format!(
+            "interrupted by shutdown; the next run finishes the day{}",
+            report
+                .error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        ));
+    }
     let (status, error) = (report.status, report.error.clone());
     app.store
         .call(move |c| runs::finish(c, run_id, status, error.as_deref()))
@@ -442,11 +470,19 @@ pub async fn prepare(
         tracing::info!(papers = to_score, profiles = jobs.len(), scorer = %app.scorer.describe(), "scoring");
     }
     progress.start(to_score);
+    let ctx = crate::scoring::ScoreContext {
+        now: app.clock.now(),
+        cancel: &app.cancel,
+    };
     let results = app
         .scorer
-        .score(&app.store, run_id, jobs.into_values().collect(), &|n| {
-            progress.advance(n)
-        })
+        .score(
+            &app.store,
+            run_id,
+            jobs.into_values().collect(),
+            &|n| progress.advance(n),
+            &ctx,
+        )
         .await;
     progress.finish();
     let results = results?;
@@ -597,7 +633,8 @@ async fn deliver(
     Ok((r.outcome.status, r.outcome.detail, r.delivered_to))
 }
 
-/// Sends a message whose delivery row exists, then marks it sent or failed.
+/// Sends a message whose delivery row exists, retrying transient failures (4xx, refused
+/// connections) with backoff, then marks it sent, failed for good (5xx), or still pending.
 async fn send_recorded(
     app: &App,
     mailer: &Mailer,
@@ -606,26 +643,42 @@ async fn send_recorded(
     bytes: &[u8],
 ) -> anyhow::Result<SubscriberReport> {
     let email = sub.email.to_string();
-    match mailer
-        .send(&app.from.email, &sub.email.to_address(), bytes)
-        .await
-    {
-        Ok(where_) => {
-            let e = email.clone();
-            app.store
-                .call(move |c| deliveries::mark_sent(c, &e, day))
-                .await?;
-            let mut r = simple(&email, "delivered", None);
-            r.delivered_to = Some(where_);
-            Ok(r)
-        }
-        Err(err) => {
-            tracing::error!(subscriber = %email, error = %err, transient = err.transient, "could not deliver the digest");
-            let (e, msg, permanent) = (email.clone(), err.message.clone(), !err.transient);
-            app.store
-                .call(move |c| deliveries::mark_failed(c, &e, day, &msg, permanent))
-                .await?;
-            Ok(simple(&email, "send_failed", Some(err.message)))
+    let attempts = app.config.schedule.send_attempts.max(1);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match mailer
+            .send(&app.from.email, &sub.email.to_address(), bytes)
+            .await
+        {
+            Ok(where_) => {
+                let e = email.clone();
+                app.store
+                    .call(move |c| deliveries::mark_sent(c, &e, day))
+                    .await?;
+                let mut r = simple(&email, "delivered", None);
+                r.delivered_to = Some(where_);
+                return Ok(r);
+            }
+            Err(err) if err.transient && attempt < attempts && !app.cancel.is_cancelled() => {
+                let wait = std::time::Duration::from_millis(app.config.schedule.send_retry_base_ms)
+                    .saturating_mul(2u32.saturating_pow(attempt - 1));
+                tracing::warn!(subscriber = %email, error = %err, attempt, wait_ms = wait.as_millis() as u64, "sending failed for now; retrying");
+                tokio::time::sleep(wait).await;
+            }
+            Err(err) => {
+                tracing::error!(subscriber = %email, error = %err, transient = err.transient, "could not deliver the digest");
+                let (e, msg, permanent) = (email.clone(), err.message.clone(), !err.transient);
+                app.store
+                    .call(move |c| deliveries::mark_failed(c, &e, day, &msg, permanent))
+                    .await?;
+                let detail = if err.transient {
+                    format!("{} (will be retried)", err.message)
+                } else {
+                    err.message
+                };
+                return Ok(simple(&email, "send_failed", Some(detail)));
+            }
         }
     }
 }

@@ -58,6 +58,7 @@ pub async fn build_app(config: Config) -> Result<App, Failure> {
                 Prompts::load(&config.resolve(&config.prompts)).map_err(Failure::usage)?;
             Scorer::Llm(Box::new(LlmScorer {
                 client: LlmClient::new(&config.llm, &key)?,
+                budget: crate::scoring::budget::Budget::new(&config.budget),
                 prompts,
                 prices: PriceTable::new(&config.llm.prices),
                 batch_size: config.llm.batch_size,
@@ -74,12 +75,15 @@ pub async fn build_app(config: Config) -> Result<App, Failure> {
             Scorer::Keyword
         }
     };
+    let clock = crate::clock::Clock::from_env().map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     Ok(App {
         config,
         store,
         arxiv,
         scorer,
         from,
+        cancel: tokio_util::sync::CancellationToken::new(),
+        clock,
     })
 }
 
@@ -106,6 +110,7 @@ pub async fn run(config: Config, args: DigestArgs) -> Result<u8, Failure> {
     let report = pipeline::run_digest(&app, &subscribers, &opts, &bar)
         .await
         .context("the digest run stopped")?;
+    crate::alerts::after_run(&app, &report).await?;
     if args.json {
         println!(
             "{}",

@@ -2,6 +2,7 @@
 //! Data goes to stdout, logs to stderr.
 
 mod check;
+mod daemon;
 mod digest;
 mod inbox;
 mod output;
@@ -28,7 +29,7 @@ pub const EXIT_USAGE: u8 = 2;
     name = "paperboy",
     version,
     about = "Mails researchers a personalized daily digest of new arXiv papers.",
-    after_help = "Examples:\n  paperboy digest                      run today's digest for every subscriber\n  paperboy digest --dry-run            same, but only write the emails to the outbox\n  paperboy digest --date 2025-03-28    a past announcement day (arXiv API)\n  paperboy subscribers list            who gets what\n  paperboy spend --by subscriber       what the model cost\n  paperboy runs                        recent runs and how they went\n  paperboy check                       is everything set up?\n  paperboy --config /etc/paperboy/paperboy.toml digest\n\nExit codes: 0 success (or no announcement today), 1 a run failed or a subscriber could not be\nscored or delivered, 2 bad configuration, subscribers file or arguments.\n\nEnvironment: OPENAI_API_KEY (or the variable named by [llm] api_key_env) enables the model;\nwithout it a keyword scorer runs. PAPERBOY__SECTION__KEY overrides a config key. RUST_LOG tunes logs."
+    after_help = "Examples:\n  paperboy digest                      run today's digest for every subscriber\n  paperboy digest --dry-run            same, but only write the emails to the outbox\n  paperboy digest --date 2025-03-28    a past announcement day (arXiv API)\n  paperboy subscribers list            who gets what\n  paperboy spend --by subscriber       what the model cost\n  paperboy runs                        recent runs and how they went\n  paperboy check                       is everything set up?\n  paperboy run                         the daemon: daily digests on schedule, replies, catch-up\n  paperboy status                      is it running, what ran, what runs next\n  paperboy --config /etc/paperboy/paperboy.toml digest\n\nExit codes: 0 success (or no announcement today), 1 a run failed or a subscriber could not be\nscored or delivered, 2 bad configuration, subscribers file or arguments.\n\nEnvironment: OPENAI_API_KEY (or the variable named by [llm] api_key_env) enables the model;\nwithout it a keyword scorer runs. PAPERBOY__SECTION__KEY overrides a config key. RUST_LOG tunes logs."
 )]
 pub struct Cli {
     /// Configuration file [default: ./paperboy.toml, where a missing file means built-in defaults].
@@ -61,6 +62,8 @@ pub enum Command {
     Check(check::CheckArgs),
     #[command(subcommand)]
     Inbox(inbox::InboxCmd),
+    Run(daemon::RunArgs),
+    Status(daemon::StatusArgs),
 }
 
 pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
@@ -134,5 +137,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::SendTest(args) => preview::send_test(config, args).await,
         Command::Check(args) => check::run(config, args).await,
         Command::Inbox(cmd) => inbox::run(config, cmd).await,
+        Command::Run(args) => daemon::run(config, args).await,
+        Command::Status(args) => daemon::status(config, args),
     }
 }

@@ -71,6 +71,10 @@ impl LlmClient {
         &self.model
     }
 
+    pub fn max_completion_tokens(&self) -> Option<u32> {
+        self.max_completion_tokens
+    }
+
     pub fn base_url(&self) -> &str {
         &self.base_url
     }

@@ -2,6 +2,7 @@
 //! Output: verdicts (stored, keyed by paper, profile, model and prompt version) and, for papers
 //! that could not be scored, the reason. Every model call is a row in the spend ledger.
 
+pub mod budget;
 pub mod keyword;
 pub mod llm;
 pub mod prices;
@@ -31,6 +32,7 @@ pub enum Scorer {
 
 pub struct LlmScorer {
     pub client: LlmClient,
+    pub budget: budget::Budget,
     pub prompts: Prompts,
     pub prices: PriceTable,
     pub batch_size: usize,
@@ -87,6 +89,7 @@ impl Scorer {
         run_id: i64,
         jobs: Vec<Job>,
         on_progress: &(dyn Fn(usize) + Sync),
+        ctx: &ScoreContext<'_>,
     ) -> anyhow::Result<HashMap<String, JobResult>> {
         match self {
             Scorer::Keyword => {
@@ -116,9 +119,15 @@ impl Scorer {
                 }
                 Ok(out)
             }
-            Scorer::Llm(s) => s.score(self, store, run_id, jobs, on_progress).await,
+            Scorer::Llm(s) => s.score(self, store, run_id, jobs, on_progress, ctx).await,
         }
     }
+}
+
+/// What scoring needs from the run: when it is (for the budget) and whether to stop.
+pub struct ScoreContext<'a> {
+    pub now: chrono::DateTime<chrono::Utc>,
+    pub cancel: &'a tokio_util::sync::CancellationToken,
 }
 
 struct Batch {
@@ -128,6 +137,10 @@ struct Batch {
 }
 
 impl LlmScorer {
+    fn max_completion_tokens(&self) -> Option<u64> {
+        self.client.max_completion_tokens().map(u64::from)
+    }
+
     async fn score(
         &self,
         scorer: &Scorer,
@@ -135,6 +148,7 @@ impl LlmScorer {
         run_id: i64,
         jobs: Vec<Job>,
         on_progress: &(dyn Fn(usize) + Sync),
+        ctx: &ScoreContext<'_>,
     ) -> anyhow::Result<HashMap<String, JobResult>> {
         let mut batches = Vec::new();
         let mut results: HashMap<String, JobResult> = HashMap::new();
@@ -160,7 +174,7 @@ impl LlmScorer {
                     let hash = batch.profile_hash.clone();
                     let n = batch.papers.len();
                     let r = self
-                        .score_batch(scorer, store, run_id, batch, abort, aborted)
+                        .score_batch(scorer, store, run_id, batch, abort, aborted, ctx)
                         .await;
                     on_progress(n);
                     (hash, r)
@@ -178,6 +192,7 @@ impl LlmScorer {
         Ok(results)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn score_batch(
         &self,
         scorer: &Scorer,
@@ -186,6 +201,7 @@ impl LlmScorer {
         batch: Batch,
         abort: &Mutex<Option<String>>,
         aborted: &AtomicBool,
+        ctx: &ScoreContext<'_>,
     ) -> anyhow::Result<JobResult> {
         let mut result = JobResult::default();
         let key = scorer.key(&batch.subscriber);
@@ -205,20 +221,55 @@ impl LlmScorer {
             }
             let refs: Vec<&Paper> = pending.iter().collect();
             let user = Prompts::user(&refs);
-            let completion = match self.client.complete(&system, &user).await {
-                Ok(c) => c,
-                Err(LlmError::Fatal(why)) => {
-                    tracing::error!(%why, "model scoring stopped for this run");
-                    *abort.lock().unwrap() = Some(why.clone());
-                    aborted.store(true, Ordering::SeqCst);
-                    for p in pending.drain(..) {
-                        result.unscored.insert(p.id, why.clone());
-                    }
-                    return Ok(result);
+            let stop = |why: String, pending: &mut Vec<Paper>, result: &mut JobResult| {
+                *abort.lock().unwrap() = Some(why.clone());
+                aborted.store(true, Ordering::SeqCst);
+                for p in pending.drain(..) {
+                    result.unscored.insert(p.id, why.clone());
                 }
-                Err(LlmError::Failed(why)) => {
-                    for p in pending.drain(..) {
-                        result.unscored.insert(p.id, why.clone());
+            };
+            // The worst this call can cost: prompt tokens counted generously, the longest answer.
+            let worst_prompt = ((system.len() + user.len()) / 3) as u64;
+            let worst_completion = self
+                .max_completion_tokens()
+                .unwrap_or(150 * pending.len() as u64 + 100);
+            let worst = self
+                .prices
+                .get(self.client.model())
+                .map(|p| p.cost(worst_prompt, 0, worst_completion))
+                .unwrap_or(crate::domain::Money::ZERO);
+            if let Err(why) = self.budget.reserve(store, ctx.now, worst).await? {
+                tracing::warn!(%why, "budget reached");
+                stop(why, &mut pending, &mut result);
+                return Ok(result);
+            }
+            let call = tokio::select! {
+                c = self.client.complete(&system, &user) => Some(c),
+                _ = ctx.cancel.cancelled() => None,
+            };
+            let Some(call) = call else {
+                self.budget.release(worst).await;
+                stop(
+                    "scoring was interrupted by shutdown; the next run scores these papers".into(),
+                    &mut pending,
+                    &mut result,
+                );
+                return Ok(result);
+            };
+            let completion = match call {
+                Ok(c) => c,
+                Err(e) => {
+                    self.budget.release(worst).await;
+                    match e {
+                        LlmError::Fatal(why) => {
+                            tracing::error!(%why, "model scoring stopped for this run");
+                            stop(why, &mut pending, &mut result);
+                        }
+                        LlmError::Failed(why) => {
+                            for p in pending.drain(..) {
+                                result.unscored.insert(p.id, why.clone());
+                            }
+                        }
                     }
                     return Ok(result);
                 }
@@ -267,6 +318,7 @@ impl LlmScorer {
                     crate::store::verdicts::save(c, &key2, &to_store, Some(run_id))
                 })
                 .await?;
+            self.budget.release(worst).await;
             for (id, v) in verdicts {
                 result.verdicts.insert(id, v);
             }

@@ -236,3 +236,47 @@ pub fn subscriber_rows(
     })?;
     rows.collect()
 }
+
+/// Runs left `running` by a process that stopped (crash, SIGKILL): recorded as failed.
+pub fn interrupt_stale(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE runs SET status = 'failed', finished_at = ?1,
+                error = coalesce(error || '; ', '') || 'interrupted: the process stopped during this run; a later run finishes the day'
+         WHERE status = 'running'",
+        [now_utc()],
+    )
+}
+
+/// Whether the announcement day needs no more work: its latest digest run finished well (or
+/// found no announcement), no digest of the day waits to be resent, and nobody is left unscored.
+pub fn day_complete(conn: &Connection, day: NaiveDate) -> rusqlite::Result<bool> {
+    use rusqlite::OptionalExtension as _;
+    let d = day.to_string();
+    let latest: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT id, status FROM runs WHERE kind = 'digest' AND dry_run = 0 AND day = ?1 ORDER BY id DESC LIMIT 1",
+            [&d],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((id, status)) = latest else {
+        return Ok(false);
+    };
+    match status.as_str() {
+        "ok" | "no_announcement" => Ok(true),
+        "degraded" => {
+            let pending: i64 = conn.query_row(
+                "SELECT count(*) FROM deliveries WHERE day = ?1 AND status = 'pending'",
+                [&d],
+                |r| r.get(0),
+            )?;
+            let unscored: i64 = conn.query_row(
+                "SELECT count(*) FROM run_subscribers WHERE run_id = ?1 AND status IN ('not_scored', 'interrupted')",
+                [id],
+                |r| r.get(0),
+            )?;
+            Ok(pending == 0 && unscored == 0)
+        }
+        _ => Ok(false),
+    }
+}

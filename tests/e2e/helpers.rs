@@ -599,6 +599,9 @@ retry_base_ms = 50
 timeout_secs = 10
 [store]
 path = "data/paperboy.db"
+[schedule]
+send_attempts = 3
+send_retry_base_ms = 50
 [mail]
 from = "paperboy <digest@lab.example.org>"
 transport = "smtp"

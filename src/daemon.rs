@@ -1,0 +1,238 @@
+//! `paperboy run`: the long-running process. It wakes on the schedule (and at start), makes sure
+//! every recent announcement day is done — oldest first, catching up days it missed while down —
+//! polls the inbox on its own timer, and stops cleanly on SIGTERM/SIGINT.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use tokio::sync::mpsc;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+use crate::pipeline::{self, App, DigestOptions, Quiet};
+use crate::schedule::{announcement_date, days_to_check, Schedule};
+use crate::store::runs;
+use crate::subscribers::admin::Subscribers;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    Start,
+    Scheduled,
+}
+
+/// Holds the data directory's lock file for as long as the daemon runs: one daemon per store.
+pub struct Lock {
+    _file: std::fs::File,
+    pub path: PathBuf,
+}
+
+pub fn lock_path(app_config: &crate::config::Config) -> PathBuf {
+    let db = app_config.resolve(&app_config.store.path);
+    db.with_extension("lock")
+}
+
+pub fn acquire_lock(path: PathBuf) -> anyhow::Result<Lock> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)?;
+    if file.try_lock().is_err() {
+        let pid = std::fs::read_to_string(&path).unwrap_or_default();
+        anyhow::bail!(
+            "another paperboy daemon (pid {}) holds {}; stop it first",
+            pid.trim(),
+            path.display()
+        );
+    }
+    file.set_len(0)?;
+    write!(file, "{}", std::process::id())?;
+    Ok(Lock { _file: file, path })
+}
+
+/// Whether a daemon holds the lock now (for `status`).
+pub fn running_pid(path: &std::path::Path) -> Option<String> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .ok()?;
+    match file.try_lock() {
+        Ok(()) => None,
+        Err(_) => Some(
+            std::fs::read_to_string(path)
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        ),
+    }
+}
+
+/// One-shot job at the next firing; it wakes the loop, which then arms the one after.
+async fn arm(
+    sched: &JobScheduler,
+    schedule: &Schedule,
+    app: &App,
+    tx: &mpsc::Sender<Wake>,
+) -> anyhow::Result<()> {
+    let now = app.clock.now();
+    let Some(next) = schedule.next_after(now) else {
+        tracing::warn!(cron = schedule.pattern(), "the schedule never fires again");
+        return Ok(());
+    };
+    let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
+    tracing::info!(next = %next.with_timezone(&schedule.timezone()), "next scheduled run");
+    let tx = tx.clone();
+    let job = Job::new_one_shot_async(wait, move |_, _| {
+        let tx = tx.clone();
+        Box::pin(async move {
+            let _ = tx.send(Wake::Scheduled).await;
+        })
+    })
+    .context("scheduling the next run")?;
+    sched.add(job).await.context("scheduling the next run")?;
+    Ok(())
+}
+
+pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
+    let lock = acquire_lock(lock_path(&app.config))?;
+    tracing::info!(lock = %lock.path.display(), pid = std::process::id(), "paperboy daemon starting");
+    let stale = app.store.call(|c| runs::interrupt_stale(c)).await?;
+    if stale > 0 {
+        tracing::warn!(
+            runs = stale,
+            "found runs left unfinished by a stopped process; they will be finished now"
+        );
+    }
+    let schedule = Schedule::parse(&app.config.schedule.cron, &app.config.schedule.timezone)
+        .map_err(|e| anyhow::anyhow!(e))?;
+
+    // SIGTERM / SIGINT: stop taking new work.
+    {
+        let cancel = app.cancel.clone();
+        tokio::spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: finishing up"),
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing up"),
+            }
+            cancel.cancel();
+        });
+    }
+
+    let mut sched = JobScheduler::new()
+        .await
+        .context("starting the scheduler")?;
+    sched.start().await.context("starting the scheduler")?;
+    let (tx, mut rx) = mpsc::channel::<Wake>(16);
+    tx.send(Wake::Start).await.ok();
+    arm(&sched, &schedule, &app, &tx).await?;
+
+    let poll_every = app
+        .config
+        .imap
+        .as_ref()
+        .map(|i| Duration::from_secs(i.poll_seconds.max(1)));
+    let mut inbox_timer = tokio::time::interval(poll_every.unwrap_or(Duration::from_secs(3600)));
+    inbox_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut running: Option<tokio::task::JoinHandle<()>> = None;
+    let mut polling: Option<tokio::task::JoinHandle<()>> = None;
+
+    loop {
+        tokio::select! {
+            _ = app.cancel.cancelled() => break,
+            Some(wake) = rx.recv() => {
+                if wake == Wake::Scheduled {
+                    arm(&sched, &schedule, &app, &tx).await?;
+                }
+                if running.as_ref().is_some_and(|h| !h.is_finished()) {
+                    tracing::warn!("a run is still going; not starting another (it will be caught up later)");
+                    continue;
+                }
+                let app = app.clone();
+                running = Some(tokio::spawn(async move {
+                    if let Err(e) = catch_up(&app).await {
+                        tracing::error!(error = %format!("{e:#}"), "the run stopped with an error");
+                    }
+                }));
+            }
+            _ = inbox_timer.tick(), if poll_every.is_some() => {
+                if polling.as_ref().is_some_and(|h| !h.is_finished()) {
+                    continue;
+                }
+                let app = app.clone();
+                polling = Some(tokio::spawn(async move {
+                    match crate::mail::imap::poll(&app).await {
+                        Ok(r) if !r.handled.is_empty() => tracing::info!(messages = r.handled.len(), answers = r.answers_sent, "inbox polled"),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %format!("{e:#}"), "could not poll the inbox"),
+                    }
+                }));
+            }
+        }
+    }
+
+    // Finish or cleanly abandon what is in flight, then leave.
+    for h in [running, polling].into_iter().flatten() {
+        if tokio::time::timeout(Duration::from_secs(20), h)
+            .await
+            .is_err()
+        {
+            tracing::warn!("work still in flight after 20 s; leaving it to the next start");
+        }
+    }
+    let _ = sched.shutdown().await;
+    tracing::info!("paperboy daemon stopped");
+    Ok(())
+}
+
+/// Makes sure each recent announcement day is done, oldest first.
+pub async fn catch_up(app: &App) -> anyhow::Result<()> {
+    let now = app.clock.now();
+    let today = announcement_date(now);
+    for day in days_to_check(now, app.config.schedule.catch_up_days) {
+        if app.cancel.is_cancelled() {
+            break;
+        }
+        if app.store.call(move |c| runs::day_complete(c, day)).await? {
+            continue;
+        }
+        run_day(app, day, day == today).await?;
+    }
+    Ok(())
+}
+
+async fn run_day(app: &App, day: NaiveDate, today: bool) -> anyhow::Result<()> {
+    let subscribers = match Subscribers::new(&app.config).load() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(problems = %e, "the subscribers file has problems; nothing is sent until it is fixed");
+            return Ok(());
+        }
+    };
+    // Today's announcement from the RSS feed; earlier days from the API.
+    let opts = DigestOptions {
+        date: (!today).then_some(day),
+        ..Default::default()
+    };
+    tracing::info!(%day, source = if today { "RSS" } else { "API" }, "running the digest");
+    let report = pipeline::run_digest(app, &subscribers, &opts, &Quiet).await?;
+    tracing::info!(
+        run = report.run_id,
+        day = %report.day.map(|d| d.to_string()).unwrap_or_default(),
+        status = report.status.as_str(),
+        delivered = report.subscribers.iter().filter(|s| s.outcome.status == "delivered").count(),
+        "run finished"
+    );
+    crate::alerts::after_run(app, &report).await?;
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! Spending limits. Before each model call the spend so far, plus what calls in flight may still
+//! cost, plus this call's worst case must stay within the daily and monthly limits; otherwise
+//! scoring stops for the run. The check and the reservation happen under one lock, so calls in
+//! parallel cannot together overshoot.
+
+use chrono::{DateTime, Datelike, Utc};
+use rusqlite::params;
+
+use crate::config::BudgetConfig;
+use crate::domain::Money;
+use crate::store::Store;
+
+pub struct Budget {
+    daily: Option<Money>,
+    monthly: Option<Money>,
+    /// Worst-case cost of the calls in flight.
+    reserved: tokio::sync::Mutex<Money>,
+}
+
+impl Budget {
+    pub fn new(cfg: &BudgetConfig) -> Budget {
+        let micros = |usd: f64| Money::from_micros((usd * 1_000_000.0).round() as i64);
+        Budget {
+            daily: cfg.daily_usd.map(micros),
+            monthly: cfg.monthly_usd.map(micros),
+            reserved: tokio::sync::Mutex::new(Money::ZERO),
+        }
+    }
+
+    pub fn unlimited() -> Budget {
+        Budget::new(&BudgetConfig::default())
+    }
+
+    pub fn is_limited(&self) -> bool {
+        self.daily.is_some() || self.monthly.is_some()
+    }
+
+    /// Reserves `worst` for a call about to be made, or says which limit it would cross.
+    /// Release the reservation with [`Budget::release`] once the call's spend is recorded.
+    pub async fn reserve(
+        &self,
+        store: &Store,
+        now: DateTime<Utc>,
+        worst: Money,
+    ) -> anyhow::Result<Result<(), String>> {
+        if !self.is_limited() {
+            return Ok(Ok(()));
+        }
+        let mut reserved = self.reserved.lock().await;
+        let day = now.format("%Y-%m-%d").to_string();
+        let month = format!("{:04}-{:02}-01", now.year(), now.month());
+        let (today, this_month) = store
+            .call(move |c| {
+                let sum = |since: &str| -> rusqlite::Result<i64> {
+                    c.query_row("SELECT coalesce(sum(cost_micros), 0) FROM spend WHERE substr(at, 1, 10) >= ?1", params![since], |r| r.get(0))
+                };
+                Ok((sum(&day)?, sum(&month)?))
+            })
+            .await?;
+        for (limit, spent, what, advice) in [
+            (
+                self.daily,
+                today,
+                "daily",
+                "raise [budget] daily_usd or wait for tomorrow",
+            ),
+            (
+                self.monthly,
+                this_month,
+                "monthly",
+                "raise [budget] monthly_usd or wait for next month",
+            ),
+        ] {
+            if let Some(limit) = limit {
+                let spent = Money::from_micros(spent);
+                if spent + *reserved + worst > limit {
+                    return Ok(Err(format!(
+                        "the {what} budget of {limit} is reached ({spent} spent; the next call could cost up to {worst}); scoring stopped — {advice}"
+                    )));
+                }
+            }
+        }
+        *reserved += worst;
+        Ok(Ok(()))
+    }
+
+    pub async fn release(&self, worst: Money) {
+        if self.is_limited() {
+            let mut reserved = self.reserved.lock().await;
+            *reserved = Money::from_micros((reserved.micros() - worst.micros()).max(0));
+        }
+    }
+}
