@@ -199,6 +199,7 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
 pub async fn catch_up(app: &App) -> anyhow::Result<()> {
     let now = app.clock.now();
     let today = announcement_date(now);
+    let mut ran = 0;
     for day in days_to_check(now, app.config.schedule.catch_up_days) {
         if app.cancel.is_cancelled() {
             break;
@@ -207,7 +208,12 @@ pub async fn catch_up(app: &App) -> anyhow::Result<()> {
             continue;
         }
         run_day(app, day, day == today).await?;
+        ran += 1;
     }
+    tracing::info!(
+        days_run = ran,
+        "catch-up done: the recent announcement days are taken care of"
+    );
     Ok(())
 }
 

@@ -36,6 +36,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Polls `cond` every 50 ms until it holds, for at most `secs` seconds.
+pub async fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
 /// Polls until something accepts connections on `port`.
 pub async fn wait_for_port(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -234,6 +246,69 @@ impl Drop for Dovecot {
     }
 }
 
+/// A `paperboy run` in the background, its log collected as it is written.
+pub struct Daemon {
+    child: tokio::process::Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    pub fn start(app: &TestApp, env: &[(&str, &str)]) -> Daemon {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut child = app.spawn_paperboy(&["run"], env);
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("daemon: {line}");
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        Daemon { child, log }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the log has `n` lines containing `pattern`.
+    pub async fn wait_log(&self, pattern: &str, n: usize, secs: u64) {
+        wait_until(
+            secs,
+            &format!("{n}× `{pattern}` in the daemon log"),
+            || self.log().matches(pattern).count() >= n,
+        )
+        .await;
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{sig} {pid}");
+    }
+
+    /// SIGTERM, then the exit code (it must exit within `secs`).
+    pub async fn term(mut self, secs: u64) -> i32 {
+        self.signal("TERM");
+        let status = tokio::time::timeout(Duration::from_secs(secs), self.child.wait())
+            .await
+            .expect("exited in time")
+            .unwrap();
+        status.code().unwrap_or(-1)
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub async fn kill9(mut self) {
+        self.signal("KILL");
+        let _ = self.child.wait().await;
+    }
+}
+
 /// Sends a raw message through the test SMTP server, as a mail client would.
 pub fn smtp_send(port: u16, from: &str, to: &str, raw: &[u8]) {
     use lettre::Transport as _;
@@ -286,6 +361,8 @@ pub struct LlmState {
     pub completion_tokens: AtomicU64,
     /// The IDs asked about, per answered request.
     pub batches: Mutex<Vec<Vec<String>>>,
+    /// The reader's topics of each of those requests.
+    pub profiles: Mutex<Vec<String>>,
     omitted: Mutex<bool>,
     wrong_sent: Mutex<bool>,
 }
@@ -383,6 +460,14 @@ impl Respond for Responder {
             .lock()
             .unwrap()
             .push(papers.iter().map(|(id, _)| id.clone()).collect());
+        s.profiles.lock().unwrap().push(
+            system
+                .split("## Relevant Topics")
+                .nth(1)
+                .unwrap_or("")
+                .trim()
+                .to_string(),
+        );
         let mut out = Vec::new();
         if b.garbage_line {
             out.push("Sure! Here are the scores you asked for:".to_string());
@@ -669,6 +754,38 @@ security = "none"
             run.code, run.stdout, run.stderr
         );
         run
+    }
+
+    /// Starts `paperboy --config … ARGS` in the background (for the daemon).
+    pub fn spawn_paperboy(&self, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Child {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_paperboy"));
+        cmd.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .current_dir(self.dir.path());
+        cmd.env_remove("OPENAI_API_KEY")
+            .env("RUST_LOG", "paperboy=debug,warn")
+            .env("PAPERBOY_TEST_IMAP_PASSWORD", IMAP_PASSWORD);
+        if self.api_key {
+            cmd.env("PAPERBOY_TEST_API_KEY", "sk-test-0123456789");
+        }
+        cmd.envs(env.iter().copied());
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd.spawn().expect("start paperboy")
+    }
+
+    /// A count from the database, 0 while the database does not exist yet.
+    pub fn try_count(&self, sql: &str) -> i64 {
+        let path = self.dir.path().join("data/paperboy.db");
+        if !path.exists() {
+            return 0;
+        }
+        rusqlite::Connection::open(path)
+            .ok()
+            .and_then(|c| c.query_row(sql, [], |r| r.get(0)).ok())
+            .unwrap_or(0)
     }
 
     pub fn db(&self) -> rusqlite::Connection {

@@ -3,6 +3,7 @@
 //! One test binary, so the suite links once.
 
 mod admin;
+mod daemon;
 mod digest;
 mod helpers;
 mod replies;

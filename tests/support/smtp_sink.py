@@ -3,6 +3,9 @@
 It can be told to misbehave the way mail servers do:
   --reject-rcpt ADDR          answer 550 to RCPT TO for ADDR (permanent failure), repeatable
   --tempfail-first N          answer "451 try again later" to the first N DATA commands
+  --data-delay SECONDS        wait this long before accepting a message (and keep nothing if the
+                              client hung up meanwhile, as a real MTA would); a file "receiving"
+                              in the Maildir shows a message is in flight
   --mailroot DIR --owner USER also deliver each message, like an MTA, into DIR/<address>/ (a
                               Maildir per recipient, "+tag" dropped, a Delivered-To header added)
                               owned by USER, so Dovecot serves it over IMAP
@@ -21,8 +24,10 @@ from aiosmtpd.handlers import Mailbox
 
 
 class Sink(Mailbox):
-    def __init__(self, maildir, reject, tempfail_first, mailroot, owner):
+    def __init__(self, maildir, reject, tempfail_first, mailroot, owner, data_delay=0.0):
         super().__init__(maildir)
+        self.maildir_path = maildir
+        self.data_delay = data_delay
         self.reject = {r.lower() for r in reject}
         self.tempfail_left = tempfail_first
         self.mailroot = mailroot
@@ -45,6 +50,15 @@ class Sink(Mailbox):
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_delay:
+            marker = os.path.join(self.maildir_path, "receiving")
+            open(marker, "w").close()
+            try:
+                await asyncio.sleep(self.data_delay)
+            finally:
+                os.remove(marker)
+            if server.transport is None or server.transport.is_closing():
+                return "451 4.4.2 the client went away"
         if self.tempfail_left > 0:
             self.tempfail_left -= 1
             return "451 4.3.0 try again later"
@@ -65,9 +79,10 @@ def main():
     p.add_argument("--tempfail-first", type=int, default=0)
     p.add_argument("--mailroot")
     p.add_argument("--owner")
+    p.add_argument("--data-delay", type=float, default=0.0)
     a = p.parse_args()
     mailbox.Maildir(a.maildir, create=True)
-    controller = Controller(Sink(a.maildir, a.reject_rcpt, a.tempfail_first, a.mailroot, a.owner), hostname="127.0.0.1", port=a.port)
+    controller = Controller(Sink(a.maildir, a.reject_rcpt, a.tempfail_first, a.mailroot, a.owner, a.data_delay), hostname="127.0.0.1", port=a.port)
     controller.start()
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
