@@ -5,7 +5,6 @@ use std::io::IsTerminal as _;
 
 use owo_colors::{OwoColorize as _, Stream};
 
-use crate::domain::Money;
 use crate::pipeline::Progress;
 
 /// A status word, coloured by meaning when stdout is a terminal.
@@ -30,26 +29,7 @@ pub fn bold(s: &str) -> String {
         .to_string()
 }
 
-/// A cost, or "unknown" / "$x+unknown" when some calls had no price.
-pub fn cost(known: Money, unpriced_calls: u64, calls: u64) -> String {
-    match unpriced_calls {
-        0 => known.to_string(),
-        n if n == calls => "unknown".into(),
-        _ => format!("{known}+unknown"),
-    }
-}
-
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::domain::thousands;
 
 /// Prints rows under headers, columns aligned; `right` lists the right-aligned columns.
 /// Widths count characters of the text without colour codes.

@@ -45,11 +45,13 @@ fn summary_json(r: &RunSummary) -> serde_json::Value {
 }
 
 fn cost(micros: i64, unpriced: i64) -> String {
-    match unpriced {
-        0 => Money::from_micros(micros).to_string(),
-        _ if micros == 0 => "unknown".into(),
-        _ => format!("{}+unknown", Money::from_micros(micros)),
-    }
+    // Runs report unpriced calls but not the total; any priced spend shows as "$x+unknown".
+    let calls = if micros == 0 {
+        unpriced as u64
+    } else {
+        unpriced as u64 + 1
+    };
+    Money::from_micros(micros).with_unknown(unpriced as u64, calls)
 }
 
 pub fn run(config: Config, args: RunsArgs) -> Result<u8, Failure> {

@@ -104,7 +104,7 @@ pub fn run(config: Config, args: SpendArgs) -> Result<u8, Failure> {
             output::thousands(t.prompt_tokens),
             output::thousands(t.cached_tokens),
             output::thousands(t.completion_tokens),
-            output::cost(t.cost, t.unpriced_calls, t.calls),
+            t.cost.with_unknown(t.unpriced_calls, t.calls),
         ]
     };
     let mut rows: Vec<Vec<String>> = groups

@@ -398,7 +398,7 @@ fn show(
     let last = store.with(|c| deliveries::latest_sent(c, email.as_str()))?;
     let month_start = crate::clock::now_utc().format("%Y-%m-01").to_string();
     let month = store.with(|c| spend::subscriber_since(c, email.as_str(), &month_start))?;
-    let month_cost = output::cost(month.cost, month.unpriced_calls, month.calls);
+    let month_cost = month.cost.with_unknown(month.unpriced_calls, month.calls);
     if json {
         let mut v = s.to_json();
         v["last_digest"] = serde_json::json!(last.as_ref().map(|d| serde_json::json!({

@@ -1,19 +1,10 @@
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::text::thousands;
 use super::Digest;
-use crate::store::spend::Totals;
+use crate::domain::thousands;
 
 const FONT: &str =
     "font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;";
-
-pub(super) fn cost_text(u: &Totals) -> String {
-    match (u.unpriced_calls, u.calls) {
-        (0, _) => u.cost.to_string(),
-        (n, all) if n == all => "unknown".to_string(),
-        _ => format!("{}+unknown", u.cost),
-    }
-}
 
 /// The HTML view: inline styles only (mail clients drop `<style>`), one column of at most 600px
 /// that narrows on a phone. maud escapes every interpolated string.
@@ -54,7 +45,7 @@ pub fn render_html(d: &Digest) -> String {
                                     td style=(cell) { (thousands(u.prompt_tokens)) }
                                     td style=(cell) { (thousands(u.completion_tokens)) }
                                     td style=(cell) { (thousands(u.prompt_tokens + u.completion_tokens)) }
-                                    td style=(cell) { (cost_text(u)) }
+                                    td style=(cell) { (u.cost.with_unknown(u.unpriced_calls, u.calls)) }
                                 }
                             }
                         }

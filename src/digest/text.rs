@@ -1,6 +1,7 @@
 use std::fmt::Write as _;
 
 use super::Digest;
+use crate::domain::thousands;
 
 const WIDTH: usize = 76;
 
@@ -26,7 +27,7 @@ pub fn render_text(d: &Digest) -> String {
             "Model", "Prompt", "Completion", "Total", "Cost"
         );
         for u in &d.usage {
-            let cost = super::html::cost_text(u);
+            let cost = u.cost.with_unknown(u.unpriced_calls, u.calls);
             let _ = writeln!(
                 s,
                 "{:<16} {:>10} {:>11} {:>10} {:>10}",
@@ -163,18 +164,6 @@ fn wrap_into(out: &mut String, text: &str, indent: &str) {
     out.push('\n');
 }
 
-pub(super) fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,8 +177,5 @@ mod tests {
         let mut s = String::new();
         wrap_into(&mut s, "    indented text", "  ");
         assert_eq!(s, "    indented text\n");
-        assert_eq!(thousands(35005), "35,005");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_000_000), "1,000,000");
     }
 }

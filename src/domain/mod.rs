@@ -11,6 +11,6 @@ mod score;
 pub use arxiv_id::{ArxivId, ArxivIdError};
 pub use category::{Category, CategoryError};
 pub use email::{EmailError, SubscriberEmail};
-pub use money::Money;
+pub use money::{thousands, Money};
 pub use paper::{AnnounceType, Paper};
 pub use score::{Score, ScoreError, Verdict};

@@ -40,6 +40,31 @@ impl std::iter::Sum for Money {
     }
 }
 
+impl Money {
+    /// A total of `calls` calls of which `unpriced` had no known price: the known cost, or
+    /// "unknown" / "$x+unknown" — never a silent $0.
+    pub fn with_unknown(self, unpriced: u64, calls: u64) -> String {
+        match unpriced {
+            0 => self.to_string(),
+            n if n >= calls => "unknown".to_string(),
+            _ => format!("{self}+unknown"),
+        }
+    }
+}
+
+/// `35005` → `35,005`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Dollars with enough precision to see small calls: `$0.0021`, `$1.23`.
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

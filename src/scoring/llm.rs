@@ -134,13 +134,7 @@ impl LlmClient {
             .create(request)
             .await
             .map_err(|e| self.classify(e))?;
-        let usage = usage_of(&response);
-        let text = response
-            .choices
-            .into_iter()
-            .next()
-            .and_then(|c| c.message.content)
-            .unwrap_or_default();
+        let Completion { text, usage } = completion_of(response);
         let parsed: serde_json::Value = serde_json::from_str(text.trim())
             .map_err(|e| LlmError::Failed(format!("the model's commands are not JSON ({e})")))?;
         let commands = parsed["commands"]
@@ -170,16 +164,7 @@ impl LlmClient {
         loop {
             attempt += 1;
             let error = match self.client.chat().create(request.clone()).await {
-                Ok(response) => {
-                    let usage = usage_of(&response);
-                    let text = response
-                        .choices
-                        .into_iter()
-                        .next()
-                        .and_then(|c| c.message.content)
-                        .unwrap_or_default();
-                    return Ok(Completion { text, usage });
-                }
+                Ok(response) => return Ok(completion_of(response)),
                 Err(e) => e,
             };
             let classified = self.classify(error);
@@ -239,6 +224,18 @@ impl LlmClient {
             other => LlmError::Failed(other.to_string()),
         }
     }
+}
+
+/// The first choice's text and the token usage of a response.
+fn completion_of(response: async_openai::types::chat::CreateChatCompletionResponse) -> Completion {
+    let usage = usage_of(&response);
+    let text = response
+        .choices
+        .into_iter()
+        .next()
+        .and_then(|c| c.message.content)
+        .unwrap_or_default();
+    Completion { text, usage }
 }
 
 fn usage_of(response: &async_openai::types::chat::CreateChatCompletionResponse) -> Option<Usage> {

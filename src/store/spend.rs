@@ -52,6 +52,19 @@ pub struct Totals {
     pub unpriced_calls: u64,
 }
 
+/// Reads `count, prompt, cached, completion, cost, unpriced` starting at column `at`.
+fn totals_at(r: &rusqlite::Row, at: usize, model: String) -> rusqlite::Result<Totals> {
+    Ok(Totals {
+        model,
+        calls: r.get::<_, i64>(at)? as u64,
+        prompt_tokens: r.get::<_, i64>(at + 1)? as u64,
+        cached_tokens: r.get::<_, i64>(at + 2)? as u64,
+        completion_tokens: r.get::<_, i64>(at + 3)? as u64,
+        cost: Money::from_micros(r.get(at + 4)?),
+        unpriced_calls: r.get::<_, i64>(at + 5)? as u64,
+    })
+}
+
 /// Totals per model of the calls a run made for the profile of `subscriber`.
 pub fn run_totals(
     conn: &Connection,
@@ -64,15 +77,7 @@ pub fn run_totals(
          FROM spend WHERE run_id = ?1 AND profile_hash = ?2 GROUP BY model ORDER BY model",
     )?;
     let rows = stmt.query_map(params![run_id, profile_hash], |r| {
-        Ok(Totals {
-            model: r.get(0)?,
-            calls: r.get::<_, i64>(1)? as u64,
-            prompt_tokens: r.get::<_, i64>(2)? as u64,
-            cached_tokens: r.get::<_, i64>(3)? as u64,
-            completion_tokens: r.get::<_, i64>(4)? as u64,
-            cost: Money::from_micros(r.get(5)?),
-            unpriced_calls: r.get::<_, i64>(6)? as u64,
-        })
+        totals_at(r, 1, r.get(0)?)
     })?;
     rows.collect()
 }
@@ -113,15 +118,7 @@ pub fn report(
     let rows = stmt.query_map(params![since, until], |r| {
         Ok(Group {
             key: r.get(0)?,
-            totals: Totals {
-                model: String::new(),
-                calls: r.get::<_, i64>(1)? as u64,
-                prompt_tokens: r.get::<_, i64>(2)? as u64,
-                cached_tokens: r.get::<_, i64>(3)? as u64,
-                completion_tokens: r.get::<_, i64>(4)? as u64,
-                cost: Money::from_micros(r.get(5)?),
-                unpriced_calls: r.get::<_, i64>(6)? as u64,
-            },
+            totals: totals_at(r, 1, String::new())?,
         })
     })?;
     rows.collect()
@@ -152,16 +149,6 @@ pub fn subscriber_since(
                 coalesce(sum(completion_tokens), 0), coalesce(sum(cost_micros), 0), coalesce(sum(cost_micros IS NULL), 0)
          FROM spend WHERE subscriber = ?1 AND substr(at, 1, 10) >= ?2",
         params![subscriber, since],
-        |r| {
-            Ok(Totals {
-                model: String::new(),
-                calls: r.get::<_, i64>(0)? as u64,
-                prompt_tokens: r.get::<_, i64>(1)? as u64,
-                cached_tokens: r.get::<_, i64>(2)? as u64,
-                completion_tokens: r.get::<_, i64>(3)? as u64,
-                cost: Money::from_micros(r.get(4)?),
-                unpriced_calls: r.get::<_, i64>(5)? as u64,
-            })
-        },
+        |r| totals_at(r, 0, String::new()),
     )
 }
