@@ -435,3 +435,44 @@ async fn status_shows_the_next_run_in_local_time() {
         run.stdout
     );
 }
+
+#[tokio::test]
+async fn a_run_still_going_when_the_next_is_due_is_not_started_twice() {
+    let app = TestApp::spawn(Options {
+        behaviour: Behaviour {
+            delay: Some(Duration::from_millis(1500)),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let env = [
+        ("PAPERBOY_FAKE_NOW", FRIDAY_0600_NY),
+        ("PAPERBOY__SCHEDULE__CATCH_UP_DAYS", "0"),
+        ("PAPERBOY__SCHEDULE__CRON", "* * * * * *"),
+    ];
+    let daemon = Daemon::start(&app, &env);
+    daemon
+        .wait_log("a run is still going; not starting another", 1, 60)
+        .await;
+    wait_until(60, "both digests", || app.received().len() == 2).await;
+    daemon.wait_log("catch-up done", 2, 60).await;
+    assert_eq!(daemon.term(10).await, 0);
+    assert_eq!(app.received().len(), 2, "one digest each");
+    assert_eq!(
+        app.count("SELECT count(*) FROM runs WHERE status = 'running'"),
+        0
+    );
+    // Every paper was asked about once per reader.
+    let batches = app.llm.state.batches.lock().unwrap().clone();
+    let profiles = app.llm.state.profiles.lock().unwrap().clone();
+    let mut seen = std::collections::HashSet::new();
+    for (ids, topics) in batches.iter().zip(&profiles) {
+        for id in ids {
+            assert!(
+                seen.insert((id.clone(), topics.clone())),
+                "{id} asked twice for the same reader"
+            );
+        }
+    }
+}

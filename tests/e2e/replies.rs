@@ -544,3 +544,39 @@ async fn inbox_parse_explains_a_message() {
         "parse changes nothing"
     );
 }
+
+#[tokio::test]
+async fn the_daemon_polls_the_inbox_on_its_own_timer() {
+    let Setup { app, digest } = setup().await;
+    let to = digest.reply_to.clone();
+    let daemon = Daemon::start(
+        &app,
+        &[
+            ("PAPERBOY_FAKE_NOW", "2025-03-28T10:00:00Z"),
+            ("PAPERBOY__IMAP__POLL_SECONDS", "1"),
+        ],
+    );
+    smtp_send(
+        app.smtp.port,
+        ADA,
+        &to,
+        &thunderbird(
+            ADA,
+            &to,
+            &format!("<{}>", digest.message_id),
+            "<daemon-1@x>",
+            "novelty 7",
+        ),
+    );
+    wait_until(60, "the reply applied by the daemon", || {
+        subscribers_file(&app).contains("min_novelty = 7")
+    })
+    .await;
+    daemon.wait_log("inbox polled", 1, 30).await;
+    assert_eq!(daemon.term(10).await, 0);
+    let answer = ada_inbox(&app)
+        .await
+        .into_iter()
+        .find(|m| m.in_reply_to == "daemon-1@x");
+    assert!(answer.is_some_and(|a| a.text.contains("novelty bar now 7")));
+}
