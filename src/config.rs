@@ -153,6 +153,8 @@ pub struct ImapConfig {
     pub processed_folder: String,
     pub rejected_folder: String,
     pub timeout_secs: u64,
+    /// Extra trusted root certificates (PEM), for a server with an internal CA.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for ImapConfig {
@@ -168,6 +170,7 @@ impl Default for ImapConfig {
             processed_folder: "paperboy/processed".into(),
             rejected_folder: "paperboy/rejected".into(),
             timeout_secs: 30,
+            ca_file: None,
         }
     }
 }
@@ -348,6 +351,11 @@ impl Config {
             _ => PathBuf::from("."),
         };
         config.source = source;
+        if let Some(imap) = &mut config.imap {
+            if let Some(ca) = imap.ca_file.as_mut().filter(|c| c.is_relative()) {
+                *ca = config.base_dir.join(&*ca);
+            }
+        }
         config.validate(&shown)?;
         Ok(config)
     }

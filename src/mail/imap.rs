@@ -30,10 +30,27 @@ pub struct PollReport {
 
 async fn tls(
     host: &str,
+    ca_file: Option<&std::path::Path>,
     tcp: TcpStream,
 ) -> anyhow::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    use rustls::pki_types::pem::PemObject as _;
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("cannot read [imap] ca_file {}", path.display()))?;
+        for cert in certs {
+            let cert = cert.with_context(|| {
+                format!("[imap] ca_file {} holds a bad certificate", path.display())
+            })?;
+            roots.add(cert).with_context(|| {
+                format!(
+                    "[imap] ca_file {}: not a usable root certificate",
+                    path.display()
+                )
+            })?;
+        }
+    }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
     ))
@@ -71,7 +88,7 @@ pub async fn connect(cfg: &ImapConfig, password: &str) -> anyhow::Result<Session
             c
         }
         Security::Tls => {
-            let stream: Stream = Either::Right(tls(&cfg.host, tcp).await?);
+            let stream: Stream = Either::Right(tls(&cfg.host, cfg.ca_file.as_deref(), tcp).await?);
             let mut c = async_imap::Client::new(stream);
             c.read_response()
                 .await
@@ -93,7 +110,9 @@ pub async fn connect(cfg: &ImapConfig, password: &str) -> anyhow::Result<Session
                 unreachable!("the plain connection was made above")
             };
             // No second greeting after STARTTLS.
-            async_imap::Client::new(Either::Right(tls(&cfg.host, tcp).await?))
+            async_imap::Client::new(Either::Right(
+                tls(&cfg.host, cfg.ca_file.as_deref(), tcp).await?,
+            ))
         }
     };
     client.login(&cfg.username, password).await.map_err(|(e, _)| {

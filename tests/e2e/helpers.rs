@@ -134,12 +134,81 @@ pub struct Dovecot {
     child: std::process::Child,
     pub port: u16,
     pub mailroot: PathBuf,
+    /// With TLS: the port of implicit TLS (imaps), and the test CA that signed the server's cert.
+    pub tls: Option<(u16, PathBuf)>,
+    pub log: PathBuf,
+}
+
+/// A test CA and a server certificate for localhost signed by it: (ca.pem, server.pem, server.key).
+fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is installed");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=paperboy test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(dir.join("ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
 }
 
 pub const IMAP_PASSWORD: &str = "secret";
 
 impl Dovecot {
-    pub async fn start(dir: &Path, users: &[&str]) -> Dovecot {
+    pub async fn start(dir: &Path, users: &[&str], with_tls: bool) -> Dovecot {
         let dovecot = Path::new("/usr/sbin/dovecot");
         assert!(
             dovecot.exists(),
@@ -168,14 +237,29 @@ impl Dovecot {
         std::fs::write(root.join("users"), users_file).unwrap();
         let port = free_port();
         let r = root.display();
+        let mut tls = None;
+        let mut tls_conf = String::from("ssl = no\n");
+        let mut imaps = String::new();
+        if with_tls {
+            let (ca, cert, key) = make_certs(&root);
+            let imaps_port = free_port();
+            tls_conf = format!(
+                "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
+                cert.display(),
+                key.display()
+            );
+            imaps =
+                format!("  inet_listener imaps {{\n    port = {imaps_port}\n    ssl = yes\n  }}\n");
+            tls = Some((imaps_port, ca));
+        }
         let conf = format!(
             "protocols = imap\nlisten = 127.0.0.1\nbase_dir = {r}/run\nstate_dir = {r}/state\nlog_path = {r}/dovecot.log\n\
-             ssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\ndefault_internal_user = dovecot\n\
+             {tls_conf}disable_plaintext_auth = no\nauth_mechanisms = plain login\ndefault_internal_user = dovecot\n\
              default_login_user = dovenull\ndefault_internal_group = dovecot\nfirst_valid_uid = 1\n\
              mail_location = maildir:{r}/mail/%u\n\
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {r}/users\n}}\n\
              userdb {{\n  driver = static\n  args = uid=dovecot gid=dovecot home={r}/mail/%u\n}}\n\
-             service imap-login {{\n  inet_listener imap {{\n    port = {port}\n  }}\n}}\n"
+             service imap-login {{\n  inet_listener imap {{\n    port = {port}\n  }}\n{imaps}}}\n"
         );
         std::fs::write(root.join("dovecot.conf"), conf).unwrap();
         let child = std::process::Command::new(dovecot)
@@ -187,10 +271,15 @@ impl Dovecot {
             .spawn()
             .expect("start dovecot");
         wait_for_port(port, "dovecot").await;
+        if let Some((p, _)) = &tls {
+            wait_for_port(*p, "dovecot (imaps)").await;
+        }
         Dovecot {
             child,
             port,
             mailroot,
+            tls,
+            log: root.join("dovecot.log"),
         }
     }
 
@@ -584,6 +673,9 @@ pub struct Options {
     pub concurrency: usize,
     /// Start Dovecot with these users and give paperboy an [imap] section (digest@lab.example.org).
     pub imap_users: Vec<&'static str>,
+    /// Dovecot offers STARTTLS and implicit TLS with a certificate from a test CA; paperboy uses
+    /// STARTTLS to "localhost" and trusts the CA through `ca_file`.
+    pub imap_tls: bool,
 }
 
 impl Default for Options {
@@ -599,6 +691,7 @@ impl Default for Options {
             batch_size: 4,
             concurrency: 2,
             imap_users: Vec::new(),
+            imap_tls: false,
         }
     }
 }
@@ -639,7 +732,7 @@ impl TestApp {
         let dovecot = if o.imap_users.is_empty() {
             None
         } else {
-            Some(Dovecot::start(dir.path(), &o.imap_users).await)
+            Some(Dovecot::start(dir.path(), &o.imap_users, o.imap_tls).await)
         };
         let mut smtp_args: Vec<String> = o.smtp_args.clone();
         let mut extra = o.extra_config.clone();
@@ -650,8 +743,15 @@ impl TestApp {
                 "--owner".into(),
                 "dovecot".into(),
             ]);
+            let security = match &d.tls {
+                Some((_, ca)) => format!(
+                    "host = \"localhost\"\nsecurity = \"starttls\"\nca_file = \"{}\"\n",
+                    ca.display()
+                ),
+                None => "host = \"127.0.0.1\"\nsecurity = \"none\"\n".to_string(),
+            };
             extra.push_str(&format!(
-                "\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nusername = \"digest@lab.example.org\"\npassword_env = \"PAPERBOY_TEST_IMAP_PASSWORD\"\ntimeout_secs = 10\n",
+                "\n[imap]\n{security}port = {}\nusername = \"digest@lab.example.org\"\npassword_env = \"PAPERBOY_TEST_IMAP_PASSWORD\"\ntimeout_secs = 10\n",
                 d.port
             ));
         }

@@ -580,3 +580,69 @@ async fn the_daemon_polls_the_inbox_on_its_own_timer() {
         .find(|m| m.in_reply_to == "daemon-1@x");
     assert!(answer.is_some_and(|a| a.text.contains("novelty bar now 7")));
 }
+
+#[tokio::test]
+async fn replies_are_read_over_starttls_and_tls_with_an_internal_ca() {
+    let app = TestApp::spawn(Options {
+        imap_users: vec![PAPERBOY, ADA],
+        imap_tls: true,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(app.run(&["digest"]).await.code, 0);
+    let digest = ada_inbox(&app).await.pop().unwrap();
+    let to = digest.reply_to.clone();
+    smtp_send(
+        app.smtp.port,
+        ADA,
+        &to,
+        &thunderbird(
+            ADA,
+            &to,
+            &format!("<{}>", digest.message_id),
+            "<tls-1@x>",
+            "max 12",
+        ),
+    );
+
+    // STARTTLS on the IMAP port, the server's certificate checked against the lab's CA.
+    assert_eq!(outcomes(&poll(&app).await), vec!["applied"]);
+    assert!(subscribers_file(&app).contains("max_papers = 12"));
+    let dovecot = app.dovecot.as_ref().unwrap();
+    let log = std::fs::read_to_string(&dovecot.log).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("Login: user=<digest@lab.example.org>") && l.contains("TLS")),
+        "paperboy logged in over TLS:\n{log}"
+    );
+
+    // Implicit TLS on the imaps port.
+    let (imaps, _) = dovecot.tls.clone().unwrap();
+    let port = imaps.to_string();
+    let tls_env = [
+        ("PAPERBOY__IMAP__SECURITY", "tls"),
+        ("PAPERBOY__IMAP__PORT", port.as_str()),
+    ];
+    let check = app.run_with_env(&["check"], &tls_env).await;
+    let line = check
+        .stdout
+        .lines()
+        .find(|l| l.contains(" inbox "))
+        .unwrap();
+    assert!(line.starts_with("ok"), "{line}");
+
+    // Without the CA the certificate is refused: no silent fallback to an unchecked connection.
+    let no_ca = [
+        ("PAPERBOY__IMAP__SECURITY", "tls"),
+        ("PAPERBOY__IMAP__PORT", port.as_str()),
+        ("PAPERBOY__IMAP__CA_FILE", "/dev/null"),
+    ];
+    let check = app.run_with_env(&["check"], &no_ca).await;
+    assert_eq!(check.code, 1);
+    let line = check
+        .stdout
+        .lines()
+        .find(|l| l.contains(" inbox "))
+        .unwrap();
+    assert!(line.starts_with("failed") && line.contains("TLS"), "{line}");
+}
