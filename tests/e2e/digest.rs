@@ -429,6 +429,21 @@ async fn an_empty_feed_is_a_day_without_announcement() {
         .query_row("SELECT status FROM runs", [], |r| r.get(0))
         .unwrap();
     assert_eq!(status, "no_announcement");
+
+    // Logs for machines: one JSON object per line on stderr.
+    let json = app.run(&["--log-format", "json", "digest"]).await;
+    assert_eq!(json.code, 0);
+    let lines: Vec<&str> = json
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(!lines.is_empty());
+    for l in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+        assert!(v.get("level").is_some() && v.get("fields").is_some(), "{l}");
+    }
 }
 
 #[tokio::test]
