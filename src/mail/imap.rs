@@ -177,6 +177,11 @@ pub async fn poll(app: &App) -> anyhow::Result<PollReport> {
         .await
         .with_context(|| format!("cannot open the IMAP mailbox {}", cfg.mailbox))?;
     let delim = delimiter(&mut session, &cfg.mailbox).await?;
+    let can_move = session
+        .capabilities()
+        .await
+        .map(|c| c.has_str("MOVE"))
+        .unwrap_or(false);
     let processed = cfg.processed_folder.replace('/', &delim);
     let rejected = cfg.rejected_folder.replace('/', &delim);
     ensure_folder(&mut session, &processed).await?;
@@ -222,8 +227,7 @@ pub async fn poll(app: &App) -> anyhow::Result<PollReport> {
             .await?
             .try_collect()
             .await?;
-        session
-            .uid_mv(&set, folder)
+        move_message(&mut session, can_move, &set, folder)
             .await
             .with_context(|| format!("cannot move message {uid} to {folder}"))?;
         report.handled.push(handled);
@@ -234,6 +238,27 @@ pub async fn poll(app: &App) -> anyhow::Result<PollReport> {
     report.answers_sent = sent;
     report.answers_failed = failed;
     Ok(report)
+}
+
+/// MOVE where the server has it (RFC 6851), otherwise COPY, flag \Deleted and expunge.
+async fn move_message(
+    session: &mut Session<Stream>,
+    can_move: bool,
+    set: &str,
+    folder: &str,
+) -> anyhow::Result<()> {
+    if can_move {
+        session.uid_mv(set, folder).await?;
+        return Ok(());
+    }
+    session.uid_copy(set, folder).await?;
+    let _: Vec<_> = session
+        .uid_store(set, "+FLAGS (\\Deleted)")
+        .await?
+        .try_collect()
+        .await?;
+    let _: Vec<_> = session.uid_expunge(set).await?.try_collect().await?;
+    Ok(())
 }
 
 /// Sends the answers recorded but not sent yet. Returns (sent, failed).
