@@ -563,9 +563,9 @@ impl<'a> Inbox<'a> {
             ("answered", format!("{}\n{extra}", body.trim_end()))
         } else {
             // Only "topics": the list is the answer.
-            let body = fill(
-                &self.templates.help,
-                &[("name", &sub.name), ("topics", &topics_now)],
+            let body = format!(
+                "Hello {},\n\nYour topics now:\n{topics_now}\n\nReply \"remove topic: N\" to drop one, or \"help\" for every command.\n",
+                sub.name
             );
             ("answered", body)
         };

@@ -519,6 +519,26 @@ authors = ["Yann LeCun"]
     }
 
     #[test]
+    fn examples_from_replies_are_part_of_the_profile() {
+        let mut s = parse_ok("[[subscriber]]\nemail = \"a@lab.org\"\ntopics = \"MoE\"\n").remove(0);
+        let plain = s.profile_hash();
+        s.examples = vec![
+            (true, "MoQa: MoE Quantization".into()),
+            (false, "RL for robots".into()),
+        ];
+        let text = s.profile_text();
+        assert!(
+            text.contains("wants more of, for example:\n- MoQa: MoE Quantization"),
+            "{text}"
+        );
+        assert!(
+            text.contains("wants fewer of, for example:\n- RL for robots"),
+            "{text}"
+        );
+        assert_ne!(s.profile_hash(), plain, "new examples mean fresh verdicts");
+    }
+
+    #[test]
     fn every_problem_is_reported_with_line_and_key() {
         let p = problems(
             r#"[[subscriber]]

@@ -477,6 +477,28 @@ async fn undo_help_free_text_and_text_that_looks_like_toml() {
         .unwrap();
     assert!(help.text.contains("add topic: TEXT") && help.text.contains("Your topics now:"));
 
+    // Pause and resume; "topics" lists them.
+    send("<pause-1@x>", "Pause.");
+    assert_eq!(outcomes(&poll(&app).await), vec!["applied"]);
+    assert!(subscribers_file(&app).contains("paused = true"));
+    send("<resume-1@x>", "resume\ntopics");
+    assert_eq!(outcomes(&poll(&app).await), vec!["applied"]);
+    assert!(!subscribers_file(&app).contains("paused"));
+    send("<topics-1@x>", "topics");
+    assert_eq!(outcomes(&poll(&app).await), vec!["answered"]);
+    let listing = ada_inbox(&app)
+        .await
+        .into_iter()
+        .find(|m| m.in_reply_to == "topics-1@x")
+        .unwrap();
+    assert!(
+        listing
+            .text
+            .contains("1. Mixture-of-Experts, quantization and sparsity."),
+        "{}",
+        listing.text
+    );
+
     // Free text goes to the model, whose suggestions are validated like any command.
     send(
         "<free-1@x>",
@@ -645,4 +667,43 @@ async fn replies_are_read_over_starttls_and_tls_with_an_internal_ca() {
         .find(|l| l.contains(" inbox "))
         .unwrap();
     assert!(line.starts_with("failed") && line.contains("TLS"), "{line}");
+}
+
+#[tokio::test]
+async fn without_a_model_free_text_gets_the_help_text() {
+    let app = TestApp::spawn(Options {
+        imap_users: vec![PAPERBOY, ADA],
+        api_key: false,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(app.run(&["digest"]).await.code, 0);
+    let digest = ada_inbox(&app).await.pop().unwrap();
+    let to = digest.reply_to.clone();
+    let before = subscribers_file(&app);
+    smtp_send(
+        app.smtp.port,
+        ADA,
+        &to,
+        &thunderbird(
+            ADA,
+            &to,
+            &format!("<{}>", digest.message_id),
+            "<free-2@x>",
+            "Could you send fewer robotics papers please?",
+        ),
+    );
+    assert_eq!(outcomes(&poll(&app).await), vec!["answered"]);
+    assert_eq!(subscribers_file(&app), before);
+    let help = ada_inbox(&app)
+        .await
+        .into_iter()
+        .find(|m| m.in_reply_to == "free-2@x")
+        .unwrap();
+    assert!(
+        help.text.contains("add topic: TEXT") && help.text.contains("I did not understand"),
+        "{}",
+        help.text
+    );
+    assert_eq!(app.llm.requests(), 0);
 }
