@@ -9,7 +9,6 @@ use super::output::{self, table};
 use super::{open_store, Failure, EXIT_OK};
 use crate::config::Config;
 use crate::daemon;
-use crate::domain::Money;
 use crate::schedule::Schedule;
 use crate::store::runs;
 
@@ -110,7 +109,7 @@ pub fn status(config: Config, args: StatusArgs) -> Result<u8, Failure> {
                     r.day.clone().unwrap_or_else(|| "-".into()),
                     output::status(&r.status),
                     r.sent.to_string(),
-                    Money::from_micros(r.cost_micros).to_string(),
+                    super::runs::cost(r.cost_micros, r.unpriced_calls),
                     r.error.clone().unwrap_or_default(),
                 ]
             })

@@ -44,7 +44,7 @@ fn summary_json(r: &RunSummary) -> serde_json::Value {
     })
 }
 
-fn cost(micros: i64, unpriced: i64) -> String {
+pub(super) fn cost(micros: i64, unpriced: i64) -> String {
     // Runs report unpriced calls but not the total; any priced spend shows as "$x+unknown".
     let calls = if micros == 0 {
         unpriced as u64
