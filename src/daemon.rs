@@ -204,7 +204,29 @@ pub async fn catch_up(app: &App) -> anyhow::Result<()> {
         if app.cancel.is_cancelled() {
             break;
         }
-        if app.store.call(move |c| runs::day_complete(c, day)).await? {
+        let mut complete = app.store.call(move |c| runs::day_complete(c, day)).await?;
+        if complete && day == today {
+            // Someone subscribed after today's run: today's digest is still theirs. (Past days
+            // are not sent to newcomers.)
+            let active: Vec<String> = Subscribers::new(&app.config)
+                .load()
+                .map(|all| {
+                    all.into_iter()
+                        .filter(|s| !s.paused)
+                        .map(|s| s.email.to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let missing = app
+                .store
+                .call(move |c| runs::uncovered(c, day, &active))
+                .await?;
+            if !missing.is_empty() {
+                tracing::info!(%day, subscribers = %missing.join(", "), "new subscribers since today's run");
+                complete = false;
+            }
+        }
+        if complete {
             continue;
         }
         run_day(app, day, day == today).await?;

@@ -280,3 +280,25 @@ pub fn day_complete(conn: &Connection, day: NaiveDate) -> rusqlite::Result<bool>
         _ => Ok(false),
     }
 }
+
+/// The subscribers among `emails` who have nothing recorded for `day`: no digest (sent, pending or
+/// failed) and no decision to send none.
+pub fn uncovered(
+    conn: &Connection,
+    day: NaiveDate,
+    emails: &[String],
+) -> rusqlite::Result<Vec<String>> {
+    let d = day.to_string();
+    let mut stmt = conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE subscriber = ?1 AND day = ?2)
+             OR EXISTS (SELECT 1 FROM run_subscribers s JOIN runs r ON r.id = s.run_id
+                        WHERE s.subscriber = ?1 AND r.day = ?2 AND r.dry_run = 0 AND s.status = 'nothing_to_send')",
+    )?;
+    let mut out = Vec::new();
+    for e in emails {
+        if !stmt.query_row(rusqlite::params![e, d], |r| r.get::<_, bool>(0))? {
+            out.push(e.clone());
+        }
+    }
+    Ok(out)
+}

@@ -476,3 +476,46 @@ async fn a_run_still_going_when_the_next_is_due_is_not_started_twice() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_subscriber_added_after_todays_run_gets_today_but_no_past_days() {
+    let app = TestApp::spawn(Options {
+        feed: Some(FEED_ESCAPING),
+        ..Default::default()
+    })
+    .await;
+    mount_api(&app).await;
+    let env = [
+        ("PAPERBOY_FAKE_NOW", MONDAY_0600_NY),
+        ("PAPERBOY__SCHEDULE__CRON", "* * * * * *"),
+    ];
+    let daemon = Daemon::start(&app, &env);
+    daemon.wait_log("catch-up done", 1, 60).await;
+    assert_eq!(app.received().len(), 6);
+    let add = app
+        .run(&[
+            "subscribers",
+            "add",
+            "bob@lab.example.org",
+            "--name",
+            "Bob",
+            "--topics",
+            "Mixture of experts and sparsity",
+        ])
+        .await;
+    assert_eq!(add.code, 0, "{}", add.stderr);
+    wait_until(60, "Bob's digest", || {
+        !app.received_by("bob@lab.example.org").is_empty()
+    })
+    .await;
+    daemon.wait_log("catch-up done", 3, 30).await;
+    assert_eq!(daemon.term(10).await, 0);
+    let bob = app.received_by("bob@lab.example.org");
+    assert_eq!(bob.len(), 1, "only today's digest");
+    assert!(
+        bob[0].subject.starts_with("arXiv digest Mon 31 Mar 2025"),
+        "{}",
+        bob[0].subject
+    );
+    assert_eq!(app.received().len(), 7, "nobody else got a second digest");
+}
