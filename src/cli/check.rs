@@ -11,7 +11,7 @@ use crate::mail::Mailer;
 use crate::scoring::llm::LlmClient;
 use crate::scoring::prices::PriceTable;
 use crate::scoring::prompt::Prompts;
-use crate::store::spend::{self, SpendRow};
+use crate::store::spend;
 use crate::store::Store;
 use crate::subscribers::admin::Subscribers;
 
@@ -155,26 +155,9 @@ pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
                     Ok(client) => match client.ping().await {
                         Ok(c) => {
                             if let (Some(u), Ok(store)) = (c.usage, store.as_ref()) {
-                                let cost = PriceTable::new(&config.llm.prices)
-                                    .get(&config.llm.model)
-                                    .map(|p| {
-                                        p.cost(
-                                            u.prompt_tokens,
-                                            u.cached_tokens,
-                                            u.completion_tokens,
-                                        )
-                                    });
-                                let row = SpendRow {
-                                    run_id: None,
-                                    subscriber: None,
-                                    profile_hash: None,
-                                    model: config.llm.model.clone(),
-                                    papers: 0,
-                                    prompt_tokens: u.prompt_tokens,
-                                    cached_tokens: u.cached_tokens,
-                                    completion_tokens: u.completion_tokens,
-                                    cost,
-                                };
+                                let price =
+                                    PriceTable::new(&config.llm.prices).get(&config.llm.model);
+                                let row = crate::scoring::spend_of(&config.llm.model, u, price);
                                 let _ = store.with(|c| spend::record(c, &row));
                             }
                             Ok(format!(

@@ -271,7 +271,7 @@ pub fn diff(before: Option<&serde_json::Value>, after: Option<&serde_json::Value
     keys.dedup();
     let show = |v: Option<&serde_json::Value>| match v {
         None | Some(serde_json::Value::Null) => "(default)".to_string(),
-        Some(serde_json::Value::String(s)) => format!("{:?}", shorten(s)),
+        Some(serde_json::Value::String(s)) => format!("{:?}", shorten(s, 60)),
         Some(other) => other.to_string(),
     };
     let unset = |v: Option<&serde_json::Value>| v.is_none_or(serde_json::Value::is_null);
@@ -286,10 +286,11 @@ pub fn diff(before: Option<&serde_json::Value>, after: Option<&serde_json::Value
         .collect()
 }
 
-fn shorten(s: &str) -> String {
+/// `s` on one line, cut after `keep` characters with "…".
+fn shorten(s: &str, keep: usize) -> String {
     let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > 60 {
-        format!("{}…", one_line.chars().take(60).collect::<String>())
+    if one_line.chars().count() > keep {
+        format!("{}…", one_line.chars().take(keep).collect::<String>())
     } else {
         one_line
     }
@@ -329,7 +330,7 @@ fn list(config: &Config, subs: &Subscribers, json: bool) -> Result<u8, Failure> 
             s.email.to_string(),
             s.name.clone(),
             output::status(if s.paused { "paused" } else { "active" }),
-            shorten_to(&s.topics, 40),
+            shorten(&s.topics, 39),
             s.authors.len().to_string(),
             s.keywords.len().to_string(),
             format!("R≥{} N≥{}", s.min_relevance, s.min_novelty),
@@ -365,15 +366,6 @@ fn list(config: &Config, subs: &Subscribers, json: bool) -> Result<u8, Failure> 
         );
     }
     Ok(EXIT_OK)
-}
-
-fn shorten_to(s: &str, n: usize) -> String {
-    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > n {
-        format!("{}…", one_line.chars().take(n - 1).collect::<String>())
-    } else {
-        one_line
-    }
 }
 
 fn find(subs: &Subscribers, email: &SubscriberEmail) -> Result<Subscriber, Failure> {

@@ -434,11 +434,7 @@ impl<'a> Inbox<'a> {
         }
 
         if parsed.commands.contains(&Command::Unsubscribe) {
-            self.subs
-                .apply(&self.app.store, email, Change::Remove, &actor)?;
-            let body = fill(&self.templates.unsubscribed, &[("name", &sub.name)]);
-            let answer = self.answer(a, &sub, &body, true).await?;
-            return Ok(("applied".into(), "unsubscribed".into(), who, Some(answer)));
+            return self.unsubscribe(a, email).await;
         }
         if parsed.commands.contains(&Command::Undo) {
             return self.undo(a, email, Some(&sub)).await;
@@ -737,18 +733,12 @@ impl<'a> Inbox<'a> {
             Ok((lines, usage)) => {
                 if let Some(u) = usage {
                     let row = crate::store::spend::SpendRow {
-                        run_id: None,
                         subscriber: Some(sub.email.to_string()),
-                        profile_hash: None,
-                        model: llm.client.model().to_string(),
-                        papers: 0,
-                        prompt_tokens: u.prompt_tokens,
-                        cached_tokens: u.cached_tokens,
-                        completion_tokens: u.completion_tokens,
-                        cost: llm
-                            .prices
-                            .get(llm.client.model())
-                            .map(|p| p.cost(u.prompt_tokens, u.cached_tokens, u.completion_tokens)),
+                        ..crate::scoring::spend_of(
+                            llm.client.model(),
+                            u,
+                            llm.prices.get(llm.client.model()),
+                        )
                     };
                     self.app
                         .store

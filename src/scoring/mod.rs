@@ -124,6 +124,28 @@ impl Scorer {
     }
 }
 
+/// The ledger row of one model call outside a run: its tokens, priced by `price` (an unknown
+/// price gives an unknown cost, never $0).
+pub fn spend_of(model: &str, usage: llm::Usage, price: Option<prices::Price>) -> SpendRow {
+    SpendRow {
+        run_id: None,
+        subscriber: None,
+        profile_hash: None,
+        model: model.to_string(),
+        papers: 0,
+        prompt_tokens: usage.prompt_tokens,
+        cached_tokens: usage.cached_tokens,
+        completion_tokens: usage.completion_tokens,
+        cost: price.map(|p| {
+            p.cost(
+                usage.prompt_tokens,
+                usage.cached_tokens,
+                usage.completion_tokens,
+            )
+        }),
+    }
+}
+
 /// What scoring needs from the run: when it is (for the budget) and whether to stop.
 pub struct ScoreContext<'a> {
     pub now: chrono::DateTime<chrono::Utc>,
@@ -283,31 +305,22 @@ impl LlmScorer {
                 tracing::warn!("the model endpoint reported no token usage; the call is recorded with 0 tokens and an unknown cost");
                 llm::Usage::default()
             });
-            let cost = match (
+            let price = match (
                 completion.usage.is_some(),
                 self.prices.get(self.client.model()),
             ) {
-                (true, Some(price)) => Some(price.cost(
-                    usage.prompt_tokens,
-                    usage.cached_tokens,
-                    usage.completion_tokens,
-                )),
                 (true, None) => {
                     tracing::warn!(model = self.client.model(), "no price known for this model: spend recorded with an unknown cost; add [llm.prices] to paperboy.toml");
                     None
                 }
-                (false, _) => None,
+                (has_usage, price) => price.filter(|_| has_usage),
             };
             let row = SpendRow {
                 run_id: Some(run_id),
                 subscriber: Some(batch.subscriber.email.to_string()),
                 profile_hash: Some(batch.profile_hash.clone()),
-                model: self.client.model().to_string(),
                 papers: pending.len(),
-                prompt_tokens: usage.prompt_tokens,
-                cached_tokens: usage.cached_tokens,
-                completion_tokens: usage.completion_tokens,
-                cost,
+                ..spend_of(self.client.model(), usage, price)
             };
             let verdicts = parsed.verdicts;
             let key2 = key.clone();

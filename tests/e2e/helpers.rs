@@ -818,12 +818,9 @@ security = "none"
         }
     }
 
-    /// Runs `paperboy --config <temp config> ARGS...`.
-    pub async fn run(&self, args: &[&str]) -> Run {
-        self.run_with_env(args, &[]).await
-    }
-
-    pub async fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+    /// `paperboy --config <temp config> ARGS...` in the app's directory, with the test secrets and
+    /// `env` on top.
+    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_paperboy"));
         cmd.arg("--config")
             .arg(&self.config)
@@ -840,6 +837,16 @@ security = "none"
             .env_remove("EDITOR")
             .env("PAPERBOY_TEST_IMAP_PASSWORD", IMAP_PASSWORD);
         cmd.envs(env.iter().copied());
+        cmd
+    }
+
+    /// Runs `paperboy --config <temp config> ARGS...`.
+    pub async fn run(&self, args: &[&str]) -> Run {
+        self.run_with_env(args, &[]).await
+    }
+
+    pub async fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args, env);
         let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
             .await
             .expect("paperboy finished in time")
@@ -858,18 +865,7 @@ security = "none"
 
     /// Starts `paperboy --config … ARGS` in the background (for the daemon).
     pub fn spawn_paperboy(&self, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Child {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_paperboy"));
-        cmd.arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .current_dir(self.dir.path());
-        cmd.env_remove("OPENAI_API_KEY")
-            .env("RUST_LOG", "paperboy=debug,warn")
-            .env("PAPERBOY_TEST_IMAP_PASSWORD", IMAP_PASSWORD);
-        if self.api_key {
-            cmd.env("PAPERBOY_TEST_API_KEY", "sk-test-0123456789");
-        }
-        cmd.envs(env.iter().copied());
+        let mut cmd = self.command(args, env);
         cmd.stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
