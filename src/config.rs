@@ -54,8 +54,14 @@ pub struct LlmConfig {
     pub base_url: String,
     pub model: String,
     pub api_key_env: String,
+    /// Papers per verdict call (each with the readers it is scored for).
     pub batch_size: usize,
     pub concurrency: usize,
+    /// A title pass for all readers at once before the full verdicts; `false` gives every
+    /// paper a full verdict for every reader.
+    pub triage: bool,
+    /// Titles per triage call.
+    pub triage_batch_size: usize,
     pub timeout_secs: u64,
     /// Attempts per call for failures the HTTP layer does not retry itself (timeouts, 5xx after
     /// its own retries, unreadable bodies).
@@ -238,8 +244,10 @@ impl Default for LlmConfig {
             base_url: "https://api.openai.com/v1".into(),
             model: "gpt-4o-mini".into(),
             api_key_env: "OPENAI_API_KEY".into(),
-            batch_size: 8,
+            batch_size: 30,
             concurrency: 4,
+            triage: true,
+            triage_batch_size: 200,
             timeout_secs: 120,
             max_attempts: 3,
             retry_base_ms: 2_000,
@@ -390,6 +398,12 @@ impl Config {
             return Err(invalid(
                 "llm.batch_size",
                 "must be between 1 and 100".into(),
+            ));
+        }
+        if self.llm.triage_batch_size == 0 || self.llm.triage_batch_size > 1000 {
+            return Err(invalid(
+                "llm.triage_batch_size",
+                "must be between 1 and 1000".into(),
             ));
         }
         if self.llm.concurrency == 0 {

@@ -115,6 +115,10 @@ pub struct Prepared {
     /// At least one candidate has a verdict.
     pub scored_any: bool,
     pub author_matches: usize,
+    /// Papers left after the title triage (`None` without one).
+    pub triage_kept: Option<usize>,
+    /// Candidates with a verdict.
+    pub scored: usize,
 }
 
 impl Prepared {
@@ -127,6 +131,8 @@ impl Prepared {
         SubscriberOutcome {
             subscriber: self.digest.subscriber.email.to_string(),
             scanned: self.digest.scanned,
+            triage_kept: self.triage_kept,
+            scored: self.scored,
             author_matches: self.author_matches,
             selected: self.digest.entries.len(),
             unscored: self.digest.unscored.len(),
@@ -453,9 +459,10 @@ pub async fn prepare(
         let job = jobs
             .entry(plan.subscriber.profile_hash())
             .or_insert_with(|| Job {
-                subscriber: plan.subscriber.clone(),
+                subscribers: Vec::new(),
                 papers: Vec::new(),
             });
+        job.subscribers.push(plan.subscriber.clone());
         let have: HashSet<ArxivId> = job.papers.iter().map(|p| p.id.clone()).collect();
         for p in &plan.candidates {
             let pinned = digest::author_matches(p, &plan.subscriber.authors);
@@ -494,7 +501,13 @@ pub async fn prepare(
         let hash = sub.profile_hash();
         let mut verdicts = plan.cached;
         let mut unscored_reasons = HashMap::new();
+        let mut dropped = 0;
         if let Some(r) = results.get(&hash) {
+            dropped = plan
+                .candidates
+                .iter()
+                .filter(|p| r.dropped.contains(&p.id))
+                .count();
             for p in &plan.candidates {
                 if let Some(v) = r.verdicts.get(&p.id) {
                     verdicts.insert(p.id.clone(), v.clone());
@@ -515,12 +528,21 @@ pub async fn prepare(
                 })
             })
             .collect();
+        let email = sub.email.to_string();
         let usage = app
             .store
-            .call(move |c| spend::run_totals(c, run_id, &hash))
+            .call(move |c| spend::run_totals(c, run_id, &email))
             .await?;
         let author_matches = selection.entries.iter().filter(|e| e.author_match).count();
-        let scored_any = plan.candidates.iter().any(|p| verdicts.contains_key(&p.id));
+        let scored = plan
+            .candidates
+            .iter()
+            .filter(|p| verdicts.contains_key(&p.id))
+            .count();
+        let triage_kept = app
+            .scorer
+            .triage_key(&sub)
+            .map(|_| plan.candidates.len() - dropped);
         let reply = reply_addresses(app, &sub.email).await?;
         let digest = Digest {
             day: announcement.day,
@@ -538,8 +560,10 @@ pub async fn prepare(
         out.push(Prepared {
             digest,
             usage,
-            scored_any,
+            scored_any: scored > 0,
             author_matches,
+            triage_kept,
+            scored,
         });
     }
     Ok(out)

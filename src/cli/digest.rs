@@ -64,6 +64,8 @@ pub async fn build_app(config: Config) -> Result<App, Failure> {
                 batch_size: config.llm.batch_size,
                 concurrency: config.llm.concurrency,
                 reask_attempts: config.llm.reask_attempts,
+                triage: config.llm.triage,
+                triage_batch_size: config.llm.triage_batch_size,
             }))
         }
         None => {

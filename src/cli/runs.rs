@@ -70,6 +70,7 @@ pub fn run(config: Config, args: RunsArgs) -> Result<u8, Failure> {
                 .map(|(o, tokens, micros, unpriced)| {
                     serde_json::json!({
                         "email": o.subscriber, "status": o.status, "detail": o.detail, "scanned": o.scanned,
+                        "triage_kept": o.triage_kept, "scored": o.scored,
                         "author_matches": o.author_matches, "selected": o.selected, "unscored": o.unscored, "tokens": tokens,
                         "cost_usd": if *unpriced > 0 { serde_json::Value::Null } else { serde_json::json!(Money::from_micros(*micros).usd()) },
                     })
@@ -112,6 +113,8 @@ pub fn run(config: Config, args: RunsArgs) -> Result<u8, Failure> {
                     vec![
                         o.subscriber.clone(),
                         o.scanned.to_string(),
+                        o.triage_kept.map_or("-".into(), |n| n.to_string()),
+                        o.scored.to_string(),
                         o.author_matches.to_string(),
                         o.selected.to_string(),
                         o.unscored.to_string(),
@@ -130,6 +133,8 @@ pub fn run(config: Config, args: RunsArgs) -> Result<u8, Failure> {
                     &[
                         "subscriber",
                         "scanned",
+                        "triage kept",
+                        "scored",
                         "authors",
                         "selected",
                         "unscored",

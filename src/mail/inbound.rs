@@ -738,6 +738,7 @@ impl<'a> Inbox<'a> {
                             llm.client.model(),
                             u,
                             llm.prices.get(llm.client.model()),
+                            "reply",
                         )
                     };
                     self.app

@@ -7,7 +7,7 @@ use crate::domain::{Paper, Score, Verdict};
 use crate::subscribers::Subscriber;
 
 pub const MODEL: &str = "keyword";
-pub const VERSION: &str = "keyword-v2";
+pub const VERSION: &str = "keyword-v3";
 const TOPIC_POINTS_CAP: u32 = 4;
 
 const STOPWORDS: &[&str] = &[
@@ -114,10 +114,12 @@ pub struct Terms {
 
 impl Terms {
     pub fn of(subscriber: &Subscriber) -> Terms {
+        // "Mixture of Experts (MoE)" and "Sparse/Sparsity" name alternatives: each counts.
         let keywords = subscriber
             .keywords
             .iter()
-            .map(|k| normalise(k))
+            .flat_map(|k| k.split(['/', '(', ')']))
+            .map(normalise)
             .filter(|k| !k.is_empty())
             .collect();
         // Lines that say what is *not* wanted ("- Irrelevant: ...") give no topic words.
@@ -135,6 +137,26 @@ impl Terms {
             keywords,
             topic_words,
         }
+    }
+}
+
+impl Terms {
+    /// Strong evidence that the reader wants a careful look, used to keep a paper past the title
+    /// triage without asking: one of their keywords in the title, or two in the abstract.
+    pub fn must_look(&self, paper: &Paper) -> bool {
+        let title = format!(" {} ", normalise(&paper.title));
+        let abstract_text = format!(" {} ", normalise(&paper.abstract_text));
+        let mut in_abstract = 0;
+        for k in &self.keywords {
+            let needle = format!(" {k} ");
+            if title.contains(&needle) {
+                return true;
+            }
+            if abstract_text.contains(&needle) {
+                in_abstract += 1;
+            }
+        }
+        in_abstract >= 2
     }
 }
 
@@ -290,5 +312,22 @@ mod tests {
             score(&paper("Sparse MoE", "none"), &terms).relevance.get(),
             5
         );
+    }
+
+    #[test]
+    fn a_keyword_in_the_title_or_two_in_the_abstract_must_be_looked_at() {
+        let t = Terms::of(&subscriber("anything", &["mixture of experts", "pruning", "sparsity"]));
+        assert!(t.must_look(&paper("Pruning at scale", "Nothing here.")));
+        assert!(t.must_look(&paper("A method", "We study sparsity and pruning.")));
+        assert!(!t.must_look(&paper("A method", "We study sparsity in trees.")));
+        assert!(!t.must_look(&paper("Spruning", "No sparsityx either.")));
+    }
+
+    #[test]
+    fn slashes_and_parentheses_name_alternatives() {
+        let t = Terms::of(&subscriber("x", &["Mixture of Experts (MoE)", "Sparse/Sparsity"]));
+        assert!(t.must_look(&paper("Routing in MoE layers", "")));
+        assert!(t.must_look(&paper("Sparsity everywhere", "")));
+        assert!(t.must_look(&paper("A study", "A mixture of experts that is sparse.")));
     }
 }

@@ -1,5 +1,7 @@
-//! Prompt assembly. The static instructions (from `prompts/instructions.md`) come first, then the
-//! reader's topics, then the papers, so the provider's prompt cache covers the long shared prefix.
+//! Prompt assembly. The static instructions come first, then the readers' topics (each headed by
+//! a line `Reader R<n>`), then the papers, so the provider's prompt cache covers the long shared
+//! prefix. Two prompts: the title triage (`prompts/triage.md`) and the verdicts
+//! (`prompts/instructions.md`); each has a built-in copy used when its file is missing.
 
 use std::path::Path;
 
@@ -9,68 +11,141 @@ use sha2::{Digest as _, Sha256};
 use crate::domain::Paper;
 use crate::subscribers::hex;
 
-/// Bump when the way papers are written into the prompt changes: cached verdicts made with another
-/// layout are then not reused.
-const LAYOUT_VERSION: &str = "papers-v1";
+/// Bump when the way papers and readers are written into the prompt changes: cached verdicts
+/// made with another layout are then not reused.
+const LAYOUT_VERSION: &str = "readers-v2";
 
 pub const INSTRUCTIONS_FILE: &str = "instructions.md";
+pub const TRIAGE_FILE: &str = "triage.md";
+const BUILTIN_INSTRUCTIONS: &str = include_str!("../../prompts/instructions.md");
+const BUILTIN_TRIAGE: &str = include_str!("../../prompts/triage.md");
 
 #[derive(Debug, Clone)]
 pub struct Prompts {
     instructions: String,
+    triage: String,
     version: String,
+    triage_version: String,
+}
+
+/// One reader as a prompt shows them.
+pub struct ReaderBlock<'a> {
+    pub label: &'a str,
+    pub profile: &'a str,
+    /// Verdict prompts only: the relevance from which a COMMENT is written.
+    pub comment_bar: Option<u8>,
 }
 
 impl Prompts {
+    /// The prompt files in `dir`; a missing file means the built-in copy, an unreadable or empty
+    /// one is an error.
     pub fn load(dir: &Path) -> anyhow::Result<Prompts> {
-        let path = dir.join(INSTRUCTIONS_FILE);
-        let instructions = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read the scoring prompt {}", path.display()))?;
-        anyhow::ensure!(
-            !instructions.trim().is_empty(),
-            "the scoring prompt {} is empty",
-            path.display()
-        );
-        Ok(Prompts::from_text(instructions))
+        let read = |name: &str, builtin: &str| -> anyhow::Result<String> {
+            let path = dir.join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    anyhow::ensure!(
+                        !text.trim().is_empty(),
+                        "the prompt {} is empty; delete it to use the built-in copy",
+                        path.display()
+                    );
+                    Ok(text)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(builtin.to_string()),
+                Err(e) => Err(e).with_context(|| format!("cannot read the prompt {}", path.display())),
+            }
+        };
+        Ok(Prompts::from_texts(
+            read(INSTRUCTIONS_FILE, BUILTIN_INSTRUCTIONS)?,
+            read(TRIAGE_FILE, BUILTIN_TRIAGE)?,
+        ))
     }
 
-    pub fn from_text(instructions: String) -> Prompts {
-        let mut h = Sha256::new();
-        h.update(LAYOUT_VERSION.as_bytes());
-        h.update(instructions.as_bytes());
+    pub fn builtin() -> Prompts {
+        Prompts::from_texts(BUILTIN_INSTRUCTIONS.into(), BUILTIN_TRIAGE.into())
+    }
+
+    pub fn from_texts(instructions: String, triage: String) -> Prompts {
+        let version = |text: &str| {
+            let mut h = Sha256::new();
+            h.update(LAYOUT_VERSION.as_bytes());
+            h.update(text.as_bytes());
+            hex(&h.finalize())[..12].to_string()
+        };
         Prompts {
-            version: hex(&h.finalize())[..12].to_string(),
+            version: version(&instructions),
+            triage_version: version(&triage),
             instructions,
+            triage,
         }
     }
 
-    /// Identifies the instructions and layout; part of every verdict's cache key.
+    /// Identifies the verdict instructions and layout; part of every verdict's cache key.
     pub fn version(&self) -> &str {
         &self.version
     }
 
-    pub fn system(&self, profile: &str) -> String {
-        format!(
-            "{}\n\n## Relevant Topics\n\n{}\n",
-            self.instructions.trim_end(),
-            profile.trim()
-        )
+    /// Identifies the triage instructions; part of every triage decision's cache key.
+    pub fn triage_version(&self) -> &str {
+        &self.triage_version
     }
 
-    pub fn user(papers: &[&Paper]) -> String {
+    pub fn verdict_system(&self, readers: &[ReaderBlock]) -> String {
+        system(&self.instructions, readers)
+    }
+
+    pub fn triage_system(&self, readers: &[ReaderBlock]) -> String {
+        system(&self.triage, readers)
+    }
+
+    /// The papers with their abstracts, each with the readers to score it for.
+    pub fn verdict_user(papers: &[(&Paper, Vec<&str>)]) -> String {
         let mut s = String::from("## Papers\n\n");
-        for p in papers {
+        let mut lines = 0;
+        for (p, labels) in papers {
+            lines += labels.len();
             s.push_str(&format!(
-                "ArXiv ID: {}\nTitle: {}\nAbstract: {}\n\n",
-                p.id, p.title, p.abstract_text
+                "ArXiv ID: {}\nTitle: {}\nAbstract: {}\nReaders: {}\n\n",
+                p.id,
+                p.title,
+                p.abstract_text,
+                labels.join(", ")
             ));
         }
         s.push_str(&format!(
-            "Answer with exactly one JSON object per line for each of the {} papers above, with its ArXiv ID.\n",
+            "Answer with exactly one JSON object per line for each paper and each reader listed with it: {lines} lines.\n"
+        ));
+        s
+    }
+
+    /// The papers by title only.
+    pub fn triage_user(papers: &[&Paper]) -> String {
+        let mut s = String::from("## Papers\n\n");
+        for p in papers {
+            s.push_str(&format!("{} | {}\n", p.id, p.title));
+        }
+        s.push_str(&format!(
+            "\nAnswer with exactly one JSON object per line for each of the {} papers above.\n",
             papers.len()
         ));
         s
     }
+}
+
+fn system(instructions: &str, readers: &[ReaderBlock]) -> String {
+    let mut s = format!("{}\n\n## Readers\n", instructions.trim_end());
+    for r in readers {
+        match r.comment_bar {
+            Some(bar) => s.push_str(&format!(
+                "\nReader {} (comment bar: RELEVANCE {bar} or more)\n",
+                r.label
+            )),
+            None => s.push_str(&format!("\nReader {}\n", r.label)),
+        }
+        s.push_str(r.profile.trim());
+        s.push('\n');
+    }
+    s
 }
 
 const REPLY_PROMPT: &str = include_str!("../../prompts/reply.md");
@@ -81,5 +156,51 @@ pub fn reply_prompt(dir: &Path) -> String {
     match std::fs::read_to_string(dir.join("reply.md")) {
         Ok(t) if !t.trim().is_empty() => t,
         _ => REPLY_PROMPT.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_prompt_file_means_the_builtin_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Prompts::load(dir.path()).unwrap();
+        assert_eq!(p.version(), Prompts::builtin().version());
+        std::fs::write(dir.path().join(INSTRUCTIONS_FILE), "  \n").unwrap();
+        let e = Prompts::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("is empty"), "{e}");
+        std::fs::write(dir.path().join(INSTRUCTIONS_FILE), "Score papers.").unwrap();
+        let edited = Prompts::load(dir.path()).unwrap();
+        assert_ne!(edited.version(), p.version(), "an edit means fresh verdicts");
+        assert_eq!(edited.triage_version(), p.triage_version());
+    }
+
+    #[test]
+    fn every_reader_is_headed_by_its_label() {
+        let p = Prompts::builtin();
+        let s = p.verdict_system(&[
+            ReaderBlock {
+                label: "R1",
+                profile: "MoE and sparsity.",
+                comment_bar: Some(6),
+            },
+            ReaderBlock {
+                label: "R2",
+                profile: "Graph learning.",
+                comment_bar: Some(4),
+            },
+        ]);
+        assert!(s.starts_with("# Paper Selection Prompt"));
+        let r1 = s.find("\nReader R1 (comment bar: RELEVANCE 6 or more)\nMoE and sparsity.\n");
+        let r2 = s.find("\nReader R2 (comment bar: RELEVANCE 4 or more)\nGraph learning.\n");
+        assert!(r1.is_some() && r2 > r1, "{s}");
+        let t = p.triage_system(&[ReaderBlock {
+            label: "R1",
+            profile: "MoE.",
+            comment_bar: None,
+        }]);
+        assert!(t.ends_with("\nReader R1\nMoE.\n"), "{t}");
     }
 }

@@ -1,22 +1,128 @@
-//! Reading the model's answer. The contract (from the seeds' prompt) is one JSON object per line,
-//! `{"ARXIVID": ..., "COMMENT": ..., "RELEVANCE": n, "NOVELTY": n}`; the same objects in a JSON
-//! array or a fenced block are accepted too. Every verdict is checked: its ID must belong to the
-//! batch (a comment can never land on another paper), scores are integers 1–10, one per paper.
+//! Reading the model's answers. The contract (from the seeds' prompt, extended for calls that
+//! serve several readers) is one JSON object per line: verdicts
+//! `{"ARXIVID": …, "READER": "R3", "RELEVANCE": n, "NOVELTY": n, "COMMENT": …}` and triage lines
+//! `{"ARXIVID": …, "READERS": ["R1", "R3"]}`; the same objects in a JSON array or a fenced block
+//! are accepted too. Everything is checked: the ID must belong to the call (a comment can never
+//! land on another paper), the reader must be one the paper was asked for, scores are whole
+//! numbers 1–10, and nothing counts twice.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
 use crate::domain::{ArxivId, Score, Verdict};
 
+/// A verdict for one paper and one reader (by the call's label).
+pub type LabelledVerdict = (ArxivId, String, Verdict);
+
 #[derive(Debug, Default)]
-pub struct ParsedReply {
-    pub verdicts: Vec<(ArxivId, Verdict)>,
+pub struct ParsedVerdicts {
+    pub verdicts: Vec<LabelledVerdict>,
     /// What was discarded and why (logged; counted in the run).
     pub problems: Vec<String>,
 }
 
-pub fn parse(text: &str, batch: &[ArxivId]) -> ParsedReply {
+#[derive(Debug, Default)]
+pub struct ParsedTriage {
+    /// Per paper answered, the readers (labels of the call) to keep it for.
+    pub kept: Vec<(ArxivId, Vec<String>)>,
+    pub problems: Vec<String>,
+}
+
+/// Verdict lines, checked against what was asked: paper → the labels it was asked for. A line
+/// without READER is accepted when its paper was asked for one reader only.
+pub fn parse_verdicts(text: &str, asked: &HashMap<ArxivId, Vec<String>>) -> ParsedVerdicts {
+    let (objects, mut problems) = objects(text);
+    let mut seen = HashSet::new();
+    let mut verdicts = Vec::new();
+    for obj in objects {
+        let checked = verdict(&obj).and_then(|(id, label, v)| {
+            let Some(labels) = asked.get(&id) else {
+                return Err(format!(
+                    "verdict for {id}, which is not in this call: discarded"
+                ));
+            };
+            let label = match label {
+                Some(l) if labels.contains(&l) => l,
+                Some(l) => {
+                    return Err(format!(
+                        "verdict for {id} names reader {l}, who was not asked about it: discarded"
+                    ))
+                }
+                None if labels.len() == 1 => labels[0].clone(),
+                None => return Err(format!("verdict for {id} names no READER")),
+            };
+            Ok((id, label, v))
+        });
+        match checked {
+            Err(why) => problems.push(format!("{why}: {}", shorten(&obj.to_string()))),
+            Ok((id, label, v)) => {
+                if seen.insert((id.clone(), label.clone())) {
+                    verdicts.push((id, label, v));
+                } else {
+                    problems.push(format!(
+                        "second verdict for {id} and {label}: discarded, the first one stands"
+                    ));
+                }
+            }
+        }
+    }
+    ParsedVerdicts { verdicts, problems }
+}
+
+/// Triage lines for `papers`, naming readers among `labels`.
+pub fn parse_triage(text: &str, papers: &[ArxivId], labels: &[String]) -> ParsedTriage {
+    let (objects, mut problems) = objects(text);
+    let allowed: HashSet<&ArxivId> = papers.iter().collect();
+    let mut seen = HashSet::new();
+    let mut kept = Vec::new();
+    for obj in objects {
+        let line = (|| -> Result<(ArxivId, Vec<String>), String> {
+            let map = obj.as_object().ok_or("not a JSON object")?;
+            let id = id_of(map)?;
+            if !allowed.contains(&id) {
+                return Err(format!("triage line for {id}, which is not in this call"));
+            }
+            let readers = match field(map, "READERS") {
+                Some(Value::Array(items)) => items,
+                Some(Value::Null) => return Ok((id, Vec::new())),
+                _ => return Err(format!("triage line for {id} has no READERS list")),
+            };
+            let mut out = Vec::new();
+            for r in readers {
+                let label = r
+                    .as_str()
+                    .map(normal_label)
+                    .ok_or_else(|| format!("READERS of {id} holds a non-label {r}"))?;
+                if !labels.contains(&label) {
+                    return Err(format!(
+                        "READERS of {id} names {label}, who is not in this call"
+                    ));
+                }
+                if !out.contains(&label) {
+                    out.push(label);
+                }
+            }
+            Ok((id, out))
+        })();
+        match line {
+            Err(why) => problems.push(format!("{why}: {}", shorten(&obj.to_string()))),
+            Ok((id, readers)) => {
+                if seen.insert(id.clone()) {
+                    kept.push((id, readers));
+                } else {
+                    problems.push(format!(
+                        "second triage line for {id}: discarded, the first one stands"
+                    ));
+                }
+            }
+        }
+    }
+    ParsedTriage { kept, problems }
+}
+
+/// The JSON objects of an answer: JSONL, a JSON array, or either inside a fenced block.
+fn objects(text: &str) -> (Vec<Value>, Vec<String>) {
     let body: String = text
         .lines()
         .filter(|l| !l.trim_start().starts_with("```"))
@@ -42,47 +148,40 @@ pub fn parse(text: &str, batch: &[ArxivId]) -> ParsedReply {
             }
         }
     }
-
-    let allowed: HashSet<&ArxivId> = batch.iter().collect();
-    let mut seen = HashSet::new();
-    let mut verdicts = Vec::new();
-    for obj in objects {
-        match verdict(&obj) {
-            Err(why) => problems.push(format!("{why}: {}", shorten(&obj.to_string()))),
-            Ok((id, v)) => {
-                if !allowed.contains(&id) {
-                    problems.push(format!(
-                        "verdict for {id}, which is not in this batch: discarded"
-                    ));
-                } else if !seen.insert(id.clone()) {
-                    problems.push(format!(
-                        "second verdict for {id}: discarded, the first one stands"
-                    ));
-                } else {
-                    verdicts.push((id, v));
-                }
-            }
-        }
-    }
-    ParsedReply { verdicts, problems }
+    (objects, problems)
 }
 
-fn verdict(v: &Value) -> Result<(ArxivId, Verdict), String> {
-    let obj = v.as_object().ok_or("not a JSON object")?;
-    let field = |name: &str| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    };
-    let id = match field("ARXIVID")
-        .or_else(|| field("ARXIV_ID"))
-        .or_else(|| field("ID"))
+fn field<'a>(obj: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+fn id_of(obj: &serde_json::Map<String, Value>) -> Result<ArxivId, String> {
+    match field(obj, "ARXIVID")
+        .or_else(|| field(obj, "ARXIV_ID"))
+        .or_else(|| field(obj, "ID"))
     {
-        Some(Value::String(s)) => ArxivId::parse(s).map_err(|e| e.to_string())?,
-        _ => return Err("no ARXIVID".into()),
+        Some(Value::String(s)) => ArxivId::parse(s).map_err(|e| e.to_string()),
+        _ => Err("no ARXIVID".into()),
+    }
+}
+
+/// `r3`, ` R3 ` → `R3`.
+fn normal_label(s: &str) -> String {
+    s.trim().to_ascii_uppercase()
+}
+
+fn verdict(v: &Value) -> Result<(ArxivId, Option<String>, Verdict), String> {
+    let obj = v.as_object().ok_or("not a JSON object")?;
+    let id = id_of(obj)?;
+    let label = match field(obj, "READER") {
+        Some(Value::String(s)) => Some(normal_label(s)),
+        Some(Value::Null) | None => None,
+        Some(other) => return Err(format!("READER of {id} is not a label: {other}")),
     };
     let score = |name: &str| -> Result<Score, String> {
-        let n = match field(name) {
+        let n = match field(obj, name) {
             Some(Value::Number(n)) => n
                 .as_i64()
                 .ok_or_else(|| format!("{name} {n} is not a whole number"))?,
@@ -96,13 +195,14 @@ fn verdict(v: &Value) -> Result<(ArxivId, Verdict), String> {
     };
     let relevance = score("RELEVANCE")?;
     let novelty = score("NOVELTY")?;
-    let comment = match field("COMMENT") {
+    let comment = match field(obj, "COMMENT") {
         Some(Value::String(s)) => s.trim().to_string(),
         Some(Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
     };
     Ok((
         id,
+        label,
         Verdict {
             relevance,
             novelty: Some(novelty),
@@ -123,75 +223,131 @@ fn shorten(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn ids(list: &[&str]) -> Vec<ArxivId> {
-        list.iter().map(|s| ArxivId::parse(s).unwrap()).collect()
+    fn id(s: &str) -> ArxivId {
+        ArxivId::parse(s).unwrap()
+    }
+
+    /// Every paper asked for the same readers.
+    fn asked(papers: &[&str], labels: &[&str]) -> HashMap<ArxivId, Vec<String>> {
+        papers
+            .iter()
+            .map(|p| (id(p), labels.iter().map(|l| l.to_string()).collect()))
+            .collect()
     }
 
     #[test]
     fn jsonl_as_the_contract_says() {
-        let r = parse(
-            r#"{"ARXIVID": "2503.21135", "COMMENT": "MoE quantization.", "RELEVANCE": 10, "NOVELTY": 8}
-{"ARXIVID": "arXiv:2503.21536v1", "COMMENT": "RBMs", "RELEVANCE": "9", "NOVELTY": 9}"#,
-            &ids(&["2503.21135", "2503.21536"]),
+        let r = parse_verdicts(
+            r#"{"ARXIVID": "2503.21135", "READER": "R1", "COMMENT": "MoE quantization.", "RELEVANCE": 10, "NOVELTY": 8}
+{"ARXIVID": "arXiv:2503.21536v1", "READER": "r2", "COMMENT": "RBMs", "RELEVANCE": "9", "NOVELTY": 9}
+{"ARXIVID": "2503.21536", "READER": "R1", "COMMENT": "", "RELEVANCE": 2, "NOVELTY": 9}"#,
+            &asked(&["2503.21135", "2503.21536"], &["R1", "R2"]),
         );
         assert!(r.problems.is_empty(), "{:?}", r.problems);
-        assert_eq!(r.verdicts.len(), 2);
-        assert_eq!(r.verdicts[0].1.relevance.get(), 10);
+        assert_eq!(r.verdicts.len(), 3);
+        assert_eq!(r.verdicts[0].2.relevance.get(), 10);
         assert_eq!(r.verdicts[1].0.as_str(), "2503.21536");
-        assert_eq!(r.verdicts[1].1.comment, "RBMs");
+        assert_eq!(r.verdicts[1].1, "R2");
+        assert_eq!(r.verdicts[1].2.comment, "RBMs");
+        assert_eq!(r.verdicts[2].2.comment, "", "no comment below the bar");
+    }
+
+    #[test]
+    fn a_line_without_reader_counts_only_where_one_reader_was_asked() {
+        let line = r#"{"ARXIVID": "2503.21135", "COMMENT": "a", "RELEVANCE": 7, "NOVELTY": 6}"#;
+        let one = parse_verdicts(line, &asked(&["2503.21135"], &["R4"]));
+        assert_eq!(one.verdicts[0].1, "R4");
+        let two = parse_verdicts(line, &asked(&["2503.21135"], &["R1", "R4"]));
+        assert!(two.verdicts.is_empty());
+        assert!(two.problems[0].contains("names no READER"), "{:?}", two.problems);
     }
 
     #[test]
     fn arrays_and_fenced_blocks() {
-        let batch = ids(&["2503.21135", "2503.21536"]);
+        let batch = asked(&["2503.21135", "2503.21536"], &["R1"]);
         let array = r#"```json
 [
-  {"arxivid": "2503.21135", "comment": "a", "relevance": 7, "novelty": 6},
-  {"arxivid": "2503.21536", "comment": "b", "relevance": 3, "novelty": 2}
+  {"arxivid": "2503.21135", "reader": "R1", "comment": "a", "relevance": 7, "novelty": 6},
+  {"arxivid": "2503.21536", "reader": "R1", "comment": "b", "relevance": 3, "novelty": 2}
 ]
 ```"#;
-        let r = parse(array, &batch);
+        let r = parse_verdicts(array, &batch);
         assert_eq!(r.verdicts.len(), 2, "{:?}", r.problems);
-        let fenced = "Here you go:\n```\n{\"ARXIVID\": \"2503.21135\", \"COMMENT\": \"a\", \"RELEVANCE\": 7, \"NOVELTY\": 6}\n```";
-        let r = parse(fenced, &batch);
+        let fenced = "Here you go:\n```\n{\"ARXIVID\": \"2503.21135\", \"READER\": \"R1\", \"COMMENT\": \"a\", \"RELEVANCE\": 7, \"NOVELTY\": 6}\n```";
+        let r = parse_verdicts(fenced, &batch);
         assert_eq!(r.verdicts.len(), 1);
         assert_eq!(r.problems.len(), 1, "the prose line is reported");
     }
 
     #[test]
-    fn a_verdict_for_another_paper_never_lands() {
-        let r = parse(
-            r#"{"ARXIVID": "2503.99999", "COMMENT": "written for another paper", "RELEVANCE": 9, "NOVELTY": 9}
-{"ARXIVID": "2503.21135", "COMMENT": "right one", "RELEVANCE": 8, "NOVELTY": 7}"#,
-            &ids(&["2503.21135"]),
+    fn a_verdict_for_another_paper_or_reader_never_lands() {
+        let mut asked = asked(&["2503.21135"], &["R1"]);
+        asked.insert(id("2503.21536"), vec!["R2".into()]);
+        let r = parse_verdicts(
+            r#"{"ARXIVID": "2503.99999", "READER": "R1", "COMMENT": "written for another paper", "RELEVANCE": 9, "NOVELTY": 9}
+{"ARXIVID": "2503.21135", "READER": "R2", "COMMENT": "R2 was not asked about this one", "RELEVANCE": 9, "NOVELTY": 9}
+{"ARXIVID": "2503.21536", "READER": "R7", "COMMENT": "no such reader in the call", "RELEVANCE": 9, "NOVELTY": 9}
+{"ARXIVID": "2503.21135", "READER": "R1", "COMMENT": "right one", "RELEVANCE": 8, "NOVELTY": 7}"#,
+            &asked,
         );
         assert_eq!(r.verdicts.len(), 1);
-        assert_eq!(r.verdicts[0].1.comment, "right one");
-        assert!(
-            r.problems[0].contains("2503.99999") && r.problems[0].contains("not in this batch")
-        );
+        assert_eq!(r.verdicts[0].2.comment, "right one");
+        assert!(r.problems[0].contains("2503.99999") && r.problems[0].contains("not in this call"));
+        assert!(r.problems[1].contains("reader R2, who was not asked"));
+        assert!(r.problems[2].contains("reader R7"));
     }
 
     #[test]
     fn bad_scores_garbage_and_duplicates_are_rejected() {
-        let r = parse(
-            r#"{"ARXIVID": "2503.21135", "COMMENT": "x", "RELEVANCE": 11, "NOVELTY": 5}
-{"ARXIVID": "2503.21536", "COMMENT": "x", "RELEVANCE": 7.5, "NOVELTY": 5}
-{"ARXIVID": "2503.21720", "COMMENT": "x", "RELEVANCE": 7
+        let r = parse_verdicts(
+            r#"{"ARXIVID": "2503.21135", "READER": "R1", "COMMENT": "x", "RELEVANCE": 11, "NOVELTY": 5}
+{"ARXIVID": "2503.21536", "READER": "R1", "COMMENT": "x", "RELEVANCE": 7.5, "NOVELTY": 5}
+{"ARXIVID": "2503.21720", "READER": "R1", "COMMENT": "x", "RELEVANCE": 7
 I think these papers are great
-{"ARXIVID": "2503.21419", "COMMENT": "first", "RELEVANCE": 6, "NOVELTY": 5}
-{"ARXIVID": "2503.21419", "COMMENT": "second", "RELEVANCE": 9, "NOVELTY": 9}
-{"ARXIVID": "2503.21073", "COMMENT": "no novelty", "RELEVANCE": 9}"#,
-            &ids(&[
-                "2503.21135",
-                "2503.21536",
-                "2503.21720",
-                "2503.21419",
-                "2503.21073",
-            ]),
+{"ARXIVID": "2503.21419", "READER": "R1", "COMMENT": "first", "RELEVANCE": 6, "NOVELTY": 5}
+{"ARXIVID": "2503.21419", "READER": "R1", "COMMENT": "second", "RELEVANCE": 9, "NOVELTY": 9}
+{"ARXIVID": "2503.21073", "READER": "R1", "COMMENT": "no novelty", "RELEVANCE": 9}"#,
+            &asked(
+                &[
+                    "2503.21135",
+                    "2503.21536",
+                    "2503.21720",
+                    "2503.21419",
+                    "2503.21073",
+                ],
+                &["R1"],
+            ),
         );
         assert_eq!(r.verdicts.len(), 1);
-        assert_eq!(r.verdicts[0].1.comment, "first");
+        assert_eq!(r.verdicts[0].2.comment, "first");
         assert_eq!(r.problems.len(), 6, "{:#?}", r.problems);
+    }
+
+    #[test]
+    fn triage_lines_name_readers_of_the_call() {
+        let papers = [id("2503.21135"), id("2503.21536"), id("2503.21720")];
+        let labels = vec!["R1".to_string(), "R2".to_string()];
+        let r = parse_triage(
+            r#"{"ARXIVID": "2503.21135", "READERS": ["R1", "r2", "R1"]}
+{"ARXIVID": "2503.21536", "READERS": []}
+{"ARXIVID": "2503.21536", "READERS": ["R1"]}
+{"ARXIVID": "2503.21720", "READERS": ["R9"]}
+{"ARXIVID": "2503.99999", "READERS": ["R1"]}
+{"ARXIVID": "2503.21720"}"#,
+            &papers,
+            &labels,
+        );
+        assert_eq!(
+            r.kept,
+            vec![
+                (papers[0].clone(), vec!["R1".to_string(), "R2".to_string()]),
+                (papers[1].clone(), vec![]),
+            ]
+        );
+        assert_eq!(r.problems.len(), 4, "{:#?}", r.problems);
+        assert!(r.problems[0].contains("second triage line"));
+        assert!(r.problems[1].contains("R9, who is not in this call"));
+        assert!(r.problems[2].contains("not in this call"));
+        assert!(r.problems[3].contains("no READERS list"));
     }
 }

@@ -7,6 +7,7 @@ pub mod inbox;
 pub mod papers;
 pub mod runs;
 pub mod spend;
+pub mod triage;
 pub mod verdicts;
 
 use std::path::Path;
@@ -20,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_audit.sql"),
     include_str!("migrations/003_inbox.sql"),
+    include_str!("migrations/004_group_scoring.sql"),
 ];
 
 /// The database. Cloning is cheap; all clones share one connection.

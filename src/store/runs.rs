@@ -73,6 +73,10 @@ pub fn finish(
 pub struct SubscriberOutcome {
     pub subscriber: String,
     pub scanned: usize,
+    /// Papers left after the title triage (`None`: no triage ran for this reader).
+    pub triage_kept: Option<usize>,
+    /// Papers with a verdict (stored or new).
+    pub scored: usize,
     pub author_matches: usize,
     pub selected: usize,
     pub unscored: usize,
@@ -87,10 +91,11 @@ pub fn record_subscriber(
     o: &SubscriberOutcome,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO run_subscribers (run_id, subscriber, scanned, author_matches, selected, unscored, status, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        "INSERT INTO run_subscribers (run_id, subscriber, scanned, author_matches, selected, unscored, status, detail, triage_kept, scored)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT(run_id, subscriber) DO UPDATE SET scanned = excluded.scanned, author_matches = excluded.author_matches,
-            selected = excluded.selected, unscored = excluded.unscored, status = excluded.status, detail = excluded.detail",
+            selected = excluded.selected, unscored = excluded.unscored, status = excluded.status, detail = excluded.detail,
+            triage_kept = excluded.triage_kept, scored = excluded.scored",
         params![
             run_id,
             o.subscriber,
@@ -99,7 +104,9 @@ pub fn record_subscriber(
             o.selected as i64,
             o.unscored as i64,
             o.status,
-            o.detail
+            o.detail,
+            o.triage_kept.map(|n| n as i64),
+            o.scored as i64
         ],
     )?;
     Ok(())
@@ -213,6 +220,7 @@ pub fn subscriber_rows(
 ) -> rusqlite::Result<Vec<(SubscriberOutcome, i64, i64, i64)>> {
     let mut stmt = conn.prepare(
         "SELECT s.subscriber, s.scanned, s.author_matches, s.selected, s.unscored, s.status, s.detail,
+                s.triage_kept, coalesce(s.scored, 0),
                 coalesce((SELECT sum(prompt_tokens + completion_tokens) FROM spend p WHERE p.run_id = s.run_id AND p.subscriber = s.subscriber), 0),
                 coalesce((SELECT sum(cost_micros) FROM spend p WHERE p.run_id = s.run_id AND p.subscriber = s.subscriber), 0),
                 coalesce((SELECT sum(cost_micros IS NULL) FROM spend p WHERE p.run_id = s.run_id AND p.subscriber = s.subscriber), 0)
@@ -228,10 +236,12 @@ pub fn subscriber_rows(
                 unscored: r.get::<_, i64>(4)? as usize,
                 status: r.get(5)?,
                 detail: r.get(6)?,
+                triage_kept: r.get::<_, Option<i64>>(7)?.map(|n| n as usize),
+                scored: r.get::<_, i64>(8)? as usize,
             },
-            r.get(7)?,
-            r.get(8)?,
             r.get(9)?,
+            r.get(10)?,
+            r.get(11)?,
         ))
     })?;
     rows.collect()

@@ -16,12 +16,70 @@ pub struct SpendRow {
     pub completion_tokens: u64,
     /// `None` when the model's price is unknown: shown as unknown, never as $0.
     pub cost: Option<Money>,
+    /// Ties together the rows of one model call that served several readers.
+    pub call_id: Option<String>,
+    /// What the call was for: `triage`, `verdict`, `reply`, `check`.
+    pub stage: Option<String>,
+}
+
+impl SpendRow {
+    /// The rows of one call that served several readers: tokens and cost split in proportion to
+    /// `shares` (subscriber, profile hash, weight), so the rows add up exactly to the call.
+    pub fn split(self, shares: &[(String, String, u64)]) -> Vec<SpendRow> {
+        let weights: Vec<u64> = shares.iter().map(|s| s.2.max(1)).collect();
+        let prompt = apportion(self.prompt_tokens, &weights);
+        let cached = apportion(self.cached_tokens, &weights);
+        let completion = apportion(self.completion_tokens, &weights);
+        let papers = apportion(self.papers as u64, &weights);
+        let cost = self
+            .cost
+            .map(|c| apportion(c.micros().max(0) as u64, &weights));
+        shares
+            .iter()
+            .enumerate()
+            .map(|(i, (subscriber, hash, _))| SpendRow {
+                subscriber: Some(subscriber.clone()),
+                profile_hash: Some(hash.clone()),
+                papers: papers[i] as usize,
+                prompt_tokens: prompt[i],
+                cached_tokens: cached[i],
+                completion_tokens: completion[i],
+                cost: cost.as_ref().map(|c| Money::from_micros(c[i] as i64)),
+                ..self.clone()
+            })
+            .collect()
+    }
+}
+
+/// Splits `total` in proportion to `weights` (largest remainder), so the parts add up to it.
+pub fn apportion(total: u64, weights: &[u64]) -> Vec<u64> {
+    let sum: u128 = weights.iter().map(|&w| w as u128).sum();
+    if sum == 0 {
+        return weights.iter().map(|_| 0).collect();
+    }
+    let mut parts: Vec<u64> = weights
+        .iter()
+        .map(|&w| (total as u128 * w as u128 / sum) as u64)
+        .collect();
+    let mut rest = total - parts.iter().sum::<u64>();
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by_key(|&i| {
+        std::cmp::Reverse(total as u128 * weights[i] as u128 % sum)
+    });
+    for i in order {
+        if rest == 0 {
+            break;
+        }
+        parts[i] += 1;
+        rest -= 1;
+    }
+    parts
 }
 
 pub fn record(conn: &Connection, row: &SpendRow) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO spend (at, run_id, subscriber, profile_hash, model, papers, prompt_tokens, cached_tokens, completion_tokens, cost_micros)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO spend (at, run_id, subscriber, profile_hash, model, papers, prompt_tokens, cached_tokens, completion_tokens, cost_micros, call_id, stage)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             now_utc(),
             row.run_id,
@@ -32,7 +90,9 @@ pub fn record(conn: &Connection, row: &SpendRow) -> rusqlite::Result<()> {
             row.prompt_tokens as i64,
             row.cached_tokens as i64,
             row.completion_tokens as i64,
-            row.cost.map(Money::micros)
+            row.cost.map(Money::micros),
+            row.call_id,
+            row.stage
         ],
     )?;
     Ok(())
@@ -65,18 +125,18 @@ fn totals_at(r: &rusqlite::Row, at: usize, model: String) -> rusqlite::Result<To
     })
 }
 
-/// Totals per model of the calls a run made for the profile of `subscriber`.
+/// Totals per model of `subscriber`'s share of the calls a run made.
 pub fn run_totals(
     conn: &Connection,
     run_id: i64,
-    profile_hash: &str,
+    subscriber: &str,
 ) -> rusqlite::Result<Vec<Totals>> {
     let mut stmt = conn.prepare(
-        "SELECT model, count(*), sum(prompt_tokens), sum(cached_tokens), sum(completion_tokens),
+        "SELECT model, count(DISTINCT coalesce(call_id, 'row' || id)), sum(prompt_tokens), sum(cached_tokens), sum(completion_tokens),
                 coalesce(sum(cost_micros), 0), sum(cost_micros IS NULL)
-         FROM spend WHERE run_id = ?1 AND profile_hash = ?2 GROUP BY model ORDER BY model",
+         FROM spend WHERE run_id = ?1 AND subscriber = ?2 GROUP BY model ORDER BY model",
     )?;
-    let rows = stmt.query_map(params![run_id, profile_hash], |r| {
+    let rows = stmt.query_map(params![run_id, subscriber], |r| {
         totals_at(r, 1, r.get(0)?)
     })?;
     rows.collect()
@@ -110,7 +170,7 @@ pub fn report(
         GroupBy::Model => "model",
     };
     let sql = format!(
-        "SELECT {key} AS k, count(*), sum(prompt_tokens), sum(cached_tokens), sum(completion_tokens),
+        "SELECT {key} AS k, count(DISTINCT coalesce(call_id, 'row' || id)), sum(prompt_tokens), sum(cached_tokens), sum(completion_tokens),
                 coalesce(sum(cost_micros), 0), sum(cost_micros IS NULL)
          FROM spend WHERE substr(at, 1, 10) BETWEEN ?1 AND ?2 GROUP BY k ORDER BY k"
     );
@@ -145,10 +205,52 @@ pub fn subscriber_since(
     since: &str,
 ) -> rusqlite::Result<Totals> {
     conn.query_row(
-        "SELECT count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(cached_tokens), 0),
+        "SELECT count(DISTINCT coalesce(call_id, 'row' || id)), coalesce(sum(prompt_tokens), 0), coalesce(sum(cached_tokens), 0),
                 coalesce(sum(completion_tokens), 0), coalesce(sum(cost_micros), 0), coalesce(sum(cost_micros IS NULL), 0)
          FROM spend WHERE subscriber = ?1 AND substr(at, 1, 10) >= ?2",
         params![subscriber, since],
         |r| totals_at(r, 0, String::new()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_call_splits_into_rows_that_add_up() {
+        assert_eq!(apportion(10, &[1, 1, 1]), vec![4, 3, 3]);
+        assert_eq!(apportion(0, &[2, 5]), vec![0, 0]);
+        assert_eq!(apportion(7, &[0, 0]), vec![0, 0]);
+        let row = SpendRow {
+            run_id: Some(1),
+            subscriber: None,
+            profile_hash: None,
+            model: "gpt-4o".into(),
+            papers: 9,
+            prompt_tokens: 10_001,
+            cached_tokens: 4_096,
+            completion_tokens: 999,
+            cost: Some(Money::from_micros(33_333)),
+            call_id: Some("c1".into()),
+            stage: Some("verdict".into()),
+        };
+        let shares = [
+            ("a@x.org".to_string(), "p1".to_string(), 5),
+            ("b@x.org".to_string(), "p2".to_string(), 3),
+            ("c@x.org".to_string(), "p2".to_string(), 1),
+        ];
+        let rows = row.clone().split(&shares);
+        assert_eq!(rows.len(), 3);
+        let sum = |f: fn(&SpendRow) -> u64| rows.iter().map(f).sum::<u64>();
+        assert_eq!(sum(|r| r.prompt_tokens), 10_001);
+        assert_eq!(sum(|r| r.cached_tokens), 4_096);
+        assert_eq!(sum(|r| r.completion_tokens), 999);
+        assert_eq!(sum(|r| r.papers as u64), 9);
+        assert_eq!(sum(|r| r.cost.unwrap().micros() as u64), 33_333);
+        assert!(rows[0].prompt_tokens > rows[1].prompt_tokens);
+        assert!(rows.iter().all(|r| r.call_id.as_deref() == Some("c1")));
+        let unknown = SpendRow { cost: None, ..row }.split(&shares);
+        assert!(unknown.iter().all(|r| r.cost.is_none()), "an unknown cost stays unknown");
+    }
 }

@@ -13,15 +13,15 @@ pub struct VerdictKey {
     pub prompt_version: String,
 }
 
+/// Saves within the caller's transaction (if any).
 pub fn save(
-    conn: &mut Connection,
+    conn: &Connection,
     key: &VerdictKey,
     verdicts: &[(ArxivId, Verdict)],
     run_id: Option<i64>,
 ) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
     {
-        let mut stmt = tx.prepare(
+        let mut stmt = conn.prepare_cached(
             "INSERT INTO verdicts (paper_id, profile_hash, model, prompt_version, relevance, novelty, comment, run_id, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT DO NOTHING",
@@ -41,7 +41,7 @@ pub fn save(
             ])?;
         }
     }
-    tx.commit()
+    Ok(())
 }
 
 /// Stored verdicts for `ids` under `key`. Rows whose scores are out of range are logged and skipped.

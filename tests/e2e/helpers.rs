@@ -5,14 +5,12 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mail_parser::MimeHeaders as _;
-use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 pub const FEED_DAY: &str = "rss-cs.LG+cs.AI-2025-03-28.xml";
 pub const FEED_EMPTY: &str = "rss-cs.LG+cs.AI-weekend-empty.xml";
@@ -412,235 +410,7 @@ pub fn smtp_send(port: u16, from: &str, to: &str, raw: &[u8]) {
         .expect("the SMTP sink accepts the message");
 }
 
-// ---------------------------------------------------------------------------------------------
-// The model: an OpenAI-compatible chat-completions stand-in that reads the papers out of the
-// prompt, answers in the JSONL contract with `usage`, and misbehaves on request.
-
-#[derive(Clone, Default)]
-pub struct Behaviour {
-    /// Answer every call with this HTTP status and an OpenAI-style error body.
-    pub status: Option<u16>,
-    /// The first call gets 429 with `Retry-After: 1`.
-    pub rate_limit_first: bool,
-    /// The first answer adds a verdict for this ID (not in the batch) with a tell-tale comment.
-    pub wrong_id_first: Option<String>,
-    /// The first answer that would contain this ID leaves it out.
-    pub omit_first: Option<String>,
-    /// Every answer starts with a garbage line.
-    pub garbage_line: bool,
-    /// This ID is never answered (so it stays unscored after the re-asks).
-    pub never: Option<String>,
-    /// Delay before each answer.
-    pub delay: Option<Duration>,
-    /// The first N requests get this server error (500, 502, 503…).
-    pub server_error_first: Option<(u16, usize)>,
-    /// The first request is answered only after this long (past the client's timeout).
-    pub stall_first: Option<Duration>,
-}
-
-pub const WRONG_COMMENT: &str = "THIS COMMENT WAS WRITTEN FOR ANOTHER PAPER";
-
-#[derive(Default)]
-pub struct LlmState {
-    pub behaviour: Behaviour,
-    pub requests: AtomicUsize,
-    pub answered: AtomicUsize,
-    pub prompt_tokens: AtomicU64,
-    pub cached_tokens: AtomicU64,
-    pub completion_tokens: AtomicU64,
-    /// The IDs asked about, per answered request.
-    pub batches: Mutex<Vec<Vec<String>>>,
-    /// The reader's topics of each of those requests.
-    pub profiles: Mutex<Vec<String>>,
-    omitted: Mutex<bool>,
-    wrong_sent: Mutex<bool>,
-}
-
-pub struct LlmStandIn {
-    pub server: MockServer,
-    pub state: Arc<LlmState>,
-}
-
-struct Responder(Arc<LlmState>);
-
-/// The stand-in's judgement: papers about MoE, quantization, sparsity or language models score high.
-pub fn stand_in_scores(title: &str) -> (u8, u8) {
-    let t = title.to_lowercase();
-    if [
-        "moe",
-        "quantization",
-        "sparse",
-        "language model",
-        "low-rank",
-    ]
-    .iter()
-    .any(|k| t.contains(k))
-    {
-        (9, 8)
-    } else {
-        (3, 3)
-    }
-}
-
-impl Respond for Responder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let s = &self.0;
-        let n = s.requests.fetch_add(1, Ordering::SeqCst);
-        let b = &s.behaviour;
-        if let Some(status) = b.status {
-            return ResponseTemplate::new(status).set_body_json(json!({
-                "error": {"message": "Incorrect API key provided: sk-test***. You can find your API key at https://platform.openai.com/account/api-keys.",
-                          "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}
-            }));
-        }
-        if let Some((status, count)) = b.server_error_first {
-            if n < count {
-                return ResponseTemplate::new(status)
-                    .set_body_string("upstream connect error or disconnect/reset before headers");
-            }
-        }
-        if b.rate_limit_first && n == 0 {
-            return ResponseTemplate::new(429).insert_header("retry-after", "1").set_body_json(json!({
-                "error": {"message": "Rate limit reached for gpt-4o-mini", "type": "requests", "param": null, "code": "rate_limit_exceeded"}
-            }));
-        }
-        let body: Value = serde_json::from_slice(&request.body).expect("the request is JSON");
-        let messages = body["messages"].as_array().expect("messages");
-        if body.get("response_format").is_some() {
-            // Reading a free-text reply as commands (structured output).
-            let text = messages.last().unwrap()["content"]
-                .as_str()
-                .unwrap_or_default()
-                .to_lowercase();
-            let commands: Vec<&str> = if text.contains("graph neural networks") {
-                vec!["add topic: graph neural networks", "make it sparkle"]
-            } else {
-                vec![]
-            };
-            s.answered.fetch_add(1, Ordering::SeqCst);
-            return ResponseTemplate::new(200).set_body_json(json!({
-                "id": format!("chatcmpl-{n}"), "object": "chat.completion", "created": 1743120000, "model": body["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": json!({"commands": commands}).to_string(), "refusal": null}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 300, "completion_tokens": 20, "total_tokens": 320}
-            }));
-        }
-        let system = messages[0]["content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let user = messages.last().unwrap()["content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        // Papers come as "ArXiv ID: X\nTitle: T\n".
-        let mut papers = Vec::new();
-        let mut lines = user.lines().peekable();
-        while let Some(line) = lines.next() {
-            if let Some(id) = line.strip_prefix("ArXiv ID: ") {
-                let title = lines
-                    .peek()
-                    .and_then(|l| l.strip_prefix("Title: "))
-                    .unwrap_or("")
-                    .to_string();
-                papers.push((id.trim().to_string(), title));
-            }
-        }
-        s.batches
-            .lock()
-            .unwrap()
-            .push(papers.iter().map(|(id, _)| id.clone()).collect());
-        s.profiles.lock().unwrap().push(
-            system
-                .split("## Relevant Topics")
-                .nth(1)
-                .unwrap_or("")
-                .trim()
-                .to_string(),
-        );
-        let mut out = Vec::new();
-        if b.garbage_line {
-            out.push("Sure! Here are the scores you asked for:".to_string());
-            out.push("{\"ARXIVID\": \"broken".to_string());
-        }
-        if let Some(wrong) = &b.wrong_id_first {
-            let mut sent = s.wrong_sent.lock().unwrap();
-            if !*sent && !papers.iter().any(|(id, _)| id == wrong) {
-                *sent = true;
-                out.push(json!({"ARXIVID": wrong, "COMMENT": WRONG_COMMENT, "RELEVANCE": 10, "NOVELTY": 10}).to_string());
-            }
-        }
-        for (id, title) in &papers {
-            if b.never.as_deref() == Some(id.as_str()) {
-                continue;
-            }
-            if b.omit_first.as_deref() == Some(id.as_str()) {
-                let mut omitted = s.omitted.lock().unwrap();
-                if !*omitted {
-                    *omitted = true;
-                    continue;
-                }
-            }
-            let (r, nv) = stand_in_scores(title);
-            out.push(json!({"ARXIVID": id, "COMMENT": format!("Stand-in verdict about {id}."), "RELEVANCE": r, "NOVELTY": nv}).to_string());
-        }
-        let content = out.join("\n");
-        let prompt_tokens = ((system.len() + user.len()) / 4) as u64;
-        // Like the real API: the shared prefix is cached from the second call on.
-        let cached = if n > 0 {
-            (system.len() as u64 / 4).min(prompt_tokens) / 128 * 128
-        } else {
-            0
-        };
-        let completion_tokens = (content.len() / 4) as u64 + 1;
-        s.prompt_tokens.fetch_add(prompt_tokens, Ordering::SeqCst);
-        s.cached_tokens.fetch_add(cached, Ordering::SeqCst);
-        s.completion_tokens
-            .fetch_add(completion_tokens, Ordering::SeqCst);
-        s.answered.fetch_add(1, Ordering::SeqCst);
-        let mut t = ResponseTemplate::new(200).set_body_json(json!({
-            "id": format!("chatcmpl-{n}"),
-            "object": "chat.completion",
-            "created": 1743120000,
-            "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": null}, "logprobs": null, "finish_reason": "stop"}],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-                "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
-                "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
-            },
-            "system_fingerprint": "fp_test"
-        }));
-        if let Some(d) = b.delay {
-            t = t.set_delay(d);
-        }
-        if let (Some(d), 0) = (b.stall_first, n) {
-            t = t.set_delay(d);
-        }
-        t
-    }
-}
-
-impl LlmStandIn {
-    pub async fn start(behaviour: Behaviour) -> LlmStandIn {
-        let server = MockServer::start().await;
-        let state = Arc::new(LlmState {
-            behaviour,
-            ..Default::default()
-        });
-        Mock::given(method("POST"))
-            .and(path("/v1/chat/completions"))
-            .respond_with(Responder(state.clone()))
-            .mount(&server)
-            .await;
-        LlmStandIn { server, state }
-    }
-
-    pub fn requests(&self) -> usize {
-        self.state.requests.load(Ordering::SeqCst)
-    }
-}
+pub use crate::llm_stand_in::*;
 
 // ---------------------------------------------------------------------------------------------
 // The app under test.
@@ -820,7 +590,7 @@ security = "none"
 
     /// `paperboy --config <temp config> ARGS...` in the app's directory, with the test secrets and
     /// `env` on top.
-    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_paperboy"));
         cmd.arg("--config")
             .arg(&self.config)

@@ -3,7 +3,10 @@
 //! One test binary, so the suite links once.
 
 mod admin;
+mod bench;
 mod daemon;
 mod digest;
 mod helpers;
+mod llm_stand_in;
 mod replies;
+mod scoring;

@@ -1,0 +1,167 @@
+//! The title triage's decisions: for a paper and a reader profile, whether a full verdict is
+//! worth asking for. Kept like verdicts (by paper, profile, model and triage prompt version), so
+//! a re-run, or a new reader with a known profile, pays nothing for what is already decided.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection};
+
+use super::now_utc;
+use super::verdicts::VerdictKey;
+use crate::domain::ArxivId;
+
+/// Why a pair was kept or dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The model's answer.
+    Model,
+    /// One of the reader's keywords is in the title or abstract: kept without asking.
+    Keyword,
+    /// The model gave no usable answer for the paper after re-asking: kept, to lose nothing.
+    NoAnswer,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Model => "model",
+            Reason::Keyword => "keyword",
+            Reason::NoAnswer => "no_answer",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Reason> {
+        Some(match s {
+            "model" => Reason::Model,
+            "keyword" => Reason::Keyword,
+            "no_answer" => Reason::NoAnswer,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub kept: bool,
+    pub reason: Reason,
+}
+
+/// Saves within the caller's transaction (if any).
+pub fn save(
+    conn: &Connection,
+    key: &VerdictKey,
+    decisions: &[(ArxivId, Decision)],
+    run_id: Option<i64>,
+) -> rusqlite::Result<()> {
+    {
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO triage (paper_id, profile_hash, model, prompt_version, kept, reason, run_id, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT DO NOTHING",
+        )?;
+        let now = now_utc();
+        for (id, d) in decisions {
+            stmt.execute(params![
+                id.as_str(),
+                key.profile_hash,
+                key.model,
+                key.prompt_version,
+                d.kept as i64,
+                d.reason.as_str(),
+                run_id,
+                now
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// Stored decisions for `ids` under `key`; rows that do not read back are logged and skipped.
+pub fn load(
+    conn: &Connection,
+    key: &VerdictKey,
+    ids: &[ArxivId],
+) -> rusqlite::Result<HashMap<ArxivId, Decision>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT kept, reason FROM triage
+         WHERE paper_id = ?1 AND profile_hash = ?2 AND model = ?3 AND prompt_version = ?4",
+    )?;
+    let mut out = HashMap::new();
+    for id in ids {
+        let mut rows = stmt.query(params![
+            id.as_str(),
+            key.profile_hash,
+            key.model,
+            key.prompt_version
+        ])?;
+        if let Some(r) = rows.next()? {
+            let kept: i64 = r.get(0)?;
+            let reason: String = r.get(1)?;
+            match Reason::parse(&reason) {
+                Some(reason) => {
+                    out.insert(
+                        id.clone(),
+                        Decision {
+                            kept: kept != 0,
+                            reason,
+                        },
+                    );
+                }
+                None => {
+                    tracing::warn!(paper = %id, %reason, "skipping a stored triage decision with an unknown reason")
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn decisions_are_kept_per_profile_and_read_back() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .with(|c| {
+                c.execute(
+                    "INSERT INTO papers (id, version, title, authors, abstract, categories, first_seen, updated_at)
+                     VALUES ('2503.21135', 1, 't', '[]', 'a', '[]', 'x', 'x'), ('2503.21536', 1, 't', '[]', 'a', '[]', 'x', 'x')",
+                    [],
+                )
+            })
+            .unwrap();
+        let (a, b) = (
+            ArxivId::parse("2503.21135").unwrap(),
+            ArxivId::parse("2503.21536").unwrap(),
+        );
+        let key = VerdictKey {
+            profile_hash: "p1".into(),
+            model: "gpt-4o".into(),
+            prompt_version: "t1".into(),
+        };
+        let dropped = Decision {
+            kept: false,
+            reason: Reason::Model,
+        };
+        let kept = Decision {
+            kept: true,
+            reason: Reason::Keyword,
+        };
+        store
+            .with(|c| save(c, &key, &[(a.clone(), dropped), (b.clone(), kept)], None))
+            .unwrap();
+        let got = store
+            .with(|c| load(c, &key, &[a.clone(), b.clone()]))
+            .unwrap();
+        assert_eq!(got.get(&a), Some(&dropped));
+        assert_eq!(got.get(&b), Some(&kept));
+        let other = VerdictKey {
+            profile_hash: "p2".into(),
+            ..key
+        };
+        assert!(store.with(|c| load(c, &other, &[a])).unwrap().is_empty());
+    }
+}

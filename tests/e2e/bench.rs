@@ -1,0 +1,137 @@
+//! The scoring-cost benchmark (issue 8), not a pass/fail check: `scripts/bench`. The day is 174
+//! real papers (the five seed digests as one cs.LG announcement); readers have distinct seed-style
+//! topic profiles of about 640 tokens; the model stand-in answers after 1 s and counts tokens as
+//! characters / 4. Prints, per setup: calls, prompt and completion tokens per paper per reader,
+//! the gpt-4o price per reader-day, wall time, peak RSS, and papers lost.
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+use crate::scoring::{bench_subscribers, FEED_BENCH};
+
+const PAPERS: f64 = 174.0;
+
+#[tokio::test]
+#[ignore]
+async fn bench_group_scoring() {
+    println!(
+        "BENCH {:<22} {:>5} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>5}",
+        "setup", "calls", "prompt/", "compl/", "cached", "$/reader", "$/reader", "wall", "peak", "lost"
+    );
+    println!(
+        "BENCH {:<22} {:>5} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>5}",
+        "", "", "pap·rdr", "pap·rdr", "share", "(ledger)", "(list)", "s", "RSS MB", ""
+    );
+    for (readers, triage) in [(1, true), (10, true), (1, false), (10, false)] {
+        bench(readers, triage).await;
+    }
+}
+
+async fn bench(readers: usize, triage: bool) {
+    let app = TestApp::spawn(Options {
+        subscribers: bench_subscribers(readers, "max_papers = 200"),
+        feed: Some(FEED_BENCH),
+        // The shipped defaults.
+        batch_size: 30,
+        concurrency: 4,
+        model: "gpt-4o".into(),
+        behaviour: Behaviour {
+            delay: Some(Duration::from_secs(1)),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let time = std::path::Path::new("/usr/bin/time");
+    let mut cmd = if time.exists() {
+        let mut c = tokio::process::Command::new(time);
+        c.args(["-f", "PEAK_RSS_KB %M", env!("CARGO_BIN_EXE_paperboy")]);
+        c
+    } else {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_paperboy"))
+    };
+    let own = app.command(&[], &[]);
+    let std_cmd = own.as_std();
+    for (k, v) in std_cmd.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    if let Some(d) = std_cmd.get_current_dir() {
+        cmd.current_dir(d);
+    }
+    cmd.arg("--config").arg(&app.config).arg("digest");
+    cmd.env("PAPERBOY__LLM__TRIAGE", triage.to_string());
+    let started = Instant::now();
+    let out = cmd.output().await.unwrap();
+    let wall = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let peak = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("PEAK_RSS_KB "))
+        .and_then(|k| k.trim().parse::<f64>().ok())
+        .map_or("n/a".to_string(), |kb| format!("{:.0}", kb / 1024.0));
+    let calls = app.count("SELECT count(DISTINCT call_id) FROM spend");
+    let prompt = app.count("SELECT sum(prompt_tokens) FROM spend") as f64;
+    let cached = app.count("SELECT sum(cached_tokens) FROM spend") as f64;
+    let completion = app.count("SELECT sum(completion_tokens) FROM spend") as f64;
+    let ledger = app.count("SELECT sum(cost_micros) FROM spend") as f64 / 1e6;
+    // gpt-4o list price without the cache discount: $2.50 / $10 per 1M tokens.
+    let list = (prompt * 2.5 + completion * 10.0) / 1e6;
+    let r = readers as f64;
+    // Papers the stand-in rates as passing for a reader that did not reach them.
+    let lost = lost(&app);
+    println!(
+        "BENCH {:<22} {:>5} {:>8.0} {:>8.1} {:>7.0}% {:>9.4} {:>9.4} {:>7.1} {:>8} {:>5}",
+        format!(
+            "{readers} reader{}, triage {}",
+            if readers == 1 { "" } else { "s" },
+            if triage { "on" } else { "off" }
+        ),
+        calls,
+        prompt / PAPERS / r,
+        completion / PAPERS / r,
+        100.0 * cached / prompt.max(1.0),
+        ledger / r,
+        list / r,
+        wall,
+        peak,
+        lost
+    );
+}
+
+fn lost(app: &TestApp) -> usize {
+    let db = app.db();
+    let papers: Vec<(String, String, String)> = db
+        .prepare("SELECT id, title, abstract FROM papers")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let subs: toml::Value =
+        toml::from_str(&std::fs::read_to_string(app.dir.path().join("subscribers.toml")).unwrap())
+            .unwrap();
+    let mut lost = 0;
+    for s in subs["subscriber"].as_array().unwrap() {
+        let email = s["email"].as_str().unwrap();
+        let sent: String = db
+            .query_row(
+                "SELECT paper_ids FROM deliveries WHERE subscriber = ?1",
+                [email],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|_| "[]".into());
+        let topics = s["topics"].as_str().unwrap();
+        lost += papers
+            .iter()
+            .filter(|(id, t, a)| {
+                let (r, n) = judge(topics, t, a);
+                r >= 7 && n >= 6 && !sent.contains(&format!("\"{id}\""))
+            })
+            .count();
+    }
+    lost
+}

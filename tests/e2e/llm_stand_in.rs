@@ -1,0 +1,448 @@
+//! The model: an OpenAI-compatible chat-completions stand-in that reads the readers and papers
+//! out of the prompt, answers in the JSONL contract (title triage `{"ARXIVID", "READERS"}` and
+//! verdicts `{"ARXIVID", "READER", "RELEVANCE", "NOVELTY", "COMMENT"}`) with `usage`, and
+//! misbehaves on request.
+//!
+//! Its judgement: a reader whose topics carry a seed-style keyword list (`**Keywords:**` then
+//! `- Relevant: a, b (c), d/e`) wants papers with one of those keywords in the title (9) or two in
+//! the abstract (7); one in the abstract is borderline (5). Other readers get a judgement from
+//! the title alone ([`stand_in_scores`]). The triage keeps a reader for every paper the verdict
+//! would rate 5 or more *from its title*; abstract-only matches are the pipeline's to keep.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+#[derive(Clone, Default)]
+pub struct Behaviour {
+    /// Answer every call with this HTTP status and an OpenAI-style error body.
+    pub status: Option<u16>,
+    /// The first call gets 429 with `Retry-After: 1`.
+    pub rate_limit_first: bool,
+    /// The first verdict answer adds a verdict for this ID (not in the call) with a tell-tale
+    /// comment.
+    pub wrong_id_first: Option<String>,
+    /// The first verdict answer adds a verdict for a reader label that is not in the call.
+    pub wrong_reader_first: bool,
+    /// The first verdict answer that would contain this ID leaves it out.
+    pub omit_first: Option<String>,
+    /// Every answer starts with a garbage line.
+    pub garbage_line: bool,
+    /// Triage answers are garbage (no usable line at all).
+    pub triage_garbage: bool,
+    /// This ID never gets a verdict (so it stays unscored after the re-asks).
+    pub never: Option<String>,
+    /// Delay before each answer.
+    pub delay: Option<Duration>,
+    /// The first N requests get this server error (500, 502, 503…).
+    pub server_error_first: Option<(u16, usize)>,
+    /// The first request is answered only after this long (past the client's timeout).
+    pub stall_first: Option<Duration>,
+    /// After this many answered requests, every request gets a 503 (the model "dies").
+    pub die_after: Option<usize>,
+}
+
+pub const WRONG_COMMENT: &str = "THIS COMMENT WAS WRITTEN FOR ANOTHER PAPER";
+
+#[derive(Default)]
+pub struct LlmState {
+    pub behaviour: Behaviour,
+    pub requests: AtomicUsize,
+    pub answered: AtomicUsize,
+    pub prompt_tokens: AtomicU64,
+    pub cached_tokens: AtomicU64,
+    pub completion_tokens: AtomicU64,
+    /// The IDs asked about, per answered verdict request.
+    pub batches: Mutex<Vec<Vec<String>>>,
+    /// The readers' topics of each of those requests, joined.
+    pub profiles: Mutex<Vec<String>>,
+    /// The IDs of each answered triage request.
+    pub triage_batches: Mutex<Vec<Vec<String>>>,
+    /// Every (paper, reader's topics) pair a verdict was asked for.
+    pub verdict_pairs: Mutex<Vec<(String, String)>>,
+    /// System prompts seen so far: the provider caches the longest prefix shared with one.
+    seen_systems: Mutex<Vec<String>>,
+    omitted: Mutex<bool>,
+    wrong_sent: Mutex<bool>,
+    wrong_reader_sent: Mutex<bool>,
+}
+
+pub struct LlmStandIn {
+    pub server: MockServer,
+    pub state: Arc<LlmState>,
+}
+
+struct Responder(Arc<LlmState>);
+
+/// The stand-in's judgement of a title for readers without a keyword list: papers about MoE,
+/// quantization, sparsity or language models score high.
+pub fn stand_in_scores(title: &str) -> (u8, u8) {
+    let t = title.to_lowercase();
+    if [
+        "moe",
+        "quantization",
+        "sparse",
+        "language model",
+        "low-rank",
+    ]
+    .iter()
+    .any(|k| t.contains(k))
+    {
+        (9, 8)
+    } else {
+        (3, 3)
+    }
+}
+
+/// The keywords of a seed-style profile: the `- Relevant:` line under `**Keywords:**`, split at
+/// commas, slashes and parentheses ("Mixture of Experts (MoE)" → both).
+pub fn profile_keywords(profile: &str) -> Option<Vec<String>> {
+    let after = profile.split("**Keywords:**").nth(1)?;
+    let line = after
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- Relevant:"))?;
+    let kws: Vec<String> = line
+        .split([',', '/', '(', ')'])
+        .map(|k| normal(k.trim().trim_end_matches("etc.").trim()))
+        .filter(|k| k.len() >= 2 && k != "etc")
+        .collect();
+    (!kws.is_empty()).then_some(kws)
+}
+
+/// Lowercase words separated by single spaces, with a space at each end (for phrase matching).
+fn normal(s: &str) -> String {
+    let words: Vec<String> = s
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    words.join(" ")
+}
+
+fn hits(keywords: &[String], text: &str) -> usize {
+    let text = format!(" {} ", normal(text));
+    keywords
+        .iter()
+        .filter(|k| text.contains(&format!(" {k} ")))
+        .count()
+}
+
+/// The stand-in's verdict (relevance, novelty) for a reader's topics.
+pub fn judge(profile: &str, title: &str, abstract_text: &str) -> (u8, u8) {
+    match profile_keywords(profile) {
+        None => stand_in_scores(title),
+        Some(kws) => {
+            if hits(&kws, title) > 0 {
+                (9, 7)
+            } else {
+                match hits(&kws, abstract_text) {
+                    0 => (2, 3),
+                    1 => (5, 5),
+                    _ => (7, 6),
+                }
+            }
+        }
+    }
+}
+
+/// The readers of a system prompt: label → (topics, comment bar).
+fn readers(system: &str) -> Vec<(String, String, u8)> {
+    let body = system.split("\n## Readers\n").nth(1).unwrap_or("");
+    let mut out: Vec<(String, String, u8)> = Vec::new();
+    for line in body.lines() {
+        if let Some(rest) = line.strip_prefix("Reader R") {
+            let label = format!("R{}", rest.split_whitespace().next().unwrap_or(""));
+            let bar = rest
+                .split("RELEVANCE ")
+                .nth(1)
+                .and_then(|b| b.split_whitespace().next())
+                .and_then(|b| b.parse().ok())
+                .unwrap_or(1);
+            out.push((label, String::new(), bar));
+        } else if let Some(last) = out.last_mut() {
+            last.1.push_str(line);
+            last.1.push('\n');
+        }
+    }
+    out
+}
+
+struct AskedPaper {
+    id: String,
+    title: String,
+    abstract_text: String,
+    readers: Vec<String>,
+}
+
+/// Verdict prompts list "ArXiv ID / Title / Abstract / Readers"; triage prompts "ID | Title".
+fn papers(user: &str) -> (bool, Vec<AskedPaper>) {
+    let mut out: Vec<AskedPaper> = Vec::new();
+    let triage = !user.contains("\nArXiv ID: ") && !user.starts_with("ArXiv ID: ");
+    for line in user.lines() {
+        if triage {
+            if let Some((id, title)) = line.split_once(" | ") {
+                out.push(AskedPaper {
+                    id: id.trim().into(),
+                    title: title.into(),
+                    abstract_text: String::new(),
+                    readers: Vec::new(),
+                });
+            }
+        } else if let Some(id) = line.strip_prefix("ArXiv ID: ") {
+            out.push(AskedPaper {
+                id: id.trim().into(),
+                title: String::new(),
+                abstract_text: String::new(),
+                readers: Vec::new(),
+            });
+        } else if let Some(p) = out.last_mut() {
+            if let Some(t) = line.strip_prefix("Title: ") {
+                p.title = t.into();
+            } else if let Some(a) = line.strip_prefix("Abstract: ") {
+                p.abstract_text = a.into();
+            } else if let Some(r) = line.strip_prefix("Readers: ") {
+                p.readers = r.split(',').map(|l| l.trim().to_string()).collect();
+            }
+        }
+    }
+    (triage, out)
+}
+
+fn error(status: u16, message: &str, code: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({
+        "error": {"message": message, "type": "invalid_request_error", "param": null, "code": code}
+    }))
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let s = &self.0;
+        let n = s.requests.fetch_add(1, Ordering::SeqCst);
+        let b = &s.behaviour;
+        if let Some(status) = b.status {
+            return error(status, "Incorrect API key provided: sk-test***. You can find your API key at https://platform.openai.com/account/api-keys.", "invalid_api_key");
+        }
+        if let Some((status, count)) = b.server_error_first {
+            if n < count {
+                return ResponseTemplate::new(status)
+                    .set_body_string("upstream connect error or disconnect/reset before headers");
+            }
+        }
+        if let Some(after) = b.die_after {
+            if s.answered.load(Ordering::SeqCst) >= after {
+                return ResponseTemplate::new(503)
+                    .set_body_string("upstream connect error or disconnect/reset before headers");
+            }
+        }
+        if b.rate_limit_first && n == 0 {
+            return ResponseTemplate::new(429).insert_header("retry-after", "1").set_body_json(json!({
+                "error": {"message": "Rate limit reached for gpt-4o-mini", "type": "requests", "param": null, "code": "rate_limit_exceeded"}
+            }));
+        }
+        let body: Value = serde_json::from_slice(&request.body).expect("the request is JSON");
+        let messages = body["messages"].as_array().expect("messages");
+        if body.get("response_format").is_some() {
+            return reply_commands(s, n, &body, messages);
+        }
+        let system = messages[0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let user = messages.last().unwrap()["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let readers = readers(&system);
+        let by_label: HashMap<&str, (&str, u8)> = readers
+            .iter()
+            .map(|(l, p, bar)| (l.as_str(), (p.as_str(), *bar)))
+            .collect();
+        let (triage, papers) = papers(&user);
+        let mut out = Vec::new();
+        if b.garbage_line {
+            out.push("Sure! Here are the scores you asked for:".to_string());
+            out.push("{\"ARXIVID\": \"broken".to_string());
+        }
+        if triage {
+            s.triage_batches
+                .lock()
+                .unwrap()
+                .push(papers.iter().map(|p| p.id.clone()).collect());
+            if b.triage_garbage {
+                out.push("I cannot decide from titles alone.".into());
+            } else {
+                for p in &papers {
+                    let keep: Vec<&str> = readers
+                        .iter()
+                        .filter(|(_, profile, _)| judge(profile, &p.title, "").0 >= 5)
+                        .map(|(l, _, _)| l.as_str())
+                        .collect();
+                    out.push(json!({"ARXIVID": p.id, "READERS": keep}).to_string());
+                }
+            }
+        } else {
+            s.batches
+                .lock()
+                .unwrap()
+                .push(papers.iter().map(|p| p.id.clone()).collect());
+            s.profiles.lock().unwrap().push(
+                readers
+                    .iter()
+                    .map(|r| r.1.trim())
+                    .collect::<Vec<_>>()
+                    .join("\n\n"),
+            );
+            if let Some(wrong) = &b.wrong_id_first {
+                let mut sent = s.wrong_sent.lock().unwrap();
+                if !*sent && !papers.iter().any(|p| &p.id == wrong) {
+                    *sent = true;
+                    out.push(json!({"ARXIVID": wrong, "READER": readers[0].0, "COMMENT": WRONG_COMMENT, "RELEVANCE": 10, "NOVELTY": 10}).to_string());
+                }
+            }
+            if b.wrong_reader_first {
+                let mut sent = s.wrong_reader_sent.lock().unwrap();
+                if !*sent {
+                    *sent = true;
+                    out.push(json!({"ARXIVID": papers[0].id, "READER": "R99", "COMMENT": WRONG_COMMENT, "RELEVANCE": 10, "NOVELTY": 10}).to_string());
+                }
+            }
+            for p in &papers {
+                if b.never.as_deref() == Some(p.id.as_str()) {
+                    continue;
+                }
+                if b.omit_first.as_deref() == Some(p.id.as_str()) {
+                    let mut omitted = s.omitted.lock().unwrap();
+                    if !*omitted {
+                        *omitted = true;
+                        continue;
+                    }
+                }
+                for label in &p.readers {
+                    let (profile, bar) = by_label.get(label.as_str()).copied().unwrap_or(("", 1));
+                    s.verdict_pairs
+                        .lock()
+                        .unwrap()
+                        .push((p.id.clone(), profile.trim().to_string()));
+                    let (r, nv) = judge(profile, &p.title, &p.abstract_text);
+                    let comment = if r >= bar {
+                        format!("Stand-in verdict about {}.", p.id)
+                    } else {
+                        String::new()
+                    };
+                    out.push(json!({"ARXIVID": p.id, "READER": label, "RELEVANCE": r, "NOVELTY": nv, "COMMENT": comment}).to_string());
+                }
+            }
+        }
+        let content = out.join("\n");
+        answer(s, n, &body, &system, &user, content)
+    }
+}
+
+/// Reading a free-text reply as commands (structured output).
+fn reply_commands(s: &LlmState, n: usize, body: &Value, messages: &[Value]) -> ResponseTemplate {
+    let text = messages.last().unwrap()["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    let commands: Vec<&str> = if text.contains("graph neural networks") {
+        vec!["add topic: graph neural networks", "make it sparkle"]
+    } else {
+        vec![]
+    };
+    s.answered.fetch_add(1, Ordering::SeqCst);
+    ResponseTemplate::new(200).set_body_json(json!({
+        "id": format!("chatcmpl-{n}"), "object": "chat.completion", "created": 1743120000, "model": body["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": json!({"commands": commands}).to_string(), "refusal": null}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 300, "completion_tokens": 20, "total_tokens": 320}
+    }))
+}
+
+/// A chat completion with `usage` counted as the real API would (chars / 4 here), with the
+/// longest prefix shared with an earlier call's system prompt cached, in 128-token steps from
+/// 1,024 tokens on.
+fn answer(
+    s: &LlmState,
+    n: usize,
+    body: &Value,
+    system: &str,
+    user: &str,
+    content: String,
+) -> ResponseTemplate {
+    let b = &s.behaviour;
+    let prompt_tokens = ((system.len() + user.len()) / 4) as u64;
+    let shared = {
+        let mut seen = s.seen_systems.lock().unwrap();
+        let best = seen
+            .iter()
+            .map(|earlier| {
+                earlier
+                    .bytes()
+                    .zip(system.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        seen.push(system.to_string());
+        best as u64 / 4
+    };
+    let cached = if shared >= 1024 {
+        shared.min(prompt_tokens) / 128 * 128
+    } else {
+        0
+    };
+    let completion_tokens = (content.len() / 4) as u64 + 1;
+    s.prompt_tokens.fetch_add(prompt_tokens, Ordering::SeqCst);
+    s.cached_tokens.fetch_add(cached, Ordering::SeqCst);
+    s.completion_tokens
+        .fetch_add(completion_tokens, Ordering::SeqCst);
+    s.answered.fetch_add(1, Ordering::SeqCst);
+    let mut t = ResponseTemplate::new(200).set_body_json(json!({
+        "id": format!("chatcmpl-{n}"),
+        "object": "chat.completion",
+        "created": 1743120000,
+        "model": body["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": null}, "logprobs": null, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+        },
+        "system_fingerprint": "fp_test"
+    }));
+    if let Some(d) = b.delay {
+        t = t.set_delay(d);
+    }
+    if let (Some(d), 0) = (b.stall_first, n) {
+        t = t.set_delay(d);
+    }
+    t
+}
+
+impl LlmStandIn {
+    pub async fn start(behaviour: Behaviour) -> LlmStandIn {
+        let server = MockServer::start().await;
+        let state = Arc::new(LlmState {
+            behaviour,
+            ..Default::default()
+        });
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .respond_with(Responder(state.clone()))
+            .mount(&server)
+            .await;
+        LlmStandIn { server, state }
+    }
+
+    pub fn requests(&self) -> usize {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+}
