@@ -157,7 +157,8 @@ pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
                             if let (Some(u), Ok(store)) = (c.usage, store.as_ref()) {
                                 let price =
                                     PriceTable::new(&config.llm.prices).get(&config.llm.model);
-                                let row = crate::scoring::spend_of(&config.llm.model, u, price, "check");
+                                let row =
+                                    crate::scoring::spend_of(&config.llm.model, u, price, "check");
                                 let _ = store.with(|c| spend::record(c, &row));
                             }
                             Ok(format!(

@@ -91,7 +91,7 @@ struct Paid {
 }
 
 /// Papers with the readers (indices) they are asked about in one call.
-type Chunk = Vec<(Paper, Vec<usize>)>;
+type Chunk<'p> = Vec<(&'p Paper, Vec<usize>)>;
 
 pub(super) async fn score(
     scorer: &LlmScorer,
@@ -131,7 +131,7 @@ pub(super) async fn score(
     };
     let mut results: Vec<JobResult> = jobs.iter().map(|_| JobResult::default()).collect();
     // The pairs still to score, per reader.
-    let mut pending: Vec<Vec<Paper>> = jobs.iter().map(|j| j.papers.clone()).collect();
+    let mut pending: Vec<Vec<&Paper>> = jobs.iter().map(|j| j.papers.iter().collect()).collect();
 
     if scorer.triage {
         triage(&run, &mut pending, &mut results).await?;
@@ -147,13 +147,13 @@ pub(super) async fn score(
 
 /// Stage 1: decides for each pending pair whether it is worth a full verdict; drops the others
 /// from `pending` (into `results[r].dropped`).
-async fn triage(
+async fn triage<'p>(
     run: &Run<'_>,
-    pending: &mut [Vec<Paper>],
+    pending: &mut [Vec<&'p Paper>],
     results: &mut [JobResult],
 ) -> anyhow::Result<()> {
-    let mut keep: Vec<Vec<Paper>> = vec![Vec::new(); pending.len()];
-    let mut ask: Vec<(Paper, Vec<usize>)> = Vec::new();
+    let mut keep: Vec<Vec<&'p Paper>> = vec![Vec::new(); pending.len()];
+    let mut ask: Chunk<'p> = Vec::new();
     let mut index: HashMap<ArxivId, usize> = HashMap::new();
     for (r, papers) in pending.iter_mut().enumerate() {
         let reader = &run.readers[r];
@@ -170,7 +170,7 @@ async fn triage(
                     results[r].dropped.insert(p.id.clone());
                 }
                 Some(_) => keep[r].push(p),
-                None if reader.terms.must_look(&p) => {
+                None if reader.terms.must_look(p) => {
                     by_keyword.push((
                         p.id.clone(),
                         Decision {
@@ -182,7 +182,7 @@ async fn triage(
                 }
                 None => {
                     let i = *index.entry(p.id.clone()).or_insert_with(|| {
-                        ask.push((p.clone(), Vec::new()));
+                        ask.push((p, Vec::new()));
                         ask.len() - 1
                     });
                     ask[i].1.push(r);
@@ -208,12 +208,17 @@ async fn triage(
         );
     }
 
-    let chunks: Vec<Chunk> = ask
+    let chunks: Vec<Chunk<'p>> = ask
         .chunks(run.scorer.triage_batch_size)
         .map(<[_]>::to_vec)
         .collect();
-    let outcomes: Vec<_> = futures::stream::iter(chunks)
-        .map(|chunk| triage_call(run, chunk))
+    // Futures made in a loop rather than a closure, which would need to be general over the
+    // papers' lifetime.
+    let mut calls = Vec::new();
+    for chunk in chunks {
+        calls.push(triage_call(run, chunk));
+    }
+    let outcomes: Vec<_> = futures::stream::iter(calls)
         .buffer_unordered(run.scorer.concurrency)
         .collect()
         .await;
@@ -223,7 +228,7 @@ async fn triage(
             if d.kept {
                 keep[r].push(paper);
             } else {
-                results[r].dropped.insert(paper.id);
+                results[r].dropped.insert(paper.id.clone());
                 (run.on_progress)(1);
             }
         }
@@ -240,14 +245,14 @@ async fn triage(
     Ok(())
 }
 
-type TriageOutcome = (
-    Vec<(Paper, usize, Decision)>,
-    Vec<(Paper, Vec<usize>, String)>,
+type TriageOutcome<'p> = (
+    Vec<(&'p Paper, usize, Decision)>,
+    Vec<(&'p Paper, Vec<usize>, String)>,
 );
 
 /// One triage call (and its re-asks): the decisions, and the pairs left undecided because
 /// scoring stopped.
-async fn triage_call(run: &Run<'_>, chunk: Chunk) -> anyhow::Result<TriageOutcome> {
+async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<TriageOutcome<'p>> {
     let in_call: BTreeSet<usize> = chunk.iter().flat_map(|c| c.1.iter().copied()).collect();
     let blocks: Vec<ReaderBlock> = in_call
         .iter()
@@ -264,7 +269,7 @@ async fn triage_call(run: &Run<'_>, chunk: Chunk) -> anyhow::Result<TriageOutcom
         if todo.is_empty() {
             break;
         }
-        let refs: Vec<&Paper> = todo.iter().map(|c| &c.0).collect();
+        let refs: Vec<&Paper> = todo.iter().map(|c| c.0).collect();
         let user = Prompts::triage_user(&refs);
         let mut weights: HashMap<usize, u64> = HashMap::new();
         for (_, rs) in &todo {
@@ -283,7 +288,9 @@ async fn triage_call(run: &Run<'_>, chunk: Chunk) -> anyhow::Result<TriageOutcom
             Err(CallError::Stop(why)) => {
                 return Ok((
                     decided,
-                    todo.into_iter().map(|(p, rs)| (p, rs, why.clone())).collect(),
+                    todo.into_iter()
+                        .map(|(p, rs)| (p, rs, why.clone()))
+                        .collect(),
                 ));
             }
             Err(CallError::Failed(why)) => {
@@ -310,7 +317,7 @@ async fn triage_call(run: &Run<'_>, chunk: Chunk) -> anyhow::Result<TriageOutcom
                     reason: Reason::Model,
                 };
                 to_save.entry(r).or_default().push((paper.id.clone(), d));
-                decided.push((paper.clone(), r, d));
+                decided.push((paper, r, d));
             }
         }
         let saves: Vec<(VerdictKey, Vec<(ArxivId, Decision)>)> = to_save
@@ -341,7 +348,7 @@ async fn triage_call(run: &Run<'_>, chunk: Chunk) -> anyhow::Result<TriageOutcom
                 reason: Reason::NoAnswer,
             };
             to_save.entry(r).or_default().push((paper.id.clone(), d));
-            decided.push((paper.clone(), r, d));
+            decided.push((paper, r, d));
         }
     }
     for (r, d) in to_save {
@@ -356,15 +363,15 @@ async fn triage_call(run: &Run<'_>, chunk: Chunk) -> anyhow::Result<TriageOutcom
 /// Stage 2: full verdicts for the pending pairs, several readers per call.
 async fn verdicts(
     run: &Run<'_>,
-    pending: Vec<Vec<Paper>>,
+    pending: Vec<Vec<&Paper>>,
     results: &mut [JobResult],
 ) -> anyhow::Result<()> {
-    let mut by_paper: Vec<(Paper, Vec<usize>)> = Vec::new();
+    let mut by_paper: Chunk = Vec::new();
     let mut index: HashMap<ArxivId, usize> = HashMap::new();
     for (r, papers) in pending.into_iter().enumerate() {
         for p in papers {
             let i = *index.entry(p.id.clone()).or_insert_with(|| {
-                by_paper.push((p.clone(), Vec::new()));
+                by_paper.push((p, Vec::new()));
                 by_paper.len() - 1
             });
             by_paper[i].1.push(r);
@@ -373,8 +380,10 @@ async fn verdicts(
     if by_paper.is_empty() {
         return Ok(());
     }
-    // Papers wanted by the same readers go together, so a call carries few profiles.
-    by_paper.sort_by(|a, b| a.1.cmp(&b.1));
+    // Papers wanted by the same readers go together, so a call carries few profiles: ordered by
+    // their last reader, a call's papers mostly share readers, and a reader's papers mostly
+    // fall in one call.
+    by_paper.sort_by_key(|(_, rs)| (rs.iter().max().copied(), rs.clone()));
     let mut chunks: Vec<Chunk> = Vec::new();
     let mut chunk: Chunk = Vec::new();
     let mut pairs = 0;
@@ -390,13 +399,12 @@ async fn verdicts(
     }
     chunks.push(chunk);
     let total_pairs: usize = chunks.iter().flatten().map(|c| c.1.len()).sum();
-    tracing::info!(
-        pairs = total_pairs,
-        calls = chunks.len(),
-        "full verdicts"
-    );
-    let outcomes: Vec<_> = futures::stream::iter(chunks)
-        .map(|chunk| verdict_call(run, chunk))
+    tracing::info!(pairs = total_pairs, calls = chunks.len(), "full verdicts");
+    let mut calls = Vec::new();
+    for chunk in chunks {
+        calls.push(verdict_call(run, chunk));
+    }
+    let outcomes: Vec<_> = futures::stream::iter(calls)
         .buffer_unordered(run.scorer.concurrency)
         .collect()
         .await;
@@ -412,10 +420,13 @@ async fn verdicts(
     Ok(())
 }
 
-type VerdictOutcome = (Vec<(usize, ArxivId, Verdict)>, Vec<(usize, ArxivId, String)>);
+type VerdictOutcome = (
+    Vec<(usize, ArxivId, Verdict)>,
+    Vec<(usize, ArxivId, String)>,
+);
 
 /// One verdict call (and its re-asks for pairs the answer left out).
-async fn verdict_call(run: &Run<'_>, chunk: Chunk) -> anyhow::Result<VerdictOutcome> {
+async fn verdict_call(run: &Run<'_>, chunk: Chunk<'_>) -> anyhow::Result<VerdictOutcome> {
     let in_call: BTreeSet<usize> = chunk.iter().flat_map(|c| c.1.iter().copied()).collect();
     let blocks: Vec<ReaderBlock> = in_call
         .iter()
@@ -442,7 +453,12 @@ async fn verdict_call(run: &Run<'_>, chunk: Chunk) -> anyhow::Result<VerdictOutc
             .collect();
         let listed: Vec<(&Paper, Vec<&str>)> = todo
             .iter()
-            .map(|(p, rs)| (p, rs.iter().map(|&r| run.readers[r].label.as_str()).collect()))
+            .map(|(p, rs)| {
+                (
+                    *p,
+                    rs.iter().map(|&r| run.readers[r].label.as_str()).collect(),
+                )
+            })
             .collect();
         let user = Prompts::verdict_user(&listed);
         let mut weights: HashMap<usize, u64> = HashMap::new();

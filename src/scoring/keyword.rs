@@ -316,7 +316,10 @@ mod tests {
 
     #[test]
     fn a_keyword_in_the_title_or_two_in_the_abstract_must_be_looked_at() {
-        let t = Terms::of(&subscriber("anything", &["mixture of experts", "pruning", "sparsity"]));
+        let t = Terms::of(&subscriber(
+            "anything",
+            &["mixture of experts", "pruning", "sparsity"],
+        ));
         assert!(t.must_look(&paper("Pruning at scale", "Nothing here.")));
         assert!(t.must_look(&paper("A method", "We study sparsity and pruning.")));
         assert!(!t.must_look(&paper("A method", "We study sparsity in trees.")));
@@ -325,7 +328,10 @@ mod tests {
 
     #[test]
     fn slashes_and_parentheses_name_alternatives() {
-        let t = Terms::of(&subscriber("x", &["Mixture of Experts (MoE)", "Sparse/Sparsity"]));
+        let t = Terms::of(&subscriber(
+            "x",
+            &["Mixture of Experts (MoE)", "Sparse/Sparsity"],
+        ));
         assert!(t.must_look(&paper("Routing in MoE layers", "")));
         assert!(t.must_look(&paper("Sparsity everywhere", "")));
         assert!(t.must_look(&paper("A study", "A mixture of experts that is sparse.")));

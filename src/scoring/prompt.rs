@@ -52,7 +52,9 @@ impl Prompts {
                     Ok(text)
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(builtin.to_string()),
-                Err(e) => Err(e).with_context(|| format!("cannot read the prompt {}", path.display())),
+                Err(e) => {
+                    Err(e).with_context(|| format!("cannot read the prompt {}", path.display()))
+                }
             }
         };
         Ok(Prompts::from_texts(
@@ -173,7 +175,11 @@ mod tests {
         assert!(e.contains("is empty"), "{e}");
         std::fs::write(dir.path().join(INSTRUCTIONS_FILE), "Score papers.").unwrap();
         let edited = Prompts::load(dir.path()).unwrap();
-        assert_ne!(edited.version(), p.version(), "an edit means fresh verdicts");
+        assert_ne!(
+            edited.version(),
+            p.version(),
+            "an edit means fresh verdicts"
+        );
         assert_eq!(edited.triage_version(), p.triage_version());
     }
 

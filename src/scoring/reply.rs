@@ -259,7 +259,11 @@ mod tests {
         assert_eq!(one.verdicts[0].1, "R4");
         let two = parse_verdicts(line, &asked(&["2503.21135"], &["R1", "R4"]));
         assert!(two.verdicts.is_empty());
-        assert!(two.problems[0].contains("names no READER"), "{:?}", two.problems);
+        assert!(
+            two.problems[0].contains("names no READER"),
+            "{:?}",
+            two.problems
+        );
     }
 
     #[test]

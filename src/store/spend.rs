@@ -63,9 +63,7 @@ pub fn apportion(total: u64, weights: &[u64]) -> Vec<u64> {
         .collect();
     let mut rest = total - parts.iter().sum::<u64>();
     let mut order: Vec<usize> = (0..weights.len()).collect();
-    order.sort_by_key(|&i| {
-        std::cmp::Reverse(total as u128 * weights[i] as u128 % sum)
-    });
+    order.sort_by_key(|&i| std::cmp::Reverse(total as u128 * weights[i] as u128 % sum));
     for i in order {
         if rest == 0 {
             break;
@@ -136,9 +134,7 @@ pub fn run_totals(
                 coalesce(sum(cost_micros), 0), sum(cost_micros IS NULL)
          FROM spend WHERE run_id = ?1 AND subscriber = ?2 GROUP BY model ORDER BY model",
     )?;
-    let rows = stmt.query_map(params![run_id, subscriber], |r| {
-        totals_at(r, 1, r.get(0)?)
-    })?;
+    let rows = stmt.query_map(params![run_id, subscriber], |r| totals_at(r, 1, r.get(0)?))?;
     rows.collect()
 }
 
@@ -251,6 +247,9 @@ mod tests {
         assert!(rows[0].prompt_tokens > rows[1].prompt_tokens);
         assert!(rows.iter().all(|r| r.call_id.as_deref() == Some("c1")));
         let unknown = SpendRow { cost: None, ..row }.split(&shares);
-        assert!(unknown.iter().all(|r| r.cost.is_none()), "an unknown cost stays unknown");
+        assert!(
+            unknown.iter().all(|r| r.cost.is_none()),
+            "an unknown cost stays unknown"
+        );
     }
 }

@@ -16,7 +16,16 @@ const PAPERS: f64 = 174.0;
 async fn bench_group_scoring() {
     println!(
         "BENCH {:<22} {:>5} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>5}",
-        "setup", "calls", "prompt/", "compl/", "cached", "$/reader", "$/reader", "wall", "peak", "lost"
+        "setup",
+        "calls",
+        "prompt/",
+        "compl/",
+        "cached",
+        "$/reader",
+        "$/reader",
+        "wall",
+        "peak",
+        "lost"
     );
     println!(
         "BENCH {:<22} {:>5} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>5}",
@@ -32,7 +41,7 @@ async fn bench(readers: usize, triage: bool) {
         subscribers: bench_subscribers(readers, "max_papers = 200"),
         feed: Some(FEED_BENCH),
         // The shipped defaults.
-        batch_size: 30,
+        batch_size: 50,
         concurrency: 4,
         model: "gpt-4o".into(),
         behaviour: Behaviour {
@@ -81,6 +90,32 @@ async fn bench(readers: usize, triage: bool) {
     // gpt-4o list price without the cache discount: $2.50 / $10 per 1M tokens.
     let list = (prompt * 2.5 + completion * 10.0) / 1e6;
     let r = readers as f64;
+    let stages: Vec<String> = app
+        .db()
+        .prepare("SELECT stage, count(DISTINCT call_id), sum(prompt_tokens), sum(completion_tokens) FROM spend GROUP BY stage ORDER BY stage DESC")
+        .unwrap()
+        .query_map([], |r| {
+            Ok(format!(
+                "{} {} calls {} prompt {} completion",
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let pairs = app.llm.state.verdict_pairs.lock().unwrap().len();
+    let papers: usize = app
+        .llm
+        .state
+        .batches
+        .lock()
+        .unwrap()
+        .iter()
+        .map(Vec::len)
+        .sum();
     // Papers the stand-in rates as passing for a reader that did not reach them.
     let lost = lost(&app);
     println!(
@@ -99,6 +134,10 @@ async fn bench(readers: usize, triage: bool) {
         wall,
         peak,
         lost
+    );
+    println!(
+        "BENCH     {}; {pairs} verdicts on {papers} abstracts",
+        stages.join("; ")
     );
 }
 

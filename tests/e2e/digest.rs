@@ -123,7 +123,10 @@ async fn digest_end_to_end_over_smtp() {
     // Spend: a row per reader served by each model call, tokens adding up to what the model
     // reported, costs priced.
     let calls = app.llm.state.answered.load(Ordering::SeqCst) as i64;
-    assert_eq!(app.count("SELECT count(DISTINCT call_id) FROM spend"), calls);
+    assert_eq!(
+        app.count("SELECT count(DISTINCT call_id) FROM spend"),
+        calls
+    );
     assert_eq!(
         app.count("SELECT sum(prompt_tokens) FROM spend"),
         app.llm.state.prompt_tokens.load(Ordering::SeqCst) as i64
@@ -628,7 +631,10 @@ send_empty = false
     assert_eq!(titles, 15);
     let pairs = s.verdict_pairs.lock().unwrap().clone();
     let unique: std::collections::HashSet<_> = pairs.iter().collect();
-    assert!(pairs.len() <= 15 && unique.len() == pairs.len(), "{pairs:?}");
+    assert!(
+        pairs.len() <= 15 && unique.len() == pairs.len(),
+        "{pairs:?}"
+    );
 }
 
 #[tokio::test]

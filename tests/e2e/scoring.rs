@@ -76,7 +76,7 @@ async fn one_pass_for_the_group_loses_no_paper_the_model_rates_highly() {
     let app = TestApp::spawn(Options {
         subscribers,
         feed: Some(FEED_BENCH),
-        batch_size: 30,
+        batch_size: 50,
         concurrency: 4,
         model: "gpt-4o".into(),
         ..Default::default()
@@ -96,7 +96,10 @@ async fn one_pass_for_the_group_loses_no_paper_the_model_rates_highly() {
         let lost: Vec<&String> = wanted.difference(got).collect();
         assert!(lost.is_empty(), "{email} lost {lost:?}");
     }
-    assert!(planted_total >= 20, "the day plants papers for the readers: {planted_total}");
+    assert!(
+        planted_total >= 20,
+        "the day plants papers for the readers: {planted_total}"
+    );
 
     // One triage call for the 174 titles and the three distinct profiles.
     let s = &app.llm.state;
@@ -105,10 +108,17 @@ async fn one_pass_for_the_group_loses_no_paper_the_model_rates_highly() {
     assert_eq!(triage[0].len(), 174);
     // Full verdicts only for what the triage kept, each abstract once per call.
     let pairs = s.verdict_pairs.lock().unwrap().len();
-    assert!(pairs < 3 * 174 / 3, "{pairs} verdicts asked for 3 × 174 pairs");
+    assert!(
+        pairs < 3 * 174 / 3,
+        "{pairs} verdicts asked for 3 × 174 pairs"
+    );
     for batch in s.batches.lock().unwrap().iter() {
         let unique: HashSet<&String> = batch.iter().collect();
-        assert_eq!(unique.len(), batch.len(), "an abstract is sent once per call");
+        assert_eq!(
+            unique.len(),
+            batch.len(),
+            "an abstract is sent once per call"
+        );
     }
     assert!(
         s.profiles
@@ -124,21 +134,29 @@ async fn one_pass_for_the_group_loses_no_paper_the_model_rates_highly() {
         .db()
         .prepare("SELECT subscriber, scanned, triage_kept, scored, selected FROM run_subscribers")
         .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .unwrap()
         .map(Result::unwrap)
         .collect();
     for (email, scanned, kept, scored, selected) in &rows {
         let kept = kept.expect("the triage ran");
         assert_eq!(*scanned, 174, "{email}");
-        assert!(kept < *scanned && *scored <= kept && *selected <= *scored, "{rows:?}");
+        assert!(
+            kept < *scanned && *scored <= kept && *selected <= *scored,
+            "{rows:?}"
+        );
     }
     let show = app.run(&["runs", "show", "1"]).await;
     assert!(show.stdout.contains("triage kept"), "{}", show.stdout);
 
     // The ledger splits each call across the readers it served; the parts add up to the calls.
     let total = app.count("SELECT sum(prompt_tokens) FROM spend");
-    assert_eq!(total as u64, s.prompt_tokens.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(
+        total as u64,
+        s.prompt_tokens.load(std::sync::atomic::Ordering::SeqCst)
+    );
     let spend = app.run(&["spend", "--by", "subscriber", "--json"]).await;
     let v: serde_json::Value = serde_json::from_str(&spend.stdout).expect("spend --json");
     let by_sub: f64 = v["groups"]
@@ -166,10 +184,7 @@ async fn one_pass_for_the_group_loses_no_paper_the_model_rates_highly() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(app.llm.requests(), calls, "no model call for what is known");
     let now = self::delivered(&app);
-    assert_eq!(
-        now["newcomer@lab.example.org"],
-        now["r01@lab.example.org"]
-    );
+    assert_eq!(now["newcomer@lab.example.org"], now["r01@lab.example.org"]);
 }
 
 #[tokio::test]
@@ -177,7 +192,7 @@ async fn triage_off_gives_every_pair_a_full_verdict() {
     let app = TestApp::spawn(Options {
         subscribers: bench_subscribers(2, "max_papers = 200"),
         feed: Some(FEED_BENCH),
-        batch_size: 30,
+        batch_size: 50,
         concurrency: 4,
         ..Default::default()
     })
@@ -202,7 +217,7 @@ async fn a_garbage_triage_answer_loses_nothing_and_a_foreign_reader_label_never_
     let app = TestApp::spawn(Options {
         subscribers: bench_subscribers(2, "max_papers = 200"),
         feed: Some(FEED_BENCH),
-        batch_size: 30,
+        batch_size: 50,
         concurrency: 4,
         behaviour: Behaviour {
             triage_garbage: true,
@@ -216,7 +231,11 @@ async fn a_garbage_triage_answer_loses_nothing_and_a_foreign_reader_label_never_
     let run = app.run(&["digest"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let s = &app.llm.state;
-    assert_eq!(s.triage_batches.lock().unwrap().len(), 3, "asked, then asked again twice");
+    assert_eq!(
+        s.triage_batches.lock().unwrap().len(),
+        3,
+        "asked, then asked again twice"
+    );
     assert_eq!(
         app.count("SELECT count(*) FROM triage WHERE reason = 'no_answer' AND kept = 1"),
         app.count("SELECT count(*) FROM triage WHERE reason <> 'keyword'"),
@@ -229,6 +248,9 @@ async fn a_garbage_triage_answer_loses_nothing_and_a_foreign_reader_label_never_
         assert!(wanted.is_subset(&delivered[email]), "{email}");
     }
     for r in app.received() {
-        assert!(!r.text.contains(WRONG_COMMENT), "a comment for another paper or reader");
+        assert!(
+            !r.text.contains(WRONG_COMMENT),
+            "a comment for another paper or reader"
+        );
     }
 }
