@@ -283,7 +283,7 @@ async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<Tria
         }
         let pairs: usize = todo.iter().map(|c| c.1.len()).sum();
         let worst = 24 * todo.len() as u64 + 4 * pairs as u64 + 50;
-        let paid = match call(run, &system, &user, worst, "triage", &shares).await {
+        let paid = match call(run, &system, &user, todo.len(), worst, "triage", &shares).await {
             Ok(p) => p,
             Err(CallError::Stop(why)) => {
                 return Ok((
@@ -324,9 +324,10 @@ async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<Tria
             .into_iter()
             .map(|(r, d)| (run.readers[r].triage_key.clone(), d))
             .collect();
+        let run_id = run.run_id;
         record(run, paid, move |c| {
             for (key, d) in &saves {
-                crate::store::triage::save(c, key, d, None)?;
+                crate::store::triage::save(c, key, d, Some(run_id))?;
             }
             Ok(())
         })
@@ -473,7 +474,7 @@ async fn verdict_call(run: &Run<'_>, chunk: Chunk<'_>) -> anyhow::Result<Verdict
         }
         let pairs: u64 = weights.values().sum();
         let worst = 150 * pairs + 100;
-        let paid = match call(run, &system, &user, worst, "verdict", &shares).await {
+        let paid = match call(run, &system, &user, todo.len(), worst, "verdict", &shares).await {
             Ok(p) => p,
             Err(CallError::Stop(why) | CallError::Failed(why)) => {
                 let mut unscored = Vec::new();
@@ -553,6 +554,7 @@ async fn call(
     run: &Run<'_>,
     system: &str,
     user: &str,
+    papers: usize,
     worst_completion: u64,
     stage: &str,
     shares: &[(String, String, u64)],
@@ -620,7 +622,6 @@ async fn call(
         }
         (has_usage, price) => price.filter(|_| has_usage),
     };
-    let papers = user.matches("\nArXiv ID: ").count() + user.matches(" | ").count();
     let row = SpendRow {
         run_id: Some(run.run_id),
         papers,
