@@ -218,10 +218,7 @@ async fn triage<'p>(
     for chunk in chunks {
         calls.push(triage_call(run, chunk));
     }
-    let outcomes: Vec<_> = futures::stream::iter(calls)
-        .buffer_unordered(run.scorer.concurrency)
-        .collect()
-        .await;
+    let outcomes = in_flight(run, calls).await;
     for outcome in outcomes {
         let (decided, stopped) = outcome?;
         for (paper, r, d) in decided {
@@ -271,17 +268,7 @@ async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<Tria
         }
         let refs: Vec<&Paper> = todo.iter().map(|c| c.0).collect();
         let user = Prompts::triage_user(&refs);
-        let mut weights: HashMap<usize, u64> = HashMap::new();
-        for (_, rs) in &todo {
-            for &r in rs {
-                *weights.entry(r).or_default() += 1;
-            }
-        }
-        let mut shares = Vec::new();
-        for (&r, &w) in &weights {
-            run.readers[r].shares(w, &mut shares);
-        }
-        let pairs: usize = todo.iter().map(|c| c.1.len()).sum();
+        let (shares, pairs) = shares(run, &todo);
         let worst = 24 * todo.len() as u64 + 4 * pairs as u64 + 50;
         let paid = match call(run, &system, &user, todo.len(), worst, "triage", &shares).await {
             Ok(p) => p,
@@ -405,10 +392,7 @@ async fn verdicts(
     for chunk in chunks {
         calls.push(verdict_call(run, chunk));
     }
-    let outcomes: Vec<_> = futures::stream::iter(calls)
-        .buffer_unordered(run.scorer.concurrency)
-        .collect()
-        .await;
+    let outcomes = in_flight(run, calls).await;
     for outcome in outcomes {
         let (verdicts, unscored) = outcome?;
         for (r, id, v) in verdicts {
@@ -462,18 +446,8 @@ async fn verdict_call(run: &Run<'_>, chunk: Chunk<'_>) -> anyhow::Result<Verdict
             })
             .collect();
         let user = Prompts::verdict_user(&listed);
-        let mut weights: HashMap<usize, u64> = HashMap::new();
-        for (_, rs) in &todo {
-            for &r in rs {
-                *weights.entry(r).or_default() += 1;
-            }
-        }
-        let mut shares = Vec::new();
-        for (&r, &w) in &weights {
-            run.readers[r].shares(w, &mut shares);
-        }
-        let pairs: u64 = weights.values().sum();
-        let worst = 150 * pairs + 100;
+        let (shares, pairs) = shares(run, &todo);
+        let worst = 150 * pairs as u64 + 100;
         let paid = match call(run, &system, &user, todo.len(), worst, "verdict", &shares).await {
             Ok(p) => p,
             Err(CallError::Stop(why) | CallError::Failed(why)) => {
@@ -546,6 +520,30 @@ async fn verdict_call(run: &Run<'_>, chunk: Chunk<'_>) -> anyhow::Result<Verdict
         }
     }
     Ok((scored, unscored))
+}
+
+/// Runs `calls`, at most `concurrency` at a time.
+async fn in_flight<F: std::future::Future>(run: &Run<'_>, calls: Vec<F>) -> Vec<F::Output> {
+    futures::stream::iter(calls)
+        .buffer_unordered(run.scorer.concurrency)
+        .collect()
+        .await
+}
+
+/// Who a call for `todo` serves, for the ledger (each reader weighted by its pairs in the call),
+/// and the number of pairs.
+fn shares(run: &Run<'_>, todo: &Chunk<'_>) -> (Vec<(String, String, u64)>, usize) {
+    let mut weights: HashMap<usize, u64> = HashMap::new();
+    for (_, rs) in todo {
+        for &r in rs {
+            *weights.entry(r).or_default() += 1;
+        }
+    }
+    let mut shares = Vec::new();
+    for (&r, &w) in &weights {
+        run.readers[r].shares(w, &mut shares);
+    }
+    (shares, weights.values().sum::<u64>() as usize)
 }
 
 /// Makes one model call within the budget; the answer comes back with its ledger rows (split

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
-use crate::scoring::{bench_subscribers, FEED_BENCH};
+use crate::scoring::{bench_subscribers, delivered, planted, FEED_BENCH};
 
 const PAPERS: f64 = 174.0;
 
@@ -142,35 +142,12 @@ async fn bench(readers: usize, triage: bool) {
 }
 
 fn lost(app: &TestApp) -> usize {
-    let db = app.db();
-    let papers: Vec<(String, String, String)> = db
-        .prepare("SELECT id, title, abstract FROM papers")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let subs: toml::Value =
-        toml::from_str(&std::fs::read_to_string(app.dir.path().join("subscribers.toml")).unwrap())
-            .unwrap();
-    let mut lost = 0;
-    for s in subs["subscriber"].as_array().unwrap() {
-        let email = s["email"].as_str().unwrap();
-        let sent: String = db
-            .query_row(
-                "SELECT paper_ids FROM deliveries WHERE subscriber = ?1",
-                [email],
-                |r| r.get(0),
-            )
-            .unwrap_or_else(|_| "[]".into());
-        let topics = s["topics"].as_str().unwrap();
-        lost += papers
-            .iter()
-            .filter(|(id, t, a)| {
-                let (r, n) = judge(topics, t, a);
-                r >= 7 && n >= 6 && !sent.contains(&format!("\"{id}\""))
-            })
-            .count();
-    }
-    lost
+    let delivered = delivered(app);
+    planted(app)
+        .iter()
+        .map(|(email, wanted)| match delivered.get(email) {
+            Some(got) => wanted.difference(got).count(),
+            None => wanted.len(),
+        })
+        .sum()
 }

@@ -23,7 +23,7 @@ pub fn bench_subscribers(n: usize, extra: &str) -> String {
 
 /// Per subscriber: the papers the stand-in rates as passing the default thresholds (relevance
 /// 7, novelty 6) for their topics, judged on title and abstract as stored.
-fn planted(app: &TestApp) -> HashMap<String, HashSet<String>> {
+pub fn planted(app: &TestApp) -> HashMap<String, HashSet<String>> {
     let db = app.db();
     let papers: Vec<(String, String, String)> = db
         .prepare("SELECT id, title, abstract FROM papers")
@@ -51,7 +51,7 @@ fn planted(app: &TestApp) -> HashMap<String, HashSet<String>> {
     out
 }
 
-fn delivered(app: &TestApp) -> HashMap<String, HashSet<String>> {
+pub fn delivered(app: &TestApp) -> HashMap<String, HashSet<String>> {
     let db = app.db();
     let rows: Vec<(String, String)> = db
         .prepare("SELECT subscriber, paper_ids FROM deliveries")
