@@ -244,7 +244,7 @@ impl Default for LlmConfig {
             base_url: "https://api.openai.com/v1".into(),
             model: "gpt-4o-mini".into(),
             api_key_env: "OPENAI_API_KEY".into(),
-            batch_size: 50,
+            batch_size: 100,
             concurrency: 4,
             triage: true,
             triage_batch_size: 200,
@@ -394,10 +394,10 @@ impl Config {
                 ));
             }
         }
-        if self.llm.batch_size == 0 || self.llm.batch_size > 100 {
+        if self.llm.batch_size == 0 || self.llm.batch_size > 200 {
             return Err(invalid(
                 "llm.batch_size",
-                "must be between 1 and 100".into(),
+                "must be between 1 and 200".into(),
             ));
         }
         if self.llm.triage_batch_size == 0 || self.llm.triage_batch_size > 1000 {

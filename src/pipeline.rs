@@ -402,9 +402,9 @@ pub async fn prepare(
     let config_categories = app.config.categories();
 
     // 1. Plan: candidates and cached verdicts per subscriber.
-    struct Plan {
+    struct Plan<'a> {
         subscriber: Subscriber,
-        candidates: Vec<Paper>,
+        candidates: Vec<&'a Paper>,
         cached: HashMap<ArxivId, Verdict>,
     }
     let mut plans = Vec::new();
@@ -423,12 +423,11 @@ pub async fn prepare(
             .categories
             .clone()
             .unwrap_or_else(|| config_categories.clone());
-        let eligible: Vec<Paper> = announcement
+        let eligible: Vec<&Paper> = announcement
             .papers
             .iter()
             .filter(|p| wanted_types.contains(&p.announce_type))
             .filter(|p| p.categories.iter().any(|c| categories.contains(c)))
-            .cloned()
             .collect();
         let ids: Vec<ArxivId> = eligible.iter().map(|p| p.id.clone()).collect();
         let key = app.scorer.key(sub);
@@ -467,7 +466,7 @@ pub async fn prepare(
         for p in &plan.candidates {
             let pinned = digest::author_matches(p, &plan.subscriber.authors);
             if !pinned && !plan.cached.contains_key(&p.id) && !have.contains(&p.id) {
-                job.papers.push(p.clone());
+                job.papers.push(p);
             }
         }
     }
@@ -517,13 +516,13 @@ pub async fn prepare(
                 }
             }
         }
-        let selection = digest::select(&plan.candidates, &verdicts, &sub);
+        let selection = digest::select(plan.candidates.iter().copied(), &verdicts, &sub);
         let unscored: Vec<Unscored> = plan
             .candidates
             .iter()
             .filter_map(|p| {
                 unscored_reasons.get(&p.id).map(|r| Unscored {
-                    paper: p.clone(),
+                    paper: (*p).clone(),
                     reason: r.clone(),
                 })
             })

@@ -66,8 +66,8 @@ fn same_person(followed: &[String], author: &[String]) -> bool {
 
 /// Author matches first (in feed order), then papers that pass the subscriber's thresholds by
 /// relevance + novelty, then relevance; capped at `max_papers` (author matches are never cut).
-pub fn select(
-    candidates: &[Paper],
+pub fn select<'p>(
+    candidates: impl IntoIterator<Item = &'p Paper>,
     verdicts: &HashMap<ArxivId, Verdict>,
     subscriber: &Subscriber,
 ) -> Selection {

@@ -43,13 +43,14 @@ pub struct LlmScorer {
 }
 
 /// The papers one reader profile needs verdicts for, and everyone who has that profile.
-pub struct Job {
+pub struct Job<'p> {
     /// Not empty; they share one profile (the first stands for it in the prompt).
     pub subscribers: Vec<Subscriber>,
-    pub papers: Vec<Paper>,
+    /// Borrowed from the day's announcement: a paper is held once however many readers it has.
+    pub papers: Vec<&'p Paper>,
 }
 
-impl Job {
+impl Job<'_> {
     pub fn profile_hash(&self) -> String {
         self.subscribers[0].profile_hash()
     }
@@ -122,7 +123,7 @@ impl Scorer {
         &self,
         store: &Store,
         run_id: i64,
-        jobs: Vec<Job>,
+        jobs: Vec<Job<'_>>,
         on_progress: &(dyn Fn(usize) + Sync),
         ctx: &ScoreContext<'_>,
     ) -> anyhow::Result<HashMap<String, JobResult>> {

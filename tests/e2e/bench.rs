@@ -41,7 +41,7 @@ async fn bench(readers: usize, triage: bool) {
         subscribers: bench_subscribers(readers, "max_papers = 200"),
         feed: Some(FEED_BENCH),
         // The shipped defaults.
-        batch_size: 50,
+        batch_size: 100,
         concurrency: 4,
         model: "gpt-4o".into(),
         behaviour: Behaviour {

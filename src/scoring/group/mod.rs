@@ -1,0 +1,279 @@
+//! Scoring for the whole group at once, so the cost grows with papers rather than readers ×
+//! papers. Each distinct reader profile is a reader, labelled `R1…Rn` for the run.
+//!
+//! 1. Triage (`[llm] triage`): the day's titles go to the model once, with every reader's
+//!    topics, and come back as `{"ARXIVID", "READERS": [...]}` lines: the readers each paper is
+//!    worth a careful look for. A reader's keyword in the title (or two in the abstract) keeps a
+//!    paper without asking; a paper the model gives no answer for is kept, so nothing is lost to
+//!    a bad answer. Decisions are stored like verdicts.
+//! 2. Verdicts: the kept (paper, reader) pairs, abstracts included, several readers per call;
+//!    each abstract is sent once per call whatever the number of readers it is scored for.
+//!
+//! Every call is checked against what it asked, reserved in the budget before it is made, and
+//! recorded in the ledger split across the readers it served.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use futures::StreamExt as _;
+
+mod triage;
+mod verdicts;
+
+use super::keyword;
+use super::llm::{self, LlmError};
+use super::prompt::ReaderBlock;
+use super::{spend_of, Job, JobResult, LlmScorer, ScoreContext};
+use crate::domain::{Money, Paper};
+use crate::store::spend::SpendRow;
+use crate::store::verdicts::VerdictKey;
+use crate::store::Store;
+
+/// Verdict lines per call at most, so an answer stays well within a model's output limit.
+const MAX_PAIRS_PER_CALL: usize = 240;
+
+struct Reader<'a> {
+    label: String,
+    job: &'a Job<'a>,
+    profile: String,
+    comment_bar: u8,
+    key: VerdictKey,
+    triage_key: VerdictKey,
+    terms: keyword::Terms,
+}
+
+impl Reader<'_> {
+    fn block(&self, verdicts: bool) -> ReaderBlock<'_> {
+        ReaderBlock {
+            label: &self.label,
+            profile: &self.profile,
+            comment_bar: verdicts.then_some(self.comment_bar),
+        }
+    }
+
+    /// This reader's subscribers with their part of `weight` (spend is split across them).
+    fn shares(&self, weight: u64, out: &mut Vec<(String, String, u64)>) {
+        let n = self.job.subscribers.len().max(1) as u64;
+        for s in &self.job.subscribers {
+            out.push((
+                s.email.to_string(),
+                self.key.profile_hash.clone(),
+                (weight * 1000).div_ceil(n),
+            ));
+        }
+    }
+}
+
+/// What a run's scoring shares across its calls.
+struct Run<'a> {
+    scorer: &'a LlmScorer,
+    store: &'a Store,
+    run_id: i64,
+    ctx: &'a ScoreContext<'a>,
+    readers: Vec<Reader<'a>>,
+    /// Set when no further call can succeed this run (budget, rejected key, shutdown).
+    stop: Mutex<Option<String>>,
+    on_progress: &'a (dyn Fn(usize) + Sync),
+}
+
+/// Why a call gave no answer.
+enum CallError {
+    /// Nothing more can be asked this run; the reason is for the digest and the run record.
+    Stop(String),
+    /// This call failed after its retries; others may still work.
+    Failed(String),
+}
+
+/// An answer with its ledger rows and budget reservation, to be recorded with what it decided.
+struct Paid {
+    text: String,
+    rows: Vec<SpendRow>,
+    worst: Money,
+}
+
+/// Papers with the readers (indices) they are asked about in one call.
+type Chunk<'p> = Vec<(&'p Paper, Vec<usize>)>;
+
+pub(super) async fn score(
+    scorer: &LlmScorer,
+    keys: impl Fn(&Job) -> (VerdictKey, VerdictKey),
+    store: &Store,
+    run_id: i64,
+    mut jobs: Vec<Job<'_>>,
+    on_progress: &(dyn Fn(usize) + Sync),
+    ctx: &ScoreContext<'_>,
+) -> anyhow::Result<HashMap<String, JobResult>> {
+    // Labels in a stable order, so the day's calls share their prefix.
+    jobs.sort_by_key(|j| j.profile_hash());
+    let readers: Vec<Reader> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, job)| {
+            let (key, triage_key) = keys(job);
+            Reader {
+                label: format!("R{}", i + 1),
+                job,
+                profile: job.subscribers[0].profile_text(),
+                comment_bar: job.comment_bar(),
+                key,
+                triage_key,
+                terms: keyword::Terms::of(&job.subscribers[0]),
+            }
+        })
+        .collect();
+    let run = Run {
+        scorer,
+        store,
+        run_id,
+        ctx,
+        readers,
+        stop: Mutex::new(None),
+        on_progress,
+    };
+    let mut results: Vec<JobResult> = jobs.iter().map(|_| JobResult::default()).collect();
+    // The pairs still to score, per reader.
+    let mut pending: Vec<Vec<&Paper>> = jobs.iter().map(|j| j.papers.clone()).collect();
+
+    if scorer.triage {
+        triage::triage(&run, &mut pending, &mut results).await?;
+    }
+    verdicts::verdicts(&run, pending, &mut results).await?;
+
+    Ok(jobs
+        .iter()
+        .zip(results)
+        .map(|(j, r)| (j.profile_hash(), r))
+        .collect())
+}
+
+/// Runs `calls`, at most `concurrency` at a time.
+async fn in_flight<F: std::future::Future>(run: &Run<'_>, calls: Vec<F>) -> Vec<F::Output> {
+    futures::stream::iter(calls)
+        .buffer_unordered(run.scorer.concurrency)
+        .collect()
+        .await
+}
+
+/// Who a call for `todo` serves, for the ledger (each reader weighted by its pairs in the call),
+/// and the number of pairs.
+fn shares(run: &Run<'_>, todo: &Chunk<'_>) -> (Vec<(String, String, u64)>, usize) {
+    let mut weights: HashMap<usize, u64> = HashMap::new();
+    for (_, rs) in todo {
+        for &r in rs {
+            *weights.entry(r).or_default() += 1;
+        }
+    }
+    let mut shares = Vec::new();
+    for (&r, &w) in &weights {
+        run.readers[r].shares(w, &mut shares);
+    }
+    (shares, weights.values().sum::<u64>() as usize)
+}
+
+/// Makes one model call within the budget; the answer comes back with its ledger rows (split
+/// across `shares`) and its reservation, for [`record`].
+async fn call(
+    run: &Run<'_>,
+    system: &str,
+    user: &str,
+    papers: usize,
+    worst_completion: u64,
+    stage: &str,
+    shares: &[(String, String, u64)],
+) -> Result<Paid, CallError> {
+    let stopped = || run.stop.lock().unwrap().clone();
+    let stop = |why: String| {
+        run.stop.lock().unwrap().get_or_insert(why.clone());
+        CallError::Stop(why)
+    };
+    if let Some(why) = stopped() {
+        return Err(CallError::Stop(why));
+    }
+    let s = run.scorer;
+    let model = s.client.model();
+    // The worst this call can cost: prompt tokens counted generously, the longest answer.
+    let worst_prompt = ((system.len() + user.len()) / 3) as u64;
+    let worst_completion = s
+        .client
+        .max_completion_tokens()
+        .map(u64::from)
+        .unwrap_or(worst_completion);
+    let worst = s
+        .prices
+        .get(model)
+        .map(|p| p.cost(worst_prompt, 0, worst_completion))
+        .unwrap_or(Money::ZERO);
+    match s.budget.reserve(run.store, run.ctx.now, worst).await {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => {
+            tracing::warn!(%why, "budget reached");
+            return Err(stop(why));
+        }
+        Err(e) => return Err(CallError::Failed(format!("{e:#}"))),
+    }
+    let answer = tokio::select! {
+        c = s.client.complete(system, user) => Some(c),
+        _ = run.ctx.cancel.cancelled() => None,
+    };
+    let completion = match answer {
+        None => {
+            s.budget.release(worst).await;
+            return Err(stop(
+                "scoring was interrupted by shutdown; the next run scores these papers".into(),
+            ));
+        }
+        Some(Err(LlmError::Fatal(why))) => {
+            s.budget.release(worst).await;
+            tracing::error!(%why, "model scoring stopped for this run");
+            return Err(stop(why));
+        }
+        Some(Err(LlmError::Failed(why))) => {
+            s.budget.release(worst).await;
+            return Err(CallError::Failed(why));
+        }
+        Some(Ok(c)) => c,
+    };
+    let usage = completion.usage.unwrap_or_else(|| {
+        tracing::warn!("the model endpoint reported no token usage; the call is recorded with 0 tokens and an unknown cost");
+        llm::Usage::default()
+    });
+    let price = match (completion.usage.is_some(), s.prices.get(model)) {
+        (true, None) => {
+            tracing::warn!(model, "no price known for this model: spend recorded with an unknown cost; add [llm.prices] to paperboy.toml");
+            None
+        }
+        (has_usage, price) => price.filter(|_| has_usage),
+    };
+    let row = SpendRow {
+        run_id: Some(run.run_id),
+        papers,
+        ..spend_of(model, usage, price, stage)
+    };
+    Ok(Paid {
+        text: completion.text,
+        rows: row.split(shares),
+        worst,
+    })
+}
+
+/// Records a call's ledger rows and what it decided in one transaction, then releases its
+/// budget reservation: a crash never keeps a paid answer without its record, or the reverse.
+async fn record(
+    run: &Run<'_>,
+    paid: Paid,
+    save: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let rows = paid.rows;
+    run.store
+        .call(move |c| {
+            let tx = c.transaction()?;
+            for row in &rows {
+                crate::store::spend::record(&tx, row)?;
+            }
+            save(&tx)?;
+            tx.commit()
+        })
+        .await?;
+    run.scorer.budget.release(paid.worst).await;
+    Ok(())
+}

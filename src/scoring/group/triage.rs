@@ -1,0 +1,213 @@
+//! Stage 1, the title triage: which readers each paper is worth a full verdict for.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::{call, in_flight, record, shares, CallError, Chunk, Run};
+use crate::domain::{ArxivId, Paper};
+use crate::scoring::prompt::{Prompts, ReaderBlock};
+use crate::scoring::{reply, JobResult};
+use crate::store::triage::{Decision, Reason};
+use crate::store::verdicts::VerdictKey;
+
+/// Stage 1: decides for each pending pair whether it is worth a full verdict; drops the others
+/// from `pending` (into `results[r].dropped`).
+pub(super) async fn triage<'p>(
+    run: &Run<'_>,
+    pending: &mut [Vec<&'p Paper>],
+    results: &mut [JobResult],
+) -> anyhow::Result<()> {
+    let mut keep: Vec<Vec<&'p Paper>> = vec![Vec::new(); pending.len()];
+    let mut ask: Chunk<'p> = Vec::new();
+    let mut index: HashMap<ArxivId, usize> = HashMap::new();
+    for (r, papers) in pending.iter_mut().enumerate() {
+        let reader = &run.readers[r];
+        let ids: Vec<ArxivId> = papers.iter().map(|p| p.id.clone()).collect();
+        let key = reader.triage_key.clone();
+        let known = run
+            .store
+            .call(move |c| crate::store::triage::load(c, &key, &ids))
+            .await?;
+        let mut by_keyword = Vec::new();
+        for p in papers.drain(..) {
+            match known.get(&p.id) {
+                Some(d) if !d.kept => {
+                    results[r].dropped.insert(p.id.clone());
+                }
+                Some(_) => keep[r].push(p),
+                None if reader.terms.must_look(p) => {
+                    by_keyword.push((
+                        p.id.clone(),
+                        Decision {
+                            kept: true,
+                            reason: Reason::Keyword,
+                        },
+                    ));
+                    keep[r].push(p);
+                }
+                None => {
+                    let i = *index.entry(p.id.clone()).or_insert_with(|| {
+                        ask.push((p, Vec::new()));
+                        ask.len() - 1
+                    });
+                    ask[i].1.push(r);
+                }
+            }
+        }
+        if !by_keyword.is_empty() {
+            let (key, run_id) = (reader.triage_key.clone(), run.run_id);
+            run.store
+                .call(move |c| crate::store::triage::save(c, &key, &by_keyword, Some(run_id)))
+                .await?;
+        }
+    }
+    let dropped_known: usize = results.iter().map(|r| r.dropped.len()).sum();
+    (run.on_progress)(dropped_known);
+    if !ask.is_empty() {
+        let pairs: usize = ask.iter().map(|a| a.1.len()).sum();
+        tracing::info!(
+            papers = ask.len(),
+            pairs,
+            readers = run.readers.len(),
+            "title triage"
+        );
+    }
+
+    let chunks: Vec<Chunk<'p>> = ask
+        .chunks(run.scorer.triage_batch_size)
+        .map(<[_]>::to_vec)
+        .collect();
+    // Futures made in a loop rather than a closure, which would need to be general over the
+    // papers' lifetime.
+    let mut calls = Vec::new();
+    for chunk in chunks {
+        calls.push(triage_call(run, chunk));
+    }
+    let outcomes = in_flight(run, calls).await;
+    for outcome in outcomes {
+        let (decided, stopped) = outcome?;
+        for (paper, r, d) in decided {
+            if d.kept {
+                keep[r].push(paper);
+            } else {
+                results[r].dropped.insert(paper.id.clone());
+                (run.on_progress)(1);
+            }
+        }
+        for (paper, rs, why) in stopped {
+            for r in rs {
+                results[r].unscored.insert(paper.id.clone(), why.clone());
+                (run.on_progress)(1);
+            }
+        }
+    }
+    for (r, kept) in keep.into_iter().enumerate() {
+        pending[r] = kept;
+    }
+    Ok(())
+}
+
+type TriageOutcome<'p> = (
+    Vec<(&'p Paper, usize, Decision)>,
+    Vec<(&'p Paper, Vec<usize>, String)>,
+);
+
+/// One triage call (and its re-asks): the decisions, and the pairs left undecided because
+/// scoring stopped.
+async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<TriageOutcome<'p>> {
+    let in_call: BTreeSet<usize> = chunk.iter().flat_map(|c| c.1.iter().copied()).collect();
+    let blocks: Vec<ReaderBlock> = in_call
+        .iter()
+        .map(|&r| run.readers[r].block(false))
+        .collect();
+    let labels: Vec<String> = in_call
+        .iter()
+        .map(|&r| run.readers[r].label.clone())
+        .collect();
+    let system = run.scorer.prompts.triage_system(&blocks);
+    let mut todo = chunk;
+    let mut decided = Vec::new();
+    for _ask in 0..=run.scorer.reask_attempts {
+        if todo.is_empty() {
+            break;
+        }
+        let refs: Vec<&Paper> = todo.iter().map(|c| c.0).collect();
+        let user = Prompts::triage_user(&refs);
+        let (shares, pairs) = shares(run, &todo);
+        let worst = 24 * todo.len() as u64 + 4 * pairs as u64 + 50;
+        let paid = match call(run, &system, &user, todo.len(), worst, "triage", &shares).await {
+            Ok(p) => p,
+            Err(CallError::Stop(why)) => {
+                return Ok((
+                    decided,
+                    todo.into_iter()
+                        .map(|(p, rs)| (p, rs, why.clone()))
+                        .collect(),
+                ));
+            }
+            Err(CallError::Failed(why)) => {
+                tracing::warn!(error = %why, papers = todo.len(), "title triage failed; those papers get full verdicts");
+                break;
+            }
+        };
+        let ids: Vec<ArxivId> = todo.iter().map(|c| c.0.id.clone()).collect();
+        let parsed = reply::parse_triage(&paid.text, &ids, &labels);
+        for problem in &parsed.problems {
+            tracing::warn!(%problem, "discarded part of the model's triage answer");
+        }
+        let answered: HashMap<ArxivId, Vec<String>> = parsed.kept.into_iter().collect();
+        let mut to_save: HashMap<usize, Vec<(ArxivId, Decision)>> = HashMap::new();
+        let mut rest = Vec::new();
+        for (paper, rs) in todo {
+            let Some(labels) = answered.get(&paper.id) else {
+                rest.push((paper, rs));
+                continue;
+            };
+            for r in rs {
+                let d = Decision {
+                    kept: labels.contains(&run.readers[r].label),
+                    reason: Reason::Model,
+                };
+                to_save.entry(r).or_default().push((paper.id.clone(), d));
+                decided.push((paper, r, d));
+            }
+        }
+        let saves: Vec<(VerdictKey, Vec<(ArxivId, Decision)>)> = to_save
+            .into_iter()
+            .map(|(r, d)| (run.readers[r].triage_key.clone(), d))
+            .collect();
+        let run_id = run.run_id;
+        record(run, paid, move |c| {
+            for (key, d) in &saves {
+                crate::store::triage::save(c, key, d, Some(run_id))?;
+            }
+            Ok(())
+        })
+        .await?;
+        todo = rest;
+        if !todo.is_empty() {
+            tracing::info!(
+                missing = todo.len(),
+                "the triage answer left papers out; asking again"
+            );
+        }
+    }
+    // No usable answer: kept for a full verdict, so a bad answer loses nothing.
+    let mut to_save: HashMap<usize, Vec<(ArxivId, Decision)>> = HashMap::new();
+    for (paper, rs) in todo {
+        for r in rs {
+            let d = Decision {
+                kept: true,
+                reason: Reason::NoAnswer,
+            };
+            to_save.entry(r).or_default().push((paper.id.clone(), d));
+            decided.push((paper, r, d));
+        }
+    }
+    for (r, d) in to_save {
+        let (key, run_id) = (run.readers[r].triage_key.clone(), run.run_id);
+        run.store
+            .call(move |c| crate::store::triage::save(c, &key, &d, Some(run_id)))
+            .await?;
+    }
+    Ok((decided, Vec::new()))
+}

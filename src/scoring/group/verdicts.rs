@@ -1,0 +1,184 @@
+//! Stage 2: full verdicts (relevance, novelty, comment) for the kept pairs, several readers per
+//! call, each abstract sent once per call.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::{call, in_flight, record, shares, CallError, Chunk, Run, MAX_PAIRS_PER_CALL};
+use crate::domain::{ArxivId, Paper, Verdict};
+use crate::scoring::prompt::{Prompts, ReaderBlock};
+use crate::scoring::{reply, JobResult};
+use crate::store::verdicts::VerdictKey;
+
+/// Stage 2: full verdicts for the pending pairs, several readers per call.
+pub(super) async fn verdicts(
+    run: &Run<'_>,
+    pending: Vec<Vec<&Paper>>,
+    results: &mut [JobResult],
+) -> anyhow::Result<()> {
+    let mut by_paper: Chunk = Vec::new();
+    let mut index: HashMap<ArxivId, usize> = HashMap::new();
+    for (r, papers) in pending.into_iter().enumerate() {
+        for p in papers {
+            let i = *index.entry(p.id.clone()).or_insert_with(|| {
+                by_paper.push((p, Vec::new()));
+                by_paper.len() - 1
+            });
+            by_paper[i].1.push(r);
+        }
+    }
+    if by_paper.is_empty() {
+        return Ok(());
+    }
+    // Papers wanted by the same readers go together, so a call carries few profiles: ordered by
+    // their last reader, a call's papers mostly share readers, and a reader's papers mostly
+    // fall in one call.
+    by_paper.sort_by_key(|(_, rs)| (rs.iter().max().copied(), rs.clone()));
+    let mut chunks: Vec<Chunk> = Vec::new();
+    let mut chunk: Chunk = Vec::new();
+    let mut pairs = 0;
+    for (p, rs) in by_paper {
+        if !chunk.is_empty()
+            && (chunk.len() >= run.scorer.batch_size || pairs + rs.len() > MAX_PAIRS_PER_CALL)
+        {
+            chunks.push(std::mem::take(&mut chunk));
+            pairs = 0;
+        }
+        pairs += rs.len();
+        chunk.push((p, rs));
+    }
+    chunks.push(chunk);
+    let total_pairs: usize = chunks.iter().flatten().map(|c| c.1.len()).sum();
+    tracing::info!(pairs = total_pairs, calls = chunks.len(), "full verdicts");
+    let mut calls = Vec::new();
+    for chunk in chunks {
+        calls.push(verdict_call(run, chunk));
+    }
+    let outcomes = in_flight(run, calls).await;
+    for outcome in outcomes {
+        let (verdicts, unscored) = outcome?;
+        for (r, id, v) in verdicts {
+            results[r].verdicts.insert(id, v);
+        }
+        for (r, id, why) in unscored {
+            results[r].unscored.insert(id, why);
+        }
+    }
+    Ok(())
+}
+
+type VerdictOutcome = (
+    Vec<(usize, ArxivId, Verdict)>,
+    Vec<(usize, ArxivId, String)>,
+);
+
+/// One verdict call (and its re-asks for pairs the answer left out).
+async fn verdict_call(run: &Run<'_>, chunk: Chunk<'_>) -> anyhow::Result<VerdictOutcome> {
+    let in_call: BTreeSet<usize> = chunk.iter().flat_map(|c| c.1.iter().copied()).collect();
+    let blocks: Vec<ReaderBlock> = in_call
+        .iter()
+        .map(|&r| run.readers[r].block(true))
+        .collect();
+    let system = run.scorer.prompts.verdict_system(&blocks);
+    let by_label: HashMap<&str, usize> = in_call
+        .iter()
+        .map(|&r| (run.readers[r].label.as_str(), r))
+        .collect();
+    let mut todo = chunk;
+    let mut scored = Vec::new();
+    let mut last_problem = String::from("no verdict in the answer");
+    for ask in 0..=run.scorer.reask_attempts {
+        if todo.is_empty() {
+            break;
+        }
+        let asked: HashMap<ArxivId, Vec<String>> = todo
+            .iter()
+            .map(|(p, rs)| {
+                let labels = rs.iter().map(|&r| run.readers[r].label.clone()).collect();
+                (p.id.clone(), labels)
+            })
+            .collect();
+        let listed: Vec<(&Paper, Vec<&str>)> = todo
+            .iter()
+            .map(|(p, rs)| {
+                (
+                    *p,
+                    rs.iter().map(|&r| run.readers[r].label.as_str()).collect(),
+                )
+            })
+            .collect();
+        let user = Prompts::verdict_user(&listed);
+        let (shares, pairs) = shares(run, &todo);
+        let worst = 150 * pairs as u64 + 100;
+        let paid = match call(run, &system, &user, todo.len(), worst, "verdict", &shares).await {
+            Ok(p) => p,
+            Err(CallError::Stop(why) | CallError::Failed(why)) => {
+                let mut unscored = Vec::new();
+                for (p, rs) in todo {
+                    for r in rs {
+                        unscored.push((r, p.id.clone(), why.clone()));
+                        (run.on_progress)(1);
+                    }
+                }
+                return Ok((scored, unscored));
+            }
+        };
+        let parsed = reply::parse_verdicts(&paid.text, &asked);
+        for problem in &parsed.problems {
+            tracing::warn!(%problem, "discarded part of the model's answer");
+        }
+        if let Some(p) = parsed.problems.last() {
+            last_problem = p.clone();
+        }
+        let mut to_save: HashMap<usize, Vec<(ArxivId, Verdict)>> = HashMap::new();
+        for (id, label, v) in parsed.verdicts {
+            let r = by_label[label.as_str()];
+            to_save.entry(r).or_default().push((id, v));
+        }
+        let saves: Vec<(VerdictKey, Vec<(ArxivId, Verdict)>)> = to_save
+            .iter()
+            .map(|(&r, v)| (run.readers[r].key.clone(), v.clone()))
+            .collect();
+        let run_id = run.run_id;
+        record(run, paid, move |c| {
+            for (key, v) in &saves {
+                crate::store::verdicts::save(c, key, v, Some(run_id))?;
+            }
+            Ok(())
+        })
+        .await?;
+        let mut answered = 0;
+        for (r, vs) in to_save {
+            for (id, v) in vs {
+                todo.iter_mut()
+                    .filter(|(p, _)| p.id == id)
+                    .for_each(|(_, rs)| rs.retain(|&x| x != r));
+                scored.push((r, id, v));
+                answered += 1;
+            }
+        }
+        (run.on_progress)(answered);
+        todo.retain(|(_, rs)| !rs.is_empty());
+        if !todo.is_empty() {
+            tracing::info!(
+                missing = todo.iter().map(|c| c.1.len()).sum::<usize>(),
+                ask = ask + 1,
+                "the model left papers out; asking again"
+            );
+        }
+    }
+    let reasks = run.scorer.reask_attempts + 1;
+    let mut unscored = Vec::new();
+    for (p, rs) in todo {
+        for r in rs {
+            unscored.push((
+                r,
+                p.id.clone(),
+                format!(
+                    "the model gave no valid verdict after {reasks} asks (last problem: {last_problem})"
+                ),
+            ));
+            (run.on_progress)(1);
+        }
+    }
+    Ok((scored, unscored))
+}
