@@ -547,14 +547,16 @@ pub async fn prepare(
             day: announcement.day,
             subscriber: sub,
             entries: selection.entries,
+            more: selection.more,
             usage: usage.clone(),
             total_papers: announcement.papers.len(),
             scanned: plan.candidates.len(),
             unscored,
-            scorer: app.scorer.describe(),
+            model: app.scorer.model_name(),
             keyword_scorer: app.scorer.is_keyword(),
             contact: app.from.email.to_string(),
             reply,
+            archive_url: None,
         };
         out.push(Prepared {
             digest,
@@ -634,7 +636,13 @@ async fn deliver(
     }
     let created = {
         let email = d.subscriber.email.to_string();
-        let ids: Vec<ArxivId> = d.entries.iter().map(|e| e.paper.id.clone()).collect();
+        // Listed papers count as sent, the ones past the cap too: none is offered twice.
+        let ids: Vec<ArxivId> = d
+            .entries
+            .iter()
+            .chain(&d.more)
+            .map(|e| e.paper.id.clone())
+            .collect();
         let kind = if d.is_empty() { "empty" } else { "digest" };
         let (day, subject, mid, bytes) = (d.day, d.subject(), message_id.clone(), bytes.clone());
         app.store

@@ -1,144 +1,361 @@
+//! The HTML views of a digest: the mail, and the same day as a page of the reader's web archive.
+//!
+//! Mail clients: one `<style>` block (Gmail, Apple Mail, Outlook and Thunderbird keep it) instead
+//! of repeated inline styles, so a 50-paper day stays under Gmail's ~102 KB clip; a table-based
+//! 600 px container for Outlook for Windows; `color-scheme` and a `prefers-color-scheme` block for
+//! dark mode. maud escapes every interpolated string; model text goes through [`inline`].
+
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::Digest;
+use super::inline;
+use super::{Digest, Entry};
 use crate::domain::thousands;
 
-const FONT: &str =
-    "font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;";
+/// The most bytes of HTML a digest may have: Gmail clips messages past about 102 KB, hiding the
+/// last papers and the footer behind "View entire message".
+pub const HTML_BUDGET: usize = 100_000;
 
-/// The HTML view: inline styles only (mail clients drop `<style>`), one column of at most 600px
-/// that narrows on a phone. maud escapes every interpolated string.
+/// How much of each abstract a digest shows, tried in order until the HTML fits the budget: the
+/// top papers keep their whole abstract, the rest are cut with a link to the full one.
+const TRIMS: [(usize, usize); 4] = [(usize::MAX, 0), (20, 420), (10, 240), (5, 0)];
+
+const CSS: &str = "\
+body{margin:0;padding:0;background:#f3f4f6;font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}\
+.box{background:#fff;color:#111827}\
+.pad{padding:16px 20px;line-height:1.5;font-size:15px;overflow-wrap:break-word;word-wrap:break-word}\
+a{color:#1d4ed8}\
+h1{font-size:22px;line-height:1.3;margin:0 0 4px}\
+h2{font-size:17px;line-height:1.35;margin:0 0 6px}\
+h2 a{text-decoration:none}\
+p{margin:0 0 6px}\
+.m{color:#6b7280;font-size:13px}\
+.b{display:inline-block;padding:0 6px;border-radius:4px;background:#e0e7ff;color:#1e3a8a;font-weight:600;font-size:13px;white-space:nowrap}\
+.am{background:#dcfce7;color:#14532d}\
+.au{font-size:13px;color:#374151}\
+.ln{font-size:13px}\
+.note{padding:10px 12px;border-left:4px solid #3b82f6;background:#eff6ff}\
+.bad{border-left-color:#dc2626;background:#fef2f2}\
+.kw{border-left-color:#f59e0b;background:#fffbeb;font-size:13px}\
+hr{border:none;border-top:1px solid #e5e7eb;margin:20px 0}\
+ol{padding-left:24px;margin:0}\
+li{margin-bottom:6px}\
+code{font-size:13px}\
+.u{border-collapse:collapse;font-size:13px;margin:8px 0 12px;width:100%}\
+.u th,.u td{padding:3px 6px;border-bottom:1px solid #e5e7eb;text-align:right}\
+.u th:first-child,.u td:first-child{text-align:left}\
+.nav{font-size:14px;margin:0 0 12px}\
+.nav a{margin-right:14px}\
+@media (prefers-color-scheme:dark){\
+body,.bg{background:#0b0f17!important}\
+.box{background:#1f2937!important;color:#e5e7eb!important}\
+a{color:#93c5fd!important}\
+.m,.au{color:#9ca3af!important}\
+.b{background:#312e81!important;color:#e0e7ff!important}\
+.am{background:#14532d!important;color:#dcfce7!important}\
+.note{background:#172554!important}\
+.bad{background:#450a0a!important}\
+.kw{background:#422006!important}\
+hr,.u th,.u td{border-color:#374151!important}}\
+@media (max-width:620px){.pad{padding:12px!important}h1{font-size:19px!important}}";
+
+/// Links of an archive page to its neighbours (relative to the page).
+pub struct ArchiveNav {
+    pub previous: Option<(String, String)>,
+    pub next: Option<(String, String)>,
+    pub month: (String, String),
+    pub index: String,
+}
+
+/// The mail's HTML part: the whole digest, abstracts trimmed past the top papers only when the
+/// whole would be clipped.
 pub fn render_html(d: &Digest) -> String {
-    let sub = &d.subscriber;
-    let cell = "padding:4px 8px;border-bottom:1px solid #e5e7eb;text-align:right;";
-    let head = "padding:4px 8px;border-bottom:2px solid #d1d5db;text-align:right;font-weight:600;";
+    let mut html = String::new();
+    for (full, keep) in TRIMS {
+        html = page(d, None, full, keep);
+        if html.len() <= HTML_BUDGET {
+            break;
+        }
+    }
+    html
+}
+
+/// The day as a page of the reader's web archive: every abstract whole, links to the days
+/// around it, and no mail addresses.
+pub fn render_archive_day(d: &Digest, nav: &ArchiveNav) -> String {
+    page(d, Some(nav), usize::MAX, 0)
+}
+
+fn page(d: &Digest, nav: Option<&ArchiveNav>, full: usize, keep: usize) -> String {
     let markup: Markup = html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
+                meta name="supported-color-schemes" content="light dark";
                 title { (d.subject()) }
+                style { (PreEscaped(CSS)) }
             }
-            body style=(format!("margin:0;padding:0;background:#f3f4f6;{FONT}")) {
-                div style="max-width:600px;margin:0 auto;padding:16px;background:#ffffff;color:#111827;line-height:1.5;font-size:15px;" {
-                    h1 style="font-size:22px;margin:0 0 4px 0;" { (d.heading()) }
-                    p style="margin:0 0 16px 0;color:#6b7280;font-size:13px;" { "for " (sub.name) " <" (sub.email.as_str()) ">" }
-                    @if let Some(status) = d.status_line() {
-                        p style=(if d.unscored.is_empty() { "padding:10px 12px;background:#eff6ff;border-left:4px solid #3b82f6;" } else { "padding:10px 12px;background:#fef2f2;border-left:4px solid #dc2626;" }) { (status) }
-                    }
-                    @if let Some(note) = d.scorer_note() {
-                        p style="padding:10px 12px;background:#fffbeb;border-left:4px solid #f59e0b;font-size:13px;" { (note) }
-                    }
-                    @if !d.usage.is_empty() {
-                        table style="border-collapse:collapse;font-size:13px;margin:8px 0 16px 0;width:100%;" role="presentation" {
-                            tr {
-                                th style=(format!("{head}text-align:left;")) { "Model" }
-                                th style=(head) { "Prompt" }
-                                th style=(head) { "Completion" }
-                                th style=(head) { "Total" }
-                                th style=(head) { "Cost" }
-                            }
-                            @for u in &d.usage {
-                                tr {
-                                    td style=(format!("{cell}text-align:left;")) { (u.model) }
-                                    td style=(cell) { (thousands(u.prompt_tokens)) }
-                                    td style=(cell) { (thousands(u.completion_tokens)) }
-                                    td style=(cell) { (thousands(u.prompt_tokens + u.completion_tokens)) }
-                                    td style=(cell) { (u.cost.with_unknown(u.unpriced_calls, u.calls)) }
+            body class="bg" {
+                (preheader(d))
+                table role="presentation" class="bg" width="100%" cellpadding="0" cellspacing="0" border="0" {
+                    tr { td align="center" {
+                        table role="presentation" class="box" width="600" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:600px;background:#fff;color:#111827" {
+                            tr { td class="pad" {
+                                @if let Some(nav) = nav { (nav_links(nav)) }
+                                (header(d, nav.is_some()))
+                                (contents(d))
+                                @for (i, e) in d.entries.iter().enumerate() {
+                                    (paper(i, e, if i < full { None } else { Some(keep) }))
                                 }
-                            }
-                        }
-                    }
-                    p style="margin:0 0 16px 0;" {
-                        "Total arXiv papers: " strong { (d.total_papers) } br;
-                        "Total scanned papers: " strong { (d.scanned) } br;
-                        "Total relevant papers: " strong { (d.entries.len()) }
-                        @if !d.unscored.is_empty() {
-                            br; span style="color:#dc2626;" { "Papers that could not be scored: " strong { (d.unscored.len()) } }
-                        }
-                    }
-                    @if !d.entries.is_empty() {
-                        h2 style="font-size:17px;margin:24px 0 8px 0;" { "Contents" }
-                        ol style="padding-left:24px;margin:0;" {
-                            @for (i, e) in d.entries.iter().enumerate() {
-                                li style="margin-bottom:8px;" {
-                                    a href=(format!("#paper-{}", i + 1)) style="color:#1d4ed8;text-decoration:none;" { (e.paper.title) }
-                                    br;
-                                    span style="color:#6b7280;font-size:13px;" { (e.paper.authors.join(", ")) }
+                                (more(d))
+                                (unscored(d))
+                                @match nav {
+                                    Some(nav) => { hr; (nav_links(nav)) }
+                                    None => (footer(d)),
                                 }
-                            }
+                            } }
                         }
-                        @for (i, e) in d.entries.iter().enumerate() {
-                            hr style="border:none;border-top:1px solid #e5e7eb;margin:24px 0;";
-                            h2 id=(format!("paper-{}", i + 1)) style="font-size:17px;margin:0 0 8px 0;" {
-                                (i + 1) ". "
-                                a href=(e.paper.abs_url()) style="color:#1d4ed8;" { (e.paper.title) }
-                            }
-                            p style="margin:0 0 8px 0;font-size:13px;color:#374151;" {
-                                strong { "arXiv ID: " } a href=(e.paper.abs_url()) style="color:#1d4ed8;" { (e.paper.id.as_str()) }
-                                br;
-                                strong { "Authors: " } (e.paper.authors.join(", "))
-                            }
-                            p style="margin:0 0 8px 0;" { strong { "Abstract: " } (e.paper.abstract_text) }
-                            @match &e.verdict {
-                                None => {
-                                    p style="margin:0;" { strong { "Comment: " } span style="background:#dcfce7;padding:1px 6px;border-radius:4px;" { "Author match" } }
-                                }
-                                Some(v) => {
-                                    p style="margin:0 0 4px 0;" { strong { "Comment: " } (v.comment) }
-                                    p style="margin:0;" {
-                                        strong { "Relevance: " } (v.relevance)
-                                        (PreEscaped("&nbsp;&nbsp;&nbsp;"))
-                                        strong { "Novelty: " }
-                                        @match v.novelty { Some(n) => (n), None => "not assessed" }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    @if !d.unscored.is_empty() {
-                        hr style="border:none;border-top:1px solid #e5e7eb;margin:24px 0;";
-                        h2 style="font-size:17px;margin:0 0 8px 0;color:#dc2626;" { "Could not be scored (" (d.unscored.len()) ")" }
-                        ul style="padding-left:20px;margin:0 0 8px 0;" {
-                            @for u in &d.unscored {
-                                li { a href=(u.paper.abs_url()) style="color:#1d4ed8;" { (u.paper.title) } }
-                            }
-                        }
-                        @let reasons = {
-                            let mut r: Vec<&str> = d.unscored.iter().map(|u| u.reason.as_str()).collect();
-                            r.sort();
-                            r.dedup();
-                            r
-                        };
-                        @for r in reasons {
-                            p style="margin:0 0 4px 0;font-size:13px;color:#6b7280;" { "Why: " (r) }
-                        }
-                    }
-                    hr style="border:none;border-top:1px solid #e5e7eb;margin:24px 0;";
-                    div style="font-size:13px;color:#4b5563;" {
-                        p style="margin:0 0 4px 0;font-weight:600;" { "Your selection" }
-                        @if !sub.topics.is_empty() {
-                            p style="margin:0 0 8px 0;white-space:pre-wrap;" { (sub.topics) }
-                        }
-                        @if !sub.authors.is_empty() {
-                            p style="margin:0 0 4px 0;" { "Authors you follow: " (sub.authors.join(", ")) }
-                        }
-                        @if !sub.keywords.is_empty() {
-                            p style="margin:0 0 4px 0;" { "Keywords: " (sub.keywords.join(", ")) }
-                        }
-                        p style="margin:0 0 4px 0;" {
-                            "Thresholds: relevance ≥ " (sub.min_relevance) ", novelty ≥ " (sub.min_novelty)
-                            ", at most " (sub.max_papers) " papers"
-                        }
-                        p style="margin:0 0 8px 0;" { "Scored by: " (d.scorer) }
-                        @for line in d.how_to_change() {
-                            p style="margin:0 0 4px 0;" { (line) }
-                        }
-                    }
+                    } }
                 }
             }
         }
     };
     markup.into_string()
+}
+
+/// Hidden text mail clients show as the inbox preview: the top papers, not the usage table.
+fn preheader(d: &Digest) -> Markup {
+    let mut text = d
+        .entries
+        .iter()
+        .take(3)
+        .map(|e| e.paper.title.as_str())
+        .collect::<Vec<_>>()
+        .join(" · ");
+    if text.is_empty() {
+        text = d.status_line().unwrap_or_default();
+    }
+    html! {
+        div style="display:none;max-height:0;overflow:hidden;mso-hide:all;font-size:1px;line-height:1px;opacity:0" {
+            (text)
+            (PreEscaped("&#8199;&#847;".repeat(40)))
+        }
+    }
+}
+
+fn nav_links(nav: &ArchiveNav) -> Markup {
+    html! {
+        p class="nav" {
+            @if let Some((href, label)) = &nav.previous { a href=(href) { "← Previous Day " (label) } }
+            a href=(nav.month.0) { "Monthly Overview " (nav.month.1) }
+            @if let Some((href, label)) = &nav.next { a href=(href) { "Next Day " (label) " →" } }
+            a href=(nav.index) { "All months" }
+        }
+    }
+}
+
+fn header(d: &Digest, archive: bool) -> Markup {
+    let sub = &d.subscriber;
+    html! {
+        @if let (Some(url), false) = (&d.archive_url, archive) {
+            p class="m" style="text-align:right" { a href=(url) { "View in browser" } }
+        }
+        h1 { (d.heading()) }
+        @if !archive {
+            p class="m" { "for " (sub.name) " <" (sub.email.as_str()) ">" }
+        }
+        @if let Some(status) = d.status_line() {
+            p class=(if d.unscored.is_empty() { "note" } else { "note bad" }) { (status) }
+        }
+        @if let Some(note) = d.scorer_note() {
+            p class="note kw" { (note) }
+        }
+        @if !d.usage.is_empty() {
+            table class="u" {
+                tr {
+                    th scope="col" { "Model" }
+                    th scope="col" { "Prompt" }
+                    th scope="col" { "Completion" }
+                    th scope="col" { "Total" }
+                    th scope="col" { "Cost" }
+                }
+                @for u in &d.usage {
+                    tr {
+                        th scope="row" style="font-weight:normal" { (u.model) }
+                        td { (thousands(u.prompt_tokens)) }
+                        td { (thousands(u.completion_tokens)) }
+                        td { (thousands(u.prompt_tokens + u.completion_tokens)) }
+                        td { (u.cost.with_unknown(u.unpriced_calls, u.calls)) }
+                    }
+                }
+            }
+        }
+        p {
+            "Total arXiv papers: " strong { (d.total_papers) } br;
+            "Total scanned papers: " strong { (d.scanned) } br;
+            (d.relevant_line())
+            @if !d.unscored.is_empty() {
+                br; span style="color:#dc2626" { "Papers that could not be scored: " strong { (d.unscored.len()) } }
+            }
+        }
+    }
+}
+
+/// A paper's one-line verdict: scores as badges, then the comment as text.
+fn verdict(e: &Entry) -> Markup {
+    html! {
+        @match &e.verdict {
+            None => span class="b am" { "Author match: " (e.followed.join(", ")) },
+            Some(v) => {
+                span class="b" { "Relevance " (v.relevance) }
+                " "
+                span class="b" { "Novelty " @match v.novelty { Some(n) => (n), None => "–" } }
+                @if !v.comment.trim().is_empty() { " " (inline::rich(&v.comment)) }
+            }
+        }
+    }
+}
+
+/// Scores in the contents: "R9 · N7", or who was followed.
+fn short_scores(e: &Entry) -> String {
+    match &e.verdict {
+        None => format!("author match: {}", e.followed.join(", ")),
+        Some(v) => match v.novelty {
+            Some(n) => format!("relevance {} · novelty {n}", v.relevance),
+            None => format!("relevance {}", v.relevance),
+        },
+    }
+}
+
+fn contents(d: &Digest) -> Markup {
+    html! {
+        @if !d.entries.is_empty() {
+            h2 id="contents" style="margin-top:18px" { "Contents" }
+            ol {
+                @for (i, e) in d.entries.iter().enumerate() {
+                    li {
+                        a href=(format!("#paper-{}", i + 1)) { (e.paper.title) }
+                        br;
+                        span class="m" { (short_scores(e)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Authors with the followed ones in bold; a long list is cut after twelve names (followed
+/// authors always shown).
+fn authors(e: &Entry) -> Markup {
+    const SHOWN: usize = 12;
+    let all = &e.paper.authors;
+    let shown: Vec<(usize, &String)> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| *i < SHOWN || e.followed.contains(a))
+        .collect();
+    let hidden = all.len() - shown.len();
+    html! {
+        @for (n, (_, a)) in shown.iter().enumerate() {
+            @if n > 0 { ", " }
+            @if e.followed.contains(a) { strong { (a) " ★" } } @else { (a) }
+        }
+        @if hidden > 0 { " and " (hidden) " more" }
+    }
+}
+
+fn paper(i: usize, e: &Entry, trim: Option<usize>) -> Markup {
+    let p = &e.paper;
+    let abs = p.abs_url();
+    let shortened = trim.map(|keep| inline::shortened(&p.abstract_text, keep));
+    html! {
+        hr;
+        h2 id=(format!("paper-{}", i + 1)) { (i + 1) ". " a href=(abs) { (p.title) } }
+        p { (verdict(e)) }
+        p class="au" { (authors(e)) }
+        @match shortened {
+            None | Some(None) => p { (inline::linked(&p.abstract_text)) },
+            Some(Some("")) => {},
+            Some(Some(head)) => p { (head) " … " a href=(abs) { "full abstract" } },
+        }
+        p class="ln" {
+            a href=(abs) { "arXiv:" (p.id.as_str()) }
+            " · " a href=(p.id.pdf_url()) { "PDF" }
+            " · " a href="#contents" { "↑ Contents" }
+        }
+    }
+}
+
+fn more(d: &Digest) -> Markup {
+    html! {
+        @if !d.more.is_empty() {
+            hr;
+            h2 id="more" { (d.more.len()) " more that passed your thresholds" }
+            p class="m" { "Past your limit of " (d.subscriber.max_papers) " papers a day, best first." }
+            ol start=(d.entries.len() + 1) {
+                @for e in &d.more {
+                    li { a href=(e.paper.abs_url()) { (e.paper.title) } " " span class="m" { (short_scores(e)) } }
+                }
+            }
+        }
+    }
+}
+
+fn unscored(d: &Digest) -> Markup {
+    let mut reasons: Vec<&str> = d.unscored.iter().map(|u| u.reason.as_str()).collect();
+    reasons.sort();
+    reasons.dedup();
+    html! {
+        @if !d.unscored.is_empty() {
+            hr;
+            h2 style="color:#dc2626" { "Could not be scored (" (d.unscored.len()) ")" }
+            ul style="padding-left:20px;margin:0 0 8px" {
+                @for u in &d.unscored {
+                    li { a href=(u.paper.abs_url()) { (u.paper.title) } }
+                }
+            }
+            @for r in reasons { p class="m" { "Why: " (r) } }
+        }
+    }
+}
+
+fn footer(d: &Digest) -> Markup {
+    let sub = &d.subscriber;
+    let (topics, rest) = inline::summary(&sub.topics, 3);
+    html! {
+        hr;
+        div class="m" {
+            p style="font-weight:600" { "Your selection" }
+            @if !topics.is_empty() {
+                p {
+                    "Topics: "
+                    @for (i, t) in topics.iter().enumerate() { @if i > 0 { " / " } (t) }
+                    @if rest > 0 { " (and " (rest) " more lines)" }
+                }
+            }
+            @if !sub.authors.is_empty() { p { "Authors you follow: " (sub.authors.join(", ")) } }
+            @if !sub.keywords.is_empty() { p { "Keywords: " (sub.keywords.join(", ")) } }
+            p {
+                "Thresholds: relevance ≥ " (sub.min_relevance) ", novelty ≥ " (sub.min_novelty)
+                ", at most " (sub.max_papers) " papers. " (d.scored_by()) "."
+            }
+            @match &d.reply {
+                Some(r) => {
+                    p { "Reply to this email to change your digest, one command per line: \"add topic: sparse attention\", \"follow Yann LeCun\", \"more like 3\", \"relevance 8\", \"pause\". Reply \"help\" for every command." }
+                    p {
+                        "To unsubscribe, "
+                        a href=(format!("mailto:{}?subject=unsubscribe", r.unsubscribe)) { "write to " (r.unsubscribe.to_string()) }
+                        " (or reply \"unsubscribe\")."
+                    }
+                }
+                None => p {
+                    "To change your topics, authors or thresholds, pause or unsubscribe, write to "
+                    a href=(format!("mailto:{}", d.contact)) { (d.contact) } "."
+                },
+            }
+            @if let Some(url) = &d.archive_url { p { a href=(url) { "This digest on the web" } } }
+        }
+    }
 }

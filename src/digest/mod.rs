@@ -2,28 +2,33 @@
 //! the same data.
 
 mod html;
+pub mod inline;
 mod select;
 mod text;
 
-pub use html::render_html;
-pub use select::{author_matches, select, Selection};
+pub use html::{render_archive_day, render_html, ArchiveNav, HTML_BUDGET};
+pub use select::{author_matches, followed_authors, select, Selection};
 pub use text::render_text;
 
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::{Paper, Verdict};
 use crate::store::spend::Totals;
 use crate::subscribers::Subscriber;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
     pub paper: Paper,
     /// `None` for author matches (not sent to the scorer).
     pub verdict: Option<Verdict>,
     pub author_match: bool,
+    /// The paper's authors this reader follows, as the paper names them.
+    #[serde(default)]
+    pub followed: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Unscored {
     pub paper: Paper,
     pub reason: String,
@@ -35,19 +40,73 @@ pub struct Digest {
     pub subscriber: Subscriber,
     /// In digest order; the number shown for an entry is its position + 1.
     pub entries: Vec<Entry>,
+    /// Passed the thresholds but past `max_papers`: listed by title at the end.
+    pub more: Vec<Entry>,
     pub usage: Vec<Totals>,
     /// Papers in the day's announcement (all types, all configured categories).
     pub total_papers: usize,
     /// Papers considered for this subscriber.
     pub scanned: usize,
     pub unscored: Vec<Unscored>,
-    /// How papers were scored ("gpt-4o-mini at …" or the keyword scorer).
-    pub scorer: String,
+    /// The model that scored the papers (its name only, never its endpoint).
+    pub model: String,
     pub keyword_scorer: bool,
     /// Where to write to change the subscription.
     pub contact: String,
     /// The subscriber's reply and unsubscribe addresses, when paperboy reads replies.
     pub reply: Option<crate::mail::outbound::ReplyAddresses>,
+    /// This day's page in the reader's web archive, when `[archive] base_url` is set.
+    pub archive_url: Option<String>,
+}
+
+/// What a day's digest showed, stored with its delivery so the web archive shows the same data
+/// without scoring again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Page {
+    pub day: NaiveDate,
+    pub entries: Vec<Entry>,
+    pub more: Vec<Entry>,
+    pub usage: Vec<Totals>,
+    pub total_papers: usize,
+    pub scanned: usize,
+    pub unscored: Vec<Unscored>,
+    pub model: String,
+    pub keyword_scorer: bool,
+}
+
+impl Page {
+    pub fn of(d: &Digest) -> Page {
+        Page {
+            day: d.day,
+            entries: d.entries.clone(),
+            more: d.more.clone(),
+            usage: d.usage.clone(),
+            total_papers: d.total_papers,
+            scanned: d.scanned,
+            unscored: d.unscored.clone(),
+            model: d.model.clone(),
+            keyword_scorer: d.keyword_scorer,
+        }
+    }
+
+    /// The digest this page was, for `subscriber` (as they are now), without mail addresses.
+    pub fn into_digest(self, subscriber: Subscriber) -> Digest {
+        Digest {
+            day: self.day,
+            subscriber,
+            entries: self.entries,
+            more: self.more,
+            usage: self.usage,
+            total_papers: self.total_papers,
+            scanned: self.scanned,
+            unscored: self.unscored,
+            model: self.model,
+            keyword_scorer: self.keyword_scorer,
+            contact: String::new(),
+            reply: None,
+            archive_url: None,
+        }
+    }
 }
 
 impl Digest {
@@ -55,9 +114,35 @@ impl Digest {
         self.entries.is_empty()
     }
 
+    /// Papers that passed (author matches included), shown in full or listed at the end.
+    pub fn qualified(&self) -> usize {
+        self.entries.len() + self.more.len()
+    }
+
+    /// The count line under the totals: how many passed and how many are shown.
+    pub fn relevant_line(&self) -> String {
+        match self.more.len() {
+            0 => format!("Total relevant papers: {}", self.entries.len()),
+            m => format!(
+                "Total relevant papers: {} ({} shown in full; {m} more that passed your thresholds are listed by title at the end)",
+                self.qualified(),
+                self.entries.len()
+            ),
+        }
+    }
+
+    /// Who scored the papers, for the footer: the model's name, never where it runs.
+    pub fn scored_by(&self) -> String {
+        if self.keyword_scorer {
+            "Scored by keywords (no model is configured)".to_string()
+        } else {
+            format!("Scored by {}", self.model)
+        }
+    }
+
     pub fn subject(&self) -> String {
         let date = self.day.format("%a %-d %b %Y");
-        let n = self.entries.len();
+        let n = self.qualified();
         let unscored = self.unscored.len();
         let papers = |n: usize| {
             if n == 1 {

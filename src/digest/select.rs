@@ -7,20 +7,36 @@ use crate::domain::{ArxivId, Paper, Verdict};
 use crate::subscribers::Subscriber;
 
 pub struct Selection {
+    /// Shown in full: author matches, then the best scored papers up to `max_papers`.
     pub entries: Vec<Entry>,
+    /// Passed the thresholds but past `max_papers`: listed by title, never dropped in silence.
+    pub more: Vec<Entry>,
 }
 
-/// The followed authors among `paper`'s authors.
+/// Whether any of `paper`'s authors is followed.
 pub fn author_matches(paper: &Paper, followed: &[String]) -> bool {
+    !followed_authors(paper, followed).is_empty()
+}
+
+/// `paper`'s authors (as the paper writes them) who are followed.
+pub fn followed_authors(paper: &Paper, followed: &[String]) -> Vec<String> {
     let followed: Vec<Vec<String>> = followed
         .iter()
         .map(|f| name_tokens(f))
         .filter(|t| !t.is_empty())
         .collect();
-    paper.authors.iter().any(|a| {
-        let a = name_tokens(a);
-        followed.iter().any(|f| same_person(f, &a))
-    })
+    if followed.is_empty() {
+        return Vec::new();
+    }
+    paper
+        .authors
+        .iter()
+        .filter(|a| {
+            let a = name_tokens(a);
+            followed.iter().any(|f| same_person(f, &a))
+        })
+        .cloned()
+        .collect()
 }
 
 /// Lowercased, accent-free name parts without parenthesised nicknames: "Björn W. Schuller" →
@@ -65,7 +81,8 @@ fn same_person(followed: &[String], author: &[String]) -> bool {
 }
 
 /// Author matches first (in feed order), then papers that pass the subscriber's thresholds by
-/// relevance + novelty, then relevance; capped at `max_papers` (author matches are never cut).
+/// relevance + novelty, then relevance; capped at `max_papers` (author matches are never cut),
+/// the rest that passed in `more`.
 pub fn select<'p>(
     candidates: impl IntoIterator<Item = &'p Paper>,
     verdicts: &HashMap<ArxivId, Verdict>,
@@ -74,11 +91,13 @@ pub fn select<'p>(
     let mut pinned = Vec::new();
     let mut scored = Vec::new();
     for p in candidates {
-        if author_matches(p, &subscriber.authors) {
+        let followed = followed_authors(p, &subscriber.authors);
+        if !followed.is_empty() {
             pinned.push(Entry {
                 paper: p.clone(),
                 verdict: None,
                 author_match: true,
+                followed,
             });
         } else if let Some(v) = verdicts.get(&p.id) {
             let passes = v.relevance >= subscriber.min_relevance
@@ -88,6 +107,7 @@ pub fn select<'p>(
                     paper: p.clone(),
                     verdict: Some(v.clone()),
                     author_match: false,
+                    followed: Vec::new(),
                 });
             }
         }
@@ -104,9 +124,12 @@ pub fn select<'p>(
     };
     scored.sort_by_key(key);
     let room = subscriber.max_papers.saturating_sub(pinned.len());
-    scored.truncate(room);
+    let more = scored.split_off(room.min(scored.len()));
     pinned.extend(scored);
-    Selection { entries: pinned }
+    Selection {
+        entries: pinned,
+        more,
+    }
 }
 
 #[cfg(test)]
@@ -193,9 +216,17 @@ mod tests {
             vec!["2503.00003", "2503.00006", "2503.00002", "2503.00001"]
         );
         assert!(got.entries[0].author_match && got.entries[0].verdict.is_none());
+        assert_eq!(got.entries[0].followed, vec!["Yann LeCun"]);
+        assert!(got.more.is_empty());
 
         let capped = select(&papers, &verdicts, &sub(&["Yann LeCun"], 2));
         let ids: Vec<&str> = capped.entries.iter().map(|e| e.paper.id.as_str()).collect();
         assert_eq!(ids, vec!["2503.00003", "2503.00006"]);
+        let more: Vec<&str> = capped.more.iter().map(|e| e.paper.id.as_str()).collect();
+        assert_eq!(
+            more,
+            vec!["2503.00002", "2503.00001"],
+            "past the cap, in order, not dropped"
+        );
     }
 }

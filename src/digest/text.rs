@@ -1,9 +1,10 @@
 use std::fmt::Write as _;
 
-use super::Digest;
+use super::{inline, Digest, Entry};
 use crate::domain::thousands;
 
-const WIDTH: usize = 76;
+/// Lines wrap at 78 columns; a URL is never broken (it goes on a line of its own when long).
+const WIDTH: usize = 78;
 
 /// The plain-text view: readable in any mail client and in a terminal.
 pub fn render_text(d: &Digest) -> String {
@@ -42,7 +43,7 @@ pub fn render_text(d: &Digest) -> String {
     }
     let _ = writeln!(s, "Total arXiv papers: {}", d.total_papers);
     let _ = writeln!(s, "Total scanned papers: {}", d.scanned);
-    let _ = writeln!(s, "Total relevant papers: {}", d.entries.len());
+    wrap_into(&mut s, &d.relevant_line(), "  ");
     if !d.unscored.is_empty() {
         let _ = writeln!(s, "Papers that could not be scored: {}", d.unscored.len());
     }
@@ -52,37 +53,64 @@ pub fn render_text(d: &Digest) -> String {
         for (i, e) in d.entries.iter().enumerate() {
             let n = format!("{:>3}. ", i + 1);
             wrap_into(&mut s, &format!("{n}{}", e.paper.title), "     ");
-            wrap_into(
-                &mut s,
-                &format!("     {}", e.paper.authors.join(", ")),
-                "     ",
-            );
+            wrap_into(&mut s, &format!("     ({})", scores(e)), "     ");
         }
         for (i, e) in d.entries.iter().enumerate() {
             let _ = writeln!(s, "\n{rule}\n");
             wrap_into(&mut s, &format!("{}. {}", i + 1, e.paper.title), "   ");
             let _ = writeln!(s, "   {}\n", e.paper.abs_url());
             let _ = writeln!(s, "ArXiv ID: {}", e.paper.id);
-            wrap_into(
-                &mut s,
-                &format!("Authors: {}", e.paper.authors.join(", ")),
-                "  ",
-            );
-            s.push('\n');
-            wrap_into(&mut s, &format!("Abstract: {}", e.paper.abstract_text), "");
-            s.push('\n');
+            let _ = writeln!(s, "PDF: {}", e.paper.id.pdf_url());
             match &e.verdict {
-                None => {
-                    let _ = writeln!(s, "Comment: Author match");
-                }
+                None => wrap_into(
+                    &mut s,
+                    &format!("Comment: Author match ({})", e.followed.join(", ")),
+                    "  ",
+                ),
                 Some(v) => {
-                    wrap_into(&mut s, &format!("Comment: {}", v.comment), "");
                     let novelty = v
                         .novelty
                         .map_or("not assessed".to_string(), |n| n.to_string());
                     let _ = writeln!(s, "Relevance: {}   Novelty: {}", v.relevance, novelty);
+                    if !v.comment.trim().is_empty() {
+                        wrap_into(
+                            &mut s,
+                            &format!("Comment: {}", inline::plain(&v.comment)),
+                            "",
+                        );
+                    }
                 }
             }
+            let authors: Vec<String> = e
+                .paper
+                .authors
+                .iter()
+                .map(|a| {
+                    if e.followed.contains(a) {
+                        format!("{a} (followed)")
+                    } else {
+                        a.clone()
+                    }
+                })
+                .collect();
+            wrap_into(&mut s, &format!("Authors: {}", authors.join(", ")), "  ");
+            s.push('\n');
+            wrap_into(&mut s, &format!("Abstract: {}", e.paper.abstract_text), "");
+        }
+    }
+
+    if !d.more.is_empty() {
+        let _ = writeln!(s, "\n{rule}\n");
+        let _ = writeln!(
+            s,
+            "{} more that passed your thresholds (past your limit of {} a day)\n",
+            d.more.len(),
+            d.subscriber.max_papers
+        );
+        for (i, e) in d.more.iter().enumerate() {
+            let n = format!("{:>3}. ", d.entries.len() + i + 1);
+            wrap_into(&mut s, &format!("{n}{}", e.paper.title), "     ");
+            let _ = writeln!(s, "     {} ({})", e.paper.abs_url(), scores(e));
         }
     }
 
@@ -113,10 +141,14 @@ pub fn render_text(d: &Digest) -> String {
 fn footer(s: &mut String, d: &Digest) {
     let sub = &d.subscriber;
     let _ = writeln!(s, "Your selection");
-    if !sub.topics.is_empty() {
+    let (topics, rest) = inline::summary(&sub.topics, 3);
+    if !topics.is_empty() {
         let _ = writeln!(s, "Topics:");
-        for line in sub.topics.lines() {
-            wrap_into(s, &format!("  {line}"), "  ");
+        for line in topics {
+            wrap_into(s, &format!("  {line}"), "    ");
+        }
+        if rest > 0 {
+            let _ = writeln!(s, "  (and {rest} more lines)");
         }
     }
     if !sub.authors.is_empty() {
@@ -134,10 +166,24 @@ fn footer(s: &mut String, d: &Digest) {
         "Thresholds: relevance ≥ {}, novelty ≥ {}, at most {} papers",
         sub.min_relevance, sub.min_novelty, sub.max_papers
     );
-    let _ = writeln!(s, "Scored by: {}", d.scorer);
+    let _ = writeln!(s, "{}.", d.scored_by());
     s.push('\n');
     for line in d.how_to_change() {
         wrap_into(s, &line, "");
+    }
+    if let Some(url) = &d.archive_url {
+        let _ = writeln!(s, "\nOn the web:\n{url}");
+    }
+}
+
+/// "relevance 9, novelty 7", or who was followed.
+fn scores(e: &Entry) -> String {
+    match &e.verdict {
+        None => format!("author match: {}", e.followed.join(", ")),
+        Some(v) => match v.novelty {
+            Some(n) => format!("relevance {}, novelty {n}", v.relevance),
+            None => format!("relevance {}", v.relevance),
+        },
     }
 }
 
@@ -148,6 +194,7 @@ fn wrap_into(out: &mut String, text: &str, indent: &str) {
     let mut line = text[..text.len() - body.len()].to_string();
     let mut empty = true;
     for word in body.split(' ').filter(|w| !w.is_empty()) {
+        // Whole words only: a URL longer than the line gets a line of its own, never a break.
         if !empty && line.chars().count() + 1 + word.chars().count() > WIDTH {
             out.push_str(&line);
             out.push('\n');
@@ -177,5 +224,13 @@ mod tests {
         let mut s = String::new();
         wrap_into(&mut s, "    indented text", "  ");
         assert_eq!(s, "    indented text\n");
+        let url = format!("https://example.org/{}", "a".repeat(90));
+        let mut s = String::new();
+        wrap_into(&mut s, &format!("Code at {url} and more words"), "");
+        assert_eq!(
+            s.lines().collect::<Vec<_>>(),
+            vec!["Code at", url.as_str(), "and more words"],
+            "a long URL stays whole on its own line"
+        );
     }
 }

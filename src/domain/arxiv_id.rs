@@ -4,8 +4,24 @@ use std::fmt;
 ///
 /// Parsing accepts what feeds and models write around an ID (`arXiv:`, an `abs/` URL, a `vN`
 /// suffix) and keeps only the versionless ID, so one paper is one key whatever its version.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct ArxivId(String);
+
+impl TryFrom<String> for ArxivId {
+    type Error = ArxivIdError;
+    fn try_from(s: String) -> Result<ArxivId, ArxivIdError> {
+        ArxivId::parse(&s)
+    }
+}
+
+impl From<ArxivId> for String {
+    fn from(id: ArxivId) -> String {
+        id.0
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("`{0}` is not an arXiv ID (expected something like 2503.21135 or hep-th/9901001)")]
@@ -60,6 +76,10 @@ impl ArxivId {
 
     pub fn abs_url(&self) -> String {
         format!("https://arxiv.org/abs/{}", self.0)
+    }
+
+    pub fn pdf_url(&self) -> String {
+        format!("https://arxiv.org/pdf/{}", self.0)
     }
 }
 

@@ -1,8 +1,24 @@
 use std::fmt;
 
 /// An arXiv category such as `cs.LG`, `stat.ML`, `math.OC` or `hep-th`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct Category(String);
+
+impl TryFrom<String> for Category {
+    type Error = CategoryError;
+    fn try_from(s: String) -> Result<Category, CategoryError> {
+        Category::parse(&s)
+    }
+}
+
+impl From<Category> for String {
+    fn from(c: Category) -> String {
+        c.0
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("`{0}` is not an arXiv category (expected something like cs.LG, stat.ML or hep-th)")]

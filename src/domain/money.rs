@@ -2,7 +2,20 @@ use std::fmt;
 
 /// An amount of US dollars in micro-dollars (1 USD = 1,000,000). Costs are summed as integers,
 /// so a month of small calls never drifts the way floating point would.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Money(i64);
 
 impl Money {

@@ -1,7 +1,8 @@
 use super::{ArxivId, Category};
 
 /// How a paper appeared in a day's announcement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum AnnounceType {
     New,
     Cross,
@@ -33,7 +34,7 @@ impl AnnounceType {
 }
 
 /// One paper as announced. Text fields are already Unicode (TeX converted), never HTML-escaped.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Paper {
     pub id: ArxivId,
     pub version: u32,

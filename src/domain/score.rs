@@ -1,8 +1,24 @@
 use std::fmt;
 
 /// A relevance or novelty score, an integer from 1 to 10.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "i64", into = "i64")]
 pub struct Score(u8);
+
+impl TryFrom<i64> for Score {
+    type Error = ScoreError;
+    fn try_from(v: i64) -> Result<Score, ScoreError> {
+        Score::new(v)
+    }
+}
+
+impl From<Score> for i64 {
+    fn from(s: Score) -> i64 {
+        s.0 as i64
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("score {0} is outside 1–10")]
@@ -35,7 +51,7 @@ impl fmt::Display for Score {
 
 /// What the scorer said about one paper for one reader profile.
 /// `novelty` is `None` when the scorer cannot judge it (the keyword scorer).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Verdict {
     pub relevance: Score,
     pub novelty: Option<Score>,

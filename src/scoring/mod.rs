@@ -113,6 +113,14 @@ impl Scorer {
         }
     }
 
+    /// The model's name as readers see it (never its endpoint), or "keywords".
+    pub fn model_name(&self) -> String {
+        match self {
+            Scorer::Llm(s) => s.client.model().to_string(),
+            Scorer::Keyword => "keywords".to_string(),
+        }
+    }
+
     pub fn is_keyword(&self) -> bool {
         matches!(self, Scorer::Keyword)
     }

@@ -97,7 +97,7 @@ pub fn record(conn: &Connection, row: &SpendRow) -> rusqlite::Result<()> {
 }
 
 /// Token and cost totals for one model.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Totals {
     pub model: String,
     pub calls: u64,
