@@ -26,6 +26,8 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     pub budget: BudgetConfig,
     pub admin: AdminConfig,
+    /// The web archive of every reader's digests; `None` (no `[archive]` section): none is written.
+    pub archive: Option<ArchiveConfig>,
     /// Directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -138,6 +140,18 @@ pub struct BudgetConfig {
     pub monthly_usd: Option<f64>,
 }
 
+/// `[archive]`: static HTML pages of each reader's digests, one folder per reader under an
+/// unguessable name, for any static web server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveConfig {
+    /// Where the pages are written (relative paths: to the config file's directory).
+    pub dir: PathBuf,
+    /// Where `dir` is served, e.g. `https://lab.example.org/papers`; digests then link to their
+    /// day page ("View in browser").
+    pub base_url: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdminConfig {
@@ -217,6 +231,7 @@ impl Default for Config {
             schedule: ScheduleConfig::default(),
             budget: BudgetConfig::default(),
             admin: AdminConfig::default(),
+            archive: None,
             base_dir: PathBuf::from("."),
             source: None,
         }
@@ -374,6 +389,16 @@ impl Config {
             key: key.into(),
             message,
         };
+        if let Some(url) = self.archive.as_ref().and_then(|a| a.base_url.as_deref()) {
+            let ok = (url.starts_with("https://") || url.starts_with("http://"))
+                && !url.contains(char::is_whitespace);
+            if !ok {
+                return Err(invalid(
+                    "archive.base_url",
+                    format!("`{url}` is not a web address; write it like \"https://lab.example.org/papers\""),
+                ));
+            }
+        }
         if self.arxiv.categories.is_empty() {
             return Err(invalid(
                 "arxiv.categories",

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod archive;
 pub mod arxiv;
 pub mod cli;
 pub mod clock;

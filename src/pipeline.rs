@@ -268,6 +268,10 @@ pub async fn run_digest(
         });
     }
 
+    if !opts.dry_run {
+        write_archive(app, subscribers, day).await;
+    }
+
     let interrupted = report
         .subscribers
         .iter()
@@ -316,6 +320,21 @@ pub async fn run_digest(
         .call(move |c| runs::finish(c, run_id, status, error.as_deref()))
         .await?;
     Ok(report)
+}
+
+/// Brings each reader's web archive up to date with `day` (when `[archive]` is configured). A
+/// page that cannot be written is logged and left for `paperboy archive rebuild`; it never
+/// holds up a digest.
+async fn write_archive(app: &App, subscribers: &[Subscriber], day: NaiveDate) {
+    let Some(archive) = &app.config.archive else {
+        return;
+    };
+    let dir = app.config.resolve(&archive.dir);
+    for sub in subscribers {
+        if let Err(e) = crate::archive::update(&app.store, &dir, sub, Some(&[day])).await {
+            tracing::error!(subscriber = %sub.email, error = %format!("{e:#}"), "could not write the web archive; `paperboy archive rebuild` writes it again");
+        }
+    }
 }
 
 /// Fetches the announcement the options ask for (file, API day or latest RSS).
@@ -543,6 +562,7 @@ pub async fn prepare(
             .triage_key(&sub)
             .map(|_| plan.candidates.len() - dropped);
         let reply = reply_addresses(app, &sub.email).await?;
+        let sub_email = sub.email.to_string();
         let digest = Digest {
             day: announcement.day,
             subscriber: sub,
@@ -556,7 +576,13 @@ pub async fn prepare(
             keyword_scorer: app.scorer.is_keyword(),
             contact: app.from.email.to_string(),
             reply,
-            archive_url: None,
+            archive_url: crate::archive::url_for(
+                &app.config,
+                &app.store,
+                sub_email.as_str(),
+                announcement.day,
+            )
+            .await?,
         };
         out.push(Prepared {
             digest,
@@ -645,10 +671,20 @@ async fn deliver(
             .collect();
         let kind = if d.is_empty() { "empty" } else { "digest" };
         let (day, subject, mid, bytes) = (d.day, d.subject(), message_id.clone(), bytes.clone());
+        let page = serde_json::to_string(&crate::digest::Page::of(d))?;
         app.store
             .call(move |c| {
                 deliveries::create_pending(
-                    c, &email, day, run_id, kind, &mid, &subject, &ids, &bytes,
+                    c,
+                    &email,
+                    day,
+                    run_id,
+                    kind,
+                    &mid,
+                    &subject,
+                    &ids,
+                    &bytes,
+                    Some(&page),
                 )
             })
             .await?

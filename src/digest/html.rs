@@ -10,6 +10,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use super::inline;
 use super::{Digest, Entry};
 use crate::domain::thousands;
+use crate::tex::readable;
 
 /// The most bytes of HTML a digest may have: Gmail clips messages past about 102 KB, hiding the
 /// last papers and the footer behind "View entire message".
@@ -125,13 +126,33 @@ fn page(d: &Digest, nav: Option<&ArchiveNav>, full: usize, keep: usize) -> Strin
     markup.into_string()
 }
 
+/// A page of the web archive other than a day (a month, the index), in the digest's style.
+pub fn page_shell(title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
+                title { (title) }
+                style { (PreEscaped(CSS)) }
+            }
+            body class="bg" {
+                div class="box pad" style="max-width:600px;margin:0 auto" { (body) }
+            }
+        }
+    }
+    .into_string()
+}
+
 /// Hidden text mail clients show as the inbox preview: the top papers, not the usage table.
 fn preheader(d: &Digest) -> Markup {
     let mut text = d
         .entries
         .iter()
         .take(3)
-        .map(|e| e.paper.title.as_str())
+        .map(|e| readable(&e.paper.title))
         .collect::<Vec<_>>()
         .join(" · ");
     if text.is_empty() {
@@ -236,7 +257,7 @@ fn contents(d: &Digest) -> Markup {
             ol {
                 @for (i, e) in d.entries.iter().enumerate() {
                     li {
-                        a href=(format!("#paper-{}", i + 1)) { (e.paper.title) }
+                        a href=(format!("#paper-{}", i + 1)) { (readable(&e.paper.title)) }
                         br;
                         span class="m" { (short_scores(e)) }
                     }
@@ -269,14 +290,15 @@ fn authors(e: &Entry) -> Markup {
 fn paper(i: usize, e: &Entry, trim: Option<usize>) -> Markup {
     let p = &e.paper;
     let abs = p.abs_url();
-    let shortened = trim.map(|keep| inline::shortened(&p.abstract_text, keep));
+    let abstract_text = readable(&p.abstract_text);
+    let shortened = trim.map(|keep| inline::shortened(&abstract_text, keep));
     html! {
         hr;
-        h2 id=(format!("paper-{}", i + 1)) { (i + 1) ". " a href=(abs) { (p.title) } }
+        h2 id=(format!("paper-{}", i + 1)) { (i + 1) ". " a href=(abs) { (readable(&p.title)) } }
         p { (verdict(e)) }
         p class="au" { (authors(e)) }
         @match shortened {
-            None | Some(None) => p { (inline::linked(&p.abstract_text)) },
+            None | Some(None) => p { (inline::linked(&abstract_text)) },
             Some(Some("")) => {},
             Some(Some(head)) => p { (head) " … " a href=(abs) { "full abstract" } },
         }
@@ -296,7 +318,7 @@ fn more(d: &Digest) -> Markup {
             p class="m" { "Past your limit of " (d.subscriber.max_papers) " papers a day, best first." }
             ol start=(d.entries.len() + 1) {
                 @for e in &d.more {
-                    li { a href=(e.paper.abs_url()) { (e.paper.title) } " " span class="m" { (short_scores(e)) } }
+                    li { a href=(e.paper.abs_url()) { (readable(&e.paper.title)) } " " span class="m" { (short_scores(e)) } }
                 }
             }
         }
@@ -313,7 +335,7 @@ fn unscored(d: &Digest) -> Markup {
             h2 style="color:#dc2626" { "Could not be scored (" (d.unscored.len()) ")" }
             ul style="padding-left:20px;margin:0 0 8px" {
                 @for u in &d.unscored {
-                    li { a href=(u.paper.abs_url()) { (u.paper.title) } }
+                    li { a href=(u.paper.abs_url()) { (readable(&u.paper.title)) } }
                 }
             }
             @for r in reasons { p class="m" { "Why: " (r) } }

@@ -6,7 +6,7 @@ pub mod inline;
 mod select;
 mod text;
 
-pub use html::{render_archive_day, render_html, ArchiveNav, HTML_BUDGET};
+pub use html::{page_shell, render_archive_day, render_html, ArchiveNav, HTML_BUDGET};
 pub use select::{author_matches, followed_authors, select, Selection};
 pub use text::render_text;
 

@@ -2,6 +2,7 @@ use std::fmt::Write as _;
 
 use super::{inline, Digest, Entry};
 use crate::domain::thousands;
+use crate::tex::readable;
 
 /// Lines wrap at 78 columns; a URL is never broken (it goes on a line of its own when long).
 const WIDTH: usize = 78;
@@ -52,12 +53,16 @@ pub fn render_text(d: &Digest) -> String {
         let _ = writeln!(s, "\nContents\n");
         for (i, e) in d.entries.iter().enumerate() {
             let n = format!("{:>3}. ", i + 1);
-            wrap_into(&mut s, &format!("{n}{}", e.paper.title), "     ");
+            wrap_into(&mut s, &format!("{n}{}", readable(&e.paper.title)), "     ");
             wrap_into(&mut s, &format!("     ({})", scores(e)), "     ");
         }
         for (i, e) in d.entries.iter().enumerate() {
             let _ = writeln!(s, "\n{rule}\n");
-            wrap_into(&mut s, &format!("{}. {}", i + 1, e.paper.title), "   ");
+            wrap_into(
+                &mut s,
+                &format!("{}. {}", i + 1, readable(&e.paper.title)),
+                "   ",
+            );
             let _ = writeln!(s, "   {}\n", e.paper.abs_url());
             let _ = writeln!(s, "ArXiv ID: {}", e.paper.id);
             let _ = writeln!(s, "PDF: {}", e.paper.id.pdf_url());
@@ -95,7 +100,11 @@ pub fn render_text(d: &Digest) -> String {
                 .collect();
             wrap_into(&mut s, &format!("Authors: {}", authors.join(", ")), "  ");
             s.push('\n');
-            wrap_into(&mut s, &format!("Abstract: {}", e.paper.abstract_text), "");
+            wrap_into(
+                &mut s,
+                &format!("Abstract: {}", readable(&e.paper.abstract_text)),
+                "",
+            );
         }
     }
 
@@ -109,7 +118,7 @@ pub fn render_text(d: &Digest) -> String {
         );
         for (i, e) in d.more.iter().enumerate() {
             let n = format!("{:>3}. ", d.entries.len() + i + 1);
-            wrap_into(&mut s, &format!("{n}{}", e.paper.title), "     ");
+            wrap_into(&mut s, &format!("{n}{}", readable(&e.paper.title)), "     ");
             let _ = writeln!(s, "     {} ({})", e.paper.abs_url(), scores(e));
         }
     }
@@ -120,7 +129,7 @@ pub fn render_text(d: &Digest) -> String {
         for u in &d.unscored {
             wrap_into(
                 &mut s,
-                &format!("- {} ({})", u.paper.title, u.paper.abs_url()),
+                &format!("- {} ({})", readable(&u.paper.title), u.paper.abs_url()),
                 "  ",
             );
         }

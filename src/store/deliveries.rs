@@ -81,11 +81,12 @@ pub fn create_pending(
     subject: &str,
     paper_ids: &[ArxivId],
     message: &[u8],
+    page: Option<&str>,
 ) -> rusqlite::Result<bool> {
     let ids: Vec<&str> = paper_ids.iter().map(ArxivId::as_str).collect();
     let n = conn.execute(
-        "INSERT INTO deliveries (subscriber, day, run_id, status, kind, message_id, subject, paper_ids, message, created_at)
-         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO deliveries (subscriber, day, run_id, status, kind, message_id, subject, paper_ids, message, created_at, page)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT(subscriber, day) DO NOTHING",
         params![
             subscriber,
@@ -96,7 +97,8 @@ pub fn create_pending(
             subject,
             serde_json::to_string(&ids).expect("strings serialize"),
             message,
-            now_utc()
+            now_utc(),
+            page
         ],
     )?;
     Ok(n == 1)
@@ -199,6 +201,7 @@ mod tests {
                     "s",
                     &ids,
                     b"mail",
+                    None,
                 )
             })
             .unwrap();
@@ -214,6 +217,7 @@ mod tests {
                     "s",
                     &ids,
                     b"other",
+                    None,
                 )
             })
             .unwrap();

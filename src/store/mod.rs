@@ -1,6 +1,7 @@
 //! SQLite, the one place state lives. One connection owner (WAL, busy timeout, migrations at
 //! open); every query is in this module, one file per table family.
 
+pub mod archive;
 pub mod audit;
 pub mod deliveries;
 pub mod inbox;
@@ -22,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_audit.sql"),
     include_str!("migrations/003_inbox.sql"),
     include_str!("migrations/004_group_scoring.sql"),
+    include_str!("migrations/005_archive.sql"),
 ];
 
 /// The database. Cloning is cheap; all clones share one connection.

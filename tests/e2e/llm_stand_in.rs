@@ -45,6 +45,8 @@ pub struct Behaviour {
     pub stall_first: Option<Duration>,
     /// After this many answered requests, every request gets a 503 (the model "dies").
     pub die_after: Option<usize>,
+    /// Comments the way gpt-4o writes them: markdown emphasis and inline TeX.
+    pub markdown_comments: bool,
 }
 
 pub const WRONG_COMMENT: &str = "THIS COMMENT WAS WRITTEN FOR ANOTHER PAPER";
@@ -330,7 +332,9 @@ impl Respond for Responder {
                         .unwrap()
                         .push((p.id.clone(), profile.trim().to_string()));
                     let (r, nv) = judge(profile, &p.title, &p.abstract_text);
-                    let comment = if r >= bar {
+                    let comment = if r >= bar && b.markdown_comments {
+                        format!("Matches the **Model Compression** criterion: *{}* reports $\\sim$600 $\\times$ fewer FLOPs. Stand-in verdict about {}.", p.title, p.id)
+                    } else if r >= bar {
                         format!("Stand-in verdict about {}.", p.id)
                     } else {
                         String::new()

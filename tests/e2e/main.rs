@@ -4,9 +4,11 @@
 
 mod admin;
 mod bench;
+mod browser;
 mod daemon;
 mod digest;
 mod helpers;
 mod llm_stand_in;
+mod render;
 mod replies;
 mod scoring;

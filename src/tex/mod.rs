@@ -2,6 +2,10 @@
 //! `Micha{\l}`, `Solja\v{c}i\'c`), escaped specials (`\&`), dashes and quotes, and small inline
 //! math (`$\sim$600`, `L$^2$M`). Math that cannot be written faithfully in Unicode is left as TeX.
 
+mod linear;
+
+pub use linear::readable;
+
 use unicode_normalization::UnicodeNormalization;
 
 /// Converts TeX markup in `input` to Unicode text (NFC). Text without markup is returned unchanged.

@@ -1,0 +1,298 @@
+//! The web archive: the seed pages, per reader. Static HTML under `[archive] dir`, written from
+//! the pages stored with each delivery (never by scoring again):
+//!
+//! ```text
+//! dir/index.html                         a neutral page (so no listing shows the readers' folders)
+//! dir/<key>/index.html                   the reader's months
+//! dir/<key>/2025-03/index.html           the month overview: days, paper counts, top papers
+//! dir/<key>/2025-03/2025-03-28.html      the day, as the digest showed it
+//! ```
+//!
+//! `<key>` is a random 128-bit name per reader (kept in the store), never their address; no page
+//! names another reader. Links are relative, so any static web server serves the folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use chrono::{Datelike as _, NaiveDate};
+use maud::{html, Markup};
+
+use crate::digest::{self, ArchiveNav, Page};
+use crate::store::Store;
+use crate::subscribers::Subscriber;
+
+/// A reader's day page, relative to their folder.
+pub fn day_path(day: NaiveDate) -> String {
+    format!("{}/{day}.html", month_of(day))
+}
+
+fn month_of(day: NaiveDate) -> String {
+    day.format("%Y-%m").to_string()
+}
+
+/// The web address of a reader's day page.
+pub fn day_url(base_url: &str, key: &str, day: NaiveDate) -> String {
+    format!("{}/{key}/{}", base_url.trim_end_matches('/'), day_path(day))
+}
+
+/// Where a reader's day page will be on the web, when `[archive] base_url` is set.
+pub async fn url_for(
+    config: &crate::config::Config,
+    store: &Store,
+    subscriber: &str,
+    day: NaiveDate,
+) -> anyhow::Result<Option<String>> {
+    let Some(base) = config.archive.as_ref().and_then(|a| a.base_url.clone()) else {
+        return Ok(None);
+    };
+    let email = subscriber.to_string();
+    let key = store
+        .call(move |c| crate::store::archive::key_for(c, &email))
+        .await?;
+    Ok(Some(day_url(&base, &key, day)))
+}
+
+/// What one update wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub days: usize,
+    pub months: usize,
+}
+
+/// Writes the reader's pages that `changed` days touch: those days, the days before and after
+/// them (their Previous/Next links), their months' overviews and the reader's index. `None`
+/// writes every page (a rebuild).
+pub async fn update(
+    store: &Store,
+    dir: &Path,
+    subscriber: &Subscriber,
+    changed: Option<&[NaiveDate]>,
+) -> anyhow::Result<Written> {
+    let email = subscriber.email.to_string();
+    let (key, days) = {
+        let e = email.clone();
+        store
+            .call(move |c| {
+                Ok((
+                    crate::store::archive::key_for(c, &e)?,
+                    crate::store::archive::days(c, &e)?,
+                ))
+            })
+            .await?
+    };
+    let mut wanted_days: Vec<NaiveDate> = match changed {
+        None => days.clone(),
+        Some(changed) => {
+            let mut w = Vec::new();
+            for d in changed {
+                if let Ok(i) = days.binary_search(d) {
+                    w.extend(&days[i.saturating_sub(1)..(i + 2).min(days.len())]);
+                }
+            }
+            w
+        }
+    };
+    wanted_days.sort();
+    wanted_days.dedup();
+    let months: Vec<String> = {
+        let mut m: Vec<String> = wanted_days.iter().map(|d| month_of(*d)).collect();
+        m.dedup();
+        m
+    };
+    // Pages to read: the wanted days and every day of the months to write.
+    let to_read: Vec<NaiveDate> = days
+        .iter()
+        .copied()
+        .filter(|d| wanted_days.contains(d) || months.contains(&month_of(*d)))
+        .collect();
+    let pages: BTreeMap<NaiveDate, Page> = {
+        let e = email.clone();
+        let raw = store
+            .call(move |c| {
+                to_read
+                    .into_iter()
+                    .map(|d| Ok((d, crate::store::archive::page(c, &e, d)?)))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        let mut pages = BTreeMap::new();
+        for (day, json) in raw {
+            let Some(json) = json else { continue };
+            match serde_json::from_str::<Page>(&json) {
+                Ok(p) => {
+                    pages.insert(day, p);
+                }
+                Err(e) => {
+                    tracing::error!(subscriber = %email, %day, error = %e, "a stored digest page is unreadable; its archive page is not written")
+                }
+            }
+        }
+        pages
+    };
+
+    let dir = dir.to_path_buf();
+    let sub = subscriber.clone();
+    tokio::task::spawn_blocking(move || {
+        write(&dir, &key, &sub, &days, &wanted_days, &months, pages)
+    })
+    .await
+    .context("the archive writer stopped")?
+}
+
+fn write(
+    dir: &Path,
+    key: &str,
+    sub: &Subscriber,
+    days: &[NaiveDate],
+    wanted_days: &[NaiveDate],
+    months: &[String],
+    pages: BTreeMap<NaiveDate, Page>,
+) -> anyhow::Result<Written> {
+    let root = dir.join(key);
+    write_file(
+        &dir.join("index.html"),
+        &digest::page_shell(
+            "paperboy archive",
+            html! { h1 { "paperboy archive" } p { "Each reader's digests are at their own address, linked from their digest." } },
+        ),
+    )?;
+    let mut written = Written::default();
+    for day in wanted_days {
+        let Some(page) = pages.get(day) else { continue };
+        let i = days
+            .binary_search(day)
+            .expect("wanted days are stored days");
+        let link = |d: &NaiveDate| (format!("../{}", day_path(*d)), d.to_string());
+        let nav = ArchiveNav {
+            previous: i.checked_sub(1).map(|j| link(&days[j])),
+            next: days.get(i + 1).map(link),
+            month: ("index.html".into(), month_of(*day)),
+            index: "../index.html".into(),
+        };
+        let d = page.clone().into_digest(sub.clone());
+        write_file(
+            &root.join(day_path(*day)),
+            &digest::render_archive_day(&d, &nav),
+        )?;
+        written.days += 1;
+    }
+    let all_months: Vec<String> = {
+        let mut m: Vec<String> = days.iter().map(|d| month_of(*d)).collect();
+        m.dedup();
+        m
+    };
+    for month in months {
+        let i = all_months.binary_search(month).expect("a stored month");
+        let in_month: Vec<(&NaiveDate, &Page)> = pages
+            .iter()
+            .filter(|(d, _)| &month_of(**d) == month)
+            .collect();
+        let markup = month_page(
+            month,
+            &in_month,
+            i.checked_sub(1).map(|j| all_months[j].as_str()),
+            all_months.get(i + 1).map(String::as_str),
+        );
+        write_file(
+            &root.join(month).join("index.html"),
+            &digest::page_shell(&format!("Monthly Overview {month}"), markup),
+        )?;
+        written.months += 1;
+    }
+    let counts: Vec<(String, usize)> = all_months
+        .iter()
+        .map(|m| {
+            let n = days.iter().filter(|d| &month_of(**d) == m).count();
+            (m.clone(), n)
+        })
+        .collect();
+    write_file(
+        &root.join("index.html"),
+        &digest::page_shell("Personalized Daily arXiv Papers", index_page(&counts)),
+    )?;
+    Ok(written)
+}
+
+fn month_page(
+    month: &str,
+    days: &[(&NaiveDate, &Page)],
+    previous: Option<&str>,
+    next: Option<&str>,
+) -> Markup {
+    html! {
+        p class="nav" {
+            @if let Some(p) = previous { a href=(format!("../{p}/index.html")) { "← " (p) } }
+            a href="../index.html" { "All months" }
+            @if let Some(n) = next { a href=(format!("../{n}/index.html")) { (n) " →" } }
+        }
+        h1 { "Monthly Overview " (month) }
+        p class="m" { (days.len()) " digest" @if days.len() != 1 { "s" } " this month, newest first." }
+        @for (day, page) in days.iter().rev() {
+            hr;
+            h2 { a href=(format!("{day}.html")) { (day.format("%A, %-d %B %Y").to_string()) } }
+            p class="m" {
+                (page.entries.len() + page.more.len()) " relevant of " (page.scanned) " scanned"
+                @if !page.unscored.is_empty() { ", " (page.unscored.len()) " could not be scored" }
+            }
+            @if !page.entries.is_empty() {
+                ol {
+                    @for (i, e) in page.entries.iter().take(3).enumerate() {
+                        li {
+                            a href=(format!("{day}.html#paper-{}", i + 1)) { (crate::tex::readable(&e.paper.title)) }
+                            @if let Some(v) = &e.verdict { " " span class="m" { "relevance " (v.relevance) } }
+                            @if e.author_match { " " span class="m" { "author match" } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn index_page(months: &[(String, usize)]) -> Markup {
+    html! {
+        h1 { "Personalized Daily arXiv Papers" }
+        p class="m" { "Your digests by month, newest first." }
+        ul {
+            @for (m, n) in months.iter().rev() {
+                li { a href=(format!("{m}/index.html")) { (month_label(m)) } " " span class="m" { (n) " day" @if *n != 1 { "s" } } }
+            }
+        }
+    }
+}
+
+fn month_label(m: &str) -> String {
+    NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d")
+        .map(|d| format!("{} {}", d.format("%B"), d.year()))
+        .unwrap_or_else(|_| m.to_string())
+}
+
+/// Writes through a temporary file and a rename, so a web server never serves half a page.
+fn write_file(path: &Path, content: &str) -> anyhow::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create the archive folder {}", parent.display()))?;
+    let tmp: PathBuf = path.with_extension("html.tmp");
+    std::fs::write(&tmp, content)
+        .with_context(|| format!("cannot write the archive page {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot write the archive page {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_urls() {
+        let d = NaiveDate::from_ymd_opt(2025, 3, 7).unwrap();
+        assert_eq!(day_path(d), "2025-03/2025-03-07.html");
+        assert_eq!(
+            day_url("https://lab.example.org/papers/", "abc", d),
+            "https://lab.example.org/papers/abc/2025-03/2025-03-07.html"
+        );
+        assert_eq!(month_label("2025-03"), "March 2025");
+    }
+}

@@ -1,0 +1,68 @@
+//! What the web archive reads: each reader's secret folder name and the pages of their digests.
+
+use chrono::NaiveDate;
+use rusqlite::{params, Connection, OptionalExtension as _};
+
+use super::now_utc;
+
+/// The reader's archive key, made (128 random bits) the first time it is asked for.
+pub fn key_for(conn: &Connection, subscriber: &str) -> rusqlite::Result<String> {
+    let existing: Option<String> = conn
+        .query_row(
+            "SELECT key FROM archive_keys WHERE subscriber = ?1",
+            [subscriber],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(k) = existing {
+        return Ok(k);
+    }
+    let key = uuid::Uuid::new_v4().simple().to_string();
+    conn.execute(
+        "INSERT INTO archive_keys (subscriber, key, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(subscriber) DO NOTHING",
+        params![subscriber, key, now_utc()],
+    )?;
+    conn.query_row(
+        "SELECT key FROM archive_keys WHERE subscriber = ?1",
+        [subscriber],
+        |r| r.get(0),
+    )
+}
+
+/// The days the reader has a stored page for, oldest first.
+pub fn days(conn: &Connection, subscriber: &str) -> rusqlite::Result<Vec<NaiveDate>> {
+    let mut stmt = conn.prepare(
+        "SELECT day FROM deliveries WHERE subscriber = ?1 AND page IS NOT NULL ORDER BY day",
+    )?;
+    let days = stmt
+        .query_map([subscriber], |r| r.get::<_, String>(0))?
+        .filter_map(|d| d.ok().and_then(|d| d.parse().ok()))
+        .collect();
+    Ok(days)
+}
+
+/// The stored page (JSON) of the reader's digest for `day`.
+pub fn page(
+    conn: &Connection,
+    subscriber: &str,
+    day: NaiveDate,
+) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT page FROM deliveries WHERE subscriber = ?1 AND day = ?2",
+        params![subscriber, day.to_string()],
+        |r| r.get(0),
+    )
+    .optional()
+    .map(Option::flatten)
+}
+
+/// Everyone with a stored page, for a rebuild.
+pub fn subscribers(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT subscriber FROM deliveries WHERE page IS NOT NULL ORDER BY subscriber",
+    )?;
+    let out = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(out)
+}

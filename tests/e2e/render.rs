@@ -1,0 +1,321 @@
+//! The digest as readers read it (issue 9): a 50-paper day with a followed author and the
+//! model's markdown comments, in the mail and in Chromium at phone and desktop widths; and the
+//! web archive two days make.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::browser;
+use crate::helpers::*;
+use crate::scoring::FEED_BENCH;
+
+/// A reader whose seed-style keywords match most titles of the 174-paper day, so more than 50
+/// papers pass; they follow an author with TeX in the feed (`Hern\'andez-P\'erez`).
+const BROAD_READER: &str = r#"
+[[subscriber]]
+email = "ada@lab.example.org"
+name = "Ada Lovelace"
+max_papers = 50
+authors = ["Francisco E. Hernández-Pérez"]
+topics = """
+## Relevant Topics
+Use the following relevance criteria to focus on foundational research.
+
+**Keywords:**
+- Relevant: learning, model, network, neural, data, training
+- Not relevant: purely applied work
+
+**Details:** the reader works on **model compression** and representation learning, and much more
+that is described over many lines of this file that the footer should not repeat in full.
+"""
+"#;
+
+#[tokio::test]
+async fn a_fifty_paper_day_fits_under_the_clip_and_reads_well() {
+    let app = TestApp::spawn(Options {
+        subscribers: BROAD_READER.into(),
+        feed: Some(FEED_BENCH),
+        batch_size: 100,
+        behaviour: Behaviour {
+            markdown_comments: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let run = app.run(&["digest"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ada = app.received_by("ada@lab.example.org").pop().unwrap();
+
+    // Under Gmail's clip, with every paper's card.
+    assert!(
+        ada.html.len() <= 100_000,
+        "the HTML part is {} bytes",
+        ada.html.len()
+    );
+    println!("HTML part of the 50-paper day: {} bytes", ada.html.len());
+    let shown = ada.html.matches("<h2 id=\"paper-").count();
+    assert_eq!(shown, 50, "max_papers papers in full");
+
+    // The cap is honest: how many passed, and the rest listed by title.
+    let more = ada
+        .html
+        .split("<h2 id=\"more\">")
+        .nth(1)
+        .expect("a list of the rest");
+    let listed = more.split("</ol>").next().unwrap().matches("<li>").count();
+    assert!(listed > 0);
+    assert!(ada
+        .html
+        .contains(&format!("{listed} more that passed your thresholds")));
+    assert!(ada.text.contains(&format!(
+        "Total relevant papers: {} (50 shown in full; {listed} more",
+        50 + listed
+    )));
+    assert_eq!(
+        ada.subject,
+        format!("arXiv digest Fri 28 Mar 2025: {} papers", 50 + listed)
+    );
+    // Listed papers count as sent: a later digest never offers them again.
+    let recorded = app.count(
+        "SELECT json_array_length(paper_ids) FROM deliveries WHERE subscriber = 'ada@lab.example.org'",
+    );
+    assert_eq!(recorded as usize, 50 + listed);
+
+    // The author match says who; the followed author is marked in the list.
+    assert!(ada
+        .html
+        .contains("Author match: Francisco E. Hernández-Pérez"));
+    assert!(ada
+        .html
+        .contains("<strong>Francisco E. Hernández-Pérez ★</strong>"));
+    assert!(ada
+        .text
+        .contains("Comment: Author match (Francisco E. Hernández-Pérez)"));
+
+    // The model's markdown and TeX are rendered, never raw.
+    assert!(ada.html.contains("<strong>Model Compression</strong>"));
+    assert!(ada.html.contains("∼600 × fewer FLOPs"));
+    for body in [&ada.html, &ada.text] {
+        assert!(!body.contains("**"), "raw markdown");
+        assert!(!body.contains("$\\"), "raw TeX");
+    }
+    // Scores and comment come before the abstract; PDF and back links on every card.
+    let card = ada.html.split("<h2 id=\"paper-2\">").nth(1).unwrap();
+    let card = card.split("<hr>").next().unwrap();
+    let (verdict, abstract_at) = (
+        card.find("Relevance ").unwrap(),
+        card.find("class=\"au\"").unwrap(),
+    );
+    assert!(verdict < abstract_at, "{card}");
+    assert!(card.contains("https://arxiv.org/pdf/") && card.contains("href=\"#contents\""));
+
+    // The inbox preview names the top papers, not the token table.
+    let first_title = ada.html.split("href=\"#paper-1\">").nth(1).unwrap();
+    let first_title = first_title.split('<').next().unwrap();
+    let preheader = ada.html.split("mso-hide:all").nth(1).unwrap();
+    assert!(
+        preheader[..400].contains(first_title),
+        "{}",
+        &preheader[..400]
+    );
+
+    // The footer: a short topics summary, the model by name only, a mailto to change things.
+    let footer = ada.html.split("Your selection").nth(1).unwrap();
+    assert!(footer.contains("Topics: Relevant Topics / "));
+    assert!(footer.contains("more lines)"));
+    assert!(!footer.contains("described over many lines"));
+    assert!(footer.contains("Scored by gpt-4o-mini."));
+    assert!(footer.contains("href=\"mailto:digest@lab.example.org\""));
+    let endpoint = app.llm.server.uri();
+    for body in [&ada.html, &ada.text] {
+        assert!(
+            !body.contains(&endpoint),
+            "the model's endpoint reached a reader"
+        );
+    }
+    // Dark mode and Outlook.
+    assert!(ada
+        .html
+        .contains("<meta name=\"color-scheme\" content=\"light dark\">"));
+    assert!(ada.html.contains("@media (prefers-color-scheme:dark)"));
+    assert!(ada
+        .html
+        .contains("role=\"presentation\" class=\"box\" width=\"600\""));
+    assert!(ada.html.contains("<th scope=\"col\">Prompt</th>"));
+
+    // Plain text: 78 columns, URLs whole.
+    for line in ada.text.lines() {
+        let long = line.chars().count() > 78;
+        assert!(
+            !long || !line.trim().contains(' ') && line.trim().starts_with("http"),
+            "a line over 78 columns that is not a lone URL: {line:?}"
+        );
+    }
+
+    // In a browser, at a phone's and a desktop's width.
+    let page = app.dir.path().join("digest.html");
+    std::fs::write(&page, &ada.html).unwrap();
+    for width in [375, 900] {
+        let seen = browser::look(&page, width, 812, "a[href='#paper-1']", "digest");
+        assert_eq!(seen.width, width as f64);
+        assert!(
+            seen.scroll_width <= seen.width,
+            "horizontal scroll at {width} px: content is {} px wide",
+            seen.scroll_width
+        );
+        let top = seen.first_top.expect("the first paper is in the contents");
+        assert!(
+            top >= 0.0 && top < seen.height,
+            "the first paper's title is at {top} px, below the first screen ({} px) at {width} px",
+            seen.height
+        );
+        assert!(seen.text.contains(first_title));
+        assert!(!seen.text.contains("**") && !seen.text.contains("$\\"));
+    }
+}
+
+/// Every relative link in the HTML files under `dir`, as (page, target path).
+fn relative_links(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let mut out = Vec::new();
+    for page in html_files(dir) {
+        let html = std::fs::read_to_string(&page).unwrap();
+        for part in html.split("href=\"").skip(1) {
+            let href = part.split('"').next().unwrap();
+            if href.starts_with("http") || href.starts_with("mailto:") || href.starts_with('#') {
+                continue;
+            }
+            let file = href.split('#').next().unwrap();
+            out.push((page.clone(), page.parent().unwrap().join(file)));
+        }
+    }
+    out
+}
+
+fn html_files(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(html_files(&p));
+        } else if p.extension().is_some_and(|x| x == "html") {
+            out.insert(p);
+        }
+    }
+    out
+}
+
+/// The day's feed as the next announcement day: other IDs, another date.
+fn next_day_feed(app: &TestApp) -> PathBuf {
+    let feed = fixture(FEED_DAY)
+        .replace("Fri, 28 Mar 2025", "Mon, 31 Mar 2025")
+        .replace("2503.2", "2503.3");
+    let path = app.dir.path().join("monday.xml");
+    std::fs::write(&path, feed).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn two_days_make_an_archive_whose_links_all_resolve() {
+    // Keyword mode (no API key): the same layout, the same archive.
+    let app = TestApp::spawn(Options {
+        api_key: false,
+        extra_config:
+            "[archive]\ndir = \"archive\"\nbase_url = \"https://lab.example.org/papers/\"\n".into(),
+        ..Default::default()
+    })
+    .await;
+    let friday = app.run(&["digest"]).await;
+    assert_eq!(friday.code, 0, "{}", friday.stderr);
+    let monday_feed = next_day_feed(&app);
+    let monday = app
+        .run(&["digest", "--feed", monday_feed.to_str().unwrap()])
+        .await;
+    assert_eq!(monday.code, 0, "{}", monday.stderr);
+
+    let archive = app.dir.path().join("archive");
+    let keys: Vec<(String, String)> = app
+        .db()
+        .prepare("SELECT subscriber, key FROM archive_keys ORDER BY subscriber")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(keys.len(), 2, "one folder per reader");
+    for (email, key) in &keys {
+        assert!(key.len() == 32 && key.chars().all(|c| c.is_ascii_hexdigit()));
+        let root = archive.join(key);
+        for day in ["2025-03/2025-03-28.html", "2025-03/2025-03-31.html"] {
+            assert!(root.join(day).is_file(), "{email}: {day}");
+        }
+        let friday = std::fs::read_to_string(root.join("2025-03/2025-03-28.html")).unwrap();
+        assert!(
+            friday.contains("href=\"../2025-03/2025-03-31.html\">Next Day 2025-03-31"),
+            "the earlier day learns of the later one"
+        );
+        let monday = std::fs::read_to_string(root.join("2025-03/2025-03-31.html")).unwrap();
+        assert!(monday.contains("href=\"../2025-03/2025-03-28.html\">← Previous Day 2025-03-28"));
+        assert!(monday.contains("Monthly Overview 2025-03"));
+        let month = std::fs::read_to_string(root.join("2025-03/index.html")).unwrap();
+        assert!(
+            month.contains("href=\"2025-03-28.html\"")
+                && month.contains("href=\"2025-03-31.html\"")
+        );
+        // No page names a reader: not this one's address, nor the other's.
+        for page in html_files(&root) {
+            let html = std::fs::read_to_string(&page).unwrap();
+            for (other, _) in &keys {
+                assert!(
+                    !html.contains(other.as_str()),
+                    "{} names {other}",
+                    page.display()
+                );
+            }
+        }
+        // The mail links to its page.
+        let mail = app.received_by(email).pop().unwrap();
+        let url = format!("https://lab.example.org/papers/{key}/2025-03/2025-03-31.html");
+        assert!(
+            mail.html
+                .contains(&format!("href=\"{url}\">View in browser")),
+            "{email}"
+        );
+        assert!(mail.text.contains(&url));
+        // Keyword mode, same layout.
+        assert!(mail.html.contains("Scored by keywords"), "{}", mail.text);
+        if !mail.subject.contains("nothing matched") {
+            assert!(
+                mail.html.contains("id=\"contents\"")
+                    && mail.html.contains("class=\"b\">Relevance ")
+            );
+        }
+    }
+    assert!(
+        archive.join("index.html").is_file(),
+        "no listing of the readers' folders"
+    );
+
+    let links = relative_links(&archive);
+    assert!(links.len() > 10);
+    for (page, target) in &links {
+        assert!(
+            target.is_file(),
+            "{} links to missing {}",
+            page.display(),
+            target.display()
+        );
+    }
+
+    // A rebuild from the store writes the same files.
+    let before = html_files(&archive);
+    std::fs::remove_dir_all(&archive).unwrap();
+    let rebuild = app.run(&["archive", "rebuild"]).await;
+    assert_eq!(rebuild.code, 0, "{}", rebuild.stderr);
+    assert!(
+        rebuild.stdout.contains("Wrote 4 day pages for 2 readers"),
+        "{}",
+        rebuild.stdout
+    );
+    assert_eq!(html_files(&archive), before);
+}
