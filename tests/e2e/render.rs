@@ -53,9 +53,40 @@ async fn a_fifty_paper_day_fits_under_the_clip_and_reads_well() {
         "the HTML part is {} bytes",
         ada.html.len()
     );
-    println!("HTML part of the 50-paper day: {} bytes", ada.html.len());
+    println!(
+        "HTML part of the 50-paper day: {} bytes, {} abstracts cut",
+        ada.html.len(),
+        ada.html.matches(">full abstract<").count()
+    );
     let shown = ada.html.matches("<h2 id=\"paper-").count();
     assert_eq!(shown, 50, "max_papers papers in full");
+    // To fit, abstracts past the top papers are cut, each with a link to the whole one.
+    let card = |n: usize| {
+        let c = ada
+            .html
+            .split(&format!("<h2 id=\"paper-{n}\">"))
+            .nth(1)
+            .unwrap();
+        c.split("<hr>").next().unwrap().to_string()
+    };
+    for n in 1..=20 {
+        assert!(
+            !card(n).contains(">full abstract<"),
+            "paper {n} keeps its abstract"
+        );
+    }
+    let cut = card(50);
+    let abs = cut
+        .split("href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert!(
+        cut.contains(&format!("<a href=\"{abs}\">full abstract</a>")),
+        "{cut}"
+    );
 
     // The cap is honest: how many passed, and the rest listed by title.
     let more = ada
