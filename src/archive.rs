@@ -209,10 +209,16 @@ fn write(
         .collect();
     write_file(
         &root.join("index.html"),
-        &digest::page_shell("Personalized Daily arXiv Papers", index_page(&counts)),
+        &digest::page_shell(
+            "Your arXiv digests",
+            index_page(&counts, days.last().copied()),
+        ),
     )?;
     Ok(written)
 }
+
+/// Papers named per day in a month overview.
+const TOP: usize = 3;
 
 fn month_page(
     month: &str,
@@ -226,7 +232,7 @@ fn month_page(
             a href="../index.html" { "All months" }
             @if let Some(n) = next { a href=(format!("../{n}/index.html")) { (n) " →" } }
         }
-        h1 { "Monthly Overview " (month) }
+        h1 { "Monthly Overview — " (month_label(month)) }
         p class="m" { (days.len()) " digest" @if days.len() != 1 { "s" } " this month, newest first." }
         @for (day, page) in days.iter().rev() {
             hr;
@@ -237,7 +243,7 @@ fn month_page(
             }
             @if !page.entries.is_empty() {
                 ol {
-                    @for (i, e) in page.entries.iter().take(3).enumerate() {
+                    @for (i, e) in page.entries.iter().take(TOP).enumerate() {
                         li {
                             a href=(format!("{day}.html#paper-{}", i + 1)) { (crate::tex::readable(&e.paper.title)) }
                             @if let Some(v) = &e.verdict { " " span class="m" { "relevance " (v.relevance) } }
@@ -245,15 +251,22 @@ fn month_page(
                         }
                     }
                 }
+                @let rest = page.entries.len() + page.more.len() - page.entries.len().min(TOP);
+                @if rest > 0 {
+                    p { a href=(format!("{day}.html#contents")) { "…and " (rest) " more that day" } }
+                }
             }
         }
     }
 }
 
-fn index_page(months: &[(String, usize)]) -> Markup {
+fn index_page(months: &[(String, usize)], latest: Option<NaiveDate>) -> Markup {
     html! {
-        h1 { "Personalized Daily arXiv Papers" }
-        p class="m" { "Your digests by month, newest first." }
+        h1 { "Your arXiv digests" }
+        @if let Some(day) = latest {
+            p { a href=(day_path(day)) { "Latest digest: " (day.format("%A, %-d %B %Y").to_string()) } }
+        }
+        p class="m" { "By month, newest first." }
         ul {
             @for (m, n) in months.iter().rev() {
                 li { a href=(format!("{m}/index.html")) { (month_label(m)) } " " span class="m" { (n) " day" @if *n != 1 { "s" } } }

@@ -45,7 +45,7 @@ code{font-size:13px}\
 .u th,.u td{padding:3px 6px;border-bottom:1px solid #e5e7eb;text-align:right}\
 .u th:first-child,.u td:first-child{text-align:left}\
 .nav{font-size:14px;margin:0 0 12px}\
-.nav a{margin-right:14px}\
+.nav a{display:inline-block;white-space:nowrap}\
 @media (prefers-color-scheme:dark){\
 body,.bg{background:#0b0f17!important}\
 .box{background:#1f2937!important;color:#e5e7eb!important}\
@@ -169,10 +169,10 @@ fn preheader(d: &Digest) -> Markup {
 fn nav_links(nav: &ArchiveNav) -> Markup {
     html! {
         p class="nav" {
-            @if let Some((href, label)) = &nav.previous { a href=(href) { "← Previous Day " (label) } }
+            @if let Some((href, label)) = &nav.previous { a href=(href) { "← Previous Day " (label) } " · " }
             a href=(nav.month.0) { "Monthly Overview " (nav.month.1) }
-            @if let Some((href, label)) = &nav.next { a href=(href) { "Next Day " (label) " →" } }
-            a href=(nav.index) { "All months" }
+            @if let Some((href, label)) = &nav.next { " · " a href=(href) { "Next Day " (label) " →" } }
+            " · " a href=(nav.index) { "All months" }
         }
     }
 }
@@ -231,8 +231,7 @@ fn verdict(e: &Entry) -> Markup {
             None => span class="b am" { "Author match: " (e.followed.join(", ")) },
             Some(v) => {
                 span class="b" { "Relevance " (v.relevance) }
-                " "
-                span class="b" { "Novelty " @match v.novelty { Some(n) => (n), None => "–" } }
+                @if let Some(n) = v.novelty { " " span class="b" { "Novelty " (n) } }
                 @if !v.comment.trim().is_empty() { " " (inline::rich(&v.comment)) }
             }
         }
@@ -258,8 +257,7 @@ fn contents(d: &Digest) -> Markup {
                 @for (i, e) in d.entries.iter().enumerate() {
                     li {
                         a href=(format!("#paper-{}", i + 1)) { (readable(&e.paper.title)) }
-                        br;
-                        span class="m" { (short_scores(e)) }
+                        " " span class="m" { (short_scores(e)) }
                     }
                 }
             }
@@ -345,24 +343,15 @@ fn unscored(d: &Digest) -> Markup {
 
 fn footer(d: &Digest) -> Markup {
     let sub = &d.subscriber;
-    let (topics, rest) = inline::summary(&sub.topics, 3);
+    let (topics, _) = inline::summary(&sub.topics, 240);
     html! {
         hr;
         div class="m" {
             p style="font-weight:600" { "Your selection" }
-            @if !topics.is_empty() {
-                p {
-                    "Topics: "
-                    @for (i, t) in topics.iter().enumerate() { @if i > 0 { " / " } (t) }
-                    @if rest > 0 { " (and " (rest) " more lines)" }
-                }
-            }
+            @if !topics.is_empty() { p { "Topics: " (topics) } }
             @if !sub.authors.is_empty() { p { "Authors you follow: " (sub.authors.join(", ")) } }
             @if !sub.keywords.is_empty() { p { "Keywords: " (sub.keywords.join(", ")) } }
-            p {
-                "Thresholds: relevance ≥ " (sub.min_relevance) ", novelty ≥ " (sub.min_novelty)
-                ", at most " (sub.max_papers) " papers. " (d.scored_by()) "."
-            }
+            p { (d.thresholds()) " " (d.scored_by()) "." }
             @match &d.reply {
                 Some(r) => {
                     p { "Reply to this email to change your digest, one command per line: \"add topic: sparse attention\", \"follow Yann LeCun\", \"more like 3\", \"relevance 8\", \"pause\". Reply \"help\" for every command." }

@@ -96,23 +96,14 @@ pub fn shortened(text: &str, max: usize) -> Option<&str> {
     )
 }
 
-/// The first `lines` lines of a reader's topics with any markdown taken out, and how many
-/// lines were left out: a footer reminder, not the whole file.
-pub fn summary(topics: &str, lines: usize) -> (Vec<String>, usize) {
-    let all: Vec<String> = topics
-        .lines()
-        .map(|l| plain(l.trim()).trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect();
-    let shown = all
-        .iter()
-        .take(lines)
-        .map(|l| match shortened(l, 160) {
-            Some(s) => format!("{s} …"),
-            None => l.clone(),
-        })
-        .collect();
-    (shown, all.len().saturating_sub(lines))
+/// The start of a reader's topics as one plain sentence run (markdown taken out, wrapped lines
+/// joined), at most `max` characters, and whether it was cut: a footer reminder, not the file.
+pub fn summary(topics: &str, max: usize) -> (String, bool) {
+    let text = plain(topics);
+    match shortened(&text, max) {
+        Some(head) => (format!("{head} …"), true),
+        None => (text, false),
+    }
 }
 
 #[cfg(test)]
@@ -155,12 +146,21 @@ mod tests {
     #[test]
     fn topics_summary_is_short_and_plain() {
         let topics = "## Relevant Topics\n\n**Keywords:**\n- Relevant: MoE, sparsity\n- Not relevant: RL\n\nLong text";
-        let (lines, rest) = summary(topics, 3);
         assert_eq!(
-            lines,
-            vec!["Relevant Topics", "Keywords:", "Relevant: MoE, sparsity"]
+            summary(topics, 60),
+            (
+                "Relevant Topics Keywords: Relevant: MoE, sparsity Not …".to_string(),
+                true
+            )
         );
-        assert_eq!(rest, 2);
+        let wrapped = "Mixture-of-Experts; compression (sparsity,\npruning).";
+        assert_eq!(
+            summary(wrapped, 200),
+            (
+                "Mixture-of-Experts; compression (sparsity, pruning).".to_string(),
+                false
+            )
+        );
         assert_eq!(shortened("one two three", 8), Some("one two"));
         assert_eq!(shortened("short", 8), None);
     }

@@ -124,10 +124,27 @@ impl Digest {
         match self.more.len() {
             0 => format!("Total relevant papers: {}", self.entries.len()),
             m => format!(
-                "Total relevant papers: {} ({} shown in full; {m} more that passed your thresholds are listed by title at the end)",
+                "Total relevant papers: {} ({} shown in full; {m} more that passed your thresholds {} listed by title at the end)",
                 self.qualified(),
-                self.entries.len()
+                self.entries.len(),
+                if m == 1 { "is" } else { "are" }
             ),
+        }
+    }
+
+    /// The reader's thresholds as the footer states them (no novelty bar when it is not judged).
+    pub fn thresholds(&self) -> String {
+        let s = &self.subscriber;
+        if self.keyword_scorer {
+            format!(
+                "Thresholds: relevance ≥ {}, at most {} papers.",
+                s.min_relevance, s.max_papers
+            )
+        } else {
+            format!(
+                "Thresholds: relevance ≥ {}, novelty ≥ {}, at most {} papers.",
+                s.min_relevance, s.min_novelty, s.max_papers
+            )
         }
     }
 

@@ -150,15 +150,9 @@ pub fn render_text(d: &Digest) -> String {
 fn footer(s: &mut String, d: &Digest) {
     let sub = &d.subscriber;
     let _ = writeln!(s, "Your selection");
-    let (topics, rest) = inline::summary(&sub.topics, 3);
+    let (topics, _) = inline::summary(&sub.topics, 240);
     if !topics.is_empty() {
-        let _ = writeln!(s, "Topics:");
-        for line in topics {
-            wrap_into(s, &format!("  {line}"), "    ");
-        }
-        if rest > 0 {
-            let _ = writeln!(s, "  (and {rest} more lines)");
-        }
+        wrap_into(s, &format!("Topics: {topics}"), "  ");
     }
     if !sub.authors.is_empty() {
         wrap_into(
@@ -170,12 +164,7 @@ fn footer(s: &mut String, d: &Digest) {
     if !sub.keywords.is_empty() {
         wrap_into(s, &format!("Keywords: {}", sub.keywords.join(", ")), "  ");
     }
-    let _ = writeln!(
-        s,
-        "Thresholds: relevance ≥ {}, novelty ≥ {}, at most {} papers",
-        sub.min_relevance, sub.min_novelty, sub.max_papers
-    );
-    let _ = writeln!(s, "{}.", d.scored_by());
+    wrap_into(s, &format!("{} {}.", d.thresholds(), d.scored_by()), "  ");
     s.push('\n');
     for line in d.how_to_change() {
         wrap_into(s, &line, "");
