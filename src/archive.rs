@@ -11,14 +11,15 @@
 //! `<key>` is a random 128-bit name per reader (kept in the store), never their address; no page
 //! names another reader. Links are relative, so any static web server serves the folder.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use chrono::{Datelike as _, NaiveDate};
 use maud::{html, Markup};
 
-use crate::digest::{self, ArchiveNav, Page};
+use crate::digest::{self, ArchiveNav, Page, StoredPage};
+use crate::domain::{ArxivId, Paper};
 use crate::store::Store;
 use crate::subscribers::Subscriber;
 
@@ -110,18 +111,25 @@ pub async fn update(
         let e = email.clone();
         let raw = store
             .call(move |c| {
-                to_read
-                    .into_iter()
-                    .map(|d| Ok((d, crate::store::archive::page(c, &e, d)?)))
-                    .collect::<rusqlite::Result<Vec<_>>>()
+                let mut out = Vec::new();
+                for d in to_read {
+                    if let Some(json) = crate::store::archive::page(c, &e, d)? {
+                        let papers: HashMap<ArxivId, Paper> =
+                            crate::store::papers::announced(c, d)?
+                                .into_iter()
+                                .map(|p| (p.id.clone(), p))
+                                .collect();
+                        out.push((d, json, papers));
+                    }
+                }
+                Ok(out)
             })
             .await?;
         let mut pages = BTreeMap::new();
-        for (day, json) in raw {
-            let Some(json) = json else { continue };
-            match serde_json::from_str::<Page>(&json) {
+        for (day, json, papers) in raw {
+            match serde_json::from_str::<StoredPage>(&json) {
                 Ok(p) => {
-                    pages.insert(day, p);
+                    pages.insert(day, p.with_papers(&papers));
                 }
                 Err(e) => {
                     tracing::error!(subscriber = %email, %day, error = %e, "a stored digest page is unreadable; its archive page is not written")

@@ -671,7 +671,7 @@ async fn deliver(
             .collect();
         let kind = if d.is_empty() { "empty" } else { "digest" };
         let (day, subject, mid, bytes) = (d.day, d.subject(), message_id.clone(), bytes.clone());
-        let page = serde_json::to_string(&crate::digest::Page::of(d))?;
+        let page = serde_json::to_string(&crate::digest::StoredPage::of(d))?;
         app.store
             .call(move |c| {
                 deliveries::create_pending(

@@ -3,32 +3,32 @@
 
 mod html;
 pub mod inline;
+mod page;
 mod select;
 mod text;
 
 pub use html::{page_shell, render_archive_day, render_html, ArchiveNav, HTML_BUDGET};
+pub use page::{Page, StoredPage};
 pub use select::{author_matches, followed_authors, select, Selection};
 pub use text::render_text;
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 
 use crate::domain::{Paper, Verdict};
 use crate::store::spend::Totals;
 use crate::subscribers::Subscriber;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     pub paper: Paper,
     /// `None` for author matches (not sent to the scorer).
     pub verdict: Option<Verdict>,
     pub author_match: bool,
     /// The paper's authors this reader follows, as the paper names them.
-    #[serde(default)]
     pub followed: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Unscored {
     pub paper: Paper,
     pub reason: String,
@@ -57,56 +57,6 @@ pub struct Digest {
     pub reply: Option<crate::mail::outbound::ReplyAddresses>,
     /// This day's page in the reader's web archive, when `[archive] base_url` is set.
     pub archive_url: Option<String>,
-}
-
-/// What a day's digest showed, stored with its delivery so the web archive shows the same data
-/// without scoring again.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Page {
-    pub day: NaiveDate,
-    pub entries: Vec<Entry>,
-    pub more: Vec<Entry>,
-    pub usage: Vec<Totals>,
-    pub total_papers: usize,
-    pub scanned: usize,
-    pub unscored: Vec<Unscored>,
-    pub model: String,
-    pub keyword_scorer: bool,
-}
-
-impl Page {
-    pub fn of(d: &Digest) -> Page {
-        Page {
-            day: d.day,
-            entries: d.entries.clone(),
-            more: d.more.clone(),
-            usage: d.usage.clone(),
-            total_papers: d.total_papers,
-            scanned: d.scanned,
-            unscored: d.unscored.clone(),
-            model: d.model.clone(),
-            keyword_scorer: d.keyword_scorer,
-        }
-    }
-
-    /// The digest this page was, for `subscriber` (as they are now), without mail addresses.
-    pub fn into_digest(self, subscriber: Subscriber) -> Digest {
-        Digest {
-            day: self.day,
-            subscriber,
-            entries: self.entries,
-            more: self.more,
-            usage: self.usage,
-            total_papers: self.total_papers,
-            scanned: self.scanned,
-            unscored: self.unscored,
-            model: self.model,
-            keyword_scorer: self.keyword_scorer,
-            contact: String::new(),
-            reply: None,
-            archive_url: None,
-        }
-    }
 }
 
 impl Digest {

@@ -1,8 +1,7 @@
 use super::{ArxivId, Category};
 
 /// How a paper appeared in a day's announcement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AnnounceType {
     New,
     Cross,
@@ -34,7 +33,7 @@ impl AnnounceType {
 }
 
 /// One paper as announced. Text fields are already Unicode (TeX converted), never HTML-escaped.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Paper {
     pub id: ArxivId,
     pub version: u32,

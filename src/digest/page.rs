@@ -1,0 +1,130 @@
+//! What a day's digest showed, kept with its delivery for the web archive. Stored small: papers
+//! by ID (their text is in the papers table already), verdicts and counts in full.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::{Digest, Entry, Unscored};
+use crate::domain::{ArxivId, Paper, Verdict};
+use crate::store::spend::Totals;
+use crate::subscribers::Subscriber;
+
+/// What a day's digest showed, stored with its delivery so the web archive shows the same data
+/// without scoring again.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub day: NaiveDate,
+    pub entries: Vec<Entry>,
+    pub more: Vec<Entry>,
+    pub usage: Vec<Totals>,
+    pub total_papers: usize,
+    pub scanned: usize,
+    pub unscored: Vec<Unscored>,
+    pub model: String,
+    pub keyword_scorer: bool,
+}
+
+impl Page {
+    /// The digest this page was, for `subscriber` (as they are now), without mail addresses.
+    pub fn into_digest(self, subscriber: Subscriber) -> Digest {
+        Digest {
+            day: self.day,
+            subscriber,
+            entries: self.entries,
+            more: self.more,
+            usage: self.usage,
+            total_papers: self.total_papers,
+            scanned: self.scanned,
+            unscored: self.unscored,
+            model: self.model,
+            keyword_scorer: self.keyword_scorer,
+            contact: String::new(),
+            reply: None,
+            archive_url: None,
+        }
+    }
+}
+
+/// A [`Page`] as stored (JSON in `deliveries.page`): papers by ID.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredPage {
+    pub day: NaiveDate,
+    pub entries: Vec<StoredEntry>,
+    pub more: Vec<StoredEntry>,
+    pub usage: Vec<Totals>,
+    pub total_papers: usize,
+    pub scanned: usize,
+    pub unscored: Vec<(ArxivId, String)>,
+    pub model: String,
+    pub keyword_scorer: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredEntry {
+    pub id: ArxivId,
+    pub verdict: Option<Verdict>,
+    pub author_match: bool,
+    #[serde(default)]
+    pub followed: Vec<String>,
+}
+
+impl StoredPage {
+    pub fn of(d: &Digest) -> StoredPage {
+        let entry = |e: &Entry| StoredEntry {
+            id: e.paper.id.clone(),
+            verdict: e.verdict.clone(),
+            author_match: e.author_match,
+            followed: e.followed.clone(),
+        };
+        StoredPage {
+            day: d.day,
+            entries: d.entries.iter().map(entry).collect(),
+            more: d.more.iter().map(entry).collect(),
+            usage: d.usage.clone(),
+            total_papers: d.total_papers,
+            scanned: d.scanned,
+            unscored: d
+                .unscored
+                .iter()
+                .map(|u| (u.paper.id.clone(), u.reason.clone()))
+                .collect(),
+            model: d.model.clone(),
+            keyword_scorer: d.keyword_scorer,
+        }
+    }
+
+    /// The page with its papers from `papers` (the day's announcement, as stored). A paper no
+    /// longer stored is left out rather than shown empty.
+    pub fn with_papers(self, papers: &HashMap<ArxivId, Paper>) -> Page {
+        let entry = |e: StoredEntry| {
+            papers.get(&e.id).map(|p| Entry {
+                paper: p.clone(),
+                verdict: e.verdict,
+                author_match: e.author_match,
+                followed: e.followed,
+            })
+        };
+        Page {
+            day: self.day,
+            entries: self.entries.into_iter().filter_map(entry).collect(),
+            more: self.more.into_iter().filter_map(entry).collect(),
+            usage: self.usage,
+            total_papers: self.total_papers,
+            scanned: self.scanned,
+            unscored: self
+                .unscored
+                .into_iter()
+                .filter_map(|(id, reason)| {
+                    papers.get(&id).map(|p| Unscored {
+                        paper: p.clone(),
+                        reason,
+                    })
+                })
+                .collect(),
+            model: self.model,
+            keyword_scorer: self.keyword_scorer,
+        }
+    }
+}
