@@ -1,52 +1,25 @@
 //! Telling the admin: after a run that failed or degraded, one mail that says what happened and
-//! what to do. A healthy run sends none.
+//! what to do, chosen by the problems' kinds. It goes through the same outbox as digests:
+//! recorded before the send, retried while the server refuses for now, one per run.
+
+use std::collections::BTreeMap;
 
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::Message;
 
+use crate::app::App;
 use crate::mail::outbound::new_message_id;
 use crate::mail::Mailer;
-use crate::pipeline::{App, RunReport};
+use crate::pipeline::RunReport;
+use crate::problem::Kind;
+use crate::store::alerts;
 use crate::store::runs::RunStatus;
-
-/// What to do about a problem, judged from its text.
-fn advice(problem: &str) -> &'static str {
-    let p = problem.to_lowercase();
-    if p.contains("rejected the api key") {
-        "Renew the model API key (the environment variable named by [llm] api_key_env) and restart paperboy; the day's digests go out on the next run."
-    } else if p.contains("quota") {
-        "Add credit at the model provider or raise the limit there; the next run scores what is missing."
-    } else if p.contains("budget") {
-        "Raise [budget] daily_usd / monthly_usd in paperboy.toml if this was expected; otherwise nothing to do — scoring resumes when the budget allows."
-    } else if p.contains("arxiv") {
-        "arXiv could not be read. paperboy tries again at the next scheduled run and catches up the missed days; check the network if it persists."
-    } else if p.contains("smtp") || p.contains("send") || p.contains("mail server") {
-        "Check the mail server ([mail.smtp]); temporary failures are retried on the next run, addresses refused for good (5xx) need fixing in subscribers.toml."
-    } else if p.contains("interrupted") {
-        "paperboy stopped during the run; the next run finishes the day. Nothing to do unless it keeps happening."
-    } else {
-        "See `paperboy runs show` for the details."
-    }
-}
 
 /// The alert for `report`, if it deserves one: (subject, body).
 pub fn compose(report: &RunReport) -> Option<(String, String)> {
-    let failing: Vec<String> = report
-        .subscribers
-        .iter()
-        .filter(|s| s.failed() || s.outcome.status == "interrupted")
-        .map(|s| {
-            format!(
-                "{}: {}",
-                s.outcome.subscriber,
-                s.outcome
-                    .detail
-                    .clone()
-                    .unwrap_or_else(|| s.outcome.status.clone())
-            )
-        })
-        .collect();
-    if matches!(report.status, RunStatus::Ok | RunStatus::NoAnnouncement) && failing.is_empty() {
+    let problems = report.problems();
+    let healthy = matches!(report.status, RunStatus::Ok | RunStatus::NoAnnouncement);
+    if healthy && problems.is_empty() {
         return None;
     }
     let day = report.day.map_or("-".to_string(), |d| d.to_string());
@@ -62,21 +35,25 @@ pub fn compose(report: &RunReport) -> Option<(String, String)> {
         report.run_id,
         report.status.as_str()
     );
-    let mut problems: Vec<String> = Vec::new();
-    if failing.is_empty() {
+    body.push_str("What happened:\n");
+    if problems.is_empty() {
         if let Some(e) = &report.error {
-            problems.push(e.clone());
+            body.push_str(&format!("  - {e}\n"));
         }
     }
-    problems.extend(failing);
-    body.push_str("What happened:\n");
-    for p in &problems {
-        body.push_str(&format!("  - {p}\n"));
+    for (who, p) in &problems {
+        match who {
+            Some(who) => body.push_str(&format!("  - {who}: {p}\n")),
+            None => body.push_str(&format!("  - {p}\n")),
+        }
     }
-    let mut advices: Vec<&str> = problems.iter().map(|p| advice(p)).collect();
-    advices.dedup();
+    // One piece of advice per kind of problem, in a stable order.
+    let advice: BTreeMap<Kind, &str> = problems.iter().map(|(_, p)| (p.kind, p.advice())).collect();
     body.push_str("\nWhat to do:\n");
-    for a in advices {
+    if advice.is_empty() {
+        body.push_str("  - See `paperboy runs show` for the details.\n");
+    }
+    for a in advice.values() {
         body.push_str(&format!("  - {a}\n"));
     }
     body.push_str(&format!(
@@ -86,35 +63,77 @@ pub fn compose(report: &RunReport) -> Option<(String, String)> {
     Some((subject, body))
 }
 
-/// Sends the alert for `report` to `[admin] email`, if there is one and the run deserves it.
-pub async fn after_run(app: &App, report: &RunReport) -> anyhow::Result<bool> {
+/// Records the alert for `report` (if `[admin] email` is set and the run deserves one) and sends
+/// every pending alert. Returns how many were sent.
+pub async fn after_run(app: &App, report: &RunReport) -> anyhow::Result<usize> {
     let Some(admin) = &app.config.admin.email else {
-        return Ok(false);
+        return Ok(0);
     };
-    let Some((subject, body)) = compose(report) else {
-        return Ok(false);
-    };
-    let to: Mailbox = admin.parse()?;
-    let message = Message::builder()
-        .from(app.from.clone())
-        .to(to.clone())
-        .subject(subject)
-        .message_id(Some(new_message_id(&app.from)))
-        .date_now()
-        .header(ContentType::TEXT_PLAIN)
-        .body(body)?;
+    if let Some((subject, body)) = compose(report) {
+        let to: Mailbox = admin.parse()?;
+        let message_id = new_message_id(&app.from);
+        let message = Message::builder()
+            .from(app.from.clone())
+            .to(to.clone())
+            .subject(subject.clone())
+            .message_id(Some(message_id.clone()))
+            .date_now()
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)?
+            .formatted();
+        let (run_id, recipient) = (report.run_id, to.email.to_string());
+        app.store
+            .call(move |c| {
+                alerts::create_pending(c, run_id, &recipient, &message_id, &subject, &message)
+            })
+            .await?;
+    }
+    send_pending(app).await
+}
+
+/// Sends the alerts still pending (this run's, and earlier ones the server refused for now),
+/// retrying temporary refusals with backoff like digests.
+pub async fn send_pending(app: &App) -> anyhow::Result<usize> {
+    let pending = app.store.call(|c| alerts::pending(c)).await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
     let mailer = Mailer::from_config(&app.config, false)?;
-    match mailer
-        .send(&app.from.email, &to.email, &message.formatted())
-        .await
-    {
-        Ok(_) => {
-            tracing::info!(to = %to.email, run = report.run_id, "alert sent to the admin");
-            Ok(true)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "could not send the alert to the admin");
-            Ok(false)
+    let attempts = app.config.schedule.send_attempts.max(1);
+    let mut sent = 0;
+    for alert in pending {
+        let to: lettre::Address = alert.recipient.parse()?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match mailer.send(&app.from.email, &to, &alert.message).await {
+                Ok(_) => {
+                    let run_id = alert.run_id;
+                    app.store
+                        .call(move |c| alerts::mark_sent(c, run_id))
+                        .await?;
+                    tracing::info!(to = %to, run = run_id, "alert sent to the admin");
+                    sent += 1;
+                    break;
+                }
+                Err(e) => {
+                    let retry = e.transient && attempt < attempts && !app.cancel.is_cancelled();
+                    let (run_id, msg, permanent) = (alert.run_id, e.message.clone(), !e.transient);
+                    app.store
+                        .call(move |c| alerts::mark_failed(c, run_id, &msg, permanent && !retry))
+                        .await?;
+                    if !retry {
+                        tracing::error!(error = %e, run = alert.run_id, "could not send the alert to the admin; it stays pending and is sent with the next run");
+                        break;
+                    }
+                    let wait =
+                        std::time::Duration::from_millis(app.config.schedule.send_retry_base_ms)
+                            .saturating_mul(2u32.saturating_pow(attempt - 1));
+                    tracing::warn!(error = %e, attempt, wait_ms = wait.as_millis() as u64, "the alert was refused for now; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
         }
     }
+    Ok(sent)
 }

@@ -247,7 +247,7 @@ fn month_page(
             h2 { a href=(format!("{day}.html")) { (day.format("%A, %-d %B %Y").to_string()) } }
             p class="m" {
                 (page.entries.len() + page.more.len()) " relevant of " (page.scanned) " scanned"
-                @if !page.unscored.is_empty() { ", " (page.unscored.len()) " could not be scored" }
+                @if !page.unscored.is_empty() { ", " (page.unscored.len()) " not scored that day" }
             }
             @if !page.entries.is_empty() {
                 ol {

@@ -258,7 +258,7 @@ async fn run_day(app: &App, day: NaiveDate, today: bool) -> anyhow::Result<()> {
         run = report.run_id,
         day = %report.day.map(|d| d.to_string()).unwrap_or_default(),
         status = report.status.as_str(),
-        delivered = report.subscribers.iter().filter(|s| s.outcome.status == "delivered").count(),
+        delivered = report.subscribers.iter().filter(|s| s.outcome.status == crate::store::runs::SubscriberStatus::Delivered).count(),
         "run finished"
     );
     crate::alerts::after_run(app, &report).await?;

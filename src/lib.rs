@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod app;
 pub mod archive;
 pub mod arxiv;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod digest;
 pub mod domain;
 pub mod mail;
 pub mod pipeline;
+pub mod problem;
 pub mod schedule;
 pub mod scoring;
 pub mod store;

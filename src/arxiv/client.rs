@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use crate::problem::{Kind, Problem};
 use chrono::{Datelike, NaiveDate, TimeZone, Weekday};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -29,12 +30,15 @@ pub enum ArxivError {
         status: u16,
         attempts: u32,
     },
-    #[error("could not reach arXiv at {url} (after {attempts} attempts): {source}")]
+    /// `reason` is the innermost cause ("Connection refused", "failed to lookup address"), so
+    /// the message says it once, without the URL again.
+    #[error("could not reach arXiv at {host} ({reason}; {attempts} attempt{s})", s = if *attempts == 1 { "" } else { "s" })]
     Transport {
-        url: String,
+        host: String,
         attempts: u32,
-        #[source]
-        source: reqwest::Error,
+        reason: String,
+        /// Connection refused or the name did not resolve: no use retrying right away.
+        unreachable: bool,
     },
     #[error("arXiv sent a malformed feed from {url} (after {attempts} attempts): {source}")]
     Feed {
@@ -43,6 +47,51 @@ pub enum ArxivError {
         #[source]
         source: FeedError,
     },
+}
+
+impl ArxivError {
+    pub fn problem(&self) -> Problem {
+        let kind = match self {
+            ArxivError::Status { .. } | ArxivError::Transport { .. } => Kind::ArxivUnreachable,
+            ArxivError::Feed {
+                source: FeedError::ErrorFeed(_),
+                ..
+            } => Kind::ArxivErrorFeed,
+            ArxivError::Feed { .. } => Kind::ArxivMalformed,
+        };
+        Problem::new(kind, self.to_string())
+    }
+
+    /// Whether trying again soon can help (not for an error feed or an unreachable host).
+    fn worth_retrying(&self) -> bool {
+        match self {
+            ArxivError::Transport { unreachable, .. } => !unreachable,
+            ArxivError::Feed {
+                source: FeedError::ErrorFeed(_),
+                ..
+            } => false,
+            _ => true,
+        }
+    }
+}
+
+fn transport(url: &str, attempts: u32, e: &reqwest::Error) -> ArxivError {
+    let mut reason = e.to_string();
+    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        reason = c.to_string();
+        cause = c.source();
+    }
+    let host = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| url.to_string());
+    ArxivError::Transport {
+        host,
+        attempts,
+        reason,
+        unreachable: e.is_connect(),
+    }
 }
 
 /// A failed attempt, with how long the server asked us to wait (`Retry-After`), if it did.
@@ -78,7 +127,7 @@ impl ArxivClient {
     }
 
     /// The latest announcement from the RSS feed (one request for all categories).
-    #[tracing::instrument(skip_all, fields(url), err)]
+    #[tracing::instrument(skip_all, fields(url))]
     pub async fn latest(&self, categories: &[Category]) -> Result<Announcement, ArxivError> {
         let url = self.rss_feed_url(categories);
         tracing::Span::current().record("url", url.as_str());
@@ -86,7 +135,7 @@ impl ArxivClient {
     }
 
     /// The papers of a past announcement day, from the query API with a submission-date window.
-    #[tracing::instrument(skip_all, fields(%day), err)]
+    #[tracing::instrument(skip_all, fields(%day))]
     pub async fn day(
         &self,
         categories: &[Category],
@@ -161,7 +210,7 @@ impl ArxivClient {
                 },
                 Err(f) => f,
             };
-            if attempt >= self.max_attempts {
+            if attempt >= self.max_attempts || !error.worth_retrying() {
                 return Err(error);
             }
             let backoff = self
@@ -181,12 +230,8 @@ impl ArxivClient {
         }
         *last = Some(Instant::now());
         tracing::debug!(url, attempt, "GET");
-        let response = self.http.get(url).send().await.map_err(|source| Failure {
-            error: ArxivError::Transport {
-                url: url.to_string(),
-                attempts: attempt,
-                source,
-            },
+        let response = self.http.get(url).send().await.map_err(|e| Failure {
+            error: transport(url, attempt, &e),
             after: None,
         })?;
         let status = response.status();
@@ -206,12 +251,8 @@ impl ArxivClient {
                 after,
             });
         }
-        response.text().await.map_err(|source| Failure {
-            error: ArxivError::Transport {
-                url: url.to_string(),
-                attempts: attempt,
-                source,
-            },
+        response.text().await.map_err(|e| Failure {
+            error: transport(url, attempt, &e),
             after: None,
         })
     }

@@ -24,6 +24,10 @@ pub enum FeedError {
     Date(String),
     #[error("the arXiv API answered with an error: {0}")]
     Api(String),
+    /// arXiv's RSS answer to a query it cannot serve (an unknown category): an empty channel
+    /// titled "Feed error for query: …". Never a quiet day.
+    #[error("arXiv answered with an error feed: \"{0}\" (check [arxiv] categories)")]
+    ErrorFeed(String),
 }
 
 #[derive(Deserialize)]
@@ -33,6 +37,8 @@ struct Rss {
 
 #[derive(Deserialize)]
 struct Channel {
+    #[serde(default)]
+    title: Option<String>,
     #[serde(rename = "pubDate")]
     pub_date: Option<String>,
     #[serde(rename = "lastBuildDate")]
@@ -66,6 +72,11 @@ struct Item {
 /// (weekends, holidays) and yields zero papers; XML that is not an RSS channel is an error.
 pub fn parse_rss(xml: &str) -> Result<Announcement, FeedError> {
     let rss: Rss = quick_xml::de::from_str(xml).map_err(|e| FeedError::Xml(e.to_string()))?;
+    if let Some(title) = &rss.channel.title {
+        if title.trim_start().starts_with("Feed error") {
+            return Err(FeedError::ErrorFeed(title.trim().to_string()));
+        }
+    }
     let date_raw = rss
         .channel
         .pub_date
@@ -299,6 +310,22 @@ pub fn parse_api(xml: &str, wanted: &[Category]) -> Result<ApiPage, FeedError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_error_feed_is_an_error_not_a_quiet_day() {
+        let xml = include_str!("../../tests/fixtures/arxiv/rss-feed-error-astroph.xml");
+        match parse_rss(xml) {
+            Err(FeedError::ErrorFeed(title)) => {
+                assert_eq!(title, "Feed error for query: astroph")
+            }
+            other => panic!("{other:?}"),
+        }
+        let empty = include_str!("../../tests/fixtures/arxiv/rss-cs.LG+cs.AI-weekend-empty.xml");
+        assert!(
+            parse_rss(empty).unwrap().papers.is_empty(),
+            "a real empty day stays one"
+        );
+    }
 
     #[test]
     fn authors_with_nicknames_stay_whole() {

@@ -7,15 +7,10 @@ use clap::Args;
 
 use super::output::Bar;
 use super::{parse_date, Failure, EXIT_FAILED, EXIT_OK};
-use crate::arxiv::ArxivClient;
+use crate::app::{App, StartError};
 use crate::config::Config;
-use crate::pipeline::{self, App, DigestOptions, RunReport};
-use crate::scoring::llm::LlmClient;
-use crate::scoring::prices::PriceTable;
-use crate::scoring::prompt::Prompts;
-use crate::scoring::{LlmScorer, Scorer};
+use crate::pipeline::{self, DigestOptions, RunReport};
 use crate::store::runs::RunStatus;
-use crate::store::Store;
 use crate::subscribers;
 
 /// Run the whole pipeline once: fetch the day's announcement, score it for every subscriber,
@@ -47,45 +42,9 @@ pub struct DigestArgs {
 }
 
 pub async fn build_app(config: Config) -> Result<App, Failure> {
-    let from = config
-        .from_mailbox()
-        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-    let store = Store::open(&config.resolve(&config.store.path))?;
-    let arxiv = ArxivClient::new(&config.arxiv, from.email.as_ref())?;
-    let scorer = match config.llm_api_key() {
-        Some(key) => {
-            let prompts =
-                Prompts::load(&config.resolve(&config.prompts)).map_err(Failure::usage)?;
-            Scorer::Llm(Box::new(LlmScorer {
-                client: LlmClient::new(&config.llm, &key)?,
-                budget: crate::scoring::budget::Budget::new(&config.budget),
-                prompts,
-                prices: PriceTable::new(&config.llm.prices),
-                batch_size: config.llm.batch_size,
-                concurrency: config.llm.concurrency,
-                reask_attempts: config.llm.reask_attempts,
-                triage: config.llm.triage,
-                triage_batch_size: config.llm.triage_batch_size,
-            }))
-        }
-        None => {
-            tracing::warn!(
-                "no model API key in ${}: scoring with keywords instead (set it to use {})",
-                config.llm.api_key_env,
-                config.llm.model
-            );
-            Scorer::Keyword
-        }
-    };
-    let clock = crate::clock::Clock::from_env().map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-    Ok(App {
-        config,
-        store,
-        arxiv,
-        scorer,
-        from,
-        cancel: tokio_util::sync::CancellationToken::new(),
-        clock,
+    App::build(config).await.map_err(|e| match e {
+        StartError::Config(e) => Failure::usage(e),
+        StartError::Other(e) => Failure::from(e),
     })
 }
 
@@ -197,10 +156,12 @@ fn report_json(r: &RunReport) -> serde_json::Value {
         "papers_fetched": r.papers_fetched,
         "scorer": r.scorer,
         "error": r.error,
+        "problem": r.problem.as_ref().map(|p| p.kind.as_str()),
         "subscribers": r.subscribers.iter().map(|s| serde_json::json!({
             "email": s.outcome.subscriber,
-            "status": s.outcome.status,
+            "status": s.outcome.status.as_str(),
             "detail": s.outcome.detail,
+            "problem": s.outcome.problem.as_ref().map(|p| p.kind.as_str()),
             "scanned": s.outcome.scanned,
             "author_matches": s.outcome.author_matches,
             "selected": s.outcome.selected,

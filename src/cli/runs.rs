@@ -69,7 +69,7 @@ pub fn run(config: Config, args: RunsArgs) -> Result<u8, Failure> {
                 .iter()
                 .map(|(o, tokens, micros, unpriced)| {
                     serde_json::json!({
-                        "email": o.subscriber, "status": o.status, "detail": o.detail, "scanned": o.scanned,
+                        "email": o.subscriber, "status": o.status.as_str(), "detail": o.detail, "scanned": o.scanned,
                         "triage_kept": o.triage_kept, "scored": o.scored,
                         "author_matches": o.author_matches, "selected": o.selected, "unscored": o.unscored, "tokens": tokens,
                         "cost_usd": if *unpriced > 0 { serde_json::Value::Null } else { serde_json::json!(Money::from_micros(*micros).usd()) },
@@ -120,7 +120,7 @@ pub fn run(config: Config, args: RunsArgs) -> Result<u8, Failure> {
                         o.unscored.to_string(),
                         output::thousands(*tokens as u64),
                         cost(*micros, *unpriced),
-                        output::status(&o.status),
+                        output::status(o.status.as_str()),
                         o.detail.clone().unwrap_or_default(),
                     ]
                 })

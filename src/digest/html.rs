@@ -218,7 +218,7 @@ fn header(d: &Digest, archive: bool) -> Markup {
             "Total scanned papers: " strong { (d.scanned) } br;
             (d.relevant_line())
             @if !d.unscored.is_empty() {
-                br; span style="color:#dc2626" { "Papers that could not be scored: " strong { (d.unscored.len()) } }
+                br; "Papers still being scored: " strong { (d.unscored.len()) }
             }
         }
     }
@@ -323,20 +323,18 @@ fn more(d: &Digest) -> Markup {
     }
 }
 
+/// Papers still owed to the reader: named, so none vanishes, without the admin's reasons.
 fn unscored(d: &Digest) -> Markup {
-    let mut reasons: Vec<&str> = d.unscored.iter().map(|u| u.reason.as_str()).collect();
-    reasons.sort();
-    reasons.dedup();
     html! {
         @if !d.unscored.is_empty() {
             hr;
-            h2 style="color:#dc2626" { "Could not be scored (" (d.unscored.len()) ")" }
+            h2 id="pending" { "Still being scored (" (d.unscored.len()) ")" }
+            p class="m" { "These papers could not be scored in time; they will come in a later digest if they match your topics." }
             ul style="padding-left:20px;margin:0 0 8px" {
                 @for u in &d.unscored {
                     li { a href=(u.paper.abs_url()) { (readable(&u.paper.title)) } }
                 }
             }
-            @for r in reasons { p class="m" { "Why: " (r) } }
         }
     }
 }

@@ -31,7 +31,7 @@ pub struct Entry {
 #[derive(Debug, Clone)]
 pub struct Unscored {
     pub paper: Paper,
-    pub reason: String,
+    pub reason: crate::problem::Problem,
 }
 
 #[derive(Debug, Clone)]
@@ -123,10 +123,10 @@ impl Digest {
                 "arXiv digest {date}: nothing matched ({} scanned)",
                 self.scanned
             ),
-            (0, u) => format!("arXiv digest {date}: {} could not be scored", papers(u)),
+            (0, u) => format!("arXiv digest {date}: {} still being scored", papers(u)),
             (n, 0) => format!("arXiv digest {date}: {}", papers(n)),
             (n, u) => format!(
-                "arXiv digest {date}: {} ({} could not be scored)",
+                "arXiv digest {date}: {} ({} still being scored)",
                 papers(n),
                 u
             ),
@@ -159,7 +159,7 @@ impl Digest {
             )),
             (_, 0) => None,
             (_, u) => Some(format!(
-                "{u} of {} papers could not be scored today; they are listed at the end so none is silently dropped.",
+                "{u} of {} papers are still being scored; they are listed at the end and will come in a later digest.",
                 self.scanned
             )),
         }

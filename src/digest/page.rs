@@ -56,7 +56,7 @@ pub struct StoredPage {
     pub usage: Vec<Totals>,
     pub total_papers: usize,
     pub scanned: usize,
-    pub unscored: Vec<(ArxivId, String)>,
+    pub unscored: Vec<(ArxivId, crate::problem::Problem)>,
     pub model: String,
     pub keyword_scorer: bool,
 }

@@ -46,7 +46,7 @@ pub fn render_text(d: &Digest) -> String {
     let _ = writeln!(s, "Total scanned papers: {}", d.scanned);
     wrap_into(&mut s, &d.relevant_line(), "  ");
     if !d.unscored.is_empty() {
-        let _ = writeln!(s, "Papers that could not be scored: {}", d.unscored.len());
+        let _ = writeln!(s, "Papers still being scored: {}", d.unscored.len());
     }
 
     if !d.entries.is_empty() {
@@ -125,20 +125,19 @@ pub fn render_text(d: &Digest) -> String {
 
     if !d.unscored.is_empty() {
         let _ = writeln!(s, "\n{rule}\n");
-        let _ = writeln!(s, "Could not be scored ({})\n", d.unscored.len());
+        let _ = writeln!(s, "Still being scored ({})\n", d.unscored.len());
+        wrap_into(
+            &mut s,
+            "These papers could not be scored in time; they will come in a later digest if they match your topics.",
+            "",
+        );
+        s.push('\n');
         for u in &d.unscored {
             wrap_into(
                 &mut s,
                 &format!("- {} ({})", readable(&u.paper.title), u.paper.abs_url()),
                 "  ",
             );
-        }
-        let mut reasons: Vec<&str> = d.unscored.iter().map(|u| u.reason.as_str()).collect();
-        reasons.sort();
-        reasons.dedup();
-        s.push('\n');
-        for r in reasons {
-            wrap_into(&mut s, &format!("Why: {r}"), "  ");
         }
     }
 

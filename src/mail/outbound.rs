@@ -1,3 +1,4 @@
+use crate::problem::{Kind, Problem};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,6 +33,14 @@ pub struct SendError {
     pub message: String,
     /// Worth trying again later (connection problems, 4xx); `false` for 5xx rejections.
     pub transient: bool,
+    /// What kind of failure, for the run record and the admin's alert.
+    pub kind: Kind,
+}
+
+impl SendError {
+    pub fn problem(&self) -> Problem {
+        Problem::new(self.kind, self.message.clone())
+    }
 }
 
 impl Mailer {
@@ -112,7 +121,7 @@ impl Mailer {
     }
 
     /// Sends the exact bytes `message` to `to`. Returns where it went (a file path or the server).
-    #[tracing::instrument(skip_all, fields(to = %to), err)]
+    #[tracing::instrument(skip_all, fields(to = %to))]
     pub async fn send(
         &self,
         from: &Address,
@@ -123,6 +132,7 @@ impl Mailer {
             .map_err(|e| SendError {
                 message: format!("bad envelope: {e}"),
                 transient: false,
+                kind: Kind::SmtpRefused,
             })?;
         match self {
             Mailer::File { transport, dir } => transport
@@ -132,12 +142,18 @@ impl Mailer {
                 .map_err(|e| SendError {
                     message: format!("cannot write to the outbox {}: {e}", dir.display()),
                     transient: true,
+                    kind: Kind::Local,
                 }),
             Mailer::Smtp { transport, host } => {
                 match transport.send_raw(&envelope, message).await {
                     Ok(response) => Ok(format!("{host} ({})", response.code())),
                     Err(e) => Err(SendError {
                         transient: !e.is_permanent(),
+                        kind: if e.is_permanent() {
+                            Kind::SmtpRefused
+                        } else {
+                            Kind::SmtpTemporary
+                        },
                         message: format!("SMTP {host} refused the message: {e}"),
                     }),
                 }

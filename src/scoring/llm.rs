@@ -15,6 +15,7 @@ use async_openai::types::chat::{
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::LlmConfig;
+use crate::problem::{Kind, Problem};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -29,14 +30,16 @@ pub struct Completion {
     pub usage: Option<Usage>,
 }
 
+/// Why a model call gave no answer. When [`Problem::stops_scoring`], no further call can succeed
+/// this run (rejected key, exhausted quota, unknown model); otherwise only this call failed.
 #[derive(Debug, thiserror::Error)]
-pub enum LlmError {
-    /// No further call can succeed this run (rejected key, exhausted quota, unknown model).
-    #[error("{0}")]
-    Fatal(String),
-    /// This call failed after its retries; others may still work.
-    #[error("{0}")]
-    Failed(String),
+#[error("{0}")]
+pub struct LlmError(pub Problem);
+
+impl LlmError {
+    fn new(kind: Kind, detail: impl Into<String>) -> LlmError {
+        LlmError(Problem::new(kind, detail))
+    }
 }
 
 pub struct LlmClient {
@@ -89,7 +92,9 @@ impl LlmClient {
             .into()])
             .max_completion_tokens(16u32)
             .build()
-            .map_err(|e| LlmError::Fatal(format!("cannot build the request: {e}")))?;
+            .map_err(|e| {
+                LlmError::new(Kind::ModelFailed, format!("cannot build the request: {e}"))
+            })?;
         match self.client.chat().create(request).await {
             Ok(response) => Ok(Completion {
                 usage: usage_of(&response),
@@ -127,7 +132,9 @@ impl LlmClient {
                 },
             })
             .build()
-            .map_err(|e| LlmError::Fatal(format!("cannot build the request: {e}")))?;
+            .map_err(|e| {
+                LlmError::new(Kind::ModelFailed, format!("cannot build the request: {e}"))
+            })?;
         let response = self
             .client
             .chat()
@@ -135,18 +142,27 @@ impl LlmClient {
             .await
             .map_err(|e| self.classify(e))?;
         let Completion { text, usage } = completion_of(response);
-        let parsed: serde_json::Value = serde_json::from_str(text.trim())
-            .map_err(|e| LlmError::Failed(format!("the model's commands are not JSON ({e})")))?;
+        let parsed: serde_json::Value = serde_json::from_str(text.trim()).map_err(|e| {
+            LlmError::new(
+                Kind::ModelNoAnswer,
+                format!("the model's commands are not JSON ({e})"),
+            )
+        })?;
         let commands = parsed["commands"]
             .as_array()
-            .ok_or_else(|| LlmError::Failed("the model's answer has no commands list".into()))?
+            .ok_or_else(|| {
+                LlmError::new(
+                    Kind::ModelNoAnswer,
+                    "the model's answer has no commands list",
+                )
+            })?
             .iter()
             .filter_map(|c| c.as_str().map(str::to_string))
             .collect();
         Ok((commands, usage))
     }
 
-    #[tracing::instrument(skip_all, fields(model = %self.model), err)]
+    #[tracing::instrument(skip_all, fields(model = %self.model))]
     pub async fn complete(&self, system: &str, user: &str) -> Result<Completion, LlmError> {
         let mut builder = CreateChatCompletionRequestArgs::default();
         builder.model(&self.model).messages(vec![
@@ -156,9 +172,9 @@ impl LlmClient {
         if let Some(max) = self.max_completion_tokens {
             builder.max_completion_tokens(max);
         }
-        let request = builder
-            .build()
-            .map_err(|e| LlmError::Fatal(format!("cannot build the request: {e}")))?;
+        let request = builder.build().map_err(|e| {
+            LlmError::new(Kind::ModelFailed, format!("cannot build the request: {e}"))
+        })?;
 
         let mut attempt = 0;
         loop {
@@ -167,15 +183,16 @@ impl LlmClient {
                 Ok(response) => return Ok(completion_of(response)),
                 Err(e) => e,
             };
-            let classified = self.classify(error);
-            match classified {
-                LlmError::Fatal(_) => return Err(classified),
-                LlmError::Failed(ref why) if attempt >= self.max_attempts => {
-                    return Err(LlmError::Failed(format!(
-                        "{why} (after {attempt} attempts)"
-                    )));
+            let LlmError(why) = self.classify(error);
+            match why {
+                why if why.stops_scoring() => return Err(LlmError(why)),
+                why if attempt >= self.max_attempts => {
+                    return Err(LlmError::new(
+                        why.kind,
+                        format!("{why} (after {attempt} attempts)"),
+                    ));
                 }
-                LlmError::Failed(ref why) => {
+                why => {
                     let wait = self
                         .retry_base
                         .saturating_mul(2u32.saturating_pow(attempt - 1));
@@ -194,34 +211,38 @@ impl LlmClient {
                 let quota = e.api_error.r#type.as_deref() == Some("insufficient_quota")
                     || e.api_error.code.as_deref() == Some("insufficient_quota");
                 match status {
-                    401 | 403 => LlmError::Fatal(format!(
+                    401 | 403 => LlmError::new(Kind::ModelRejectedKey, format!(
                         "the model endpoint {} rejected the API key (HTTP {status}: {message}); \
                          check the key in the environment variable named by [llm] api_key_env",
                         self.base_url
                     )),
-                    429 if quota => LlmError::Fatal(format!(
+                    429 if quota => LlmError::new(Kind::ModelQuota, format!(
                         "the model provider reports the quota is used up (HTTP 429: {message}); add credit or raise the limit"
                     )),
-                    404 => LlmError::Fatal(format!(
+                    404 => LlmError::new(Kind::ModelUnknown, format!(
                         "the model endpoint does not know model `{}` (HTTP 404: {message}); check [llm] model and base_url",
                         self.model
                     )),
-                    400 | 413 | 422 => LlmError::Failed(format!("the model endpoint refused the request (HTTP {status}: {message})")),
-                    _ => LlmError::Failed(format!("the model endpoint answered HTTP {status}: {message}")),
+                    400 | 413 | 422 => LlmError::new(Kind::ModelFailed, format!("the model endpoint refused the request (HTTP {status}: {message})")),
+                    _ => LlmError::new(Kind::ModelFailed, format!("the model endpoint answered HTTP {status}: {message}")),
                 }
             }
-            OpenAIError::Reqwest(e) if e.is_timeout() => {
-                LlmError::Failed(format!("the model endpoint timed out: {e}"))
-            }
-            OpenAIError::Reqwest(e) => LlmError::Failed(format!(
-                "cannot reach the model endpoint {}: {e}",
-                self.base_url
-            )),
-            OpenAIError::JSONDeserialize(e, body) => LlmError::Failed(format!(
-                "the model endpoint sent an unreadable answer ({e}): {}",
-                body.chars().take(200).collect::<String>()
-            )),
-            other => LlmError::Failed(other.to_string()),
+            OpenAIError::Reqwest(e) if e.is_timeout() => LlmError::new(
+                Kind::ModelUnreachable,
+                format!("the model endpoint timed out: {e}"),
+            ),
+            OpenAIError::Reqwest(e) => LlmError::new(
+                Kind::ModelUnreachable,
+                format!("cannot reach the model endpoint {}: {e}", self.base_url),
+            ),
+            OpenAIError::JSONDeserialize(e, body) => LlmError::new(
+                Kind::ModelFailed,
+                format!(
+                    "the model endpoint sent an unreadable answer ({e}): {}",
+                    body.chars().take(200).collect::<String>()
+                ),
+            ),
+            other => LlmError::new(Kind::ModelFailed, other.to_string()),
         }
     }
 }

@@ -72,7 +72,7 @@ impl Job<'_> {
 pub struct JobResult {
     pub verdicts: HashMap<ArxivId, Verdict>,
     /// Papers without a verdict, with the reason.
-    pub unscored: HashMap<ArxivId, String>,
+    pub unscored: HashMap<ArxivId, crate::problem::Problem>,
     /// Papers the title triage judged not worth a full verdict for this profile.
     pub dropped: HashSet<ArxivId>,
 }

@@ -1,10 +1,12 @@
 //! SQLite, the one place state lives. One connection owner (WAL, busy timeout, migrations at
 //! open); every query is in this module, one file per table family.
 
+pub mod alerts;
 pub mod archive;
 pub mod audit;
 pub mod deliveries;
 pub mod inbox;
+pub mod owed;
 pub mod papers;
 pub mod runs;
 pub mod spend;
@@ -24,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_inbox.sql"),
     include_str!("migrations/004_group_scoring.sql"),
     include_str!("migrations/005_archive.sql"),
+    include_str!("migrations/006_owed_and_alerts.sql"),
 ];
 
 /// The database. Cloning is cheap; all clones share one connection.

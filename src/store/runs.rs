@@ -68,6 +68,55 @@ pub fn finish(
     Ok(())
 }
 
+/// How a run ended for one subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SubscriberStatus {
+    Delivered,
+    AlreadyDelivered,
+    Paused,
+    /// Nothing matched and the reader opted out of empty-day notes.
+    NothingToSend,
+    /// Nothing could be scored: no mail that would look like a quiet day.
+    NotScored,
+    SendFailed,
+    DryRun,
+    /// paperboy was stopping; the next run sends it.
+    Interrupted,
+    /// Not decided yet (while the run builds the outcome).
+    #[default]
+    Pending,
+}
+
+impl SubscriberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriberStatus::Delivered => "delivered",
+            SubscriberStatus::AlreadyDelivered => "already_delivered",
+            SubscriberStatus::Paused => "paused",
+            SubscriberStatus::NothingToSend => "nothing_to_send",
+            SubscriberStatus::NotScored => "not_scored",
+            SubscriberStatus::SendFailed => "send_failed",
+            SubscriberStatus::DryRun => "dry_run",
+            SubscriberStatus::Interrupted => "interrupted",
+            SubscriberStatus::Pending => "pending",
+        }
+    }
+
+    pub fn parse(s: &str) -> SubscriberStatus {
+        match s {
+            "delivered" => SubscriberStatus::Delivered,
+            "already_delivered" => SubscriberStatus::AlreadyDelivered,
+            "paused" => SubscriberStatus::Paused,
+            "nothing_to_send" => SubscriberStatus::NothingToSend,
+            "not_scored" => SubscriberStatus::NotScored,
+            "send_failed" => SubscriberStatus::SendFailed,
+            "dry_run" => SubscriberStatus::DryRun,
+            "interrupted" => SubscriberStatus::Interrupted,
+            _ => SubscriberStatus::Pending,
+        }
+    }
+}
+
 /// What a run did for one subscriber.
 #[derive(Debug, Clone, Default)]
 pub struct SubscriberOutcome {
@@ -80,9 +129,10 @@ pub struct SubscriberOutcome {
     pub author_matches: usize,
     pub selected: usize,
     pub unscored: usize,
-    /// `delivered`, `already_delivered`, `paused`, `nothing_to_send`, `not_scored`, `send_failed`, `dry_run`.
-    pub status: String,
+    pub status: SubscriberStatus,
     pub detail: Option<String>,
+    /// What went wrong, typed (for the admin's alert and the run record's `problem` column).
+    pub problem: Option<crate::problem::Problem>,
 }
 
 pub fn record_subscriber(
@@ -91,11 +141,11 @@ pub fn record_subscriber(
     o: &SubscriberOutcome,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO run_subscribers (run_id, subscriber, scanned, author_matches, selected, unscored, status, detail, triage_kept, scored)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO run_subscribers (run_id, subscriber, scanned, author_matches, selected, unscored, status, detail, triage_kept, scored, problem)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT(run_id, subscriber) DO UPDATE SET scanned = excluded.scanned, author_matches = excluded.author_matches,
             selected = excluded.selected, unscored = excluded.unscored, status = excluded.status, detail = excluded.detail,
-            triage_kept = excluded.triage_kept, scored = excluded.scored",
+            triage_kept = excluded.triage_kept, scored = excluded.scored, problem = excluded.problem",
         params![
             run_id,
             o.subscriber,
@@ -103,10 +153,11 @@ pub fn record_subscriber(
             o.author_matches as i64,
             o.selected as i64,
             o.unscored as i64,
-            o.status,
+            o.status.as_str(),
             o.detail,
             o.triage_kept.map(|n| n as i64),
-            o.scored as i64
+            o.scored as i64,
+            o.problem.as_ref().map(|p| p.kind.as_str())
         ],
     )?;
     Ok(())
@@ -234,8 +285,9 @@ pub fn subscriber_rows(
                 author_matches: r.get::<_, i64>(2)? as usize,
                 selected: r.get::<_, i64>(3)? as usize,
                 unscored: r.get::<_, i64>(4)? as usize,
-                status: r.get(5)?,
+                status: SubscriberStatus::parse(&r.get::<_, String>(5)?),
                 detail: r.get(6)?,
+                problem: None,
                 triage_kept: r.get::<_, Option<i64>>(7)?.map(|n| n as usize),
                 scored: r.get::<_, i64>(8)? as usize,
             },

@@ -229,7 +229,7 @@ async fn a_misbehaving_model_never_puts_a_comment_on_the_wrong_paper() {
             !m.text.contains(WRONG_COMMENT) && !m.html.contains(WRONG_COMMENT),
             "the wrong comment never lands"
         );
-        assert!(!m.text.contains("could not be scored"));
+        assert!(!m.text.contains("still being scored"));
     }
     // The paper left out the first time was asked again and scored.
     let batches = app.llm.state.batches.lock().unwrap().clone();
@@ -298,7 +298,7 @@ async fn server_errors_and_timeouts_from_the_model_are_retried() {
     assert!(!app
         .received()
         .iter()
-        .any(|m| m.text.contains("could not be scored")));
+        .any(|m| m.text.contains("still being scored")));
 }
 
 #[tokio::test]
@@ -318,15 +318,29 @@ async fn a_paper_the_model_never_scores_is_reported_not_dropped() {
     );
     let ada = app.received_by("ada@lab.example.org").pop().unwrap();
     assert!(
-        ada.subject.contains("(1 could not be scored)"),
+        ada.subject.contains("(1 still being scored)"),
         "{}",
         ada.subject
     );
-    assert!(ada.text.contains("Could not be scored (1)"));
+    assert!(ada.text.contains("Still being scored (1)"));
     assert!(ada
         .text
         .contains("Shared Global and Local Geometry of Language Model Embeddings"));
-    assert!(ada.text.contains("no valid verdict after 3 asks"));
+    // The reason is the admin's (run record), the paper stays owed to the reader.
+    assert!(!ada.text.contains("no valid verdict"));
+    let detail: String = app
+        .db()
+        .query_row(
+            "SELECT detail FROM run_subscribers WHERE subscriber = 'ada@lab.example.org'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(detail.contains("no valid verdict after 3 asks"), "{detail}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM owed WHERE subscriber = 'ada@lab.example.org' AND paper_id = '2503.21073' AND problem = 'model_no_answer'"),
+        1
+    );
     // Asked three times: once, then twice again.
     let asked = app
         .llm
@@ -388,11 +402,14 @@ async fn an_expired_key_is_not_a_quiet_day() {
         .pop()
         .expect("Ada gets her author match");
     assert!(
-        ada.subject.contains("could not be scored"),
+        ada.subject.contains("still being scored"),
         "{}",
         ada.subject
     );
-    assert!(ada.text.contains("rejected the API key"));
+    assert!(
+        !ada.text.contains("API key"),
+        "readers are not told about keys"
+    );
     assert!(!ada.text.contains("Nothing passed your bar"));
     // One call per profile at most: after the first 401 scoring stops.
     assert!(app.llm.requests() <= 2, "{} calls", app.llm.requests());

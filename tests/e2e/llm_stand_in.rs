@@ -69,6 +69,8 @@ pub struct LlmState {
     pub verdict_pairs: Mutex<Vec<(String, String)>>,
     /// System prompts seen so far: the provider caches the longest prefix shared with one.
     seen_systems: Mutex<Vec<String>>,
+    /// Set by [`LlmStandIn::revive`]: a model that died is back.
+    pub revived: std::sync::atomic::AtomicBool,
     omitted: Mutex<bool>,
     wrong_sent: Mutex<bool>,
     wrong_reader_sent: Mutex<bool>,
@@ -237,7 +239,7 @@ impl Respond for Responder {
             }
         }
         if let Some(after) = b.die_after {
-            if s.answered.load(Ordering::SeqCst) >= after {
+            if s.answered.load(Ordering::SeqCst) >= after && !s.revived.load(Ordering::SeqCst) {
                 return ResponseTemplate::new(503)
                     .set_body_string("upstream connect error or disconnect/reset before headers");
             }
@@ -432,6 +434,11 @@ fn answer(
 }
 
 impl LlmStandIn {
+    /// The model that died (`die_after`) answers again.
+    pub fn revive(&self) {
+        self.state.revived.store(true, Ordering::SeqCst);
+    }
+
     pub async fn start(behaviour: Behaviour) -> LlmStandIn {
         let server = MockServer::start().await;
         let state = Arc::new(LlmState {

@@ -9,6 +9,7 @@ mod daemon;
 mod digest;
 mod helpers;
 mod llm_stand_in;
+mod operations;
 mod render;
 mod replies;
 mod scoring;

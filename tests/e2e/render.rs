@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::browser;
 use crate::helpers::*;
+use crate::operations::next_day_feed;
 use crate::scoring::FEED_BENCH;
 
 /// A reader whose seed-style keywords match most titles of the 174-paper day, so more than 50
@@ -238,16 +239,6 @@ fn html_files(dir: &Path) -> BTreeSet<PathBuf> {
         }
     }
     out
-}
-
-/// The day's feed as the next announcement day: other IDs, another date.
-fn next_day_feed(app: &TestApp) -> PathBuf {
-    let feed = fixture(FEED_DAY)
-        .replace("Fri, 28 Mar 2025", "Mon, 31 Mar 2025")
-        .replace("2503.2", "2503.3");
-    let path = app.dir.path().join("monday.xml");
-    std::fs::write(&path, feed).unwrap();
-    path
 }
 
 #[tokio::test]

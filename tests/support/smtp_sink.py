@@ -3,6 +3,7 @@
 It can be told to misbehave the way mail servers do:
   --reject-rcpt ADDR          answer 550 to RCPT TO for ADDR (permanent failure), repeatable
   --tempfail-first N          answer "451 try again later" to the first N DATA commands
+  --greylist ADDR:N           greylist ADDR: answer 451 to its first N RCPT TO commands
   --data-delay SECONDS        wait this long before accepting a message (and keep nothing if the
                               client hung up meanwhile, as a real MTA would); a file "receiving"
                               in the Maildir shows a message is in flight
@@ -24,8 +25,12 @@ from aiosmtpd.handlers import Mailbox
 
 
 class Sink(Mailbox):
-    def __init__(self, maildir, reject, tempfail_first, mailroot, owner, data_delay=0.0):
+    def __init__(self, maildir, reject, tempfail_first, mailroot, owner, data_delay=0.0, greylist=()):
         super().__init__(maildir)
+        self.greylist = {}
+        for g in greylist:
+            addr, _, n = g.rpartition(":")
+            self.greylist[addr.lower()] = int(n)
         self.maildir_path = maildir
         self.data_delay = data_delay
         self.reject = {r.lower() for r in reject}
@@ -46,6 +51,9 @@ class Sink(Mailbox):
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.reject:
             return "550 5.1.1 <%s>: mailbox unavailable" % address
+        if self.greylist.get(address.lower(), 0) > 0:
+            self.greylist[address.lower()] -= 1
+            return "451 4.7.1 <%s>: greylisted, please try again later" % address
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -80,9 +88,10 @@ def main():
     p.add_argument("--mailroot")
     p.add_argument("--owner")
     p.add_argument("--data-delay", type=float, default=0.0)
+    p.add_argument("--greylist", action="append", default=[])
     a = p.parse_args()
     mailbox.Maildir(a.maildir, create=True)
-    controller = Controller(Sink(a.maildir, a.reject_rcpt, a.tempfail_first, a.mailroot, a.owner, a.data_delay), hostname="127.0.0.1", port=a.port)
+    controller = Controller(Sink(a.maildir, a.reject_rcpt, a.tempfail_first, a.mailroot, a.owner, a.data_delay, a.greylist), hostname="127.0.0.1", port=a.port)
     controller.start()
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()

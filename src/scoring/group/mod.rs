@@ -25,6 +25,7 @@ use super::llm::{self, LlmError};
 use super::prompt::ReaderBlock;
 use super::{spend_of, Job, JobResult, LlmScorer, ScoreContext};
 use crate::domain::{Money, Paper};
+use crate::problem::{Kind, Problem};
 use crate::store::spend::SpendRow;
 use crate::store::verdicts::VerdictKey;
 use crate::store::Store;
@@ -72,16 +73,16 @@ struct Run<'a> {
     ctx: &'a ScoreContext<'a>,
     readers: Vec<Reader<'a>>,
     /// Set when no further call can succeed this run (budget, rejected key, shutdown).
-    stop: Mutex<Option<String>>,
+    stop: Mutex<Option<Problem>>,
     on_progress: &'a (dyn Fn(usize) + Sync),
 }
 
 /// Why a call gave no answer.
 enum CallError {
-    /// Nothing more can be asked this run; the reason is for the digest and the run record.
-    Stop(String),
+    /// Nothing more can be asked this run.
+    Stop(Problem),
     /// This call failed after its retries; others may still work.
-    Failed(String),
+    Failed(Problem),
 }
 
 /// An answer with its ledger rows and budget reservation, to be recorded with what it decided.
@@ -182,7 +183,7 @@ async fn call(
     shares: &[(String, String, u64)],
 ) -> Result<Paid, CallError> {
     let stopped = || run.stop.lock().unwrap().clone();
-    let stop = |why: String| {
+    let stop = |why: Problem| {
         run.stop.lock().unwrap().get_or_insert(why.clone());
         CallError::Stop(why)
     };
@@ -207,9 +208,14 @@ async fn call(
         Ok(Ok(())) => {}
         Ok(Err(why)) => {
             tracing::warn!(%why, "budget reached");
-            return Err(stop(why));
+            return Err(stop(Problem::new(Kind::Budget, why)));
         }
-        Err(e) => return Err(CallError::Failed(format!("{e:#}"))),
+        Err(e) => {
+            return Err(CallError::Failed(Problem::new(
+                Kind::Local,
+                format!("{e:#}"),
+            )))
+        }
     }
     let answer = tokio::select! {
         c = s.client.complete(system, user) => Some(c),
@@ -218,16 +224,17 @@ async fn call(
     let completion = match answer {
         None => {
             s.budget.release(worst).await;
-            return Err(stop(
-                "scoring was interrupted by shutdown; the next run scores these papers".into(),
-            ));
+            return Err(stop(Problem::new(
+                Kind::Interrupted,
+                "scoring was interrupted by shutdown; the next run scores these papers",
+            )));
         }
-        Some(Err(LlmError::Fatal(why))) => {
+        Some(Err(LlmError(why))) if why.stops_scoring() => {
             s.budget.release(worst).await;
             tracing::error!(%why, "model scoring stopped for this run");
             return Err(stop(why));
         }
-        Some(Err(LlmError::Failed(why))) => {
+        Some(Err(LlmError(why))) => {
             s.budget.release(worst).await;
             return Err(CallError::Failed(why));
         }

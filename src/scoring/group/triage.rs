@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{call, in_flight, record, shares, CallError, Chunk, Run};
 use crate::domain::{ArxivId, Paper};
+use crate::problem::Problem;
 use crate::scoring::prompt::{Prompts, ReaderBlock};
 use crate::scoring::{reply, JobResult};
 use crate::store::triage::{Decision, Reason};
@@ -108,7 +109,7 @@ pub(super) async fn triage<'p>(
 
 type TriageOutcome<'p> = (
     Vec<(&'p Paper, usize, Decision)>,
-    Vec<(&'p Paper, Vec<usize>, String)>,
+    Vec<(&'p Paper, Vec<usize>, Problem)>,
 );
 
 /// One triage call (and its re-asks): the decisions, and the pairs left undecided because

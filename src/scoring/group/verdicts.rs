@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{call, in_flight, record, shares, CallError, Chunk, Run, MAX_PAIRS_PER_CALL};
 use crate::domain::{ArxivId, Paper, Verdict};
+use crate::problem::{Kind, Problem};
 use crate::scoring::prompt::{Prompts, ReaderBlock};
 use crate::scoring::{reply, JobResult};
 use crate::store::verdicts::VerdictKey;
@@ -68,7 +69,7 @@ pub(super) async fn verdicts(
 
 type VerdictOutcome = (
     Vec<(usize, ArxivId, Verdict)>,
-    Vec<(usize, ArxivId, String)>,
+    Vec<(usize, ArxivId, Problem)>,
 );
 
 /// One verdict call (and its re-asks for pairs the answer left out).
@@ -173,8 +174,11 @@ async fn verdict_call(run: &Run<'_>, chunk: Chunk<'_>) -> anyhow::Result<Verdict
             unscored.push((
                 r,
                 p.id.clone(),
-                format!(
-                    "the model gave no valid verdict after {reasks} asks (last problem: {last_problem})"
+                Problem::new(
+                    Kind::ModelNoAnswer,
+                    format!(
+                        "the model gave no valid verdict after {reasks} asks (last problem: {last_problem})"
+                    ),
                 ),
             ));
             (run.on_progress)(1);

@@ -1,0 +1,246 @@
+//! Sending: a delivery row before the send, the send with retries, the row marked after; and
+//! resuming a delivery an earlier run left pending.
+
+use chrono::NaiveDate;
+
+use super::report::simple;
+use super::{App, Prepared, SubscriberReport};
+use crate::domain::ArxivId;
+use crate::mail::outbound::new_message_id;
+use crate::mail::{build_digest_message, Mailer};
+use crate::problem::{Kind, Problem};
+use crate::store::deliveries::{self, DeliveryStatus};
+use crate::store::owed;
+use crate::store::runs::SubscriberStatus;
+use crate::subscribers::Subscriber;
+
+/// A delivery row already exists for this subscriber and day: sent (nothing to do), pending (a
+/// previous run stopped before or during the send: send the same bytes again), or failed for good.
+pub(super) async fn resume(
+    app: &App,
+    mailer: &Mailer,
+    sub: &Subscriber,
+    d: deliveries::Delivery,
+) -> anyhow::Result<SubscriberReport> {
+    let email = sub.email.to_string();
+    let selected = d.paper_ids.len();
+    let mut report = match d.status {
+        DeliveryStatus::Sent => simple(
+            &email,
+            SubscriberStatus::AlreadyDelivered,
+            Some(format!("sent before as {}", d.message_id)),
+            None,
+        ),
+        DeliveryStatus::Failed => {
+            let why = d.last_error.unwrap_or_default();
+            simple(
+                &email,
+                SubscriberStatus::SendFailed,
+                Some(format!(
+                    "the mail server refused this digest for good: {why}"
+                )),
+                Some(Problem::new(Kind::SmtpRefused, why)),
+            )
+        }
+        DeliveryStatus::Pending => {
+            tracing::info!(subscriber = %email, message_id = %d.message_id, "resending a digest left pending by an earlier run");
+            send_recorded(app, mailer, sub, d.day, &d.message).await?
+        }
+    };
+    report.outcome.selected = selected;
+    Ok(report)
+}
+
+/// What became of one digest.
+pub(super) struct Sent {
+    pub status: SubscriberStatus,
+    pub detail: Option<String>,
+    pub to: Option<String>,
+    pub problem: Option<Problem>,
+}
+
+/// Records the digest as pending (with what it settles and still owes the reader, in the same
+/// transaction), sends it, and records the result.
+pub(super) async fn deliver(
+    app: &App,
+    mailer: &Mailer,
+    p: &Prepared,
+    run_id: i64,
+    dry_run: bool,
+) -> anyhow::Result<Sent> {
+    let d = &p.digest;
+    let message_id = new_message_id(&app.from);
+    let reply = reply_addresses(app, &d.subscriber.email).await?;
+    let bytes = build_digest_message(&app.from, d, &message_id, false, reply.as_ref())?.formatted();
+    let to = d.subscriber.email.to_address();
+    if dry_run {
+        return Ok(match mailer.send(&app.from.email, &to, &bytes).await {
+            Ok(where_) => Sent {
+                status: SubscriberStatus::DryRun,
+                detail: None,
+                to: Some(where_),
+                problem: None,
+            },
+            Err(e) => Sent {
+                status: SubscriberStatus::SendFailed,
+                problem: Some(e.problem()),
+                detail: Some(e.message),
+                to: None,
+            },
+        });
+    }
+    let created = {
+        let email = d.subscriber.email.to_string();
+        // Listed papers count as sent, the ones past the cap too: none is offered twice.
+        let ids: Vec<ArxivId> = d
+            .entries
+            .iter()
+            .chain(&d.more)
+            .map(|e| e.paper.id.clone())
+            .collect();
+        let kind = if d.is_empty() { "empty" } else { "digest" };
+        let (day, subject, mid, bytes) = (d.day, d.subject(), message_id.clone(), bytes.clone());
+        let page = serde_json::to_string(&crate::digest::StoredPage::of(d))?;
+        let (settled, owed) = ledger(p);
+        app.store
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let created = deliveries::create_pending(
+                    &tx,
+                    &email,
+                    day,
+                    run_id,
+                    kind,
+                    &mid,
+                    &subject,
+                    &ids,
+                    &bytes,
+                    Some(&page),
+                )?;
+                if created {
+                    owed::settle(&tx, &email, &settled)?;
+                    owed::add(&tx, &email, day, &owed)?;
+                }
+                tx.commit()?;
+                Ok(created)
+            })
+            .await?
+    };
+    if !created {
+        return Ok(Sent {
+            status: SubscriberStatus::AlreadyDelivered,
+            detail: Some("another run recorded this digest first".into()),
+            to: None,
+            problem: None,
+        });
+    }
+    let r = send_recorded(app, mailer, &d.subscriber, d.day, &bytes).await?;
+    Ok(Sent {
+        status: r.outcome.status,
+        detail: r.outcome.detail,
+        to: r.delivered_to,
+        problem: r.outcome.problem,
+    })
+}
+
+/// The papers a digest settles (judged) and those it still owes the reader.
+fn ledger(p: &Prepared) -> (Vec<ArxivId>, Vec<(ArxivId, Problem)>) {
+    let owed = p
+        .digest
+        .unscored
+        .iter()
+        .map(|u| (u.paper.id.clone(), u.reason.clone()))
+        .collect();
+    (p.settled.clone(), owed)
+}
+
+/// Records what a run judged and still owes a reader it sends nothing to today (nothing passed,
+/// or nothing could be scored), so a later run picks the owed papers up.
+pub(super) async fn keep_owed(app: &App, p: &Prepared) -> anyhow::Result<()> {
+    let email = p.digest.subscriber.email.to_string();
+    let day = p.digest.day;
+    let (settled, owed) = ledger(p);
+    app.store
+        .call(move |c| {
+            let tx = c.transaction()?;
+            owed::settle(&tx, &email, &settled)?;
+            owed::add(&tx, &email, day, &owed)?;
+            tx.commit()
+        })
+        .await
+}
+
+/// Sends a message whose delivery row exists, retrying transient failures (4xx, refused
+/// connections) with backoff, then marks it sent, failed for good (5xx), or still pending.
+async fn send_recorded(
+    app: &App,
+    mailer: &Mailer,
+    sub: &Subscriber,
+    day: NaiveDate,
+    bytes: &[u8],
+) -> anyhow::Result<SubscriberReport> {
+    let email = sub.email.to_string();
+    let attempts = app.config.schedule.send_attempts.max(1);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match mailer
+            .send(&app.from.email, &sub.email.to_address(), bytes)
+            .await
+        {
+            Ok(where_) => {
+                let e = email.clone();
+                app.store
+                    .call(move |c| deliveries::mark_sent(c, &e, day))
+                    .await?;
+                let mut r = simple(&email, SubscriberStatus::Delivered, None, None);
+                r.delivered_to = Some(where_);
+                return Ok(r);
+            }
+            Err(err) if err.transient && attempt < attempts && !app.cancel.is_cancelled() => {
+                let wait = std::time::Duration::from_millis(app.config.schedule.send_retry_base_ms)
+                    .saturating_mul(2u32.saturating_pow(attempt - 1));
+                tracing::warn!(subscriber = %email, error = %err, attempt, wait_ms = wait.as_millis() as u64, "sending failed for now; retrying");
+                tokio::time::sleep(wait).await;
+            }
+            Err(err) => {
+                tracing::error!(subscriber = %email, error = %err, transient = err.transient, "could not deliver the digest");
+                let (e, msg, permanent) = (email.clone(), err.message.clone(), !err.transient);
+                app.store
+                    .call(move |c| deliveries::mark_failed(c, &e, day, &msg, permanent))
+                    .await?;
+                let problem = err.problem();
+                let detail = if err.transient {
+                    format!("{} (will be retried)", err.message)
+                } else {
+                    err.message
+                };
+                return Ok(simple(
+                    &email,
+                    SubscriberStatus::SendFailed,
+                    Some(detail),
+                    Some(problem),
+                ));
+            }
+        }
+    }
+}
+
+/// The subscriber's reply and unsubscribe addresses, when replies are read (`[imap]` configured).
+pub async fn reply_addresses(
+    app: &App,
+    email: &crate::domain::SubscriberEmail,
+) -> anyhow::Result<Option<crate::mail::outbound::ReplyAddresses>> {
+    if app.config.imap.is_none() {
+        return Ok(None);
+    }
+    let base = app.config.reply_address().map_err(|e| anyhow::anyhow!(e))?;
+    let e = email.to_string();
+    let token = app
+        .store
+        .call(move |c| crate::store::inbox::token_for(c, &e))
+        .await?;
+    Ok(Some(crate::mail::outbound::ReplyAddresses::new(
+        &base, &token,
+    )))
+}

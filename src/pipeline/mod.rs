@@ -1,0 +1,359 @@
+//! The daily job: fetch → store → select and score → render → deliver, recording each step in
+//! SQLite so a run can stop anywhere and be started again without sending twice.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+
+pub use crate::app::App;
+use crate::arxiv::{parse_rss, Announcement};
+use crate::mail::Mailer;
+use crate::problem::{Kind, Problem};
+use crate::store::deliveries;
+use crate::store::papers;
+use crate::store::runs::{self, RunStatus, SubscriberStatus};
+use crate::subscribers::Subscriber;
+
+mod deliver;
+mod prepare;
+mod report;
+
+pub use deliver::reply_addresses;
+use deliver::{deliver, keep_owed, resume};
+pub use prepare::prepare;
+use report::simple;
+pub use report::{Prepared, RunReport, SubscriberReport};
+
+/// Reports scoring progress (a progress bar on a terminal; nothing elsewhere).
+pub trait Progress: Sync {
+    fn start(&self, total: usize);
+    fn advance(&self, n: usize);
+    fn finish(&self);
+}
+
+/// No progress display.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn start(&self, _: usize) {}
+    fn advance(&self, _: usize) {}
+    fn finish(&self) {}
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DigestOptions {
+    /// A past announcement day (from the arXiv API) instead of the latest (RSS).
+    pub date: Option<NaiveDate>,
+    /// Write emails to the outbox whatever the transport; record no deliveries.
+    pub dry_run: bool,
+    /// Read the announcement from a saved RSS file instead of arXiv.
+    pub feed: Option<PathBuf>,
+}
+
+pub async fn start_run(app: &App, kind: &str, dry_run: bool, source: &str) -> anyhow::Result<i64> {
+    let (kind, source, scorer) = (kind.to_string(), source.to_string(), app.scorer.describe());
+    app.store
+        .call(move |c| runs::start(c, &kind, dry_run, &source, &scorer))
+        .await
+}
+
+/// Runs the day for `subscribers`. A step that fails records the run as failed with a typed
+/// problem; the report says so (never a quiet day).
+pub async fn run_digest(
+    app: &App,
+    subscribers: &[Subscriber],
+    opts: &DigestOptions,
+    progress: &dyn Progress,
+) -> anyhow::Result<RunReport> {
+    let source = match (&opts.feed, opts.date) {
+        (Some(f), _) => format!("file {}", f.display()),
+        (None, Some(d)) => format!("arXiv API for {d}"),
+        (None, None) => "arXiv RSS".to_string(),
+    };
+    let run_id = start_run(app, "digest", opts.dry_run, &source).await?;
+    let mut report = RunReport {
+        run_id,
+        day: None,
+        status: RunStatus::Running,
+        papers_fetched: 0,
+        scorer: app.scorer.describe(),
+        subscribers: Vec::new(),
+        error: None,
+        problem: None,
+    };
+    if let Err(failure) = steps(app, subscribers, opts, progress, &mut report).await {
+        let problem = match failure {
+            StepError::Problem(p) => p,
+            StepError::Other(e) => Problem::new(Kind::Local, format!("{e:#}")),
+        };
+        tracing::error!(error = %problem, "the run failed");
+        report.status = RunStatus::Failed;
+        report.error = Some(match report.error.take() {
+            Some(e) => format!("{problem}; {e}"),
+            None => problem.to_string(),
+        });
+        report.problem = Some(problem);
+    }
+    let (status, error) = (report.status, report.error.clone());
+    app.store
+        .call(move |c| runs::finish(c, run_id, status, error.as_deref()))
+        .await?;
+    Ok(report)
+}
+
+/// Why a run stopped part-way.
+enum StepError {
+    /// A failure we know the kind of (arXiv, shutdown).
+    Problem(Problem),
+    /// Anything else (the store, the outbox), recorded as a local problem.
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for StepError {
+    fn from(e: anyhow::Error) -> StepError {
+        StepError::Other(e)
+    }
+}
+
+async fn steps(
+    app: &App,
+    subscribers: &[Subscriber],
+    opts: &DigestOptions,
+    progress: &dyn Progress,
+    report: &mut RunReport,
+) -> Result<(), StepError> {
+    let run_id = report.run_id;
+    let fetched = tokio::select! {
+        f = fetch(app, opts) => f,
+        _ = app.cancel.cancelled() => Err(Problem::new(Kind::Interrupted, "interrupted by shutdown while fetching; the next run tries again")),
+    };
+    let announcement = fetched.map_err(StepError::Problem)?;
+    let day = announcement.day;
+    report.day = Some(day);
+    report.papers_fetched = announcement.papers.len();
+    if announcement.papers.is_empty() {
+        tracing::info!(%day, "arXiv announced no papers (weekend or holiday): no model calls, no emails");
+        app.store
+            .call(move |c| runs::fetched(c, run_id, day, 0))
+            .await?;
+        report.status = RunStatus::NoAnnouncement;
+        return Ok(());
+    }
+    store_announcement(app, run_id, &announcement).await?;
+
+    let mailer = Mailer::from_config(&app.config, opts.dry_run)?;
+
+    // Subscribers with a delivery row for the day: finish or skip it; nobody is scored twice.
+    let mut fresh = Vec::new();
+    for sub in subscribers {
+        let email = sub.email.to_string();
+        if sub.paused {
+            report
+                .subscribers
+                .push(simple(&email, SubscriberStatus::Paused, None, None));
+            continue;
+        }
+        if !opts.dry_run {
+            let e = email.clone();
+            if let Some(d) = app.store.call(move |c| deliveries::get(c, &e, day)).await? {
+                report.subscribers.push(resume(app, &mailer, sub, d).await?);
+                continue;
+            }
+        }
+        fresh.push(sub.clone());
+    }
+
+    for p in prepare(app, run_id, &fresh, &announcement, None, progress).await? {
+        let mut outcome = p.outcome();
+        let sub = &p.digest.subscriber;
+        let mut delivered_to = None;
+        if app.cancel.is_cancelled() {
+            // Shutting down: nothing new is started; the next run delivers this digest.
+            outcome.status = SubscriberStatus::Interrupted;
+            outcome.detail =
+                Some("paperboy was shutting down; the next run sends this digest".into());
+            outcome.problem = Some(Problem::new(Kind::Interrupted, "shut down during the run"));
+        } else if p.nothing_scored() {
+            // No digest that would look like a quiet day: the papers stay owed and a later run
+            // (once the cause is fixed) sends them.
+            outcome.status = SubscriberStatus::NotScored;
+            outcome.detail = p.digest.unscored.first().map(|u| u.reason.to_string());
+            if !opts.dry_run {
+                keep_owed(app, &p).await?;
+            }
+        } else if p.digest.is_empty() && p.digest.unscored.is_empty() && !sub.send_empty {
+            outcome.status = SubscriberStatus::NothingToSend;
+            outcome.detail =
+                Some("nothing matched; this subscriber opted out of empty-day notes".into());
+            if !opts.dry_run {
+                keep_owed(app, &p).await?;
+            }
+        } else {
+            let sent = deliver(app, &mailer, &p, run_id, opts.dry_run).await?;
+            outcome.status = sent.status;
+            outcome.detail = sent.detail;
+            delivered_to = sent.to;
+            if sent.problem.is_some() {
+                outcome.problem = sent.problem;
+            }
+            if let (None, Some(first)) = (&outcome.detail, p.digest.unscored.first()) {
+                outcome.detail = Some(format!(
+                    "{} papers could not be scored (owed to the reader for a later digest): {}",
+                    p.digest.unscored.len(),
+                    first.reason
+                ));
+            }
+        }
+        let o = outcome.clone();
+        app.store
+            .call(move |c| runs::record_subscriber(c, run_id, &o))
+            .await?;
+        report.subscribers.push(SubscriberReport {
+            outcome,
+            usage: p.usage,
+            delivered_to,
+        });
+    }
+
+    if !opts.dry_run {
+        write_archive(app, subscribers, day).await;
+    }
+
+    let interrupted = report
+        .subscribers
+        .iter()
+        .any(|s| s.outcome.status == SubscriberStatus::Interrupted);
+    report.status = if interrupted {
+        RunStatus::Failed
+    } else if report.subscribers.iter().any(SubscriberReport::failed) {
+        let all_failed = report
+            .subscribers
+            .iter()
+            .all(|s| s.failed() || s.outcome.status == SubscriberStatus::Paused);
+        if all_failed {
+            RunStatus::Failed
+        } else {
+            RunStatus::Degraded
+        }
+    } else {
+        RunStatus::Ok
+    };
+    let problems: Vec<String> = report
+        .subscribers
+        .iter()
+        .filter(|s| s.failed())
+        .map(|s| {
+            let why = s
+                .outcome
+                .detail
+                .clone()
+                .unwrap_or_else(|| s.outcome.status.as_str().to_string());
+            format!("{}: {why}", s.outcome.subscriber)
+        })
+        .collect();
+    report.error = (!problems.is_empty()).then(|| problems.join("; "));
+    if interrupted {
+        report.error = Some(format!(
+            "interrupted by shutdown; the next run finishes the day{}",
+            report
+                .error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
+/// Brings each reader's web archive up to date with `day` (when `[archive]` is configured). A
+/// page that cannot be written is logged and left for `paperboy archive rebuild`; it never
+/// holds up a digest.
+async fn write_archive(app: &App, subscribers: &[Subscriber], day: NaiveDate) {
+    let Some(archive) = &app.config.archive else {
+        return;
+    };
+    let dir = app.config.resolve(&archive.dir);
+    for sub in subscribers {
+        if let Err(e) = crate::archive::update(&app.store, &dir, sub, Some(&[day])).await {
+            tracing::error!(subscriber = %sub.email, error = %format!("{e:#}"), "could not write the web archive; `paperboy archive rebuild` writes it again");
+        }
+    }
+}
+
+/// Fetches the announcement the options ask for (file, API day or latest RSS).
+pub async fn fetch(app: &App, opts: &DigestOptions) -> Result<Announcement, Problem> {
+    let categories = app.config.categories();
+    let announcement = if let Some(path) = &opts.feed {
+        let xml = tokio::fs::read_to_string(path).await.map_err(|e| {
+            Problem::new(
+                Kind::Local,
+                format!("cannot read the feed file {}: {e}", path.display()),
+            )
+        })?;
+        parse_rss(&xml).map_err(|e| {
+            let kind = match e {
+                crate::arxiv::FeedError::ErrorFeed(_) => Kind::ArxivErrorFeed,
+                _ => Kind::ArxivMalformed,
+            };
+            Problem::new(kind, format!("{}: {e}", path.display()))
+        })?
+    } else {
+        let got = match opts.date {
+            Some(day) => app.arxiv.day(&categories, day).await,
+            None => app.arxiv.latest(&categories).await,
+        };
+        got.map_err(|e| e.problem())?
+    };
+    for r in &announcement.rejected {
+        tracing::warn!(item = %r, "skipped an unreadable feed item");
+    }
+    Ok(announcement)
+}
+
+pub async fn store_announcement(app: &App, run_id: i64, a: &Announcement) -> anyhow::Result<()> {
+    tracing::info!(day = %a.day, papers = a.papers.len(), "fetched the announcement");
+    let (papers, day, n) = (a.papers.clone(), a.day, a.papers.len());
+    app.store
+        .call(move |c| {
+            papers::save_announcement(c, day, &papers)?;
+            runs::fetched(c, run_id, day, n)
+        })
+        .await
+}
+
+/// The announcement of `day` (default: the latest stored), from the store if it is there,
+/// otherwise fetched and stored.
+pub async fn stored_or_fetched(
+    app: &App,
+    run_id: i64,
+    day: Option<NaiveDate>,
+) -> anyhow::Result<Announcement> {
+    let day = match day {
+        Some(d) => Some(d),
+        None => app.store.call(|c| papers::latest_day(c)).await?,
+    };
+    if let Some(day) = day {
+        let papers = app.store.call(move |c| papers::announced(c, day)).await?;
+        if !papers.is_empty() {
+            let n = papers.len();
+            app.store
+                .call(move |c| runs::fetched(c, run_id, day, n))
+                .await?;
+            return Ok(Announcement {
+                day,
+                papers,
+                rejected: Vec::new(),
+            });
+        }
+    }
+    let a = fetch(
+        app,
+        &DigestOptions {
+            date: day,
+            ..Default::default()
+        },
+    )
+    .await?;
+    store_announcement(app, run_id, &a).await?;
+    Ok(a)
+}

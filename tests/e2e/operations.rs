@@ -1,0 +1,298 @@
+//! Running it for real (issue 10): no paper lost to an outage, alerts that arrive and say the
+//! right thing, failures that are never a quiet day.
+
+use std::collections::HashMap;
+
+use crate::helpers::*;
+
+/// The day's feed as the next announcement day: other IDs, another date.
+pub fn next_day_feed(app: &TestApp) -> std::path::PathBuf {
+    let feed = fixture(FEED_DAY)
+        .replace("Fri, 28 Mar 2025", "Mon, 31 Mar 2025")
+        .replace("2503.2", "2503.3");
+    let path = app.dir.path().join("monday.xml");
+    std::fs::write(&path, feed).unwrap();
+    path
+}
+
+fn owed(app: &TestApp) -> HashMap<String, Vec<(String, String)>> {
+    let db = app.db();
+    let mut stmt = db
+        .prepare("SELECT o.subscriber, o.paper_id, p.title FROM owed o JOIN papers p ON p.id = o.paper_id ORDER BY 1, 2")
+        .unwrap();
+    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for row in stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+    {
+        let (s, id, title): (String, String, String) = row.unwrap();
+        out.entry(s).or_default().push((id, title));
+    }
+    out
+}
+
+#[tokio::test]
+async fn papers_the_model_could_not_score_reach_their_reader_the_next_day() {
+    let app = TestApp::spawn(Options {
+        // The model answers the title triage, then dies for the rest of the day.
+        behaviour: Behaviour {
+            die_after: Some(1),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let friday = app.run(&["digest"]).await;
+    assert_eq!(
+        friday.code, 1,
+        "a day with unscored papers is not a success"
+    );
+
+    // Ada's author match went out, saying some papers are still being scored; Grace got nothing
+    // (a digest with nothing scored would look like a quiet day).
+    let ada = app.received_by("ada@lab.example.org");
+    assert_eq!(ada.len(), 1);
+    assert!(ada[0].text.contains("Comment: Author match"));
+    assert!(ada[0].text.contains("still being scored"));
+    assert!(!ada[0].text.contains("HTTP 503") && !ada[0].text.contains("upstream"));
+    assert!(app.received_by("grace@lab.example.org").is_empty());
+    let owed_friday = owed(&app);
+    assert!(!owed_friday
+        .get("ada@lab.example.org")
+        .unwrap_or(&vec![])
+        .is_empty());
+    assert!(!owed_friday
+        .get("grace@lab.example.org")
+        .unwrap_or(&vec![])
+        .is_empty());
+    assert_eq!(
+        app.count("SELECT count(*) FROM owed WHERE problem <> 'model_failed'"),
+        0,
+        "each owed paper says why"
+    );
+
+    // Monday the model is back: the owed papers are scored and the ones that pass are sent.
+    app.llm.revive();
+    let monday_feed = next_day_feed(&app);
+    let monday = app
+        .run(&["digest", "--feed", monday_feed.to_str().unwrap()])
+        .await;
+    assert_eq!(monday.code, 0, "{}\n{}", monday.stdout, monday.stderr);
+    for (email, papers) in &owed_friday {
+        let mail = app
+            .received_by(email)
+            .into_iter()
+            .find(|m| m.subject.contains("Mon 31 Mar 2025"))
+            .unwrap_or_else(|| panic!("{email} gets Monday's digest"));
+        let mut passing = 0;
+        for (id, title) in papers {
+            let (relevance, novelty) = stand_in_scores(title);
+            let shown = mail.text.contains(&format!("ArXiv ID: {id}"));
+            if relevance >= 7 && novelty >= 6 {
+                passing += 1;
+                assert!(
+                    shown,
+                    "{email}: Friday's {id} ({title}) was owed and passes"
+                );
+            } else {
+                assert!(!shown, "{email}: {id} does not pass");
+            }
+        }
+        assert!(
+            passing > 0,
+            "{email}: the test owes at least one passing paper"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM owed"),
+        0,
+        "nothing is owed any more"
+    );
+    // And nothing is sent twice: a paper reaches a reader once.
+    assert_eq!(
+        app.count("SELECT count(*) FROM (SELECT subscriber, paper_id FROM sent_papers GROUP BY 1, 2 HAVING count(*) > 1)"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn an_alert_refused_by_a_greylisting_server_arrives_and_says_what_to_do() {
+    let app = TestApp::spawn(Options {
+        behaviour: Behaviour {
+            status: Some(401),
+            ..Default::default()
+        },
+        // The first three RCPT TO for the admin get 451 (paperboy tries three times per run).
+        smtp_args: vec!["--greylist".into(), "admin@lab.example.org:3".into()],
+        extra_config: "[admin]\nemail = \"admin@lab.example.org\"\n".into(),
+        ..Default::default()
+    })
+    .await;
+    let first = app.run(&["digest"]).await;
+    assert_eq!(first.code, 1);
+    assert!(app.received_by("admin@lab.example.org").is_empty());
+    let (status, attempts, error): (String, i64, Option<String>) = app
+        .db()
+        .query_row(
+            "SELECT status, attempts, last_error FROM alerts WHERE run_id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (status.as_str(), attempts),
+        ("pending", 3),
+        "recorded, not lost"
+    );
+    assert!(error.unwrap().contains("451"));
+
+    // The next run sends the pending alert first, then its own: one per run, none lost.
+    let second = app.run(&["digest"]).await;
+    assert_eq!(second.code, 1);
+    let alerts = app.received_by("admin@lab.example.org");
+    assert_eq!(
+        alerts.len(),
+        2,
+        "{:?}",
+        alerts.iter().map(|a| &a.subject).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM alerts WHERE status = 'sent'"),
+        2
+    );
+    let alert = &alerts[0];
+    assert!(
+        alert.text.contains("rejected the API key"),
+        "{}",
+        alert.text
+    );
+    assert!(
+        alert.text.contains("Renew the model API key"),
+        "{}",
+        alert.text
+    );
+    assert!(
+        !alert.text.contains("[mail.smtp]"),
+        "advice for the problem that happened, not for another"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_model_is_not_blamed_on_the_mail_server() {
+    let app = TestApp::spawn(Options {
+        extra_config: "[admin]\nemail = \"admin@lab.example.org\"\n".into(),
+        ..Default::default()
+    })
+    .await;
+    // Nothing listens there: "error sending request".
+    let port = free_port();
+    let config = std::fs::read_to_string(&app.config).unwrap();
+    let llm = app.llm.server.uri();
+    std::fs::write(
+        &app.config,
+        config.replace(&llm, &format!("http://127.0.0.1:{port}")),
+    )
+    .unwrap();
+    let run = app.run(&["digest"]).await;
+    assert_eq!(run.code, 1);
+    let alert = app
+        .received_by("admin@lab.example.org")
+        .pop()
+        .expect("an alert");
+    assert!(
+        alert
+            .text
+            .contains("The model endpoint could not be reached"),
+        "{}",
+        alert.text
+    );
+    assert!(!alert.text.contains("[mail.smtp]"), "{}", alert.text);
+    assert_eq!(
+        app.count("SELECT count(*) FROM run_subscribers WHERE problem = 'model_unreachable'"),
+        2
+    );
+}
+
+#[tokio::test]
+async fn an_arxiv_error_feed_is_a_failure_not_a_holiday() {
+    let app = TestApp::spawn(Options {
+        feed: Some("rss-feed-error-astroph.xml"),
+        extra_config: "[admin]\nemail = \"admin@lab.example.org\"\n".into(),
+        ..Default::default()
+    })
+    .await;
+    let run = app.run(&["digest"]).await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let (status, error): (String, String) = app
+        .db()
+        .query_row("SELECT status, error FROM runs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.contains("Feed error for query: astroph"), "{error}");
+    assert_eq!(
+        app.arxiv.received_requests().await.unwrap().len(),
+        1,
+        "not retried"
+    );
+    let alert = app.received_by("admin@lab.example.org").pop().unwrap();
+    assert!(
+        alert.text.contains("check [arxiv] categories"),
+        "{}",
+        alert.text
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_arxiv_fails_at_once_and_says_it_once() {
+    let app = TestApp::spawn(Options::default()).await;
+    let port = free_port();
+    let config = std::fs::read_to_string(&app.config).unwrap();
+    std::fs::write(
+        &app.config,
+        config.replace(&app.arxiv.uri(), &format!("http://127.0.0.1:{port}")),
+    )
+    .unwrap();
+    let run = app.run_with_env(&["digest"], &[("RUST_LOG", "info")]).await;
+    assert_eq!(run.code, 1);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stderr.matches("could not reach arXiv").count(),
+        1,
+        "logged once: {all}"
+    );
+    assert!(
+        all.contains("could not reach arXiv at 127.0.0.1 ("),
+        "{all}"
+    );
+    assert!(
+        all.contains("1 attempt)"),
+        "connection refused is not retried: {all}"
+    );
+    assert!(
+        !all.contains(&format!("127.0.0.1:{port}/rss")),
+        "the URL is not repeated: {all}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_that_cannot_write_its_outbox_is_recorded_as_failed() {
+    let app = TestApp::spawn(Options::default()).await;
+    std::fs::write(app.dir.path().join("blocker"), "a file, not a folder").unwrap();
+    let config = std::fs::read_to_string(&app.config)
+        .unwrap()
+        .replace("transport = \"smtp\"", "transport = \"file\"")
+        .replace("outbox = \"outbox\"", "outbox = \"blocker/outbox\"");
+    std::fs::write(&app.config, config).unwrap();
+    let run = app.run(&["digest"]).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let (status, error): (String, Option<String>) = app
+        .db()
+        .query_row("SELECT status, error FROM runs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(status, "failed", "never left `running`");
+    assert!(error.unwrap().contains("outbox"));
+}
