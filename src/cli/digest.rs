@@ -21,12 +21,22 @@ use crate::subscribers;
 /// running it again the same day sends nothing new and costs no tokens.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  paperboy digest\n  paperboy digest --dry-run\n  paperboy digest --date 2025-03-28\n  paperboy digest --feed saved-feed.xml --json"
+    after_help = "Examples:\n  paperboy digest\n  paperboy digest --dry-run\n  paperboy digest --date 2025-03-28\n  paperboy digest --feed saved-feed.xml --json\n  paperboy digest --date 2025-03-28 --only ada@lab.org --again   send Ada that day again (after fixing her topics)"
 )]
 pub struct DigestArgs {
-    /// A past announcement day (YYYY-MM-DD), fetched from the arXiv API instead of today's RSS.
-    #[arg(long, value_parser = parse_date)]
+    /// A past announcement day (YYYY-MM-DD, Monday to Friday, not in the future), fetched from
+    /// the arXiv API instead of today's RSS.
+    #[arg(long, value_parser = parse_date, conflicts_with = "feed")]
     pub date: Option<NaiveDate>,
+
+    /// Run for this subscriber only.
+    #[arg(long, value_name = "EMAIL")]
+    pub only: Option<String>,
+
+    /// With --date and --only: send that day again even though it was delivered (the earlier
+    /// digest is kept in the store; its papers may be sent again).
+    #[arg(long, requires_all = ["only", "date"])]
+    pub again: bool,
 
     /// Write the emails to the outbox whatever the transport, and record no deliveries.
     #[arg(long)]
@@ -61,7 +71,49 @@ pub async fn run(config: Config, args: DigestArgs) -> Result<u8, Failure> {
             e.to_string().trim_end()
         ))
     })?;
+    if let Some(feed) = &args.feed {
+        if !feed.is_file() {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "--feed {}: no such file (give a saved arXiv RSS feed)",
+                feed.display()
+            )));
+        }
+    }
+    let clock = crate::clock::Clock::from_env().map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    if let Some(day) = args.date {
+        check_day(day, clock.now().date_naive()).map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    }
+    let subscribers = match &args.only {
+        None => subscribers,
+        Some(email) => {
+            let wanted = email.trim().to_lowercase();
+            let one: Vec<_> = subscribers
+                .into_iter()
+                .filter(|s| s.email.as_str() == wanted)
+                .collect();
+            if one.is_empty() {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "--only {email}: no such subscriber in {} (`paperboy subscribers list` shows them)",
+                    subs_path.display()
+                )));
+            }
+            one
+        }
+    };
     let app = build_app(config).await?;
+    if let (true, Some(day), Some(sub)) = (args.again, args.date, subscribers.first()) {
+        let email = sub.email.to_string();
+        let had = app
+            .store
+            .call(move |c| crate::store::deliveries::supersede(c, &email, day))
+            .await?;
+        if had {
+            eprintln!(
+                "{}: the digest of {day} is kept aside and the day is sent again",
+                sub.email
+            );
+        }
+    }
     let opts = DigestOptions {
         date: args.date,
         dry_run: args.dry_run,
@@ -85,6 +137,23 @@ pub async fn run(config: Config, args: DigestArgs) -> Result<u8, Failure> {
     } else {
         EXIT_OK
     })
+}
+
+/// A day arXiv could have announced: not in the future, Monday to Friday.
+fn check_day(day: NaiveDate, today: NaiveDate) -> Result<(), String> {
+    use chrono::Datelike as _;
+    if day > today {
+        return Err(format!(
+            "--date {day} is in the future (today is {today}); arXiv has not announced it yet"
+        ));
+    }
+    if matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun) {
+        return Err(format!(
+            "--date {day} is a {}: arXiv announces Monday to Friday",
+            day.format("%A")
+        ));
+    }
+    Ok(())
 }
 
 fn print_report(r: &RunReport) {

@@ -1,24 +1,179 @@
 use std::fmt;
 
 /// An arXiv category such as `cs.LG`, `stat.ML`, `math.OC` or `hep-th`.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Category(String);
 
-impl TryFrom<String> for Category {
-    type Error = CategoryError;
-    fn try_from(s: String) -> Result<Category, CategoryError> {
-        Category::parse(&s)
-    }
-}
-
-impl From<Category> for String {
-    fn from(c: Category) -> String {
-        c.0
-    }
-}
+/// arXiv's category taxonomy (https://arxiv.org/category_taxonomy), archives included (a feed of
+/// `astro-ph` or `math` is every category in it).
+pub const TAXONOMY: &[&str] = &[
+    "astro-ph",
+    "astro-ph.CO",
+    "astro-ph.EP",
+    "astro-ph.GA",
+    "astro-ph.HE",
+    "astro-ph.IM",
+    "astro-ph.SR",
+    "cond-mat",
+    "cond-mat.dis-nn",
+    "cond-mat.mes-hall",
+    "cond-mat.mtrl-sci",
+    "cond-mat.other",
+    "cond-mat.quant-gas",
+    "cond-mat.soft",
+    "cond-mat.stat-mech",
+    "cond-mat.str-el",
+    "cond-mat.supr-con",
+    "gr-qc",
+    "hep-ex",
+    "hep-lat",
+    "hep-ph",
+    "hep-th",
+    "math-ph",
+    "nlin",
+    "nlin.AO",
+    "nlin.CD",
+    "nlin.CG",
+    "nlin.PS",
+    "nlin.SI",
+    "nucl-ex",
+    "nucl-th",
+    "physics",
+    "physics.acc-ph",
+    "physics.ao-ph",
+    "physics.app-ph",
+    "physics.atm-clus",
+    "physics.atom-ph",
+    "physics.bio-ph",
+    "physics.chem-ph",
+    "physics.class-ph",
+    "physics.comp-ph",
+    "physics.data-an",
+    "physics.ed-ph",
+    "physics.flu-dyn",
+    "physics.gen-ph",
+    "physics.geo-ph",
+    "physics.hist-ph",
+    "physics.ins-det",
+    "physics.med-ph",
+    "physics.optics",
+    "physics.plasm-ph",
+    "physics.pop-ph",
+    "physics.soc-ph",
+    "physics.space-ph",
+    "quant-ph",
+    "math",
+    "math.AC",
+    "math.AG",
+    "math.AP",
+    "math.AT",
+    "math.CA",
+    "math.CO",
+    "math.CT",
+    "math.CV",
+    "math.DG",
+    "math.DS",
+    "math.FA",
+    "math.GM",
+    "math.GN",
+    "math.GR",
+    "math.GT",
+    "math.HO",
+    "math.IT",
+    "math.KT",
+    "math.LO",
+    "math.MG",
+    "math.MP",
+    "math.NA",
+    "math.NT",
+    "math.OA",
+    "math.OC",
+    "math.PR",
+    "math.QA",
+    "math.RA",
+    "math.RT",
+    "math.SG",
+    "math.SP",
+    "math.ST",
+    "cs",
+    "cs.AI",
+    "cs.AR",
+    "cs.CC",
+    "cs.CE",
+    "cs.CG",
+    "cs.CL",
+    "cs.CR",
+    "cs.CV",
+    "cs.CY",
+    "cs.DB",
+    "cs.DC",
+    "cs.DL",
+    "cs.DM",
+    "cs.DS",
+    "cs.ET",
+    "cs.FL",
+    "cs.GL",
+    "cs.GR",
+    "cs.GT",
+    "cs.HC",
+    "cs.IR",
+    "cs.IT",
+    "cs.LG",
+    "cs.LO",
+    "cs.MA",
+    "cs.MM",
+    "cs.MS",
+    "cs.NA",
+    "cs.NE",
+    "cs.NI",
+    "cs.OH",
+    "cs.OS",
+    "cs.PF",
+    "cs.PL",
+    "cs.RO",
+    "cs.SC",
+    "cs.SD",
+    "cs.SE",
+    "cs.SI",
+    "cs.SY",
+    "q-bio",
+    "q-bio.BM",
+    "q-bio.CB",
+    "q-bio.GN",
+    "q-bio.MN",
+    "q-bio.NC",
+    "q-bio.OT",
+    "q-bio.PE",
+    "q-bio.QM",
+    "q-bio.SC",
+    "q-bio.TO",
+    "q-fin",
+    "q-fin.CP",
+    "q-fin.EC",
+    "q-fin.GN",
+    "q-fin.MF",
+    "q-fin.PM",
+    "q-fin.PR",
+    "q-fin.RM",
+    "q-fin.ST",
+    "q-fin.TR",
+    "stat",
+    "stat.AP",
+    "stat.CO",
+    "stat.ME",
+    "stat.ML",
+    "stat.OT",
+    "stat.TH",
+    "eess",
+    "eess.AS",
+    "eess.IV",
+    "eess.SP",
+    "eess.SY",
+    "econ",
+    "econ.EM",
+    "econ.GN",
+    "econ.TH",
+];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("`{0}` is not an arXiv category (expected something like cs.LG, stat.ML or hep-th)")]
@@ -50,6 +205,22 @@ impl Category {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether arXiv has this category.
+    pub fn is_known(&self) -> bool {
+        TAXONOMY.contains(&self.0.as_str())
+    }
+
+    /// The (at most three) categories closest to `raw`, best first: for "did you mean".
+    pub fn nearest(raw: &str) -> Vec<&'static str> {
+        let key = raw.trim().to_lowercase();
+        let mut scored: Vec<(f64, &'static str)> = TAXONOMY
+            .iter()
+            .map(|c| (strsim::jaro_winkler(&c.to_lowercase(), &key), *c))
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        scored.into_iter().take(3).map(|(_, c)| c).collect()
+    }
 }
 
 impl fmt::Display for Category {
@@ -61,6 +232,14 @@ impl fmt::Display for Category {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_categories_get_suggestions() {
+        assert!(Category::parse("cs.LG").unwrap().is_known());
+        assert!(!Category::parse("astroph").unwrap().is_known());
+        assert_eq!(Category::nearest("astroph")[0], "astro-ph");
+        assert_eq!(Category::nearest("cs.lg")[0], "cs.LG");
+    }
 
     #[test]
     fn parses_real_categories() {

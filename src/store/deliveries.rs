@@ -145,6 +145,34 @@ pub fn mark_failed(
 }
 
 /// Papers already sent to `subscriber` among `ids` (on any day but `except_day`, when given).
+/// Moves the subscriber's delivery of `day` aside (kept in `superseded_deliveries`) and forgets
+/// which papers it sent, so the day can be sent again on the admin's word. Returns whether
+/// there was one.
+pub fn supersede(
+    conn: &mut Connection,
+    subscriber: &str,
+    day: NaiveDate,
+) -> rusqlite::Result<bool> {
+    let tx = conn.transaction()?;
+    let day = day.to_string();
+    let moved = tx.execute(
+        "INSERT INTO superseded_deliveries (subscriber, day, status, message_id, subject, paper_ids, message, created_at, superseded_at)
+         SELECT subscriber, day, status, message_id, subject, paper_ids, message, created_at, ?3
+         FROM deliveries WHERE subscriber = ?1 AND day = ?2",
+        params![subscriber, day, now_utc()],
+    )?;
+    tx.execute(
+        "DELETE FROM deliveries WHERE subscriber = ?1 AND day = ?2",
+        params![subscriber, day],
+    )?;
+    tx.execute(
+        "DELETE FROM sent_papers WHERE subscriber = ?1 AND day = ?2",
+        params![subscriber, day],
+    )?;
+    tx.commit()?;
+    Ok(moved > 0)
+}
+
 pub fn already_sent(
     conn: &Connection,
     subscriber: &str,

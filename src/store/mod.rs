@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_group_scoring.sql"),
     include_str!("migrations/005_archive.sql"),
     include_str!("migrations/006_owed_and_alerts.sql"),
+    include_str!("migrations/007_superseded.sql"),
 ];
 
 /// The database. Cloning is cheap; all clones share one connection.

@@ -842,12 +842,45 @@ async fn bad_arguments_and_config_exit_2_with_a_message() {
     let run = app.run(&["digest", "--date", "28/03/2025"]).await;
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("YYYY-MM-DD"));
+    for (args, says) in [
+        (vec!["digest", "--date", "2999-01-04"], "is in the future"),
+        (
+            vec!["digest", "--date", "2025-03-29"],
+            "is a Saturday: arXiv announces Monday to Friday",
+        ),
+        (
+            vec!["digest", "--date", "2025-03-28", "--feed", "x.xml"],
+            "cannot be used with",
+        ),
+        (
+            vec!["digest", "--feed", "missing.xml"],
+            "--feed missing.xml: no such file",
+        ),
+        (
+            vec!["digest", "--only", "nobody@lab.example.org"],
+            "no such subscriber",
+        ),
+        (vec!["digest", "--again"], "required"),
+    ] {
+        let run = app.run(&args).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+    assert!(
+        !app.dir.path().join("data/paperboy.db").exists(),
+        "nothing ran"
+    );
     std::fs::write(&app.config, "[llm]\nbatch_size = \"eight\"\n").unwrap();
-    let run = app.run(&["digest"]).await;
+    let run = app
+        .run_with_env(&["digest"], &[("PAPERBOY__LLM__CONCURRENCY", "many")])
+        .await;
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains("paperboy.toml") && run.stderr.contains("line 2"),
-        "{}",
+        run.stderr.contains("paperboy.toml:2: key `llm.batch_size`")
+            && run
+                .stderr
+                .contains("environment variable PAPERBOY__LLM__CONCURRENCY"),
+        "both problems at once, each where it came from: {}",
         run.stderr
     );
 }

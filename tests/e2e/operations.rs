@@ -296,3 +296,58 @@ async fn a_run_that_cannot_write_its_outbox_is_recorded_as_failed() {
     assert_eq!(status, "failed", "never left `running`");
     assert!(error.unwrap().contains("outbox"));
 }
+
+#[tokio::test]
+async fn one_reader_gets_a_day_again_on_the_admins_word() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let app = TestApp::spawn(Options {
+        feed: None,
+        ..Default::default()
+    })
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/api/query"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string(fixture("atom-api-2025-03-27.xml")),
+        )
+        .mount(&app.arxiv)
+        .await;
+    let first = app.run(&["digest", "--date", "2025-03-27"]).await;
+    assert_eq!(first.code, 0, "{}", first.stdout);
+    let again = app.run(&["digest", "--date", "2025-03-27"]).await;
+    assert!(
+        again.stdout.contains("already delivered"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(
+        app.received_by("ada@lab.example.org").len(),
+        1,
+        "never twice by accident"
+    );
+
+    let rerun = app
+        .run(&[
+            "digest",
+            "--date",
+            "2025-03-27",
+            "--only",
+            "ada@lab.example.org",
+            "--again",
+        ])
+        .await;
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert!(rerun.stderr.contains("kept aside"), "{}", rerun.stderr);
+    assert!(
+        !rerun.stdout.contains("grace@"),
+        "only Ada: {}",
+        rerun.stdout
+    );
+    let ada = app.received_by("ada@lab.example.org");
+    assert_eq!(ada.len(), 2, "the day again, on purpose");
+    assert_eq!(ada[0].subject, ada[1].subject);
+    assert_ne!(ada[0].message_id, ada[1].message_id);
+    assert_eq!(app.received_by("grace@lab.example.org").len(), 1);
+    assert_eq!(app.count("SELECT count(*) FROM superseded_deliveries"), 1);
+}

@@ -10,6 +10,10 @@ use serde::Deserialize;
 
 use crate::domain::{AnnounceType, Category};
 
+mod load;
+
+pub use load::{ConfigError, ConfigProblem};
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -306,180 +310,119 @@ impl Default for SmtpConfig {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: {message}")]
-    Parse { path: String, message: String },
-    #[error("{path}: key `{key}`: {message}")]
-    Invalid {
-        path: String,
-        key: String,
-        message: String,
-    },
-}
-
 impl Config {
-    /// Loads `path` (a missing file means all defaults, unless `required`), then applies
-    /// `PAPERBOY__SECTION__KEY=value` overrides from `env`, then validates.
-    pub fn load(
-        path: &Path,
-        required: bool,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Config, ConfigError> {
-        let shown = path.display().to_string();
-        let (mut table, source) = match std::fs::read_to_string(path) {
-            Ok(text) => {
-                // Deserialize from the text first: its errors carry line and column.
-                toml::from_str::<Config>(&text).map_err(|e| ConfigError::Parse {
-                    path: shown.clone(),
-                    message: e.to_string(),
-                })?;
-                let table: toml::Table =
-                    text.parse()
-                        .map_err(|e: toml::de::Error| ConfigError::Parse {
-                            path: shown.clone(),
-                            message: e.to_string(),
-                        })?;
-                (table, Some(path.to_path_buf()))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                (toml::Table::new(), None)
-            }
-            Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
-        };
-        apply_env_overrides(&mut table, env).map_err(|message| ConfigError::Parse {
-            path: "environment".into(),
-            message,
-        })?;
-        let mut config: Config =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
-                    path: shown.clone(),
-                    message: e.to_string(),
-                })?;
-        config.base_dir = match path.parent() {
-            Some(p) if source.is_some() && !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        config.source = source;
-        if let Some(imap) = &mut config.imap {
-            if let Some(ca) = imap.ca_file.as_mut().filter(|c| c.is_relative()) {
-                *ca = config.base_dir.join(&*ca);
+    /// Every problem with the values (types and names are checked while loading), as
+    /// (dotted key, message).
+    fn check(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut bad = |key: &str, message: String| out.push((key.to_string(), message));
+        if let Some(url) = self.archive.as_ref().and_then(|a| a.base_url.as_deref()) {
+            if let Err(e) = check_url(url) {
+                bad("archive.base_url", e);
             }
         }
-        config.validate(&shown)?;
-        Ok(config)
-    }
-
-    fn validate(&self, path: &str) -> Result<(), ConfigError> {
-        let invalid = |key: &str, message: String| ConfigError::Invalid {
-            path: path.into(),
-            key: key.into(),
-            message,
-        };
-        if let Some(url) = self.archive.as_ref().and_then(|a| a.base_url.as_deref()) {
-            let ok = (url.starts_with("https://") || url.starts_with("http://"))
-                && !url.contains(char::is_whitespace);
-            if !ok {
-                return Err(invalid(
-                    "archive.base_url",
-                    format!("`{url}` is not a web address; write it like \"https://lab.example.org/papers\""),
-                ));
+        for (key, url) in [
+            ("arxiv.rss_url", &self.arxiv.rss_url),
+            ("arxiv.api_url", &self.arxiv.api_url),
+            ("llm.base_url", &self.llm.base_url),
+        ] {
+            if let Err(e) = check_url(url) {
+                bad(key, e);
             }
         }
         if self.arxiv.categories.is_empty() {
-            return Err(invalid(
+            bad(
                 "arxiv.categories",
                 "list at least one category, e.g. [\"cs.LG\"]".into(),
-            ));
+            );
         }
         for c in &self.arxiv.categories {
-            Category::parse(c).map_err(|e| invalid("arxiv.categories", e.to_string()))?;
+            match Category::parse(c) {
+                Err(e) => bad("arxiv.categories", e.to_string()),
+                Ok(cat) if !cat.is_known() => bad(
+                    "arxiv.categories",
+                    format!(
+                        "`{c}` is not an arXiv category; did you mean {}? (the list: https://arxiv.org/category_taxonomy)",
+                        Category::nearest(c)
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    ),
+                ),
+                Ok(_) => {}
+            }
         }
         for t in &self.arxiv.announce_types {
             if AnnounceType::parse(t).is_none() {
-                return Err(invalid(
+                bad(
                     "arxiv.announce_types",
                     format!(
                         "`{t}` is not an announce type; use any of {:?}",
                         AnnounceType::ALL
                     ),
-                ));
+                );
             }
         }
         if self.llm.batch_size == 0 || self.llm.batch_size > 200 {
-            return Err(invalid(
-                "llm.batch_size",
-                "must be between 1 and 200".into(),
-            ));
+            bad("llm.batch_size", "must be between 1 and 200".into());
         }
         if self.llm.triage_batch_size == 0 || self.llm.triage_batch_size > 1000 {
-            return Err(invalid(
-                "llm.triage_batch_size",
-                "must be between 1 and 1000".into(),
-            ));
+            bad("llm.triage_batch_size", "must be between 1 and 1000".into());
         }
         if self.llm.concurrency == 0 {
-            return Err(invalid("llm.concurrency", "must be at least 1".into()));
+            bad("llm.concurrency", "must be at least 1".into());
         }
         if self.llm.model.trim().is_empty() {
-            return Err(invalid(
+            bad(
                 "llm.model",
                 "must name a model, e.g. \"gpt-4o-mini\"".into(),
-            ));
+            );
         }
-        self.from_mailbox().map_err(|e| invalid("mail.from", e))?;
-        let reply = self
-            .reply_address()
-            .map_err(|e| invalid("mail.reply_to", e))?;
-        if reply.user().contains('+') {
-            return Err(invalid(
+        if let Err(e) = self.from_mailbox() {
+            bad("mail.from", e);
+        }
+        match self.reply_address() {
+            Err(e) => bad("mail.reply_to", e),
+            Ok(reply) if reply.user().contains('+') => bad(
                 "mail.reply_to",
                 format!("`{reply}` already has a +tag; paperboy adds its own"),
-            ));
+            ),
+            Ok(_) => {}
         }
-        crate::schedule::Schedule::parse(&self.schedule.cron, &self.schedule.timezone)
-            .map_err(|e| invalid("schedule", e))?;
+        if let Err(e) =
+            crate::schedule::Schedule::parse(&self.schedule.cron, &self.schedule.timezone)
+        {
+            bad("schedule", e);
+        }
         for (key, v) in [
             ("budget.daily_usd", self.budget.daily_usd),
             ("budget.monthly_usd", self.budget.monthly_usd),
         ] {
             if v.is_some_and(|v| v.is_nan() || v <= 0.0) {
-                return Err(invalid(
+                bad(
                     key,
                     "must be a positive amount of dollars, e.g. 0.50".into(),
-                ));
+                );
             }
         }
         if let Some(e) = &self.admin.email {
-            e.parse::<lettre::Address>().map_err(|err| {
-                invalid(
+            if let Err(err) = e.parse::<lettre::Address>() {
+                bad(
                     "admin.email",
                     format!("`{e}` is not a mail address ({err})"),
-                )
-            })?;
+                );
+            }
         }
         if let Some(imap) = &self.imap {
             if imap.username.trim().is_empty() {
-                return Err(invalid(
+                bad(
                     "imap.username",
                     "set the login of the mailbox replies arrive in".into(),
-                ));
+                );
             }
         }
-        Ok(())
+        out
     }
 
     pub fn categories(&self) -> Vec<Category> {
@@ -546,6 +489,20 @@ impl Config {
     }
 }
 
+/// A web address paperboy can call: http or https, with a host.
+fn check_url(url: &str) -> Result<(), String> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        Ok(u) => Err(format!(
+            "`{url}` is not an http(s) address (scheme `{}`)",
+            u.scheme()
+        )),
+        Err(e) => Err(format!(
+            "`{url}` is not a web address ({e}); write it like \"https://example.org/path\""
+        )),
+    }
+}
+
 fn secret_from_env(name: &str) -> Option<SecretString> {
     match std::env::var(name) {
         Ok(v) if !v.trim().is_empty() => Some(SecretString::from(v.trim().to_string())),
@@ -555,37 +512,6 @@ fn secret_from_env(name: &str) -> Option<SecretString> {
 
 /// `PAPERBOY__LLM__MODEL=gpt-4o` sets `[llm] model`. Values are read as TOML when they parse
 /// (numbers, booleans, arrays) and as strings otherwise.
-fn apply_env_overrides(
-    table: &mut toml::Table,
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<(), String> {
-    for (name, value) in env {
-        let Some(rest) = name.strip_prefix("PAPERBOY__") else {
-            continue;
-        };
-        let keys: Vec<String> = rest.split("__").map(|k| k.to_lowercase()).collect();
-        if keys.iter().any(|k| k.is_empty()) {
-            return Err(format!("`{name}`: empty key segment"));
-        }
-        let parsed = format!("v = {value}")
-            .parse::<toml::Table>()
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-            .unwrap_or(toml::Value::String(value.clone()));
-        let mut node = &mut *table;
-        for key in &keys[..keys.len() - 1] {
-            let entry = node
-                .entry(key.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            node = entry
-                .as_table_mut()
-                .ok_or_else(|| format!("`{name}`: `{key}` is not a section"))?;
-        }
-        node.insert(keys[keys.len() - 1].clone(), parsed);
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -628,7 +554,7 @@ mod tests {
         let (_d, path) = write("[llm]\nmodel = \"gpt-4o\"\nbatch_sise = 4\n");
         let err = Config::load(&path, true, []).unwrap_err().to_string();
         assert!(
-            err.contains("paperboy.toml") && err.contains("line 3") && err.contains("batch_sise"),
+            err.contains("paperboy.toml:3: key `llm.batch_sise`: unknown key `batch_sise`; did you mean `batch_size`?"),
             "{err}"
         );
 
@@ -641,6 +567,38 @@ mod tests {
 
         let (_d, path) = write("[mail]\ntransport = \"pigeon\"\n");
         let err = Config::load(&path, true, []).unwrap_err().to_string();
-        assert!(err.contains("pigeon") && err.contains("line 2"), "{err}");
+        assert!(
+            err.contains("pigeon") && err.contains("paperboy.toml:2:"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_problem_at_once_each_where_it_came_from() {
+        let (_d, path) = write(
+            "[arxiv]\ncategories = [\"cs.LG\"]\n[llm]\nmodle = \"x\"\nconcurrency = \"two\"\n[shedule]\ncron = \"x\"\n",
+        );
+        let env = vec![("PAPERBOY__LLM__BATCH_SIZE".to_string(), "abc".to_string())];
+        let err = Config::load(&path, true, env).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("4 problems in the configuration:"),
+            "{text}"
+        );
+        let has = |needle: &str| assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+        has("paperboy.toml:4: key `llm.modle`: unknown key `modle`; did you mean `model`?");
+        has("paperboy.toml:5: key `llm.concurrency`: invalid type: string \"two\"");
+        has("paperboy.toml:6: key `shedule`: unknown key `shedule`; did you mean `schedule`?");
+        has("environment variable PAPERBOY__LLM__BATCH_SIZE: key `llm.batch_size`: invalid type: string \"abc\"");
+        // The values are checked too, once the names and types are right.
+        let (_d, path) = write(
+            "[arxiv]\ncategories = [\"cs.LG\", \"astroph\"]\nrss_url = \"not a url\"\n[llm]\nconcurrency = 0\n[mail]\nfrom = \"nobody\"\n",
+        );
+        let text = Config::load(&path, true, []).unwrap_err().to_string();
+        let has = |needle: &str| assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+        has("paperboy.toml:2: key `arxiv.categories`: `astroph` is not an arXiv category; did you mean `astro-ph`");
+        has("paperboy.toml:3: key `arxiv.rss_url`: `not a url` is not a web address");
+        has("paperboy.toml:5: key `llm.concurrency`: must be at least 1");
+        has("paperboy.toml:7: key `mail.from`:");
     }
 }
