@@ -20,6 +20,8 @@ use crate::subscribers::admin::Subscribers;
 enum Wake {
     Start,
     Scheduled,
+    /// A retry after a run that failed or degraded.
+    Retry,
 }
 
 /// Holds the data directory's lock file for as long as the daemon runs: one daemon per store.
@@ -145,6 +147,8 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
     let mut inbox_timer = tokio::time::interval(poll_every.unwrap_or(Duration::from_secs(3600)));
     inbox_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut running: Option<tokio::task::JoinHandle<()>> = None;
+    // Consecutive catch-ups that left work undone: the retry delay doubles with each.
+    let failures = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let mut polling: Option<tokio::task::JoinHandle<()>> = None;
 
     loop {
@@ -158,10 +162,25 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
                     tracing::warn!("a run is still going; not starting another (it will be caught up later)");
                     continue;
                 }
-                let app = app.clone();
+                let (app, failures, tx) = (app.clone(), failures.clone(), tx.clone());
                 running = Some(tokio::spawn(async move {
-                    if let Err(e) = catch_up(&app).await {
-                        tracing::error!(error = %format!("{e:#}"), "the run stopped with an error");
+                    let done = match catch_up(&app).await {
+                        Ok(done) => done,
+                        Err(e) => {
+                            tracing::error!(error = %format!("{e:#}"), "the run stopped with an error");
+                            false
+                        }
+                    };
+                    if done {
+                        failures.store(0, std::sync::atomic::Ordering::SeqCst);
+                        return;
+                    }
+                    let n = failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let wait = retry_delay(&app.config.schedule, n);
+                    tracing::warn!(retry_in_secs = wait.as_secs(), "work is left undone; trying again later (and at the next firing)");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => { let _ = tx.send(Wake::Retry).await; }
+                        _ = app.cancel.cancelled() => {}
                     }
                 }));
             }
@@ -195,11 +214,21 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Makes sure each recent announcement day is done, oldest first.
-pub async fn catch_up(app: &App) -> anyhow::Result<()> {
+/// The wait before retry number `n` (0-based): the base, doubled each time, at most the maximum.
+fn retry_delay(s: &crate::config::ScheduleConfig, n: u32) -> Duration {
+    let secs = s
+        .retry_base_secs
+        .saturating_mul(2u64.saturating_pow(n))
+        .min(s.retry_max_secs.max(s.retry_base_secs));
+    Duration::from_secs(secs.max(1))
+}
+
+/// Makes sure each recent announcement day is done, oldest first. Returns whether they all are.
+pub async fn catch_up(app: &App) -> anyhow::Result<bool> {
     let now = app.clock.now();
     let today = announcement_date(now);
     let mut ran = 0;
+    let mut all_done = true;
     for day in days_to_check(now, app.config.schedule.catch_up_days) {
         if app.cancel.is_cancelled() {
             break;
@@ -231,12 +260,16 @@ pub async fn catch_up(app: &App) -> anyhow::Result<()> {
         }
         run_day(app, day, day == today).await?;
         ran += 1;
+        if !app.store.call(move |c| runs::day_complete(c, day)).await? {
+            all_done = false;
+        }
     }
     tracing::info!(
         days_run = ran,
+        all_done,
         "catch-up done: the recent announcement days are taken care of"
     );
-    Ok(())
+    Ok(all_done)
 }
 
 async fn run_day(app: &App, day: NaiveDate, today: bool) -> anyhow::Result<()> {
@@ -263,4 +296,16 @@ async fn run_day(app: &App, day: NaiveDate, today: bool) -> anyhow::Result<()> {
     );
     crate::alerts::after_run(app, &report).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_from_15_minutes_to_2_hours() {
+        let s = crate::config::ScheduleConfig::default();
+        let mins: Vec<u64> = (0..6).map(|n| retry_delay(&s, n).as_secs() / 60).collect();
+        assert_eq!(mins, vec![15, 30, 60, 120, 120, 120]);
+    }
 }

@@ -121,6 +121,10 @@ pub struct ScheduleConfig {
     /// Retries of a transient send failure within one run.
     pub send_attempts: u32,
     pub send_retry_base_ms: u64,
+    /// After a failed or degraded run the daemon tries again after this long, doubling up to
+    /// `retry_max_secs`, rather than waiting for the next firing.
+    pub retry_base_secs: u64,
+    pub retry_max_secs: u64,
 }
 
 impl Default for ScheduleConfig {
@@ -131,6 +135,8 @@ impl Default for ScheduleConfig {
             catch_up_days: 3,
             send_attempts: 3,
             send_retry_base_ms: 2_000,
+            retry_base_secs: 15 * 60,
+            retry_max_secs: 2 * 60 * 60,
         }
     }
 }

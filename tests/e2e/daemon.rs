@@ -540,3 +540,40 @@ async fn a_subscriber_added_after_todays_run_gets_today_but_no_past_days() {
     );
     assert_eq!(app.received().len(), 7, "nobody else got a second digest");
 }
+
+#[tokio::test]
+async fn after_a_failed_run_the_daemon_tries_again_before_the_next_firing() {
+    // The model is down for the whole first run (every call 503, past the retries), then back.
+    let app = TestApp::spawn(Options {
+        behaviour: Behaviour {
+            die_after: Some(0),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let daemon = Daemon::start(
+        &app,
+        &[
+            ("PAPERBOY_FAKE_NOW", FRIDAY_0600_NY),
+            ("PAPERBOY__SCHEDULE__CATCH_UP_DAYS", "0"),
+            // The next firing is a year away: only the retry can finish the day.
+            ("PAPERBOY__SCHEDULE__CRON", "0 0 0 1 1 *"),
+            ("PAPERBOY__SCHEDULE__RETRY_BASE_SECS", "1"),
+        ],
+    );
+    daemon.wait_log("trying again later", 1, 60).await;
+    // Ada's author match went out (with her other papers still owed); Grace got nothing that
+    // would look like a quiet day.
+    assert!(app.received_by("grace@lab.example.org").is_empty());
+    let ada = app.received_by("ada@lab.example.org");
+    assert_eq!(ada.len(), 1);
+    assert!(ada[0].text.contains("still being scored"));
+    app.llm.revive();
+    wait_until(60, "both digests", || app.received().len() == 2).await;
+    daemon.wait_log("all_done=true", 1, 60).await;
+    assert_eq!(daemon.term(10).await, 0);
+    let runs = days_and_statuses(&app);
+    assert_eq!(runs.first().unwrap().1, "failed", "{runs:?}");
+    assert_eq!(runs.last().unwrap().1, "ok", "{runs:?}");
+}
