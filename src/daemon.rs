@@ -178,10 +178,14 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
                     let n = failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let wait = retry_delay(&app.config.schedule, n);
                     tracing::warn!(retry_in_secs = wait.as_secs(), "work is left undone; trying again later (and at the next firing)");
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => { let _ = tx.send(Wake::Retry).await; }
-                        _ = app.cancel.cancelled() => {}
-                    }
+                    // Waits on its own, so a scheduled firing meanwhile still runs.
+                    let cancel = app.cancel.clone();
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => { let _ = tx.send(Wake::Retry).await; }
+                            _ = cancel.cancelled() => {}
+                        }
+                    });
                 }));
             }
             _ = inbox_timer.tick(), if poll_every.is_some() => {

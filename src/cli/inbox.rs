@@ -29,14 +29,39 @@ pub enum InboxCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The messages read from the inbox, newest first: who sent them, what became of them
+    /// (applied, answered, rejected, ignored) and whether the answer went out.
+    #[command(
+        after_help = "Examples:\n  paperboy inbox log\n  paperboy inbox log --limit 200 --json"
+    )]
+    Log {
+        #[arg(long, default_value_t = 30)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(config: Config, cmd: InboxCmd) -> Result<u8, Failure> {
+    if let InboxCmd::Log { limit, json } = cmd {
+        return log(&config, limit, json);
+    }
     let app = build_app(config).await?;
     match cmd {
+        InboxCmd::Log { .. } => unreachable!("handled above"),
         InboxCmd::Parse { file, json } => {
-            let raw =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let raw = std::fs::read(&file).map_err(|e| {
+                Failure::usage(anyhow::anyhow!("cannot read {}: {e}", file.display()))
+            })?;
+            let is_mail = mail_parser::MessageParser::default()
+                .parse_headers(&raw)
+                .is_some_and(|m| m.from().is_some() || m.message_id().is_some());
+            if !is_mail {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "{} is not a mail message (no From or Message-ID header); save the message as .eml from your mail client",
+                    file.display()
+                )));
+            }
             let inbox = Inbox::new(&app)?;
             let a = inbox.analyse(&raw).await?;
             if json {
@@ -117,4 +142,43 @@ pub async fn run(config: Config, cmd: InboxCmd) -> Result<u8, Failure> {
             })
         }
     }
+}
+
+fn log(config: &Config, limit: usize, json: bool) -> Result<u8, Failure> {
+    let store = super::open_store(config)?;
+    let entries = store.with(|c| crate::store::inbox::log(c, limit))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&entries).context("json")?
+        );
+        return Ok(EXIT_OK);
+    }
+    let mut out = std::io::stdout().lock();
+    if entries.is_empty() {
+        let _ = writeln!(out, "No mail has been read from the inbox yet.");
+        return Ok(EXIT_OK);
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.received_at.clone(),
+                e.sender.clone().unwrap_or_else(|| "-".into()),
+                output::status(&e.outcome),
+                e.reply_status.clone().unwrap_or_else(|| "-".into()),
+                e.detail.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "{}",
+        output::table(
+            &["received", "from", "outcome", "answer", "detail"],
+            &rows,
+            &[]
+        )
+    );
+    Ok(EXIT_OK)
 }

@@ -11,13 +11,14 @@ use crate::pipeline::Progress;
 pub fn status(s: &str) -> String {
     let shown = s.replace('_', " ");
     match s {
-        "ok" | "delivered" | "dry_run" | "already_delivered" => shown
+        "ok" | "delivered" | "dry_run" | "already_delivered" | "applied" | "answered"
+        | "unsubscribed" | "sent" => shown
             .if_supports_color(Stream::Stdout, |t| t.green())
             .to_string(),
-        "failed" | "send_failed" | "not_scored" => shown
+        "failed" | "send_failed" | "not_scored" | "rejected" => shown
             .if_supports_color(Stream::Stdout, |t| t.red())
             .to_string(),
-        "degraded" | "running" | "paused" => shown
+        "degraded" | "running" | "paused" | "pending" => shown
             .if_supports_color(Stream::Stdout, |t| t.yellow())
             .to_string(),
         _ => shown,

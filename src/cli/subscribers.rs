@@ -31,10 +31,15 @@ pub enum SubscribersCmd {
     },
     /// Everything about one subscriber: topics, authors, keywords, thresholds, paused or not,
     /// last digest sent, spend this month.
-    #[command(after_help = "Example:\n  paperboy subscribers show ada@lab.org")]
+    #[command(
+        after_help = "Examples:\n  paperboy subscribers show ada@lab.org\n  paperboy subscribers show ada@lab.org --sent   every paper sent to Ada, by day"
+    )]
     Show {
         #[arg(value_parser = parse_email)]
         email: SubscriberEmail,
+        /// The papers sent to them, by day, instead.
+        #[arg(long)]
+        sent: bool,
         #[arg(long)]
         json: bool,
     },
@@ -126,7 +131,12 @@ pub async fn run(config: Config, cmd: SubscribersCmd) -> Result<u8, Failure> {
     let subs = Subscribers::new(&config);
     match cmd {
         SubscribersCmd::List { json } => list(&config, &subs, json),
-        SubscribersCmd::Show { email, json } => show(&config, &subs, &email, json),
+        SubscribersCmd::Show {
+            email,
+            sent: true,
+            json,
+        } => super::deliveries::print_sent(&config, &email, json),
+        SubscribersCmd::Show { email, json, .. } => show(&config, &subs, &email, json),
         SubscribersCmd::History { email, json } => history(&config, &email, json),
         SubscribersCmd::Add(a) => {
             let fields = add_fields(

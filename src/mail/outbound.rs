@@ -154,11 +154,21 @@ impl Mailer {
                         } else {
                             Kind::SmtpTemporary
                         },
-                        message: format!("SMTP {host} refused the message: {e}"),
+                        message: format!("SMTP {host} refused the message: {}", server_answer(&e)),
                     }),
                 }
             }
         }
+    }
+}
+
+/// The server's answer as it said it ("550 5.1.1 <ada@…>: mailbox unavailable"), not lettre's
+/// wording around it.
+fn server_answer(e: &lettre::transport::smtp::Error) -> String {
+    let text = e.to_string();
+    match (e.status(), text.split_once("): ")) {
+        (Some(code), Some((_, said))) => format!("{code} {said}"),
+        _ => text,
     }
 }
 

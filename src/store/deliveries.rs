@@ -145,6 +145,94 @@ pub fn mark_failed(
 }
 
 /// Papers already sent to `subscriber` among `ids` (on any day but `except_day`, when given).
+/// Deliveries for the admin's queue, newest day first: all, or only failed and pending ones, or
+/// one day's. The message bytes are left out.
+pub fn list(
+    conn: &Connection,
+    unsent_only: bool,
+    day: Option<NaiveDate>,
+    limit: usize,
+) -> rusqlite::Result<Vec<Delivery>> {
+    let mut stmt = conn.prepare(
+        "SELECT subscriber, day, status, kind, message_id, subject, paper_ids, attempts, last_error
+         FROM deliveries
+         WHERE (?1 = 0 OR status <> 'sent') AND (?2 IS NULL OR day = ?2)
+         ORDER BY day DESC, subscriber LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(
+        params![unsent_only, day.map(|d| d.to_string()), limit as i64],
+        |r| {
+            let day: String = r.get(1)?;
+            let ids: String = r.get(6)?;
+            Ok(Delivery {
+                subscriber: r.get(0)?,
+                day: day.parse().unwrap_or_default(),
+                status: status_of(&r.get::<_, String>(2)?),
+                kind: r.get(3)?,
+                message_id: r.get(4)?,
+                subject: r.get(5)?,
+                paper_ids: parse_ids(&ids),
+                message: Vec::new(),
+                attempts: r.get(7)?,
+                last_error: r.get(8)?,
+            })
+        },
+    )?;
+    rows.collect()
+}
+
+/// Every paper sent to `subscriber`, by day (oldest first), with its title.
+pub fn sent_papers(
+    conn: &Connection,
+    subscriber: &str,
+) -> rusqlite::Result<Vec<(NaiveDate, ArxivId, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT s.day, s.paper_id, coalesce(p.title, '') FROM sent_papers s
+         LEFT JOIN papers p ON p.id = s.paper_id WHERE s.subscriber = ?1 ORDER BY s.day, s.rowid",
+    )?;
+    let rows = stmt.query_map([subscriber], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (day, id, title) = row?;
+        if let (Ok(day), Ok(id)) = (day.parse(), ArxivId::parse(&id)) {
+            out.push((day, id, title));
+        }
+    }
+    Ok(out)
+}
+
+fn status_of(s: &str) -> DeliveryStatus {
+    match s {
+        "sent" => DeliveryStatus::Sent,
+        "failed" => DeliveryStatus::Failed,
+        _ => DeliveryStatus::Pending,
+    }
+}
+
+fn parse_ids(json: &str) -> Vec<ArxivId> {
+    serde_json::from_str::<Vec<String>>(json)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| ArxivId::parse(s).ok())
+        .collect()
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
 /// Moves the subscriber's delivery of `day` aside (kept in `superseded_deliveries`) and forgets
 /// which papers it sent, so the day can be sent again on the admin's word. Returns whether
 /// there was one.

@@ -186,3 +186,35 @@ pub fn mark_undone(conn: &Connection, message_id: &str) -> rusqlite::Result<()> 
     )?;
     Ok(())
 }
+
+/// One message read from the inbox, for `paperboy inbox log`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LogEntry {
+    pub received_at: String,
+    pub message_id: String,
+    pub sender: Option<String>,
+    pub subscriber: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub reply_status: Option<String>,
+}
+
+/// The latest messages read from the inbox, newest first.
+pub fn log(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<LogEntry>> {
+    let mut stmt = conn.prepare(
+        "SELECT received_at, message_id, sender, subscriber, outcome, detail, reply_status
+         FROM inbound ORDER BY received_at DESC, rowid DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit as i64], |r| {
+        Ok(LogEntry {
+            received_at: r.get(0)?,
+            message_id: r.get(1)?,
+            sender: r.get(2)?,
+            subscriber: r.get(3)?,
+            outcome: r.get(4)?,
+            detail: r.get(5)?,
+            reply_status: r.get(6)?,
+        })
+    })?;
+    rows.collect()
+}

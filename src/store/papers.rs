@@ -101,6 +101,23 @@ pub fn announced(conn: &Connection, day: NaiveDate) -> rusqlite::Result<Vec<Pape
     Ok(out)
 }
 
+/// The days `id` was announced and how (`new`, `cross`, …), oldest first.
+pub fn appearances(conn: &Connection, id: &ArxivId) -> rusqlite::Result<Vec<(NaiveDate, String)>> {
+    let mut stmt = conn
+        .prepare("SELECT day, announce_type FROM announcements WHERE paper_id = ?1 ORDER BY day")?;
+    let rows = stmt.query_map([id.as_str()], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (day, t) = row?;
+        if let Ok(day) = day.parse() {
+            out.push((day, t));
+        }
+    }
+    Ok(out)
+}
+
 /// The most recent announcement day with papers stored.
 pub fn latest_day(conn: &Connection) -> rusqlite::Result<Option<NaiveDate>> {
     let day: Option<String> =

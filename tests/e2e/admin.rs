@@ -744,6 +744,10 @@ async fn every_command_has_help_with_an_example() {
         vec!["preview", "--help"],
         vec!["send-test", "--help"],
         vec!["check", "--help"],
+        vec!["deliveries", "--help"],
+        vec!["why", "--help"],
+        vec!["inbox", "log", "--help"],
+        vec!["archive", "rebuild", "--help"],
     ] {
         let run = app.run(&args).await;
         assert_eq!(run.code, 0, "{args:?}");

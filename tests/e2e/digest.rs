@@ -6,7 +6,7 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
-const AUTHOR_MATCH_ID: &str = "2503.21419"; // Neuroplasticity …, by Bj\"orn W. Schuller
+pub const AUTHOR_MATCH_ID: &str = "2503.21419"; // Neuroplasticity …, by Bj\"orn W. Schuller
 
 #[tokio::test]
 async fn digest_end_to_end_over_smtp() {

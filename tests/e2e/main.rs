@@ -3,6 +3,7 @@
 //! One test binary, so the suite links once.
 
 mod admin;
+mod admin_ops;
 mod bench;
 mod browser;
 mod daemon;

@@ -281,6 +281,29 @@ async fn replies_from_four_mail_clients_are_applied_and_confirmed() {
         inbox.len(),
         "no second confirmation"
     );
+
+    // The admin sees the replies without opening SQLite.
+    let log = app.run(&["inbox", "log", "--json"]).await;
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    let entries: serde_json::Value = serde_json::from_str(&log.stdout).unwrap();
+    let entries = entries.as_array().unwrap();
+    assert_eq!(entries.len(), 4);
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["outcome"] == "applied" && e["subscriber"] == "ada@lab.example.org"),
+        "{entries:?}"
+    );
+    assert!(
+        entries.iter().all(|e| e["reply_status"] == "sent"),
+        "{entries:?}"
+    );
+    let log = app.run(&["inbox", "log"]).await;
+    assert!(
+        log.stdout.contains("applied") && log.stdout.contains("ada@lab.example.org"),
+        "{}",
+        log.stdout
+    );
 }
 
 #[tokio::test]
