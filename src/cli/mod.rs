@@ -93,6 +93,30 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// `{"error", "exit_code", "problems": [{"source", "line", "key", "message"}]}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let problems: Vec<serde_json::Value> = self
+            .error
+            .chain()
+            .find_map(|e| e.downcast_ref::<crate::config::ConfigError>())
+            .map(|c| {
+                c.problems()
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({
+                            "source": p.source, "line": p.line, "key": p.key, "message": p.message,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        serde_json::json!({
+            "error": format!("{:#}", self.error),
+            "exit_code": self.code,
+            "problems": problems,
+        })
+    }
+
     pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
         Failure {
             code: EXIT_USAGE,
@@ -121,10 +145,15 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
+    // `--json` anywhere on the command line: errors come as JSON on stdout too.
+    let json = std::env::args().any(|a| a == "--json");
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
             eprintln!("error: {:#}", f.error);
+            if json {
+                println!("{}", f.to_json());
+            }
             ExitCode::from(f.code)
         }
     }

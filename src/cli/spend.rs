@@ -75,7 +75,10 @@ pub fn run(config: Config, args: SpendArgs) -> Result<u8, Failure> {
         let row = |key: &str, t: &Totals| {
             serde_json::json!({
                 "key": key, "calls": t.calls, "prompt_tokens": t.prompt_tokens, "cached_tokens": t.cached_tokens,
-                "completion_tokens": t.completion_tokens, "cost_usd": t.cost.usd(), "unpriced_calls": t.unpriced_calls,
+                "completion_tokens": t.completion_tokens,
+                // Unknown when any call has no price, as in every JSON output; the priced part is apart.
+                "cost_usd": if t.unpriced_calls == 0 { serde_json::json!(t.cost.usd()) } else { serde_json::Value::Null },
+                "priced_cost_usd": t.cost.usd(), "unpriced_calls": t.unpriced_calls,
                 "cost_complete": t.unpriced_calls == 0,
             })
         };

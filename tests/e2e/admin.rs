@@ -526,6 +526,9 @@ async fn spend_shows_unknown_prices_as_unknown() {
     assert!(plain.stdout.contains("without a known price"));
     let spend = json(&app.run(&["spend", "--json"]).await);
     assert_eq!(spend["totals"]["cost_complete"], false);
+    assert!(spend["totals"]["cost_usd"].is_null(), "unknown, never 0.0");
+    let runs = json(&app.run(&["runs", "--json"]).await);
+    assert!(runs[0]["cost_usd"].is_null(), "{runs}");
 }
 
 #[tokio::test]

@@ -883,4 +883,14 @@ async fn bad_arguments_and_config_exit_2_with_a_message() {
         "both problems at once, each where it came from: {}",
         run.stderr
     );
+    // Asked for JSON, a broken configuration still answers in JSON.
+    for cmd in ["check", "status", "runs"] {
+        let run = app.run(&[cmd, "--json"]).await;
+        assert_eq!(run.code, 2, "{cmd}");
+        let v: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{cmd} --json: {e}: {}", run.stdout));
+        assert_eq!(v["exit_code"], 2);
+        assert_eq!(v["problems"][0]["key"], "llm.batch_size");
+        assert_eq!(v["problems"][0]["line"], 2);
+    }
 }
