@@ -85,7 +85,8 @@ impl Mailer {
     }
 
     pub fn file(dir: &Path) -> anyhow::Result<Mailer> {
-        std::fs::create_dir_all(dir)
+        // Private: the messages carry each reader's reply token.
+        crate::app::private_dir(dir)
             .with_context(|| format!("cannot create the outbox {}", dir.display()))?;
         Ok(Mailer::File {
             transport: AsyncFileTransport::new(dir),

@@ -12,12 +12,15 @@ pub enum Actor {
 }
 
 impl Actor {
+    /// The Unix user at the command line; under sudo, the person who ran sudo ("ada via sudo").
     pub fn cli() -> Actor {
-        Actor::Cli(
-            std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_else(|_| "unknown".into()),
-        )
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        Actor::Cli(match std::env::var("SUDO_USER") {
+            Ok(s) if !s.is_empty() && s != user => format!("{s} via sudo"),
+            _ => user,
+        })
     }
 
     fn parts(&self) -> (&'static str, &str) {

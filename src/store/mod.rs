@@ -38,13 +38,21 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Opens (or creates) the database. A new data directory is created 0700 and a new database
+    /// 0600: it holds readers' addresses and reply tokens.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
+            crate::app::private_dir(dir)
                 .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         }
+        let new = !path.exists();
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open the database {}", path.display()))?;
+        if new {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot make {} private", path.display()))?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         Self::init(conn).with_context(|| format!("cannot prepare the database {}", path.display()))
     }

@@ -110,16 +110,21 @@ impl<'a> Subscribers<'a> {
             .parse_text(file.original())
             .ok()
             .and_then(|all| all.into_iter().find(|s| &s.email == email));
-        let action = change.action();
+        let mut action = change.action();
+        let mut dropped = Vec::new();
         match change {
             Change::Add(fields) => file.add(email, &fields)?,
             Change::Remove => file.remove(email)?,
-            Change::Pause => file.set(email, "paused", &FieldValue::Bool(true))?,
-            Change::Resume => file.set(email, "paused", &FieldValue::Unset)?,
-            Change::Set { key, value } => file.set(email, &key, &value)?,
+            Change::Pause => {
+                file.set(email, "paused", &FieldValue::Bool(true))?;
+            }
+            Change::Resume => {
+                file.set(email, "paused", &FieldValue::Unset)?;
+            }
+            Change::Set { key, value } => dropped.extend(file.set(email, &key, &value)?),
             Change::SetMany { sets, .. } => {
                 for (key, value) in sets {
-                    file.set(email, &key, &value)?;
+                    dropped.extend(file.set(email, &key, &value)?);
                 }
             }
             Change::Replace { shown, new } => {
@@ -131,6 +136,9 @@ impl<'a> Subscribers<'a> {
                 }
                 file.replace_entry(email, &new)?
             }
+        }
+        for d in &dropped {
+            action.push_str(&format!(" (replacing {d}, which was removed)"));
         }
         let after_all = self.parse_text(&file.text()).map_err(AdminError::Invalid)?;
         let after = after_all.into_iter().find(|s| &s.email == email);

@@ -250,13 +250,14 @@ impl SubscribersFile {
     }
 
     /// Sets (or with `Unset` removes) one key, keeping the comment beside the old value.
-    /// `topics` and `topics_file` replace each other.
+    /// `topics` and `topics_file` replace each other: the key removed that way is returned, so
+    /// the caller can say so.
     pub fn set(
         &mut self,
         email: &SubscriberEmail,
         key: &str,
         value: &FieldValue,
-    ) -> Result<(), EditError> {
+    ) -> Result<Option<&'static str>, EditError> {
         let i = self
             .index_of(email)
             .ok_or_else(|| EditError::NotFound(email.to_string()))?;
@@ -269,6 +270,7 @@ impl SubscribersFile {
         match value.to_item() {
             None => {
                 table.remove(key);
+                Ok(None)
             }
             Some(mut item) => {
                 if let (Some(new), Some(old)) =
@@ -277,12 +279,9 @@ impl SubscribersFile {
                     *new.decor_mut() = old.decor().clone();
                 }
                 table.insert(key, item);
-                if let Some(o) = other {
-                    table.remove(o);
-                }
+                Ok(other.filter(|o| table.remove(o).is_some()))
             }
         }
-        Ok(())
     }
 
     /// The entry of `email` as a small TOML document (`[[subscriber]]` and its keys, with comments).
@@ -340,7 +339,11 @@ impl SubscribersFile {
                 "the email must stay {email}; to change an address, remove the subscriber and add the new one"
             )));
         }
-        *self.entries_mut().get_mut(i).expect("index") = table;
+        // In place: the entry keeps its position in the file.
+        let slot = self.entries_mut().get_mut(i).expect("index");
+        let position = slot.position();
+        *slot = table;
+        slot.set_position(position);
         Ok(())
     }
 
@@ -377,7 +380,15 @@ impl SubscribersFile {
         std::io::Write::write_all(&mut tmp, self.text().as_bytes()).map_err(write_err)?;
         tmp.as_file().sync_all().map_err(write_err)?;
         if let Ok(meta) = std::fs::metadata(&self.path) {
+            // The new file keeps the old one's mode and owner (run as root, the file does not
+            // become root's).
+            use std::os::unix::fs::MetadataExt as _;
             std::fs::set_permissions(tmp.path(), meta.permissions()).map_err(write_err)?;
+            let mine = tmp.as_file().metadata().map_err(write_err)?;
+            if (mine.uid(), mine.gid()) != (meta.uid(), meta.gid()) {
+                std::os::unix::fs::chown(tmp.path(), Some(meta.uid()), Some(meta.gid()))
+                    .map_err(write_err)?;
+            }
         }
         tmp.persist(&self.path).map_err(|e| write_err(e.error))?;
         Ok(())
@@ -467,6 +478,33 @@ topics = "LLMs"
         let subs = parsed["subscriber"].as_array().unwrap();
         assert_eq!(subs.len(), 2);
         assert_eq!(subs[1]["topics"].as_str().unwrap(), evil);
+    }
+
+    #[test]
+    fn an_edited_entry_stays_where_it_was() {
+        let three = format!(
+            "{FILE}\n[[subscriber]]\nemail = \"eve@lab.org\"\nname = \"Eve\"\ntopics = \"RL\"\n"
+        );
+        for who in ["ada@lab.org", "grace@lab.org", "eve@lab.org"] {
+            let (_d, mut f) = open(&three);
+            let before: Vec<usize> = ["ada@", "grace@", "eve@"]
+                .iter()
+                .map(|e| f.text().find(e).unwrap())
+                .collect();
+            assert!(before.windows(2).all(|w| w[0] < w[1]));
+            let entry = f.entry_text(&email(who)).unwrap();
+            f.replace_entry(&email(who), &format!("{entry}min_novelty = 3\n"))
+                .unwrap();
+            let text = f.text();
+            let after: Vec<usize> = ["ada@", "grace@", "eve@"]
+                .iter()
+                .map(|e| text.find(e).unwrap())
+                .collect();
+            assert!(
+                after.windows(2).all(|w| w[0] < w[1]),
+                "editing {who}:\n{text}"
+            );
+        }
     }
 
     #[test]

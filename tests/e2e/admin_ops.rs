@@ -177,3 +177,106 @@ async fn the_delivery_queue_resends_and_why_without_sqlite() {
         .await;
     assert_eq!(nobody.code, 2);
 }
+
+#[tokio::test]
+async fn the_subscribers_file_keeps_its_order_owner_and_mode_and_changes_say_what_they_drop() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let app = TestApp::spawn(Options::default()).await;
+    let file = app.dir.path().join("subscribers.toml");
+    std::fs::create_dir_all(app.dir.path().join("prompts/topics")).unwrap();
+    std::fs::write(
+        app.dir.path().join("prompts/topics/ada.md"),
+        "Mixture-of-Experts.\n",
+    )
+    .unwrap();
+    // The lab's file belongs to a lab account, group-readable; paperboy runs as root.
+    std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+
+    let set = app
+        .run(&[
+            "subscribers",
+            "set",
+            "ada@lab.example.org",
+            "topics_file",
+            "topics/ada.md",
+        ])
+        .await;
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert!(
+        set.stdout.contains("replacing topics, which was removed"),
+        "a dropped key is said: {}",
+        set.stdout
+    );
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (65534, 65534),
+        "the owner survives"
+    );
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o640,
+        "the mode survives"
+    );
+
+    // An edit keeps Grace's entry where it was (second), its comment above it included.
+    let ed = "sed -i 's/^name = \"Grace Hopper\"/name = \"Grace B. Hopper\"/'";
+    let edit = app
+        .run_with_env(
+            &["subscribers", "edit", "grace@lab.example.org"],
+            &[("EDITOR", ed)],
+        )
+        .await;
+    assert_eq!(edit.code, 0, "{}", edit.stderr);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (ada, grace) = (
+        text.find("ada@lab.example.org").unwrap(),
+        text.find("grace@lab.example.org").unwrap(),
+    );
+    assert!(text.contains("name = \"Grace B. Hopper\""), "{text}");
+    assert!(ada < grace, "the edited entry stays in place:\n{text}");
+
+    // Under sudo, the audit names the person.
+    let run = app
+        .run_with_env(
+            &["subscribers", "pause", "grace@lab.example.org"],
+            &[("SUDO_USER", "ada"), ("USER", "root")],
+        )
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let detail: String = app
+        .db()
+        .query_row(
+            "SELECT detail FROM audit ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(detail, "ada via sudo");
+
+    // The store and the outbox it creates are private.
+    let db = app.dir.path().join("data/paperboy.db");
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(app.dir.path().join("data"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+    let dry = app.run(&["digest", "--dry-run"]).await;
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(
+        std::fs::metadata(app.dir.path().join("outbox"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+}
