@@ -215,6 +215,8 @@ pub struct MailConfig {
     pub transport: Transport,
     pub outbox: PathBuf,
     pub smtp: SmtpConfig,
+    /// Digests sent at once (over pooled SMTP connections).
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -299,6 +301,7 @@ impl Default for MailConfig {
             transport: Transport::File,
             outbox: "emails/outbox".into(),
             smtp: SmtpConfig::default(),
+            concurrency: 8,
         }
     }
 }
@@ -378,6 +381,9 @@ impl Config {
         }
         if self.llm.concurrency == 0 {
             bad("llm.concurrency", "must be at least 1".into());
+        }
+        if self.mail.concurrency == 0 || self.mail.concurrency > 64 {
+            bad("mail.concurrency", "must be between 1 and 64".into());
         }
         if self.llm.model.trim().is_empty() {
             bad(

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
+use futures::StreamExt as _;
 
 pub use crate::app::App;
 use crate::arxiv::{parse_rss, Announcement};
@@ -163,56 +164,19 @@ async fn steps(
         fresh.push(sub.clone());
     }
 
-    for p in prepare(app, run_id, &fresh, &announcement, None, progress).await? {
-        let mut outcome = p.outcome();
-        let sub = &p.digest.subscriber;
-        let mut delivered_to = None;
-        if app.cancel.is_cancelled() {
-            // Shutting down: nothing new is started; the next run delivers this digest.
-            outcome.status = SubscriberStatus::Interrupted;
-            outcome.detail =
-                Some("paperboy was shutting down; the next run sends this digest".into());
-            outcome.problem = Some(Problem::new(Kind::Interrupted, "shut down during the run"));
-        } else if p.nothing_scored() {
-            // No digest that would look like a quiet day: the papers stay owed and a later run
-            // (once the cause is fixed) sends them.
-            outcome.status = SubscriberStatus::NotScored;
-            outcome.detail = p.digest.unscored.first().map(|u| u.reason.to_string());
-            if !opts.dry_run {
-                keep_owed(app, &p).await?;
-            }
-        } else if p.digest.is_empty() && p.digest.unscored.is_empty() && !sub.send_empty {
-            outcome.status = SubscriberStatus::NothingToSend;
-            outcome.detail =
-                Some("nothing matched; this subscriber opted out of empty-day notes".into());
-            if !opts.dry_run {
-                keep_owed(app, &p).await?;
-            }
-        } else {
-            let sent = deliver(app, &mailer, &p, run_id, opts.dry_run).await?;
-            outcome.status = sent.status;
-            outcome.detail = sent.detail;
-            delivered_to = sent.to;
-            if sent.problem.is_some() {
-                outcome.problem = sent.problem;
-            }
-            if let (None, Some(first)) = (&outcome.detail, p.digest.unscored.first()) {
-                outcome.detail = Some(format!(
-                    "{} papers could not be scored (owed to the reader for a later digest): {}",
-                    p.digest.unscored.len(),
-                    first.reason
-                ));
-            }
-        }
-        let o = outcome.clone();
-        app.store
-            .call(move |c| runs::record_subscriber(c, run_id, &o))
-            .await?;
-        report.subscribers.push(SubscriberReport {
-            outcome,
-            usage: p.usage,
-            delivered_to,
-        });
+    let prepared = prepare(app, run_id, &fresh, &announcement, None, progress).await?;
+    tracing::info!(digests = prepared.len(), "digests built; sending");
+    // Several digests in flight over the pooled connections; the report keeps the file's order.
+    let reports: Vec<anyhow::Result<SubscriberReport>> = futures::stream::iter(
+        prepared
+            .into_iter()
+            .map(|p| handle(app, &mailer, p, run_id, opts)),
+    )
+    .buffered(app.config.mail.concurrency.max(1))
+    .collect()
+    .await;
+    for r in reports {
+        report.subscribers.push(r?);
     }
 
     if !opts.dry_run {
@@ -263,6 +227,64 @@ async fn steps(
         ));
     }
     Ok(())
+}
+
+/// Sends (or deliberately does not send) one prepared digest and records the outcome.
+async fn handle(
+    app: &App,
+    mailer: &Mailer,
+    p: Prepared,
+    run_id: i64,
+    opts: &DigestOptions,
+) -> anyhow::Result<SubscriberReport> {
+    let mut outcome = p.outcome();
+    let sub = &p.digest.subscriber;
+    let mut delivered_to = None;
+    if app.cancel.is_cancelled() {
+        // Shutting down: nothing new is started; the next run delivers this digest.
+        outcome.status = SubscriberStatus::Interrupted;
+        outcome.detail = Some("paperboy was shutting down; the next run sends this digest".into());
+        outcome.problem = Some(Problem::new(Kind::Interrupted, "shut down during the run"));
+    } else if p.nothing_scored() {
+        // No digest that would look like a quiet day: the papers stay owed and a later run
+        // (once the cause is fixed) sends them.
+        outcome.status = SubscriberStatus::NotScored;
+        outcome.detail = p.digest.unscored.first().map(|u| u.reason.to_string());
+        if !opts.dry_run {
+            keep_owed(app, &p).await?;
+        }
+    } else if p.digest.is_empty() && p.digest.unscored.is_empty() && !sub.send_empty {
+        outcome.status = SubscriberStatus::NothingToSend;
+        outcome.detail =
+            Some("nothing matched; this subscriber opted out of empty-day notes".into());
+        if !opts.dry_run {
+            keep_owed(app, &p).await?;
+        }
+    } else {
+        let sent = deliver(app, mailer, &p, run_id, opts.dry_run).await?;
+        outcome.status = sent.status;
+        outcome.detail = sent.detail;
+        delivered_to = sent.to;
+        if sent.problem.is_some() {
+            outcome.problem = sent.problem;
+        }
+        if let (None, Some(first)) = (&outcome.detail, p.digest.unscored.first()) {
+            outcome.detail = Some(format!(
+                "{} papers could not be scored (owed to the reader for a later digest): {}",
+                p.digest.unscored.len(),
+                first.reason
+            ));
+        }
+    }
+    let o = outcome.clone();
+    app.store
+        .call(move |c| runs::record_subscriber(c, run_id, &o))
+        .await?;
+    Ok(SubscriberReport {
+        outcome,
+        usage: p.usage,
+        delivered_to,
+    })
 }
 
 /// Brings each reader's web archive up to date with `day` (when `[archive]` is configured). A

@@ -51,37 +51,17 @@ async fn bench(readers: usize, triage: bool) {
         ..Default::default()
     })
     .await;
-    let time = std::path::Path::new("/usr/bin/time");
-    let mut cmd = if time.exists() {
-        let mut c = tokio::process::Command::new(time);
-        c.args(["-f", "PEAK_RSS_KB %M", env!("CARGO_BIN_EXE_paperboy")]);
-        c
-    } else {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_paperboy"))
-    };
-    let own = app.command(&[], &[]);
-    let std_cmd = own.as_std();
-    for (k, v) in std_cmd.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    if let Some(d) = std_cmd.get_current_dir() {
-        cmd.current_dir(d);
-    }
-    cmd.arg("--config").arg(&app.config).arg("digest");
-    cmd.env("PAPERBOY__LLM__TRIAGE", triage.to_string());
-    let started = Instant::now();
-    let out = cmd.output().await.unwrap();
-    let wall = started.elapsed().as_secs_f64();
+    let (out, wall, peak) = timed(
+        &app,
+        &["digest"],
+        &[(
+            "PAPERBOY__LLM__TRIAGE",
+            if triage { "true" } else { "false" },
+        )],
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let peak = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("PEAK_RSS_KB "))
-        .and_then(|k| k.trim().parse::<f64>().ok())
-        .map_or("n/a".to_string(), |kb| format!("{:.0}", kb / 1024.0));
     let calls = app.count("SELECT count(DISTINCT call_id) FROM spend");
     let prompt = app.count("SELECT sum(prompt_tokens) FROM spend") as f64;
     let cached = app.count("SELECT sum(cached_tokens) FROM spend") as f64;
@@ -138,6 +118,76 @@ async fn bench(readers: usize, triage: bool) {
     println!(
         "BENCH     {}; {pairs} verdicts on {papers} abstracts",
         stages.join("; ")
+    );
+}
+
+/// Runs the binary with `args` under /usr/bin/time (when present): its output, the wall time in
+/// seconds and the peak RSS in MB ("n/a" without /usr/bin/time).
+async fn timed(
+    app: &TestApp,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Output, f64, String) {
+    let time = std::path::Path::new("/usr/bin/time");
+    let mut cmd = if time.exists() {
+        let mut c = tokio::process::Command::new(time);
+        c.args(["-f", "PEAK_RSS_KB %M", env!("CARGO_BIN_EXE_paperboy")]);
+        c
+    } else {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_paperboy"))
+    };
+    let own = app.command(&[], env);
+    let std_cmd = own.as_std();
+    for (k, v) in std_cmd.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    if let Some(d) = std_cmd.get_current_dir() {
+        cmd.current_dir(d);
+    }
+    cmd.arg("--config").arg(&app.config).args(args);
+    let started = Instant::now();
+    let out = cmd.output().await.unwrap();
+    let wall = started.elapsed().as_secs_f64();
+    let peak = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("PEAK_RSS_KB "))
+        .and_then(|k| k.trim().parse::<f64>().ok())
+        .map_or("n/a".to_string(), |kb| format!("{:.0}", kb / 1024.0));
+    (out, wall, peak)
+}
+
+/// Sending (issue 10): 1,000 readers in keyword mode (no model), each a digest of the day, to the
+/// real SMTP sink on loopback. Prints the wall time, digests per second and peak RSS.
+#[tokio::test]
+#[ignore]
+async fn bench_thousand_digests() {
+    let mut subscribers = String::new();
+    for i in 0..1000 {
+        subscribers.push_str(&format!(
+            "[[subscriber]]\nemail = \"reader{i}@lab.example.org\"\nname = \"Reader {i}\"\ntopics = \"Mixture-of-Experts and quantization.\"\nkeywords = [\"quantization\", \"language model\"]\n\n"
+        ));
+    }
+    let app = TestApp::spawn(Options {
+        subscribers,
+        api_key: false,
+        ..Default::default()
+    })
+    .await;
+    let (out, wall, peak) = timed(&app, &["digest"], &[]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent = app.count("SELECT count(*) FROM deliveries WHERE status = 'sent'");
+    let received = app.smtp.messages().len();
+    assert_eq!((sent, received), (1000, 1000));
+    println!(
+        "BENCH 1000 digests over SMTP (loopback aiosmtpd): {wall:.1} s, {:.0} digests/s, peak RSS {peak} MB",
+        1000.0 / wall
     );
 }
 

@@ -144,9 +144,11 @@ async fn sigkill_during_sending_then_restart_gives_exactly_one_digest_each() {
     wait_until(60, "a digest in flight", || receiving.exists()).await;
     daemon.kill9().await;
     assert!(app.received().is_empty(), "nothing was accepted");
+    // Digests go out several at a time: at least the one on the wire is pending.
+    assert!(app.count("SELECT count(*) FROM deliveries WHERE status = 'pending'") >= 1);
     assert_eq!(
-        app.count("SELECT count(*) FROM deliveries WHERE status = 'pending'"),
-        1
+        app.count("SELECT count(*) FROM deliveries WHERE status = 'sent'"),
+        0
     );
     let calls = app.llm.requests();
 
