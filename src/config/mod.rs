@@ -586,6 +586,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configuration_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("paperboy.toml.example");
+        let c = Config::load(&path, true, []).unwrap();
+        assert_eq!(c.mail.concurrency, 8);
+        assert_eq!(c.schedule.retry_base_secs, 900);
+    }
+
+    #[test]
     fn every_problem_at_once_each_where_it_came_from() {
         let (_d, path) = write(
             "[arxiv]\ncategories = [\"cs.LG\"]\n[llm]\nmodle = \"x\"\nconcurrency = \"two\"\n[shedule]\ncron = \"x\"\n",

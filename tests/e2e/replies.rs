@@ -553,6 +553,16 @@ async fn undo_help_free_text_and_text_that_looks_like_toml() {
 #[tokio::test]
 async fn inbox_parse_explains_a_message() {
     let Setup { app, digest } = setup().await;
+    // Not a mail message at all: a usage error, not a silent success.
+    let notes = app.dir.path().join("notes.txt");
+    std::fs::write(&notes, "add topic: sparse attention\n").unwrap();
+    let run = app.run(&["inbox", "parse", notes.to_str().unwrap()]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not a mail message"),
+        "{}",
+        run.stderr
+    );
     let to = digest.reply_to.clone();
     let file = app.dir.path().join("reply.eml");
     std::fs::write(
