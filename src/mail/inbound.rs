@@ -12,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::commands::{self, Command, Parsed, TopicRef};
 use super::outbound::{build_answer, ReplyAddresses};
-use super::reply_text;
+use super::reply;
 use super::templates::{fill, Templates};
 use crate::domain::SubscriberEmail;
 use crate::pipeline::App;
@@ -252,17 +252,28 @@ impl<'a> Inbox<'a> {
         a.auth = Auth::Subscriber {
             email: SubscriberEmail::parse(&claimed).context("stored subscriber")?,
             how,
-            digest_day: by_digest.and_then(|(_, d)| d.parse().ok()),
+            digest_day: by_digest.as_ref().and_then(|(_, d)| d.parse().ok()),
         };
-        let body = match msg.text_part(0).map(|p| &p.body) {
-            Some(PartType::Text(t)) => t.to_string(),
-            Some(PartType::Html(h)) => reply_text::html_to_text(h),
-            _ => msg
-                .body_html(0)
-                .map(|h| reply_text::html_to_text(&h))
-                .unwrap_or_default(),
-        };
-        a.text = reply_text::new_text(&body);
+        let body = body_text(&msg);
+        let typed = reply::typed_text(&body);
+        // Paperboy's own lines (the digest replied to, the help mail) are never commands.
+        let (e, day) = (
+            claimed.clone(),
+            by_digest.as_ref().and_then(|(_, d)| d.parse().ok()),
+        );
+        let digest = store
+            .call(move |c| match day {
+                Some(day) => deliveries::get(c, &e, day),
+                None => deliveries::latest_sent(c, &e),
+            })
+            .await?;
+        let digest_text = digest.map(|d| sent_text(&d.message)).unwrap_or_default();
+        let known = reply::known_lines(&[
+            &digest_text,
+            &self.templates.help,
+            &self.templates.confirmation,
+        ]);
+        a.text = reply::without_known(&typed, &known);
         a.parsed = commands::parse(&a.text);
         Ok(a)
     }
@@ -783,6 +794,26 @@ impl<'a> Inbox<'a> {
             .await?;
         Ok(ReplyAddresses::new(&self.reply_base, &token))
     }
+}
+
+/// The body a person wrote in: the text part, or an HTML-only message as lines.
+pub fn body_text(msg: &mail_parser::Message) -> String {
+    match msg.text_part(0).map(|p| &p.body) {
+        Some(PartType::Text(t)) => t.to_string(),
+        Some(PartType::Html(h)) => reply::html_to_text(h),
+        _ => msg
+            .body_html(0)
+            .map(|h| reply::html_to_text(&h))
+            .unwrap_or_default(),
+    }
+}
+
+/// The plain text of a message paperboy sent (its stored bytes).
+fn sent_text(raw: &[u8]) -> String {
+    MessageParser::default()
+        .parse(raw)
+        .and_then(|m| m.body_text(0).map(|t| t.to_string()))
+        .unwrap_or_default()
 }
 
 /// Addresses (`a@b`) in a header value, whatever the display names around them.

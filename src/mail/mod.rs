@@ -4,7 +4,7 @@ pub mod commands;
 pub mod imap;
 pub mod inbound;
 pub mod outbound;
-pub mod reply_text;
+pub mod reply;
 pub mod templates;
 
 pub use outbound::{build_digest_message, Mailer, SendError};
