@@ -79,7 +79,12 @@ pub async fn run(config: Config, cmd: InboxCmd) -> Result<u8, Failure> {
                 Auth::Subscriber { email, how, .. } => {
                     format!("{} {email} (by {how})", output::status("ok"))
                 }
-                Auth::Unsubscribe { email } => format!("unsubscribe request for {email}"),
+                Auth::Unsubscribe { email, by_owner: true } => {
+                    format!("unsubscribe request from {email} themself")
+                }
+                Auth::Unsubscribe { email, .. } => format!(
+                    "unsubscribe request for {email} from someone else (the reader is asked to confirm)"
+                ),
                 Auth::Rejected(why) => format!("{}: {why}", output::status("failed")),
                 Auth::Ignored(why) => format!("ignored: {why}"),
             };

@@ -60,6 +60,13 @@ pub enum SubscribersCmd {
         #[arg(value_parser = parse_email)]
         email: SubscriberEmail,
     },
+    /// New reply and unsubscribe addresses for a subscriber: the old ones (in every digest and
+    /// forward they have sent) stop working at once.
+    #[command(after_help = "Example:\n  paperboy subscribers rotate-token ada@lab.org")]
+    RotateToken {
+        #[arg(value_parser = parse_email)]
+        email: SubscriberEmail,
+    },
     /// Send digests to a paused subscriber again.
     #[command(after_help = "Example:\n  paperboy subscribers resume ada@lab.org")]
     Resume {
@@ -156,6 +163,21 @@ pub async fn run(config: Config, cmd: SubscribersCmd) -> Result<u8, Failure> {
         SubscribersCmd::Remove { email } => change(&config, &subs, &email, Change::Remove),
         SubscribersCmd::Pause { email } => change(&config, &subs, &email, Change::Pause),
         SubscribersCmd::Resume { email } => change(&config, &subs, &email, Change::Resume),
+        SubscribersCmd::RotateToken { email } => {
+            if !subs
+                .load()
+                .is_ok_and(|all| all.iter().any(|s| s.email == email))
+            {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "{email} is not a subscriber"
+                )));
+            }
+            let store = open_store(&config)?;
+            let e = email.to_string();
+            store.with(|c| crate::store::inbox::rotate(c, &e))?;
+            println!("{email}: new reply and unsubscribe addresses; the old ones no longer work");
+            Ok(EXIT_OK)
+        }
         SubscribersCmd::Set { email, key, value } => {
             let value =
                 FieldValue::parse(&key, &value).map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;

@@ -35,8 +35,12 @@ pub enum Auth {
         how: String,
         digest_day: Option<NaiveDate>,
     },
-    /// A message to a subscriber's unsubscribe address (the token is the authority).
-    Unsubscribe { email: SubscriberEmail },
+    /// A message to a subscriber's unsubscribe address. From the reader's own address it
+    /// unsubscribes; from anyone else (a forwarded digest) it only asks the reader to confirm.
+    Unsubscribe {
+        email: SubscriberEmail,
+        by_owner: bool,
+    },
     /// Not allowed to change anything (forged, foreign token, stranger). Logged, not answered.
     Rejected(String),
     /// Not meant for paperboy (auto-replies, bounces, oversized). Logged, not answered.
@@ -60,10 +64,14 @@ impl Analysis {
             Auth::Subscriber { email, how, .. } => {
                 ("authenticated", Some(email.to_string()), how.clone())
             }
-            Auth::Unsubscribe { email } => (
+            Auth::Unsubscribe { email, by_owner } => (
                 "unsubscribe",
                 Some(email.to_string()),
-                "unsubscribe address".into(),
+                if *by_owner {
+                    "unsubscribe address, from the reader".into()
+                } else {
+                    "unsubscribe address, from someone else: the reader is asked to confirm".into()
+                },
             ),
             Auth::Rejected(why) => ("rejected", None, why.clone()),
             Auth::Ignored(why) => ("ignored", None, why.clone()),
@@ -184,10 +192,11 @@ impl<'a> Inbox<'a> {
         let store = &self.app.store;
         if let Some(t) = unsub_tokens.first().cloned() {
             a.auth = match store
-                .call(move |c| inbox::subscriber_for_token(c, &t))
+                .call(move |c| inbox::who_has(c, &t, inbox::TokenKind::Unsubscribe))
                 .await?
             {
                 Some(s) => Auth::Unsubscribe {
+                    by_owner: a.from.as_deref() == Some(s.as_str()),
                     email: SubscriberEmail::parse(&s).context("stored subscriber")?,
                 },
                 None => Auth::Rejected("an unsubscribe address with an unknown token".into()),
@@ -197,7 +206,7 @@ impl<'a> Inbox<'a> {
         let mut by_token = None;
         if let Some(t) = reply_tokens.first().cloned() {
             match store
-                .call(move |c| inbox::subscriber_for_token(c, &t))
+                .call(move |c| inbox::who_has(c, &t, inbox::TokenKind::Reply))
                 .await?
             {
                 Some(s) => by_token = Some(s),
@@ -315,7 +324,13 @@ impl<'a> Inbox<'a> {
                 tracing::warn!(message_id = %id, from = a.from.as_deref().unwrap_or("-"), reason = %why, "{outcome} a message in the inbox");
                 (outcome.to_string(), why.clone(), None, None)
             }
-            Auth::Unsubscribe { email } => self.unsubscribe(&a, email).await?,
+            Auth::Unsubscribe { email, by_owner } => {
+                if *by_owner {
+                    self.unsubscribe(&a, email).await?
+                } else {
+                    self.confirm_unsubscribe(&a, email).await?
+                }
+            }
             Auth::Subscriber {
                 email, digest_day, ..
             } => self.apply(&a, email, *digest_day).await?,
@@ -376,17 +391,59 @@ impl<'a> Inbox<'a> {
                 None,
             ));
         };
+        // Paused and marked in the audit trail, not deleted: the entry and its comments stay,
+        // and "undo" (or the admin's `subscribers resume`) brings the reader back.
         let actor = Actor::Reply(a.message_id.clone());
-        self.subs
-            .apply(&self.app.store, email, Change::Remove, &actor)?;
+        self.subs.apply(
+            &self.app.store,
+            email,
+            Change::SetMany {
+                action: "unsubscribe (by mail)".into(),
+                sets: vec![("paused".into(), FieldValue::Bool(true))],
+            },
+            &actor,
+        )?;
         let body = fill(&self.templates.unsubscribed, &[("name", &sub.name)]);
-        // Confirmed to the subscriber's own address, whoever sent the request.
-        let answer = self
-            .answer(a, &sub, &body, a.from.as_deref() == Some(email.as_str()))
-            .await?;
+        let answer = self.answer(a, &sub, &body, true).await?;
         Ok((
             "applied".into(),
-            "unsubscribed".into(),
+            "unsubscribed (paused; undo or resume brings them back)".into(),
+            Some(email.to_string()),
+            Some(answer),
+        ))
+    }
+
+    /// Someone other than the reader wrote to their unsubscribe address (a forwarded digest):
+    /// nothing changes; the reader is asked, at their own address, to confirm by replying.
+    async fn confirm_unsubscribe(
+        &self,
+        a: &Analysis,
+        email: &SubscriberEmail,
+    ) -> anyhow::Result<(String, String, Option<String>, Option<(String, Vec<u8>)>)> {
+        let Some(sub) = self.current(email)? else {
+            return Ok((
+                "ignored".into(),
+                format!("{email} is not subscribed (any more)"),
+                Some(email.to_string()),
+                None,
+            ));
+        };
+        let body = fill(
+            &self.templates.confirm_unsubscribe,
+            &[
+                ("name", &sub.name),
+                ("sender", a.from.as_deref().unwrap_or("an unknown sender")),
+            ],
+        );
+        // Not in the stranger's thread: a new message to the reader.
+        let answer = self.answer(a, &sub, &body, false).await?;
+        tracing::warn!(subscriber = %email, from = a.from.as_deref().unwrap_or("-"), "an unsubscribe request from another address; asked the reader to confirm");
+        Ok((
+            "answered".into(),
+            format!(
+                "unsubscribe requested by {}; the reader was asked to confirm",
+                a.from.as_deref().unwrap_or("an unknown sender")
+            ),
             Some(email.to_string()),
             Some(answer),
         ))
@@ -790,7 +847,7 @@ impl<'a> Inbox<'a> {
         let token = self
             .app
             .store
-            .call(move |c| inbox::token_for(c, &e))
+            .call(move |c| inbox::tokens_for(c, &e))
             .await?;
         Ok(ReplyAddresses::new(&self.reply_base, &token))
     }

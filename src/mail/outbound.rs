@@ -237,14 +237,14 @@ pub struct ReplyAddresses {
 }
 
 impl ReplyAddresses {
-    pub fn new(base: &Address, token: &str) -> ReplyAddresses {
+    pub fn new(base: &Address, tokens: &crate::store::inbox::Tokens) -> ReplyAddresses {
         let make = |tag: &str| {
             Address::new(format!("{}+{tag}", base.user()), base.domain())
                 .expect("a valid base address with a hex tag")
         };
         ReplyAddresses {
-            reply_to: make(token),
-            unsubscribe: make(&format!("unsub-{token}")),
+            reply_to: make(&tokens.reply),
+            unsubscribe: make(&format!("unsub-{}", tokens.unsubscribe)),
         }
     }
 }

@@ -5,12 +5,14 @@ use std::path::Path;
 const HELP: &str = include_str!("../../emails/help.txt");
 const CONFIRMATION: &str = include_str!("../../emails/confirmation.txt");
 const UNSUBSCRIBED: &str = include_str!("../../emails/unsubscribed.txt");
+const CONFIRM_UNSUBSCRIBE: &str = include_str!("../../emails/confirm-unsubscribe.txt");
 
 #[derive(Debug, Clone)]
 pub struct Templates {
     pub help: String,
     pub confirmation: String,
     pub unsubscribed: String,
+    pub confirm_unsubscribe: String,
 }
 
 impl Templates {
@@ -23,6 +25,7 @@ impl Templates {
             help: read("help.txt", HELP),
             confirmation: read("confirmation.txt", CONFIRMATION),
             unsubscribed: read("unsubscribed.txt", UNSUBSCRIBED),
+            confirm_unsubscribe: read("confirm-unsubscribe.txt", CONFIRM_UNSUBSCRIBE),
         }
     }
 }

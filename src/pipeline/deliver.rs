@@ -238,7 +238,7 @@ pub async fn reply_addresses(
     let e = email.to_string();
     let token = app
         .store
-        .call(move |c| crate::store::inbox::token_for(c, &e))
+        .call(move |c| crate::store::inbox::tokens_for(c, &e))
         .await?;
     Ok(Some(crate::mail::outbound::ReplyAddresses::new(
         &base, &token,

@@ -4,38 +4,89 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::now_utc;
 
-/// The subscriber's reply token, created on first use.
-pub fn token_for(conn: &Connection, subscriber: &str) -> rusqlite::Result<String> {
-    if let Some(t) = conn
-        .query_row(
-            "SELECT token FROM reply_tokens WHERE subscriber = ?1",
-            [subscriber],
-            |r| r.get(0),
-        )
-        .optional()?
-    {
-        return Ok(t);
-    }
-    let token = uuid::Uuid::new_v4().simple().to_string();
+/// A reader's two capabilities: the reply token (their commands) and the unsubscribe token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tokens {
+    pub reply: String,
+    pub unsubscribe: String,
+}
+
+/// Which of a reader's tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Reply,
+    Unsubscribe,
+}
+
+fn new_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The subscriber's tokens, created on first use.
+pub fn tokens_for(conn: &Connection, subscriber: &str) -> rusqlite::Result<Tokens> {
     conn.execute(
-        "INSERT INTO reply_tokens (subscriber, token, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(subscriber) DO NOTHING",
-        params![subscriber, token, now_utc()],
+        "INSERT INTO reply_tokens (subscriber, token, unsub_token, created_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(subscriber) DO NOTHING",
+        params![subscriber, new_token(), new_token(), now_utc()],
+    )?;
+    // Rows from before the unsubscribe token get one.
+    conn.execute(
+        "UPDATE reply_tokens SET unsub_token = ?2 WHERE subscriber = ?1 AND unsub_token IS NULL",
+        params![subscriber, new_token()],
     )?;
     conn.query_row(
-        "SELECT token FROM reply_tokens WHERE subscriber = ?1",
+        "SELECT token, unsub_token FROM reply_tokens WHERE subscriber = ?1",
         [subscriber],
-        |r| r.get(0),
+        |r| {
+            Ok(Tokens {
+                reply: r.get(0)?,
+                unsubscribe: r.get(1)?,
+            })
+        },
     )
 }
 
-/// Whose token this is.
-pub fn subscriber_for_token(conn: &Connection, token: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
-        "SELECT subscriber FROM reply_tokens WHERE token = ?1",
-        [token.to_ascii_lowercase()],
-        |r| r.get(0),
-    )
-    .optional()
+/// Whose token of `kind` this is. Every stored token is compared in constant time, so the
+/// answer's timing says nothing about how close a guess was.
+pub fn who_has(
+    conn: &Connection,
+    token: &str,
+    kind: TokenKind,
+) -> rusqlite::Result<Option<String>> {
+    let column = match kind {
+        TokenKind::Reply => "token",
+        TokenKind::Unsubscribe => "unsub_token",
+    };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT subscriber, {column} FROM reply_tokens WHERE {column} IS NOT NULL"
+    ))?;
+    let given = token.to_ascii_lowercase();
+    let mut found = None;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+        let (subscriber, stored) = row?;
+        if constant_time_eq::constant_time_eq(stored.as_bytes(), given.as_bytes()) {
+            found = Some(subscriber);
+        }
+    }
+    Ok(found)
+}
+
+/// New tokens for the reader: the old reply and unsubscribe addresses stop working.
+pub fn rotate(conn: &Connection, subscriber: &str) -> rusqlite::Result<Tokens> {
+    conn.execute(
+        "DELETE FROM reply_tokens WHERE subscriber = ?1",
+        [subscriber],
+    )?;
+    tokens_for(conn, subscriber)
+}
+
+/// The reader is gone: their tokens die with them.
+pub fn forget(conn: &Connection, subscriber: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM reply_tokens WHERE subscriber = ?1",
+        [subscriber],
+    )?;
+    Ok(())
 }
 
 /// The subscriber and day of the digest with this Message-ID (`<…>` included), if we sent one.

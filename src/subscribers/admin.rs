@@ -161,7 +161,12 @@ impl<'a> Subscribers<'a> {
                 &action,
                 before_json.as_ref(),
                 after_json.as_ref(),
-            )
+            )?;
+            // A removed reader's reply and unsubscribe addresses stop working.
+            if after_json.is_none() {
+                crate::store::inbox::forget(c, email.as_str())?;
+            }
+            Ok(())
         })?;
         Ok(Applied {
             action,

@@ -130,9 +130,18 @@ async fn replies_from_four_mail_clients_are_applied_and_confirmed() {
         .unwrap()
         .to_string();
     assert!(token.len() >= 32, "an unguessable token");
+    let unsub_token = digest
+        .list_unsubscribe
+        .trim_start_matches("<mailto:digest+unsub-")
+        .split('@')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(unsub_token.len() >= 32);
+    assert_ne!(unsub_token, token, "two capabilities, not one password");
     assert_eq!(
         digest.list_unsubscribe,
-        format!("<mailto:digest+unsub-{token}@lab.example.org?subject=unsubscribe>")
+        format!("<mailto:digest+unsub-{unsub_token}@lab.example.org?subject=unsubscribe>")
     );
     assert!(digest
         .text
@@ -390,7 +399,7 @@ async fn forged_foreign_automatic_and_oversized_messages_change_nothing() {
 }
 
 #[tokio::test]
-async fn unsubscribe_by_list_unsubscribe_from_anywhere_and_undo() {
+async fn unsubscribing_takes_the_readers_word_and_is_undone() {
     let Setup { app, digest } = setup().await;
     let unsub = digest
         .list_unsubscribe
@@ -399,7 +408,9 @@ async fn unsubscribe_by_list_unsubscribe_from_anywhere_and_undo() {
         .next()
         .unwrap()
         .to_string();
-    // A one-click unsubscribe from a different address (a forwarding alias, a mail client's button).
+    let before = subscribers_file(&app);
+    // Someone holding a forwarded digest writes to Ada's unsubscribe address: nothing changes,
+    // Ada is asked (at her own address) to confirm.
     let msg = format!("From: someone@elsewhere.example.org\r\nTo: {unsub}\r\nSubject: unsubscribe\r\nMessage-ID: <unsub-1@x>\r\n\r\n");
     smtp_send(
         app.smtp.port,
@@ -408,37 +419,63 @@ async fn unsubscribe_by_list_unsubscribe_from_anywhere_and_undo() {
         msg.as_bytes(),
     );
     let report = poll(&app).await;
-    assert_eq!(outcomes(&report), vec!["applied"]);
-    assert!(!subscribers_file(&app).contains(ADA), "Ada is unsubscribed");
-    // Confirmed to Ada's own address, not to the sender.
-    let inbox = ada_inbox(&app).await;
-    let confirmation = inbox
-        .iter()
+    assert_eq!(outcomes(&report), vec!["answered"]);
+    assert_eq!(
+        subscribers_file(&app),
+        before,
+        "a forwarded digest removes nobody"
+    );
+    let request = ada_inbox(&app)
+        .await
+        .into_iter()
+        .find(|m| m.text.contains("someone@elsewhere.example.org"))
+        .expect("Ada is asked to confirm");
+    assert_eq!(request.to, ADA);
+    assert!(
+        request.text.contains("Nothing has changed"),
+        "{}",
+        request.text
+    );
+
+    // Ada confirms by replying "unsubscribe": paused and marked, her entry kept.
+    let to = request.reply_to.clone();
+    let reply = apple(
+        ADA,
+        &to,
+        &format!("<{}>", request.message_id),
+        "<confirm-1@x>",
+        "unsubscribe",
+    );
+    smtp_send(app.smtp.port, ADA, &to, &reply);
+    assert_eq!(outcomes(&poll(&app).await), vec!["applied"]);
+    let file = subscribers_file(&app);
+    assert!(
+        file.contains(ADA) && file.contains("paused = true"),
+        "{file}"
+    );
+    assert!(
+        file.contains("Mixture-of-Experts, quantization and sparsity."),
+        "{file}"
+    );
+    let confirmation = ada_inbox(&app)
+        .await
+        .into_iter()
         .find(|m| m.text.contains("You are unsubscribed"))
         .expect("confirmation to Ada");
     assert_eq!(confirmation.to, ADA);
 
-    // Ada replies "undo" to the confirmation: she is back.
+    // "undo" brings her back.
     let to = confirmation.reply_to.clone();
-    smtp_send(
-        app.smtp.port,
+    let undo = apple(
         ADA,
         &to,
-        &apple(
-            ADA,
-            &to,
-            &format!("<{}>", confirmation.message_id),
-            "<undo-1@x>",
-            "undo",
-        ),
+        &format!("<{}>", confirmation.message_id),
+        "<undo-1@x>",
+        "undo",
     );
-    let report = poll(&app).await;
-    assert_eq!(outcomes(&report), vec!["applied"], "{report:#}");
-    let file = subscribers_file(&app);
-    assert!(
-        file.contains(ADA) && file.contains("Mixture-of-Experts, quantization and sparsity."),
-        "{file}"
-    );
+    smtp_send(app.smtp.port, ADA, &to, &undo);
+    assert_eq!(outcomes(&poll(&app).await), vec!["applied"]);
+    assert!(!subscribers_file(&app).contains("paused = true"));
     let history = app.run(&["subscribers", "history", ADA, "--json"]).await;
     let rows: Value = serde_json::from_str(&history.stdout).unwrap();
     let actions: Vec<&str> = rows
@@ -447,7 +484,35 @@ async fn unsubscribe_by_list_unsubscribe_from_anywhere_and_undo() {
         .iter()
         .map(|r| r["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, vec!["remove", "add"]);
+    assert_eq!(actions, vec!["unsubscribe (by mail)", "undo"]);
+
+    // Her mail client's one-click List-Unsubscribe (from her own address) works at once.
+    let msg = format!(
+        "From: {ADA}\r\nTo: {unsub}\r\nSubject: unsubscribe\r\nMessage-ID: <unsub-2@x>\r\n\r\n"
+    );
+    smtp_send(app.smtp.port, ADA, &unsub, msg.as_bytes());
+    assert_eq!(outcomes(&poll(&app).await), vec!["applied"]);
+    assert!(subscribers_file(&app).contains("paused = true"));
+
+    // Rotated tokens: the old reply address stops working.
+    let rotate = app.run(&["subscribers", "rotate-token", ADA]).await;
+    assert_eq!(rotate.code, 0, "{}", rotate.stderr);
+    let old = digest.reply_to.clone();
+    let stale = apple(ADA, &old, "<nobody@x>", "<old-1@x>", "resume");
+    smtp_send(app.smtp.port, ADA, &old, &stale);
+    let report = poll(&app).await;
+    assert_eq!(outcomes(&report), vec!["rejected"], "{report:#}");
+    assert!(subscribers_file(&app).contains("paused = true"));
+
+    // Removed readers' tokens die with them.
+    let tokens_before =
+        app.count("SELECT count(*) FROM reply_tokens WHERE subscriber = 'ada@lab.example.org'");
+    assert_eq!(tokens_before, 1);
+    assert_eq!(app.run(&["subscribers", "remove", ADA]).await.code, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM reply_tokens WHERE subscriber = 'ada@lab.example.org'"),
+        0
+    );
 }
 
 #[tokio::test]
