@@ -91,6 +91,53 @@ pub async fn after_run(app: &App, report: &RunReport) -> anyhow::Result<usize> {
     send_pending(app).await
 }
 
+/// Tells the admin, once, that a message in the inbox could not be handled (it was moved to the
+/// rejected folder and recorded). Recorded like a run's alert, under the message's inbox entry.
+pub async fn inbox_failure(
+    app: &App,
+    handled: &crate::mail::inbound::Handled,
+) -> anyhow::Result<()> {
+    let Some(admin) = &app.config.admin.email else {
+        return Ok(());
+    };
+    let to: Mailbox = admin.parse()?;
+    let folder = app
+        .config
+        .imap
+        .as_ref()
+        .map_or("paperboy/rejected".to_string(), |i| {
+            i.rejected_folder.clone()
+        });
+    let subject = "paperboy: a reply could not be handled".to_string();
+    let body = format!(
+        "A message in the inbox could not be handled; nothing was changed.\n\n  Message-ID: {}\n  Reader: {}\n  Error: {}\n\nIt was moved to the folder {folder} and is not tried again; `paperboy inbox log` lists it.\nIf the error points at paperboy, please report it with the message.\n",
+        handled.message_id,
+        handled.subscriber.as_deref().unwrap_or("-"),
+        handled.detail
+    );
+    let message_id = new_message_id(&app.from);
+    let message = Message::builder()
+        .from(app.from.clone())
+        .to(to.clone())
+        .subject(subject.clone())
+        .message_id(Some(message_id.clone()))
+        .date_now()
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)?
+        .formatted();
+    let (mid, recipient) = (handled.message_id.clone(), to.email.to_string());
+    app.store
+        .call(move |c| {
+            // Keyed by the inbox entry (negated, apart from run ids): once per message.
+            let Some(row) = crate::store::inbox::entry_number(c, &mid)? else {
+                return Ok(false);
+            };
+            alerts::create_pending(c, -row, &recipient, &message_id, &subject, &message)
+        })
+        .await?;
+    Ok(())
+}
+
 /// Sends the alerts still pending (this run's, and earlier ones the server refused for now),
 /// retrying temporary refusals with backoff like digests.
 pub async fn send_pending(app: &App) -> anyhow::Result<usize> {

@@ -148,6 +148,9 @@ pub struct BudgetConfig {
     pub daily_usd: Option<f64>,
     /// Most per calendar month (UTC), in USD.
     pub monthly_usd: Option<f64>,
+    /// Most the model may cost reading free-text replies per UTC day (default: a tenth of
+    /// `daily_usd`), so replies can never eat the digests' budget.
+    pub replies_usd: Option<f64>,
 }
 
 /// `[archive]`: static HTML pages of each reader's digests, one folder per reader under an
@@ -185,6 +188,8 @@ pub struct ImapConfig {
     pub timeout_secs: u64,
     /// Extra trusted root certificates (PEM), for a server with an internal CA.
     pub ca_file: Option<PathBuf>,
+    /// Free-text replies the model reads per reader and day; past it, a polite answer.
+    pub model_replies_per_day: u32,
 }
 
 impl Default for ImapConfig {
@@ -201,6 +206,7 @@ impl Default for ImapConfig {
             rejected_folder: "paperboy/rejected".into(),
             timeout_secs: 30,
             ca_file: None,
+            model_replies_per_day: 10,
         }
     }
 }
@@ -410,6 +416,7 @@ impl Config {
         for (key, v) in [
             ("budget.daily_usd", self.budget.daily_usd),
             ("budget.monthly_usd", self.budget.monthly_usd),
+            ("budget.replies_usd", self.budget.replies_usd),
         ] {
             if v.is_some_and(|v| v.is_nan() || v <= 0.0) {
                 bad(
@@ -435,6 +442,15 @@ impl Config {
             }
         }
         out
+    }
+
+    /// The day's cap on reading replies with the model: `[budget] replies_usd`, or a tenth of
+    /// `daily_usd`; `None` without either.
+    pub fn replies_budget(&self) -> Option<crate::domain::Money> {
+        self.budget
+            .replies_usd
+            .or(self.budget.daily_usd.map(|d| d / 10.0))
+            .map(|usd| crate::domain::Money::from_micros((usd * 1_000_000.0).round() as i64))
     }
 
     pub fn categories(&self) -> Vec<Category> {

@@ -230,9 +230,13 @@ pub async fn poll(app: &App) -> anyhow::Result<PollReport> {
         move_message(&mut session, can_move, &set, folder)
             .await
             .with_context(|| format!("cannot move message {uid} to {folder}"))?;
+        if handled.outcome == "failed" {
+            crate::alerts::inbox_failure(app, &handled).await?;
+        }
         report.handled.push(handled);
     }
     let _ = session.logout().await;
+    crate::alerts::send_pending(app).await?;
 
     let (sent, failed) = send_pending(app, &mailer).await?;
     report.answers_sent = sent;

@@ -1,5 +1,6 @@
 //! The admin's alerts, recorded like deliveries: written before the send, one per run, retried
-//! while the mail server refuses for now.
+//! while the mail server refuses for now. A run's alert is keyed by the run's id; an inbox
+//! message that could not be handled by its inbox entry's row number, negated.
 
 use rusqlite::{params, Connection};
 

@@ -269,3 +269,13 @@ pub fn log(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<LogEntry>> {
     })?;
     rows.collect()
 }
+
+/// The row number of an inbox entry (for keying its alert).
+pub fn entry_number(conn: &Connection, message_id: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT rowid FROM inbound WHERE message_id = ?1",
+        [message_id],
+        |r| r.get(0),
+    )
+    .optional()
+}

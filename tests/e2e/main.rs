@@ -9,6 +9,7 @@ mod browser;
 mod daemon;
 mod digest;
 mod helpers;
+mod hostile;
 mod llm_stand_in;
 mod operations;
 mod render;

@@ -7,19 +7,31 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-const PAPERBOY: &str = "digest@lab.example.org";
-const ADA: &str = "ada@lab.example.org";
-const GRACE: &str = "grace@lab.example.org";
+pub const PAPERBOY: &str = "digest@lab.example.org";
+pub const ADA: &str = "ada@lab.example.org";
+pub const GRACE: &str = "grace@lab.example.org";
 
-struct Setup {
-    app: TestApp,
+pub struct Setup {
+    pub app: TestApp,
     /// Ada's digest as she received it (over IMAP).
-    digest: Received,
+    pub digest: Received,
 }
 
-async fn setup() -> Setup {
+pub async fn setup() -> Setup {
+    setup_with("").await
+}
+
+/// [`setup`] with `extra` configuration (e.g. `[admin]` or `[budget]` sections).
+pub async fn setup_with(extra: &str) -> Setup {
     let app = TestApp::spawn(Options {
-        imap_users: vec![PAPERBOY, ADA, GRACE, "mallory@evil.example.org"],
+        imap_users: vec![
+            PAPERBOY,
+            ADA,
+            GRACE,
+            "mallory@evil.example.org",
+            "admin@lab.example.org",
+        ],
+        extra_config: extra.to_string(),
         ..Default::default()
     })
     .await;
@@ -32,7 +44,7 @@ async fn setup() -> Setup {
     Setup { app, digest }
 }
 
-async fn ada_inbox(app: &TestApp) -> Vec<Received> {
+pub async fn ada_inbox(app: &TestApp) -> Vec<Received> {
     app.dovecot
         .as_ref()
         .unwrap()
@@ -43,17 +55,17 @@ async fn ada_inbox(app: &TestApp) -> Vec<Received> {
         .collect()
 }
 
-fn subscribers_file(app: &TestApp) -> String {
+pub fn subscribers_file(app: &TestApp) -> String {
     std::fs::read_to_string(app.dir.path().join("subscribers.toml")).unwrap()
 }
 
-async fn poll(app: &TestApp) -> Value {
+pub async fn poll(app: &TestApp) -> Value {
     let run = app.run(&["inbox", "poll", "--json"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     serde_json::from_str(&run.stdout).unwrap()
 }
 
-fn outcomes(report: &Value) -> Vec<String> {
+pub fn outcomes(report: &Value) -> Vec<String> {
     report["messages"]
         .as_array()
         .unwrap()
@@ -63,7 +75,7 @@ fn outcomes(report: &Value) -> Vec<String> {
 }
 
 /// Gmail: multipart/alternative, quoted-printable, the attribution line wrapped over two lines.
-fn gmail(from: &str, to: &str, in_reply_to: &str, id: &str, command: &str) -> Vec<u8> {
+pub fn gmail(from: &str, to: &str, in_reply_to: &str, id: &str, command: &str) -> Vec<u8> {
     format!(
         "From: Ada Lovelace <{from}>\r\nTo: paperboy <{to}>\r\nSubject: Re: arXiv digest Fri 28 Mar 2025: 5 papers\r\n\
          Message-ID: {id}\r\nIn-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\nDate: Fri, 28 Mar 2025 09:12:00 +0000\r\n\
@@ -78,7 +90,13 @@ fn gmail(from: &str, to: &str, in_reply_to: &str, id: &str, command: &str) -> Ve
 }
 
 /// Outlook: HTML only, ISO-8859-1, quoted-printable, the "From: … Sent: …" block.
-fn outlook(from: &str, to: &str, in_reply_to: &str, id: &str, command_latin1_qp: &str) -> Vec<u8> {
+pub fn outlook(
+    from: &str,
+    to: &str,
+    in_reply_to: &str,
+    id: &str,
+    command_latin1_qp: &str,
+) -> Vec<u8> {
     format!(
         "From: Ada Lovelace <{from}>\r\nTo: \"paperboy\" <{to}>\r\nSubject: RE: arXiv digest\r\nMessage-ID: {id}\r\n\
          In-Reply-To: {in_reply_to}\r\nThread-Topic: arXiv digest\r\nMIME-Version: 1.0\r\n\
@@ -92,7 +110,7 @@ fn outlook(from: &str, to: &str, in_reply_to: &str, id: &str, command_latin1_qp:
 }
 
 /// Apple Mail (iPhone): format=flowed, "Sent from my iPhone", the attribution inside the quote.
-fn apple(from: &str, to: &str, in_reply_to: &str, id: &str, command: &str) -> Vec<u8> {
+pub fn apple(from: &str, to: &str, in_reply_to: &str, id: &str, command: &str) -> Vec<u8> {
     format!(
         "From: Ada Lovelace <{from}>\r\nTo: paperboy <{to}>\r\nSubject: Re: arXiv digest\r\nMessage-Id: {id}\r\n\
          In-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\nMime-Version: 1.0 (1.0)\r\nX-Mailer: iPhone Mail (22D82)\r\n\
@@ -103,7 +121,7 @@ fn apple(from: &str, to: &str, in_reply_to: &str, id: &str, command: &str) -> Ve
 }
 
 /// Thunderbird: plain UTF-8, "On 3/28/25 06:00, paperboy wrote:".
-fn thunderbird(from: &str, to: &str, in_reply_to: &str, id: &str, command: &str) -> Vec<u8> {
+pub fn thunderbird(from: &str, to: &str, in_reply_to: &str, id: &str, command: &str) -> Vec<u8> {
     format!(
         "Message-ID: {id}\r\nDate: Fri, 28 Mar 2025 10:00:00 +0100\r\nMIME-Version: 1.0\r\nUser-Agent: Mozilla Thunderbird\r\n\
          Subject: Re: arXiv digest\r\nTo: paperboy <{to}>\r\nReferences: {in_reply_to}\r\nFrom: Ada Lovelace <{from}>\r\n\

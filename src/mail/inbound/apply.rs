@@ -1,0 +1,446 @@
+//! What an authenticated reply asks for: its commands applied to the subscriber's entry (or
+//! free text read by the model, within its bounds), `undo`, and the answer.
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+
+use super::state::{fields_of, numbered, topic_lines, State};
+use super::{Analysis, Inbox, Outcome};
+use crate::domain::SubscriberEmail;
+use crate::mail::commands::{self, Command};
+use crate::mail::templates::fill;
+use crate::scoring::Scorer;
+use crate::store::audit::Actor;
+use crate::store::{deliveries, inbox};
+use crate::subscribers::admin::Change;
+use crate::subscribers::edit::FieldValue;
+use crate::subscribers::Subscriber;
+
+impl Inbox<'_> {
+    pub(super) async fn apply(
+        &self,
+        a: &Analysis,
+        email: &SubscriberEmail,
+        digest_day: Option<NaiveDate>,
+    ) -> anyhow::Result<Outcome> {
+        let who = Some(email.to_string());
+        let mut parsed = a.parsed.clone();
+        let actor = Actor::Reply(a.message_id.clone());
+
+        let Some(sub) = self.current(email)? else {
+            if parsed.commands == vec![Command::Undo] {
+                return self.undo(a, email, None).await;
+            }
+            return Ok((
+                "rejected".into(),
+                format!("{email} is not a subscriber (any more)"),
+                who,
+                None,
+            ));
+        };
+
+        // Free text that is not a command: ask the model, when there is one.
+        let mut interpreted = false;
+        if parsed.commands.is_empty() && !parsed.other.is_empty() {
+            let read = self.interpret(&sub, &parsed.other.join("\n")).await?;
+            if let Err(why) = &read {
+                parsed.invalid.push(why.clone());
+            }
+            if let Ok(Some(lines)) = read {
+                let from_model = commands::parse(&lines.join("\n"));
+                parsed.invalid.extend(
+                    from_model
+                        .invalid
+                        .iter()
+                        .map(|i| format!("{i} (suggested by the model)")),
+                );
+                parsed.invalid.extend(
+                    from_model
+                        .other
+                        .iter()
+                        .map(|i| format!("{i} (suggested by the model, not a command)")),
+                );
+                interpreted = !from_model.commands.is_empty();
+                parsed.commands = from_model.commands;
+            }
+        }
+
+        if parsed.commands.contains(&Command::Unsubscribe) {
+            return self.unsubscribe(a, email).await;
+        }
+        if parsed.commands.contains(&Command::Undo) {
+            return self.undo(a, email, Some(&sub)).await;
+        }
+
+        let mut st = State::of(&sub);
+        let mut notes = Vec::new();
+        let mut examples = Vec::new();
+        let mut want_help = parsed.commands.is_empty() || parsed.commands.contains(&Command::Help);
+        for c in &parsed.commands {
+            match c {
+                Command::MoreLike(n) | Command::LessLike(n) => {
+                    let more = matches!(c, Command::MoreLike(_));
+                    match self.paper_in_digest(email, digest_day, *n).await? {
+                        Ok(ex) => {
+                            st.changes.push(format!(
+                                "{} papers like {n}. {}",
+                                if more { "more" } else { "fewer" },
+                                ex.1
+                            ));
+                            examples.push(inbox::Example {
+                                paper_id: ex.0,
+                                more,
+                                title: ex.1,
+                            });
+                        }
+                        Err(why) => notes.push(format!("{c}: {why}")),
+                    }
+                }
+                Command::Help | Command::ListTopics => want_help |= matches!(c, Command::Help),
+                other => {
+                    if let Err(why) = st.apply(other) {
+                        notes.push(format!("{c}: {why}"));
+                    }
+                }
+            }
+        }
+        notes.extend(parsed.invalid.iter().cloned());
+        let not_understood: Vec<String> = parsed
+            .other
+            .iter()
+            .filter(|_| !interpreted)
+            .cloned()
+            .collect();
+
+        let sets = st.sets(&sub);
+        let mut changed = !examples.is_empty();
+        let mut topics_now = numbered(&st.topics);
+        if !sets.is_empty() {
+            let action = format!(
+                "reply: {}",
+                parsed
+                    .commands
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            match self.subs.apply(
+                &self.app.store,
+                email,
+                Change::SetMany { action, sets },
+                &actor,
+            ) {
+                Ok(applied) => {
+                    changed |= applied.changed;
+                    if let Some(after) = applied.after {
+                        topics_now = numbered(&topic_lines(&after.topics));
+                    }
+                }
+                Err(e) => {
+                    notes.push(format!(
+                        "nothing was changed: {}",
+                        e.to_string().lines().last().unwrap_or("").trim()
+                    ));
+                    st.changes.clear();
+                    examples.clear();
+                    changed = false;
+                }
+            }
+        }
+        for ex in &examples {
+            let (e, ex, id) = (email.to_string(), ex.clone(), a.message_id.clone());
+            self.app
+                .store
+                .call(move |c| inbox::add_example(c, &e, &ex, &id))
+                .await?;
+        }
+
+        let mut extra = String::new();
+        if interpreted {
+            extra.push_str("\n(I read your message as the commands above.)\n");
+        }
+        if !notes.is_empty() {
+            extra.push_str("\nCould not do:\n");
+            for n in &notes {
+                extra.push_str(&format!("  - {n}\n"));
+            }
+        }
+        if !not_understood.is_empty() && !changed {
+            extra.push_str("\nI did not understand:\n");
+            for n in &not_understood {
+                extra.push_str(&format!("  > {n}\n"));
+            }
+        }
+        let (outcome, body) = if changed {
+            let lines: Vec<String> = st.changes.iter().map(|c| format!("  - {c}")).collect();
+            let body = fill(
+                &self.templates.confirmation,
+                &[
+                    ("name", &sub.name),
+                    ("changes", &lines.join("\n")),
+                    ("topics", &topics_now),
+                ],
+            );
+            ("applied", format!("{}{extra}", body.trim_end()))
+        } else if want_help || !notes.is_empty() || !not_understood.is_empty() {
+            let body = fill(
+                &self.templates.help,
+                &[("name", &sub.name), ("topics", &topics_now)],
+            );
+            ("answered", format!("{}\n{extra}", body.trim_end()))
+        } else {
+            // Only "topics": the list is the answer.
+            let body = format!(
+                "Hello {},\n\nYour topics now:\n{topics_now}\n\nReply \"remove topic: N\" to drop one, or \"help\" for every command.\n",
+                sub.name
+            );
+            ("answered", body)
+        };
+        let detail = if changed {
+            st.changes.join("; ")
+        } else {
+            "answered without changes".to_string()
+        };
+        let answer = self.answer(a, &sub, &body, true).await?;
+        Ok((outcome.into(), detail, who, Some(answer)))
+    }
+
+    /// Reverts the last change a reply from `email` made (subscribers file and examples).
+    pub(super) async fn undo(
+        &self,
+        a: &Analysis,
+        email: &SubscriberEmail,
+        current: Option<&Subscriber>,
+    ) -> anyhow::Result<Outcome> {
+        let who = Some(email.to_string());
+        let e = email.to_string();
+        let Some(last) = self
+            .app
+            .store
+            .call(move |c| inbox::last_changing_reply(c, &e))
+            .await?
+        else {
+            return match current {
+                Some(sub) => {
+                    let body = format!("Hello {},\n\nThere is nothing to undo.\n", sub.name);
+                    let answer = self.answer(a, sub, &body, true).await?;
+                    Ok((
+                        "answered".into(),
+                        "nothing to undo".into(),
+                        who,
+                        Some(answer),
+                    ))
+                }
+                None => Ok((
+                    "rejected".into(),
+                    format!("{email} is not a subscriber and has nothing to undo"),
+                    who,
+                    None,
+                )),
+            };
+        };
+        let (e, l) = (email.to_string(), last.clone());
+        let rows = self
+            .app
+            .store
+            .call(move |c| crate::store::audit::history(c, &e))
+            .await?;
+        let row = rows
+            .into_iter()
+            .rev()
+            .find(|r| r.actor == "reply" && r.detail.as_deref() == Some(last.as_str()));
+        let actor = Actor::Reply(a.message_id.clone());
+        let mut what = Vec::new();
+        if let Some(row) = row {
+            let change = match (&row.before, &row.after) {
+                (Some(before), None) => Some(Change::Add(fields_of(before, None))),
+                (Some(before), Some(after)) => {
+                    let sets: Vec<(String, FieldValue)> = fields_of(before, Some(after))
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect();
+                    (!sets.is_empty()).then(|| Change::SetMany {
+                        action: "undo".into(),
+                        sets,
+                    })
+                }
+                _ => None,
+            };
+            if let Some(change) = change {
+                self.subs.apply(&self.app.store, email, change, &actor)?;
+                what.push(format!(
+                    "reverted: {}",
+                    row.action.trim_start_matches("reply: ")
+                ));
+            }
+        }
+        let (e, l2) = (email.to_string(), l.clone());
+        let removed = self
+            .app
+            .store
+            .call(move |c| inbox::remove_examples_of(c, &e, &l2))
+            .await?;
+        if removed > 0 {
+            what.push(format!("forgot {removed} example paper(s)"));
+        }
+        self.app
+            .store
+            .call(move |c| inbox::mark_undone(c, &l))
+            .await?;
+        let sub = self.current(email)?.context("the subscriber after undo")?;
+        let lines: Vec<String> = what.iter().map(|w| format!("  - {w}")).collect();
+        let body = fill(
+            &self.templates.confirmation,
+            &[
+                ("name", &sub.name),
+                ("changes", &lines.join("\n")),
+                ("topics", &numbered(&topic_lines(&sub.topics))),
+            ],
+        );
+        let answer = self.answer(a, &sub, &body, true).await?;
+        Ok((
+            "applied".into(),
+            format!("undo: {}", what.join("; ")),
+            who,
+            Some(answer),
+        ))
+    }
+
+    /// The paper numbered `n` in the digest replied to (or the latest one sent).
+    async fn paper_in_digest(
+        &self,
+        email: &SubscriberEmail,
+        day: Option<NaiveDate>,
+        n: usize,
+    ) -> anyhow::Result<Result<(String, String), String>> {
+        let e = email.to_string();
+        let d = self
+            .app
+            .store
+            .call(move |c| match day {
+                Some(day) => deliveries::get(c, &e, day),
+                None => deliveries::latest_sent(c, &e),
+            })
+            .await?;
+        let Some(d) = d else {
+            return Ok(Err("there is no digest to take the number from".into()));
+        };
+        let Some(id) = d.paper_ids.get(n.wrapping_sub(1)).cloned() else {
+            return Ok(Err(format!(
+                "the digest of {} has {} papers",
+                d.day,
+                d.paper_ids.len()
+            )));
+        };
+        let day = d.day;
+        let title = self
+            .app
+            .store
+            .call(move |c| crate::store::papers::announced(c, day))
+            .await?
+            .into_iter()
+            .find(|p| p.id == id)
+            .map(|p| p.title)
+            .unwrap_or_else(|| id.to_string());
+        Ok(Ok((id.to_string(), title)))
+    }
+
+    /// Free text → commands, by the model (structured output): `Ok(None)` without a model,
+    /// `Err(why)` when the reader's daily share or the replies' budget is used up (the answer
+    /// then says so politely). The call is reserved in `[budget]` like any other.
+    async fn interpret(
+        &self,
+        sub: &Subscriber,
+        text: &str,
+    ) -> anyhow::Result<Result<Option<Vec<String>>, String>> {
+        let Scorer::Llm(llm) = &self.app.scorer else {
+            return Ok(Ok(None));
+        };
+        let now = self.app.clock.now();
+        let limit = self
+            .app
+            .config
+            .imap
+            .as_ref()
+            .map_or(10, |i| i.model_replies_per_day);
+        let (email, day) = (sub.email.to_string(), now.format("%Y-%m-%d").to_string());
+        let (read_today, replies_spent) = self
+            .app
+            .store
+            .call(move |c| {
+                let read: i64 = c.query_row(
+                    "SELECT count(DISTINCT coalesce(call_id, 'row' || id)) FROM spend WHERE stage = 'reply' AND subscriber = ?1 AND substr(at, 1, 10) = ?2",
+                    rusqlite::params![email, day],
+                    |r| r.get(0),
+                )?;
+                let spent: i64 = c.query_row(
+                    "SELECT coalesce(sum(cost_micros), 0) FROM spend WHERE stage = 'reply' AND substr(at, 1, 10) = ?1",
+                    [day],
+                    |r| r.get(0),
+                )?;
+                Ok((read, spent))
+            })
+            .await?;
+        if read_today >= i64::from(limit) {
+            return Ok(Err(format!(
+                "I read free text with the model at most {limit} times a day; please write one of the commands below"
+            )));
+        }
+        // The worst this call can cost: a short prompt and a short answer.
+        let model = llm.client.model();
+        let worst = llm
+            .prices
+            .get(model)
+            .map(|p| p.cost(((text.len() + 4000) / 3) as u64, 0, 1000))
+            .unwrap_or(crate::domain::Money::ZERO);
+        if let Some(cap) = self.app.config.replies_budget() {
+            if crate::domain::Money::from_micros(replies_spent) + worst > cap {
+                tracing::warn!(%cap, "the day's budget for reading replies is used up");
+                return Ok(Err(
+                    "I cannot read free text today; please write one of the commands below".into(),
+                ));
+            }
+        }
+        match llm.budget.reserve(&self.app.store, now, worst).await? {
+            Ok(()) => {}
+            Err(why) => {
+                tracing::warn!(%why, "no budget left to read a free-text reply");
+                return Ok(Err(
+                    "I cannot read free text today; please write one of the commands below".into(),
+                ));
+            }
+        }
+        let prompt = crate::scoring::prompt::reply_prompt(
+            &self.app.config.resolve(&self.app.config.prompts),
+        );
+        let answer = llm
+            .client
+            .commands(
+                &prompt,
+                &format!("Current topics:\n{}\n\nMessage:\n{text}", sub.topics),
+            )
+            .await;
+        let result = match answer {
+            Ok((lines, usage)) => {
+                if let Some(u) = usage {
+                    let row = crate::store::spend::SpendRow {
+                        subscriber: Some(sub.email.to_string()),
+                        ..crate::scoring::spend_of(model, u, llm.prices.get(model), "reply")
+                    };
+                    self.app
+                        .store
+                        .call(move |c| crate::store::spend::record(c, &row))
+                        .await?;
+                }
+                Ok(Ok(Some(lines)))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the model could not read a free-text reply; answering with help");
+                Ok(Ok(None))
+            }
+        };
+        llm.budget.release(worst).await;
+        result
+    }
+}

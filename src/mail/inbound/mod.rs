@@ -1,0 +1,555 @@
+//! Replies: who sent a message and whether they may change anything, what they asked for, and
+//! the answer. The IMAP side (fetching, flagging, moving) is in `imap.rs`; this is the logic,
+//! which `paperboy inbox parse` runs on a single file too.
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use lettre::Address;
+use mail_parser::MessageParser;
+use sha2::{Digest as _, Sha256};
+
+mod apply;
+mod message;
+mod state;
+
+pub use message::body_text;
+use message::{addresses_in, automatic, ids_of, sent_text};
+pub use state::topic_lines;
+
+use super::commands::{self, Parsed};
+use super::outbound::{build_answer, ReplyAddresses};
+use super::reply;
+use super::templates::{fill, Templates};
+use crate::domain::SubscriberEmail;
+use crate::pipeline::App;
+use crate::store::audit::Actor;
+use crate::store::{deliveries, inbox};
+use crate::subscribers::admin::{Change, Subscribers};
+use crate::subscribers::edit::FieldValue;
+use crate::subscribers::{hex, Subscriber};
+
+/// What handling one message came to: (outcome, detail, subscriber, the answer to send as
+/// (recipient, message bytes)).
+type Outcome = (String, String, Option<String>, Option<(String, Vec<u8>)>);
+
+/// Commands applied from one reply, at most.
+pub const MAX_COMMANDS: usize = 50;
+/// Lines of a reply read, at most.
+pub const MAX_LINES: usize = 200;
+
+/// Messages larger than this are never treated as commands.
+pub const MAX_SIZE: usize = 1024 * 1024;
+
+/// Who a message is from, as far as paperboy is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// A subscriber's own reply: the token or the digest it answers belongs to the sender.
+    Subscriber {
+        email: SubscriberEmail,
+        how: String,
+        digest_day: Option<NaiveDate>,
+    },
+    /// A message to a subscriber's unsubscribe address. From the reader's own address it
+    /// unsubscribes; from anyone else (a forwarded digest) it only asks the reader to confirm.
+    Unsubscribe {
+        email: SubscriberEmail,
+        by_owner: bool,
+    },
+    /// Not allowed to change anything (forged, foreign token, stranger). Logged, not answered.
+    Rejected(String),
+    /// Not meant for paperboy (auto-replies, bounces, oversized). Logged, not answered.
+    Ignored(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub message_id: String,
+    pub from: Option<String>,
+    pub subject: String,
+    pub auth: Auth,
+    /// What the sender wrote above the quote.
+    pub text: String,
+    pub parsed: Parsed,
+}
+
+impl Analysis {
+    /// A message that could not even be analysed (recorded, moved aside, never retried).
+    fn unreadable(raw: &[u8], why: String) -> Analysis {
+        Analysis {
+            message_id: format!("<{}@paperboy.invalid>", &hex(&Sha256::digest(raw))[..32]),
+            from: None,
+            subject: String::new(),
+            auth: Auth::Rejected(format!("could not be read: {why}")),
+            text: String::new(),
+            parsed: Parsed::default(),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let (status, who, why) = match &self.auth {
+            Auth::Subscriber { email, how, .. } => {
+                ("authenticated", Some(email.to_string()), how.clone())
+            }
+            Auth::Unsubscribe { email, by_owner } => (
+                "unsubscribe",
+                Some(email.to_string()),
+                if *by_owner {
+                    "unsubscribe address, from the reader".into()
+                } else {
+                    "unsubscribe address, from someone else: the reader is asked to confirm".into()
+                },
+            ),
+            Auth::Rejected(why) => ("rejected", None, why.clone()),
+            Auth::Ignored(why) => ("ignored", None, why.clone()),
+        };
+        serde_json::json!({
+            "message_id": self.message_id,
+            "from": self.from,
+            "subject": self.subject,
+            "status": status,
+            "subscriber": who,
+            "why": why,
+            "text": self.text,
+            "commands": self.parsed.commands.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "not_understood": self.parsed.other,
+            "invalid": self.parsed.invalid,
+        })
+    }
+}
+
+/// What handling a message came to.
+#[derive(Debug, Clone)]
+pub struct Handled {
+    pub message_id: String,
+    /// `applied`, `answered`, `rejected`, `ignored`, or `duplicate` (handled before).
+    pub outcome: String,
+    pub detail: String,
+    pub subscriber: Option<String>,
+}
+
+impl Handled {
+    /// Whether the message belongs in the "rejected" folder.
+    /// Goes to the rejected folder (refused, or failed to be handled).
+    pub fn rejected(&self) -> bool {
+        matches!(self.outcome.as_str(), "rejected" | "ignored" | "failed")
+    }
+}
+
+pub struct Inbox<'a> {
+    pub app: &'a App,
+    pub subs: Subscribers<'a>,
+    pub templates: Templates,
+    pub reply_base: Address,
+}
+
+impl<'a> Inbox<'a> {
+    pub fn new(app: &'a App) -> anyhow::Result<Inbox<'a>> {
+        let reply_base = app.config.reply_address().map_err(|e| anyhow::anyhow!(e))?;
+        Ok(Inbox {
+            subs: Subscribers::new(&app.config),
+            templates: Templates::load(&app.config.resolve(std::path::Path::new("emails"))),
+            reply_base,
+            app,
+        })
+    }
+
+    /// Reads one message: who sent it, may they change anything, what did they write.
+    pub async fn analyse(&self, raw: &[u8]) -> anyhow::Result<Analysis> {
+        let fallback_id = format!("<{}@paperboy.invalid>", &hex(&Sha256::digest(raw))[..32]);
+        let mut a = Analysis {
+            message_id: fallback_id,
+            from: None,
+            subject: String::new(),
+            auth: Auth::Ignored(String::new()),
+            text: String::new(),
+            parsed: Parsed::default(),
+        };
+        if raw.len() > MAX_SIZE {
+            a.auth = Auth::Ignored(format!(
+                "{} bytes is over the 1 MiB limit for replies",
+                raw.len()
+            ));
+            return Ok(a);
+        }
+        let Some(msg) = MessageParser::default().parse(raw) else {
+            a.auth = Auth::Rejected("not a mail message".into());
+            return Ok(a);
+        };
+        if let Some(id) = msg.message_id() {
+            a.message_id = format!("<{id}>");
+        }
+        a.from = msg
+            .from()
+            .and_then(|f| f.first())
+            .and_then(|f| f.address())
+            .map(|s| s.to_lowercase());
+        a.subject = msg.subject().unwrap_or_default().to_string();
+        let headers: Vec<(String, String)> = msg
+            .headers_raw()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let header = |name: &str| -> Vec<&str> {
+            headers
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+
+        if let Some(why) = automatic(&headers, a.from.as_deref(), &a.subject, &msg) {
+            a.auth = Auth::Ignored(why);
+            return Ok(a);
+        }
+
+        // Tokens in the addresses the message was sent to.
+        let mut reply_tokens = Vec::new();
+        let mut unsub_tokens = Vec::new();
+        for name in ["to", "cc", "delivered-to", "x-original-to", "envelope-to"] {
+            for value in header(name) {
+                for addr in addresses_in(value) {
+                    if let Some(tag) = self.tag_of(&addr) {
+                        match tag.strip_prefix("unsub-") {
+                            Some(t) => unsub_tokens.push(t.to_string()),
+                            None => reply_tokens.push(tag),
+                        }
+                    }
+                }
+            }
+        }
+        let store = &self.app.store;
+        if let Some(t) = unsub_tokens.first().cloned() {
+            a.auth = match store
+                .call(move |c| inbox::who_has(c, &t, inbox::TokenKind::Unsubscribe))
+                .await?
+            {
+                Some(s) => Auth::Unsubscribe {
+                    by_owner: a.from.as_deref() == Some(s.as_str()),
+                    email: SubscriberEmail::parse(&s).context("stored subscriber")?,
+                },
+                None => Auth::Rejected("an unsubscribe address with an unknown token".into()),
+            };
+            return Ok(a);
+        }
+        let mut by_token = None;
+        if let Some(t) = reply_tokens.first().cloned() {
+            match store
+                .call(move |c| inbox::who_has(c, &t, inbox::TokenKind::Reply))
+                .await?
+            {
+                Some(s) => by_token = Some(s),
+                None => {
+                    a.auth = Auth::Rejected("the reply address carries an unknown token".into());
+                    return Ok(a);
+                }
+            }
+        }
+        let mut refs: Vec<String> = ids_of(msg.in_reply_to());
+        refs.extend(ids_of(msg.references()));
+        let mut by_digest = None;
+        for r in refs.iter().rev() {
+            let id = format!("<{r}>");
+            if let Some(found) = store
+                .call(move |c| inbox::digest_by_message_id(c, &id))
+                .await?
+            {
+                by_digest = Some(found);
+                break;
+            }
+        }
+        let claimed = match (&by_token, &by_digest) {
+            (Some(t), Some((d, _))) if t != d => {
+                a.auth = Auth::Rejected(format!(
+                    "the token belongs to {t} but the digest replied to was {d}'s"
+                ));
+                return Ok(a);
+            }
+            (Some(t), _) => t.clone(),
+            (None, Some((d, _))) => d.clone(),
+            (None, None) => {
+                a.auth = Auth::Rejected(
+                    "no reply token and not a reply to a digest paperboy sent".into(),
+                );
+                return Ok(a);
+            }
+        };
+        if a.from.as_deref() != Some(claimed.as_str()) {
+            a.auth = Auth::Rejected(format!(
+                "sent from {} but the token or digest belongs to {claimed}",
+                a.from.as_deref().unwrap_or("an unknown sender")
+            ));
+            return Ok(a);
+        }
+        let how = match (&by_token, &by_digest) {
+            (Some(_), Some((_, day))) => format!("reply token, and a reply to the digest of {day}"),
+            (Some(_), None) => "reply token".to_string(),
+            (None, Some((_, day))) => format!("a reply to the digest of {day}"),
+            (None, None) => unreachable!("handled above"),
+        };
+        a.auth = Auth::Subscriber {
+            email: SubscriberEmail::parse(&claimed).context("stored subscriber")?,
+            how,
+            digest_day: by_digest.as_ref().and_then(|(_, d)| d.parse().ok()),
+        };
+        let body = body_text(&msg);
+        let typed = reply::typed_text(&body);
+        // Paperboy's own lines (the digest replied to, the help mail) are never commands.
+        let (e, day) = (
+            claimed.clone(),
+            by_digest.as_ref().and_then(|(_, d)| d.parse().ok()),
+        );
+        let digest = store
+            .call(move |c| match day {
+                Some(day) => deliveries::get(c, &e, day),
+                None => deliveries::latest_sent(c, &e),
+            })
+            .await?;
+        let digest_text = digest.map(|d| sent_text(&d.message)).unwrap_or_default();
+        let known = reply::known_lines(&[
+            &digest_text,
+            &self.templates.help,
+            &self.templates.confirmation,
+        ]);
+        a.text = reply::without_known(&typed, &known);
+        // Bounded work per message: at most MAX_LINES lines read, MAX_COMMANDS commands applied.
+        let lines: Vec<&str> = a.text.lines().collect();
+        let read = lines.len().min(MAX_LINES);
+        a.parsed = commands::parse(&lines[..read].join("\n"));
+        let extra_lines = lines.len() - read;
+        if a.parsed.commands.len() > MAX_COMMANDS || extra_lines > 0 {
+            let dropped = a.parsed.commands.len().saturating_sub(MAX_COMMANDS);
+            a.parsed.commands.truncate(MAX_COMMANDS);
+            a.parsed.invalid.push(format!(
+                "a reply may hold at most {MAX_COMMANDS} commands in {MAX_LINES} lines; the rest ({dropped} commands, {extra_lines} lines) was not read"
+            ));
+        }
+        Ok(a)
+    }
+
+    /// `digest+TAG@domain` → `TAG`, for our own reply address only.
+    fn tag_of(&self, addr: &str) -> Option<String> {
+        let (local, domain) = addr.rsplit_once('@')?;
+        let (base, tag) = local.split_once('+')?;
+        (base.eq_ignore_ascii_case(self.reply_base.user())
+            && domain.eq_ignore_ascii_case(self.reply_base.domain())
+            && !tag.is_empty())
+        .then(|| tag.to_ascii_lowercase())
+    }
+
+    /// Handles one message once: applies what an authenticated subscriber asked for, records the
+    /// message and the answer to send (sent by `send_pending`).
+    pub async fn handle(&self, raw: &[u8]) -> anyhow::Result<Handled> {
+        let a = match self.analyse(raw).await {
+            Ok(a) => a,
+            Err(e) => Analysis::unreadable(raw, format!("{e:#}")),
+        };
+        let id = a.message_id.clone();
+        let seen = {
+            let id = id.clone();
+            self.app.store.call(move |c| inbox::inbound(c, &id)).await?
+        };
+        if let Some(prev) = seen {
+            return Ok(Handled {
+                message_id: id,
+                outcome: "duplicate".into(),
+                detail: format!("handled before ({})", prev.outcome),
+                subscriber: None,
+            });
+        }
+        let handled = match &a.auth {
+            Auth::Rejected(why) | Auth::Ignored(why) => {
+                let outcome = if matches!(a.auth, Auth::Rejected(_)) {
+                    "rejected"
+                } else {
+                    "ignored"
+                };
+                tracing::warn!(message_id = %id, from = a.from.as_deref().unwrap_or("-"), reason = %why, "{outcome} a message in the inbox");
+                Ok((outcome.to_string(), why.clone(), None, None))
+            }
+            Auth::Unsubscribe { email, by_owner } => {
+                if *by_owner {
+                    self.unsubscribe(&a, email).await
+                } else {
+                    self.confirm_unsubscribe(&a, email).await
+                }
+            }
+            Auth::Subscriber {
+                email, digest_day, ..
+            } => self.apply(&a, email, *digest_day).await,
+        };
+        // An error handling one message never blocks the queue: it is recorded as failed, moved
+        // to the rejected folder, the reader told when they are who they say, the admin alerted.
+        let (outcome, detail, subscriber, answer) = match handled {
+            Ok(h) => h,
+            Err(e) => {
+                let why = format!("{e:#}");
+                tracing::error!(message_id = %id, error = %why, "could not handle a message; it goes to the rejected folder");
+                let (who, answer) = match &a.auth {
+                    Auth::Subscriber { email, .. }
+                    | Auth::Unsubscribe {
+                        email,
+                        by_owner: true,
+                    } => {
+                        let answer = match self.current(email) {
+                            Ok(Some(sub)) => {
+                                let body = format!(
+                                    "Hello {},\n\nSomething went wrong while handling your message; nothing was changed.\nThe person who runs paperboy has been told. Please try again later.\n",
+                                    sub.name
+                                );
+                                self.answer(&a, &sub, &body, true).await.ok()
+                            }
+                            _ => None,
+                        };
+                        (Some(email.to_string()), answer)
+                    }
+                    _ => (None, None),
+                };
+                ("failed".to_string(), why, who, answer)
+            }
+        };
+        let recorded = {
+            let (id, from, sub, out, det) = (
+                id.clone(),
+                a.from.clone(),
+                subscriber.clone(),
+                outcome.clone(),
+                detail.clone(),
+            );
+            let answer = answer.clone();
+            self.app
+                .store
+                .call(move |c| {
+                    inbox::record_inbound(
+                        c,
+                        &id,
+                        from.as_deref(),
+                        sub.as_deref(),
+                        &out,
+                        Some(&det),
+                        answer
+                            .as_ref()
+                            .map(|(to, m): &(String, Vec<u8>)| (to.as_str(), m.as_slice())),
+                    )
+                })
+                .await?
+        };
+        if !recorded {
+            return Ok(Handled {
+                message_id: id,
+                outcome: "duplicate".into(),
+                detail: "handled by another poll".into(),
+                subscriber,
+            });
+        }
+        tracing::info!(message_id = %id, subscriber = subscriber.as_deref().unwrap_or("-"), %outcome, %detail, "handled a reply");
+        Ok(Handled {
+            message_id: id,
+            outcome,
+            detail,
+            subscriber,
+        })
+    }
+
+    async fn unsubscribe(&self, a: &Analysis, email: &SubscriberEmail) -> anyhow::Result<Outcome> {
+        let Some(sub) = self.current(email)? else {
+            return Ok((
+                "ignored".into(),
+                format!("{email} is not subscribed (any more)"),
+                Some(email.to_string()),
+                None,
+            ));
+        };
+        // Paused and marked in the audit trail, not deleted: the entry and its comments stay,
+        // and "undo" (or the admin's `subscribers resume`) brings the reader back.
+        let actor = Actor::Reply(a.message_id.clone());
+        self.subs.apply(
+            &self.app.store,
+            email,
+            Change::SetMany {
+                action: "unsubscribe (by mail)".into(),
+                sets: vec![("paused".into(), FieldValue::Bool(true))],
+            },
+            &actor,
+        )?;
+        let body = fill(&self.templates.unsubscribed, &[("name", &sub.name)]);
+        let answer = self.answer(a, &sub, &body, true).await?;
+        Ok((
+            "applied".into(),
+            "unsubscribed (paused; undo or resume brings them back)".into(),
+            Some(email.to_string()),
+            Some(answer),
+        ))
+    }
+
+    /// Someone other than the reader wrote to their unsubscribe address (a forwarded digest):
+    /// nothing changes; the reader is asked, at their own address, to confirm by replying.
+    async fn confirm_unsubscribe(
+        &self,
+        a: &Analysis,
+        email: &SubscriberEmail,
+    ) -> anyhow::Result<Outcome> {
+        let Some(sub) = self.current(email)? else {
+            return Ok((
+                "ignored".into(),
+                format!("{email} is not subscribed (any more)"),
+                Some(email.to_string()),
+                None,
+            ));
+        };
+        let body = fill(
+            &self.templates.confirm_unsubscribe,
+            &[
+                ("name", &sub.name),
+                ("sender", a.from.as_deref().unwrap_or("an unknown sender")),
+            ],
+        );
+        // Not in the stranger's thread: a new message to the reader.
+        let answer = self.answer(a, &sub, &body, false).await?;
+        tracing::warn!(subscriber = %email, from = a.from.as_deref().unwrap_or("-"), "an unsubscribe request from another address; asked the reader to confirm");
+        Ok((
+            "answered".into(),
+            format!(
+                "unsubscribe requested by {}; the reader was asked to confirm",
+                a.from.as_deref().unwrap_or("an unknown sender")
+            ),
+            Some(email.to_string()),
+            Some(answer),
+        ))
+    }
+
+    fn current(&self, email: &SubscriberEmail) -> anyhow::Result<Option<Subscriber>> {
+        let all = self
+            .subs
+            .load()
+            .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+        Ok(all.into_iter().find(|s| &s.email == email))
+    }
+
+    /// An answer in the thread of `a`, to the subscriber's own address.
+    async fn answer(
+        &self,
+        a: &Analysis,
+        sub: &Subscriber,
+        body: &str,
+        threaded: bool,
+    ) -> anyhow::Result<(String, Vec<u8>)> {
+        let addrs = self.reply_addresses(&sub.email).await?;
+        let subject = if a.subject.to_lowercase().starts_with("re:") {
+            a.subject.clone()
+        } else {
+            format!("Re: {}", a.subject)
+        };
+        let in_reply_to = threaded.then_some(a.message_id.as_str());
+        let bytes = build_answer(&self.app.from, sub, &subject, in_reply_to, &addrs, body)?;
+        Ok((sub.email.to_string(), bytes))
+    }
+
+    pub async fn reply_addresses(&self, email: &SubscriberEmail) -> anyhow::Result<ReplyAddresses> {
+        let e = email.to_string();
+        let token = self
+            .app
+            .store
+            .call(move |c| inbox::tokens_for(c, &e))
+            .await?;
+        Ok(ReplyAddresses::new(&self.reply_base, &token))
+    }
+}
