@@ -170,8 +170,19 @@ impl ArxivClient {
                 source: FeedError::Xml(format!("bad api_url: {e}")),
             })?
             .to_string();
+            // An empty page before the announced total is arXiv's known hiccup: asked again,
+            // then a failure — never a partial day.
             let page = self
-                .get_parsed(&url, |body| parse_api(body, categories))
+                .get_parsed(&url, |body| {
+                    let page = parse_api(body, categories)?;
+                    if page.entries == 0 && start < page.total_results {
+                        return Err(FeedError::EmptyPage {
+                            start,
+                            total: page.total_results,
+                        });
+                    }
+                    Ok(page)
+                })
                 .await?;
             let got = page.entries;
             papers.extend(page.papers);
@@ -183,7 +194,7 @@ impl ArxivClient {
         }
         Ok(Announcement {
             day,
-            papers,
+            papers: crate::arxiv::parse::merge_duplicates(papers),
             rejected,
         })
     }

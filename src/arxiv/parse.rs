@@ -24,6 +24,12 @@ pub enum FeedError {
     Date(String),
     #[error("the arXiv API answered with an error: {0}")]
     Api(String),
+    /// An RSS 1.0 (RDF) feed: arXiv's format before 2024, no longer served.
+    #[error("this is an old RSS 1.0 (RDF) feed, the format arXiv replaced in 2024; use the RSS 2.0 feed at https://rss.arxiv.org/rss/<categories>")]
+    Rdf,
+    /// The API stopped returning entries before the total it announced.
+    #[error("the arXiv API returned an empty page at {start} of {total} results; the day would be incomplete")]
+    EmptyPage { start: usize, total: usize },
     /// arXiv's RSS answer to a query it cannot serve (an unknown category): an empty channel
     /// titled "Feed error for query: …". Never a quiet day.
     #[error("arXiv answered with an error feed: \"{0}\" (check [arxiv] categories)")]
@@ -71,6 +77,9 @@ struct Item {
 /// Parses an arXiv RSS document. A channel without items is a day without an announcement
 /// (weekends, holidays) and yields zero papers; XML that is not an RSS channel is an error.
 pub fn parse_rss(xml: &str) -> Result<Announcement, FeedError> {
+    if xml.contains("<rdf:RDF") {
+        return Err(FeedError::Rdf);
+    }
     let rss: Rss = quick_xml::de::from_str(xml).map_err(|e| FeedError::Xml(e.to_string()))?;
     if let Some(title) = &rss.channel.title {
         if title.trim_start().starts_with("Feed error") {
@@ -95,9 +104,32 @@ pub fn parse_rss(xml: &str) -> Result<Announcement, FeedError> {
     }
     Ok(Announcement {
         day,
-        papers,
+        papers: merge_duplicates(papers),
         rejected,
     })
+}
+
+/// A paper listed twice in one answer (arXiv does it across categories) is one paper: the first
+/// listing, with the categories of both.
+pub fn merge_duplicates(papers: Vec<Paper>) -> Vec<Paper> {
+    let mut out: Vec<Paper> = Vec::with_capacity(papers.len());
+    let mut index: std::collections::HashMap<ArxivId, usize> = std::collections::HashMap::new();
+    for p in papers {
+        match index.get(&p.id) {
+            Some(&i) => {
+                for c in p.categories {
+                    if !out[i].categories.contains(&c) {
+                        out[i].categories.push(c);
+                    }
+                }
+            }
+            None => {
+                index.insert(p.id.clone(), out.len());
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 fn rss_item(item: Item) -> Result<Paper, String> {
@@ -210,7 +242,7 @@ struct AtomFeed {
 
 #[derive(Deserialize)]
 struct Entry {
-    id: String,
+    id: Option<String>,
     title: Option<String>,
     summary: Option<String>,
     #[serde(default, rename = "author")]
@@ -259,14 +291,24 @@ pub fn parse_api(xml: &str, wanted: &[Category]) -> Result<ApiPage, FeedError> {
     let entries = feed.entries.len();
     let mut papers = Vec::new();
     let mut rejected = Vec::new();
-    for e in feed.entries {
-        let (id, version) = match ArxivId::parse_versioned(&e.id) {
+    for (n, e) in feed.entries.into_iter().enumerate() {
+        // A bad entry is skipped and reported; the rest of the page stands.
+        let Some(raw_id) = e.id.as_deref() else {
+            rejected.push(format!("entry {}: no <id>", n + 1));
+            continue;
+        };
+        let (id, version) = match ArxivId::parse_versioned(raw_id) {
             Ok(v) => v,
             Err(err) => {
-                rejected.push(err.to_string());
+                rejected.push(format!("entry {}: {err}", n + 1));
                 continue;
             }
         };
+        let title = clean(e.title.as_deref().unwrap_or(""));
+        if title.is_empty() {
+            rejected.push(format!("entry {} ({id}): no title", n + 1));
+            continue;
+        }
         let categories: Vec<Category> = e
             .categories
             .iter()
@@ -285,7 +327,7 @@ pub fn parse_api(xml: &str, wanted: &[Category]) -> Result<ApiPage, FeedError> {
         papers.push(Paper {
             id,
             version: version.unwrap_or(1),
-            title: clean(e.title.as_deref().unwrap_or("")),
+            title,
             authors: e
                 .authors
                 .iter()
@@ -310,6 +352,61 @@ pub fn parse_api(xml: &str, wanted: &[Category]) -> Result<ApiPage, FeedError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn old_rdf_feeds_are_named_as_such() {
+        let xml = include_str!("../../tests/fixtures/arxiv/rdf-cs.LG-2023-10-02.xml");
+        let err = parse_rss(xml).unwrap_err();
+        assert!(matches!(err, FeedError::Rdf));
+        assert!(err.to_string().contains("RSS 1.0 (RDF)"), "{err}");
+    }
+
+    #[test]
+    fn a_paper_listed_twice_is_one_paper() {
+        let xml = include_str!("../../tests/fixtures/arxiv/rss-cs.LG+cs.AI-2025-03-28.xml");
+        let first_item = {
+            let start = xml.find("<item>").unwrap();
+            let end = xml[start..].find("</item>").unwrap() + start + "</item>".len();
+            xml[start..end].to_string()
+        };
+        let doubled = xml.replacen(
+            &first_item,
+            &format!(
+                "{first_item}\n{}",
+                first_item.replace("<category>cs.LG</category>", "<category>stat.ML</category>")
+            ),
+            1,
+        );
+        let once = parse_rss(xml).unwrap();
+        let twice = parse_rss(&doubled).unwrap();
+        assert_eq!(twice.papers.len(), once.papers.len());
+        let id = &once.papers[0].id;
+        let merged = twice.papers.iter().find(|p| &p.id == id).unwrap();
+        assert!(merged.categories.len() >= once.papers[0].categories.len());
+    }
+
+    #[test]
+    fn a_bad_api_entry_is_skipped_and_reported_not_the_page() {
+        let xml = include_str!("../../tests/fixtures/arxiv/atom-api-2025-03-27.xml");
+        let first = xml.find("<entry>").unwrap();
+        let id_start = xml[first..].find("<id>").unwrap() + first;
+        let id_end = xml[id_start..].find("</id>").unwrap() + id_start + "</id>".len();
+        let no_id = format!("{}{}", &xml[..id_start], &xml[id_end..]);
+        let wanted = [Category::parse("cs.LG").unwrap()];
+        let page = parse_api(&no_id, &wanted).unwrap();
+        assert_eq!(page.papers.len(), 1, "the other entry stands");
+        assert!(page.rejected[0].contains("no <id>"), "{:?}", page.rejected);
+        let second = xml.rfind("<title>").unwrap();
+        let close = xml[second..].find("</title>").unwrap() + second;
+        let no_title = format!(
+            "{}<title>  </title>{}",
+            &xml[..second],
+            &xml[close + "</title>".len()..]
+        );
+        let page = parse_api(&no_title, &wanted).unwrap();
+        assert_eq!(page.papers.len(), 1, "no blank paper");
+        assert!(page.rejected[0].contains("no title"), "{:?}", page.rejected);
+    }
 
     #[test]
     fn the_error_feed_is_an_error_not_a_quiet_day() {

@@ -133,7 +133,7 @@ mod tests {
             "the mean μ_L and variance σ_L² of L"
         );
         assert_eq!(readable(r"a $\frac{1}{2}$ rate"), "a 1/2 rate");
-        assert_eq!(readable(r"loss $x^{ab}$"), "loss x^(ab)");
+        assert_eq!(readable(r"loss $x^{q}$"), "loss x^q");
         assert_eq!(
             readable(r"$\left(\mathbf{W}\right)$ and \$5"),
             r"(W) and \$5"

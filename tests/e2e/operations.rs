@@ -351,3 +351,55 @@ async fn one_reader_gets_a_day_again_on_the_admins_word() {
     assert_eq!(app.received_by("grace@lab.example.org").len(), 1);
     assert_eq!(app.count("SELECT count(*) FROM superseded_deliveries"), 1);
 }
+
+#[tokio::test]
+async fn an_empty_api_page_before_the_total_fails_the_day_instead_of_cutting_it_short() {
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, ResponseTemplate};
+    let app = TestApp::spawn(Options {
+        feed: None,
+        ..Default::default()
+    })
+    .await;
+    let first = fixture("atom-api-2025-03-27.xml").replace(
+        "xmlns:opensearch=\"http://a9.com/-/spec/opensearch/1.1/\">2</opensearch:totalResults>",
+        "xmlns:opensearch=\"http://a9.com/-/spec/opensearch/1.1/\">5</opensearch:totalResults>",
+    );
+    let empty = {
+        let start = first.find("<entry>").unwrap();
+        let end = first.rfind("</entry>").unwrap() + "</entry>".len();
+        format!("{}{}", &first[..start], &first[end..])
+    };
+    Mock::given(method("GET"))
+        .and(path("/api/query"))
+        .and(query_param("start", "0"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(first))
+        .mount(&app.arxiv)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/query"))
+        .and(query_param("start", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(empty))
+        .mount(&app.arxiv)
+        .await;
+    let run = app.run(&["digest", "--date", "2025-03-27"]).await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let (status, error): (String, String) = app
+        .db()
+        .query_row("SELECT status, error FROM runs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.contains("empty page at 2 of 5"), "{error}");
+    assert!(app.received().is_empty(), "no partial day is sent");
+    let asked = app.arxiv.received_requests().await.unwrap();
+    assert!(
+        asked
+            .iter()
+            .filter(|r| r.url.query().unwrap_or("").contains("start=2"))
+            .count()
+            > 1,
+        "the empty page was asked again"
+    );
+}
