@@ -222,11 +222,22 @@ pub fn last_changing_reply(
     subscriber: &str,
 ) -> rusqlite::Result<Option<String>> {
     conn.query_row(
-        "SELECT message_id FROM inbound WHERE subscriber = ?1 AND outcome = 'applied' ORDER BY received_at DESC, rowid DESC LIMIT 1",
+        "SELECT message_id FROM inbound WHERE subscriber = ?1 AND outcome IN ('applied', 'undid') ORDER BY received_at DESC, rowid DESC LIMIT 1",
         [subscriber],
         |r| r.get(0),
     )
     .optional()
+}
+
+/// Whether this reply was itself an `undo` (an undo of an undo is refused).
+pub fn was_undo(conn: &Connection, message_id: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT outcome = 'undid' FROM inbound WHERE message_id = ?1",
+        [message_id],
+        |r| r.get(0),
+    )
+    .optional()
+    .map(|v| v.unwrap_or(false))
 }
 
 /// Marks a reply as undone, so the next `undo` goes one further back.

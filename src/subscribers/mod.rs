@@ -290,6 +290,16 @@ fn validate(
         .as_ref()
         .map(|n| n.get_ref().trim().to_string())
         .unwrap_or_default();
+    if let Some(n) = &raw.name {
+        if n.get_ref().chars().any(char::is_control) {
+            let line = ctx.line(n);
+            ctx.problem(
+                Some(line),
+                "name",
+                "has a line break or another control character; write the name on one line".into(),
+            );
+        }
+    }
 
     let mut topics = String::new();
     match (&raw.topics, &raw.topics_file) {

@@ -492,7 +492,7 @@ async fn unsubscribing_takes_the_readers_word_and_is_undone() {
         "undo",
     );
     smtp_send(app.smtp.port, ADA, &to, &undo);
-    assert_eq!(outcomes(&poll(&app).await), vec!["applied"]);
+    assert_eq!(outcomes(&poll(&app).await), vec!["undid"]);
     assert!(!subscribers_file(&app).contains("paused = true"));
     let history = app.run(&["subscribers", "history", ADA, "--json"]).await;
     let rows: Value = serde_json::from_str(&history.stdout).unwrap();
@@ -570,8 +570,18 @@ async fn undo_help_free_text_and_text_that_looks_like_toml() {
 
     // Undo reverts the last change made by reply.
     send("<undo-2@x>", "undo");
-    assert_eq!(outcomes(&poll(&app).await), vec!["applied"]);
+    assert_eq!(outcomes(&poll(&app).await), vec!["undid"]);
     assert!(!subscribers_file(&app).contains("mallory"));
+    // An undo of the undo is refused: it would re-apply what was reverted.
+    send("<undo-3@x>", "undo");
+    assert_eq!(outcomes(&poll(&app).await), vec!["answered"]);
+    assert!(!subscribers_file(&app).contains("mallory"));
+    let refusal = ada_inbox(&app)
+        .await
+        .into_iter()
+        .find(|m| m.in_reply_to == "undo-3@x")
+        .unwrap();
+    assert!(refusal.text.contains("cannot be undone by reply"), "{}", refusal.text);
 
     // Nothing understood, no model needed for "help": the help text from emails/.
     send("<help-1@x>", "help");
