@@ -87,7 +87,9 @@ mod tests {
         assert!(SubscriberEmail::parse("digest@localhost").is_ok());
         // Compatibility forms fold into the plain address (so they collide with it).
         assert_eq!(
-            SubscriberEmail::parse("ａｄａ@lab.example.org").unwrap().as_str(),
+            SubscriberEmail::parse("ａｄａ@lab.example.org")
+                .unwrap()
+                .as_str(),
             "ada@lab.example.org"
         );
         assert!(SubscriberEmail::parse("jürgen@münchen.example.de").is_ok());
@@ -99,7 +101,10 @@ mod tests {
             let e = SubscriberEmail::parse(raw).unwrap_err().to_string();
             assert!(e.contains("mixes letters of different scripts"), "{e}");
         }
-        assert!(SubscriberEmail::parse("\u{430}\u{434}\u{430}@lab.example.org").is_ok(), "one script is fine");
+        assert!(
+            SubscriberEmail::parse("\u{430}\u{434}\u{430}@lab.example.org").is_ok(),
+            "one script is fine"
+        );
     }
 
     #[test]

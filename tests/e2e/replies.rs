@@ -581,7 +581,11 @@ async fn undo_help_free_text_and_text_that_looks_like_toml() {
         .into_iter()
         .find(|m| m.in_reply_to == "undo-3@x")
         .unwrap();
-    assert!(refusal.text.contains("cannot be undone by reply"), "{}", refusal.text);
+    assert!(
+        refusal.text.contains("cannot be undone by reply"),
+        "{}",
+        refusal.text
+    );
 
     // Nothing understood, no model needed for "help": the help text from emails/.
     send("<help-1@x>", "help");

@@ -242,12 +242,7 @@ impl Inbox<'_> {
         };
         // The last change was itself an undo: undoing it would re-apply what was reverted.
         let l = last.clone();
-        if self
-            .app
-            .store
-            .call(move |c| inbox::was_undo(c, &l))
-            .await?
-        {
+        if self.app.store.call(move |c| inbox::was_undo(c, &l)).await? {
             if let Some(sub) = current {
                 let body = format!(
                     "Hello {},\n\nYour last change was an undo; it cannot be undone by reply. Write the command you want instead (reply \"help\" for the list).\n",
@@ -261,7 +256,12 @@ impl Inbox<'_> {
                     Some(answer),
                 ));
             }
-            return Ok(("rejected".into(), "undo of an undo refused".into(), who, None));
+            return Ok((
+                "rejected".into(),
+                "undo of an undo refused".into(),
+                who,
+                None,
+            ));
         }
         let (e, l) = (email.to_string(), last.clone());
         let rows = self
