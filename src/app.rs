@@ -36,6 +36,9 @@ pub enum StartError {
 
 impl App {
     pub async fn build(config: Config) -> Result<App, StartError> {
+        for warning in config.cleartext_passwords() {
+            tracing::warn!("{warning}");
+        }
         let from = config
             .from_mailbox()
             .map_err(|e| StartError::Config(anyhow::anyhow!(e)))?;

@@ -11,6 +11,13 @@ pub enum LogFormat {
 pub fn init(format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("paperboy=info,warn"));
+    // The IMAP crate traces every command it sends, LOGIN and its password included: never
+    // below info, whatever RUST_LOG asks.
+    let filter = filter.add_directive(
+        "async_imap=info"
+            .parse()
+            .expect("a valid logging directive"),
+    );
     // Colour only on a terminal: a journal or log file gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();

@@ -73,6 +73,15 @@ pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
             })
             .map_err(|e| e.to_string().trim_end().to_string()),
     ));
+    let cleartext = config.cleartext_passwords();
+    items.push(item(
+        "security",
+        if cleartext.is_empty() {
+            Ok("no password crosses the network unencrypted".into())
+        } else {
+            Err(cleartext.join("; "))
+        },
+    ));
     items.push(item(
         "prompts",
         Prompts::load(&config.resolve(&config.prompts))

@@ -515,6 +515,33 @@ impl Config {
     pub fn smtp_password(&self) -> Option<SecretString> {
         secret_from_env(&self.mail.smtp.password_env)
     }
+
+    /// Passwords that would cross the network unencrypted (`security = "none"` to a host other
+    /// than this machine), each said as a sentence with its fix.
+    pub fn cleartext_passwords(&self) -> Vec<String> {
+        let local = |host: &str| matches!(host, "localhost" | "127.0.0.1" | "::1");
+        let mut out = Vec::new();
+        let smtp = &self.mail.smtp;
+        if self.mail.transport == Transport::Smtp
+            && smtp.security == Security::None
+            && self.smtp_password().is_some()
+            && !local(&smtp.host)
+        {
+            out.push(format!(
+                "the SMTP password would cross the network unencrypted to {}:{}; set [mail.smtp] security = \"starttls\" or \"tls\"",
+                smtp.host, smtp.port
+            ));
+        }
+        if let Some(imap) = &self.imap {
+            if imap.security == Security::None && !local(&imap.host) {
+                out.push(format!(
+                    "the IMAP password would cross the network unencrypted to {}:{}; set [imap] security = \"tls\" or \"starttls\"",
+                    imap.host, imap.port
+                ));
+            }
+        }
+        out
+    }
 }
 
 /// A web address paperboy can call: http or https, with a host.

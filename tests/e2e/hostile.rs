@@ -181,3 +181,44 @@ async fn a_message_that_cannot_be_handled_is_moved_aside_and_the_queue_goes_on()
     );
     assert_eq!(outcomes(&poll(&app).await), vec!["applied"]);
 }
+
+#[tokio::test]
+async fn passwords_never_reach_the_logs_or_cross_the_network_in_clear_unnoticed() {
+    let Setup { app, .. } = setup().await;
+    // Every log level on: the IMAP LOGIN (and its password) still never shows.
+    let run = app
+        .run_with_env(&["inbox", "poll"], &[("RUST_LOG", "trace")])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("DEBUG"), "verbose logging was on");
+    assert!(
+        !run.stderr.contains(IMAP_PASSWORD),
+        "the IMAP password leaked into the logs"
+    );
+
+    // A server elsewhere without TLS: check says so, and so does every start.
+    let config = std::fs::read_to_string(&app.config).unwrap().replace(
+        "host = \"127.0.0.1\"\nsecurity = \"none\"",
+        "host = \"mail.lab.example.org\"\nsecurity = \"none\"",
+    );
+    std::fs::write(&app.config, config).unwrap();
+    let check = app.run(&["check", "--offline"]).await;
+    assert_eq!(check.code, 1, "{}", check.stdout);
+    assert!(
+        check.stdout.contains(
+            "the IMAP password would cross the network unencrypted to mail.lab.example.org"
+        ),
+        "{}",
+        check.stdout
+    );
+    let preview = app.run(&["runs"]).await;
+    assert_eq!(preview.code, 0);
+    let digest = app.run(&["digest", "--dry-run"]).await;
+    assert!(
+        digest
+            .stderr
+            .contains("would cross the network unencrypted"),
+        "{}",
+        digest.stderr
+    );
+}
