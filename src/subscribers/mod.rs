@@ -42,14 +42,22 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
-    /// What the scorer sees of this reader. Verdicts are cached by its hash, so two readers with
-    /// the same topics share them, and a change of topics means fresh verdicts.
+    /// The reader's own words for the scorer (topics and keywords), shown with the
+    /// instructions. Verdicts are cached by [`Subscriber::profile_hash`], so two readers with the
+    /// same profile share them, and a change means fresh verdicts.
     pub fn profile_text(&self) -> String {
         let mut p = self.topics.trim().to_string();
         if !self.keywords.is_empty() {
             p.push_str("\n\nKeywords: ");
             p.push_str(&self.keywords.join(", "));
         }
+        p
+    }
+
+    /// The papers the reader pointed at by reply ("more like 3"): arXiv titles, so data, never
+    /// instructions — they go in the message with the papers, quoted. Empty without examples.
+    pub fn examples_text(&self) -> String {
+        let mut p = String::new();
         for (more, heading) in [
             (true, "Papers this reader wants more of, for example:"),
             (false, "Papers this reader wants fewer of, for example:"),
@@ -61,9 +69,14 @@ impl Subscriber {
                 .map(|(_, t)| t.as_str())
                 .collect();
             if !titles.is_empty() {
-                p.push_str(&format!("\n\n{heading}\n"));
+                p.push_str(&format!("{heading}\n"));
                 for t in titles {
-                    p.push_str(&format!("- {t}\n"));
+                    // One line per title, no characters the prompt's layout uses.
+                    let t: String = t
+                        .chars()
+                        .map(|c| if c.is_control() || c == '|' { ' ' } else { c })
+                        .collect();
+                    p.push_str(&format!("- \"{}\"\n", t.trim()));
                 }
             }
         }
@@ -88,7 +101,11 @@ impl Subscriber {
     }
 
     pub fn profile_hash(&self) -> String {
-        hex(&Sha256::digest(self.profile_text().as_bytes()))[..16].to_string()
+        let mut h = Sha256::new();
+        h.update(self.profile_text().as_bytes());
+        h.update(b"\0examples\0");
+        h.update(self.examples_text().as_bytes());
+        hex(&h.finalize())[..16].to_string()
     }
 }
 
@@ -536,14 +553,18 @@ authors = ["Yann LeCun"]
             (true, "MoQa: MoE Quantization".into()),
             (false, "RL for robots".into()),
         ];
-        let text = s.profile_text();
+        let text = s.examples_text();
         assert!(
-            text.contains("wants more of, for example:\n- MoQa: MoE Quantization"),
+            text.contains("wants more of, for example:\n- \"MoQa: MoE Quantization\""),
             "{text}"
         );
         assert!(
-            text.contains("wants fewer of, for example:\n- RL for robots"),
+            text.contains("wants fewer of, for example:\n- \"RL for robots\""),
             "{text}"
+        );
+        assert!(
+            !s.profile_text().contains("MoQa"),
+            "titles are data, not instructions"
         );
         assert_ne!(s.profile_hash(), plain, "new examples mean fresh verdicts");
     }

@@ -37,10 +37,28 @@ struct Reader<'a> {
     label: String,
     job: &'a Job<'a>,
     profile: String,
+    /// "more like N" titles: given with the papers, as data.
+    examples: String,
     comment_bar: u8,
     key: VerdictKey,
     triage_key: VerdictKey,
     terms: keyword::Terms,
+}
+
+/// The examples of the readers `in_call`, for the user message.
+fn examples_of<'r>(
+    run: &'r Run<'_>,
+    in_call: impl Iterator<Item = &'r usize>,
+) -> Vec<(&'r str, &'r str)> {
+    in_call
+        .map(|&r| {
+            (
+                run.readers[r].label.as_str(),
+                run.readers[r].examples.as_str(),
+            )
+        })
+        .filter(|(_, e)| !e.is_empty())
+        .collect()
 }
 
 impl Reader<'_> {
@@ -115,6 +133,7 @@ pub(super) async fn score(
                 label: format!("R{}", i + 1),
                 job,
                 profile: job.subscribers[0].profile_text(),
+                examples: job.subscribers[0].examples_text(),
                 comment_bar: job.comment_bar(),
                 key,
                 triage_key,

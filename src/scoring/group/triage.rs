@@ -132,7 +132,7 @@ async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<Tria
             break;
         }
         let refs: Vec<&Paper> = todo.iter().map(|c| c.0).collect();
-        let user = Prompts::triage_user(&refs);
+        let user = Prompts::triage_user(&refs, &super::examples_of(run, in_call.iter()));
         let (shares, pairs) = shares(run, &todo);
         let worst = 24 * todo.len() as u64 + 4 * pairs as u64 + 50;
         let paid = match call(run, &system, &user, todo.len(), worst, "triage", &shares).await {
