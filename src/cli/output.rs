@@ -12,7 +12,7 @@ pub fn status(s: &str) -> String {
     let shown = s.replace('_', " ");
     match s {
         "ok" | "delivered" | "dry_run" | "already_delivered" | "applied" | "answered"
-        | "unsubscribed" | "sent" => shown
+        | "unsubscribed" | "sent" | "undid" => shown
             .if_supports_color(Stream::Stdout, |t| t.green())
             .to_string(),
         "failed" | "send_failed" | "not_scored" | "rejected" => shown

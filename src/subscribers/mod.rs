@@ -506,6 +506,19 @@ mod tests {
         parse(text, "subscribers.toml", Path::new("prompts"), &known()).unwrap()
     }
 
+    #[test]
+    fn names_on_one_line_and_addresses_that_cannot_pass_for_another() {
+        let p = problems("[[subscriber]]\nemail = \"a@lab.org\"\nname = \"Ada\\nBcc: x@evil.org\"\ntopics = \"t\"\n");
+        assert!(p[0].contains("key `name`: has a line break"), "{p:?}");
+        let p = problems("[[subscriber]]\nemail = \"ada@lab.org\"\ntopics = \"t\"\n\n[[subscriber]]\nemail = \"ａｄａ@lab.org\"\ntopics = \"t\"\n");
+        assert!(
+            p[0].contains("listed twice"),
+            "a compatibility form is the same address: {p:?}"
+        );
+        let p = problems("[[subscriber]]\nemail = \"\u{430}da@lab.org\"\ntopics = \"t\"\n");
+        assert!(p[0].contains("mixes letters of different scripts"), "{p:?}");
+    }
+
     fn problems(text: &str) -> Vec<String> {
         parse(text, "subscribers.toml", Path::new("prompts"), &known())
             .unwrap_err()
