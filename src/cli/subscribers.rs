@@ -449,6 +449,11 @@ fn show(
     );
     line(
         &mut out,
+        "language",
+        format!("{} ({})", s.language.tag(), s.language.name()),
+    );
+    line(
+        &mut out,
         "authors",
         if s.authors.is_empty() {
             "-".into()

@@ -33,6 +33,7 @@ p{margin:0 0 6px}\
 .b{display:inline-block;padding:0 6px;border-radius:4px;background:#e0e7ff;color:#1e3a8a;font-weight:600;font-size:13px;white-space:nowrap}\
 .am{background:#dcfce7;color:#14532d}\
 .au{font-size:13px;color:#374151}\
+.tl{font-style:italic;color:#1f2937}\
 .ln{font-size:13px}\
 .note{padding:10px 12px;border-left:4px solid #3b82f6;background:#eff6ff}\
 .bad{border-left-color:#dc2626;background:#fef2f2}\
@@ -51,6 +52,7 @@ body,.bg{background:#0b0f17!important}\
 .box{background:#1f2937!important;color:#e5e7eb!important}\
 a{color:#93c5fd!important}\
 .m,.au{color:#9ca3af!important}\
+.tl{color:#d1d5db!important}\
 .b{background:#312e81!important;color:#e0e7ff!important}\
 .am{background:#14532d!important;color:#dcfce7!important}\
 .note{background:#172554!important}\
@@ -293,6 +295,9 @@ fn paper(i: usize, e: &Entry, trim: Option<usize>) -> Markup {
     html! {
         hr;
         h2 id=(format!("paper-{}", i + 1)) { (i + 1) ". " a href=(abs) { (readable(&p.title)) } }
+        @if let Some(t) = e.verdict.as_ref().and_then(|v| v.tldr.as_deref()) {
+            p class="tl" { "TL;DR: " (inline::rich(t)) }
+        }
         p { (verdict(e)) }
         p class="au" { (authors(e)) }
         @match shortened {

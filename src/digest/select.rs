@@ -164,6 +164,7 @@ mod tests {
             max_papers: max,
             send_empty: true,
             paused: false,
+            language: crate::domain::Language::english(),
             examples: vec![],
         }
     }
@@ -173,6 +174,7 @@ mod tests {
             relevance: Score::new(r).unwrap(),
             novelty: Some(Score::new(n).unwrap()),
             comment: String::new(),
+            tldr: None,
         }
     }
 

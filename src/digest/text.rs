@@ -64,6 +64,10 @@ pub fn render_text(d: &Digest) -> String {
                 "   ",
             );
             let _ = writeln!(s, "   {}\n", e.paper.abs_url());
+            if let Some(t) = e.verdict.as_ref().and_then(|v| v.tldr.as_deref()) {
+                wrap_into(&mut s, &format!("TL;DR: {}", inline::plain(t)), "       ");
+                s.push('\n');
+            }
             let _ = writeln!(s, "ArXiv ID: {}", e.paper.id);
             let _ = writeln!(s, "PDF: {}", e.paper.id.pdf_url());
             match &e.verdict {

@@ -4,6 +4,7 @@
 mod arxiv_id;
 mod category;
 mod email;
+mod language;
 mod money;
 mod paper;
 mod score;
@@ -11,6 +12,7 @@ mod score;
 pub use arxiv_id::{ArxivId, ArxivIdError};
 pub use category::{Category, CategoryError};
 pub use email::{EmailError, SubscriberEmail};
+pub use language::{Language, LanguageError};
 pub use money::{thousands, Money};
 pub use paper::{AnnounceType, Paper};
 pub use score::{Score, ScoreError, Verdict};

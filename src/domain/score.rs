@@ -56,6 +56,9 @@ pub struct Verdict {
     pub relevance: Score,
     pub novelty: Option<Score>,
     pub comment: String,
+    /// One sentence in the reader's language (papers that pass or nearly pass).
+    #[serde(default)]
+    pub tldr: Option<String>,
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub enum Command {
     Relevance(i64),
     Novelty(i64),
     Max(i64),
+    /// The TL;DR's and comments' language (a BCP 47 tag).
+    Language(String),
     Pause,
     Resume,
     Unsubscribe,
@@ -48,6 +50,7 @@ impl fmt::Display for Command {
             Command::Relevance(n) => write!(f, "relevance {n}"),
             Command::Novelty(n) => write!(f, "novelty {n}"),
             Command::Max(n) => write!(f, "max {n}"),
+            Command::Language(l) => write!(f, "language: {l}"),
             Command::Pause => write!(f, "pause"),
             Command::Resume => write!(f, "resume"),
             Command::Unsubscribe => write!(f, "unsubscribe"),
@@ -186,6 +189,13 @@ fn command(line: &str, lower: &str) -> Option<Result<Command, String>> {
             Err(_) => text_arg(rest, "topic").map(|t| Command::RemoveTopic(TopicRef::Text(t))),
         });
     }
+    if let Some(rest) = strip_words(lower, line, &["language", "lang"]) {
+        let tag = rest.trim();
+        return Some(match crate::domain::Language::parse(tag) {
+            Ok(l) => Ok(Command::Language(l.tag().to_string())),
+            Err(e) => Err(e.to_string()),
+        });
+    }
     if let Some(rest) = strip_words(lower, line, &["unfollow"]) {
         return Some(text_arg(rest, "author").map(Command::Unfollow));
     }
@@ -238,6 +248,23 @@ fn command(line: &str, lower: &str) -> Option<Result<Command, String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn language_by_reply() {
+        let p = parse("language: fr\nLanguage pt-BR\nlanguage: klingon");
+        assert_eq!(
+            p.commands,
+            vec![
+                Command::Language("fr".into()),
+                Command::Language("pt-BR".into())
+            ]
+        );
+        assert!(
+            p.invalid[0].contains("not a language tag"),
+            "{:?}",
+            p.invalid
+        );
+    }
 
     #[test]
     fn every_command() {

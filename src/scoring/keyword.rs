@@ -7,7 +7,7 @@ use crate::domain::{Paper, Score, Verdict};
 use crate::subscribers::Subscriber;
 
 pub const MODEL: &str = "keyword";
-pub const VERSION: &str = "keyword-v3";
+pub const VERSION: &str = "keyword-v4";
 const TOPIC_POINTS_CAP: u32 = 4;
 
 const STOPWORDS: &[&str] = &[
@@ -214,7 +214,33 @@ pub fn score(paper: &Paper, terms: &Terms) -> Verdict {
         relevance,
         novelty: None,
         comment,
+        // No model to write a TL;DR: the abstract's first sentence stands in for it.
+        tldr: first_sentence(&paper.abstract_text),
     }
+}
+
+/// The first sentence of `text` (up to its first ". ", "? " or "! " past a few words), or
+/// `None` when there is no text.
+pub fn first_sentence(text: &str) -> Option<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let mut end = text.len();
+    for (i, c) in text.char_indices() {
+        if i > 20 && matches!(c, '.' | '?' | '!') {
+            let next = text[i + c.len_utf8()..].chars().next();
+            if next.is_none_or(char::is_whitespace) {
+                end = i + c.len_utf8();
+                break;
+            }
+        }
+    }
+    let s = &text[..end];
+    Some(match crate::digest::inline::shortened(s, 300) {
+        Some(head) => format!("{head} …"),
+        None => s.to_string(),
+    })
 }
 
 fn normalise(s: &str) -> String {
@@ -247,6 +273,7 @@ mod tests {
             max_papers: 10,
             send_empty: true,
             paused: false,
+            language: crate::domain::Language::english(),
             examples: vec![],
         }
     }

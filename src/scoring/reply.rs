@@ -200,6 +200,10 @@ fn verdict(v: &Value) -> Result<(ArxivId, Option<String>, Verdict), String> {
         Some(Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
     };
+    let tldr = match field(obj, "TLDR") {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    };
     Ok((
         id,
         label,
@@ -207,6 +211,7 @@ fn verdict(v: &Value) -> Result<(ArxivId, Option<String>, Verdict), String> {
             relevance,
             novelty: Some(novelty),
             comment,
+            tldr,
         },
     ))
 }

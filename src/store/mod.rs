@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_owed_and_alerts.sql"),
     include_str!("migrations/007_superseded.sql"),
     include_str!("migrations/008_tokens.sql"),
+    include_str!("migrations/009_tldr.sql"),
 ];
 
 /// The database. Cloning is cheap; all clones share one connection.

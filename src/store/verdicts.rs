@@ -22,8 +22,8 @@ pub fn save(
 ) -> rusqlite::Result<()> {
     {
         let mut stmt = conn.prepare_cached(
-            "INSERT INTO verdicts (paper_id, profile_hash, model, prompt_version, relevance, novelty, comment, run_id, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            "INSERT INTO verdicts (paper_id, profile_hash, model, prompt_version, relevance, novelty, comment, run_id, created_at, tldr)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT DO NOTHING",
         )?;
         let now = now_utc();
@@ -37,7 +37,8 @@ pub fn save(
                 v.novelty.map(Score::get),
                 v.comment,
                 run_id,
-                now
+                now,
+                v.tldr
             ])?;
         }
     }
@@ -51,7 +52,7 @@ pub fn load(
     ids: &[ArxivId],
 ) -> rusqlite::Result<HashMap<ArxivId, Verdict>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT relevance, novelty, comment FROM verdicts
+        "SELECT relevance, novelty, comment, tldr FROM verdicts
          WHERE paper_id = ?1 AND profile_hash = ?2 AND model = ?3 AND prompt_version = ?4",
     )?;
     let mut out = HashMap::new();
@@ -64,6 +65,7 @@ pub fn load(
                         r.get::<_, i64>(0)?,
                         r.get::<_, Option<i64>>(1)?,
                         r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
                     ))
                 },
             )
@@ -75,7 +77,7 @@ pub fn load(
                     Err(e)
                 }
             })?;
-        let Some((relevance, novelty, comment)) = row else {
+        let Some((relevance, novelty, comment, tldr)) = row else {
             continue;
         };
         let verdict = Score::new(relevance).ok().and_then(|relevance| {
@@ -87,6 +89,7 @@ pub fn load(
                 relevance,
                 novelty,
                 comment,
+                tldr,
             })
         });
         match verdict {
@@ -128,6 +131,7 @@ mod tests {
             relevance: Score::new(9).unwrap(),
             novelty: Some(Score::new(7).unwrap()),
             comment: "MoE".into(),
+            tldr: Some("Kurz: MoE.".into()),
         };
         store
             .with(|c| save(c, &key, &[(id.clone(), v.clone())], None))

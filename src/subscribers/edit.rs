@@ -21,6 +21,7 @@ pub const SETTABLE: &[(&str, Kind)] = &[
     ("max_papers", Kind::Int),
     ("send_empty", Kind::Bool),
     ("paused", Kind::Bool),
+    ("language", Kind::Text),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -35,6 +35,8 @@ pub struct Subscriber {
     pub max_papers: usize,
     /// Send a short note on days nothing passes the bar.
     pub send_empty: bool,
+    /// The TL;DR's and comments' language (default English).
+    pub language: crate::domain::Language,
     pub paused: bool,
     /// Papers the reader pointed at by reply ("more like 3": `true`, "less like 5": `false`),
     /// by title. Kept in SQLite, not in the file; filled in before scoring.
@@ -50,6 +52,12 @@ impl Subscriber {
         if !self.keywords.is_empty() {
             p.push_str("\n\nKeywords: ");
             p.push_str(&self.keywords.join(", "));
+        }
+        if !self.language.is_english() {
+            p.push_str(&format!(
+                "\n\nWrite this reader's TLDR and COMMENT in {}.",
+                self.language.name()
+            ));
         }
         p
     }
@@ -97,6 +105,7 @@ impl Subscriber {
             "max_papers": self.max_papers,
             "send_empty": self.send_empty,
             "paused": self.paused,
+            "language": self.language.tag(),
         })
     }
 
@@ -180,6 +189,7 @@ struct RawSubscriber {
     max_papers: Option<Spanned<i64>>,
     send_empty: Option<bool>,
     paused: Option<bool>,
+    language: Option<Spanned<String>>,
 }
 
 /// Loads and validates `path`. `prompts_dir` is where `topics_file` paths point;
@@ -307,6 +317,17 @@ fn validate(
         .as_ref()
         .map(|n| n.get_ref().trim().to_string())
         .unwrap_or_default();
+    let language = match &raw.language {
+        None => crate::domain::Language::english(),
+        Some(l) => match crate::domain::Language::parse(l.get_ref()) {
+            Ok(lang) => lang,
+            Err(e) => {
+                let line = ctx.line(l);
+                ctx.problem(Some(line), "language", e.to_string());
+                crate::domain::Language::english()
+            }
+        },
+    };
     if let Some(n) = &raw.name {
         if n.get_ref().chars().any(char::is_control) {
             let line = ctx.line(n);
@@ -482,6 +503,7 @@ fn validate(
         min_novelty,
         max_papers,
         send_empty: raw.send_empty.unwrap_or(true),
+        language,
         paused: raw.paused.unwrap_or(false),
         examples: Vec::new(),
     })

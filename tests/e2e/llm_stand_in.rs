@@ -334,6 +334,21 @@ impl Respond for Responder {
                         .unwrap()
                         .push((p.id.clone(), profile.trim().to_string()));
                     let (r, nv) = judge(profile, &p.title, &p.abstract_text);
+                    let tldr = if r < bar {
+                        String::new()
+                    } else if profile.contains("TLDR and COMMENT in German") {
+                        format!(
+                            "Diese Arbeit untersucht „{}“ und zeigt, warum es wichtig ist.",
+                            p.title
+                        )
+                    } else if profile.contains("TLDR and COMMENT in French") {
+                        format!(
+                            "Cet article étudie « {} » et montre pourquoi c'est important.",
+                            p.title
+                        )
+                    } else {
+                        format!("This paper studies {} and shows why it matters.", p.title)
+                    };
                     let comment = if r >= bar && b.markdown_comments {
                         format!("Matches the **Model Compression** criterion: *{}* reports $\\sim$600 $\\times$ fewer FLOPs. Stand-in verdict about {}.", p.title, p.id)
                     } else if r >= bar {
@@ -341,7 +356,7 @@ impl Respond for Responder {
                     } else {
                         String::new()
                     };
-                    out.push(json!({"ARXIVID": p.id, "READER": label, "RELEVANCE": r, "NOVELTY": nv, "COMMENT": comment}).to_string());
+                    out.push(json!({"ARXIVID": p.id, "READER": label, "RELEVANCE": r, "NOVELTY": nv, "TLDR": tldr, "COMMENT": comment}).to_string());
                 }
             }
         }

@@ -5,6 +5,7 @@
 mod admin;
 mod admin_ops;
 mod bench;
+mod beyond;
 mod browser;
 mod daemon;
 mod digest;

@@ -56,6 +56,7 @@ pub(super) fn fields_of(
         ("max_papers", false),
         ("send_empty", false),
         ("paused", false),
+        ("language", false),
     ] {
         let value = v.get(key).cloned().unwrap_or(Value::Null);
         if let Some(other) = diff_from {
@@ -91,6 +92,7 @@ pub(super) struct State {
     keywords: Vec<String>,
     numbers: BTreeMap<&'static str, i64>,
     paused: Option<bool>,
+    language: Option<String>,
     pub(super) changes: Vec<String>,
 }
 
@@ -102,6 +104,7 @@ impl State {
             keywords: s.keywords.clone(),
             numbers: BTreeMap::new(),
             paused: None,
+            language: None,
             changes: Vec::new(),
         }
     }
@@ -214,6 +217,14 @@ impl State {
                 self.numbers.insert("max_papers", *n);
                 self.changes.push(format!("at most {n} papers a day"));
             }
+            Command::Language(tag) => {
+                self.language = Some(tag.clone());
+                self.changes.push(format!(
+                    "TL;DR and comments now in {}",
+                    crate::domain::Language::parse(tag)
+                        .map_or(tag.clone(), |l| l.name().to_string())
+                ));
+            }
             Command::Pause => {
                 self.paused = Some(true);
                 self.changes
@@ -256,6 +267,11 @@ impl State {
         }
         for (k, v) in &self.numbers {
             sets.push((k.to_string(), FieldValue::Int(*v)));
+        }
+        if let Some(tag) = &self.language {
+            if tag != s.language.tag() {
+                sets.push(("language".into(), FieldValue::Text(tag.clone())));
+            }
         }
         match self.paused {
             Some(true) if !s.paused => sets.push(("paused".into(), FieldValue::Bool(true))),
