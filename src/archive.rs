@@ -54,6 +54,25 @@ pub async fn url_for(
     Ok(Some(day_url(&base, &key, day)))
 }
 
+/// The web address of a reader's archive index, when `[archive] base_url` is set.
+pub async fn index_url(
+    config: &crate::config::Config,
+    store: &Store,
+    subscriber: &str,
+) -> anyhow::Result<Option<String>> {
+    let Some(base) = config.archive.as_ref().and_then(|a| a.base_url.clone()) else {
+        return Ok(None);
+    };
+    let email = subscriber.to_string();
+    let key = store
+        .call(move |c| crate::store::archive::key_for(c, &email))
+        .await?;
+    Ok(Some(format!(
+        "{}/{key}/index.html",
+        base.trim_end_matches('/')
+    )))
+}
+
 /// What one update wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Written {

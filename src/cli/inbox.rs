@@ -85,6 +85,10 @@ pub async fn run(config: Config, cmd: InboxCmd) -> Result<u8, Failure> {
                 Auth::Unsubscribe { email, .. } => format!(
                     "unsubscribe request for {email} from someone else (the reader is asked to confirm)"
                 ),
+                Auth::Subscribe { email } => {
+                    format!("a subscribe request from {email} (a confirmation goes there)")
+                }
+                Auth::Join { .. } => "a reply to a subscribe confirmation".to_string(),
                 Auth::Rejected(why) => format!("{}: {why}", output::status("failed")),
                 Auth::Ignored(why) => format!("ignored: {why}"),
             };

@@ -7,6 +7,7 @@ mod daemon;
 mod deliveries;
 mod digest;
 mod inbox;
+mod join;
 mod output;
 mod preview;
 mod runs;

@@ -67,6 +67,18 @@ pub enum SubscribersCmd {
         #[arg(value_parser = parse_email)]
         email: SubscriberEmail,
     },
+    /// Self-subscriptions confirmed by mail that wait for approval (`[subscribe] approve`).
+    #[command(after_help = "Example:\n  paperboy subscribers pending")]
+    Pending {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a confirmed self-subscription: the reader is added and welcomed.
+    #[command(after_help = "Example:\n  paperboy subscribers approve nina@lab.org")]
+    Approve {
+        #[arg(value_parser = parse_email)]
+        email: SubscriberEmail,
+    },
     /// Send digests to a paused subscriber again.
     #[command(after_help = "Example:\n  paperboy subscribers resume ada@lab.org")]
     Resume {
@@ -163,6 +175,8 @@ pub async fn run(config: Config, cmd: SubscribersCmd) -> Result<u8, Failure> {
         SubscribersCmd::Remove { email } => change(&config, &subs, &email, Change::Remove),
         SubscribersCmd::Pause { email } => change(&config, &subs, &email, Change::Pause),
         SubscribersCmd::Resume { email } => change(&config, &subs, &email, Change::Resume),
+        SubscribersCmd::Pending { json } => super::join::pending(&config, json),
+        SubscribersCmd::Approve { email } => super::join::approve(config, &email).await,
         SubscribersCmd::RotateToken { email } => {
             if !subs
                 .load()

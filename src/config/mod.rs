@@ -32,6 +32,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// The web archive of every reader's digests; `None` (no `[archive]` section): none is written.
     pub archive: Option<ArchiveConfig>,
+    /// Subscribing by mail (double opt-in).
+    pub subscribe: SubscribeConfig,
     /// Directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -153,6 +155,39 @@ pub struct BudgetConfig {
     pub replies_usd: Option<f64>,
 }
 
+/// `[subscribe]`: people subscribe themselves by mailing "subscribe" to the digest address,
+/// then answering the confirmation (double opt-in).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubscribeConfig {
+    pub open: bool,
+    /// Only these domains may subscribe (empty: any).
+    pub allowed_domains: Vec<String>,
+    /// Confirmed requests wait for `paperboy subscribers approve EMAIL`.
+    pub approve: bool,
+    /// Topics of a reader who gave none.
+    pub default_topics: String,
+    /// Confirmation mails per address per day, and in all per day (no mail-bombing through us).
+    pub per_address_per_day: u32,
+    pub per_day: u32,
+    /// How long a confirmation stays valid.
+    pub valid_hours: u32,
+}
+
+impl Default for SubscribeConfig {
+    fn default() -> Self {
+        SubscribeConfig {
+            open: false,
+            allowed_domains: Vec::new(),
+            approve: false,
+            default_topics: "New papers in the lab's categories.".into(),
+            per_address_per_day: 2,
+            per_day: 50,
+            valid_hours: 48,
+        }
+    }
+}
+
 /// `[archive]`: static HTML pages of each reader's digests, one folder per reader under an
 /// unguessable name, for any static web server.
 #[derive(Debug, Clone, Deserialize)]
@@ -250,6 +285,7 @@ impl Default for Config {
             budget: BudgetConfig::default(),
             admin: AdminConfig::default(),
             archive: None,
+            subscribe: SubscribeConfig::default(),
             base_dir: PathBuf::from("."),
             source: None,
         }

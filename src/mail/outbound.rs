@@ -283,6 +283,37 @@ pub fn build_answer(
     Ok(message.formatted())
 }
 
+/// A plain-text notice to an address that is not (yet) a subscriber: the confirmation of a
+/// subscribe request, a note. `reply_to` carries the one-time token when there is one.
+pub fn build_notice(
+    from: &Mailbox,
+    to: &Address,
+    subject: &str,
+    reply_to: Option<&Address>,
+    body: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .to(Mailbox::new(None, to.clone()))
+        .subject(subject)
+        .message_id(Some(new_message_id(from)))
+        .date_now()
+        .user_agent(concat!("paperboy/", env!("CARGO_PKG_VERSION")).to_string())
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-replied".into(),
+        ));
+    if let Some(r) = reply_to {
+        builder = builder.reply_to(Mailbox::new(from.name.clone(), r.clone()));
+    }
+    let message = builder.singlepart(
+        SinglePart::builder()
+            .header(ContentType::TEXT_PLAIN)
+            .body(body.to_string()),
+    )?;
+    Ok(message.formatted())
+}
+
 /// A fresh Message-ID on the sender's domain: `<uuid@domain>`.
 pub fn new_message_id(from: &Mailbox) -> String {
     format!("<{}@{}>", uuid::Uuid::new_v4(), from.email.domain())

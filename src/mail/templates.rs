@@ -6,6 +6,8 @@ const HELP: &str = include_str!("../../emails/help.txt");
 const CONFIRMATION: &str = include_str!("../../emails/confirmation.txt");
 const UNSUBSCRIBED: &str = include_str!("../../emails/unsubscribed.txt");
 const CONFIRM_UNSUBSCRIBE: &str = include_str!("../../emails/confirm-unsubscribe.txt");
+const CONFIRM_SUBSCRIBE: &str = include_str!("../../emails/confirm-subscribe.txt");
+const WELCOME: &str = include_str!("../../emails/welcome.txt");
 
 #[derive(Debug, Clone)]
 pub struct Templates {
@@ -13,6 +15,8 @@ pub struct Templates {
     pub confirmation: String,
     pub unsubscribed: String,
     pub confirm_unsubscribe: String,
+    pub confirm_subscribe: String,
+    pub welcome: String,
 }
 
 impl Templates {
@@ -26,6 +30,8 @@ impl Templates {
             confirmation: read("confirmation.txt", CONFIRMATION),
             unsubscribed: read("unsubscribed.txt", UNSUBSCRIBED),
             confirm_unsubscribe: read("confirm-unsubscribe.txt", CONFIRM_UNSUBSCRIBE),
+            confirm_subscribe: read("confirm-subscribe.txt", CONFIRM_SUBSCRIBE),
+            welcome: read("welcome.txt", WELCOME),
         }
     }
 }

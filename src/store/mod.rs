@@ -6,6 +6,7 @@ pub mod archive;
 pub mod audit;
 pub mod deliveries;
 pub mod inbox;
+pub mod join;
 pub mod owed;
 pub mod papers;
 pub mod runs;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_superseded.sql"),
     include_str!("migrations/008_tokens.sql"),
     include_str!("migrations/009_tldr.sql"),
+    include_str!("migrations/010_join.sql"),
 ];
 
 /// The database. Cloning is cheap; all clones share one connection.

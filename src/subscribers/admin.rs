@@ -14,6 +14,8 @@ use crate::store::Store;
 #[derive(Debug, Clone)]
 pub enum Change {
     Add(Vec<(&'static str, FieldValue)>),
+    /// A reader who subscribed themself by mail (double opt-in), audited as such.
+    SelfSubscribe(Vec<(&'static str, FieldValue)>),
     Remove,
     Pause,
     Resume,
@@ -39,6 +41,7 @@ impl Change {
     fn action(&self) -> String {
         match self {
             Change::Add(_) => "add".into(),
+            Change::SelfSubscribe(_) => "self-subscribed".into(),
             Change::Remove => "remove".into(),
             Change::Pause => "pause".into(),
             Change::Resume => "resume".into(),
@@ -113,7 +116,7 @@ impl<'a> Subscribers<'a> {
         let mut action = change.action();
         let mut dropped = Vec::new();
         match change {
-            Change::Add(fields) => file.add(email, &fields)?,
+            Change::Add(fields) | Change::SelfSubscribe(fields) => file.add(email, &fields)?,
             Change::Remove => file.remove(email)?,
             Change::Pause => {
                 file.set(email, "paused", &FieldValue::Bool(true))?;

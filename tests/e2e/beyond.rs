@@ -115,3 +115,200 @@ async fn without_a_model_the_tldr_is_the_abstracts_first_sentence() {
         .join(" ");
     assert!(abstract_text.starts_with(&tldr), "{tldr}\n{abstract_text}");
 }
+
+fn plain(from: &str, to: &str, id: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: subscribe\r\nMessage-ID: {id}\r\nDate: Fri, 28 Mar 2025 09:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+        body.replace('\n', "\r\n")
+    )
+    .into_bytes()
+}
+
+const OPEN: &str = "[subscribe]\nopen = true\nallowed_domains = [\"lab.example.org\"]\n";
+
+#[tokio::test]
+async fn subscribing_by_mail_takes_a_confirmation_from_the_same_address() {
+    use crate::replies::*;
+    let Setup { app, .. } = setup_with(OPEN).await;
+    let nina = "nina@lab.example.org";
+    let request = plain(
+        nina,
+        PAPERBOY,
+        "<join-1@x>",
+        "Subscribe\nname: Nina\ntopics: sparse attention\nfollow Yann LeCun\nlanguage: de",
+    );
+    smtp_send(app.smtp.port, nina, PAPERBOY, &request);
+    assert_eq!(outcomes(&poll(&app).await), vec!["answered"]);
+    assert!(
+        !subscribers_file(&app).contains(nina),
+        "not before the confirmation"
+    );
+    let confirmation = app.received_by(nina).pop().expect("a confirmation to Nina");
+    assert!(
+        confirmation.reply_to.starts_with("digest+join-"),
+        "{}",
+        confirmation.reply_to
+    );
+    assert!(
+        confirmation.text.contains("topics: sparse attention"),
+        "{}",
+        confirmation.text
+    );
+
+    // Someone else answering the confirmation (a leaked token) adds nobody.
+    let join_to = confirmation.reply_to.clone();
+    smtp_send(
+        app.smtp.port,
+        "mallory@evil.example.org",
+        &join_to,
+        &plain("mallory@evil.example.org", &join_to, "<join-evil@x>", "yes"),
+    );
+    assert_eq!(outcomes(&poll(&app).await), vec!["rejected"]);
+    assert!(!subscribers_file(&app).contains(nina));
+
+    // Nina answers from her own address: she is added, through the same edit path, audited.
+    smtp_send(
+        app.smtp.port,
+        nina,
+        &join_to,
+        &plain(nina, &join_to, "<join-2@x>", "yes please"),
+    );
+    assert_eq!(outcomes(&poll(&app).await), vec!["applied"]);
+    let file = subscribers_file(&app);
+    let parsed: toml::Table = file.parse().expect("the file is still valid");
+    let entry = parsed["subscriber"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["email"].as_str() == Some(nina))
+        .expect("Nina's entry");
+    assert_eq!(entry["name"].as_str(), Some("Nina"));
+    assert_eq!(entry["topics"].as_str(), Some("sparse attention"));
+    assert_eq!(
+        entry["authors"].as_array().unwrap()[0].as_str(),
+        Some("Yann LeCun")
+    );
+    assert_eq!(entry["language"].as_str(), Some("de"));
+    assert!(
+        file.contains("# Ada follows Björn Schuller"),
+        "comments kept"
+    );
+    let history = app.run(&["subscribers", "history", nina, "--json"]).await;
+    assert!(
+        history.stdout.contains("self-subscribed"),
+        "{}",
+        history.stdout
+    );
+    let welcome = app.received_by(nina).pop().unwrap();
+    assert!(welcome.subject.contains("Welcome"), "{}", welcome.subject);
+    assert!(
+        welcome.reply_to.starts_with("digest+"),
+        "replies to the welcome steer the digest"
+    );
+    // The token was one-time.
+    smtp_send(
+        app.smtp.port,
+        nina,
+        &join_to,
+        &plain(nina, &join_to, "<join-3@x>", "yes"),
+    );
+    assert_eq!(outcomes(&poll(&app).await), vec!["ignored"]);
+
+    // A request in someone else's name only mails them; outside the allowed domains, nothing.
+    let victim = "victim@lab.example.org";
+    smtp_send(
+        app.smtp.port,
+        victim,
+        PAPERBOY,
+        &plain(victim, PAPERBOY, "<forged@x>", "subscribe"),
+    );
+    assert_eq!(outcomes(&poll(&app).await), vec!["answered"]);
+    assert!(!subscribers_file(&app).contains(victim));
+    assert_eq!(
+        app.received_by(victim).len(),
+        1,
+        "only a confirmation they can ignore"
+    );
+    let outsider = "someone@elsewhere.example.org";
+    smtp_send(
+        app.smtp.port,
+        outsider,
+        PAPERBOY,
+        &plain(outsider, PAPERBOY, "<outside@x>", "subscribe"),
+    );
+    assert_eq!(outcomes(&poll(&app).await), vec!["rejected"]);
+    assert!(app.received_by(outsider).is_empty());
+    // Rate-limited: no mail-bombing a stranger through the digest address.
+    for n in 0..3 {
+        let id = format!("<bomb-{n}@x>");
+        smtp_send(
+            app.smtp.port,
+            victim,
+            PAPERBOY,
+            &plain(victim, PAPERBOY, &id, "subscribe"),
+        );
+    }
+    poll(&app).await;
+    assert_eq!(
+        app.received_by(victim).len(),
+        2,
+        "at most two confirmations a day per address"
+    );
+    // An address already subscribed gets a short note.
+    smtp_send(
+        app.smtp.port,
+        nina,
+        PAPERBOY,
+        &plain(nina, PAPERBOY, "<again@x>", "subscribe"),
+    );
+    assert_eq!(outcomes(&poll(&app).await), vec!["answered"]);
+    assert!(app
+        .received_by(nina)
+        .pop()
+        .unwrap()
+        .text
+        .contains("already receives"));
+}
+
+#[tokio::test]
+async fn with_approval_the_admin_lets_confirmed_readers_in() {
+    use crate::replies::*;
+    let Setup { app, .. } = setup_with(&format!("{OPEN}approve = true\n")).await;
+    let nina = "nina@lab.example.org";
+    smtp_send(
+        app.smtp.port,
+        nina,
+        PAPERBOY,
+        &plain(nina, PAPERBOY, "<a-1@x>", "subscribe"),
+    );
+    poll(&app).await;
+    let join_to = app.received_by(nina).pop().unwrap().reply_to;
+    smtp_send(
+        app.smtp.port,
+        nina,
+        &join_to,
+        &plain(nina, &join_to, "<a-2@x>", "yes"),
+    );
+    assert_eq!(outcomes(&poll(&app).await), vec!["answered"]);
+    assert!(
+        !subscribers_file(&app).contains(nina),
+        "waits for the admin"
+    );
+    let pending = app.run(&["subscribers", "pending"]).await;
+    assert!(pending.stdout.contains(nina), "{}", pending.stdout);
+    let approve = app.run(&["subscribers", "approve", nina]).await;
+    assert_eq!(approve.code, 0, "{}", approve.stderr);
+    let file = subscribers_file(&app);
+    assert!(
+        file.contains(nina) && file.contains("New papers in the lab's categories."),
+        "{file}"
+    );
+    assert!(app
+        .received_by(nina)
+        .pop()
+        .unwrap()
+        .subject
+        .contains("Welcome"));
+    let again = app.run(&["subscribers", "approve", nina]).await;
+    assert_eq!(again.code, 2, "nothing left to approve");
+}

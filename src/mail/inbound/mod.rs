@@ -9,9 +9,11 @@ use mail_parser::MessageParser;
 use sha2::{Digest as _, Sha256};
 
 mod apply;
+mod join;
 mod message;
 mod state;
 
+pub use join::{subscribe_request, Wanted};
 pub use message::body_text;
 use message::{addresses_in, automatic, ids_of, sent_text};
 pub use state::topic_lines;
@@ -55,6 +57,12 @@ pub enum Auth {
         email: SubscriberEmail,
         by_owner: bool,
     },
+    /// "subscribe" from someone not subscribed (`[subscribe] open`): a confirmation goes to
+    /// that address.
+    Subscribe { email: SubscriberEmail },
+    /// A reply to a subscribe confirmation (its one-time token); the sender is checked against
+    /// the request.
+    Join { token: String },
     /// Not allowed to change anything (forged, foreign token, stranger). Logged, not answered.
     Rejected(String),
     /// Not meant for paperboy (auto-replies, bounces, oversized). Logged, not answered.
@@ -98,6 +106,16 @@ impl Analysis {
                 } else {
                     "unsubscribe address, from someone else: the reader is asked to confirm".into()
                 },
+            ),
+            Auth::Subscribe { email } => (
+                "subscribe",
+                Some(email.to_string()),
+                "a subscribe request: a confirmation goes to this address".into(),
+            ),
+            Auth::Join { .. } => (
+                "confirmation",
+                None,
+                "a reply to a subscribe confirmation".into(),
             ),
             Auth::Rejected(why) => ("rejected", None, why.clone()),
             Auth::Ignored(why) => ("ignored", None, why.clone()),
@@ -204,19 +222,28 @@ impl<'a> Inbox<'a> {
         // Tokens in the addresses the message was sent to.
         let mut reply_tokens = Vec::new();
         let mut unsub_tokens = Vec::new();
+        let mut join_tokens = Vec::new();
         for name in ["to", "cc", "delivered-to", "x-original-to", "envelope-to"] {
             for value in header(name) {
                 for addr in addresses_in(value) {
                     if let Some(tag) = self.tag_of(&addr) {
-                        match tag.strip_prefix("unsub-") {
-                            Some(t) => unsub_tokens.push(t.to_string()),
-                            None => reply_tokens.push(tag),
+                        if let Some(t) = tag.strip_prefix("unsub-") {
+                            unsub_tokens.push(t.to_string());
+                        } else if let Some(t) = tag.strip_prefix("join-") {
+                            join_tokens.push(t.to_string());
+                        } else {
+                            reply_tokens.push(tag);
                         }
                     }
                 }
             }
         }
         let store = &self.app.store;
+        if let Some(token) = join_tokens.first().cloned() {
+            a.text = reply::typed_text(&body_text(&msg));
+            a.auth = Auth::Join { token };
+            return Ok(a);
+        }
         if let Some(t) = unsub_tokens.first().cloned() {
             a.auth = match store
                 .call(move |c| inbox::who_has(c, &t, inbox::TokenKind::Unsubscribe))
@@ -266,6 +293,21 @@ impl<'a> Inbox<'a> {
             (Some(t), _) => t.clone(),
             (None, Some((d, _))) => d.clone(),
             (None, None) => {
+                // A stranger writing "subscribe" to the digest address, when that is open.
+                let typed = reply::typed_text(&body_text(&msg));
+                let from = a
+                    .from
+                    .as_deref()
+                    .and_then(|f| SubscriberEmail::parse(f).ok());
+                if let (true, Some(email), Some(_)) = (
+                    self.app.config.subscribe.open,
+                    from,
+                    join::subscribe_request(&typed),
+                ) {
+                    a.text = typed;
+                    a.auth = Auth::Subscribe { email };
+                    return Ok(a);
+                }
                 a.auth = Auth::Rejected(
                     "no reply token and not a reply to a digest paperboy sent".into(),
                 );
@@ -375,6 +417,8 @@ impl<'a> Inbox<'a> {
             Auth::Subscriber {
                 email, digest_day, ..
             } => self.apply(&a, email, *digest_day).await,
+            Auth::Subscribe { email } => self.request_subscription(&a, email).await,
+            Auth::Join { token } => self.confirm_subscription(&a, token).await,
         };
         // An error handling one message never blocks the queue: it is recorded as failed, moved
         // to the rejected folder, the reader told when they are who they say, the admin alerted.

@@ -1,0 +1,347 @@
+//! Subscribing by mail, double opt-in (`[subscribe] open`): "subscribe" to the digest address
+//! gets a confirmation at the requesting address, whose reply address carries a one-time token;
+//! answering it from that same address adds the reader (or, with `approve`, queues them for
+//! the admin). A request in someone else's name only mails them a confirmation they can ignore.
+
+use lettre::Address;
+use serde::{Deserialize, Serialize};
+
+use super::{Analysis, Inbox, Outcome};
+use crate::domain::SubscriberEmail;
+use crate::mail::outbound::build_notice;
+use crate::mail::templates::fill;
+use crate::store::audit::Actor;
+use crate::store::join::{self, JoinRequest};
+use crate::subscribers::admin::Change;
+use crate::subscribers::edit::FieldValue;
+
+/// What a subscribe request asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wanted {
+    pub name: Option<String>,
+    pub topics: Vec<String>,
+    pub authors: Vec<String>,
+    pub language: Option<String>,
+}
+
+/// `subscribe` on the first line (then optional `name:`, `topics:`, `follow …`, `language:`
+/// lines), or `None` when the text is not a subscribe request.
+pub fn subscribe_request(text: &str) -> Option<Wanted> {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next()?.to_lowercase();
+    let first = first.trim_end_matches(['.', '!']);
+    if !["subscribe", "subscribe me", "join", "sign me up"].contains(&first) {
+        return None;
+    }
+    let mut w = Wanted::default();
+    for line in lines.take(20) {
+        let lower = line.to_lowercase();
+        let after = |prefix: &str| -> Option<String> {
+            lower
+                .starts_with(prefix)
+                .then(|| {
+                    line[prefix.len()..]
+                        .trim_start_matches([':', ' '])
+                        .trim()
+                        .to_string()
+                })
+                .filter(|v| !v.is_empty() && v.chars().count() <= 300)
+        };
+        if let Some(v) = after("topics").or_else(|| after("topic")) {
+            w.topics.push(v);
+        } else if let Some(v) = after("follow") {
+            w.authors.push(v);
+        } else if let Some(v) = after("language").or_else(|| after("lang")) {
+            w.language = crate::domain::Language::parse(&v)
+                .ok()
+                .map(|l| l.tag().to_string());
+        } else if let Some(v) = after("name") {
+            if !v.chars().any(char::is_control) {
+                w.name = Some(v);
+            }
+        }
+    }
+    Some(w)
+}
+
+impl Wanted {
+    fn describe(&self) -> String {
+        let mut s = String::new();
+        if let Some(n) = &self.name {
+            s.push_str(&format!("  name: {n}\n"));
+        }
+        for t in &self.topics {
+            s.push_str(&format!("  topics: {t}\n"));
+        }
+        for a in &self.authors {
+            s.push_str(&format!("  follow {a}\n"));
+        }
+        if let Some(l) = &self.language {
+            s.push_str(&format!("  language: {l}\n"));
+        }
+        if s.is_empty() {
+            s.push_str("  (the default topics; you can change them by reply later)\n");
+        }
+        s
+    }
+}
+
+impl Inbox<'_> {
+    /// "subscribe" from `email` (the message's From): a confirmation to that address.
+    pub(super) async fn request_subscription(
+        &self,
+        a: &Analysis,
+        email: &SubscriberEmail,
+    ) -> anyhow::Result<Outcome> {
+        let cfg = &self.app.config.subscribe;
+        let who = Some(email.to_string());
+        let domain = email.as_str().rsplit('@').next().unwrap_or("");
+        if !cfg.allowed_domains.is_empty()
+            && !cfg
+                .allowed_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(domain))
+        {
+            return Ok((
+                "rejected".into(),
+                format!(
+                    "subscribing by mail is limited to {}",
+                    cfg.allowed_domains.join(", ")
+                ),
+                who,
+                None,
+            ));
+        }
+        let to: Address = email.as_str().parse()?;
+        if self.current(email)?.is_some() {
+            let body = "Hello,\n\nThis address already receives the lab's arXiv digest; nothing was changed.\nReply \"help\" to any digest for the commands.\n";
+            let note = build_notice(
+                &self.app.from,
+                &to,
+                "Your arXiv digest subscription",
+                None,
+                body,
+            )?;
+            return Ok((
+                "answered".into(),
+                "already subscribed".into(),
+                who,
+                Some((email.to_string(), note)),
+            ));
+        }
+        let now = self.app.clock.now();
+        let (e, since) = (email.to_string(), now - chrono::Duration::days(1));
+        let (mine, all) = self
+            .app
+            .store
+            .call(move |c| join::counts_since(c, &e, since))
+            .await?;
+        if mine >= i64::from(cfg.per_address_per_day) || all >= i64::from(cfg.per_day) {
+            tracing::warn!(address = %email, mine, all, "subscribe requests over the daily limit; no confirmation sent");
+            return Ok((
+                "ignored".into(),
+                "too many subscribe requests today; no mail sent".into(),
+                who,
+                None,
+            ));
+        }
+        let wanted = subscribe_request(&a.text).unwrap_or_default();
+        let fields = serde_json::to_string(&wanted)?;
+        let (e, hours) = (email.to_string(), cfg.valid_hours);
+        let token = self
+            .app
+            .store
+            .call(move |c| join::create(c, &e, &fields, now, i64::from(hours)))
+            .await?;
+        let reply = Address::new(
+            format!("{}+join-{token}", self.reply_base.user()),
+            self.reply_base.domain(),
+        )?;
+        let body = fill(
+            &self.templates.confirm_subscribe,
+            &[
+                ("email", email.as_str()),
+                ("hours", &hours.to_string()),
+                ("fields", wanted.describe().trim_end()),
+            ],
+        );
+        let mail = build_notice(
+            &self.app.from,
+            &to,
+            "Confirm your arXiv digest subscription",
+            Some(&reply),
+            &body,
+        )?;
+        Ok((
+            "answered".into(),
+            "subscribe request: confirmation sent".into(),
+            who,
+            Some((email.to_string(), mail)),
+        ))
+    }
+
+    /// A reply to a confirmation (`digest+join-TOKEN@…`).
+    pub(super) async fn confirm_subscription(
+        &self,
+        a: &Analysis,
+        token: &str,
+    ) -> anyhow::Result<Outcome> {
+        let t = token.to_string();
+        let Some(req) = self.app.store.call(move |c| join::by_token(c, &t)).await? else {
+            return Ok((
+                "rejected".into(),
+                "an unknown confirmation token".into(),
+                None,
+                None,
+            ));
+        };
+        let who = Some(req.email.clone());
+        if a.from.as_deref() != Some(req.email.as_str()) {
+            return Ok((
+                "rejected".into(),
+                format!(
+                    "a confirmation for {} sent from {}",
+                    req.email,
+                    a.from.as_deref().unwrap_or("an unknown address")
+                ),
+                who,
+                None,
+            ));
+        }
+        if req.status != "pending" {
+            return Ok((
+                "ignored".into(),
+                format!("confirmation already {}", req.status),
+                who,
+                None,
+            ));
+        }
+        let expired = chrono::DateTime::parse_from_rfc3339(&req.expires_at)
+            .map(|e| e < self.app.clock.now())
+            .unwrap_or(true);
+        if expired {
+            let t = req.token.clone();
+            self.app
+                .store
+                .call(move |c| join::set_status(c, &t, "expired"))
+                .await?;
+            return Ok((
+                "rejected".into(),
+                "the confirmation expired".into(),
+                who,
+                None,
+            ));
+        }
+        if self.app.config.subscribe.approve {
+            let t = req.token.clone();
+            self.app
+                .store
+                .call(move |c| join::set_status(c, &t, "confirmed"))
+                .await?;
+            let to: Address = req.email.parse()?;
+            let body = "Hello,\n\nThank you: your request is confirmed. The person who runs paperboy for the lab will approve it, and the digest starts then.\n";
+            let note = build_notice(
+                &self.app.from,
+                &to,
+                "Your arXiv digest subscription",
+                None,
+                body,
+            )?;
+            return Ok((
+                "answered".into(),
+                "confirmed; awaiting the admin's approval".into(),
+                who,
+                Some((req.email.clone(), note)),
+            ));
+        }
+        let welcome = self
+            .admit(&req, &Actor::Reply(a.message_id.clone()))
+            .await?;
+        Ok((
+            "applied".into(),
+            "self-subscribed".into(),
+            who,
+            Some((req.email.clone(), welcome)),
+        ))
+    }
+
+    /// Adds the reader a confirmed request asked for (through the subscribers file's edit path,
+    /// audited "self-subscribed") and returns the welcome mail.
+    pub async fn admit(&self, req: &JoinRequest, actor: &Actor) -> anyhow::Result<Vec<u8>> {
+        let email = crate::domain::SubscriberEmail::parse(&req.email)?;
+        let wanted: Wanted = serde_json::from_str(&req.fields).unwrap_or_default();
+        let topics = if wanted.topics.is_empty() {
+            self.app.config.subscribe.default_topics.clone()
+        } else {
+            wanted.topics.join("\n")
+        };
+        let mut fields: Vec<(&'static str, FieldValue)> = Vec::new();
+        if let Some(n) = &wanted.name {
+            fields.push(("name", FieldValue::Text(n.clone())));
+        }
+        fields.push(("topics", FieldValue::Text(topics)));
+        if !wanted.authors.is_empty() {
+            fields.push(("authors", FieldValue::List(wanted.authors.clone())));
+        }
+        if let Some(l) = &wanted.language {
+            fields.push(("language", FieldValue::Text(l.clone())));
+        }
+        self.subs.apply(
+            &self.app.store,
+            &email,
+            Change::SelfSubscribe(fields),
+            actor,
+        )?;
+        let t = req.token.clone();
+        self.app
+            .store
+            .call(move |c| join::set_status(c, &t, "added"))
+            .await?;
+        let sub = self
+            .current(&email)?
+            .ok_or_else(|| anyhow::anyhow!("{email} was added but cannot be read back"))?;
+        let archive =
+            match crate::archive::index_url(&self.app.config, &self.app.store, email.as_str())
+                .await?
+            {
+                Some(url) => format!("\nYour digests on the web: {url}\n"),
+                None => String::new(),
+            };
+        let body = fill(
+            &self.templates.welcome,
+            &[
+                ("name", &sub.name),
+                ("topics", sub.topics.trim()),
+                ("archive", &archive),
+            ],
+        );
+        let addrs = self.reply_addresses(&email).await?;
+        crate::mail::outbound::build_answer(
+            &self.app.from,
+            &sub,
+            "Welcome to the lab's arXiv digest",
+            None,
+            &addrs,
+            &body,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribe_requests_and_what_they_ask_for() {
+        let w = subscribe_request(
+            "Subscribe\nname: Nina\ntopics: sparse attention\nfollow Yann LeCun\nlanguage: de\n",
+        )
+        .unwrap();
+        assert_eq!(w.name.as_deref(), Some("Nina"));
+        assert_eq!(w.topics, vec!["sparse attention"]);
+        assert_eq!(w.authors, vec!["Yann LeCun"]);
+        assert_eq!(w.language.as_deref(), Some("de"));
+        assert!(subscribe_request("add topic: x").is_none());
+        assert!(subscribe_request("subscribe.").is_some());
+    }
+}

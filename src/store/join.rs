@@ -1,0 +1,117 @@
+//! Subscribing by mail: requests awaiting their confirmation (and the admin's approval).
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension as _};
+
+use super::now_utc;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinRequest {
+    pub token: String,
+    pub email: String,
+    /// JSON of the fields asked for (name, topics, authors, language).
+    pub fields: String,
+    pub status: String,
+    pub created_at: String,
+    pub expires_at: String,
+}
+
+/// Records a request; returns its one-time token.
+pub fn create(
+    conn: &Connection,
+    email: &str,
+    fields: &str,
+    now: DateTime<Utc>,
+    valid_hours: i64,
+) -> rusqlite::Result<String> {
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    conn.execute(
+        "INSERT INTO join_requests (token, email, fields, status, created_at, expires_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5)",
+        params![
+            token,
+            email,
+            fields,
+            fmt(now),
+            fmt(now + chrono::Duration::hours(valid_hours))
+        ],
+    )?;
+    Ok(token)
+}
+
+/// Requests made for `email` since `since` (for the rate limit), and in all since `since`.
+pub fn counts_since(
+    conn: &Connection,
+    email: &str,
+    since: DateTime<Utc>,
+) -> rusqlite::Result<(i64, i64)> {
+    let since = since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mine = conn.query_row(
+        "SELECT count(*) FROM join_requests WHERE email = ?1 AND created_at >= ?2",
+        params![email, since],
+        |r| r.get(0),
+    )?;
+    let all = conn.query_row(
+        "SELECT count(*) FROM join_requests WHERE created_at >= ?1",
+        [since],
+        |r| r.get(0),
+    )?;
+    Ok((mine, all))
+}
+
+/// The request with this token (compared in constant time with every stored one).
+pub fn by_token(conn: &Connection, token: &str) -> rusqlite::Result<Option<JoinRequest>> {
+    let mut stmt = conn.prepare(
+        "SELECT token, email, fields, status, created_at, expires_at FROM join_requests",
+    )?;
+    let given = token.to_ascii_lowercase();
+    let mut found = None;
+    for row in stmt.query_map([], row)? {
+        let r = row?;
+        if constant_time_eq::constant_time_eq(r.token.as_bytes(), given.as_bytes()) {
+            found = Some(r);
+        }
+    }
+    Ok(found)
+}
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<JoinRequest> {
+    Ok(JoinRequest {
+        token: r.get(0)?,
+        email: r.get(1)?,
+        fields: r.get(2)?,
+        status: r.get(3)?,
+        created_at: r.get(4)?,
+        expires_at: r.get(5)?,
+    })
+}
+
+pub fn set_status(conn: &Connection, token: &str, status: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE join_requests SET status = ?2, confirmed_at = coalesce(confirmed_at, CASE WHEN ?2 = 'confirmed' THEN ?3 END) WHERE token = ?1",
+        params![token, status, now_utc()],
+    )?;
+    Ok(())
+}
+
+/// Confirmed requests waiting for the admin's approval, oldest first.
+pub fn awaiting_approval(conn: &Connection) -> rusqlite::Result<Vec<JoinRequest>> {
+    let mut stmt = conn.prepare(
+        "SELECT token, email, fields, status, created_at, expires_at FROM join_requests
+         WHERE status = 'confirmed' ORDER BY created_at",
+    )?;
+    let rows = stmt.query_map([], row)?;
+    rows.collect()
+}
+
+/// The confirmed request of `email` awaiting approval, if any.
+pub fn confirmed_for(conn: &Connection, email: &str) -> rusqlite::Result<Option<JoinRequest>> {
+    conn.query_row(
+        "SELECT token, email, fields, status, created_at, expires_at FROM join_requests
+         WHERE email = ?1 AND status = 'confirmed' ORDER BY created_at DESC LIMIT 1",
+        [email],
+        row,
+    )
+    .optional()
+}
