@@ -8,6 +8,7 @@ mod deliveries;
 mod digest;
 mod inbox;
 mod join;
+mod library;
 mod output;
 mod preview;
 mod runs;

@@ -67,6 +67,21 @@ pub enum SubscribersCmd {
         #[arg(value_parser = parse_email)]
         email: SubscriberEmail,
     },
+    /// Interests from the reader's own library (a BibTeX/BibLaTeX export): co-authors in two
+    /// entries or more become followed authors, recurring keywords and title terms keywords, the
+    /// topics gain a line, and the library's arXiv papers are never sent as new. Shows the
+    /// change; applies it with --yes.
+    #[command(after_help = "Examples:
+  paperboy subscribers import-library ada@lab.org ~/zotero-export.bib
+  paperboy subscribers import-library ada@lab.org ~/zotero-export.bib --yes")]
+    ImportLibrary {
+        #[arg(value_parser = parse_email)]
+        email: SubscriberEmail,
+        file: PathBuf,
+        /// Apply the change (without it, only show it).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Self-subscriptions confirmed by mail that wait for approval (`[subscribe] approve`).
     #[command(after_help = "Example:\n  paperboy subscribers pending")]
     Pending {
@@ -176,6 +191,9 @@ pub async fn run(config: Config, cmd: SubscribersCmd) -> Result<u8, Failure> {
         SubscribersCmd::Pause { email } => change(&config, &subs, &email, Change::Pause),
         SubscribersCmd::Resume { email } => change(&config, &subs, &email, Change::Resume),
         SubscribersCmd::Pending { json } => super::join::pending(&config, json),
+        SubscribersCmd::ImportLibrary { email, file, yes } => {
+            super::library::import(config, &email, &file, yes).await
+        }
         SubscribersCmd::Approve { email } => super::join::approve(config, &email).await,
         SubscribersCmd::RotateToken { email } => {
             if !subs

@@ -9,7 +9,7 @@ mod text;
 
 pub use html::{page_shell, render_archive_day, render_html, ArchiveNav, HTML_BUDGET};
 pub use page::{Page, StoredPage};
-pub use select::{author_matches, followed_authors, select, Selection};
+pub use select::{author_matches, followed_authors, same_author, select, Selection};
 pub use text::render_text;
 
 use chrono::NaiveDate;

@@ -39,6 +39,13 @@ pub fn followed_authors(paper: &Paper, followed: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Whether `author` is the person named `followed` (TeX, accents, case, middle names and a
+/// first-name initial forgiven).
+pub fn same_author(followed: &str, author: &str) -> bool {
+    let f = name_tokens(followed);
+    !f.is_empty() && same_person(&f, &name_tokens(author))
+}
+
 /// Lowercased, accent-free name parts without parenthesised nicknames: "Björn W. Schuller" →
 /// ["bjorn", "w", "schuller"]; `Bj\"orn` is already Unicode by the time it gets here.
 fn name_tokens(name: &str) -> Vec<String> {

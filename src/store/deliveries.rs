@@ -233,6 +233,24 @@ impl DeliveryStatus {
     }
 }
 
+/// Papers the reader already has (their own library): recorded as seen on `day`, so they are
+/// never offered as new. Returns how many were new to the record.
+pub fn remember_known(
+    conn: &Connection,
+    subscriber: &str,
+    ids: &[ArxivId],
+    day: NaiveDate,
+) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare(
+        "INSERT INTO sent_papers (subscriber, paper_id, day) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    )?;
+    let mut n = 0;
+    for id in ids {
+        n += stmt.execute(params![subscriber, id.as_str(), day.to_string()])?;
+    }
+    Ok(n)
+}
+
 /// Moves the subscriber's delivery of `day` aside (kept in `superseded_deliveries`) and forgets
 /// which papers it sent, so the day can be sent again on the admin's word. Returns whether
 /// there was one.

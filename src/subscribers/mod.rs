@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod edit;
+pub mod library;
 
 use std::collections::HashSet;
 use std::fmt;

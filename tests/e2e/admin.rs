@@ -751,6 +751,10 @@ async fn every_command_has_help_with_an_example() {
         vec!["why", "--help"],
         vec!["inbox", "log", "--help"],
         vec!["archive", "rebuild", "--help"],
+        vec!["subscribers", "import-library", "--help"],
+        vec!["subscribers", "pending", "--help"],
+        vec!["subscribers", "approve", "--help"],
+        vec!["subscribers", "rotate-token", "--help"],
     ] {
         let run = app.run(&args).await;
         assert_eq!(run.code, 0, "{args:?}");

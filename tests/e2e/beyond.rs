@@ -312,3 +312,116 @@ async fn with_approval_the_admin_lets_confirmed_readers_in() {
     let again = app.run(&["subscribers", "approve", nina]).await;
     assert_eq!(again.code, 2, "nothing left to approve");
 }
+
+#[tokio::test]
+async fn a_readers_library_gives_followed_authors_keywords_and_papers_never_sent_again() {
+    let app = TestApp::spawn(Options {
+        api_key: false,
+        ..Default::default()
+    })
+    .await;
+    let bib = repo().join("tests/fixtures/library/ada-zotero.bib");
+    let ada = "ada@lab.example.org";
+    // Today's MoQa (2503.21135) would reach Ada as new…
+    let preview = app.run(&["preview", ada]).await;
+    assert!(
+        preview.stdout.contains("ArXiv ID: 2503.21135"),
+        "{}",
+        preview.stdout
+    );
+    // First the change is shown, nothing applied.
+    let before = std::fs::read_to_string(app.dir.path().join("subscribers.toml")).unwrap();
+    let dry = app
+        .run(&["subscribers", "import-library", ada, bib.to_str().unwrap()])
+        .await;
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(dry.stdout.contains("6 entries"), "{}", dry.stdout);
+    assert!(
+        dry.stdout
+            .contains("+ follow Jürgen Müller  (in 3 entries)"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout.contains("+ follow Grace Hopper  (in 2 entries)"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        !dry.stdout.contains("follow Ada"),
+        "never the reader: {}",
+        dry.stdout
+    );
+    assert!(
+        !dry.stdout.contains("Turing") && !dry.stdout.contains("Babbage"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout.contains("+ keyword mixture of experts"),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("+ keyword sparsity"), "{}", dry.stdout);
+    assert!(
+        !dry.stdout.contains("+ keyword quantization"),
+        "Ada has it already"
+    );
+    assert!(dry.stdout.contains("2 arXiv papers"), "{}", dry.stdout);
+    assert_eq!(
+        std::fs::read_to_string(app.dir.path().join("subscribers.toml")).unwrap(),
+        before
+    );
+
+    let apply = app
+        .run(&[
+            "subscribers",
+            "import-library",
+            ada,
+            bib.to_str().unwrap(),
+            "--yes",
+        ])
+        .await;
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    let file = std::fs::read_to_string(app.dir.path().join("subscribers.toml")).unwrap();
+    let parsed: toml::Table = file.parse().expect("the file stays valid");
+    let entry = &parsed["subscriber"].as_array().unwrap()[0];
+    let authors: Vec<&str> = entry["authors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        authors.contains(&"Jürgen Müller") && authors.contains(&"Grace Hopper"),
+        "{authors:?}"
+    );
+    assert!(
+        entry["topics"]
+            .as_str()
+            .unwrap()
+            .contains("From my library: mixture of experts"),
+        "{file}"
+    );
+    assert!(
+        file.contains("# Ada follows Björn Schuller"),
+        "comments kept"
+    );
+    let history = app.run(&["subscribers", "history", ada, "--json"]).await;
+    assert!(
+        history.stdout.contains("import-library"),
+        "{}",
+        history.stdout
+    );
+
+    // The library's arXiv paper in today's announcement is not sent as new.
+    assert_eq!(app.run(&["digest"]).await.code, 0);
+    let digest = app.received_by(ada).pop().unwrap();
+    assert!(
+        !digest.text.contains("ArXiv ID: 2503.21135"),
+        "{}",
+        digest.text
+    );
+    let grace = app.received_by("grace@lab.example.org").pop();
+    assert!(grace.is_some(), "others are not affected");
+}

@@ -1,0 +1,274 @@
+//! Interests from a reader's own library (a BibTeX/BibLaTeX export, parsed by the `biblatex`
+//! crate): co-authors who recur become followed authors, recurring keywords and title terms
+//! become keywords, and the library's arXiv papers are never sent again as new.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use biblatex::{Bibliography, ChunksExt as _};
+
+use super::Subscriber;
+use crate::domain::ArxivId;
+
+/// One entry as far as interests go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub title: String,
+    /// "Given Last", TeX resolved.
+    pub authors: Vec<String>,
+    pub keywords: Vec<String>,
+    pub arxiv: Option<ArxivId>,
+}
+
+/// Reads a BibTeX/BibLaTeX file; a syntax error names its byte range.
+pub fn parse_bibtex(text: &str) -> Result<Vec<Item>, String> {
+    let bib = Bibliography::parse(text).map_err(|e| {
+        let line = text[..e.span.start.min(text.len())].lines().count().max(1);
+        format!("line {line}: {}", e.kind)
+    })?;
+    let mut items = Vec::new();
+    for entry in bib.iter() {
+        let title = entry
+            .title()
+            .map(|t| crate::tex::to_unicode(&t.format_verbatim()))
+            .unwrap_or_default();
+        let authors = entry
+            .author()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| {
+                let name = format!("{} {} {}", p.given_name, p.prefix, p.name);
+                crate::tex::to_unicode(&name.split_whitespace().collect::<Vec<_>>().join(" "))
+            })
+            .filter(|n| !n.is_empty())
+            .collect();
+        let keywords = entry
+            .keywords()
+            .map(|k| {
+                k.format_verbatim()
+                    .split([',', ';'])
+                    .map(|w| w.trim().to_lowercase())
+                    .filter(|w| !w.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let arxiv = entry
+            .eprint()
+            .ok()
+            .and_then(|e| ArxivId::parse(&e).ok())
+            .or_else(|| {
+                entry
+                    .url()
+                    .ok()
+                    .filter(|u| u.contains("arxiv.org/"))
+                    .and_then(|u| ArxivId::parse(&u).ok())
+            });
+        items.push(Item {
+            title,
+            authors,
+            keywords,
+            arxiv,
+        });
+    }
+    Ok(items)
+}
+
+/// What importing a library would change for a reader.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Proposal {
+    /// Co-authors in at least two entries (with their count), not the reader, not followed yet.
+    pub follow: Vec<(String, usize)>,
+    pub keywords: Vec<String>,
+    /// arXiv papers of the library: never offered as new.
+    pub arxiv: Vec<ArxivId>,
+}
+
+const STOPWORDS: &[&str] = &[
+    "with",
+    "from",
+    "that",
+    "this",
+    "than",
+    "into",
+    "over",
+    "under",
+    "using",
+    "via",
+    "towards",
+    "toward",
+    "their",
+    "about",
+    "when",
+    "what",
+    "which",
+    "through",
+    "learning",
+    "model",
+    "models",
+    "based",
+    "approach",
+    "method",
+    "methods",
+    "study",
+    "analysis",
+    "data",
+    "deep",
+    "neural",
+    "network",
+    "networks",
+    "large",
+    "efficient",
+    "improving",
+    "beyond",
+    "new",
+    "for",
+    "and",
+    "the",
+    "are",
+    "does",
+    "more",
+    "less",
+    "does",
+    "case",
+    "revisited",
+];
+
+pub fn propose(items: &[Item], reader: &Subscriber) -> Proposal {
+    // Co-authors, counted once per entry; "J. Müller" and "Jürgen Müller" are one person (the
+    // fuller name is kept).
+    let same =
+        |a: &str, b: &str| crate::digest::same_author(a, b) || crate::digest::same_author(b, a);
+    let mut people: Vec<(String, usize)> = Vec::new();
+    for item in items {
+        let mut counted: Vec<usize> = Vec::new();
+        for a in &item.authors {
+            let i = match people.iter().position(|(p, _)| same(p, a)) {
+                Some(i) => i,
+                None => {
+                    people.push((a.clone(), 0));
+                    people.len() - 1
+                }
+            };
+            if a.chars().count() > people[i].0.chars().count() {
+                people[i].0 = a.clone();
+            }
+            if !counted.contains(&i) {
+                counted.push(i);
+                people[i].1 += 1;
+            }
+        }
+    }
+    let is_reader = |name: &str| same(&reader.name, name);
+    let followed = |name: &str| reader.authors.iter().any(|f| same(f, name));
+    let mut follow: Vec<(String, usize)> = people
+        .into_iter()
+        .filter(|(name, n)| *n >= 2 && !is_reader(name) && !followed(name))
+        .collect();
+    follow.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    follow.truncate(10);
+
+    // Keywords: the library's own keywords in two entries or more, then title terms that recur.
+    let mut kw: BTreeMap<String, usize> = BTreeMap::new();
+    for item in items {
+        let mut seen = BTreeSet::new();
+        for k in &item.keywords {
+            if seen.insert(k.clone()) {
+                *kw.entry(k.clone()).or_default() += 1;
+            }
+        }
+    }
+    let mut terms: BTreeMap<String, usize> = BTreeMap::new();
+    for item in items {
+        let words: Vec<String> = item
+            .title
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric() && c != '-')
+            .filter(|w| w.chars().count() >= 4 && !STOPWORDS.contains(w))
+            .map(str::to_string)
+            .collect();
+        let mut seen = BTreeSet::new();
+        for w in words {
+            if seen.insert(w.clone()) {
+                *terms.entry(w).or_default() += 1;
+            }
+        }
+    }
+    let have: BTreeSet<String> = reader.keywords.iter().map(|k| k.to_lowercase()).collect();
+    let mut keywords: Vec<(String, usize)> = kw.into_iter().filter(|(_, n)| *n >= 2).collect();
+    keywords.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut title_terms: Vec<(String, usize)> =
+        terms.into_iter().filter(|(_, n)| *n >= 2).collect();
+    title_terms.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut out: Vec<String> = Vec::new();
+    for (k, _) in keywords.into_iter().chain(title_terms) {
+        let covered = out.iter().any(|o| o.contains(&k)) || have.iter().any(|h| h.contains(&k));
+        if !covered && !have.contains(&k) {
+            out.push(k);
+        }
+        if out.len() >= 8 {
+            break;
+        }
+    }
+    let mut arxiv: Vec<ArxivId> = items.iter().filter_map(|i| i.arxiv.clone()).collect();
+    arxiv.sort();
+    arxiv.dedup();
+    Proposal {
+        follow,
+        keywords: out,
+        arxiv,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_library() {
+        let bib = r#"
+@article{a1, author = {Lovelace, Ada and M{\"u}ller, J{\"u}rgen and Hopper, Grace}, title = {Sparse Mixture-of-Experts Routing}, keywords = {mixture of experts, sparsity}, eprint = {2503.21135}, archivePrefix = {arXiv}}
+@inproceedings{a2, author = {Ada Lovelace and J. M{\"u}ller}, title = {Quantization of Sparse Experts}, keywords = {sparsity; quantization}}
+@misc{a3, author = {Lovelace, Ada and Hopper, Grace}, title = {Routing Experts at Scale}, url = {https://arxiv.org/abs/2401.00001v2}}
+@article{a4, author = {Lovelace, Ada and Turing, Alan}, title = {On Computable Numbers}}
+"#;
+        let items = parse_bibtex(bib).unwrap();
+        assert_eq!(items.len(), 4);
+        assert_eq!(items[0].authors[1], "Jürgen Müller");
+        let mut reader = super::super::parse(
+            "[[subscriber]]\nemail = \"ada@lab.org\"\nname = \"Ada Lovelace\"\ntopics = \"MoE\"\nkeywords = [\"quantization\"]\n",
+            "subscribers.toml",
+            std::path::Path::new("prompts"),
+            &[],
+        )
+        .unwrap()
+        .remove(0);
+        reader.examples.clear();
+        let p = propose(&items, &reader);
+        let names: Vec<&str> = p.follow.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.contains(&"Grace Hopper"), "{names:?}");
+        assert!(names.iter().any(|n| n.contains("Müller")), "{names:?}");
+        assert!(
+            !names.iter().any(|n| n.contains("Lovelace")),
+            "never the reader"
+        );
+        assert!(
+            !names.iter().any(|n| n.contains("Turing")),
+            "once is not recurring"
+        );
+        assert!(
+            p.keywords.contains(&"sparsity".to_string()),
+            "{:?}",
+            p.keywords
+        );
+        assert!(
+            !p.keywords.contains(&"quantization".to_string()),
+            "already had it"
+        );
+        assert!(
+            p.keywords.contains(&"routing".to_string()),
+            "{:?}",
+            p.keywords
+        );
+        assert_eq!(p.arxiv.len(), 2);
+        assert!(parse_bibtex("@article{x, title = {unclosed").is_err());
+    }
+}
