@@ -10,7 +10,6 @@ use crate::domain::SubscriberEmail;
 use crate::scoring::Scorer;
 use crate::store::audit::Actor;
 use crate::subscribers::admin::{Change, Subscribers};
-use crate::subscribers::edit::FieldValue;
 use crate::subscribers::library::{self, Proposal};
 use crate::subscribers::Subscriber;
 
@@ -40,46 +39,21 @@ pub async fn import(
     let subs = Subscribers::new(&app.config);
     let proposal = library::propose(&items, &reader);
     let topics_line = topics_line(&app, &reader, &items, &proposal).await;
-
+    let plan = library::Plan {
+        entries: items.len(),
+        proposal,
+        topics_line,
+    };
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{} entries in {}", items.len(), file.display());
-    for (name, n) in &proposal.follow {
-        let _ = writeln!(out, "  + follow {name}  (in {n} entries)");
-    }
-    for k in &proposal.keywords {
-        let _ = writeln!(out, "  + keyword {k}");
-    }
-    if let Some(line) = &topics_line {
-        let _ = writeln!(out, "  + topics: {line}");
-    }
-    let _ = writeln!(
-        out,
-        "  {} arXiv papers of the library will never be sent as new",
-        proposal.arxiv.len()
-    );
-    if proposal.follow.is_empty() && proposal.keywords.is_empty() && topics_line.is_none() {
-        let _ = writeln!(out, "Nothing to change.");
+    let _ = writeln!(out, "{} entries in {}", plan.entries, file.display());
+    let _ = write!(out, "{}", plan.describe());
+    let sets = plan.sets(&reader);
+    if sets.is_empty() {
+        let _ = writeln!(out, "Nothing to change in the entry.");
     }
     if !yes {
         let _ = writeln!(out, "Nothing was changed; run again with --yes to apply.");
         return Ok(EXIT_OK);
-    }
-    let mut sets: Vec<(String, FieldValue)> = Vec::new();
-    if !proposal.follow.is_empty() {
-        let mut authors = reader.authors.clone();
-        authors.extend(proposal.follow.iter().map(|(n, _)| n.clone()));
-        sets.push(("authors".into(), FieldValue::List(authors)));
-    }
-    if !proposal.keywords.is_empty() {
-        let mut keywords = reader.keywords.clone();
-        keywords.extend(proposal.keywords.iter().cloned());
-        sets.push(("keywords".into(), FieldValue::List(keywords)));
-    }
-    if let Some(line) = &topics_line {
-        sets.push((
-            "topics".into(),
-            FieldValue::Text(format!("{}\n{line}", reader.topics.trim_end())),
-        ));
     }
     if !sets.is_empty() {
         let store = super::open_store(&app.config)?;
@@ -94,6 +68,7 @@ pub async fn import(
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
+    let proposal = &plan.proposal;
     let (e, ids, today) = (
         email.to_string(),
         proposal.arxiv.clone(),
@@ -153,6 +128,5 @@ async fn topics_line(
             }
         }
     }
-    (!proposal.keywords.is_empty())
-        .then(|| format!("From my library: {}.", proposal.keywords.join(", ")))
+    library::keyword_line(proposal)
 }

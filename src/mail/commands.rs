@@ -26,6 +26,8 @@ pub enum Command {
     Max(i64),
     /// The TL;DR's and comments' language (a BCP 47 tag).
     Language(String),
+    /// Yes to what paperboy proposed (a library sent by reply).
+    Yes,
     Pause,
     Resume,
     Unsubscribe,
@@ -51,6 +53,7 @@ impl fmt::Display for Command {
             Command::Novelty(n) => write!(f, "novelty {n}"),
             Command::Max(n) => write!(f, "max {n}"),
             Command::Language(l) => write!(f, "language: {l}"),
+            Command::Yes => write!(f, "yes"),
             Command::Pause => write!(f, "pause"),
             Command::Resume => write!(f, "resume"),
             Command::Unsubscribe => write!(f, "unsubscribe"),
@@ -171,6 +174,9 @@ fn command(line: &str, lower: &str) -> Option<Result<Command, String>> {
     }
     if exact(&["help", "?", "commands"]) {
         return Some(Ok(Command::Help));
+    }
+    if exact(&["yes", "yes please", "apply", "apply it", "ok", "okay"]) {
+        return Some(Ok(Command::Yes));
     }
     if exact(&["undo", "revert"]) {
         return Some(Ok(Command::Undo));

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod deliveries;
 pub mod inbox;
 pub mod join;
+pub mod library;
 pub mod owed;
 pub mod papers;
 pub mod runs;
@@ -32,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/008_tokens.sql"),
     include_str!("migrations/009_tldr.sql"),
     include_str!("migrations/010_join.sql"),
+    include_str!("migrations/011_library_imports.sql"),
 ];
 
 /// The database. Cloning is cheap; all clones share one connection.

@@ -73,13 +73,90 @@ pub fn parse_bibtex(text: &str) -> Result<Vec<Item>, String> {
 }
 
 /// What importing a library would change for a reader.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Proposal {
     /// Co-authors in at least two entries (with their count), not the reader, not followed yet.
     pub follow: Vec<(String, usize)>,
     pub keywords: Vec<String>,
     /// arXiv papers of the library: never offered as new.
     pub arxiv: Vec<ArxivId>,
+}
+
+/// A proposal with the topics line to add, as shown to the reader and applied on their word.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Plan {
+    pub entries: usize,
+    pub proposal: Proposal,
+    pub topics_line: Option<String>,
+}
+
+impl Plan {
+    /// The plan in a few lines ("+ follow …"), for the terminal and for a reply.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        for (name, n) in &self.proposal.follow {
+            s.push_str(&format!("  + follow {name}  (in {n} entries)\n"));
+        }
+        for k in &self.proposal.keywords {
+            s.push_str(&format!("  + keyword {k}\n"));
+        }
+        if let Some(line) = &self.topics_line {
+            s.push_str(&format!("  + topics: {line}\n"));
+        }
+        s.push_str(&format!(
+            "  {} arXiv papers of the library will never be sent as new\n",
+            self.proposal.arxiv.len()
+        ));
+        s
+    }
+
+    /// The file changes that apply the plan to `reader` as they are now.
+    pub fn sets(&self, reader: &Subscriber) -> Vec<(String, crate::subscribers::edit::FieldValue)> {
+        use crate::subscribers::edit::FieldValue;
+        let mut sets = Vec::new();
+        let p = &self.proposal;
+        let new_authors: Vec<String> = p
+            .follow
+            .iter()
+            .map(|(n, _)| n.clone())
+            .filter(|n| {
+                !reader
+                    .authors
+                    .iter()
+                    .any(|a| crate::digest::same_author(a, n))
+            })
+            .collect();
+        if !new_authors.is_empty() {
+            let mut authors = reader.authors.clone();
+            authors.extend(new_authors);
+            sets.push(("authors".to_string(), FieldValue::List(authors)));
+        }
+        let new_keywords: Vec<String> = p
+            .keywords
+            .iter()
+            .filter(|k| !reader.keywords.iter().any(|r| r.eq_ignore_ascii_case(k)))
+            .cloned()
+            .collect();
+        if !new_keywords.is_empty() {
+            let mut keywords = reader.keywords.clone();
+            keywords.extend(new_keywords);
+            sets.push(("keywords".to_string(), FieldValue::List(keywords)));
+        }
+        if let Some(line) = &self.topics_line {
+            if !reader.topics.contains(line.as_str()) {
+                sets.push((
+                    "topics".to_string(),
+                    FieldValue::Text(format!("{}\n{line}", reader.topics.trim_end())),
+                ));
+            }
+        }
+        sets
+    }
+}
+
+/// Without a model: the new keywords as a topics line.
+pub fn keyword_line(p: &Proposal) -> Option<String> {
+    (!p.keywords.is_empty()).then(|| format!("From my library: {}.", p.keywords.join(", ")))
 }
 
 const STOPWORDS: &[&str] = &[

@@ -425,3 +425,58 @@ async fn a_readers_library_gives_followed_authors_keywords_and_papers_never_sent
     let grace = app.received_by("grace@lab.example.org").pop();
     assert!(grace.is_some(), "others are not affected");
 }
+
+#[tokio::test]
+async fn a_library_sent_by_reply_is_proposed_then_applied_on_yes() {
+    use crate::replies::*;
+    let Setup { app, digest } = setup().await;
+    let to = digest.reply_to.clone();
+    let bib =
+        std::fs::read_to_string(repo().join("tests/fixtures/library/ada-zotero.bib")).unwrap();
+    let raw = format!(
+        "From: Ada Lovelace <{ADA}>\r\nTo: {to}\r\nSubject: Re: {}\r\nMessage-ID: <lib-1@x>\r\nIn-Reply-To: <{}>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHere is my library.\r\n\r\n--b1\r\nContent-Type: application/x-bibtex; name=\"My Library.bib\"\r\nContent-Disposition: attachment; filename=\"My Library.bib\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}\r\n--b1--\r\n",
+        digest.subject,
+        digest.message_id,
+        bib.replace('\n', "\r\n")
+    );
+    let before = subscribers_file(&app);
+    smtp_send(app.smtp.port, ADA, &to, raw.as_bytes());
+    assert_eq!(outcomes(&poll(&app).await), vec!["answered"]);
+    assert_eq!(subscribers_file(&app), before, "nothing before the yes");
+    let plan = ada_inbox(&app)
+        .await
+        .into_iter()
+        .find(|m| m.in_reply_to == "lib-1@x")
+        .expect("the plan");
+    assert!(
+        plan.text.contains("+ follow Jürgen Müller  (in 3 entries)"),
+        "{}",
+        plan.text
+    );
+    assert!(plan.text.contains("Reply \"yes\""), "{}", plan.text);
+
+    smtp_send(
+        app.smtp.port,
+        ADA,
+        &to,
+        &apple(
+            ADA,
+            &to,
+            &format!("<{}>", digest.message_id),
+            "<lib-2@x>",
+            "Yes",
+        ),
+    );
+    assert_eq!(outcomes(&poll(&app).await), vec!["applied"]);
+    let file = subscribers_file(&app);
+    assert!(
+        file.contains("Jürgen Müller") && file.contains("Grace Hopper"),
+        "{file}"
+    );
+    let history = app.run(&["subscribers", "history", ADA, "--json"]).await;
+    assert!(
+        history.stdout.contains("import-library"),
+        "{}",
+        history.stdout
+    );
+}

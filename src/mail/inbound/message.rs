@@ -17,6 +17,21 @@ pub fn body_text(msg: &mail_parser::Message) -> String {
     }
 }
 
+/// The text of a `.bib` attachment (a reader's library), if the message has one.
+pub fn bib_attachment(msg: &mail_parser::Message) -> Option<String> {
+    msg.attachments().find_map(|part| {
+        let named_bib = part
+            .attachment_name()
+            .is_some_and(|n| n.to_ascii_lowercase().ends_with(".bib"));
+        let typed_bib = part.content_type().is_some_and(|c| {
+            c.subtype().is_some_and(|s| {
+                s.eq_ignore_ascii_case("x-bibtex") || s.eq_ignore_ascii_case("bibtex")
+            })
+        });
+        (named_bib || typed_bib).then(|| String::from_utf8_lossy(part.contents()).into_owned())
+    })
+}
+
 /// The plain text of a message paperboy sent (its stored bytes).
 pub(super) fn sent_text(raw: &[u8]) -> String {
     MessageParser::default()

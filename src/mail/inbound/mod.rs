@@ -78,6 +78,8 @@ pub struct Analysis {
     /// What the sender wrote above the quote.
     pub text: String,
     pub parsed: Parsed,
+    /// A `.bib` file attached to an authenticated reply (their library).
+    pub library: Option<String>,
 }
 
 impl Analysis {
@@ -90,6 +92,7 @@ impl Analysis {
             auth: Auth::Rejected(format!("could not be read: {why}")),
             text: String::new(),
             parsed: Parsed::default(),
+            library: None,
         }
     }
 
@@ -181,6 +184,7 @@ impl<'a> Inbox<'a> {
             auth: Auth::Ignored(String::new()),
             text: String::new(),
             parsed: Parsed::default(),
+            library: None,
         };
         if raw.len() > MAX_SIZE {
             a.auth = Auth::Ignored(format!(
@@ -332,6 +336,7 @@ impl<'a> Inbox<'a> {
             how,
             digest_day: by_digest.as_ref().and_then(|(_, d)| d.parse().ok()),
         };
+        a.library = message::bib_attachment(&msg);
         let body = body_text(&msg);
         let typed = reply::typed_text(&body);
         // Paperboy's own lines (the digest replied to, the help mail) are never commands.

@@ -237,6 +237,7 @@ impl State {
             Command::ListTopics
             | Command::Help
             | Command::Undo
+            | Command::Yes
             | Command::Unsubscribe
             | Command::MoreLike(_)
             | Command::LessLike(_) => {}
