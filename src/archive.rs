@@ -86,6 +86,7 @@ pub struct Written {
 pub async fn update(
     store: &Store,
     dir: &Path,
+    base_url: Option<&str>,
     subscriber: &Subscriber,
     changed: Option<&[NaiveDate]>,
 ) -> anyhow::Result<Written> {
@@ -120,11 +121,15 @@ pub async fn update(
         m.dedup();
         m
     };
-    // Pages to read: the wanted days and every day of the months to write.
+    // Pages to read: the wanted days, every day of the months to write, and the feed's days.
+    let feed_from = days
+        .last()
+        .map(|d| *d - chrono::Duration::days(FEED_DAYS))
+        .unwrap_or_default();
     let to_read: Vec<NaiveDate> = days
         .iter()
         .copied()
-        .filter(|d| wanted_days.contains(d) || months.contains(&month_of(*d)))
+        .filter(|d| wanted_days.contains(d) || months.contains(&month_of(*d)) || *d > feed_from)
         .collect();
     let pages: BTreeMap<NaiveDate, Page> = {
         let e = email.clone();
@@ -160,15 +165,27 @@ pub async fn update(
 
     let dir = dir.to_path_buf();
     let sub = subscriber.clone();
+    let base = base_url.map(str::to_string);
     tokio::task::spawn_blocking(move || {
-        write(&dir, &key, &sub, &days, &wanted_days, &months, pages)
+        write(
+            &dir,
+            base.as_deref(),
+            &key,
+            &sub,
+            &days,
+            &wanted_days,
+            &months,
+            pages,
+        )
     })
     .await
     .context("the archive writer stopped")?
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write(
     dir: &Path,
+    base_url: Option<&str>,
     key: &str,
     sub: &Subscriber,
     days: &[NaiveDate],
@@ -181,6 +198,7 @@ fn write(
         &dir.join("index.html"),
         &digest::page_shell(
             "paperboy archive",
+            None,
             html! { h1 { "paperboy archive" } p { "Each reader's digests are at their own address, linked from their digest." } },
         ),
     )?;
@@ -196,6 +214,7 @@ fn write(
             next: days.get(i + 1).map(link),
             month: ("index.html".into(), month_of(*day)),
             index: "../index.html".into(),
+            feed: "../feed.xml".into(),
         };
         let d = page.clone().into_digest(sub.clone());
         write_file(
@@ -223,7 +242,11 @@ fn write(
         );
         write_file(
             &root.join(month).join("index.html"),
-            &digest::page_shell(&format!("Monthly Overview {month}"), markup),
+            &digest::page_shell(
+                &format!("Monthly Overview {month}"),
+                Some("../feed.xml"),
+                markup,
+            ),
         )?;
         written.months += 1;
     }
@@ -238,10 +261,79 @@ fn write(
         &root.join("index.html"),
         &digest::page_shell(
             "Your arXiv digests",
+            Some("feed.xml"),
             index_page(&counts, days.last().copied()),
         ),
     )?;
+    write_file(&root.join("feed.xml"), &feed(key, base_url, days, &pages))?;
     Ok(written)
+}
+
+/// Days of papers in a reader's Atom feed.
+const FEED_DAYS: i64 = 30;
+
+/// The reader's Atom feed (RFC 4287): an entry per paper of their last 30 days, the verdict and
+/// comment as its summary. Only their own papers.
+fn feed(
+    key: &str,
+    base_url: Option<&str>,
+    days: &[NaiveDate],
+    pages: &BTreeMap<NaiveDate, Page>,
+) -> String {
+    use atom_syndication::{Entry, Feed, FixedDateTime, Link, Text};
+    let at = |d: &NaiveDate| -> FixedDateTime {
+        d.and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .fixed_offset()
+    };
+    let self_href = base_url.map_or("feed.xml".to_string(), |b| {
+        format!("{}/{key}/feed.xml", b.trim_end_matches('/'))
+    });
+    let latest = days.last().copied().unwrap_or_default();
+    let from = latest - chrono::Duration::days(FEED_DAYS);
+    let mut entries = Vec::new();
+    for (day, page) in pages.iter().rev().filter(|(d, _)| **d > from) {
+        for e in page.entries.iter().chain(&page.more) {
+            let summary = match &e.verdict {
+                None => format!("Author match: {}", e.followed.join(", ")),
+                Some(v) => {
+                    let mut s = format!("Relevance {}", v.relevance);
+                    if let Some(n) = v.novelty {
+                        s.push_str(&format!(", novelty {n}"));
+                    }
+                    if let Some(t) = &v.tldr {
+                        s.push_str(&format!(". {}", crate::digest::inline::plain(t)));
+                    }
+                    if !v.comment.trim().is_empty() {
+                        s.push_str(&format!(" — {}", crate::digest::inline::plain(&v.comment)));
+                    }
+                    s
+                }
+            };
+            let mut link = Link::default();
+            link.set_href(e.paper.abs_url());
+            link.set_rel("alternate");
+            let mut entry = Entry::default();
+            entry.set_id(format!("urn:paperboy:{key}:{day}:{}", e.paper.id));
+            entry.set_title(Text::plain(crate::tex::readable(&e.paper.title)));
+            entry.set_updated(at(day));
+            entry.set_links(vec![link]);
+            entry.set_summary(Some(Text::plain(summary)));
+            entries.push(entry);
+        }
+    }
+    let mut me = Link::default();
+    me.set_href(self_href);
+    me.set_rel("self");
+    me.set_mime_type(Some("application/atom+xml".to_string()));
+    let mut feed = Feed::default();
+    feed.set_id(format!("urn:paperboy:{key}"));
+    feed.set_title(Text::plain("Personalized Daily arXiv Papers"));
+    feed.set_updated(at(&latest));
+    feed.set_links(vec![me]);
+    feed.set_entries(entries);
+    feed.to_string()
 }
 
 /// Papers named per day in a month overview.

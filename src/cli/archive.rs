@@ -50,7 +50,8 @@ async fn rebuild(config: Config) -> Result<u8, Failure> {
         .iter()
         .filter(|s| stored.contains(&s.email.to_string()))
     {
-        let w = crate::archive::update(&store, &dir, sub, None).await?;
+        let w =
+            crate::archive::update(&store, &dir, archive.base_url.as_deref(), sub, None).await?;
         let _ = writeln!(
             out,
             "{}: {} day pages, {} months",

@@ -67,6 +67,8 @@ pub struct ArchiveNav {
     pub next: Option<(String, String)>,
     pub month: (String, String),
     pub index: String,
+    /// The reader's Atom feed, relative to the page.
+    pub feed: String,
 }
 
 /// The mail's HTML part: the whole digest, abstracts trimmed past the top papers only when the
@@ -98,6 +100,9 @@ fn page(d: &Digest, nav: Option<&ArchiveNav>, full: usize, keep: usize) -> Strin
                 meta name="color-scheme" content="light dark";
                 meta name="supported-color-schemes" content="light dark";
                 title { (d.subject()) }
+                @if let Some(nav) = nav {
+                    link rel="alternate" type="application/atom+xml" title="Your arXiv papers" href=(nav.feed);
+                }
                 style { (PreEscaped(CSS)) }
             }
             body class="bg" {
@@ -129,7 +134,7 @@ fn page(d: &Digest, nav: Option<&ArchiveNav>, full: usize, keep: usize) -> Strin
 }
 
 /// A page of the web archive other than a day (a month, the index), in the digest's style.
-pub fn page_shell(title: &str, body: Markup) -> String {
+pub fn page_shell(title: &str, feed: Option<&str>, body: Markup) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -138,6 +143,9 @@ pub fn page_shell(title: &str, body: Markup) -> String {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="color-scheme" content="light dark";
                 title { (title) }
+                @if let Some(f) = feed {
+                    link rel="alternate" type="application/atom+xml" title="Your arXiv papers" href=(f);
+                }
                 style { (PreEscaped(CSS)) }
             }
             body class="bg" {

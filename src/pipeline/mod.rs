@@ -296,7 +296,15 @@ async fn write_archive(app: &App, subscribers: &[Subscriber], day: NaiveDate) {
     };
     let dir = app.config.resolve(&archive.dir);
     for sub in subscribers {
-        if let Err(e) = crate::archive::update(&app.store, &dir, sub, Some(&[day])).await {
+        if let Err(e) = crate::archive::update(
+            &app.store,
+            &dir,
+            archive.base_url.as_deref(),
+            sub,
+            Some(&[day]),
+        )
+        .await
+        {
             tracing::error!(subscriber = %sub.email, error = %format!("{e:#}"), "could not write the web archive; `paperboy archive rebuild` writes it again");
         }
     }

@@ -322,6 +322,49 @@ async fn two_days_make_an_archive_whose_links_all_resolve() {
         "no listing of the readers' folders"
     );
 
+    // Each reader's Atom feed, read with a real feed parser: their papers, nobody else's.
+    for (email, key) in &keys {
+        let xml = std::fs::read(archive.join(key).join("feed.xml")).unwrap();
+        let feed = feed_rs::parser::parse(xml.as_slice()).expect("valid Atom");
+        assert_eq!(feed.feed_type, feed_rs::model::FeedType::Atom);
+        assert!(feed.updated.is_some() && feed.title.is_some());
+        assert!(feed.links.iter().any(|l| l.rel.as_deref() == Some("self")
+            && l.href == format!("https://lab.example.org/papers/{key}/feed.xml")));
+        let sent: Vec<String> = app
+            .db()
+            .prepare("SELECT paper_id FROM sent_papers WHERE subscriber = ?1")
+            .unwrap()
+            .query_map([email], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            feed.entries.len(),
+            sent.len(),
+            "{email}: one entry per paper sent"
+        );
+        if email.starts_with("ada@") {
+            assert!(!feed.entries.is_empty(), "Ada has papers in her feed");
+        }
+        for entry in &feed.entries {
+            let link = &entry.links[0].href;
+            let id = link.trim_start_matches("https://arxiv.org/abs/");
+            assert!(
+                sent.contains(&id.to_string()),
+                "{email}'s feed lists {id}, not theirs"
+            );
+            assert!(entry.summary.as_ref().is_some_and(
+                |s| s.content.starts_with("Relevance") || s.content.starts_with("Author match")
+            ));
+        }
+        let day =
+            std::fs::read_to_string(archive.join(key).join("2025-03/2025-03-31.html")).unwrap();
+        assert!(
+            day.contains("<link rel=\"alternate\" type=\"application/atom+xml\""),
+            "the pages point to the feed"
+        );
+    }
+
     let links = relative_links(&archive);
     assert!(links.len() > 10);
     for (page, target) in &links {
