@@ -481,6 +481,16 @@ fn show(
     );
     line(
         &mut out,
+        "frequency",
+        match s.frequency {
+            crate::subscribers::Frequency::Daily => "daily".to_string(),
+            crate::subscribers::Frequency::Weekly(d) => {
+                format!("weekly, with the first run on or after {d}")
+            }
+        },
+    );
+    line(
+        &mut out,
         "language",
         format!("{} ({})", s.language.tag(), s.language.name()),
     );

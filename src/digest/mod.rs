@@ -57,6 +57,8 @@ pub struct Digest {
     pub reply: Option<crate::mail::outbound::ReplyAddresses>,
     /// This day's page in the reader's web archive, when `[archive] base_url` is set.
     pub archive_url: Option<String>,
+    /// A weekly digest: the papers announced after this day (up to `day`).
+    pub since: Option<NaiveDate>,
 }
 
 impl Digest {
@@ -109,6 +111,11 @@ impl Digest {
 
     pub fn subject(&self) -> String {
         let date = self.day.format("%a %-d %b %Y");
+        let kind = if self.since.is_some() {
+            "arXiv weekly digest"
+        } else {
+            "arXiv digest"
+        };
         let n = self.qualified();
         let unscored = self.unscored.len();
         let papers = |n: usize| {
@@ -119,25 +126,25 @@ impl Digest {
             }
         };
         match (n, unscored) {
-            (0, 0) => format!(
-                "arXiv digest {date}: nothing matched ({} scanned)",
-                self.scanned
-            ),
-            (0, u) => format!("arXiv digest {date}: {} still being scored", papers(u)),
-            (n, 0) => format!("arXiv digest {date}: {}", papers(n)),
-            (n, u) => format!(
-                "arXiv digest {date}: {} ({} still being scored)",
-                papers(n),
-                u
-            ),
+            (0, 0) => format!("{kind} {date}: nothing matched ({} scanned)", self.scanned),
+            (0, u) => format!("{kind} {date}: {} still being scored", papers(u)),
+            (n, 0) => format!("{kind} {date}: {}", papers(n)),
+            (n, u) => format!("{kind} {date}: {} ({} still being scored)", papers(n), u),
         }
     }
 
     pub fn heading(&self) -> String {
-        format!(
-            "Personalized Daily arXiv Papers — {}",
-            self.day.format("%A, %-d %B %Y")
-        )
+        match self.since {
+            Some(since) => format!(
+                "Personalized Weekly arXiv Papers — {} to {}",
+                (since + chrono::Duration::days(1)).format("%A, %-d %B"),
+                self.day.format("%A, %-d %B %Y")
+            ),
+            None => format!(
+                "Personalized Daily arXiv Papers — {}",
+                self.day.format("%A, %-d %B %Y")
+            ),
+        }
     }
 
     /// The sentence that explains an empty or partial day; `None` on an ordinary day.

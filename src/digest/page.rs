@@ -43,6 +43,7 @@ impl Page {
             contact: String::new(),
             reply: None,
             archive_url: None,
+            since: None,
         }
     }
 }

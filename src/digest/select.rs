@@ -172,6 +172,7 @@ mod tests {
             send_empty: true,
             paused: false,
             language: crate::domain::Language::english(),
+            frequency: crate::subscribers::Frequency::Daily,
             examples: vec![],
         }
     }

@@ -28,6 +28,8 @@ pub enum Command {
     Language(String),
     /// Yes to what paperboy proposed (a library sent by reply).
     Yes,
+    /// "daily" (`None`), or "weekly [on friday]".
+    Frequency(Option<chrono::Weekday>),
     Pause,
     Resume,
     Unsubscribe,
@@ -54,6 +56,8 @@ impl fmt::Display for Command {
             Command::Max(n) => write!(f, "max {n}"),
             Command::Language(l) => write!(f, "language: {l}"),
             Command::Yes => write!(f, "yes"),
+            Command::Frequency(None) => write!(f, "daily"),
+            Command::Frequency(Some(d)) => write!(f, "weekly on {d}"),
             Command::Pause => write!(f, "pause"),
             Command::Resume => write!(f, "resume"),
             Command::Unsubscribe => write!(f, "unsubscribe"),
@@ -178,6 +182,18 @@ fn command(line: &str, lower: &str) -> Option<Result<Command, String>> {
     if exact(&["yes", "yes please", "apply", "apply it", "ok", "okay"]) {
         return Some(Ok(Command::Yes));
     }
+    if exact(&["daily", "every day"]) {
+        return Some(Ok(Command::Frequency(None)));
+    }
+    if exact(&["weekly", "once a week"]) {
+        return Some(Ok(Command::Frequency(Some(chrono::Weekday::Mon))));
+    }
+    if let Some(rest) = strip_words(lower, line, &["weekly on", "weekly"]) {
+        return Some(match crate::subscribers::parse_weekday(rest.trim()) {
+            Some(d) => Ok(Command::Frequency(Some(d))),
+            None => Err("name the day, like `weekly on friday`".into()),
+        });
+    }
     if exact(&["undo", "revert"]) {
         return Some(Ok(Command::Undo));
     }
@@ -254,6 +270,19 @@ fn command(line: &str, lower: &str) -> Option<Result<Command, String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frequency_by_reply() {
+        let p = parse("weekly on Friday\ndaily\nweekly");
+        assert_eq!(
+            p.commands,
+            vec![
+                Command::Frequency(Some(chrono::Weekday::Fri)),
+                Command::Frequency(None),
+                Command::Frequency(Some(chrono::Weekday::Mon)),
+            ]
+        );
+    }
 
     #[test]
     fn language_by_reply() {

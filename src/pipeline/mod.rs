@@ -245,6 +245,12 @@ async fn handle(
         outcome.status = SubscriberStatus::Interrupted;
         outcome.detail = Some("paperboy was shutting down; the next run sends this digest".into());
         outcome.problem = Some(Problem::new(Kind::Interrupted, "shut down during the run"));
+    } else if let Some(next) = p.not_due {
+        // A weekly reader between digests: scored today (verdicts kept), sent with the next.
+        outcome.status = SubscriberStatus::NotDue;
+        outcome.detail = Some(format!(
+            "weekly: the next digest goes out with the first run on or after {next}"
+        ));
     } else if p.nothing_scored() {
         // No digest that would look like a quiet day: the papers stay owed and a later run
         // (once the cause is fixed) sends them.

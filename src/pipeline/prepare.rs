@@ -27,6 +27,7 @@ pub async fn prepare(
     let wanted_types = app.config.announce_types();
     let config_categories = app.config.categories();
     let owed = owed_papers(app, subscribers).await?;
+    let week = week_papers(app, subscribers, announcement.day).await?;
 
     // 1. Plan: candidates and cached verdicts per subscriber.
     struct Plan<'a> {
@@ -56,6 +57,24 @@ pub async fn prepare(
             .filter(|p| wanted_types.contains(&p.announce_type))
             .filter(|p| p.categories.iter().any(|c| categories.contains(c)))
             .collect();
+        // A weekly digest due today holds the papers of the days since the previous one.
+        if let Some(Cadence::Due { .. }) = week.cadence.get(sub.email.as_str()) {
+            let today: HashSet<&ArxivId> = eligible.iter().map(|p| &p.id).collect();
+            let extra: Vec<&Paper> = week
+                .papers
+                .iter()
+                .filter(|p| !today.contains(&p.id))
+                .filter(|p| wanted_types.contains(&p.announce_type))
+                .filter(|p| p.categories.iter().any(|c| categories.contains(c)))
+                .filter(|p| {
+                    week.after
+                        .get(sub.email.as_str())
+                        .is_some_and(|after| p.id_day > *after)
+                })
+                .map(|p| &p.paper)
+                .collect();
+            eligible.extend(extra);
+        }
         // Papers owed from earlier runs come along (once, even if announced again today).
         if let Some(mine) = owed.by_reader.get(sub.email.as_str()) {
             let today: HashSet<&ArxivId> = eligible.iter().map(|p| &p.id).collect();
@@ -187,6 +206,11 @@ pub async fn prepare(
             .map(|_| plan.candidates.len() - dropped);
         let reply = reply_addresses(app, &sub.email).await?;
         let sub_email = sub.email.to_string();
+        let cad = week
+            .cadence
+            .get(sub_email.as_str())
+            .copied()
+            .unwrap_or(Cadence::Daily);
         let digest = Digest {
             day: announcement.day,
             subscriber: sub,
@@ -200,6 +224,10 @@ pub async fn prepare(
             keyword_scorer: app.scorer.is_keyword(),
             contact: app.from.email.to_string(),
             reply,
+            since: match cad {
+                Cadence::Due { since } => Some(since),
+                _ => None,
+            },
             archive_url: crate::archive::url_for(
                 &app.config,
                 &app.store,
@@ -216,6 +244,10 @@ pub async fn prepare(
             triage_kept,
             scored,
             settled,
+            not_due: match cad {
+                Cadence::NotDue { next } => Some(next),
+                _ => None,
+            },
         });
     }
     Ok(out)
@@ -250,4 +282,166 @@ async fn owed_papers(app: &App, subscribers: &[Subscriber]) -> anyhow::Result<Ow
             Ok(Owed { papers, by_reader })
         })
         .await
+}
+
+/// When a reader's digest goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cadence {
+    Daily,
+    /// A weekly digest goes out today, holding what was announced after `since` (its previous
+    /// digest, or a week back for a first one).
+    Due {
+        since: NaiveDate,
+    },
+    /// A weekly reader between digests: their papers are scored (and kept) but not sent.
+    NotDue {
+        next: NaiveDate,
+    },
+}
+
+/// A weekly reader's cadence on announcement day `day`: due with the first run on or after their
+/// weekday that follows their previous digest.
+pub fn cadence(
+    frequency: crate::subscribers::Frequency,
+    day: NaiveDate,
+    last: Option<NaiveDate>,
+) -> Cadence {
+    use chrono::Datelike as _;
+    let crate::subscribers::Frequency::Weekly(weekday) = frequency else {
+        return Cadence::Daily;
+    };
+    let back = (7 + day.weekday().num_days_from_monday() - weekday.num_days_from_monday()) % 7;
+    let occurrence = day - chrono::Duration::days(i64::from(back));
+    let next = occurrence + chrono::Duration::days(7);
+    match last {
+        Some(l) if l >= occurrence => Cadence::NotDue { next },
+        Some(l) => Cadence::Due { since: l },
+        // A first weekly digest: on the weekday itself (or the first run after a weekend one).
+        None if back <= 2 => Cadence::Due {
+            since: day - chrono::Duration::days(7),
+        },
+        None => Cadence::NotDue { next },
+    }
+}
+
+/// A stored paper with the day it was announced.
+struct DatedPaper {
+    paper: Paper,
+    id_day: NaiveDate,
+}
+
+impl std::ops::Deref for DatedPaper {
+    type Target = Paper;
+    fn deref(&self) -> &Paper {
+        &self.paper
+    }
+}
+
+/// Each reader's cadence today, and the stored papers a weekly digest due today may hold.
+struct Week {
+    cadence: HashMap<String, Cadence>,
+    /// Per reader with a digest due: the day after which their papers count.
+    after: HashMap<String, NaiveDate>,
+    papers: Vec<DatedPaper>,
+}
+
+async fn week_papers(
+    app: &App,
+    subscribers: &[Subscriber],
+    day: NaiveDate,
+) -> anyhow::Result<Week> {
+    let wanted: Vec<(String, crate::subscribers::Frequency)> = subscribers
+        .iter()
+        .map(|s| (s.email.to_string(), s.frequency))
+        .collect();
+    app.store
+        .call(move |c| {
+            let mut cadence = HashMap::new();
+            let mut after = HashMap::new();
+            let mut earliest: Option<NaiveDate> = None;
+            for (email, frequency) in wanted {
+                let last = deliveries::latest_day(c, &email)?;
+                let cad = self::cadence(frequency, day, last);
+                if let Cadence::Due { since } = cad {
+                    after.insert(email.clone(), since);
+                    earliest = Some(earliest.map_or(since, |e: NaiveDate| e.min(since)));
+                }
+                cadence.insert(email, cad);
+            }
+            let mut papers = Vec::new();
+            if let Some(from) = earliest {
+                for d in crate::store::papers::days_between(c, from, day)? {
+                    for p in crate::store::papers::announced(c, d)? {
+                        papers.push(DatedPaper {
+                            paper: p,
+                            id_day: d,
+                        });
+                    }
+                }
+            }
+            Ok(Week {
+                cadence,
+                after,
+                papers,
+            })
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::subscribers::Frequency;
+    use chrono::Weekday;
+
+    #[test]
+    fn weekly_readers_get_the_first_run_on_or_after_their_weekday() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let fri = Frequency::Weekly(Weekday::Fri);
+        // The week of Mon 24 March 2025; the last digest the Friday before.
+        let last = Some(d("2025-03-21"));
+        assert_eq!(
+            cadence(fri, d("2025-03-24"), last),
+            Cadence::NotDue {
+                next: d("2025-03-28")
+            }
+        );
+        assert_eq!(
+            cadence(fri, d("2025-03-27"), last),
+            Cadence::NotDue {
+                next: d("2025-03-28")
+            }
+        );
+        assert_eq!(
+            cadence(fri, d("2025-03-28"), last),
+            Cadence::Due {
+                since: d("2025-03-21")
+            }
+        );
+        // Friday was a holiday: Monday's run sends it.
+        assert_eq!(
+            cadence(fri, d("2025-03-31"), last),
+            Cadence::Due {
+                since: d("2025-03-21")
+            }
+        );
+        // Sent on Friday: nothing more until the next Friday.
+        assert!(matches!(
+            cadence(fri, d("2025-03-31"), Some(d("2025-03-28"))),
+            Cadence::NotDue { .. }
+        ));
+        // A first weekly digest waits for the weekday.
+        assert!(matches!(
+            cadence(fri, d("2025-03-25"), None),
+            Cadence::NotDue { .. }
+        ));
+        assert!(matches!(
+            cadence(fri, d("2025-03-28"), None),
+            Cadence::Due { .. }
+        ));
+        assert_eq!(
+            cadence(Frequency::Daily, d("2025-03-25"), None),
+            Cadence::Daily
+        );
+    }
 }

@@ -86,6 +86,8 @@ pub struct Prepared {
     pub scored: usize,
     /// Candidates judged today (a verdict, or pinned as an author match): no longer owed.
     pub settled: Vec<crate::domain::ArxivId>,
+    /// A weekly reader between digests: the day their next one is due.
+    pub not_due: Option<NaiveDate>,
 }
 
 impl Prepared {

@@ -274,6 +274,7 @@ mod tests {
             send_empty: true,
             paused: false,
             language: crate::domain::Language::english(),
+            frequency: crate::subscribers::Frequency::Daily,
             examples: vec![],
         }
     }

@@ -233,6 +233,16 @@ impl DeliveryStatus {
     }
 }
 
+/// The latest day a digest was recorded for `subscriber` (whatever its status).
+pub fn latest_day(conn: &Connection, subscriber: &str) -> rusqlite::Result<Option<NaiveDate>> {
+    let day: Option<String> = conn.query_row(
+        "SELECT max(day) FROM deliveries WHERE subscriber = ?1",
+        [subscriber],
+        |r| r.get(0),
+    )?;
+    Ok(day.and_then(|d| d.parse().ok()))
+}
+
 /// Papers the reader already has (their own library): recorded as seen on `day`, so they are
 /// never offered as new. Returns how many were new to the record.
 pub fn remember_known(

@@ -118,6 +118,27 @@ pub fn appearances(conn: &Connection, id: &ArxivId) -> rusqlite::Result<Vec<(Nai
     Ok(out)
 }
 
+/// Stored announcement days after `after` and before `before`, oldest first.
+pub fn days_between(
+    conn: &Connection,
+    after: NaiveDate,
+    before: NaiveDate,
+) -> rusqlite::Result<Vec<NaiveDate>> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT day FROM announcements WHERE day > ?1 AND day < ?2 ORDER BY day",
+    )?;
+    let rows = stmt.query_map([after.to_string(), before.to_string()], |r| {
+        r.get::<_, String>(0)
+    })?;
+    let mut out = Vec::new();
+    for r in rows {
+        if let Ok(d) = r?.parse() {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
 /// The most recent announcement day with papers stored.
 pub fn latest_day(conn: &Connection) -> rusqlite::Result<Option<NaiveDate>> {
     let day: Option<String> =

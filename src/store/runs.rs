@@ -82,6 +82,8 @@ pub enum SubscriberStatus {
     DryRun,
     /// paperboy was stopping; the next run sends it.
     Interrupted,
+    /// A weekly reader between digests (their papers are scored and kept for it).
+    NotDue,
     /// Not decided yet (while the run builds the outcome).
     #[default]
     Pending,
@@ -98,6 +100,7 @@ impl SubscriberStatus {
             SubscriberStatus::SendFailed => "send_failed",
             SubscriberStatus::DryRun => "dry_run",
             SubscriberStatus::Interrupted => "interrupted",
+            SubscriberStatus::NotDue => "weekly_not_due",
             SubscriberStatus::Pending => "pending",
         }
     }
@@ -112,6 +115,7 @@ impl SubscriberStatus {
             "send_failed" => SubscriberStatus::SendFailed,
             "dry_run" => SubscriberStatus::DryRun,
             "interrupted" => SubscriberStatus::Interrupted,
+            "weekly_not_due" => SubscriberStatus::NotDue,
             _ => SubscriberStatus::Pending,
         }
     }

@@ -22,6 +22,8 @@ pub const SETTABLE: &[(&str, Kind)] = &[
     ("send_empty", Kind::Bool),
     ("paused", Kind::Bool),
     ("language", Kind::Text),
+    ("frequency", Kind::Text),
+    ("weekday", Kind::Text),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

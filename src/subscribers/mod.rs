@@ -38,6 +38,8 @@ pub struct Subscriber {
     pub send_empty: bool,
     /// The TL;DR's and comments' language (default English).
     pub language: crate::domain::Language,
+    /// Every announcement day, or once a week on `weekday` (the first run on or after it).
+    pub frequency: Frequency,
     pub paused: bool,
     /// Papers the reader pointed at by reply ("more like 3": `true`, "less like 5": `false`),
     /// by title. Kept in SQLite, not in the file; filled in before scoring.
@@ -107,6 +109,11 @@ impl Subscriber {
             "send_empty": self.send_empty,
             "paused": self.paused,
             "language": self.language.tag(),
+            "frequency": match self.frequency { Frequency::Daily => "daily", Frequency::Weekly(_) => "weekly" },
+            "weekday": match self.frequency {
+                Frequency::Weekly(d) => Some(format!("{d}")),
+                Frequency::Daily => None,
+            },
         })
     }
 
@@ -117,6 +124,32 @@ impl Subscriber {
         h.update(self.examples_text().as_bytes());
         hex(&h.finalize())[..16].to_string()
     }
+}
+
+/// How often a reader gets a digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Frequency {
+    #[default]
+    Daily,
+    /// With the first run on or after this weekday, everything since the previous digest.
+    Weekly(chrono::Weekday),
+}
+
+/// "Fri", "friday", "FR" → Friday.
+pub fn parse_weekday(s: &str) -> Option<chrono::Weekday> {
+    let l = s.trim().to_lowercase();
+    let days = [
+        ("mon", chrono::Weekday::Mon),
+        ("tue", chrono::Weekday::Tue),
+        ("wed", chrono::Weekday::Wed),
+        ("thu", chrono::Weekday::Thu),
+        ("fri", chrono::Weekday::Fri),
+        ("sat", chrono::Weekday::Sat),
+        ("sun", chrono::Weekday::Sun),
+    ];
+    days.iter()
+        .find(|(p, _)| l.len() >= 2 && (p.starts_with(&l) || l.starts_with(p)))
+        .map(|(_, d)| *d)
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -191,6 +224,8 @@ struct RawSubscriber {
     send_empty: Option<bool>,
     paused: Option<bool>,
     language: Option<Spanned<String>>,
+    frequency: Option<Spanned<String>>,
+    weekday: Option<Spanned<String>>,
 }
 
 /// Loads and validates `path`. `prompts_dir` is where `topics_file` paths point;
@@ -318,6 +353,44 @@ fn validate(
         .as_ref()
         .map(|n| n.get_ref().trim().to_string())
         .unwrap_or_default();
+    let frequency = {
+        let weekday = match &raw.weekday {
+            None => chrono::Weekday::Mon,
+            Some(w) => match parse_weekday(w.get_ref()) {
+                Some(d) => d,
+                None => {
+                    let line = ctx.line(w);
+                    ctx.problem(
+                        Some(line),
+                        "weekday",
+                        format!(
+                            "`{}` is not a weekday; write Mon, Tue, … or Friday",
+                            w.get_ref()
+                        ),
+                    );
+                    chrono::Weekday::Mon
+                }
+            },
+        };
+        match raw
+            .frequency
+            .as_ref()
+            .map(|f| (f, f.get_ref().trim().to_lowercase()))
+        {
+            None => Frequency::Daily,
+            Some((_, f)) if f == "daily" => Frequency::Daily,
+            Some((_, f)) if f == "weekly" => Frequency::Weekly(weekday),
+            Some((span, f)) => {
+                let line = ctx.line(span);
+                ctx.problem(
+                    Some(line),
+                    "frequency",
+                    format!("`{f}` is not a frequency; write \"daily\" or \"weekly\""),
+                );
+                Frequency::Daily
+            }
+        }
+    };
     let language = match &raw.language {
         None => crate::domain::Language::english(),
         Some(l) => match crate::domain::Language::parse(l.get_ref()) {
@@ -505,6 +578,7 @@ fn validate(
         max_papers,
         send_empty: raw.send_empty.unwrap_or(true),
         language,
+        frequency,
         paused: raw.paused.unwrap_or(false),
         examples: Vec::new(),
     })

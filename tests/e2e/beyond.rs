@@ -480,3 +480,99 @@ async fn a_library_sent_by_reply_is_proposed_then_applied_on_yes() {
         history.stdout
     );
 }
+
+/// The day's feed as another announcement day of the same week: its own IDs and date.
+fn weekday_feed(app: &TestApp, date: &str, prefix: &str) -> std::path::PathBuf {
+    let feed = fixture(FEED_DAY)
+        .replace("Fri, 28 Mar 2025", date)
+        .replace("2503.2", prefix);
+    let path = app.dir.path().join(format!("{prefix}.xml"));
+    std::fs::write(&path, feed).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_weekly_reader_gets_one_digest_on_friday_with_the_whole_week_scored_once() {
+    let weekly = TWO_SUBSCRIBERS.replace(
+        "keywords = [\"quantization\"]",
+        "keywords = [\"quantization\"]\nfrequency = \"weekly\"\nweekday = \"Fri\"",
+    );
+    let app = TestApp::spawn(Options {
+        subscribers: weekly,
+        ..Default::default()
+    })
+    .await;
+    let ada = "ada@lab.example.org";
+    for (date, prefix) in [
+        ("Mon, 24 Mar 2025", "2503.4"),
+        ("Tue, 25 Mar 2025", "2503.5"),
+        ("Wed, 26 Mar 2025", "2503.6"),
+        ("Thu, 27 Mar 2025", "2503.7"),
+    ] {
+        let feed = weekday_feed(&app, date, prefix);
+        let run = app.run(&["digest", "--feed", feed.to_str().unwrap()]).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stdout.contains("weekly not due"), "{}", run.stdout);
+    }
+    assert!(app.received_by(ada).is_empty(), "nothing before Friday");
+    assert_eq!(
+        app.received_by("grace@lab.example.org").len(),
+        4,
+        "daily readers as usual"
+    );
+    let pairs_before = app.llm.state.verdict_pairs.lock().unwrap().len();
+
+    let friday = weekday_feed(&app, "Fri, 28 Mar 2025", "2503.2");
+    let run = app
+        .run(&["digest", "--feed", friday.to_str().unwrap()])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mails = app.received_by(ada);
+    assert_eq!(mails.len(), 1, "one weekly digest");
+    let week = &mails[0];
+    assert!(
+        week.subject
+            .starts_with("arXiv weekly digest Fri 28 Mar 2025"),
+        "{}",
+        week.subject
+    );
+    assert!(
+        week.text.contains(
+            "Personalized Weekly arXiv Papers — Saturday, 22 March to Friday, 28 March 2025"
+        ),
+        "{}",
+        week.text
+    );
+    for prefix in ["2503.4", "2503.7", "2503.2"] {
+        assert!(
+            week.text.contains(&format!("ArXiv ID: {prefix}")),
+            "{prefix} in {}",
+            week.text
+        );
+    }
+    // Built from stored verdicts: Friday asked only about Friday's papers.
+    let pairs = app.llm.state.verdict_pairs.lock().unwrap().clone();
+    assert!(
+        pairs[pairs_before..]
+            .iter()
+            .all(|(id, _)| id.starts_with("2503.2")),
+        "{:?}",
+        &pairs[pairs_before..]
+    );
+    let mut seen = std::collections::HashSet::new();
+    assert!(
+        pairs.iter().all(|p| seen.insert(p.clone())),
+        "no pair scored twice"
+    );
+    // Exactly once: a re-run sends nothing.
+    let again = app
+        .run(&["digest", "--feed", friday.to_str().unwrap()])
+        .await;
+    assert_eq!(again.code, 0);
+    assert_eq!(app.received_by(ada).len(), 1);
+    // Changed by reply or CLI like any setting.
+    let set = app
+        .run(&["subscribers", "set", ada, "frequency", "daily"])
+        .await;
+    assert_eq!(set.code, 0, "{}", set.stderr);
+}

@@ -57,6 +57,8 @@ pub(super) fn fields_of(
         ("send_empty", false),
         ("paused", false),
         ("language", false),
+        ("frequency", false),
+        ("weekday", false),
     ] {
         let value = v.get(key).cloned().unwrap_or(Value::Null);
         if let Some(other) = diff_from {
@@ -93,6 +95,7 @@ pub(super) struct State {
     numbers: BTreeMap<&'static str, i64>,
     paused: Option<bool>,
     language: Option<String>,
+    frequency: Option<Option<chrono::Weekday>>,
     pub(super) changes: Vec<String>,
 }
 
@@ -105,6 +108,7 @@ impl State {
             numbers: BTreeMap::new(),
             paused: None,
             language: None,
+            frequency: None,
             changes: Vec::new(),
         }
     }
@@ -217,6 +221,13 @@ impl State {
                 self.numbers.insert("max_papers", *n);
                 self.changes.push(format!("at most {n} papers a day"));
             }
+            Command::Frequency(f) => {
+                self.frequency = Some(*f);
+                self.changes.push(match f {
+                    None => "a digest every announcement day".to_string(),
+                    Some(d) => format!("one digest a week, with the first run on or after {d}"),
+                });
+            }
             Command::Language(tag) => {
                 self.language = Some(tag.clone());
                 self.changes.push(format!(
@@ -268,6 +279,18 @@ impl State {
         }
         for (k, v) in &self.numbers {
             sets.push((k.to_string(), FieldValue::Int(*v)));
+        }
+        if let Some(f) = self.frequency {
+            match f {
+                None => {
+                    sets.push(("frequency".into(), FieldValue::Unset));
+                    sets.push(("weekday".into(), FieldValue::Unset));
+                }
+                Some(d) => {
+                    sets.push(("frequency".into(), FieldValue::Text("weekly".into())));
+                    sets.push(("weekday".into(), FieldValue::Text(format!("{d}"))));
+                }
+            }
         }
         if let Some(tag) = &self.language {
             if tag != s.language.tag() {
