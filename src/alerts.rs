@@ -70,25 +70,36 @@ pub async fn after_run(app: &App, report: &RunReport) -> anyhow::Result<usize> {
         return Ok(0);
     };
     if let Some((subject, body)) = compose(report) {
-        let to: Mailbox = admin.parse()?;
-        let message_id = new_message_id(&app.from);
-        let message = Message::builder()
-            .from(app.from.clone())
-            .to(to.clone())
-            .subject(subject.clone())
-            .message_id(Some(message_id.clone()))
-            .date_now()
-            .header(ContentType::TEXT_PLAIN)
-            .body(body)?
-            .formatted();
-        let (run_id, recipient) = (report.run_id, to.email.to_string());
+        let (recipient, message_id, bytes) = message(app, admin, &subject, body)?;
+        let run_id = report.run_id;
         app.store
             .call(move |c| {
-                alerts::create_pending(c, run_id, &recipient, &message_id, &subject, &message)
+                alerts::create_pending(c, run_id, &recipient, &message_id, &subject, &bytes)
             })
             .await?;
     }
     send_pending(app).await
+}
+
+/// An alert mail to `admin`: (recipient, Message-ID, bytes).
+fn message(
+    app: &App,
+    admin: &str,
+    subject: &str,
+    body: String,
+) -> anyhow::Result<(String, String, Vec<u8>)> {
+    let to: Mailbox = admin.parse()?;
+    let message_id = new_message_id(&app.from);
+    let message = Message::builder()
+        .from(app.from.clone())
+        .to(to.clone())
+        .subject(subject)
+        .message_id(Some(message_id.clone()))
+        .date_now()
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)?
+        .formatted();
+    Ok((to.email.to_string(), message_id, message))
 }
 
 /// Tells the admin, once, that a message in the inbox could not be handled (it was moved to the
@@ -100,7 +111,6 @@ pub async fn inbox_failure(
     let Some(admin) = &app.config.admin.email else {
         return Ok(());
     };
-    let to: Mailbox = admin.parse()?;
     let folder = app
         .config
         .imap
@@ -115,17 +125,8 @@ pub async fn inbox_failure(
         handled.subscriber.as_deref().unwrap_or("-"),
         handled.detail
     );
-    let message_id = new_message_id(&app.from);
-    let message = Message::builder()
-        .from(app.from.clone())
-        .to(to.clone())
-        .subject(subject.clone())
-        .message_id(Some(message_id.clone()))
-        .date_now()
-        .header(ContentType::TEXT_PLAIN)
-        .body(body)?
-        .formatted();
-    let (mid, recipient) = (handled.message_id.clone(), to.email.to_string());
+    let (recipient, message_id, message) = message(app, admin, &subject, body)?;
+    let mid = handled.message_id.clone();
     app.store
         .call(move |c| {
             // Keyed by the inbox entry (negated, apart from run ids): once per message.

@@ -44,14 +44,7 @@ pub async fn url_for(
     subscriber: &str,
     day: NaiveDate,
 ) -> anyhow::Result<Option<String>> {
-    let Some(base) = config.archive.as_ref().and_then(|a| a.base_url.clone()) else {
-        return Ok(None);
-    };
-    let email = subscriber.to_string();
-    let key = store
-        .call(move |c| crate::store::archive::key_for(c, &email))
-        .await?;
-    Ok(Some(day_url(&base, &key, day)))
+    reader_url(config, store, subscriber, &day_path(day)).await
 }
 
 /// The web address of a reader's archive index, when `[archive] base_url` is set.
@@ -60,6 +53,16 @@ pub async fn index_url(
     store: &Store,
     subscriber: &str,
 ) -> anyhow::Result<Option<String>> {
+    reader_url(config, store, subscriber, "index.html").await
+}
+
+/// `base_url/<the reader's key>/path`, or `None` without a base URL.
+async fn reader_url(
+    config: &crate::config::Config,
+    store: &Store,
+    subscriber: &str,
+    path: &str,
+) -> anyhow::Result<Option<String>> {
     let Some(base) = config.archive.as_ref().and_then(|a| a.base_url.clone()) else {
         return Ok(None);
     };
@@ -67,10 +70,7 @@ pub async fn index_url(
     let key = store
         .call(move |c| crate::store::archive::key_for(c, &email))
         .await?;
-    Ok(Some(format!(
-        "{}/{key}/index.html",
-        base.trim_end_matches('/')
-    )))
+    Ok(Some(format!("{}/{key}/{path}", base.trim_end_matches('/'))))
 }
 
 /// What one update wrote.

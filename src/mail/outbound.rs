@@ -258,10 +258,28 @@ pub fn build_answer(
     reply: &ReplyAddresses,
     body: &str,
 ) -> anyhow::Result<Vec<u8>> {
+    plain_mail(
+        from,
+        Mailbox::new(Some(to.name.clone()), to.email.to_address()),
+        subject,
+        Some(&reply.reply_to),
+        in_reply_to,
+        body,
+    )
+}
+
+/// A plain-text mail paperboy writes itself (answers, notices), marked auto-replied.
+fn plain_mail(
+    from: &Mailbox,
+    to: Mailbox,
+    subject: &str,
+    reply_to: Option<&Address>,
+    in_reply_to: Option<&str>,
+    body: &str,
+) -> anyhow::Result<Vec<u8>> {
     let mut builder = Message::builder()
         .from(from.clone())
-        .to(Mailbox::new(Some(to.name.clone()), to.email.to_address()))
-        .reply_to(Mailbox::new(from.name.clone(), reply.reply_to.clone()))
+        .to(to)
         .subject(subject)
         .message_id(Some(new_message_id(from)))
         .date_now()
@@ -270,6 +288,9 @@ pub fn build_answer(
             HeaderName::new_from_ascii_str("Auto-Submitted"),
             "auto-replied".into(),
         ));
+    if let Some(r) = reply_to {
+        builder = builder.reply_to(Mailbox::new(from.name.clone(), r.clone()));
+    }
     if let Some(id) = in_reply_to {
         builder = builder
             .in_reply_to(id.to_string())
@@ -292,26 +313,14 @@ pub fn build_notice(
     reply_to: Option<&Address>,
     body: &str,
 ) -> anyhow::Result<Vec<u8>> {
-    let mut builder = Message::builder()
-        .from(from.clone())
-        .to(Mailbox::new(None, to.clone()))
-        .subject(subject)
-        .message_id(Some(new_message_id(from)))
-        .date_now()
-        .user_agent(concat!("paperboy/", env!("CARGO_PKG_VERSION")).to_string())
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("Auto-Submitted"),
-            "auto-replied".into(),
-        ));
-    if let Some(r) = reply_to {
-        builder = builder.reply_to(Mailbox::new(from.name.clone(), r.clone()));
-    }
-    let message = builder.singlepart(
-        SinglePart::builder()
-            .header(ContentType::TEXT_PLAIN)
-            .body(body.to_string()),
-    )?;
-    Ok(message.formatted())
+    plain_mail(
+        from,
+        Mailbox::new(None, to.clone()),
+        subject,
+        reply_to,
+        None,
+        body,
+    )
 }
 
 /// A fresh Message-ID on the sender's domain: `<uuid@domain>`.
