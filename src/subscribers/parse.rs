@@ -1,0 +1,402 @@
+//! Reading `subscribers.toml`: every entry checked, every problem reported with its line and key.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    parse_weekday, Frequency, Problem, Subscriber, SubscribersError, DEFAULT_MAX_PAPERS,
+    DEFAULT_MIN_NOVELTY, DEFAULT_MIN_RELEVANCE,
+};
+use crate::domain::{Category, Score, SubscriberEmail};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    subscriber: Vec<Spanned<RawSubscriber>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubscriber {
+    email: Option<Spanned<String>>,
+    name: Option<Spanned<String>>,
+    topics: Option<Spanned<String>>,
+    topics_file: Option<Spanned<String>>,
+    #[serde(default)]
+    authors: Vec<Spanned<String>>,
+    #[serde(default)]
+    keywords: Vec<Spanned<String>>,
+    categories: Option<Vec<Spanned<String>>>,
+    min_relevance: Option<Spanned<i64>>,
+    min_novelty: Option<Spanned<i64>>,
+    max_papers: Option<Spanned<i64>>,
+    send_empty: Option<bool>,
+    paused: Option<bool>,
+    language: Option<Spanned<String>>,
+    frequency: Option<Spanned<String>>,
+    weekday: Option<Spanned<String>>,
+}
+
+/// Loads and validates `path`. `prompts_dir` is where `topics_file` paths point;
+/// `known_categories` are the configured ones (a subscriber may pick a subset).
+pub fn load(
+    path: &Path,
+    prompts_dir: &Path,
+    known_categories: &[Category],
+) -> Result<Vec<Subscriber>, SubscribersError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| SubscribersError {
+        problems: vec![Problem {
+            file: file.clone(),
+            line: None,
+            key: None,
+            message: format!(
+                "cannot read it ({e}); create it from the commented example in the README"
+            ),
+        }],
+    })?;
+    parse(&text, &file, prompts_dir, known_categories)
+}
+
+pub fn parse(
+    text: &str,
+    file: &str,
+    prompts_dir: &Path,
+    known: &[Category],
+) -> Result<Vec<Subscriber>, SubscribersError> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| SubscribersError {
+        problems: vec![Problem {
+            file: file.to_string(),
+            line: e.span().map(|s| line_of(text, s.start)),
+            key: None,
+            message: e.message().trim().to_string(),
+        }],
+    })?;
+    let mut problems = Vec::new();
+    let mut subscribers = Vec::new();
+    let mut seen = HashSet::new();
+    for entry in raw.subscriber {
+        let entry_line = line_of(text, entry.span().start);
+        let mut ctx = Ctx {
+            text,
+            file,
+            problems: &mut problems,
+            entry_line,
+        };
+        let parsed_email = entry.get_ref().email.as_ref().and_then(|e| {
+            SubscriberEmail::parse(e.get_ref())
+                .ok()
+                .map(|email| (email, line_of(text, e.span().start)))
+        });
+        if let Some((email, line)) = parsed_email {
+            if !seen.insert(email.clone()) {
+                ctx.problem(
+                    Some(line),
+                    "email",
+                    format!("{email} is listed twice; merge the two entries"),
+                );
+                continue;
+            }
+        }
+        if let Some(s) = validate(entry.into_inner(), &mut ctx, prompts_dir, known) {
+            subscribers.push(s);
+        }
+    }
+    problems.sort_by_key(|p| p.line);
+    if problems.is_empty() {
+        Ok(subscribers)
+    } else {
+        Err(SubscribersError { problems })
+    }
+}
+
+struct Ctx<'a> {
+    text: &'a str,
+    file: &'a str,
+    problems: &'a mut Vec<Problem>,
+    entry_line: usize,
+}
+
+impl Ctx<'_> {
+    fn line<T>(&self, s: &Spanned<T>) -> usize {
+        line_of(self.text, s.span().start)
+    }
+
+    fn problem(&mut self, line: Option<usize>, key: &str, message: String) {
+        self.problems.push(Problem {
+            file: self.file.to_string(),
+            line: Some(line.unwrap_or(self.entry_line)),
+            key: Some(key.to_string()),
+            message,
+        });
+    }
+}
+
+fn validate(
+    raw: RawSubscriber,
+    ctx: &mut Ctx,
+    prompts_dir: &Path,
+    known: &[Category],
+) -> Option<Subscriber> {
+    let before = ctx.problems.len();
+    let email = match &raw.email {
+        None => {
+            ctx.problem(
+                None,
+                "email",
+                "this [[subscriber]] has no email; add email = \"name@example.org\"".into(),
+            );
+            None
+        }
+        Some(e) => match SubscriberEmail::parse(e.get_ref()) {
+            Ok(v) => Some(v),
+            Err(err) => {
+                let line = ctx.line(e);
+                ctx.problem(Some(line), "email", err.to_string());
+                None
+            }
+        },
+    };
+    let name = raw
+        .name
+        .as_ref()
+        .map(|n| n.get_ref().trim().to_string())
+        .unwrap_or_default();
+    let frequency = {
+        let weekday = match &raw.weekday {
+            None => chrono::Weekday::Mon,
+            Some(w) => match parse_weekday(w.get_ref()) {
+                Some(d) => d,
+                None => {
+                    let line = ctx.line(w);
+                    ctx.problem(
+                        Some(line),
+                        "weekday",
+                        format!(
+                            "`{}` is not a weekday; write Mon, Tue, … or Friday",
+                            w.get_ref()
+                        ),
+                    );
+                    chrono::Weekday::Mon
+                }
+            },
+        };
+        match raw
+            .frequency
+            .as_ref()
+            .map(|f| (f, f.get_ref().trim().to_lowercase()))
+        {
+            None => Frequency::Daily,
+            Some((_, f)) if f == "daily" => Frequency::Daily,
+            Some((_, f)) if f == "weekly" => Frequency::Weekly(weekday),
+            Some((span, f)) => {
+                let line = ctx.line(span);
+                ctx.problem(
+                    Some(line),
+                    "frequency",
+                    format!("`{f}` is not a frequency; write \"daily\" or \"weekly\""),
+                );
+                Frequency::Daily
+            }
+        }
+    };
+    let language = match &raw.language {
+        None => crate::domain::Language::english(),
+        Some(l) => match crate::domain::Language::parse(l.get_ref()) {
+            Ok(lang) => lang,
+            Err(e) => {
+                let line = ctx.line(l);
+                ctx.problem(Some(line), "language", e.to_string());
+                crate::domain::Language::english()
+            }
+        },
+    };
+    if let Some(n) = &raw.name {
+        if n.get_ref().chars().any(char::is_control) {
+            let line = ctx.line(n);
+            ctx.problem(
+                Some(line),
+                "name",
+                "has a line break or another control character; write the name on one line".into(),
+            );
+        }
+    }
+
+    let mut topics = String::new();
+    match (&raw.topics, &raw.topics_file) {
+        (Some(t), Some(f)) => {
+            let line = ctx.line(f);
+            ctx.problem(
+                Some(line),
+                "topics_file",
+                format!(
+                    "give either `topics` (line {}) or `topics_file`, not both",
+                    ctx.line(t)
+                ),
+            );
+        }
+        (Some(t), None) => {
+            topics = t.get_ref().trim().to_string();
+            if topics.is_empty() {
+                let line = ctx.line(t);
+                ctx.problem(
+                    Some(line),
+                    "topics",
+                    "is empty; describe what you want to read about".into(),
+                );
+            }
+        }
+        (None, Some(f)) => {
+            let line = ctx.line(f);
+            let rel = PathBuf::from(f.get_ref());
+            if rel.is_absolute()
+                || rel
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
+                ctx.problem(
+                    Some(line),
+                    "topics_file",
+                    format!(
+                        "`{}` must be a path inside {}",
+                        f.get_ref(),
+                        prompts_dir.display()
+                    ),
+                );
+            } else {
+                let full = prompts_dir.join(&rel);
+                match std::fs::read_to_string(&full) {
+                    Ok(t) if !t.trim().is_empty() => topics = t.trim().to_string(),
+                    Ok(_) => ctx.problem(
+                        Some(line),
+                        "topics_file",
+                        format!("{} is empty", full.display()),
+                    ),
+                    Err(e) => ctx.problem(
+                        Some(line),
+                        "topics_file",
+                        format!("cannot read {}: {e}", full.display()),
+                    ),
+                }
+            }
+        }
+        (None, None) => {}
+    }
+
+    let list = |items: &[Spanned<String>], key: &str, ctx: &mut Ctx| -> Vec<String> {
+        let mut out = Vec::new();
+        for item in items {
+            let v = item.get_ref().trim();
+            if v.is_empty() {
+                let line = ctx.line(item);
+                ctx.problem(Some(line), key, "contains an empty entry".into());
+            } else {
+                out.push(crate::tex::to_unicode(v));
+            }
+        }
+        out
+    };
+    let authors = list(&raw.authors, "authors", ctx);
+    let keywords = list(&raw.keywords, "keywords", ctx);
+
+    if raw.topics.is_none()
+        && raw.topics_file.is_none()
+        && authors.is_empty()
+        && keywords.is_empty()
+    {
+        ctx.problem(
+            None,
+            "topics",
+            "this subscriber has no topics, topics_file, keywords or authors; add topics = \"...\""
+                .into(),
+        );
+    }
+
+    let categories = raw.categories.as_ref().map(|cats| {
+        let mut out = Vec::new();
+        for c in cats {
+            let line = ctx.line(c);
+            match Category::parse(c.get_ref()) {
+                Ok(cat) if known.contains(&cat) => out.push(cat),
+                Ok(cat) => ctx.problem(
+                    Some(line),
+                    "categories",
+                    format!(
+                        "{cat} is not among the configured categories ({}); add it to [arxiv] categories in paperboy.toml",
+                        known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                ),
+                Err(e) => ctx.problem(Some(line), "categories", e.to_string()),
+            }
+        }
+        out
+    });
+
+    let score = |v: &Option<Spanned<i64>>, key: &str, default: i64, ctx: &mut Ctx| -> Score {
+        match v {
+            None => Score::clamped(default),
+            Some(s) => Score::new(*s.get_ref()).unwrap_or_else(|e| {
+                let line = ctx.line(s);
+                ctx.problem(
+                    Some(line),
+                    key,
+                    format!("{e}; use a whole number from 1 to 10"),
+                );
+                Score::clamped(default)
+            }),
+        }
+    };
+    let min_relevance = score(
+        &raw.min_relevance,
+        "min_relevance",
+        DEFAULT_MIN_RELEVANCE,
+        ctx,
+    );
+    let min_novelty = score(&raw.min_novelty, "min_novelty", DEFAULT_MIN_NOVELTY, ctx);
+    let max_papers = match &raw.max_papers {
+        None => DEFAULT_MAX_PAPERS,
+        Some(m) if (1..=1000).contains(m.get_ref()) => *m.get_ref() as usize,
+        Some(m) => {
+            let line = ctx.line(m);
+            ctx.problem(
+                Some(line),
+                "max_papers",
+                format!("{} is outside 1–1000", m.get_ref()),
+            );
+            DEFAULT_MAX_PAPERS
+        }
+    };
+
+    if ctx.problems.len() > before {
+        return None;
+    }
+    let email = email?;
+    Some(Subscriber {
+        name: if name.is_empty() {
+            email.as_str().split('@').next().unwrap_or("").to_string()
+        } else {
+            name
+        },
+        email,
+        topics,
+        authors,
+        keywords,
+        categories,
+        min_relevance,
+        min_novelty,
+        max_papers,
+        send_empty: raw.send_empty.unwrap_or(true),
+        language,
+        frequency,
+        paused: raw.paused.unwrap_or(false),
+        examples: Vec::new(),
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
