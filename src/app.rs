@@ -58,6 +58,7 @@ impl App {
                     reask_attempts: config.llm.reask_attempts,
                     triage: config.llm.triage,
                     triage_batch_size: config.llm.triage_batch_size,
+                    tldr: config.llm.tldr,
                 }))
             }
             None => {

@@ -70,6 +70,9 @@ pub struct LlmConfig {
     pub triage: bool,
     /// Titles per triage call.
     pub triage_batch_size: usize,
+    /// A one-sentence TL;DR per paper shown, in the reader's language (costs ~35 completion
+    /// tokens a paper); `false` leaves it out.
+    pub tldr: bool,
     pub timeout_secs: u64,
     /// Attempts per call for failures the HTTP layer does not retry itself (timeouts, 5xx after
     /// its own retries, unreadable bodies).
@@ -317,6 +320,7 @@ impl Default for LlmConfig {
             concurrency: 4,
             triage: true,
             triage_batch_size: 200,
+            tldr: true,
             timeout_secs: 120,
             max_attempts: 3,
             retry_base_ms: 2_000,

@@ -40,6 +40,8 @@ pub struct LlmScorer {
     pub triage: bool,
     /// Titles per triage call.
     pub triage_batch_size: usize,
+    /// A one-sentence TLDR with each comment (`[llm] tldr`).
+    pub tldr: bool,
 }
 
 /// The papers one reader profile needs verdicts for, and everyone who has that profile.

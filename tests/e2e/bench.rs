@@ -15,7 +15,7 @@ const PAPERS: f64 = 174.0;
 #[ignore]
 async fn bench_group_scoring() {
     println!(
-        "BENCH {:<22} {:>5} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>5}",
+        "BENCH {:<32} {:>5} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>5}",
         "setup",
         "calls",
         "prompt/",
@@ -28,15 +28,21 @@ async fn bench_group_scoring() {
         "lost"
     );
     println!(
-        "BENCH {:<22} {:>5} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>5}",
+        "BENCH {:<32} {:>5} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>8} {:>5}",
         "", "", "pap·rdr", "pap·rdr", "share", "(ledger)", "(list)", "s", "RSS MB", ""
     );
-    for (readers, triage) in [(1, true), (10, true), (1, false), (10, false)] {
-        bench(readers, triage).await;
+    for (readers, triage, tldr) in [
+        (1, true, true),
+        (10, true, true),
+        (10, true, false),
+        (1, false, true),
+        (10, false, true),
+    ] {
+        bench(readers, triage, tldr).await;
     }
 }
 
-async fn bench(readers: usize, triage: bool) {
+async fn bench(readers: usize, triage: bool, tldr: bool) {
     let app = TestApp::spawn(Options {
         subscribers: bench_subscribers(readers, "max_papers = 200"),
         feed: Some(FEED_BENCH),
@@ -54,10 +60,13 @@ async fn bench(readers: usize, triage: bool) {
     let (out, wall, peak) = timed(
         &app,
         &["digest"],
-        &[(
-            "PAPERBOY__LLM__TRIAGE",
-            if triage { "true" } else { "false" },
-        )],
+        &[
+            (
+                "PAPERBOY__LLM__TRIAGE",
+                if triage { "true" } else { "false" },
+            ),
+            ("PAPERBOY__LLM__TLDR", if tldr { "true" } else { "false" }),
+        ],
     )
     .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -99,11 +108,12 @@ async fn bench(readers: usize, triage: bool) {
     // Papers the stand-in rates as passing for a reader that did not reach them.
     let lost = lost(&app);
     println!(
-        "BENCH {:<22} {:>5} {:>8.0} {:>8.1} {:>7.0}% {:>9.4} {:>9.4} {:>7.1} {:>8} {:>5}",
+        "BENCH {:<32} {:>5} {:>8.0} {:>8.1} {:>7.0}% {:>9.4} {:>9.4} {:>7.1} {:>8} {:>5}",
         format!(
-            "{readers} reader{}, triage {}",
+            "{readers} reader{}, triage {}{}",
             if readers == 1 { "" } else { "s" },
-            if triage { "on" } else { "off" }
+            if triage { "on" } else { "off" },
+            if tldr { "" } else { ", no TL;DR" }
         ),
         calls,
         prompt / PAPERS / r,

@@ -168,7 +168,12 @@ fn readers(system: &str) -> Vec<(String, String, u8)> {
                 .and_then(|b| b.split_whitespace().next())
                 .and_then(|b| b.parse().ok())
                 .unwrap_or(1);
-            out.push((label, String::new(), bar));
+            let marker = if rest.contains("no TLDR") {
+                "(no TLDR)\n"
+            } else {
+                ""
+            };
+            out.push((label, marker.to_string(), bar));
         } else if let Some(last) = out.last_mut() {
             last.1.push_str(line);
             last.1.push('\n');
@@ -334,7 +339,7 @@ impl Respond for Responder {
                         .unwrap()
                         .push((p.id.clone(), profile.trim().to_string()));
                     let (r, nv) = judge(profile, &p.title, &p.abstract_text);
-                    let tldr = if r < bar {
+                    let tldr = if r < bar || profile.contains("(no TLDR)") {
                         String::new()
                     } else if profile.contains("TLDR and COMMENT in German") {
                         format!(

@@ -40,6 +40,7 @@ struct Reader<'a> {
     /// "more like N" titles: given with the papers, as data.
     examples: String,
     comment_bar: u8,
+    tldr: bool,
     key: VerdictKey,
     triage_key: VerdictKey,
     terms: keyword::Terms,
@@ -67,6 +68,7 @@ impl Reader<'_> {
             label: &self.label,
             profile: &self.profile,
             comment_bar: verdicts.then_some(self.comment_bar),
+            tldr: self.tldr,
         }
     }
 
@@ -135,6 +137,7 @@ pub(super) async fn score(
                 profile: job.subscribers[0].profile_text(),
                 examples: job.subscribers[0].examples_text(),
                 comment_bar: job.comment_bar(),
+                tldr: scorer.tldr,
                 key,
                 triage_key,
                 terms: keyword::Terms::of(&job.subscribers[0]),
