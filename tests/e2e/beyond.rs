@@ -576,3 +576,15 @@ async fn a_weekly_reader_gets_one_digest_on_friday_with_the_whole_week_scored_on
         .await;
     assert_eq!(set.code, 0, "{}", set.stderr);
 }
+
+#[tokio::test]
+async fn the_tldr_can_be_left_out() {
+    let app = TestApp::spawn(Options::default()).await;
+    let run = app
+        .run_with_env(&["digest"], &[("PAPERBOY__LLM__TLDR", "false")])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ada = app.received_by("ada@lab.example.org").pop().unwrap();
+    assert!(ada.text.contains("\nRelevance: "), "{}", ada.text);
+    assert!(!ada.text.contains("TL;DR"), "{}", ada.text);
+}
