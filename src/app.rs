@@ -16,6 +16,7 @@ pub struct App {
     pub config: Config,
     pub store: Store,
     pub arxiv: ArxivClient,
+    pub preprints: crate::sources::PreprintClient,
     pub scorer: Scorer,
     pub from: Mailbox,
     /// Cancelled on SIGTERM/SIGINT: no new work is started, the run records where it stopped.
@@ -44,6 +45,7 @@ impl App {
             .map_err(|e| StartError::Config(anyhow::anyhow!(e)))?;
         let store = Store::open(&config.resolve(&config.store.path))?;
         let arxiv = ArxivClient::new(&config.arxiv, from.email.as_ref())?;
+        let preprints = crate::sources::PreprintClient::new(from.email.as_ref())?;
         let scorer = match config.llm_api_key() {
             Some(key) => {
                 let prompts =
@@ -76,6 +78,7 @@ impl App {
             config,
             store,
             arxiv,
+            preprints,
             scorer,
             from,
             cancel: tokio_util::sync::CancellationToken::new(),

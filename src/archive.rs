@@ -19,7 +19,7 @@ use chrono::{Datelike as _, NaiveDate};
 use maud::{html, Markup};
 
 use crate::digest::{self, ArchiveNav, Page, StoredPage};
-use crate::domain::{ArxivId, Paper};
+use crate::domain::{PaperId, Paper};
 use crate::store::Store;
 use crate::subscribers::Subscriber;
 
@@ -138,7 +138,7 @@ pub async fn update(
                 let mut out = Vec::new();
                 for d in to_read {
                     if let Some(json) = crate::store::archive::page(c, &e, d)? {
-                        let papers: HashMap<ArxivId, Paper> =
+                        let papers: HashMap<PaperId, Paper> =
                             crate::store::papers::announced(c, d)?
                                 .into_iter()
                                 .map(|p| (p.id.clone(), p))

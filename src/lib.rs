@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod problem;
 pub mod schedule;
 pub mod scoring;
+pub mod sources;
 pub mod store;
 pub mod subscribers;
 pub mod telemetry;

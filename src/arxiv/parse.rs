@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::domain::{AnnounceType, ArxivId, Category, Paper};
+use crate::domain::{AnnounceType, ArxivId, Category, Paper, PaperId, Source};
 use crate::tex;
 
 /// One day's papers as announced.
@@ -113,7 +113,7 @@ pub fn parse_rss(xml: &str) -> Result<Announcement, FeedError> {
 /// listing, with the categories of both.
 pub fn merge_duplicates(papers: Vec<Paper>) -> Vec<Paper> {
     let mut out: Vec<Paper> = Vec::with_capacity(papers.len());
-    let mut index: std::collections::HashMap<ArxivId, usize> = std::collections::HashMap::new();
+    let mut index: std::collections::HashMap<PaperId, usize> = std::collections::HashMap::new();
     for p in papers {
         match index.get(&p.id) {
             Some(&i) => {
@@ -170,7 +170,8 @@ fn rss_item(item: Item) -> Result<Paper, String> {
         .filter_map(|c| Category::parse(c).ok())
         .collect();
     Ok(Paper {
-        id,
+        id: id.into(),
+        source: Source::Arxiv,
         version: version.unwrap_or(1),
         title,
         authors,
@@ -325,7 +326,8 @@ pub fn parse_api(xml: &str, wanted: &[Category]) -> Result<ApiPage, FeedError> {
             AnnounceType::Cross
         };
         papers.push(Paper {
-            id,
+            id: id.into(),
+            source: Source::Arxiv,
             version: version.unwrap_or(1),
             title,
             authors: e

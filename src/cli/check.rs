@@ -186,15 +186,15 @@ pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
             .from_mailbox()
             .unwrap_or_else(|_| "paperboy <paperboy@localhost>".parse().expect("valid"));
         let r = match ArxivClient::new(&config.arxiv, from.email.as_ref()) {
-            Ok(client) => match client.latest(&config.categories()).await {
+            Ok(client) => match client.latest(&config.arxiv_categories()).await {
                 Ok(a) if a.papers.is_empty() => Ok(format!(
                     "{} answers (no announcement on {})",
-                    client.rss_feed_url(&config.categories()),
+                    client.rss_feed_url(&config.arxiv_categories()),
                     a.day
                 )),
                 Ok(a) => Ok(format!(
                     "{} answers: {} papers on {}",
-                    client.rss_feed_url(&config.categories()),
+                    client.rss_feed_url(&config.arxiv_categories()),
                     a.papers.len(),
                     a.day
                 )),

@@ -12,7 +12,7 @@ use super::digest::build_app;
 use super::{Failure, EXIT_OK};
 use crate::config::Config;
 use crate::digest::{followed_authors, StoredPage};
-use crate::domain::{ArxivId, Paper, SubscriberEmail, Verdict};
+use crate::domain::{PaperId, Paper, SubscriberEmail, Verdict};
 use crate::store::triage::Decision;
 use crate::subscribers::admin::Subscribers;
 
@@ -24,7 +24,7 @@ use crate::subscribers::admin::Subscribers;
 pub struct WhyArgs {
     /// The paper (2503.21135, arXiv:2503.21135v2 or its abs URL).
     #[arg(value_parser = parse_id)]
-    pub id: ArxivId,
+    pub id: PaperId,
     /// The reader.
     #[arg(long = "for", value_name = "EMAIL", value_parser = super::subscribers::parse_email)]
     pub reader: SubscriberEmail,
@@ -33,8 +33,8 @@ pub struct WhyArgs {
     pub json: bool,
 }
 
-fn parse_id(s: &str) -> Result<ArxivId, String> {
-    ArxivId::parse(s).map_err(|e| e.to_string())
+fn parse_id(s: &str) -> Result<PaperId, String> {
+    PaperId::parse(s).map_err(|e| e.to_string())
 }
 
 /// What the store says about one paper for one reader.

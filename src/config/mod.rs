@@ -22,6 +22,10 @@ pub struct Config {
     /// Directory of the prompt files (`instructions.md`, topic files).
     pub prompts: PathBuf,
     pub arxiv: ArxivConfig,
+    /// bioRxiv subjects to read; `None` (no `[biorxiv]` section): not read.
+    pub biorxiv: Option<PreprintConfig>,
+    /// medRxiv subjects to read; `None` (no `[medrxiv]` section): not read.
+    pub medrxiv: Option<PreprintConfig>,
     pub llm: LlmConfig,
     pub store: StoreConfig,
     pub mail: MailConfig,
@@ -54,6 +58,36 @@ pub struct ArxivConfig {
     pub min_interval_ms: u64,
     pub retry_base_ms: u64,
     pub max_attempts: u32,
+}
+
+/// `[biorxiv]` / `[medrxiv]`: subjects of a preprint server, read by calendar windows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PreprintConfig {
+    /// Subject names as the server writes them ("neuroscience", "cell biology").
+    pub categories: Vec<String>,
+    pub api_url: String,
+    /// How many days back a first read starts.
+    pub catch_up_days: u32,
+    pub timeout_secs: u64,
+    /// At most one request a second.
+    pub min_interval_ms: u64,
+    pub retry_base_ms: u64,
+    pub max_attempts: u32,
+}
+
+impl Default for PreprintConfig {
+    fn default() -> Self {
+        PreprintConfig {
+            categories: Vec::new(),
+            api_url: "https://api.biorxiv.org".into(),
+            catch_up_days: 3,
+            timeout_secs: 60,
+            min_interval_ms: 1_000,
+            retry_base_ms: 5_000,
+            max_attempts: 4,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -280,6 +314,8 @@ impl Default for Config {
             subscribers: "subscribers.toml".into(),
             prompts: "prompts".into(),
             arxiv: ArxivConfig::default(),
+            biorxiv: None,
+            medrxiv: None,
             llm: LlmConfig::default(),
             store: StoreConfig::default(),
             mail: MailConfig::default(),
@@ -385,11 +421,41 @@ impl Config {
                 bad(key, e);
             }
         }
-        if self.arxiv.categories.is_empty() {
+        if self.arxiv.categories.is_empty() && self.preprints().next().is_none() {
             bad(
                 "arxiv.categories",
-                "list at least one category, e.g. [\"cs.LG\"]".into(),
+                "list at least one category, e.g. [\"cs.LG\"] (or configure [biorxiv] or [medrxiv])".into(),
             );
+        }
+        for (source, pre) in self.preprints() {
+            let section = source.as_str();
+            if let Err(e) = check_url(&pre.api_url) {
+                bad(&format!("{section}.api_url"), e);
+            }
+            if pre.categories.is_empty() {
+                bad(
+                    &format!("{section}.categories"),
+                    format!("list at least one {} subject, e.g. [\"neuroscience\"]", source.name()),
+                );
+            }
+            for c in &pre.categories {
+                match Category::subject(source, c) {
+                    Err(e) => bad(&format!("{section}.categories"), e.to_string()),
+                    Ok(cat) if !cat.is_known() => bad(
+                        &format!("{section}.categories"),
+                        format!(
+                            "`{c}` is not a {} subject; did you mean {}?",
+                            source.name(),
+                            Category::nearest_in(source, c)
+                                .iter()
+                                .map(|n| format!("`{n}`"))
+                                .collect::<Vec<_>>()
+                                .join(" or ")
+                        ),
+                    ),
+                    Ok(_) => {}
+                }
+            }
         }
         for c in &self.arxiv.categories {
             match Category::parse(c) {
@@ -493,12 +559,36 @@ impl Config {
             .map(|usd| crate::domain::Money::from_micros((usd * 1_000_000.0).round() as i64))
     }
 
+    /// Every configured category of every source: a subscriber's default.
     pub fn categories(&self) -> Vec<Category> {
+        let mut out = self.arxiv_categories();
+        for (source, pre) in self.preprints() {
+            out.extend(
+                pre.categories
+                    .iter()
+                    .filter_map(|c| Category::subject(source, c).ok()),
+            );
+        }
+        out
+    }
+
+    /// The arXiv categories read each announcement day.
+    pub fn arxiv_categories(&self) -> Vec<Category> {
         self.arxiv
             .categories
             .iter()
             .filter_map(|c| Category::parse(c).ok())
             .collect()
+    }
+
+    /// The configured preprint servers.
+    pub fn preprints(&self) -> impl Iterator<Item = (crate::domain::Source, &PreprintConfig)> {
+        [
+            (crate::domain::Source::Biorxiv, self.biorxiv.as_ref()),
+            (crate::domain::Source::Medrxiv, self.medrxiv.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(s, c)| c.map(|c| (s, c)))
     }
 
     pub fn announce_types(&self) -> Vec<AnnounceType> {

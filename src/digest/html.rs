@@ -315,7 +315,7 @@ fn paper(i: usize, e: &Entry, trim: Option<usize>) -> Markup {
         }
         p class="ln" {
             a href=(abs) { "arXiv:" (p.id.as_str()) }
-            " · " a href=(p.id.pdf_url()) { "PDF" }
+            " · " a href=(p.pdf_url()) { "PDF" }
             " · " a href="#contents" { "↑ Contents" }
         }
     }

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{Digest, Entry, Unscored};
-use crate::domain::{ArxivId, Paper, Verdict};
+use crate::domain::{PaperId, Paper, Verdict};
 use crate::store::spend::Totals;
 use crate::subscribers::Subscriber;
 
@@ -57,14 +57,14 @@ pub struct StoredPage {
     pub usage: Vec<Totals>,
     pub total_papers: usize,
     pub scanned: usize,
-    pub unscored: Vec<(ArxivId, crate::problem::Problem)>,
+    pub unscored: Vec<(PaperId, crate::problem::Problem)>,
     pub model: String,
     pub keyword_scorer: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredEntry {
-    pub id: ArxivId,
+    pub id: PaperId,
     pub verdict: Option<Verdict>,
     pub author_match: bool,
     #[serde(default)]
@@ -98,7 +98,7 @@ impl StoredPage {
 
     /// The page with its papers from `papers` (the day's announcement, as stored). A paper no
     /// longer stored is left out rather than shown empty.
-    pub fn with_papers(self, papers: &HashMap<ArxivId, Paper>) -> Page {
+    pub fn with_papers(self, papers: &HashMap<PaperId, Paper>) -> Page {
         let entry = |e: StoredEntry| {
             papers.get(&e.id).map(|p| Entry {
                 paper: p.clone(),

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use unicode_normalization::UnicodeNormalization;
 
 use super::Entry;
-use crate::domain::{ArxivId, Paper, Verdict};
+use crate::domain::{PaperId, Paper, Verdict};
 use crate::subscribers::Subscriber;
 
 pub struct Selection {
@@ -68,8 +68,9 @@ fn name_tokens(name: &str) -> Vec<String> {
         .collect()
 }
 
-/// Same last name, and the same first name (or the followed first name is an initial of it).
-/// Middle names are ignored: following "Björn Schuller" finds "Björn W. Schuller".
+/// Same last name, and the same first name, or an initial of it on either side (bioRxiv writes
+/// `Okonkwo, H. C.`, shown as "H. C. Okonkwo": following "Hannah Okonkwo" finds it, not
+/// "P. Okonkwo"). Middle names are ignored: following "Björn Schuller" finds "Björn W. Schuller".
 fn same_person(followed: &[String], author: &[String]) -> bool {
     let (Some(fl), Some(al)) = (followed.last(), author.last()) else {
         return false;
@@ -82,7 +83,9 @@ fn same_person(followed: &[String], author: &[String]) -> bool {
         (_, 1) => false,
         _ => {
             let (ff, af) = (&followed[0], &author[0]);
-            ff == af || (ff.chars().count() == 1 && af.starts_with(ff.as_str()))
+            ff == af
+                || (ff.chars().count() == 1 && af.starts_with(ff.as_str()))
+                || (af.chars().count() == 1 && ff.starts_with(af.as_str()))
         }
     }
 }
@@ -92,7 +95,7 @@ fn same_person(followed: &[String], author: &[String]) -> bool {
 /// the rest that passed in `more`.
 pub fn select<'p>(
     candidates: impl IntoIterator<Item = &'p Paper>,
-    verdicts: &HashMap<ArxivId, Verdict>,
+    verdicts: &HashMap<PaperId, Verdict>,
     subscriber: &Subscriber,
 ) -> Selection {
     let mut pinned = Vec::new();
@@ -146,7 +149,8 @@ mod tests {
 
     fn paper(id: &str, authors: &[&str]) -> Paper {
         Paper {
-            id: ArxivId::parse(id).unwrap(),
+            id: PaperId::parse(id).unwrap(),
+            source: crate::domain::Source::Arxiv,
             version: 1,
             title: format!("Paper {id}"),
             authors: authors.iter().map(|s| s.to_string()).collect(),
@@ -201,6 +205,17 @@ mod tests {
         let nick = paper("2503.21135", &["Yun (Eric) Liang"]);
         assert!(author_matches(&nick, &["Yun Liang".to_string()]));
         assert!(!author_matches(&nick, &["Eric Liang".to_string()]));
+        // bioRxiv's `Surname, A. B.`, shown given names first.
+        let bio = paper("2503.21136", &["H. C. Okonkwo", "M. Lindqvist"]);
+        assert!(author_matches(&bio, &["Hannah Okonkwo".to_string()]));
+        assert!(author_matches(
+            &paper("2503.21137", &["H. Okonkwo"]),
+            &["Hannah Okonkwo".to_string()]
+        ));
+        assert!(!author_matches(
+            &paper("2503.21138", &["P. Okonkwo"]),
+            &["Hannah Okonkwo".to_string()]
+        ));
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub fn render_text(d: &Digest) -> String {
                 s.push('\n');
             }
             let _ = writeln!(s, "ArXiv ID: {}", e.paper.id);
-            let _ = writeln!(s, "PDF: {}", e.paper.id.pdf_url());
+            let _ = writeln!(s, "PDF: {}", e.paper.pdf_url());
             match &e.verdict {
                 None => wrap_into(
                     &mut s,

@@ -1,8 +1,98 @@
 use std::fmt;
 
-/// An arXiv category such as `cs.LG`, `stat.ML`, `math.OC` or `hep-th`.
+use super::Source;
+
+/// A category of one source: an arXiv category such as `cs.LG`, `stat.ML` or `hep-th`, or a
+/// preprint server's subject written `biorxiv:neuroscience`, `medrxiv:epidemiology` (lower case,
+/// spaces as the server writes them).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Category(String);
+
+/// bioRxiv's subject areas (https://www.biorxiv.org, "Subject Areas"), as its API writes them.
+pub const BIORXIV_SUBJECTS: &[&str] = &[
+    "animal behavior and cognition",
+    "biochemistry",
+    "bioengineering",
+    "bioinformatics",
+    "biophysics",
+    "cancer biology",
+    "cell biology",
+    "clinical trials",
+    "developmental biology",
+    "ecology",
+    "epidemiology",
+    "evolutionary biology",
+    "genetics",
+    "genomics",
+    "immunology",
+    "microbiology",
+    "molecular biology",
+    "neuroscience",
+    "paleontology",
+    "pathology",
+    "pharmacology and toxicology",
+    "physiology",
+    "plant biology",
+    "scientific communication and education",
+    "synthetic biology",
+    "systems biology",
+    "zoology",
+];
+
+/// medRxiv's subject areas (https://www.medrxiv.org, "Subject Areas"), lower-cased.
+pub const MEDRXIV_SUBJECTS: &[&str] = &[
+    "addiction medicine",
+    "allergy and immunology",
+    "anesthesia",
+    "cardiovascular medicine",
+    "dentistry and oral medicine",
+    "dermatology",
+    "emergency medicine",
+    "endocrinology",
+    "epidemiology",
+    "forensic medicine",
+    "gastroenterology",
+    "genetic and genomic medicine",
+    "geriatric medicine",
+    "health economics",
+    "health informatics",
+    "health policy",
+    "health systems and quality improvement",
+    "hematology",
+    "hiv aids",
+    "infectious diseases",
+    "intensive care and critical care medicine",
+    "medical education",
+    "medical ethics",
+    "nephrology",
+    "neurology",
+    "nursing",
+    "nutrition",
+    "obstetrics and gynecology",
+    "occupational and environmental health",
+    "oncology",
+    "ophthalmology",
+    "orthopedics",
+    "otolaryngology",
+    "pain medicine",
+    "palliative medicine",
+    "pathology",
+    "pediatrics",
+    "pharmacology and therapeutics",
+    "primary care research",
+    "psychiatry and clinical psychology",
+    "public and global health",
+    "radiology and imaging",
+    "rehabilitation medicine and physical therapy",
+    "respiratory medicine",
+    "rheumatology",
+    "sexual and reproductive health",
+    "sports medicine",
+    "surgery",
+    "toxicology",
+    "transplantation",
+    "urology",
+];
 
 /// arXiv's category taxonomy (https://arxiv.org/category_taxonomy), archives included (a feed of
 /// `astro-ph` or `math` is every category in it).
@@ -176,12 +266,39 @@ pub const TAXONOMY: &[&str] = &[
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("`{0}` is not an arXiv category (expected something like cs.LG, stat.ML or hep-th)")]
+#[error("`{0}` is not a category (expected an arXiv category such as cs.LG, stat.ML or hep-th, or a preprint subject such as biorxiv:neuroscience)")]
 pub struct CategoryError(pub String);
 
 impl Category {
+    /// A subject of a preprint server, as the config's `[biorxiv]`/`[medrxiv]` or the API
+    /// write it (`Neuroscience`, `cell_biology`, `cell biology`).
+    pub fn subject(source: Source, raw: &str) -> Result<Category, CategoryError> {
+        let name = raw
+            .replace('_', " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        let ok = !name.is_empty()
+            && source != Source::Arxiv
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || " /(),-'".contains(c));
+        if ok {
+            Ok(Category(format!("{}:{name}", source.as_str())))
+        } else {
+            Err(CategoryError(raw.to_string()))
+        }
+    }
+
     pub fn parse(raw: &str) -> Result<Category, CategoryError> {
         let s = raw.trim();
+        if let Some((prefix, subject)) = s.split_once(':') {
+            return match Source::parse(prefix) {
+                Some(source) if source != Source::Arxiv => Category::subject(source, subject),
+                _ => Err(CategoryError(raw.to_string())),
+            };
+        }
         let (archive, subject) = match s.split_once('.') {
             Some((a, b)) => (a, Some(b)),
             None => (s, None),
@@ -206,20 +323,50 @@ impl Category {
         &self.0
     }
 
-    /// Whether arXiv has this category.
-    pub fn is_known(&self) -> bool {
-        TAXONOMY.contains(&self.0.as_str())
+    /// The source whose category this is.
+    pub fn source(&self) -> Source {
+        match self.0.split_once(':') {
+            Some((prefix, _)) => Source::parse(prefix).unwrap_or(Source::Arxiv),
+            None => Source::Arxiv,
+        }
     }
 
-    /// The (at most three) categories closest to `raw`, best first: for "did you mean".
-    pub fn nearest(raw: &str) -> Vec<&'static str> {
-        let key = raw.trim().to_lowercase();
-        let mut scored: Vec<(f64, &'static str)> = TAXONOMY
+    /// The name within its source: `cs.LG`, or `neuroscience` for `biorxiv:neuroscience`.
+    pub fn name(&self) -> &str {
+        match self.0.split_once(':') {
+            Some((_, name)) => name,
+            None => &self.0,
+        }
+    }
+
+    /// Whether the source has this category.
+    pub fn is_known(&self) -> bool {
+        Category::known(self.source()).contains(&self.name())
+    }
+
+    /// Every category name of `source`.
+    pub fn known(source: Source) -> &'static [&'static str] {
+        match source {
+            Source::Arxiv => TAXONOMY,
+            Source::Biorxiv => BIORXIV_SUBJECTS,
+            Source::Medrxiv => MEDRXIV_SUBJECTS,
+        }
+    }
+
+    /// The (at most three) names of `source` closest to `raw`, best first: for "did you mean".
+    pub fn nearest_in(source: Source, raw: &str) -> Vec<&'static str> {
+        let key = raw.trim().replace('_', " ").to_lowercase();
+        let mut scored: Vec<(f64, &'static str)> = Category::known(source)
             .iter()
             .map(|c| (strsim::jaro_winkler(&c.to_lowercase(), &key), *c))
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
         scored.into_iter().take(3).map(|(_, c)| c).collect()
+    }
+
+    /// The (at most three) arXiv categories closest to `raw`, best first.
+    pub fn nearest(raw: &str) -> Vec<&'static str> {
+        Category::nearest_in(Source::Arxiv, raw)
     }
 }
 
@@ -254,6 +401,25 @@ mod tests {
         ] {
             assert_eq!(Category::parse(c).unwrap().as_str(), c);
         }
+    }
+
+    #[test]
+    fn preprint_subjects_carry_their_server() {
+        let c = Category::parse("biorxiv:Cell_Biology").unwrap();
+        assert_eq!(c.as_str(), "biorxiv:cell biology");
+        assert_eq!(c.source(), Source::Biorxiv);
+        assert_eq!(c.name(), "cell biology");
+        assert!(c.is_known());
+        let m = Category::subject(Source::Medrxiv, "Epidemiology").unwrap();
+        assert_eq!(m, Category::parse("medrxiv:epidemiology").unwrap());
+        assert!(!Category::parse("biorxiv:neurosciense").unwrap().is_known());
+        assert_eq!(
+            Category::nearest_in(Source::Biorxiv, "neurosciense")[0],
+            "neuroscience"
+        );
+        assert_eq!(Category::parse("cs.LG").unwrap().source(), Source::Arxiv);
+        assert!(Category::parse("pubmed:neuroscience").is_err());
+        assert!(Category::parse("arxiv:cs.LG").is_err());
     }
 
     #[test]

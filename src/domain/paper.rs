@@ -1,4 +1,4 @@
-use super::{ArxivId, Category};
+use super::{PaperId, Category};
 
 /// How a paper appeared in a day's announcement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,7 +35,8 @@ impl AnnounceType {
 /// One paper as announced. Text fields are already Unicode (TeX converted), never HTML-escaped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Paper {
-    pub id: ArxivId,
+    pub id: PaperId,
+    pub source: Source,
     pub version: u32,
     pub title: String,
     pub authors: Vec<String>,
@@ -47,7 +48,54 @@ pub struct Paper {
 }
 
 impl Paper {
+    /// The paper's page: arXiv's abstract page, or the preprint server's page of this version.
     pub fn abs_url(&self) -> String {
-        self.id.abs_url()
+        match self.source {
+            Source::Arxiv => format!("https://arxiv.org/abs/{}", self.id),
+            s => format!("https://www.{}.org/content/{}v{}", s.as_str(), self.id, self.version),
+        }
+    }
+
+    pub fn pdf_url(&self) -> String {
+        match self.source {
+            Source::Arxiv => format!("https://arxiv.org/pdf/{}", self.id),
+            _ => format!("{}.full.pdf", self.abs_url()),
+        }
+    }
+}
+
+/// Where papers come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    Arxiv,
+    Biorxiv,
+    Medrxiv,
+}
+
+impl Source {
+    pub const ALL: [Source; 3] = [Source::Arxiv, Source::Biorxiv, Source::Medrxiv];
+
+    /// The key in config, categories (`biorxiv:neuroscience`) and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Arxiv => "arxiv",
+            Source::Biorxiv => "biorxiv",
+            Source::Medrxiv => "medrxiv",
+        }
+    }
+
+    /// As the source writes its own name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Arxiv => "arXiv",
+            Source::Biorxiv => "bioRxiv",
+            Source::Medrxiv => "medRxiv",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Source> {
+        Source::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(raw.trim()))
     }
 }

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 
 use super::report::simple;
 use super::{App, Prepared, SubscriberReport};
-use crate::domain::ArxivId;
+use crate::domain::PaperId;
 use crate::mail::outbound::new_message_id;
 use crate::mail::{build_digest_message, Mailer};
 use crate::problem::{Kind, Problem};
@@ -92,7 +92,7 @@ pub(super) async fn deliver(
     let created = {
         let email = d.subscriber.email.to_string();
         // Listed papers count as sent, the ones past the cap too: none is offered twice.
-        let ids: Vec<ArxivId> = d
+        let ids: Vec<PaperId> = d
             .entries
             .iter()
             .chain(&d.more)
@@ -144,7 +144,7 @@ pub(super) async fn deliver(
 }
 
 /// The papers a digest settles (judged) and those it still owes the reader.
-fn ledger(p: &Prepared) -> (Vec<ArxivId>, Vec<(ArxivId, Problem)>) {
+fn ledger(p: &Prepared) -> (Vec<PaperId>, Vec<(PaperId, Problem)>) {
     let owed = p
         .digest
         .unscored

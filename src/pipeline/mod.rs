@@ -17,6 +17,7 @@ use crate::subscribers::Subscriber;
 
 mod deliver;
 mod prepare;
+mod preprints;
 mod report;
 
 pub use deliver::reply_addresses;
@@ -128,11 +129,11 @@ async fn steps(
         f = fetch(app, opts) => f,
         _ = app.cancel.cancelled() => Err(Problem::new(Kind::Interrupted, "interrupted by shutdown while fetching; the next run tries again")),
     };
-    let announcement = fetched.map_err(StepError::Problem)?;
+    let mut announcement = fetched.map_err(StepError::Problem)?;
     let day = announcement.day;
     report.day = Some(day);
-    report.papers_fetched = announcement.papers.len();
-    if announcement.papers.is_empty() {
+    let arxiv_read = opts.feed.is_some() || !app.config.arxiv_categories().is_empty();
+    if announcement.papers.is_empty() && arxiv_read {
         tracing::info!(%day, "arXiv announced no papers (weekend or holiday): no model calls, no emails");
         app.store
             .call(move |c| runs::fetched(c, run_id, day, 0))
@@ -140,7 +141,30 @@ async fn steps(
         report.status = RunStatus::NoAnnouncement;
         return Ok(());
     }
+    // bioRxiv and medRxiv: what their open windows hold, and what an earlier run of the day read.
+    let read = tokio::select! {
+        r = preprints::read(app, day) => r?,
+        _ = app.cancel.cancelled() => return Err(StepError::Problem(Problem::new(Kind::Interrupted, "interrupted by shutdown while reading preprints; the next run tries again"))),
+    };
+    announcement.papers.extend(read.papers.iter().cloned());
+    let have = announcement.papers.iter().map(|p| p.id.clone()).collect();
+    announcement
+        .papers
+        .extend(preprints::stored(app, day, have).await?);
+    report.papers_fetched = announcement.papers.len();
     store_announcement(app, run_id, &announcement).await?;
+    preprints::record(app, &read).await?;
+    let preprint_problem = read.problem();
+    if announcement.papers.is_empty() {
+        tracing::info!(%day, "no papers from any source: no model calls, no emails");
+        report.status = RunStatus::NoAnnouncement;
+        if let Some(p) = preprint_problem {
+            report.status = RunStatus::Failed;
+            report.error = Some(p.to_string());
+            report.problem = Some(p);
+        }
+        return Ok(());
+    }
 
     let mailer = Mailer::from_config(&app.config, opts.dry_run)?;
 
@@ -216,6 +240,17 @@ async fn steps(
         })
         .collect();
     report.error = (!problems.is_empty()).then(|| problems.join("; "));
+    // A preprint server that could not be read: everyone got what was read, the run says so.
+    if let Some(p) = preprint_problem {
+        if report.status == RunStatus::Ok {
+            report.status = RunStatus::Degraded;
+        }
+        report.error = Some(match report.error.take() {
+            Some(e) => format!("{p}; {e}"),
+            None => p.to_string(),
+        });
+        report.problem = Some(p);
+    }
     if interrupted {
         report.error = Some(format!(
             "interrupted by shutdown; the next run finishes the day{}",
@@ -318,7 +353,7 @@ async fn write_archive(app: &App, subscribers: &[Subscriber], day: NaiveDate) {
 
 /// Fetches the announcement the options ask for (file, API day or latest RSS).
 pub async fn fetch(app: &App, opts: &DigestOptions) -> Result<Announcement, Problem> {
-    let categories = app.config.categories();
+    let categories = app.config.arxiv_categories();
     let announcement = if let Some(path) = &opts.feed {
         let xml = tokio::fs::read_to_string(path).await.map_err(|e| {
             Problem::new(
@@ -333,6 +368,13 @@ pub async fn fetch(app: &App, opts: &DigestOptions) -> Result<Announcement, Prob
             };
             Problem::new(kind, format!("{}: {e}", path.display()))
         })?
+    } else if categories.is_empty() {
+        // Preprint servers only: the run's day is the calendar's.
+        crate::arxiv::Announcement {
+            day: opts.date.unwrap_or_else(|| app.clock.now().date_naive()),
+            papers: Vec::new(),
+            rejected: Vec::new(),
+        }
     } else {
         let got = match opts.date {
             Some(day) => app.arxiv.day(&categories, day).await,

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use super::{reply_addresses, App, Prepared, Progress};
 use crate::arxiv::Announcement;
 use crate::digest::{self, Digest, Unscored};
-use crate::domain::{ArxivId, Paper, Verdict};
+use crate::domain::{PaperId, Paper, Verdict};
 use crate::scoring::Job;
 use crate::store::{deliveries, spend, verdicts};
 use crate::subscribers::Subscriber;
@@ -33,7 +33,7 @@ pub async fn prepare(
     struct Plan<'a> {
         subscriber: Subscriber,
         candidates: Vec<&'a Paper>,
-        cached: HashMap<ArxivId, Verdict>,
+        cached: HashMap<PaperId, Verdict>,
     }
     let mut plans = Vec::new();
     for sub in subscribers {
@@ -59,7 +59,7 @@ pub async fn prepare(
             .collect();
         // A weekly digest due today holds the papers of the days since the previous one.
         if let Some(Cadence::Due { .. }) = week.cadence.get(sub.email.as_str()) {
-            let today: HashSet<&ArxivId> = eligible.iter().map(|p| &p.id).collect();
+            let today: HashSet<&PaperId> = eligible.iter().map(|p| &p.id).collect();
             let extra: Vec<&Paper> = week
                 .papers
                 .iter()
@@ -77,7 +77,7 @@ pub async fn prepare(
         }
         // Papers owed from earlier runs come along (once, even if announced again today).
         if let Some(mine) = owed.by_reader.get(sub.email.as_str()) {
-            let today: HashSet<&ArxivId> = eligible.iter().map(|p| &p.id).collect();
+            let today: HashSet<&PaperId> = eligible.iter().map(|p| &p.id).collect();
             let extra: Vec<&Paper> = mine
                 .iter()
                 .filter(|id| !today.contains(id))
@@ -85,7 +85,7 @@ pub async fn prepare(
                 .collect();
             eligible.extend(extra);
         }
-        let ids: Vec<ArxivId> = eligible.iter().map(|p| p.id.clone()).collect();
+        let ids: Vec<PaperId> = eligible.iter().map(|p| p.id.clone()).collect();
         let key = app.scorer.key(sub);
         let email = sub.email.to_string();
         let (seen, cached) = app
@@ -118,7 +118,7 @@ pub async fn prepare(
                 papers: Vec::new(),
             });
         job.subscribers.push(plan.subscriber.clone());
-        let have: HashSet<ArxivId> = job.papers.iter().map(|p| p.id.clone()).collect();
+        let have: HashSet<PaperId> = job.papers.iter().map(|p| p.id.clone()).collect();
         for p in &plan.candidates {
             let pinned = digest::author_matches(p, &plan.subscriber.authors);
             if !pinned && !plan.cached.contains_key(&p.id) && !have.contains(&p.id) {
@@ -173,7 +173,7 @@ pub async fn prepare(
             }
         }
         let selection = digest::select(plan.candidates.iter().copied(), &verdicts, &sub);
-        let settled: Vec<ArxivId> = plan
+        let settled: Vec<PaperId> = plan
             .candidates
             .iter()
             .filter(|p| !unscored_reasons.contains_key(&p.id))
@@ -255,16 +255,16 @@ pub async fn prepare(
 
 /// Every paper owed to one of `subscribers`, and who is owed what.
 struct Owed {
-    papers: HashMap<ArxivId, Paper>,
-    by_reader: HashMap<String, Vec<ArxivId>>,
+    papers: HashMap<PaperId, Paper>,
+    by_reader: HashMap<String, Vec<PaperId>>,
 }
 
 async fn owed_papers(app: &App, subscribers: &[Subscriber]) -> anyhow::Result<Owed> {
     let emails: Vec<String> = subscribers.iter().map(|s| s.email.to_string()).collect();
     app.store
         .call(move |c| {
-            let mut by_reader: HashMap<String, Vec<ArxivId>> = HashMap::new();
-            let mut days: HashMap<NaiveDate, HashSet<ArxivId>> = HashMap::new();
+            let mut by_reader: HashMap<String, Vec<PaperId>> = HashMap::new();
+            let mut days: HashMap<NaiveDate, HashSet<PaperId>> = HashMap::new();
             for e in emails {
                 for (day, id) in crate::store::owed::list(c, &e)? {
                     days.entry(day).or_default().insert(id.clone());

@@ -85,7 +85,7 @@ pub struct Prepared {
     /// Candidates with a verdict.
     pub scored: usize,
     /// Candidates judged today (a verdict, or pinned as an author match): no longer owed.
-    pub settled: Vec<crate::domain::ArxivId>,
+    pub settled: Vec<crate::domain::PaperId>,
     /// A weekly reader between digests: the day their next one is due.
     pub not_due: Option<NaiveDate>,
 }

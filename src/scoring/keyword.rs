@@ -258,7 +258,7 @@ fn words(s: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AnnounceType, ArxivId, SubscriberEmail};
+    use crate::domain::{AnnounceType, PaperId, SubscriberEmail};
 
     fn subscriber(topics: &str, keywords: &[&str]) -> Subscriber {
         Subscriber {
@@ -281,7 +281,8 @@ mod tests {
 
     fn paper(title: &str, abstract_text: &str) -> Paper {
         Paper {
-            id: ArxivId::parse("2503.21135").unwrap(),
+            id: PaperId::parse("2503.21135").unwrap(),
+            source: crate::domain::Source::Arxiv,
             version: 1,
             title: title.into(),
             authors: vec![],

@@ -12,7 +12,7 @@ pub mod reply;
 
 use std::collections::{HashMap, HashSet};
 
-use crate::domain::{ArxivId, Paper, Verdict};
+use crate::domain::{PaperId, Paper, Verdict};
 use crate::store::spend::SpendRow;
 use crate::store::verdicts::VerdictKey;
 use crate::store::Store;
@@ -72,11 +72,11 @@ impl Job<'_> {
 
 #[derive(Debug, Default)]
 pub struct JobResult {
-    pub verdicts: HashMap<ArxivId, Verdict>,
+    pub verdicts: HashMap<PaperId, Verdict>,
     /// Papers without a verdict, with the reason.
-    pub unscored: HashMap<ArxivId, crate::problem::Problem>,
+    pub unscored: HashMap<PaperId, crate::problem::Problem>,
     /// Papers the title triage judged not worth a full verdict for this profile.
-    pub dropped: HashSet<ArxivId>,
+    pub dropped: HashSet<PaperId>,
 }
 
 impl Scorer {
@@ -142,7 +142,7 @@ impl Scorer {
                 let mut out = HashMap::new();
                 for job in jobs {
                     let terms = keyword::Terms::of(&job.subscribers[0]);
-                    let verdicts: Vec<(ArxivId, Verdict)> = job
+                    let verdicts: Vec<(PaperId, Verdict)> = job
                         .papers
                         .iter()
                         .map(|p| (p.id.clone(), keyword::score(p, &terms)))

@@ -10,10 +10,10 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use crate::domain::{ArxivId, Score, Verdict};
+use crate::domain::{PaperId, Score, Verdict};
 
 /// A verdict for one paper and one reader (by the call's label).
-pub type LabelledVerdict = (ArxivId, String, Verdict);
+pub type LabelledVerdict = (PaperId, String, Verdict);
 
 #[derive(Debug, Default)]
 pub struct ParsedVerdicts {
@@ -25,13 +25,13 @@ pub struct ParsedVerdicts {
 #[derive(Debug, Default)]
 pub struct ParsedTriage {
     /// Per paper answered, the readers (labels of the call) to keep it for.
-    pub kept: Vec<(ArxivId, Vec<String>)>,
+    pub kept: Vec<(PaperId, Vec<String>)>,
     pub problems: Vec<String>,
 }
 
 /// Verdict lines, checked against what was asked: paper → the labels it was asked for. A line
 /// without READER is accepted when its paper was asked for one reader only.
-pub fn parse_verdicts(text: &str, asked: &HashMap<ArxivId, Vec<String>>) -> ParsedVerdicts {
+pub fn parse_verdicts(text: &str, asked: &HashMap<PaperId, Vec<String>>) -> ParsedVerdicts {
     let (objects, mut problems) = objects(text);
     let mut seen = HashSet::new();
     let mut verdicts = Vec::new();
@@ -71,13 +71,13 @@ pub fn parse_verdicts(text: &str, asked: &HashMap<ArxivId, Vec<String>>) -> Pars
 }
 
 /// Triage lines for `papers`, naming readers among `labels`.
-pub fn parse_triage(text: &str, papers: &[ArxivId], labels: &[String]) -> ParsedTriage {
+pub fn parse_triage(text: &str, papers: &[PaperId], labels: &[String]) -> ParsedTriage {
     let (objects, mut problems) = objects(text);
-    let allowed: HashSet<&ArxivId> = papers.iter().collect();
+    let allowed: HashSet<&PaperId> = papers.iter().collect();
     let mut seen = HashSet::new();
     let mut kept = Vec::new();
     for obj in objects {
-        let line = (|| -> Result<(ArxivId, Vec<String>), String> {
+        let line = (|| -> Result<(PaperId, Vec<String>), String> {
             let map = obj.as_object().ok_or("not a JSON object")?;
             let id = id_of(map)?;
             if !allowed.contains(&id) {
@@ -157,12 +157,12 @@ fn field<'a>(obj: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a 
         .map(|(_, v)| v)
 }
 
-fn id_of(obj: &serde_json::Map<String, Value>) -> Result<ArxivId, String> {
+fn id_of(obj: &serde_json::Map<String, Value>) -> Result<PaperId, String> {
     match field(obj, "ARXIVID")
         .or_else(|| field(obj, "ARXIV_ID"))
         .or_else(|| field(obj, "ID"))
     {
-        Some(Value::String(s)) => ArxivId::parse(s).map_err(|e| e.to_string()),
+        Some(Value::String(s)) => PaperId::parse(s).map_err(|e| e.to_string()),
         _ => Err("no ARXIVID".into()),
     }
 }
@@ -172,7 +172,7 @@ fn normal_label(s: &str) -> String {
     s.trim().to_ascii_uppercase()
 }
 
-fn verdict(v: &Value) -> Result<(ArxivId, Option<String>, Verdict), String> {
+fn verdict(v: &Value) -> Result<(PaperId, Option<String>, Verdict), String> {
     let obj = v.as_object().ok_or("not a JSON object")?;
     let id = id_of(obj)?;
     let label = match field(obj, "READER") {
@@ -228,12 +228,12 @@ fn shorten(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn id(s: &str) -> ArxivId {
-        ArxivId::parse(s).unwrap()
+    fn id(s: &str) -> PaperId {
+        PaperId::parse(s).unwrap()
     }
 
     /// Every paper asked for the same readers.
-    fn asked(papers: &[&str], labels: &[&str]) -> HashMap<ArxivId, Vec<String>> {
+    fn asked(papers: &[&str], labels: &[&str]) -> HashMap<PaperId, Vec<String>> {
         papers
             .iter()
             .map(|p| (id(p), labels.iter().map(|l| l.to_string()).collect()))

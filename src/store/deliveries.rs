@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::now_utc;
-use crate::domain::ArxivId;
+use crate::domain::PaperId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryStatus {
@@ -25,7 +25,7 @@ pub struct Delivery {
     pub kind: String,
     pub message_id: String,
     pub subject: String,
-    pub paper_ids: Vec<ArxivId>,
+    pub paper_ids: Vec<PaperId>,
     pub message: Vec<u8>,
     pub attempts: i64,
     pub last_error: Option<String>,
@@ -57,7 +57,7 @@ pub fn get(
                 paper_ids: serde_json::from_str::<Vec<String>>(&ids)
                     .unwrap_or_default()
                     .iter()
-                    .filter_map(|s| ArxivId::parse(s).ok())
+                    .filter_map(|s| PaperId::parse(s).ok())
                     .collect(),
                 message: r.get(7)?,
                 attempts: r.get(8)?,
@@ -79,11 +79,11 @@ pub fn create_pending(
     kind: &str,
     message_id: &str,
     subject: &str,
-    paper_ids: &[ArxivId],
+    paper_ids: &[PaperId],
     message: &[u8],
     page: Option<&str>,
 ) -> rusqlite::Result<bool> {
-    let ids: Vec<&str> = paper_ids.iter().map(ArxivId::as_str).collect();
+    let ids: Vec<&str> = paper_ids.iter().map(PaperId::as_str).collect();
     let n = conn.execute(
         "INSERT INTO deliveries (subscriber, day, run_id, status, kind, message_id, subject, paper_ids, message, created_at, page)
          VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -185,7 +185,7 @@ pub fn list(
 pub fn sent_papers(
     conn: &Connection,
     subscriber: &str,
-) -> rusqlite::Result<Vec<(NaiveDate, ArxivId, String)>> {
+) -> rusqlite::Result<Vec<(NaiveDate, PaperId, String)>> {
     let mut stmt = conn.prepare(
         "SELECT s.day, s.paper_id, coalesce(p.title, '') FROM sent_papers s
          LEFT JOIN papers p ON p.id = s.paper_id WHERE s.subscriber = ?1 ORDER BY s.day, s.rowid",
@@ -200,7 +200,7 @@ pub fn sent_papers(
     let mut out = Vec::new();
     for row in rows {
         let (day, id, title) = row?;
-        if let (Ok(day), Ok(id)) = (day.parse(), ArxivId::parse(&id)) {
+        if let (Ok(day), Ok(id)) = (day.parse(), PaperId::parse(&id)) {
             out.push((day, id, title));
         }
     }
@@ -215,11 +215,11 @@ fn status_of(s: &str) -> DeliveryStatus {
     }
 }
 
-fn parse_ids(json: &str) -> Vec<ArxivId> {
+fn parse_ids(json: &str) -> Vec<PaperId> {
     serde_json::from_str::<Vec<String>>(json)
         .unwrap_or_default()
         .iter()
-        .filter_map(|s| ArxivId::parse(s).ok())
+        .filter_map(|s| PaperId::parse(s).ok())
         .collect()
 }
 
@@ -248,7 +248,7 @@ pub fn latest_day(conn: &Connection, subscriber: &str) -> rusqlite::Result<Optio
 pub fn remember_known(
     conn: &Connection,
     subscriber: &str,
-    ids: &[ArxivId],
+    ids: &[PaperId],
     day: NaiveDate,
 ) -> rusqlite::Result<usize> {
     let mut stmt = conn.prepare(
@@ -292,9 +292,9 @@ pub fn supersede(
 pub fn already_sent(
     conn: &Connection,
     subscriber: &str,
-    ids: &[ArxivId],
+    ids: &[PaperId],
     except_day: Option<NaiveDate>,
-) -> rusqlite::Result<std::collections::HashSet<ArxivId>> {
+) -> rusqlite::Result<std::collections::HashSet<PaperId>> {
     let mut stmt = conn.prepare_cached(
         "SELECT 1 FROM sent_papers WHERE subscriber = ?1 AND paper_id = ?2 AND (?3 IS NULL OR day <> ?3)",
     )?;
@@ -332,7 +332,7 @@ mod tests {
     fn one_row_per_subscriber_and_day() {
         let store = Store::open_in_memory().unwrap();
         let day = NaiveDate::from_ymd_opt(2025, 3, 28).unwrap();
-        let ids = vec![ArxivId::parse("2503.21135").unwrap()];
+        let ids = vec![PaperId::parse("2503.21135").unwrap()];
         let first = store
             .with(|c| {
                 create_pending(

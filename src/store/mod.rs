@@ -10,6 +10,7 @@ pub mod join;
 pub mod library;
 pub mod owed;
 pub mod papers;
+pub mod source_reads;
 pub mod runs;
 pub mod spend;
 pub mod triage;
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/009_tldr.sql"),
     include_str!("migrations/010_join.sql"),
     include_str!("migrations/011_library_imports.sql"),
+    include_str!("migrations/012_sources.sql"),
 ];
 
 /// The database. Cloning is cheap; all clones share one connection.

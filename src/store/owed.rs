@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use rusqlite::{params, Connection};
 
 use super::now_utc;
-use crate::domain::ArxivId;
+use crate::domain::PaperId;
 use crate::problem::Problem;
 
 /// Records `papers` (of announcement `day`) as owed to `subscriber`, with the latest problem.
@@ -13,7 +13,7 @@ pub fn add(
     conn: &Connection,
     subscriber: &str,
     day: NaiveDate,
-    papers: &[(ArxivId, Problem)],
+    papers: &[(PaperId, Problem)],
 ) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare(
         "INSERT INTO owed (subscriber, paper_id, day, problem, detail, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -33,7 +33,7 @@ pub fn add(
 }
 
 /// The papers no longer owed: they were judged (scored, or pinned as an author match).
-pub fn settle(conn: &Connection, subscriber: &str, papers: &[ArxivId]) -> rusqlite::Result<()> {
+pub fn settle(conn: &Connection, subscriber: &str, papers: &[PaperId]) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare("DELETE FROM owed WHERE subscriber = ?1 AND paper_id = ?2")?;
     for id in papers {
         stmt.execute(params![subscriber, id.as_str()])?;
@@ -42,7 +42,7 @@ pub fn settle(conn: &Connection, subscriber: &str, papers: &[ArxivId]) -> rusqli
 }
 
 /// What is owed to `subscriber`, by announcement day.
-pub fn list(conn: &Connection, subscriber: &str) -> rusqlite::Result<Vec<(NaiveDate, ArxivId)>> {
+pub fn list(conn: &Connection, subscriber: &str) -> rusqlite::Result<Vec<(NaiveDate, PaperId)>> {
     let mut stmt = conn
         .prepare("SELECT day, paper_id FROM owed WHERE subscriber = ?1 ORDER BY day, paper_id")?;
     let rows = stmt.query_map([subscriber], |r| {
@@ -51,7 +51,7 @@ pub fn list(conn: &Connection, subscriber: &str) -> rusqlite::Result<Vec<(NaiveD
     let mut out = Vec::new();
     for row in rows {
         let (day, id) = row?;
-        if let (Ok(day), Ok(id)) = (day.parse(), ArxivId::parse(&id)) {
+        if let (Ok(day), Ok(id)) = (day.parse(), PaperId::parse(&id)) {
             out.push((day, id));
         }
     }

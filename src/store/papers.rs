@@ -2,7 +2,7 @@ use chrono::NaiveDate;
 use rusqlite::{params, Connection};
 
 use super::now_utc;
-use crate::domain::{AnnounceType, ArxivId, Category, Paper};
+use crate::domain::{AnnounceType, Category, Paper, PaperId, Source};
 
 /// Stores the papers of one announcement day (each once, by versionless ID; a newer version
 /// updates the row) and which of them the day carried.
@@ -12,36 +12,13 @@ pub fn save_announcement(
     papers: &[Paper],
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
-    let now = now_utc();
     {
-        let mut upsert = tx.prepare(
-            "INSERT INTO papers (id, version, title, authors, abstract, categories, doi, journal_ref, first_seen, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
-             ON CONFLICT(id) DO UPDATE SET
-                version = excluded.version, title = excluded.title, authors = excluded.authors,
-                abstract = excluded.abstract, categories = excluded.categories, doi = excluded.doi,
-                journal_ref = excluded.journal_ref, updated_at = excluded.updated_at
-             WHERE excluded.version >= papers.version",
-        )?;
         let mut announce = tx.prepare(
             "INSERT INTO announcements (day, paper_id, announce_type) VALUES (?1, ?2, ?3)
              ON CONFLICT(day, paper_id) DO UPDATE SET announce_type = excluded.announce_type",
         )?;
+        upsert(&tx, papers)?;
         for p in papers {
-            let authors = serde_json::to_string(&p.authors).expect("strings serialize");
-            let cats: Vec<&str> = p.categories.iter().map(Category::as_str).collect();
-            let cats = serde_json::to_string(&cats).expect("strings serialize");
-            upsert.execute(params![
-                p.id.as_str(),
-                p.version,
-                p.title,
-                authors,
-                p.abstract_text,
-                cats,
-                p.doi,
-                p.journal_ref,
-                now
-            ])?;
             announce.execute(params![
                 day.to_string(),
                 p.id.as_str(),
@@ -52,10 +29,67 @@ pub fn save_announcement(
     tx.commit()
 }
 
+/// Stores newer versions of papers without announcing them again (a preprint's v2 read after
+/// its v1 was sent: the latest title and abstract, never a second listing).
+pub fn save_revisions(conn: &mut Connection, papers: &[Paper]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    upsert(&tx, papers)?;
+    tx.commit()
+}
+
+fn upsert(conn: &Connection, papers: &[Paper]) -> rusqlite::Result<()> {
+    let now = now_utc();
+    let mut upsert = conn.prepare_cached(
+        "INSERT INTO papers (id, version, title, authors, abstract, categories, doi, journal_ref, first_seen, updated_at, source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
+         ON CONFLICT(id) DO UPDATE SET
+            version = excluded.version, title = excluded.title, authors = excluded.authors,
+            abstract = excluded.abstract, categories = excluded.categories, doi = excluded.doi,
+            journal_ref = excluded.journal_ref, updated_at = excluded.updated_at
+         WHERE excluded.version >= papers.version",
+    )?;
+    for p in papers {
+        let authors = serde_json::to_string(&p.authors).expect("strings serialize");
+        let cats: Vec<&str> = p.categories.iter().map(Category::as_str).collect();
+        let cats = serde_json::to_string(&cats).expect("strings serialize");
+        upsert.execute(params![
+            p.id.as_str(),
+            p.version,
+            p.title,
+            authors,
+            p.abstract_text,
+            cats,
+            p.doi,
+            p.journal_ref,
+            now,
+            p.source.as_str(),
+        ])?;
+    }
+    Ok(())
+}
+
+/// Which of `ids` were announced on a day other than `day` (a preprint seen before).
+pub fn announced_elsewhere(
+    conn: &Connection,
+    ids: &[PaperId],
+    day: NaiveDate,
+) -> rusqlite::Result<std::collections::HashSet<PaperId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT 1 FROM announcements WHERE paper_id = ?1 AND day <> ?2 LIMIT 1",
+    )?;
+    let mut out = std::collections::HashSet::new();
+    for id in ids {
+        if stmt.exists(params![id.as_str(), day.to_string()])? {
+            out.insert(id.clone());
+        }
+    }
+    Ok(out)
+}
+
 /// The papers announced on `day`, as stored. Rows that no longer parse are logged and skipped.
 pub fn announced(conn: &Connection, day: NaiveDate) -> rusqlite::Result<Vec<Paper>> {
     let mut stmt = conn.prepare(
-        "SELECT p.id, p.version, p.title, p.authors, p.abstract, p.categories, p.doi, p.journal_ref, a.announce_type
+        "SELECT p.id, p.version, p.title, p.authors, p.abstract, p.categories, p.doi, p.journal_ref, a.announce_type, p.source
          FROM announcements a JOIN papers p ON p.id = a.paper_id WHERE a.day = ?1 ORDER BY a.rowid",
     )?;
     let rows = stmt.query_map([day.to_string()], |r| {
@@ -69,14 +103,17 @@ pub fn announced(conn: &Connection, day: NaiveDate) -> rusqlite::Result<Vec<Pape
             r.get::<_, Option<String>>(6)?,
             r.get::<_, Option<String>>(7)?,
             r.get::<_, String>(8)?,
+            r.get::<_, String>(9)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, version, title, authors, abstract_text, cats, doi, journal_ref, announce) = row?;
+        let (id, version, title, authors, abstract_text, cats, doi, journal_ref, announce, source) =
+            row?;
         let parsed = (|| {
             Some(Paper {
-                id: ArxivId::parse(&id).ok()?,
+                id: PaperId::parse(&id).ok()?,
+                source: Source::parse(&source)?,
                 version,
                 title,
                 authors: serde_json::from_str(&authors).ok()?,
@@ -102,7 +139,7 @@ pub fn announced(conn: &Connection, day: NaiveDate) -> rusqlite::Result<Vec<Pape
 }
 
 /// The days `id` was announced and how (`new`, `cross`, …), oldest first.
-pub fn appearances(conn: &Connection, id: &ArxivId) -> rusqlite::Result<Vec<(NaiveDate, String)>> {
+pub fn appearances(conn: &Connection, id: &PaperId) -> rusqlite::Result<Vec<(NaiveDate, String)>> {
     let mut stmt = conn
         .prepare("SELECT day, announce_type FROM announcements WHERE paper_id = ?1 ORDER BY day")?;
     let rows = stmt.query_map([id.as_str()], |r| {
@@ -153,7 +190,8 @@ mod tests {
 
     fn paper(id: &str, version: u32, title: &str) -> Paper {
         Paper {
-            id: ArxivId::parse(id).unwrap(),
+            id: PaperId::parse(id).unwrap(),
+            source: crate::domain::Source::Arxiv,
             version,
             title: title.into(),
             authors: vec!["Björn W. Schuller".into(), "Yun (Eric) Liang".into()],

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection};
 
 use super::now_utc;
 use super::verdicts::VerdictKey;
-use crate::domain::ArxivId;
+use crate::domain::PaperId;
 
 /// Why a pair was kept or dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub struct Decision {
 pub fn save(
     conn: &Connection,
     key: &VerdictKey,
-    decisions: &[(ArxivId, Decision)],
+    decisions: &[(PaperId, Decision)],
     run_id: Option<i64>,
 ) -> rusqlite::Result<()> {
     {
@@ -80,8 +80,8 @@ pub fn save(
 pub fn load(
     conn: &Connection,
     key: &VerdictKey,
-    ids: &[ArxivId],
-) -> rusqlite::Result<HashMap<ArxivId, Decision>> {
+    ids: &[PaperId],
+) -> rusqlite::Result<HashMap<PaperId, Decision>> {
     let mut stmt = conn.prepare_cached(
         "SELECT kept, reason FROM triage
          WHERE paper_id = ?1 AND profile_hash = ?2 AND model = ?3 AND prompt_version = ?4",
@@ -134,8 +134,8 @@ mod tests {
             })
             .unwrap();
         let (a, b) = (
-            ArxivId::parse("2503.21135").unwrap(),
-            ArxivId::parse("2503.21536").unwrap(),
+            PaperId::parse("2503.21135").unwrap(),
+            PaperId::parse("2503.21536").unwrap(),
         );
         let key = VerdictKey {
             profile_hash: "p1".into(),

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection};
 
 use super::now_utc;
-use crate::domain::{ArxivId, Score, Verdict};
+use crate::domain::{PaperId, Score, Verdict};
 
 /// The cache key of a verdict besides the paper.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -17,7 +17,7 @@ pub struct VerdictKey {
 pub fn save(
     conn: &Connection,
     key: &VerdictKey,
-    verdicts: &[(ArxivId, Verdict)],
+    verdicts: &[(PaperId, Verdict)],
     run_id: Option<i64>,
 ) -> rusqlite::Result<()> {
     {
@@ -49,8 +49,8 @@ pub fn save(
 pub fn load(
     conn: &Connection,
     key: &VerdictKey,
-    ids: &[ArxivId],
-) -> rusqlite::Result<HashMap<ArxivId, Verdict>> {
+    ids: &[PaperId],
+) -> rusqlite::Result<HashMap<PaperId, Verdict>> {
     let mut stmt = conn.prepare_cached(
         "SELECT relevance, novelty, comment, tldr FROM verdicts
          WHERE paper_id = ?1 AND profile_hash = ?2 AND model = ?3 AND prompt_version = ?4",
@@ -112,7 +112,7 @@ mod tests {
     #[test]
     fn verdicts_are_cached_per_profile_model_and_prompt() {
         let store = Store::open_in_memory().unwrap();
-        let id = ArxivId::parse("2503.21135").unwrap();
+        let id = PaperId::parse("2503.21135").unwrap();
         store
             .with(|c| {
                 c.execute(

@@ -326,8 +326,9 @@ fn validate(
                     Some(line),
                     "categories",
                     format!(
-                        "{cat} is not among the configured categories ({}); add it to [arxiv] categories in paperboy.toml",
-                        known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                        "{cat} is not among the configured categories ({}); add it to [{}] categories in paperboy.toml",
+                        known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
+                        cat.source().as_str()
                     ),
                 ),
                 Err(e) => ctx.problem(Some(line), "categories", e.to_string()),

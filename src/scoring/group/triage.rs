@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{call, in_flight, record, shares, CallError, Chunk, Run};
-use crate::domain::{ArxivId, Paper};
+use crate::domain::{PaperId, Paper};
 use crate::problem::Problem;
 use crate::scoring::prompt::{Prompts, ReaderBlock};
 use crate::scoring::{reply, JobResult};
@@ -19,10 +19,10 @@ pub(super) async fn triage<'p>(
 ) -> anyhow::Result<()> {
     let mut keep: Vec<Vec<&'p Paper>> = vec![Vec::new(); pending.len()];
     let mut ask: Chunk<'p> = Vec::new();
-    let mut index: HashMap<ArxivId, usize> = HashMap::new();
+    let mut index: HashMap<PaperId, usize> = HashMap::new();
     for (r, papers) in pending.iter_mut().enumerate() {
         let reader = &run.readers[r];
-        let ids: Vec<ArxivId> = papers.iter().map(|p| p.id.clone()).collect();
+        let ids: Vec<PaperId> = papers.iter().map(|p| p.id.clone()).collect();
         let key = reader.triage_key.clone();
         let known = run
             .store
@@ -150,13 +150,13 @@ async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<Tria
                 break;
             }
         };
-        let ids: Vec<ArxivId> = todo.iter().map(|c| c.0.id.clone()).collect();
+        let ids: Vec<PaperId> = todo.iter().map(|c| c.0.id.clone()).collect();
         let parsed = reply::parse_triage(&paid.text, &ids, &labels);
         for problem in &parsed.problems {
             tracing::warn!(%problem, "discarded part of the model's triage answer");
         }
-        let answered: HashMap<ArxivId, Vec<String>> = parsed.kept.into_iter().collect();
-        let mut to_save: HashMap<usize, Vec<(ArxivId, Decision)>> = HashMap::new();
+        let answered: HashMap<PaperId, Vec<String>> = parsed.kept.into_iter().collect();
+        let mut to_save: HashMap<usize, Vec<(PaperId, Decision)>> = HashMap::new();
         let mut rest = Vec::new();
         for (paper, rs) in todo {
             let Some(labels) = answered.get(&paper.id) else {
@@ -172,7 +172,7 @@ async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<Tria
                 decided.push((paper, r, d));
             }
         }
-        let saves: Vec<(VerdictKey, Vec<(ArxivId, Decision)>)> = to_save
+        let saves: Vec<(VerdictKey, Vec<(PaperId, Decision)>)> = to_save
             .into_iter()
             .map(|(r, d)| (run.readers[r].triage_key.clone(), d))
             .collect();
@@ -193,7 +193,7 @@ async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<Tria
         }
     }
     // No usable answer: kept for a full verdict, so a bad answer loses nothing.
-    let mut to_save: HashMap<usize, Vec<(ArxivId, Decision)>> = HashMap::new();
+    let mut to_save: HashMap<usize, Vec<(PaperId, Decision)>> = HashMap::new();
     for (paper, rs) in todo {
         for r in rs {
             let d = Decision {

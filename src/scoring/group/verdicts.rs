@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{call, in_flight, record, shares, CallError, Chunk, Run, MAX_PAIRS_PER_CALL};
-use crate::domain::{ArxivId, Paper, Verdict};
+use crate::domain::{PaperId, Paper, Verdict};
 use crate::problem::{Kind, Problem};
 use crate::scoring::prompt::{Prompts, ReaderBlock};
 use crate::scoring::{reply, JobResult};
@@ -17,7 +17,7 @@ pub(super) async fn verdicts(
     results: &mut [JobResult],
 ) -> anyhow::Result<()> {
     let mut by_paper: Chunk = Vec::new();
-    let mut index: HashMap<ArxivId, usize> = HashMap::new();
+    let mut index: HashMap<PaperId, usize> = HashMap::new();
     for (r, papers) in pending.into_iter().enumerate() {
         for p in papers {
             let i = *index.entry(p.id.clone()).or_insert_with(|| {
@@ -68,8 +68,8 @@ pub(super) async fn verdicts(
 }
 
 type VerdictOutcome = (
-    Vec<(usize, ArxivId, Verdict)>,
-    Vec<(usize, ArxivId, Problem)>,
+    Vec<(usize, PaperId, Verdict)>,
+    Vec<(usize, PaperId, Problem)>,
 );
 
 /// One verdict call (and its re-asks for pairs the answer left out).
@@ -91,7 +91,7 @@ async fn verdict_call(run: &Run<'_>, chunk: Chunk<'_>) -> anyhow::Result<Verdict
         if todo.is_empty() {
             break;
         }
-        let asked: HashMap<ArxivId, Vec<String>> = todo
+        let asked: HashMap<PaperId, Vec<String>> = todo
             .iter()
             .map(|(p, rs)| {
                 let labels = rs.iter().map(|&r| run.readers[r].label.clone()).collect();
@@ -130,12 +130,12 @@ async fn verdict_call(run: &Run<'_>, chunk: Chunk<'_>) -> anyhow::Result<Verdict
         if let Some(p) = parsed.problems.last() {
             last_problem = p.clone();
         }
-        let mut to_save: HashMap<usize, Vec<(ArxivId, Verdict)>> = HashMap::new();
+        let mut to_save: HashMap<usize, Vec<(PaperId, Verdict)>> = HashMap::new();
         for (id, label, v) in parsed.verdicts {
             let r = by_label[label.as_str()];
             to_save.entry(r).or_default().push((id, v));
         }
-        let saves: Vec<(VerdictKey, Vec<(ArxivId, Verdict)>)> = to_save
+        let saves: Vec<(VerdictKey, Vec<(PaperId, Verdict)>)> = to_save
             .iter()
             .map(|(&r, v)| (run.readers[r].key.clone(), v.clone()))
             .collect();
