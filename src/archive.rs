@@ -19,7 +19,7 @@ use chrono::{Datelike as _, NaiveDate};
 use maud::{html, Markup};
 
 use crate::digest::{self, ArchiveNav, Page, StoredPage};
-use crate::domain::{PaperId, Paper};
+use crate::domain::{Paper, PaperId};
 use crate::store::Store;
 use crate::subscribers::Subscriber;
 

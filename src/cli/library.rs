@@ -71,7 +71,12 @@ pub async fn import(
     let proposal = &plan.proposal;
     let (e, ids, today) = (
         email.to_string(),
-        proposal.arxiv.iter().cloned().map(crate::domain::PaperId::from).collect::<Vec<_>>(),
+        proposal
+            .arxiv
+            .iter()
+            .cloned()
+            .map(crate::domain::PaperId::from)
+            .collect::<Vec<_>>(),
         app.clock.now().date_naive(),
     );
     app.store

@@ -12,7 +12,7 @@ use super::digest::build_app;
 use super::{Failure, EXIT_OK};
 use crate::config::Config;
 use crate::digest::{followed_authors, StoredPage};
-use crate::domain::{PaperId, Paper, SubscriberEmail, Verdict};
+use crate::domain::{Paper, PaperId, SubscriberEmail, Verdict};
 use crate::store::triage::Decision;
 use crate::subscribers::admin::Subscribers;
 

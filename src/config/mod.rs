@@ -435,7 +435,10 @@ impl Config {
             if pre.categories.is_empty() {
                 bad(
                     &format!("{section}.categories"),
-                    format!("list at least one {} subject, e.g. [\"neuroscience\"]", source.name()),
+                    format!(
+                        "list at least one {} subject, e.g. [\"neuroscience\"]",
+                        source.name()
+                    ),
                 );
             }
             for c in &pre.categories {

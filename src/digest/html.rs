@@ -224,7 +224,7 @@ fn header(d: &Digest, archive: bool) -> Markup {
             }
         }
         p {
-            "Total arXiv papers: " strong { (d.total_papers) } br;
+            "Total " (d.sources_label()) " papers: " strong { (d.total_papers) } br;
             "Total scanned papers: " strong { (d.scanned) } br;
             (d.relevant_line())
             @if !d.unscored.is_empty() {
@@ -302,7 +302,10 @@ fn paper(i: usize, e: &Entry, trim: Option<usize>) -> Markup {
     let shortened = trim.map(|keep| inline::shortened(&abstract_text, keep));
     html! {
         hr;
-        h2 id=(format!("paper-{}", i + 1)) { (i + 1) ". " a href=(abs) { (readable(&p.title)) } }
+        h2 id=(format!("paper-{}", i + 1)) {
+            (i + 1) ". " a href=(abs) { (readable(&p.title)) }
+            @if p.source != crate::domain::Source::Arxiv { " " span class="m" { "(" (p.source.name()) ")" } }
+        }
         @if let Some(t) = e.verdict.as_ref().and_then(|v| v.tldr.as_deref()) {
             p class="tl" { "TL;DR: " (inline::rich(t)) }
         }
@@ -314,7 +317,7 @@ fn paper(i: usize, e: &Entry, trim: Option<usize>) -> Markup {
             Some(Some(head)) => p { (head) " … " a href=(abs) { "full abstract" } },
         }
         p class="ln" {
-            a href=(abs) { "arXiv:" (p.id.as_str()) }
+            a href=(abs) { (p.citation()) }
             " · " a href=(p.pdf_url()) { "PDF" }
             " · " a href="#contents" { "↑ Contents" }
         }

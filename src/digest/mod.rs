@@ -38,6 +38,8 @@ pub struct Unscored {
 pub struct Digest {
     pub day: NaiveDate,
     pub subscriber: Subscriber,
+    /// The sources the reader reads (arXiv, bioRxiv, medRxiv), for the subject and heading.
+    pub sources: Vec<crate::domain::Source>,
     /// In digest order; the number shown for an entry is its position + 1.
     pub entries: Vec<Entry>,
     /// Passed the thresholds but past `max_papers`: listed by title at the end.
@@ -109,12 +111,26 @@ impl Digest {
         }
     }
 
+    /// "arXiv", "bioRxiv", "arXiv and bioRxiv", "arXiv, bioRxiv and medRxiv".
+    pub fn sources_label(&self) -> String {
+        let names: Vec<&str> = if self.sources.is_empty() {
+            vec!["arXiv"]
+        } else {
+            self.sources.iter().map(|s| s.name()).collect()
+        };
+        match names.split_last() {
+            Some((last, [])) => last.to_string(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+
     pub fn subject(&self) -> String {
         let date = self.day.format("%a %-d %b %Y");
         let kind = if self.since.is_some() {
-            "arXiv weekly digest"
+            format!("{} weekly digest", self.sources_label())
         } else {
-            "arXiv digest"
+            format!("{} digest", self.sources_label())
         };
         let n = self.qualified();
         let unscored = self.unscored.len();
@@ -136,12 +152,14 @@ impl Digest {
     pub fn heading(&self) -> String {
         match self.since {
             Some(since) => format!(
-                "Personalized Weekly arXiv Papers — {} to {}",
+                "Personalized Weekly {} Papers — {} to {}",
+                self.sources_label(),
                 (since + chrono::Duration::days(1)).format("%A, %-d %B"),
                 self.day.format("%A, %-d %B %Y")
             ),
             None => format!(
-                "Personalized Daily arXiv Papers — {}",
+                "Personalized Daily {} Papers — {}",
+                self.sources_label(),
                 self.day.format("%A, %-d %B %Y")
             ),
         }

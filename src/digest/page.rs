@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{Digest, Entry, Unscored};
-use crate::domain::{PaperId, Paper, Verdict};
+use crate::domain::{Paper, PaperId, Verdict};
 use crate::store::spend::Totals;
 use crate::subscribers::Subscriber;
 
@@ -29,8 +29,15 @@ pub struct Page {
 impl Page {
     /// The digest this page was, for `subscriber` (as they are now), without mail addresses.
     pub fn into_digest(self, subscriber: Subscriber) -> Digest {
+        let mut sources: Vec<crate::domain::Source> = match &subscriber.categories {
+            Some(cats) => cats.iter().map(|c| c.source()).collect(),
+            None => self.entries.iter().map(|e| e.paper.source).collect(),
+        };
+        sources.sort();
+        sources.dedup();
         Digest {
             day: self.day,
+            sources,
             subscriber,
             entries: self.entries,
             more: self.more,

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use unicode_normalization::UnicodeNormalization;
 
 use super::Entry;
-use crate::domain::{PaperId, Paper, Verdict};
+use crate::domain::{Paper, PaperId, Verdict};
 use crate::subscribers::Subscriber;
 
 pub struct Selection {

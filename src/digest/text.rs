@@ -42,7 +42,7 @@ pub fn render_text(d: &Digest) -> String {
         }
         s.push('\n');
     }
-    let _ = writeln!(s, "Total arXiv papers: {}", d.total_papers);
+    let _ = writeln!(s, "Total {} papers: {}", d.sources_label(), d.total_papers);
     let _ = writeln!(s, "Total scanned papers: {}", d.scanned);
     wrap_into(&mut s, &d.relevant_line(), "  ");
     if !d.unscored.is_empty() {
@@ -68,7 +68,11 @@ pub fn render_text(d: &Digest) -> String {
                 wrap_into(&mut s, &format!("TL;DR: {}", inline::plain(t)), "       ");
                 s.push('\n');
             }
-            let _ = writeln!(s, "ArXiv ID: {}", e.paper.id);
+            match e.paper.source {
+                crate::domain::Source::Arxiv => writeln!(s, "ArXiv ID: {}", e.paper.id),
+                source => writeln!(s, "{} DOI: {}", source.name(), e.paper.id),
+            }
+            .expect("writing to a String");
             let _ = writeln!(s, "PDF: {}", e.paper.pdf_url());
             match &e.verdict {
                 None => wrap_into(

@@ -2,19 +2,19 @@
 //! model output, command-line arguments) is converted into one of these before the core sees it.
 
 mod arxiv_id;
-mod paper_id;
 mod category;
 mod email;
 mod language;
 mod money;
 mod paper;
+mod paper_id;
 mod score;
 
 pub use arxiv_id::{ArxivId, ArxivIdError};
-pub use paper_id::{Doi, PaperId, PaperIdError};
 pub use category::{Category, CategoryError};
 pub use email::{EmailError, SubscriberEmail};
 pub use language::{Language, LanguageError};
 pub use money::{thousands, Money};
 pub use paper::{AnnounceType, Paper, Source};
+pub use paper_id::{Doi, PaperId, PaperIdError};
 pub use score::{Score, ScoreError, Verdict};

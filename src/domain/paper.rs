@@ -1,4 +1,4 @@
-use super::{PaperId, Category};
+use super::{Category, PaperId};
 
 /// How a paper appeared in a day's announcement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,7 +52,20 @@ impl Paper {
     pub fn abs_url(&self) -> String {
         match self.source {
             Source::Arxiv => format!("https://arxiv.org/abs/{}", self.id),
-            s => format!("https://www.{}.org/content/{}v{}", s.as_str(), self.id, self.version),
+            s => format!(
+                "https://www.{}.org/content/{}v{}",
+                s.as_str(),
+                self.id,
+                self.version
+            ),
+        }
+    }
+
+    /// How the paper is cited beside its links: `arXiv:2503.21135`, `bioRxiv 10.1101/…`.
+    pub fn citation(&self) -> String {
+        match self.source {
+            Source::Arxiv => format!("arXiv:{}", self.id),
+            s => format!("{} {}", s.name(), self.id),
         }
     }
 

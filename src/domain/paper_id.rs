@@ -48,9 +48,9 @@ impl Doi {
         }
         let s = s.trim_end_matches(".full.pdf").trim_end_matches(".full");
         let (registrant, suffix) = s.split_once('/').ok_or_else(err)?;
-        let registrant_ok = registrant.strip_prefix("10.").is_some_and(|r| {
-            !r.is_empty() && r.chars().all(|c| c.is_ascii_digit() || c == '.')
-        });
+        let registrant_ok = registrant
+            .strip_prefix("10.")
+            .is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_digit() || c == '.'));
         if !registrant_ok
             || suffix.is_empty()
             || suffix.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -178,7 +178,14 @@ mod tests {
 
     #[test]
     fn rejects_what_is_neither() {
-        for raw in ["", "10.1101", "10./x", "11.1101/abc", "10.1101/a b", "sparse attention"] {
+        for raw in [
+            "",
+            "10.1101",
+            "10./x",
+            "11.1101/abc",
+            "10.1101/a b",
+            "sparse attention",
+        ] {
             assert!(PaperId::parse(raw).is_err(), "{raw}");
         }
     }

@@ -169,6 +169,8 @@ async fn steps(
     let mailer = Mailer::from_config(&app.config, opts.dry_run)?;
 
     // Subscribers with a delivery row for the day: finish or skip it; nobody is scored twice.
+    let unread: Vec<crate::domain::Source> = read.failed.iter().map(|(s, _)| *s).collect();
+    let all_categories = app.config.categories();
     let mut fresh = Vec::new();
     for sub in subscribers {
         let email = sub.email.to_string();
@@ -176,6 +178,23 @@ async fn steps(
             report
                 .subscribers
                 .push(simple(&email, SubscriberStatus::Paused, None, None));
+            continue;
+        }
+        let categories = sub.categories.as_ref().unwrap_or(&all_categories);
+        if !unread.is_empty()
+            && !categories.is_empty()
+            && categories.iter().all(|c| unread.contains(&c.source()))
+        {
+            let names: Vec<&str> = unread.iter().map(|s| s.name()).collect();
+            report.subscribers.push(simple(
+                &email,
+                SubscriberStatus::SourceUnavailable,
+                Some(format!(
+                    "{} could not be read; the next run reads the missed days and sends their papers",
+                    names.join(" and ")
+                )),
+                None,
+            ));
             continue;
         }
         if !opts.dry_run {

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use super::{reply_addresses, App, Prepared, Progress};
 use crate::arxiv::Announcement;
 use crate::digest::{self, Digest, Unscored};
-use crate::domain::{PaperId, Paper, Verdict};
+use crate::domain::{Paper, PaperId, Verdict};
 use crate::scoring::Job;
 use crate::store::{deliveries, spend, verdicts};
 use crate::subscribers::Subscriber;
@@ -211,8 +211,18 @@ pub async fn prepare(
             .get(sub_email.as_str())
             .copied()
             .unwrap_or(Cadence::Daily);
+        let mut sources: Vec<crate::domain::Source> = sub
+            .categories
+            .as_ref()
+            .unwrap_or(&config_categories)
+            .iter()
+            .map(|c| c.source())
+            .collect();
+        sources.sort();
+        sources.dedup();
         let digest = Digest {
             day: announcement.day,
+            sources,
             subscriber: sub,
             entries: selection.entries,
             more: selection.more,

@@ -54,11 +54,20 @@ pub async fn read(app: &App, day: NaiveDate) -> anyhow::Result<Read> {
             let c = category.clone();
             let last = app
                 .store
-                .call(move |conn| Ok(source_reads::read_to(conn, &c)?))
+                .call(move |conn| source_reads::read_to(conn, &c))
                 .await?;
             let from = match last {
                 Some(last) => last + Duration::days(1),
-                None => day - Duration::days(i64::from(config.catch_up_days.max(1))),
+                None => {
+                    // A first read opens the window where it starts, so a failure now still
+                    // has the next run start there.
+                    let from = day - Duration::days(i64::from(config.catch_up_days.max(1)));
+                    let (c, opened) = (category.clone(), from - Duration::days(1));
+                    app.store
+                        .call(move |conn| source_reads::mark(conn, &c, opened))
+                        .await?;
+                    from
+                }
             };
             if from > to {
                 continue;
@@ -98,7 +107,7 @@ pub async fn read(app: &App, day: NaiveDate) -> anyhow::Result<Read> {
     let ids = order.clone();
     let elsewhere = app
         .store
-        .call(move |c| Ok(papers::announced_elsewhere(c, &ids, day)?))
+        .call(move |c| papers::announced_elsewhere(c, &ids, day))
         .await?;
     for id in order {
         if let Some(p) = found.remove(&id) {
@@ -134,7 +143,7 @@ pub async fn stored(
     day: NaiveDate,
     have: HashSet<PaperId>,
 ) -> anyhow::Result<Vec<Paper>> {
-    let all = app.store.call(move |c| Ok(papers::announced(c, day)?)).await?;
+    let all = app.store.call(move |c| papers::announced(c, day)).await?;
     Ok(all
         .into_iter()
         .filter(|p| p.source != Source::Arxiv && !have.contains(&p.id))

@@ -36,7 +36,9 @@ impl SubscriberReport {
     pub fn failed(&self) -> bool {
         matches!(
             self.outcome.status,
-            SubscriberStatus::NotScored | SubscriberStatus::SendFailed
+            SubscriberStatus::NotScored
+                | SubscriberStatus::SendFailed
+                | SubscriberStatus::SourceUnavailable
         ) || self.outcome.unscored > 0
     }
 }
@@ -57,7 +59,9 @@ pub struct RunReport {
 impl RunReport {
     /// Whether a one-shot command should exit non-zero.
     pub fn failed(&self) -> bool {
-        self.status == RunStatus::Failed || self.subscribers.iter().any(SubscriberReport::failed)
+        self.status == RunStatus::Failed
+            || self.problem.is_some()
+            || self.subscribers.iter().any(SubscriberReport::failed)
     }
 
     /// Every typed problem of the run, the run's own first.

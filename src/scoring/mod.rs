@@ -12,7 +12,7 @@ pub mod reply;
 
 use std::collections::{HashMap, HashSet};
 
-use crate::domain::{PaperId, Paper, Verdict};
+use crate::domain::{Paper, PaperId, Verdict};
 use crate::store::spend::SpendRow;
 use crate::store::verdicts::VerdictKey;
 use crate::store::Store;

@@ -110,8 +110,12 @@ impl Prompts {
         let mut lines = 0;
         for (p, labels) in papers {
             lines += labels.len();
+            let label = match p.source {
+                crate::domain::Source::Arxiv => "ArXiv ID",
+                _ => "DOI",
+            };
             s.push_str(&format!(
-                "ArXiv ID: {}\nTitle: {}\nAbstract: {}\nReaders: {}\n\n",
+                "{label}: {}\nTitle: {}\nAbstract: {}\nReaders: {}\n\n",
                 p.id,
                 p.title,
                 p.abstract_text,

@@ -32,7 +32,9 @@ pub enum PreprintError {
         reason: String,
         attempts: u32,
     },
-    #[error("{server}'s answer from {url} could not be read (after {attempts} attempts): {source}")]
+    #[error(
+        "{server}'s answer from {url} could not be read (after {attempts} attempts): {source}"
+    )]
     Answer {
         server: &'static str,
         url: String,

@@ -5,4 +5,4 @@ mod client;
 mod parse;
 
 pub use client::{PreprintClient, PreprintError};
-pub use parse::{display_author, parse_page, papers, strip_html, Page, PageError};
+pub use parse::{display_author, papers, parse_page, strip_html, Page, PageError};

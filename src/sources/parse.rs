@@ -232,7 +232,11 @@ fn script_char(c: char, sup: bool) -> Option<char> {
     const SUP: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
     const SUB: [char; 10] = ['₀', '₁', '₂', '₃', '₄', '₅', '₆', '₇', '₈', '₉'];
     if let Some(d) = c.to_digit(10) {
-        return Some(if sup { SUP[d as usize] } else { SUB[d as usize] });
+        return Some(if sup {
+            SUP[d as usize]
+        } else {
+            SUB[d as usize]
+        });
     }
     match (c, sup) {
         ('+', true) => Some('⁺'),
@@ -298,7 +302,9 @@ mod tests {
             Err(PageError::NotJson(_))
         ));
         assert!(matches!(
-            parse_page(r#"{"messages":[{"status":"ok","count":"many","total":4}],"collection":[]}"#),
+            parse_page(
+                r#"{"messages":[{"status":"ok","count":"many","total":4}],"collection":[]}"#
+            ),
             Err(PageError::Count { key: "count", .. })
         ));
         let (page, _) =
@@ -323,7 +329,10 @@ mod tests {
     fn authors_read_given_names_first() {
         assert_eq!(display_author(" Okonkwo, H. C."), "H. C. Okonkwo");
         assert_eq!(display_author("van der Berg, A."), "A. van der Berg");
-        assert_eq!(display_author("The ENIGMA Consortium"), "The ENIGMA Consortium");
+        assert_eq!(
+            display_author("The ENIGMA Consortium"),
+            "The ENIGMA Consortium"
+        );
     }
 
     #[test]
@@ -336,6 +345,8 @@ mod tests {
         assert_eq!(papers[0].announce_type, AnnounceType::Replace);
         assert_eq!(papers[0].doi.as_deref(), Some("10.1016/j.x"));
         assert_eq!(papers[0].categories[0].as_str(), "medrxiv:epidemiology");
-        assert!(papers[0].abs_url().starts_with("https://www.medrxiv.org/content/"));
+        assert!(papers[0]
+            .abs_url()
+            .starts_with("https://www.medrxiv.org/content/"));
     }
 }

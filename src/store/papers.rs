@@ -74,9 +74,8 @@ pub fn announced_elsewhere(
     ids: &[PaperId],
     day: NaiveDate,
 ) -> rusqlite::Result<std::collections::HashSet<PaperId>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT 1 FROM announcements WHERE paper_id = ?1 AND day <> ?2 LIMIT 1",
-    )?;
+    let mut stmt = conn
+        .prepare_cached("SELECT 1 FROM announcements WHERE paper_id = ?1 AND day <> ?2 LIMIT 1")?;
     let mut out = std::collections::HashSet::new();
     for id in ids {
         if stmt.exists(params![id.as_str(), day.to_string()])? {

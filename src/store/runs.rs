@@ -84,6 +84,9 @@ pub enum SubscriberStatus {
     Interrupted,
     /// A weekly reader between digests (their papers are scored and kept for it).
     NotDue,
+    /// Every source the reader reads (bioRxiv, medRxiv) could not be read: no mail that would
+    /// look like a quiet day; the next run reads the missed days and sends them.
+    SourceUnavailable,
     /// Not decided yet (while the run builds the outcome).
     #[default]
     Pending,
@@ -101,6 +104,7 @@ impl SubscriberStatus {
             SubscriberStatus::DryRun => "dry_run",
             SubscriberStatus::Interrupted => "interrupted",
             SubscriberStatus::NotDue => "weekly_not_due",
+            SubscriberStatus::SourceUnavailable => "source_unavailable",
             SubscriberStatus::Pending => "pending",
         }
     }
@@ -116,6 +120,7 @@ impl SubscriberStatus {
             "dry_run" => SubscriberStatus::DryRun,
             "interrupted" => SubscriberStatus::Interrupted,
             "weekly_not_due" => SubscriberStatus::NotDue,
+            "source_unavailable" => SubscriberStatus::SourceUnavailable,
             _ => SubscriberStatus::Pending,
         }
     }

@@ -192,7 +192,9 @@ struct AskedPaper {
 /// Verdict prompts list "ArXiv ID / Title / Abstract / Readers"; triage prompts "ID | Title".
 fn papers(user: &str) -> (bool, Vec<AskedPaper>) {
     let mut out: Vec<AskedPaper> = Vec::new();
-    let triage = !user.contains("\nArXiv ID: ") && !user.starts_with("ArXiv ID: ");
+    let triage = !["ArXiv ID: ", "DOI: "]
+        .iter()
+        .any(|l| user.contains(&format!("\n{l}")) || user.starts_with(l));
     for line in user.lines() {
         if triage {
             if let Some((id, title)) = line.split_once(" | ") {
@@ -203,7 +205,10 @@ fn papers(user: &str) -> (bool, Vec<AskedPaper>) {
                     readers: Vec::new(),
                 });
             }
-        } else if let Some(id) = line.strip_prefix("ArXiv ID: ") {
+        } else if let Some(id) = line
+            .strip_prefix("ArXiv ID: ")
+            .or_else(|| line.strip_prefix("DOI: "))
+        {
             out.push(AskedPaper {
                 id: id.trim().into(),
                 title: String::new(),

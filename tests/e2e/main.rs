@@ -13,6 +13,7 @@ mod helpers;
 mod hostile;
 mod llm_stand_in;
 mod operations;
+mod preprints;
 mod render;
 mod replies;
 mod scoring;

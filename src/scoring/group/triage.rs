@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{call, in_flight, record, shares, CallError, Chunk, Run};
-use crate::domain::{PaperId, Paper};
+use crate::domain::{Paper, PaperId};
 use crate::problem::Problem;
 use crate::scoring::prompt::{Prompts, ReaderBlock};
 use crate::scoring::{reply, JobResult};
