@@ -260,7 +260,7 @@ fn write(
     write_file(
         &root.join("index.html"),
         &digest::page_shell(
-            "Your arXiv digests",
+            "Your paper digests",
             Some("feed.xml"),
             index_page(&counts, days.last().copied()),
         ),
@@ -329,7 +329,7 @@ fn feed(
     me.set_mime_type(Some("application/atom+xml".to_string()));
     let mut feed = Feed::default();
     feed.set_id(format!("urn:paperboy:{key}"));
-    feed.set_title(Text::plain("Personalized Daily arXiv Papers"));
+    feed.set_title(Text::plain("Your papers from paperboy"));
     feed.set_updated(at(&latest));
     feed.set_links(vec![me]);
     feed.set_entries(entries);
@@ -381,7 +381,7 @@ fn month_page(
 
 fn index_page(months: &[(String, usize)], latest: Option<NaiveDate>) -> Markup {
     html! {
-        h1 { "Your arXiv digests" }
+        h1 { "Your paper digests" }
         @if let Some(day) = latest {
             p { a href=(day_path(day)) { "Latest digest: " (day.format("%A, %-d %B %Y").to_string()) } }
         }

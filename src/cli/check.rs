@@ -203,6 +203,32 @@ pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
             Err(e) => Err(format!("{e:#}")),
         };
         items.push(item("arxiv", r));
+        // Each preprint server: its first subject, yesterday (one request; nothing stored).
+        if let Ok(client) = crate::sources::PreprintClient::new(from.email.as_ref()) {
+            let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+            for (source, pre) in config.preprints() {
+                let Some(cat) = pre
+                    .categories
+                    .first()
+                    .and_then(|c| crate::domain::Category::subject(source, c).ok())
+                else {
+                    continue;
+                };
+                let r = match client.read(pre, &cat, yesterday, yesterday).await {
+                    Ok(w) => Ok(format!(
+                        "{} answers: {} {} papers on {yesterday}",
+                        pre.api_url,
+                        w.papers.len(),
+                        cat.name()
+                    )),
+                    Err(e) => Err(format!(
+                        "{e}; check [{}] api_url and the network",
+                        source.as_str()
+                    )),
+                };
+                items.push(item(source.as_str(), r));
+            }
+        }
     }
 
     let failed = items.iter().any(|i| i.ok == Some(false));

@@ -101,7 +101,7 @@ fn page(d: &Digest, nav: Option<&ArchiveNav>, full: usize, keep: usize) -> Strin
                 meta name="supported-color-schemes" content="light dark";
                 title { (d.subject()) }
                 @if let Some(nav) = nav {
-                    link rel="alternate" type="application/atom+xml" title="Your arXiv papers" href=(nav.feed);
+                    link rel="alternate" type="application/atom+xml" title="Your papers" href=(nav.feed);
                 }
                 style { (PreEscaped(CSS)) }
             }
@@ -144,7 +144,7 @@ pub fn page_shell(title: &str, feed: Option<&str>, body: Markup) -> String {
                 meta name="color-scheme" content="light dark";
                 title { (title) }
                 @if let Some(f) = feed {
-                    link rel="alternate" type="application/atom+xml" title="Your arXiv papers" href=(f);
+                    link rel="alternate" type="application/atom+xml" title="Your papers" href=(f);
                 }
                 style { (PreEscaped(CSS)) }
             }

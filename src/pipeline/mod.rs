@@ -72,6 +72,14 @@ pub async fn run_digest(
         (None, Some(d)) => format!("arXiv API for {d}"),
         (None, None) => "arXiv RSS".to_string(),
     };
+    let preprints: Vec<&str> = app.config.preprints().map(|(s, _)| s.name()).collect();
+    let source = if preprints.is_empty() {
+        source
+    } else if app.config.arxiv_categories().is_empty() && opts.feed.is_none() {
+        preprints.join(" + ")
+    } else {
+        format!("{source} + {}", preprints.join(" + "))
+    };
     let run_id = start_run(app, "digest", opts.dry_run, &source).await?;
     let mut report = RunReport {
         run_id,

@@ -222,12 +222,16 @@ pub async fn prepare(
         sources.dedup();
         let digest = Digest {
             day: announcement.day,
-            sources,
+            sources: sources.clone(),
             subscriber: sub,
             entries: selection.entries,
             more: selection.more,
             usage: usage.clone(),
-            total_papers: announcement.papers.len(),
+            total_papers: announcement
+                .papers
+                .iter()
+                .filter(|p| sources.contains(&p.source))
+                .count(),
             scanned: plan.candidates.len(),
             unscored,
             model: app.scorer.model_name(),

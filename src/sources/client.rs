@@ -18,14 +18,14 @@ pub struct PreprintClient {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PreprintError {
-    #[error("{server} answered HTTP {status} for {url} (after {attempts} attempts)")]
+    #[error("{server} answered HTTP {status} for {url} ({attempts} attempt{s})", s = if *attempts == 1 { "" } else { "s" })]
     Status {
         server: &'static str,
         url: String,
         status: u16,
         attempts: u32,
     },
-    #[error("could not reach {server} at {url} ({reason}; after {attempts} attempts)")]
+    #[error("could not reach {server} at {url} ({reason}; {attempts} attempt{s})", s = if *attempts == 1 { "" } else { "s" })]
     Transport {
         server: &'static str,
         url: String,
@@ -139,6 +139,7 @@ impl PreprintClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let mut refused = false;
             let (error, after) = match self.get_once(config, url).await {
                 Ok(body) => match parse_page(&body) {
                     Ok(page) => return Ok(page),
@@ -161,17 +162,28 @@ impl PreprintClient {
                     },
                     after,
                 ),
-                Err(Fail::Transport(reason)) => (
-                    PreprintError::Transport {
-                        server,
-                        url: url.to_string(),
-                        reason,
-                        attempts: attempt,
+                Err(Fail::Transport(reason, connect)) => (
+                    {
+                        refused = connect;
+                        PreprintError::Transport {
+                            server,
+                            url: url.to_string(),
+                            reason,
+                            attempts: attempt,
+                        }
                     },
                     None,
                 ),
             };
-            if attempt >= max_attempts {
+            // A 4xx (but 408/429) or a host that refuses the connection will not mend in
+            // seconds: the next run tries again.
+            let hopeless = match &error {
+                PreprintError::Status { status, .. } => {
+                    (400..500).contains(status) && *status != 408 && *status != 429
+                }
+                _ => refused,
+            };
+            if attempt >= max_attempts || hopeless {
                 return Err(error);
             }
             let backoff = Duration::from_millis(config.retry_base_ms)
@@ -195,7 +207,7 @@ impl PreprintClient {
             .timeout(Duration::from_secs(config.timeout_secs))
             .send()
             .await
-            .map_err(|e| Fail::Transport(innermost(&e)))?;
+            .map_err(|e| Fail::Transport(innermost(&e), e.is_connect()))?;
         let status = response.status();
         if !status.is_success() {
             let after = response
@@ -209,13 +221,14 @@ impl PreprintClient {
         response
             .text()
             .await
-            .map_err(|e| Fail::Transport(innermost(&e)))
+            .map_err(|e| Fail::Transport(innermost(&e), false))
     }
 }
 
 enum Fail {
     Status(u16, Option<Duration>),
-    Transport(String),
+    /// The cause, and whether the connection itself was refused or the name did not resolve.
+    Transport(String, bool),
 }
 
 fn innermost(e: &reqwest::Error) -> String {

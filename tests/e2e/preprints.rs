@@ -271,3 +271,74 @@ async fn unknown_subjects_are_refused_up_front_with_their_name() {
     }
     assert!(preprints.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn without_a_model_keywords_pick_preprints_and_an_empty_window_is_no_failure() {
+    let preprints = MockServer::start().await;
+    // bioRxiv's first answer is a 503 asking for a second's patience: retried, not a failure.
+    Mock::given(method("GET"))
+        .and(path_regex("^/details/biorxiv/.*/0$"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .insert_header("retry-after", "1")
+                .set_body_string("<html><body>503 Service Temporarily Unavailable</body></html>"),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&preprints)
+        .await;
+    for (cursor, page) in [
+        ("0", "details-neuroscience-page0.json"),
+        ("3", "details-neuroscience-page1.json"),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!(
+                "/details/biorxiv/2025-03-25/2025-03-27/{cursor}"
+            )))
+            .respond_with(json(biorxiv_fixture(page)))
+            .mount(&preprints)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path_regex("^/details/medrxiv/"))
+        .respond_with(json(biorxiv_fixture("details-empty.json")))
+        .mount(&preprints)
+        .await;
+    let mut app = spawn(&preprints).await;
+    app.api_key = false;
+    let readers = READERS.replace(
+        "authors = [\"Hannah Okonkwo\"]",
+        "keywords = [\"connectome\"]",
+    );
+    std::fs::write(app.dir.path().join("subscribers.toml"), readers).unwrap();
+
+    let run = app.run(&["digest"]).await;
+    assert_eq!(
+        run.code, 0,
+        "\"no posts found\" is a quiet window: {}",
+        run.stderr
+    );
+    let nora = app.received_by("nora@lab.example.org");
+    assert_eq!(nora.len(), 1);
+    assert!(
+        nora[0]
+            .text
+            .contains("A connectome-constrained model of the fly central complex"),
+        "{}",
+        nora[0].text
+    );
+    assert!(
+        nora[0].text.contains("keywords in the title: connectome"),
+        "{}",
+        nora[0].text
+    );
+    assert!(nora[0].text.contains("Scored by keywords"));
+    // Eli's window was empty: a digest that says nothing matched, not an error.
+    let eli = app.received_by("eli@lab.example.org");
+    assert_eq!(eli.len(), 1);
+    assert!(
+        eli[0].subject.contains("nothing matched"),
+        "{}",
+        eli[0].subject
+    );
+}

@@ -118,7 +118,7 @@ impl Inbox<'_> {
             let note = build_notice(
                 &self.app.from,
                 &to,
-                "Your arXiv digest subscription",
+                "Your paper digest subscription",
                 None,
                 body,
             )?;
@@ -243,7 +243,7 @@ impl Inbox<'_> {
             let note = build_notice(
                 &self.app.from,
                 &to,
-                "Your arXiv digest subscription",
+                "Your paper digest subscription",
                 None,
                 body,
             )?;
