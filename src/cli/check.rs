@@ -186,6 +186,9 @@ pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
             .from_mailbox()
             .unwrap_or_else(|_| "paperboy <paperboy@localhost>".parse().expect("valid"));
         let r = match ArxivClient::new(&config.arxiv, from.email.as_ref()) {
+            _ if config.arxiv_categories().is_empty() => {
+                Ok("no [arxiv] categories: not read".into())
+            }
             Ok(client) => match client.latest(&config.arxiv_categories()).await {
                 Ok(a) if a.papers.is_empty() => Ok(format!(
                     "{} answers (no announcement on {})",
