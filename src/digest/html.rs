@@ -200,6 +200,9 @@ fn header(d: &Digest, archive: bool) -> Markup {
         @if let Some(status) = d.status_line() {
             p class=(if d.unscored.is_empty() { "note" } else { "note bad" }) { (status) }
         }
+        @if let Some(note) = d.unread_note() {
+            p class="note bad" { (note) }
+        }
         @if let Some(note) = d.scorer_note() {
             p class="note kw" { (note) }
         }

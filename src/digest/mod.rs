@@ -40,6 +40,8 @@ pub struct Digest {
     pub subscriber: Subscriber,
     /// The sources the reader reads (arXiv, bioRxiv, medRxiv), for the subject and heading.
     pub sources: Vec<crate::domain::Source>,
+    /// Those of them that could not be read this run (their papers come in a later digest).
+    pub unread: Vec<crate::domain::Source>,
     /// In digest order; the number shown for an entry is its position + 1.
     pub entries: Vec<Entry>,
     /// Passed the thresholds but past `max_papers`: listed by title at the end.
@@ -201,6 +203,22 @@ impl Digest {
                 "To change your topics, authors or thresholds, or to pause, write to {}.",
                 self.contact
             )],
+        }
+    }
+
+    /// Says which of the reader's sources could not be read, so a missing part never looks
+    /// like a quiet day.
+    pub fn unread_note(&self) -> Option<String> {
+        let names: Vec<&str> = self.unread.iter().map(|s| s.name()).collect();
+        match names.as_slice() {
+            [] => None,
+            [one] => Some(format!(
+                "{one} could not be read today; its new papers will come in your next digest."
+            )),
+            many => Some(format!(
+                "{} could not be read today; their new papers will come in your next digest.",
+                many.join(" and ")
+            )),
         }
     }
 

@@ -38,6 +38,7 @@ impl Page {
         Digest {
             day: self.day,
             sources,
+            unread: Vec::new(),
             subscriber,
             entries: self.entries,
             more: self.more,

@@ -17,7 +17,7 @@ pub fn render_text(d: &Digest) -> String {
         wrap_into(&mut s, &status, "");
         s.push('\n');
     }
-    if let Some(note) = d.scorer_note() {
+    for note in [d.unread_note(), d.scorer_note()].into_iter().flatten() {
         wrap_into(&mut s, &note, "");
         s.push('\n');
     }

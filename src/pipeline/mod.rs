@@ -215,7 +215,16 @@ async fn steps(
         fresh.push(sub.clone());
     }
 
-    let prepared = prepare(app, run_id, &fresh, &announcement, None, progress).await?;
+    let mut prepared = prepare(app, run_id, &fresh, &announcement, None, progress).await?;
+    for p in &mut prepared {
+        p.digest.unread = p
+            .digest
+            .sources
+            .iter()
+            .copied()
+            .filter(|s| unread.contains(s))
+            .collect();
+    }
     tracing::info!(digests = prepared.len(), "digests built; sending");
     // Several digests in flight over the pooled connections; the report keeps the file's order.
     let reports: Vec<anyhow::Result<SubscriberReport>> = futures::stream::iter(

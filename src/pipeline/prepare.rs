@@ -223,6 +223,7 @@ pub async fn prepare(
         let digest = Digest {
             day: announcement.day,
             sources: sources.clone(),
+            unread: Vec::new(),
             subscriber: sub,
             entries: selection.entries,
             more: selection.more,

@@ -25,6 +25,15 @@ categories = ["biorxiv:neuroscience"]
 min_relevance = 1
 min_novelty = 1
 
+# Mia reads arXiv and medRxiv.
+[[subscriber]]
+email = "mia@lab.example.org"
+name = "Mia Mixed"
+topics = "Mixture-of-Experts; vaccine effectiveness."
+categories = ["cs.LG", "medrxiv:epidemiology"]
+min_relevance = 1
+min_novelty = 1
+
 # Eli reads medRxiv's epidemiology.
 [[subscriber]]
 email = "eli@lab.example.org"
@@ -121,6 +130,20 @@ async fn each_reader_gets_their_sources_and_a_server_that_is_down_holds_nobody_h
     assert!(
         app.received_by("eli@lab.example.org").is_empty(),
         "no digest that would look like a quiet day"
+    );
+    let mia = app.received_by("mia@lab.example.org");
+    assert_eq!(mia.len(), 1, "a reader of both gets what was read");
+    assert!(
+        mia[0].text.contains(
+            "medRxiv could not be read today; its new papers will come in your next digest"
+        ),
+        "{}",
+        mia[0].text
+    );
+    assert!(
+        mia[0].subject.starts_with("arXiv and medRxiv digest"),
+        "{}",
+        mia[0].subject
     );
     let alert = app.received_by("admin@lab.example.org");
     assert_eq!(alert.len(), 1);
@@ -224,6 +247,12 @@ async fn each_reader_gets_their_sources_and_a_server_that_is_down_holds_nobody_h
     assert!(eli[0]
         .text
         .contains("Vaccine effectiveness against severe disease"));
+    let mia = app.received_by("mia@lab.example.org");
+    assert_eq!(mia.len(), 2);
+    assert!(mia[1]
+        .text
+        .contains("medRxiv DOI: 10.1101/2025.03.27.25324811"));
+    assert!(!mia[1].text.contains("could not be read"));
     let all_nora: String = app
         .received_by("nora@lab.example.org")
         .iter()
