@@ -1,4 +1,4 @@
-//! paperboy: a daemon that mails researchers a personalized daily digest of new arXiv papers.
+//! paperboy: a daemon that mails researchers a personalized digest of new arXiv, bioRxiv and medRxiv papers.
 #![forbid(unsafe_code)]
 
 pub mod alerts;

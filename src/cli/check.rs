@@ -16,7 +16,7 @@ use crate::store::Store;
 use crate::subscribers::admin::Subscribers;
 
 /// Check the setup: the config, subscribers and prompts are valid, and every configured service
-/// answers (SMTP login, the model endpoint with a tiny request, the arXiv feed). Each is reported
+/// answers (SMTP login, the model endpoint with a tiny request, the arXiv feed, each preprint server). Each is reported
 /// as ok or with what failed and how to fix it; exits 1 when anything failed.
 #[derive(Debug, Args)]
 #[command(

@@ -33,7 +33,7 @@ pub const EXIT_USAGE: u8 = 2;
 #[command(
     name = "paperboy",
     version,
-    about = "Mails researchers a personalized daily digest of new arXiv papers.",
+    about = "Mails researchers a personalized daily (or weekly) digest of new arXiv, bioRxiv and medRxiv papers.",
     after_help = "Examples:\n  paperboy digest                      run today's digest for every subscriber\n  paperboy digest --dry-run            same, but only write the emails to the outbox\n  paperboy digest --date 2025-03-28    a past announcement day (arXiv API)\n  paperboy subscribers list            who gets what\n  paperboy spend --by subscriber       what the model cost\n  paperboy runs                        recent runs and how they went\n  paperboy check                       is everything set up?\n  paperboy run                         the daemon: daily digests on schedule, replies, catch-up\n  paperboy status                      is it running, what ran, what runs next\n  paperboy archive rebuild             write the web archive again from the store\n  paperboy deliveries --failed         digests waiting or refused, with the server's answer\n  paperboy why 2503.21135 --for ada@lab.org   why a paper did or did not reach a reader\n  paperboy inbox log                   the replies read and what became of them\n  paperboy --config /etc/paperboy/paperboy.toml digest\n\nExit codes: 0 success (or no announcement today), 1 a run failed or a subscriber could not be\nscored or delivered, 2 bad configuration, subscribers file or arguments.\n\nEnvironment: OPENAI_API_KEY (or the variable named by [llm] api_key_env) enables the model;\nwithout it a keyword scorer runs. PAPERBOY__SECTION__KEY overrides a config key. RUST_LOG tunes logs."
 )]
 pub struct Cli {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use biblatex::{Bibliography, ChunksExt as _};
 
 use super::Subscriber;
-use crate::domain::ArxivId;
+use crate::domain::{ArxivId, Doi, PaperId};
 
 /// One entry as far as interests go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +16,8 @@ pub struct Item {
     /// "Given Last", TeX resolved.
     pub authors: Vec<String>,
     pub keywords: Vec<String>,
-    pub arxiv: Option<ArxivId>,
+    /// Its arXiv ID, or its DOI when it is a bioRxiv/medRxiv preprint (10.1101/…).
+    pub arxiv: Option<PaperId>,
 }
 
 /// Reads a BibTeX/BibLaTeX file; a syntax error names its byte range.
@@ -61,6 +62,15 @@ pub fn parse_bibtex(text: &str) -> Result<Vec<Item>, String> {
                     .ok()
                     .filter(|u| u.contains("arxiv.org/"))
                     .and_then(|u| ArxivId::parse(&u).ok())
+            })
+            .map(PaperId::from)
+            .or_else(|| {
+                entry
+                    .doi()
+                    .ok()
+                    .and_then(|d| Doi::parse_versioned(&d).ok())
+                    .filter(|(d, _)| d.as_str().starts_with("10.1101/"))
+                    .map(|(d, _)| PaperId::Doi(d))
             });
         items.push(Item {
             title,
@@ -78,8 +88,9 @@ pub struct Proposal {
     /// Co-authors in at least two entries (with their count), not the reader, not followed yet.
     pub follow: Vec<(String, usize)>,
     pub keywords: Vec<String>,
-    /// arXiv papers of the library: never offered as new.
-    pub arxiv: Vec<ArxivId>,
+    /// Papers of the library paperboy could send (arXiv IDs, bioRxiv/medRxiv DOIs): never
+    /// offered as new.
+    pub arxiv: Vec<PaperId>,
 }
 
 /// A proposal with the topics line to add, as shown to the reader and applied on their word.
@@ -285,7 +296,7 @@ pub fn propose(items: &[Item], reader: &Subscriber) -> Proposal {
             break;
         }
     }
-    let mut arxiv: Vec<ArxivId> = items.iter().filter_map(|i| i.arxiv.clone()).collect();
+    let mut arxiv: Vec<PaperId> = items.iter().filter_map(|i| i.arxiv.clone()).collect();
     arxiv.sort();
     arxiv.dedup();
     Proposal {
@@ -305,10 +316,17 @@ mod tests {
 @article{a1, author = {Lovelace, Ada and M{\"u}ller, J{\"u}rgen and Hopper, Grace}, title = {Sparse Mixture-of-Experts Routing}, keywords = {mixture of experts, sparsity}, eprint = {2503.21135}, archivePrefix = {arXiv}}
 @inproceedings{a2, author = {Ada Lovelace and J. M{\"u}ller}, title = {Quantization of Sparse Experts}, keywords = {sparsity; quantization}}
 @misc{a3, author = {Lovelace, Ada and Hopper, Grace}, title = {Routing Experts at Scale}, url = {https://arxiv.org/abs/2401.00001v2}}
-@article{a4, author = {Lovelace, Ada and Turing, Alan}, title = {On Computable Numbers}}
+@article{a4, author = {Lovelace, Ada and Turing, Alan}, title = {On Computable Numbers}, doi = {10.1112/plms/s2-42.1.230}}
+@article{a5, author = {Okonkwo, Hannah C.}, title = {Sparse coding of odor identity}, doi = {10.1101/2025.03.20.644321}, journal = {bioRxiv}}
 "#;
         let items = parse_bibtex(bib).unwrap();
-        assert_eq!(items.len(), 4);
+        assert_eq!(items.len(), 5);
+        // A bioRxiv preprint is known by its DOI; a journal DOI is not a paper paperboy sends.
+        assert_eq!(
+            items[4].arxiv.as_ref().map(PaperId::as_str),
+            Some("10.1101/2025.03.20.644321")
+        );
+        assert!(items[3].arxiv.is_none());
         assert_eq!(items[0].authors[1], "Jürgen Müller");
         let mut reader = super::super::parse(
             "[[subscriber]]\nemail = \"ada@lab.org\"\nname = \"Ada Lovelace\"\ntopics = \"MoE\"\nkeywords = [\"quantization\"]\n",
@@ -345,7 +363,7 @@ mod tests {
             "{:?}",
             p.keywords
         );
-        assert_eq!(p.arxiv.len(), 2);
+        assert_eq!(p.arxiv.len(), 3);
         assert!(parse_bibtex("@article{x, title = {unclosed").is_err());
     }
 }
