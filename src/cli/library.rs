@@ -71,12 +71,7 @@ pub async fn import(
     let proposal = &plan.proposal;
     let (e, ids, today) = (
         email.to_string(),
-        proposal
-            .arxiv
-            .iter()
-            .cloned()
-            .map(crate::domain::PaperId::from)
-            .collect::<Vec<_>>(),
+        proposal.arxiv.clone(),
         app.clock.now().date_naive(),
     );
     app.store

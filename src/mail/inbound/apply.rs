@@ -569,12 +569,7 @@ impl Inbox<'_> {
         }
         let (e, ids, today) = (
             sub.email.to_string(),
-            plan.proposal
-                .arxiv
-                .iter()
-                .cloned()
-                .map(crate::domain::PaperId::from)
-                .collect::<Vec<_>>(),
+            plan.proposal.arxiv.clone(),
             self.app.clock.now().date_naive(),
         );
         self.app
