@@ -74,7 +74,8 @@ async fn spawn(preprints: &MockServer) -> TestApp {
         extra_config: format!(
             "[biorxiv]\ncategories = [\"neuroscience\"]\napi_url = \"{uri}\"\nmin_interval_ms = 10\nretry_base_ms = 20\nmax_attempts = 2\n\
              [medrxiv]\ncategories = [\"epidemiology\"]\napi_url = \"{uri}\"\nmin_interval_ms = 10\nretry_base_ms = 20\nmax_attempts = 2\n\
-             [admin]\nemail = \"admin@lab.example.org\"\n",
+             [admin]\nemail = \"admin@lab.example.org\"\n\
+             [archive]\ndir = \"archive\"\nbase_url = \"https://lab.example.org/papers\"\n",
             uri = preprints.uri()
         ),
         ..Default::default()
@@ -262,6 +263,37 @@ async fn each_reader_gets_their_sources_and_a_server_that_is_down_holds_nobody_h
         all_nora.matches("DOI: 10.1101/2025.03.20.644321").count(),
         1,
         "a v3 is not a new paper"
+    );
+
+    // Nora's feed holds her preprints, linked to bioRxiv, each once.
+    let key: String = app
+        .db()
+        .query_row(
+            "SELECT key FROM archive_keys WHERE subscriber = 'nora@lab.example.org'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let xml = std::fs::read(app.dir.path().join("archive").join(&key).join("feed.xml")).unwrap();
+    let feed = feed_rs::parser::parse(xml.as_slice()).expect("valid Atom");
+    let links: Vec<String> = feed
+        .entries
+        .iter()
+        .flat_map(|e| e.links.iter().map(|l| l.href.clone()))
+        .collect();
+    assert_eq!(
+        links
+            .iter()
+            .filter(|l| l.contains("10.1101/2025.03.20.644321"))
+            .count(),
+        1,
+        "{links:?}"
+    );
+    assert!(
+        links
+            .iter()
+            .all(|l| l.starts_with("https://www.biorxiv.org/content/10.1101/")),
+        "{links:?}"
     );
 
     // A re-run of Monday reads nothing again and sends nothing twice.
