@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::domain::{AnnounceType, Category};
 
+mod check;
 mod load;
 
 pub use load::{ConfigError, ConfigProblem};
@@ -402,157 +403,6 @@ impl Default for SmtpConfig {
 }
 
 impl Config {
-    /// Every problem with the values (types and names are checked while loading), as
-    /// (dotted key, message).
-    fn check(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        let mut bad = |key: &str, message: String| out.push((key.to_string(), message));
-        if let Some(url) = self.archive.as_ref().and_then(|a| a.base_url.as_deref()) {
-            if let Err(e) = check_url(url) {
-                bad("archive.base_url", e);
-            }
-        }
-        for (key, url) in [
-            ("arxiv.rss_url", &self.arxiv.rss_url),
-            ("arxiv.api_url", &self.arxiv.api_url),
-            ("llm.base_url", &self.llm.base_url),
-        ] {
-            if let Err(e) = check_url(url) {
-                bad(key, e);
-            }
-        }
-        if self.arxiv.categories.is_empty() && self.preprints().next().is_none() {
-            bad(
-                "arxiv.categories",
-                "list at least one category, e.g. [\"cs.LG\"] (or configure [biorxiv] or [medrxiv])".into(),
-            );
-        }
-        for (source, pre) in self.preprints() {
-            let section = source.as_str();
-            if let Err(e) = check_url(&pre.api_url) {
-                bad(&format!("{section}.api_url"), e);
-            }
-            if pre.categories.is_empty() {
-                bad(
-                    &format!("{section}.categories"),
-                    format!(
-                        "list at least one {} subject, e.g. [\"neuroscience\"]",
-                        source.name()
-                    ),
-                );
-            }
-            for c in &pre.categories {
-                match Category::subject(source, c) {
-                    Err(e) => bad(&format!("{section}.categories"), e.to_string()),
-                    Ok(cat) if !cat.is_known() => bad(
-                        &format!("{section}.categories"),
-                        format!(
-                            "`{c}` is not a {} subject; did you mean {}?",
-                            source.name(),
-                            Category::nearest_in(source, c)
-                                .iter()
-                                .map(|n| format!("`{n}`"))
-                                .collect::<Vec<_>>()
-                                .join(" or ")
-                        ),
-                    ),
-                    Ok(_) => {}
-                }
-            }
-        }
-        for c in &self.arxiv.categories {
-            match Category::parse(c) {
-                Err(e) => bad("arxiv.categories", e.to_string()),
-                Ok(cat) if !cat.is_known() => bad(
-                    "arxiv.categories",
-                    format!(
-                        "`{c}` is not an arXiv category; did you mean {}? (the list: https://arxiv.org/category_taxonomy)",
-                        Category::nearest(c)
-                            .iter()
-                            .map(|n| format!("`{n}`"))
-                            .collect::<Vec<_>>()
-                            .join(" or ")
-                    ),
-                ),
-                Ok(_) => {}
-            }
-        }
-        for t in &self.arxiv.announce_types {
-            if AnnounceType::parse(t).is_none() {
-                bad(
-                    "arxiv.announce_types",
-                    format!(
-                        "`{t}` is not an announce type; use any of {:?}",
-                        AnnounceType::ALL
-                    ),
-                );
-            }
-        }
-        if self.llm.batch_size == 0 || self.llm.batch_size > 200 {
-            bad("llm.batch_size", "must be between 1 and 200".into());
-        }
-        if self.llm.triage_batch_size == 0 || self.llm.triage_batch_size > 1000 {
-            bad("llm.triage_batch_size", "must be between 1 and 1000".into());
-        }
-        if self.llm.concurrency == 0 {
-            bad("llm.concurrency", "must be at least 1".into());
-        }
-        if self.mail.concurrency == 0 || self.mail.concurrency > 64 {
-            bad("mail.concurrency", "must be between 1 and 64".into());
-        }
-        if self.llm.model.trim().is_empty() {
-            bad(
-                "llm.model",
-                "must name a model, e.g. \"gpt-4o-mini\"".into(),
-            );
-        }
-        if let Err(e) = self.from_mailbox() {
-            bad("mail.from", e);
-        }
-        match self.reply_address() {
-            Err(e) => bad("mail.reply_to", e),
-            Ok(reply) if reply.user().contains('+') => bad(
-                "mail.reply_to",
-                format!("`{reply}` already has a +tag; paperboy adds its own"),
-            ),
-            Ok(_) => {}
-        }
-        if let Err(e) =
-            crate::schedule::Schedule::parse(&self.schedule.cron, &self.schedule.timezone)
-        {
-            bad("schedule", e);
-        }
-        for (key, v) in [
-            ("budget.daily_usd", self.budget.daily_usd),
-            ("budget.monthly_usd", self.budget.monthly_usd),
-            ("budget.replies_usd", self.budget.replies_usd),
-        ] {
-            if v.is_some_and(|v| v.is_nan() || v <= 0.0) {
-                bad(
-                    key,
-                    "must be a positive amount of dollars, e.g. 0.50".into(),
-                );
-            }
-        }
-        if let Some(e) = &self.admin.email {
-            if let Err(err) = e.parse::<lettre::Address>() {
-                bad(
-                    "admin.email",
-                    format!("`{e}` is not a mail address ({err})"),
-                );
-            }
-        }
-        if let Some(imap) = &self.imap {
-            if imap.username.trim().is_empty() {
-                bad(
-                    "imap.username",
-                    "set the login of the mailbox replies arrive in".into(),
-                );
-            }
-        }
-        out
-    }
-
     /// The day's cap on reading replies with the model: `[budget] replies_usd`, or a tenth of
     /// `daily_usd`; `None` without either.
     pub fn replies_budget(&self) -> Option<crate::domain::Money> {
@@ -678,19 +528,6 @@ impl Config {
 }
 
 /// A web address paperboy can call: http or https, with a host.
-fn check_url(url: &str) -> Result<(), String> {
-    match reqwest::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
-        Ok(u) => Err(format!(
-            "`{url}` is not an http(s) address (scheme `{}`)",
-            u.scheme()
-        )),
-        Err(e) => Err(format!(
-            "`{url}` is not a web address ({e}); write it like \"https://example.org/path\""
-        )),
-    }
-}
-
 fn secret_from_env(name: &str) -> Option<SecretString> {
     match std::env::var(name) {
         Ok(v) if !v.trim().is_empty() => Some(SecretString::from(v.trim().to_string())),
@@ -759,6 +596,33 @@ mod tests {
             err.contains("pigeon") && err.contains("paperboy.toml:2:"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn preprint_subjects_are_checked_against_their_server() {
+        let (_d, path) = write(
+            "[arxiv]\ncategories = []\n[biorxiv]\ncategories = [\"neurosciense\", \"cell_biology\"]\n",
+        );
+        let err = Config::load(&path, true, []).unwrap_err().to_string();
+        assert!(
+            err.contains("paperboy.toml:4: key `biorxiv.categories`")
+                && err.contains(
+                    "`neurosciense` is not a bioRxiv subject; did you mean `neuroscience`"
+                ),
+            "{err}"
+        );
+        assert!(
+            !err.contains("cell_biology"),
+            "spaces as underscores: {err}"
+        );
+        // Preprint servers alone are a valid setup; nothing at all is not.
+        let (_d, path) =
+            write("[arxiv]\ncategories = []\n[medrxiv]\ncategories = [\"epidemiology\"]\n");
+        let c = Config::load(&path, true, []).unwrap();
+        assert!(c.arxiv_categories().is_empty());
+        assert_eq!(c.categories()[0].as_str(), "medrxiv:epidemiology");
+        let (_d, path) = write("[arxiv]\ncategories = []\n");
+        assert!(Config::load(&path, true, []).is_err());
     }
 
     #[test]
