@@ -11,6 +11,7 @@ pub mod config;
 pub mod daemon;
 pub mod digest;
 pub mod domain;
+pub mod http;
 pub mod mail;
 pub mod pipeline;
 pub mod problem;

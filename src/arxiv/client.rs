@@ -76,12 +76,7 @@ impl ArxivError {
 }
 
 fn transport(url: &str, attempts: u32, e: &reqwest::Error) -> ArxivError {
-    let mut reason = e.to_string();
-    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    while let Some(c) = cause {
-        reason = c.to_string();
-        cause = c.source();
-    }
+    let reason = crate::http::innermost(e);
     let host = reqwest::Url::parse(url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
@@ -247,12 +242,7 @@ impl ArxivClient {
         })?;
         let status = response.status();
         if !status.is_success() {
-            let after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+            let after = crate::http::retry_after(&response);
             return Err(Failure {
                 error: ArxivError::Status {
                     url: url.to_string(),

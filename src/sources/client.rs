@@ -7,6 +7,7 @@ use tokio::time::Instant;
 use super::parse::{papers, parse_page, PageError};
 use crate::config::PreprintConfig;
 use crate::domain::{Category, Paper};
+use crate::http::{innermost, retry_after};
 use crate::problem::{Kind, Problem};
 
 /// Reads bioRxiv and medRxiv (one API for both): one request at a time, at most one a second
@@ -210,13 +211,7 @@ impl PreprintClient {
             .map_err(|e| Fail::Transport(innermost(&e), e.is_connect()))?;
         let status = response.status();
         if !status.is_success() {
-            let after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            return Err(Fail::Status(status.as_u16(), after));
+            return Err(Fail::Status(status.as_u16(), retry_after(&response)));
         }
         response
             .text()
@@ -229,14 +224,4 @@ enum Fail {
     Status(u16, Option<Duration>),
     /// The cause, and whether the connection itself was refused or the name did not resolve.
     Transport(String, bool),
-}
-
-fn innermost(e: &reqwest::Error) -> String {
-    let mut reason = e.to_string();
-    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    while let Some(c) = cause {
-        reason = c.to_string();
-        cause = c.source();
-    }
-    reason
 }

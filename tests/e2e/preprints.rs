@@ -68,6 +68,23 @@ fn one_record(server: &str, category: &str, doi: &str, version: u32, title: &str
     .to_string()
 }
 
+/// bioRxiv's neuroscience for Tuesday to Thursday, 25–27 March 2025: two pages (cursor 0, 3).
+async fn neuroscience_pages(preprints: &MockServer) {
+    for (cursor, page) in [
+        ("0", "details-neuroscience-page0.json"),
+        ("3", "details-neuroscience-page1.json"),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!(
+                "/details/biorxiv/2025-03-25/2025-03-27/{cursor}"
+            )))
+            .and(query_param("category", "neuroscience"))
+            .respond_with(json(biorxiv_fixture(page)))
+            .mount(preprints)
+            .await;
+    }
+}
+
 async fn spawn(preprints: &MockServer) -> TestApp {
     TestApp::spawn(Options {
         subscribers: READERS.into(),
@@ -97,19 +114,7 @@ fn monday_feed(app: &TestApp) -> std::path::PathBuf {
 async fn each_reader_gets_their_sources_and_a_server_that_is_down_holds_nobody_hostage() {
     let preprints = MockServer::start().await;
     // Friday's run reads Tuesday to Thursday (three days back, the run's day not yet complete).
-    for (cursor, page) in [
-        ("0", "details-neuroscience-page0.json"),
-        ("3", "details-neuroscience-page1.json"),
-    ] {
-        Mock::given(method("GET"))
-            .and(path(format!(
-                "/details/biorxiv/2025-03-25/2025-03-27/{cursor}"
-            )))
-            .and(query_param("category", "neuroscience"))
-            .respond_with(json(biorxiv_fixture(page)))
-            .mount(&preprints)
-            .await;
-    }
+    neuroscience_pages(&preprints).await;
     Mock::given(method("GET"))
         .and(path_regex("^/details/medrxiv/"))
         .respond_with(
@@ -348,18 +353,7 @@ async fn without_a_model_keywords_pick_preprints_and_an_empty_window_is_no_failu
         .with_priority(1)
         .mount(&preprints)
         .await;
-    for (cursor, page) in [
-        ("0", "details-neuroscience-page0.json"),
-        ("3", "details-neuroscience-page1.json"),
-    ] {
-        Mock::given(method("GET"))
-            .and(path(format!(
-                "/details/biorxiv/2025-03-25/2025-03-27/{cursor}"
-            )))
-            .respond_with(json(biorxiv_fixture(page)))
-            .mount(&preprints)
-            .await;
-    }
+    neuroscience_pages(&preprints).await;
     Mock::given(method("GET"))
         .and(path_regex("^/details/medrxiv/"))
         .respond_with(json(biorxiv_fixture("details-empty.json")))
