@@ -14,12 +14,32 @@ pub fn innermost(e: &reqwest::Error) -> String {
     reason
 }
 
-/// How long the server asked us to wait (`Retry-After` in seconds), if it did.
+/// How long the server asked us to wait (`Retry-After`: seconds or an HTTP date), if it did.
 pub fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    response
+    let value = response
         .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .to_string();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(&value).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// A body of at most `max` bytes; a larger one is an error naming the limit (a server cannot
+/// fill the disk or the memory through us).
+pub async fn body_text(mut response: reqwest::Response, max: usize) -> Result<String, String> {
+    let mut body: Vec<u8> = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| innermost(&e))? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("the answer is larger than {} MB", max / 1_000_000));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }

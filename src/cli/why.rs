@@ -142,7 +142,12 @@ pub async fn run(config: Config, args: WhyArgs) -> Result<u8, Failure> {
         let msg = format!(
             "paperboy has not seen {} in any announcement it fetched (categories {}).",
             args.id,
-            app.config.arxiv.categories.join(", ")
+            app.config
+                .categories()
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         if args.json {
             println!(

@@ -44,7 +44,28 @@ impl Config {
                     ),
                 );
             }
+            if pre.timeout_secs == 0 {
+                bad(
+                    &format!("{section}.timeout_secs"),
+                    "must be at least 1 (seconds)".into(),
+                );
+            }
+            if pre.max_attempts == 0 {
+                bad(
+                    &format!("{section}.max_attempts"),
+                    "must be at least 1".into(),
+                );
+            }
+            let mut listed = std::collections::HashSet::new();
             for c in &pre.categories {
+                if let Ok(cat) = Category::subject(source, c) {
+                    if !listed.insert(cat.clone()) {
+                        bad(
+                            &format!("{section}.categories"),
+                            format!("`{c}` is listed twice (as `{}`)", cat.name()),
+                        );
+                    }
+                }
                 match Category::subject(source, c) {
                     Err(e) => bad(&format!("{section}.categories"), e.to_string()),
                     Ok(cat) if !cat.is_known() => bad(

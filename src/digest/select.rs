@@ -60,12 +60,22 @@ fn name_tokens(name: &str) -> Vec<String> {
             c => plain.push(c),
         }
     }
-    plain
+    let mut tokens: Vec<String> = plain
         .to_lowercase()
         .split(|c: char| c.is_whitespace() || c == '.' || c == ',')
         .filter(|t| !t.is_empty())
         .map(str::to_string)
-        .collect()
+        .collect();
+    // "H. Okonkwo Jr." is H. Okonkwo: generational suffixes are not the surname.
+    while tokens.len() > 2
+        && matches!(
+            tokens.last().map(String::as_str),
+            Some("jr" | "sr" | "ii" | "iii" | "iv")
+        )
+    {
+        tokens.pop();
+    }
+    tokens
 }
 
 /// Same last name, and the same first name, or an initial of it on either side (bioRxiv writes
@@ -214,6 +224,10 @@ mod tests {
         ));
         assert!(!author_matches(
             &paper("2503.21138", &["P. Okonkwo"]),
+            &["Hannah Okonkwo".to_string()]
+        ));
+        assert!(author_matches(
+            &paper("2503.21139", &["H. Okonkwo Jr."]),
             &["Hannah Okonkwo".to_string()]
         ));
     }

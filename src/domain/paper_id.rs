@@ -51,9 +51,12 @@ impl Doi {
         let registrant_ok = registrant
             .strip_prefix("10.")
             .is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_digit() || c == '.'));
+        // Crossref's advice for matching DOIs: letters, digits and `-._;()/:`.
         if !registrant_ok
             || suffix.is_empty()
-            || suffix.chars().any(|c| c.is_whitespace() || c.is_control())
+            || !suffix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._;()/:".contains(c))
         {
             return Err(err());
         }

@@ -193,7 +193,9 @@ async fn steps(
             && !categories.is_empty()
             && categories.iter().all(|c| unread.contains(&c.source()))
         {
-            let names: Vec<&str> = unread.iter().map(|s| s.name()).collect();
+            let mut names: Vec<&str> = categories.iter().map(|c| c.source().name()).collect();
+            names.sort_unstable();
+            names.dedup();
             report.subscribers.push(simple(
                 &email,
                 SubscriberStatus::SourceUnavailable,

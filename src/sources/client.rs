@@ -43,7 +43,7 @@ pub enum PreprintError {
         #[source]
         source: PageError,
     },
-    #[error("{server} stopped listing {category} at {read} of {total} records")]
+    #[error("{server} stopped listing {category} at {read} of {total} records (a page that added nothing new)")]
     Short {
         server: &'static str,
         category: String,
@@ -57,6 +57,16 @@ impl PreprintError {
         Problem::new(Kind::PreprintUnavailable, self.to_string())
     }
 }
+
+/// Pages read for one window at most (bioRxiv pages hold 100 records; a month of its busiest
+/// subject is a few dozen).
+const MAX_PAGES: usize = 200;
+
+/// Largest answer read (a page of 100 records is about 300 KB).
+const MAX_BODY: usize = 32_000_000;
+
+/// Longest wait a `Retry-After` gets; past it the attempt counts as failed sooner.
+const MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// What one server and subject held in a window.
 #[derive(Debug)]
@@ -74,7 +84,11 @@ impl PreprintClient {
             "paperboy/{} (daily preprint digest for a research group; contact: {contact})",
             env!("CARGO_PKG_VERSION")
         );
-        let http = reqwest::Client::builder().user_agent(user_agent).build()?;
+        // No redirects: api_url names the API; a redirect is reported with where it points.
+        let http = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         Ok(PreprintClient {
             http,
             last_request: Mutex::new(None),
@@ -94,25 +108,40 @@ impl PreprintClient {
         let server = source.name();
         let base = config.api_url.trim_end_matches('/');
         let subject = category.name().replace(' ', "_");
-        let mut records = Vec::new();
+        let mut records: Vec<super::parse::Record> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut rejected = Vec::new();
         let mut cursor = 0usize;
         let mut pages = 0;
         loop {
-            let url = format!(
-                "{base}/details/{}/{from}/{to}/{cursor}?category={subject}",
+            let mut url = reqwest::Url::parse(&format!(
+                "{base}/details/{}/{from}/{to}/{cursor}",
                 source.as_str()
-            );
+            ))
+            .map_err(|e| PreprintError::Answer {
+                server,
+                url: base.to_string(),
+                attempts: 0,
+                source: super::PageError::NotJson(format!("bad api_url: {e}")),
+            })?;
+            url.query_pairs_mut().append_pair("category", &subject);
+            let url = url.to_string();
             let (page, bad) = self.get_page(config, server, &url).await?;
             pages += 1;
             rejected.extend(bad);
             let got = page.count;
+            let fresh = page
+                .records
+                .iter()
+                .filter(|r| seen.insert((r.doi.clone(), r.version.to_string())))
+                .count();
             records.extend(page.records);
             cursor += got;
             if cursor >= page.total {
                 break;
             }
-            if got == 0 {
+            // A page that adds nothing (none, or only records already read) would page forever.
+            if got == 0 || fresh == 0 || pages >= MAX_PAGES {
                 return Err(PreprintError::Short {
                     server,
                     category: category.to_string(),
@@ -189,7 +218,7 @@ impl PreprintClient {
             }
             let backoff = Duration::from_millis(config.retry_base_ms)
                 .saturating_mul(2u32.saturating_pow(attempt - 1));
-            let wait = after.unwrap_or(backoff).min(Duration::from_secs(300));
+            let wait = after.unwrap_or(backoff).min(MAX_WAIT);
             tracing::warn!(%error, attempt, wait_ms = wait.as_millis() as u64, "{server} request failed; retrying");
             tokio::time::sleep(wait).await;
         }
@@ -210,13 +239,30 @@ impl PreprintClient {
             .await
             .map_err(|e| Fail::Transport(innermost(&e), e.is_connect()))?;
         let status = response.status();
+        if status.is_redirection() {
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("nowhere")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect::<String>();
+            return Err(Fail::Transport(
+                format!(
+                    "HTTP {} redirects to {to}; set api_url to the API itself",
+                    status.as_u16()
+                ),
+                true,
+            ));
+        }
         if !status.is_success() {
             return Err(Fail::Status(status.as_u16(), retry_after(&response)));
         }
-        response
-            .text()
+        crate::http::body_text(response, MAX_BODY)
             .await
-            .map_err(|e| Fail::Transport(innermost(&e), false))
+            .map_err(|e| Fail::Transport(e, false))
     }
 }
 

@@ -27,7 +27,7 @@ pub enum PageError {
     NoStatus,
     #[error("the server answered status \"{0}\"")]
     Status(String),
-    #[error("`{key}` is `{value}`, not a number")]
+    #[error("`{key}` is `{value}`, not a whole number")]
     Count { key: &'static str, value: String },
 }
 
@@ -76,26 +76,44 @@ pub fn parse_page(body: &str) -> Result<(Page, Vec<String>), PageError> {
         return Ok((empty, Vec::new()));
     }
     if !status.trim().eq_ignore_ascii_case("ok") {
-        return Err(PageError::Status(status.to_string()));
+        return Err(PageError::Status(one_line(status, 120)));
     }
-    let number = |key: &'static str| -> Result<usize, PageError> {
+    // Whole numbers, as strings or numbers ("4", 4, 4.0, "1e3"); never assumed.
+    let number = |key: &'static str| -> Result<Option<usize>, PageError> {
+        let bad = |v: String| PageError::Count {
+            key,
+            value: one_line(&v, 40),
+        };
+        let whole = |f: f64| {
+            (f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f < 1e15).then_some(f as usize)
+        };
         match message.get(key) {
-            None | Some(Value::Null) => Ok(0),
-            Some(Value::Number(n)) => n.as_u64().map(|n| n as usize).ok_or(PageError::Count {
-                key,
-                value: n.to_string(),
-            }),
-            Some(Value::String(s)) => s.trim().parse().map_err(|_| PageError::Count {
-                key,
-                value: s.clone(),
-            }),
-            Some(v) => Err(PageError::Count {
-                key,
-                value: v.to_string(),
-            }),
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .map(|n| n as usize)
+                .or_else(|| n.as_f64().and_then(whole))
+                .map(Some)
+                .ok_or_else(|| bad(n.to_string())),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .or_else(|| s.trim().parse::<f64>().ok().and_then(whole))
+                .map(Some)
+                .ok_or_else(|| bad(s.clone())),
+            Some(v) => Err(bad(v.to_string())),
         }
     };
-    let (count, total) = (number("count")?, number("total")?);
+    let (claimed, total) = (number("count")?, number("total")?.unwrap_or(0));
+    let received = answer.collection.len();
+    if claimed.is_some_and(|c| c != received) {
+        tracing::warn!(
+            claimed = claimed.unwrap_or(0),
+            received,
+            "the page's count is not the records it holds; paging by the records received"
+        );
+    }
     let mut records = Vec::new();
     let mut rejected = Vec::new();
     for (n, raw) in answer.collection.into_iter().enumerate() {
@@ -106,12 +124,24 @@ pub fn parse_page(body: &str) -> Result<(Page, Vec<String>), PageError> {
     }
     Ok((
         Page {
-            count: count.max(records.len()),
+            // Paged by what arrived: a count larger than the page would skip records.
+            count: received,
             total,
             records,
         },
         rejected,
     ))
+}
+
+/// `s` on one line of at most `max` characters, control characters as spaces: server text
+/// that reaches logs and alerts cannot forge lines.
+fn one_line(s: &str, max: usize) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    clean.trim().to_string()
 }
 
 /// The window's records as papers: one per DOI with its latest version's title and abstract.
@@ -150,7 +180,7 @@ pub fn papers(source: Source, records: Vec<Record>) -> (Vec<Paper>, Vec<String>)
         let Some((first, version, r)) = latest.remove(&doi) else {
             continue;
         };
-        let title = strip_html(&r.title);
+        let title = capped(strip_html(&r.title), MAX_TITLE);
         if title.is_empty() {
             rejected.push(format!("{doi}: no title"));
             continue;
@@ -173,7 +203,7 @@ pub fn papers(source: Source, records: Vec<Record>) -> (Vec<Paper>, Vec<String>)
                 .map(display_author)
                 .filter(|a| !a.is_empty())
                 .collect(),
-            abstract_text: strip_html(&r.abstract_text),
+            abstract_text: capped(strip_html(&r.abstract_text), MAX_ABSTRACT),
             categories: vec![category],
             announce_type: if first <= 1 {
                 AnnounceType::New
@@ -189,9 +219,10 @@ pub fn papers(source: Source, records: Vec<Record>) -> (Vec<Paper>, Vec<String>)
     (out, rejected)
 }
 
-/// `Okonkwo, H. C.` → `H. C. Okonkwo`; a name without a comma stays as written.
+/// `Okonkwo, H. C.` → `H. C. Okonkwo`; a name without a comma stays as written. Tags and
+/// control characters are text-stripped like titles.
 pub fn display_author(raw: &str) -> String {
-    let raw = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    let raw = strip_html(raw);
     match raw.split_once(',') {
         Some((surname, given)) if !given.trim().is_empty() => {
             format!("{} {}", given.trim(), surname.trim())
@@ -201,16 +232,30 @@ pub fn display_author(raw: &str) -> String {
     }
 }
 
+/// Longest title and abstract kept (characters); past it, cut at a word with "…".
+const MAX_TITLE: usize = 500;
+const MAX_ABSTRACT: usize = 8_000;
+
 /// Text of a title or abstract with its HTML tags gone: `<sup>4</sup>` as `⁴`, `<sub>2</sub>`
-/// as `₂`, other tags dropped, entities decoded. Never HTML: the digest escapes what it shows.
+/// as `₂`, other known tags dropped (`x<y and y>z` is not a tag), `<script>`/`<style>` with
+/// their content, entities decoded, control and bidi-override characters removed. Never HTML:
+/// the digest escapes what it shows.
 pub fn strip_html(raw: &str) -> String {
+    static HIDDEN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?is)<(script|style)\b[^>]*>.*?(</(script|style)\s*>|$)")
+            .expect("valid regex")
+    });
     static SCRIPT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"(?is)<(sup|sub)\b[^>]*>(.*?)</(sup|sub)\s*>").expect("valid regex")
     });
     static TAG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"(?s)</?[A-Za-z][^>]*>|<!--.*?-->").expect("valid regex")
+        regex::Regex::new(
+            r"(?is)<!--.*?-->|</?(?:i|b|em|strong|u|s|sup|sub|sc|small|big|tt|br|p|span|div|a|font|h[1-6]|ul|ol|li|blockquote|code|pre|img|hr|table|tr|td|th|title|scp|italic|bold|inline-formula|(?:mml|jats|tex):[a-z-]+|math|mi|mo|mn|mrow|msub|msup|mtext|mfrac)(?:\s[^>]*)?/?>",
+        )
+        .expect("valid regex")
     });
-    let scripted = SCRIPT.replace_all(raw, |c: &regex::Captures| {
+    let visible = HIDDEN.replace_all(raw, "");
+    let scripted = SCRIPT.replace_all(&visible, |c: &regex::Captures| {
         let inner = TAG.replace_all(&c[2], "");
         let sup = c[1].eq_ignore_ascii_case("sup");
         let mapped: Option<String> = inner
@@ -225,7 +270,32 @@ pub fn strip_html(raw: &str) -> String {
     });
     let text = TAG.replace_all(&scripted, "");
     let decoded = html_escape::decode_html_entities(&text);
-    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+    plain_text(&decoded)
+}
+
+/// Whitespace collapsed; control characters, bidi overrides and zero-width spaces removed (a
+/// title cannot reorder or hide what a reader sees, nor reach a terminal as escapes).
+pub fn plain_text(s: &str) -> String {
+    s.chars()
+        .map(|c| if c == '\t' || c == '\n' || c == '\r' { ' ' } else { c })
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{FEFF}' | '\u{FFFD}')
+        })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `s` cut to at most `max` characters at a word boundary, with "…" when cut.
+fn capped(s: String, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s;
+    }
+    let cut: String = s.chars().take(max).collect();
+    let at = cut.rfind(' ').unwrap_or(cut.len());
+    format!("{}…", cut[..at].trim_end())
 }
 
 fn script_char(c: char, sup: bool) -> Option<char> {
@@ -320,9 +390,49 @@ mod tests {
             "Imaging 10⁴ neurons in Drosophila & CO₂"
         );
         assert_eq!(strip_html("Ca<sup>2+</sup> waves"), "Ca²⁺ waves");
-        assert_eq!(strip_html("<script>alert(1)</script>x"), "alert(1)x");
-        assert_eq!(strip_html("a <b>x</b>"), "a x");
+        assert_eq!(strip_html("<script>alert(1)</script>x"), "x");
+        assert_eq!(strip_html("<style>body{display:none}</style>y"), "y");
+        assert_eq!(strip_html("a <b>x</b> <img src=x onerror=alert(1)>"), "a x");
         assert_eq!(strip_html("p < 0.05 and q > 1"), "p < 0.05 and q > 1");
+        assert_eq!(strip_html("if x<y and y>z then"), "if x<y and y>z then");
+        assert_eq!(strip_html("<i>unclosed"), "unclosed");
+        // No terminal escapes, bells, NULs, bidi overrides or zero-width spaces.
+        assert_eq!(
+            strip_html("a\u{0}\u{7}\u{1b}[31mRED\u{1b}[0m \u{202E}gnp.exe\u{200B}"),
+            "a[31mRED[0m gnp.exe"
+        );
+        assert_eq!(display_author("<b>Evil</b>, X."), "X. Evil");
+    }
+
+    #[test]
+    fn counts_are_whole_numbers_however_written_and_paging_follows_what_arrived() {
+        for (count, total) in [
+            ("3.0", "4"),
+            ("3", "4.0"),
+            ("\"3\"", "\"4\""),
+            ("\"3.0\"", "4e0"),
+        ] {
+            let body = fixture("details-neuroscience-page0.json")
+                .replace("\"count\":3", &format!("\"count\":{count}"))
+                .replace("\"total\":\"4\"", &format!("\"total\":{total}"));
+            let (page, _) = parse_page(&body).unwrap_or_else(|e| panic!("{count}/{total}: {e}"));
+            assert_eq!((page.count, page.total), (3, 4), "{count}/{total}");
+        }
+        // A count larger than the page must not skip the records it did not hold.
+        let body =
+            fixture("details-neuroscience-page0.json").replace("\"count\":3", "\"count\":100");
+        assert_eq!(parse_page(&body).unwrap().0.count, 3);
+        assert!(matches!(
+            parse_page(r#"{"messages":[{"status":"ok","count":2.5,"total":4}],"collection":[]}"#),
+            Err(PageError::Count { key: "count", .. })
+        ));
+        // Server text cannot forge log or alert lines.
+        let Err(PageError::Status(s)) =
+            parse_page("{\"messages\":[{\"status\":\"bad\\r\\nBcc: evil@x.org\"}]}")
+        else {
+            panic!("a status error")
+        };
+        assert!(!s.contains('\n') && !s.contains('\r'), "{s}");
     }
 
     #[test]

@@ -35,11 +35,44 @@ pub fn start(
     source: &str,
     scorer: &str,
 ) -> rusqlite::Result<i64> {
+    interrupt_dead(conn)?;
     conn.execute(
-        "INSERT INTO runs (started_at, status, kind, dry_run, source, scorer) VALUES (?1, 'running', ?2, ?3, ?4, ?5)",
-        params![now_utc(), kind, dry_run, source, scorer],
+        "INSERT INTO runs (started_at, status, kind, dry_run, source, scorer, pid) VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6)",
+        params![now_utc(), kind, dry_run, source, scorer, std::process::id()],
     )?;
     Ok(conn.last_insert_rowid())
+}
+
+/// Runs left `running` by a process that no longer exists: recorded as failed, so `runs` and
+/// `status` never show a dead run as going.
+pub fn interrupt_dead(conn: &Connection) -> rusqlite::Result<usize> {
+    let mut stmt =
+        conn.prepare("SELECT id, pid FROM runs WHERE status = 'running' AND pid IS NOT NULL")?;
+    let dead: Vec<i64> = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
+        .filter_map(Result::ok)
+        .filter(|(_, pid)| !process_alive(*pid))
+        .map(|(id, _)| id)
+        .collect();
+    for id in &dead {
+        conn.execute(
+            "UPDATE runs SET status = 'failed', finished_at = ?1,
+                    error = coalesce(error || '; ', '') || 'interrupted: the process stopped during this run; a later run finishes the day'
+             WHERE id = ?2 AND status = 'running'",
+            params![now_utc(), id],
+        )?;
+    }
+    Ok(dead.len())
+}
+
+/// Whether process `pid` exists (Linux: its /proc entry). Elsewhere every process counts as
+/// alive, so nothing is marked dead by mistake.
+fn process_alive(pid: i64) -> bool {
+    if pid == i64::from(std::process::id()) {
+        return true;
+    }
+    let proc = std::path::Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
 pub fn fetched(
@@ -372,4 +405,33 @@ pub fn uncovered(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn a_run_whose_process_died_is_failed_by_the_next_one_and_a_live_one_is_left() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .with(|c| {
+                // A process that cannot exist (above Linux's pid_max), and this one.
+                c.execute(
+                    "INSERT INTO runs (started_at, status, kind, dry_run, source, scorer, pid) VALUES ('2025-03-28T06:30:00Z', 'running', 'digest', 0, 'arXiv RSS', 'x', 99999999)",
+                    [],
+                )?;
+                let mine = start(c, "digest", false, "arXiv RSS", "x")?;
+                let status = |id: i64| -> rusqlite::Result<String> {
+                    c.query_row("SELECT status FROM runs WHERE id = ?1", [id], |r| r.get(0))
+                };
+                assert_eq!(status(1)?, "failed");
+                assert_eq!(status(mine)?, "running");
+                start(c, "digest", false, "arXiv RSS", "x")?;
+                assert_eq!(status(mine)?, "running", "this process is alive");
+                Ok(())
+            })
+            .unwrap();
+    }
 }

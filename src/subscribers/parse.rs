@@ -318,6 +318,13 @@ fn validate(
 
     let categories = raw.categories.as_ref().map(|cats| {
         let mut out = Vec::new();
+        if cats.is_empty() {
+            ctx.problem(
+                None,
+                "categories",
+                "an empty list reads nothing: leave `categories` out for every configured category, or name some".into(),
+            );
+        }
         for c in cats {
             let line = ctx.line(c);
             match Category::parse(c.get_ref()) {

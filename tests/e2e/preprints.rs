@@ -397,3 +397,64 @@ async fn without_a_model_keywords_pick_preprints_and_an_empty_window_is_no_failu
         eli[0].subject
     );
 }
+
+#[tokio::test]
+async fn a_lying_server_can_neither_hang_a_run_nor_make_it_skip_papers() {
+    let preprints = MockServer::start().await;
+    // bioRxiv claims 100 records on a page of 3: paging follows what arrived (cursor 3 next).
+    let claims_more =
+        biorxiv_fixture("details-neuroscience-page0.json").replace("\"count\":3", "\"count\":100");
+    Mock::given(method("GET"))
+        .and(path("/details/biorxiv/2025-03-25/2025-03-27/0"))
+        .respond_with(json(claims_more))
+        .mount(&preprints)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/details/biorxiv/2025-03-25/2025-03-27/3"))
+        .respond_with(json(biorxiv_fixture("details-neuroscience-page1.json")))
+        .mount(&preprints)
+        .await;
+    // medRxiv answers every cursor with the same record and a billion to come.
+    let endless = one_record(
+        "medrxiv",
+        "epidemiology",
+        "10.1101/2025.03.27.25324811",
+        1,
+        "The same paper again",
+    )
+    .replace("\"total\":\"1\"", "\"total\":\"1000000000\"");
+    Mock::given(method("GET"))
+        .and(path_regex("^/details/medrxiv/"))
+        .respond_with(json(endless))
+        .mount(&preprints)
+        .await;
+    let app = spawn(&preprints).await;
+
+    let run = app.run(&["digest"]).await;
+    assert_eq!(run.code, 1, "medRxiv's endless answer fails medRxiv");
+    let nora = app.received_by("nora@lab.example.org");
+    assert_eq!(nora.len(), 1);
+    assert!(
+        nora[0]
+            .text
+            .contains("bioRxiv DOI: 10.1101/2025.03.26.645010"),
+        "the record past the lying count is read: {}",
+        nora[0].text
+    );
+    assert!(app.received_by("eli@lab.example.org").is_empty());
+    let requests = preprints.received_requests().await.unwrap();
+    let medrxiv = requests
+        .iter()
+        .filter(|r| r.url.path().starts_with("/details/medrxiv/"))
+        .count();
+    assert!(medrxiv <= 3, "{medrxiv} medRxiv requests");
+    assert!(!requests.iter().any(|r| r.url.path().ends_with("/100")));
+    let alert = app.received_by("admin@lab.example.org");
+    assert!(
+        alert[0]
+            .text
+            .contains("medRxiv stopped listing medrxiv:epidemiology"),
+        "{}",
+        alert[0].text
+    );
+}

@@ -12,3 +12,7 @@ CREATE TABLE source_reads (
     updated_at  TEXT NOT NULL,
     PRIMARY KEY (server, category)
 ) STRICT;
+
+-- The process a run belongs to, so a later one-shot run can tell a run whose process died
+-- (SIGKILL, power loss) from one still going.
+ALTER TABLE runs ADD COLUMN pid INTEGER;
