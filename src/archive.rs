@@ -138,20 +138,24 @@ pub async fn update(
                 let mut out = Vec::new();
                 for d in to_read {
                     if let Some(json) = crate::store::archive::page(c, &e, d)? {
-                        let papers: HashMap<PaperId, Paper> =
-                            crate::store::papers::announced(c, d)?
+                        let page = serde_json::from_str::<StoredPage>(&json);
+                        // A weekly digest, or papers owed from earlier days, span several days.
+                        let papers: HashMap<PaperId, Paper> = match &page {
+                            Ok(p) => crate::store::papers::by_ids(c, &p.paper_ids())?
                                 .into_iter()
                                 .map(|p| (p.id.clone(), p))
-                                .collect();
-                        out.push((d, json, papers));
+                                .collect(),
+                            Err(_) => HashMap::new(),
+                        };
+                        out.push((d, page, papers));
                     }
                 }
                 Ok(out)
             })
             .await?;
         let mut pages = BTreeMap::new();
-        for (day, json, papers) in raw {
-            match serde_json::from_str::<StoredPage>(&json) {
+        for (day, page, papers) in raw {
+            match page {
                 Ok(p) => {
                     pages.insert(day, p.with_papers(&papers));
                 }

@@ -31,13 +31,24 @@ pub fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
-/// A body of at most `max` bytes; a larger one is an error naming the limit (a server cannot
-/// fill the disk or the memory through us).
-pub async fn body_text(mut response: reqwest::Response, max: usize) -> Result<String, String> {
+/// Why a body could not be read.
+pub enum BodyError {
+    /// Larger than the limit (in bytes).
+    TooLarge(usize),
+    /// The connection failed while reading (the innermost cause).
+    Transport(String),
+}
+
+/// A body of at most `max` bytes (a server cannot fill the memory or the disk through us).
+pub async fn body_text(mut response: reqwest::Response, max: usize) -> Result<String, BodyError> {
     let mut body: Vec<u8> = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| innermost(&e))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| BodyError::Transport(innermost(&e)))?
+    {
         if body.len() + chunk.len() > max {
-            return Err(format!("the answer is larger than {} MB", max / 1_000_000));
+            return Err(BodyError::TooLarge(max));
         }
         body.extend_from_slice(&chunk);
     }

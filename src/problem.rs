@@ -81,7 +81,7 @@ impl Problem {
             Kind::ArxivUnreachable => "arXiv could not be reached. paperboy retries with backoff and catches up missed days; check the network if it persists.",
             Kind::ArxivErrorFeed => "arXiv answered with an error feed: check [arxiv] categories (`paperboy check` names unknown ones).",
             Kind::ArxivMalformed => "arXiv's answer could not be read; paperboy retries. If it persists, the feed format may have changed: please report it.",
-            Kind::PreprintUnavailable => "The preprint server named above could not be read. Its window stays open: the next run reads the missed days and their papers come in the readers' next digest, once. Check [biorxiv]/[medrxiv] api_url and the network if it persists.",
+            Kind::PreprintUnavailable => "The preprint servers named above could not be read. Their windows stay open: the next run reads the missed days and their papers come in the readers' next digest, once. Check [biorxiv]/[medrxiv] api_url and the network if it persists.",
             Kind::SmtpTemporary => "The mail server refused for now; paperboy retries with backoff. Check [mail.smtp] if it persists.",
             Kind::SmtpRefused => "The mail server refused an address for good (5xx): fix or remove it in subscribers.toml (`paperboy deliveries --failed` shows the server's answer).",
             Kind::Local => "A local file or the store could not be written: check the disk and the permissions of the paths in paperboy.toml.",

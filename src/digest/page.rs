@@ -24,6 +24,8 @@ pub struct Page {
     pub unscored: Vec<Unscored>,
     pub model: String,
     pub keyword_scorer: bool,
+    /// A weekly digest: the day after which its papers count.
+    pub since: Option<NaiveDate>,
 }
 
 impl Page {
@@ -51,7 +53,7 @@ impl Page {
             contact: String::new(),
             reply: None,
             archive_url: None,
-            since: None,
+            since: self.since,
         }
     }
 }
@@ -68,6 +70,8 @@ pub struct StoredPage {
     pub unscored: Vec<(PaperId, crate::problem::Problem)>,
     pub model: String,
     pub keyword_scorer: bool,
+    #[serde(default)]
+    pub since: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,11 +105,22 @@ impl StoredPage {
                 .collect(),
             model: d.model.clone(),
             keyword_scorer: d.keyword_scorer,
+            since: d.since,
         }
     }
 
-    /// The page with its papers from `papers` (the day's announcement, as stored). A paper no
-    /// longer stored is left out rather than shown empty.
+    /// Every paper the page names (shown, past the cap, or still being scored).
+    pub fn paper_ids(&self) -> Vec<PaperId> {
+        self.entries
+            .iter()
+            .chain(&self.more)
+            .map(|e| e.id.clone())
+            .chain(self.unscored.iter().map(|(id, _)| id.clone()))
+            .collect()
+    }
+
+    /// The page with its papers from `papers` (as stored; a weekly digest or owed papers span
+    /// several days). A paper no longer stored is left out rather than shown empty.
     pub fn with_papers(self, papers: &HashMap<PaperId, Paper>) -> Page {
         let entry = |e: StoredEntry| {
             papers.get(&e.id).map(|p| Entry {
@@ -134,6 +149,7 @@ impl StoredPage {
                 .collect(),
             model: self.model,
             keyword_scorer: self.keyword_scorer,
+            since: self.since,
         }
     }
 }

@@ -228,11 +228,26 @@ pub async fn prepare(
             entries: selection.entries,
             more: selection.more,
             usage: usage.clone(),
-            total_papers: announcement
-                .papers
-                .iter()
-                .filter(|p| sources.contains(&p.source))
-                .count(),
+            total_papers: {
+                // The announcement's papers in the reader's sources; a weekly digest's whole week.
+                let mut all: HashSet<&PaperId> = announcement
+                    .papers
+                    .iter()
+                    .filter(|p| sources.contains(&p.source))
+                    .map(|p| &p.id)
+                    .collect();
+                if let (Cadence::Due { .. }, Some(after)) =
+                    (cad, week.after.get(sub_email.as_str()))
+                {
+                    all.extend(
+                        week.papers
+                            .iter()
+                            .filter(|p| p.id_day > *after && sources.contains(&p.source))
+                            .map(|p| &p.id),
+                    );
+                }
+                all.len()
+            },
             scanned: plan.candidates.len(),
             unscored,
             model: app.scorer.model_name(),

@@ -33,9 +33,7 @@ pub enum PreprintError {
         reason: String,
         attempts: u32,
     },
-    #[error(
-        "{server}'s answer from {url} could not be read (after {attempts} attempts): {source}"
-    )]
+    #[error("{server}'s answer from {url} could not be read ({attempts} attempt{s}): {source}", s = if *attempts == 1 { "" } else { "s" })]
     Answer {
         server: &'static str,
         url: String,
@@ -43,11 +41,32 @@ pub enum PreprintError {
         #[source]
         source: PageError,
     },
-    #[error("{server} stopped listing {category} at {read} of {total} records (a page that added nothing new)")]
+    /// An answer paperboy will not take: a redirect, a body past the size limit.
+    #[error("{server} at {url}: {reason}")]
+    Refused {
+        server: &'static str,
+        url: String,
+        reason: String,
+    },
+    #[error("{server} stopped listing {category} at {read} of the {total} records it announced")]
     Short {
         server: &'static str,
         category: String,
         read: usize,
+        total: usize,
+    },
+    #[error("{server} kept listing {category} without end: a page added nothing to the {distinct} already read (it announced {total})")]
+    Stalled {
+        server: &'static str,
+        category: String,
+        distinct: usize,
+        total: usize,
+    },
+    #[error("{server} listed {category} past {pages} pages ({total} records announced); paperboy stops there and leaves the window for the next run")]
+    TooManyPages {
+        server: &'static str,
+        category: String,
+        pages: usize,
         total: usize,
     },
 }
@@ -141,12 +160,31 @@ impl PreprintClient {
                 break;
             }
             // A page that adds nothing (none, or only records already read) would page forever.
-            if got == 0 || fresh == 0 || pages >= MAX_PAGES {
+            let (category, total) = (category.to_string(), page.total);
+            if got == 0 {
+                let read = cursor;
                 return Err(PreprintError::Short {
                     server,
-                    category: category.to_string(),
-                    read: cursor,
-                    total: page.total,
+                    category,
+                    read,
+                    total,
+                });
+            }
+            if fresh == 0 {
+                let distinct = seen.len();
+                return Err(PreprintError::Stalled {
+                    server,
+                    category,
+                    distinct,
+                    total,
+                });
+            }
+            if pages >= MAX_PAGES {
+                return Err(PreprintError::TooManyPages {
+                    server,
+                    category,
+                    pages,
+                    total,
                 });
             }
         }
@@ -192,6 +230,14 @@ impl PreprintClient {
                     },
                     after,
                 ),
+                Err(Fail::Refused(reason)) => {
+                    let url = url.to_string();
+                    return Err(PreprintError::Refused {
+                        server,
+                        url,
+                        reason,
+                    });
+                }
                 Err(Fail::Transport(reason, connect)) => (
                     {
                         refused = connect;
@@ -262,7 +308,13 @@ impl PreprintClient {
         }
         crate::http::body_text(response, MAX_BODY)
             .await
-            .map_err(|e| Fail::Transport(e, false))
+            .map_err(|e| match e {
+                crate::http::BodyError::TooLarge(limit) => Fail::Refused(format!(
+                    "the answer is larger than {} MB",
+                    limit / 1_000_000
+                )),
+                crate::http::BodyError::Transport(reason) => Fail::Transport(reason, false),
+            })
     }
 }
 
@@ -270,4 +322,6 @@ enum Fail {
     Status(u16, Option<Duration>),
     /// The cause, and whether the connection itself was refused or the name did not resolve.
     Transport(String, bool),
+    /// Not retried: the answer will not change by asking again.
+    Refused(String),
 }

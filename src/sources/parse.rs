@@ -276,11 +276,18 @@ pub fn strip_html(raw: &str) -> String {
 /// Whitespace collapsed; control characters, bidi overrides and zero-width spaces removed (a
 /// title cannot reorder or hide what a reader sees, nor reach a terminal as escapes).
 pub fn plain_text(s: &str) -> String {
-    s.chars()
-        .map(|c| if c == '\t' || c == '\n' || c == '\r' { ' ' } else { c })
+    // Terminal escape sequences go whole (CSI `ESC [ … m`, OSC `ESC ] … BEL`), not just the ESC.
+    static ESCAPES: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?|\x9b[0-?]*[ -/]*[@-~]")
+            .expect("valid regex")
+    });
+    ESCAPES
+        .replace_all(s, "")
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
         .filter(|c| {
             !c.is_control()
-                && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{FEFF}' | '\u{FFFD}')
+                && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{2060}' | '\u{FEFF}' | '\u{FFFD}')
         })
         .collect::<String>()
         .split_whitespace()
@@ -398,9 +405,15 @@ mod tests {
         assert_eq!(strip_html("<i>unclosed"), "unclosed");
         // No terminal escapes, bells, NULs, bidi overrides or zero-width spaces.
         assert_eq!(
-            strip_html("a\u{0}\u{7}\u{1b}[31mRED\u{1b}[0m \u{202E}gnp.exe\u{200B}"),
-            "a[31mRED[0m gnp.exe"
+            strip_html("a\u{0}\u{7}\u{1b}[31mRED\u{1b}[0m \u{202E}gnp.exe\u{200B}\u{2060}"),
+            "aRED gnp.exe"
         );
+        assert_eq!(strip_html("\u{1b}]0;pwned\u{7}title"), "title");
+        assert_eq!(
+            strip_html("\u{1b}]8;;http://evil\u{1b}\\link\u{1b}]8;;\u{1b}\\"),
+            "link"
+        );
+        assert_eq!(strip_html("tabs\tand\u{b}vt\u{c}ff"), "tabs and vt ff");
         assert_eq!(display_author("<b>Evil</b>, X."), "X. Evil");
     }
 

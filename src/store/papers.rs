@@ -91,50 +91,60 @@ pub fn announced(conn: &Connection, day: NaiveDate) -> rusqlite::Result<Vec<Pape
         "SELECT p.id, p.version, p.title, p.authors, p.abstract, p.categories, p.doi, p.journal_ref, a.announce_type, p.source
          FROM announcements a JOIN papers p ON p.id = a.paper_id WHERE a.day = ?1 ORDER BY a.rowid",
     )?;
-    let rows = stmt.query_map([day.to_string()], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, u32>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, String>(5)?,
-            r.get::<_, Option<String>>(6)?,
-            r.get::<_, Option<String>>(7)?,
-            r.get::<_, String>(8)?,
-            r.get::<_, String>(9)?,
-        ))
-    })?;
+    let rows = stmt.query_map([day.to_string()], row)?;
     let mut out = Vec::new();
-    for row in rows {
-        let (id, version, title, authors, abstract_text, cats, doi, journal_ref, announce, source) =
-            row?;
-        let parsed = (|| {
-            Some(Paper {
-                id: PaperId::parse(&id).ok()?,
-                source: Source::parse(&source)?,
-                version,
-                title,
-                authors: serde_json::from_str(&authors).ok()?,
-                abstract_text,
-                categories: serde_json::from_str::<Vec<String>>(&cats)
-                    .ok()?
-                    .iter()
-                    .filter_map(|c| Category::parse(c).ok())
-                    .collect(),
-                announce_type: AnnounceType::parse(&announce)?,
-                doi,
-                journal_ref,
-            })
-        })();
-        match parsed {
-            Some(p) => out.push(p),
-            None => {
-                tracing::warn!(paper = %id, %day, "skipping a stored paper that no longer parses")
-            }
+    for r in rows {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+/// The stored papers among `ids` (as first announced), whatever day they came.
+pub fn by_ids(conn: &Connection, ids: &[PaperId]) -> rusqlite::Result<Vec<Paper>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.id, p.version, p.title, p.authors, p.abstract, p.categories, p.doi, p.journal_ref,
+                (SELECT a.announce_type FROM announcements a WHERE a.paper_id = p.id ORDER BY a.day LIMIT 1),
+                p.source
+         FROM papers p WHERE p.id = ?1",
+    )?;
+    let mut out = Vec::new();
+    for id in ids {
+        let mut rows = stmt.query_map([id.as_str()], row)?;
+        if let Some(r) = rows.next() {
+            out.extend(r?);
         }
     }
     Ok(out)
+}
+
+/// One stored paper (id, version, title, authors, abstract, categories, doi, journal_ref,
+/// announce type, source); `None`, logged, when it no longer parses.
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Paper>> {
+    let id: String = r.get(0)?;
+    let announce: Option<String> = r.get(8)?;
+    let (authors, cats, source): (String, String, String) = (r.get(3)?, r.get(5)?, r.get(9)?);
+    let parsed = (|| {
+        Some(Paper {
+            id: PaperId::parse(&id).ok()?,
+            source: Source::parse(&source)?,
+            version: r.get(1).ok()?,
+            title: r.get(2).ok()?,
+            authors: serde_json::from_str(&authors).ok()?,
+            abstract_text: r.get(4).ok()?,
+            categories: serde_json::from_str::<Vec<String>>(&cats)
+                .ok()?
+                .iter()
+                .filter_map(|c| Category::parse(c).ok())
+                .collect(),
+            announce_type: AnnounceType::parse(announce.as_deref().unwrap_or("new"))?,
+            doi: r.get(6).ok()?,
+            journal_ref: r.get(7).ok()?,
+        })
+    })();
+    if parsed.is_none() {
+        tracing::warn!(paper = %id, "skipping a stored paper that no longer parses");
+    }
+    Ok(parsed)
 }
 
 /// The days `id` was announced and how (`new`, `cross`, …), oldest first.

@@ -499,6 +499,7 @@ async fn a_weekly_reader_gets_one_digest_on_friday_with_the_whole_week_scored_on
     );
     let app = TestApp::spawn(Options {
         subscribers: weekly,
+        extra_config: "[archive]\ndir = \"archive\"\n".into(),
         ..Default::default()
     })
     .await;
@@ -548,6 +549,37 @@ async fn a_weekly_reader_gets_one_digest_on_friday_with_the_whole_week_scored_on
             week.text.contains(&format!("ArXiv ID: {prefix}")),
             "{prefix} in {}",
             week.text
+        );
+    }
+    // The week's total counts the week, and the archive page is the weekly digest, whole.
+    let total: usize = week
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("Total arXiv papers: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap();
+    assert!(total > 17, "the whole week's papers, not Friday's: {total}");
+    let key: String = app
+        .db()
+        .query_row(
+            "SELECT key FROM archive_keys WHERE subscriber = ?1",
+            [ada],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let page = std::fs::read_to_string(
+        app.dir
+            .path()
+            .join("archive")
+            .join(&key)
+            .join("2025-03/2025-03-28.html"),
+    )
+    .unwrap();
+    assert!(page.contains("Personalized Weekly arXiv Papers"), "{page}");
+    for prefix in ["2503.4", "2503.7", "2503.2"] {
+        assert!(
+            page.contains(&format!("arXiv:{prefix}")),
+            "{prefix} on the archive page"
         );
     }
     // Built from stored verdicts: Friday asked only about Friday's papers.
