@@ -250,7 +250,7 @@ pub fn strip_html(raw: &str) -> String {
     });
     static TAG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r"(?is)<!--.*?-->|</?(?:i|b|em|strong|u|s|sup|sub|sc|small|big|tt|br|p|span|div|a|font|h[1-6]|ul|ol|li|blockquote|code|pre|img|hr|table|tr|td|th|title|scp|italic|bold|inline-formula|(?:mml|jats|tex):[a-z-]+|math|mi|mo|mn|mrow|msub|msup|mtext|mfrac)(?:\s[^>]*)?/?>",
+            r"(?is)<!--.*?-->|</?(?:i|b|em|strong|u|s|sup|sub|sc|small|big|tt|br|p|span|div|a|font|h[1-6]|ul|ol|li|blockquote|code|pre|img|hr|table|tr|td|th|title|scp|italic|bold|inline-formula|iframe|svg|object|embed|form|input|button|link|meta|base|video|audio|source|noscript|template|(?:mml|jats|tex):[a-z-]+|math|mi|mo|mn|mrow|msub|msup|mtext|mfrac)(?:\s[^>]*)?/?>",
         )
         .expect("valid regex")
     });
@@ -402,6 +402,10 @@ mod tests {
         assert_eq!(strip_html("a <b>x</b> <img src=x onerror=alert(1)>"), "a x");
         assert_eq!(strip_html("p < 0.05 and q > 1"), "p < 0.05 and q > 1");
         assert_eq!(strip_html("if x<y and y>z then"), "if x<y and y>z then");
+        assert_eq!(
+            strip_html("a<iframe src=x></iframe><svg onload=alert(1)>b"),
+            "ab"
+        );
         assert_eq!(strip_html("<i>unclosed"), "unclosed");
         // No terminal escapes, bells, NULs, bidi overrides or zero-width spaces.
         assert_eq!(
