@@ -16,6 +16,10 @@ use crate::subscribers;
 /// Run the whole pipeline once: fetch the day's announcement, score it for every subscriber,
 /// record the spend and mail each subscriber their digest.
 ///
+/// With [biorxiv] or [medrxiv] configured, each of their subjects is read beside arXiv from the
+/// day after its last complete read through the day before the run's day; a server that cannot
+/// be read fails the run (exit 1) for its readers only and is read again next time.
+///
 /// Prints one line per subscriber: papers scanned, selected, tokens, cost, and whether the digest
 /// was delivered (or why not). A subscriber gets at most one digest per announcement day, so
 /// running it again the same day sends nothing new and costs no tokens.
