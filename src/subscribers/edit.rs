@@ -265,15 +265,23 @@ impl SubscribersFile {
             .index_of(email)
             .ok_or_else(|| EditError::NotFound(email.to_string()))?;
         let table = self.entries_mut().get_mut(i).expect("index from index_of");
+        // A daily reader has no weekday: it goes with the weekly frequency.
+        let daily = key == "frequency"
+            && match value {
+                FieldValue::Unset => true,
+                FieldValue::Text(t) => t.trim().eq_ignore_ascii_case("daily"),
+                _ => false,
+            };
         let other = match key {
             "topics" => Some("topics_file"),
             "topics_file" => Some("topics"),
+            _ if daily => Some("weekday"),
             _ => None,
         };
         match value.to_item() {
             None => {
                 table.remove(key);
-                Ok(None)
+                Ok(other.filter(|o| table.remove(o).is_some()))
             }
             Some(mut item) => {
                 if let (Some(new), Some(old)) =
@@ -464,6 +472,17 @@ topics = "LLMs"
         f.set(&email("ada@lab.org"), "min_relevance", &FieldValue::Unset)
             .unwrap();
         assert!(!f.text().contains("min_relevance"));
+        // Back to daily: the weekday goes with the weekly frequency.
+        let ada = email("ada@lab.org");
+        f.set(&ada, "frequency", &FieldValue::Text("weekly".into()))
+            .unwrap();
+        f.set(&ada, "weekday", &FieldValue::Text("Fri".into()))
+            .unwrap();
+        let dropped = f
+            .set(&ada, "frequency", &FieldValue::Text("daily".into()))
+            .unwrap();
+        assert_eq!(dropped, Some("weekday"));
+        assert!(!f.text().contains("weekday"), "{}", f.text());
     }
 
     #[test]
