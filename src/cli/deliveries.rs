@@ -220,10 +220,23 @@ pub fn print_sent(config: &Config, email: &SubscriberEmail, json: bool) -> Resul
         }
         let _ = writeln!(out, "  {:<12} {title}", id.as_str());
     }
-    let _ = writeln!(out, "{} papers on {} days", sent.len(), {
+    let days = {
         let mut days: Vec<_> = sent.iter().map(|s| s.0).collect();
         days.dedup();
         days.len()
-    });
+    };
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let _ = writeln!(
+        out,
+        "{} on {}",
+        plural(sent.len(), "paper", "papers"),
+        plural(days, "day", "days")
+    );
     Ok(EXIT_OK)
 }

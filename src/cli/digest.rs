@@ -104,30 +104,26 @@ pub async fn run(config: Config, args: DigestArgs) -> Result<u8, Failure> {
             one
         }
     };
-    let app = build_app(config).await?;
-    if let (true, Some(day), Some(sub)) = (args.again, args.date, subscribers.first()) {
-        let email = sub.email.to_string();
-        let had = app
-            .store
-            .call(move |c| crate::store::deliveries::supersede(c, &email, day))
-            .await?;
-        if had {
-            eprintln!(
-                "{}: the digest of {day} is kept aside and the day is sent again",
-                sub.email
-            );
-        }
+    if args.again && (args.date.is_none() || args.only.is_none()) {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--again sends one reader one past day again: give --date YYYY-MM-DD and --only EMAIL"
+        )));
     }
+    let app = build_app(config).await?;
     let opts = DigestOptions {
         date: args.date,
         dry_run: args.dry_run,
         feed: args.feed,
+        again: args.again,
     };
     let bar = Bar::new(!args.json, "scoring");
     let report = pipeline::run_digest(&app, &subscribers, &opts, &bar)
         .await
         .context("the digest run stopped")?;
-    crate::alerts::after_run(&app, &report).await?;
+    // A dry run is the admin at the terminal: the report is the alert.
+    if !opts.dry_run {
+        crate::alerts::after_run(&app, &report).await?;
+    }
     if args.json {
         println!(
             "{}",

@@ -19,10 +19,11 @@ use crate::subscribers::admin::Subscribers;
 /// Why a paper did or did not reach a reader.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  paperboy why 2503.21135 --for ada@lab.org\n  paperboy why arXiv:2503.21135v2 --for ada@lab.org --json"
+    after_help = "Examples:\n  paperboy why 2503.21135 --for ada@lab.org\n  paperboy why arXiv:2503.21135v2 --for ada@lab.org --json\n  paperboy why 10.1101/2025.03.20.644321 --for nora@lab.org"
 )]
 pub struct WhyArgs {
-    /// The paper (2503.21135, arXiv:2503.21135v2 or its abs URL).
+    /// The paper: an arXiv ID (2503.21135, arXiv:2503.21135v2, its abs URL) or a bioRxiv/medRxiv
+    /// DOI (10.1101/2025.03.20.644321, doi:…, its doi.org or biorxiv.org URL).
     #[arg(value_parser = parse_id)]
     pub id: PaperId,
     /// The reader.
@@ -46,6 +47,8 @@ struct Facts {
     sent_on: Option<NaiveDate>,
     /// Position in that day's digest (1-based) and whether it was only listed past the cap.
     place: Option<(usize, bool)>,
+    /// Marked as known without a digest (a paper of the reader's imported library).
+    from_library: bool,
     owed: Option<(String, Option<String>)>,
 }
 
@@ -107,6 +110,10 @@ pub async fn run(config: Config, args: WhyArgs) -> Result<u8, Failure> {
                     }),
                 None => None,
             };
+            let from_library = match sent_on {
+                Some(day) => crate::store::deliveries::get(c, &email, day)?.is_none(),
+                None => false,
+            };
             let owed = c
                 .query_row(
                     "SELECT problem, detail FROM owed WHERE subscriber = ?1 AND paper_id = ?2",
@@ -121,6 +128,7 @@ pub async fn run(config: Config, args: WhyArgs) -> Result<u8, Failure> {
                 triage,
                 sent_on,
                 place,
+                from_library,
                 owed,
             })
         })
@@ -255,6 +263,9 @@ pub async fn run(config: Config, args: WhyArgs) -> Result<u8, Failure> {
     lines.push((
         "digest",
         match (facts.sent_on, facts.place) {
+            (Some(day), _) if facts.from_library => format!(
+                "never sent: it is in the reader's library (imported on {day}), so it is not offered as new"
+            ),
             (Some(day), Some((n, false))) => format!("sent on {day} as paper {n}"),
             (Some(day), Some((n, true))) => format!(
                 "listed by title on {day} as {n}, past the reader's limit of {} papers a day",

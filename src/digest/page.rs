@@ -26,17 +26,19 @@ pub struct Page {
     pub keyword_scorer: bool,
     /// A weekly digest: the day after which its papers count.
     pub since: Option<NaiveDate>,
+    /// The sources the reader read that day (empty on pages stored before sources existed).
+    pub sources: Vec<crate::domain::Source>,
 }
 
 impl Page {
     /// The digest this page was, for `subscriber` (as they are now), without mail addresses.
     pub fn into_digest(self, subscriber: Subscriber) -> Digest {
-        let mut sources: Vec<crate::domain::Source> = match &subscriber.categories {
-            Some(cats) => cats.iter().map(|c| c.source()).collect(),
-            None => self.entries.iter().map(|e| e.paper.source).collect(),
-        };
-        sources.sort();
-        sources.dedup();
+        let mut sources = self.sources.clone();
+        if sources.is_empty() {
+            sources = self.entries.iter().map(|e| e.paper.source).collect();
+            sources.sort();
+            sources.dedup();
+        }
         Digest {
             day: self.day,
             sources,
@@ -72,6 +74,8 @@ pub struct StoredPage {
     pub keyword_scorer: bool,
     #[serde(default)]
     pub since: Option<NaiveDate>,
+    #[serde(default)]
+    pub sources: Vec<crate::domain::Source>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,6 +110,7 @@ impl StoredPage {
             model: d.model.clone(),
             keyword_scorer: d.keyword_scorer,
             since: d.since,
+            sources: d.sources.clone(),
         }
     }
 
@@ -150,6 +155,7 @@ impl StoredPage {
             model: self.model,
             keyword_scorer: self.keyword_scorer,
             since: self.since,
+            sources: self.sources,
         }
     }
 }

@@ -46,7 +46,11 @@ impl Doi {
                 s = rest.trim();
             }
         }
-        let s = s.trim_end_matches(".full.pdf").trim_end_matches(".full");
+        let decoded = s.replace("%2F", "/").replace("%2f", "/");
+        let s = decoded
+            .trim_end_matches('/')
+            .trim_end_matches(".full.pdf")
+            .trim_end_matches(".full");
         let (registrant, suffix) = s.split_once('/').ok_or_else(err)?;
         let registrant_ok = registrant
             .strip_prefix("10.")
@@ -160,6 +164,8 @@ mod tests {
             "https://doi.org/10.1101/2025.03.20.644321",
             "https://www.biorxiv.org/content/10.1101/2025.03.20.644321v2",
             "https://www.medrxiv.org/content/10.1101/2025.03.20.644321v1.full.pdf",
+            "https://doi.org/10.1101%2F2025.03.20.644321",
+            "10.1101/2025.03.20.644321/",
         ] {
             assert_eq!(
                 PaperId::parse(raw).unwrap().as_str(),

@@ -50,6 +50,9 @@ pub struct DigestOptions {
     pub dry_run: bool,
     /// Read the announcement from a saved RSS file instead of arXiv.
     pub feed: Option<PathBuf>,
+    /// Send the day again to these subscribers even though it was delivered: their earlier
+    /// digest is set aside once the day's papers are in hand (never when the fetch fails).
+    pub again: bool,
 }
 
 pub async fn start_run(app: &App, kind: &str, dry_run: bool, source: &str) -> anyhow::Result<i64> {
@@ -81,9 +84,15 @@ pub async fn run_digest(
         format!("{source} + {}", preprints.join(" + "))
     };
     let run_id = start_run(app, "digest", opts.dry_run, &source).await?;
+    if let Some(day) = opts.date {
+        app.store
+            .call(move |c| runs::for_day(c, run_id, day))
+            .await?;
+    }
     let mut report = RunReport {
         run_id,
-        day: None,
+        // Known before the fetch when asked for: a failed fetch still names its day.
+        day: opts.date,
         status: RunStatus::Running,
         papers_fetched: 0,
         scorer: app.scorer.describe(),
@@ -175,6 +184,19 @@ async fn steps(
     }
 
     let mailer = Mailer::from_config(&app.config, opts.dry_run)?;
+
+    if opts.again && !opts.dry_run {
+        for sub in subscribers {
+            let email = sub.email.to_string();
+            let had = app
+                .store
+                .call(move |c| deliveries::supersede(c, &email, day))
+                .await?;
+            if had {
+                tracing::warn!(subscriber = %sub.email, %day, "the earlier digest of the day is kept aside and the day is sent again");
+            }
+        }
+    }
 
     // Subscribers with a delivery row for the day: finish or skip it; nobody is scored twice.
     let unread: Vec<crate::domain::Source> = read.failed.iter().map(|(s, _)| *s).collect();

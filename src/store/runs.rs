@@ -75,6 +75,15 @@ fn process_alive(pid: i64) -> bool {
     !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
+/// The day a run is for, when it is known before anything is fetched (`--date`).
+pub fn for_day(conn: &Connection, run_id: i64, day: NaiveDate) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE runs SET day = ?2 WHERE id = ?1",
+        params![run_id, day.to_string()],
+    )?;
+    Ok(())
+}
+
 pub fn fetched(
     conn: &Connection,
     run_id: i64,

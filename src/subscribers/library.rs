@@ -1,6 +1,6 @@
 //! Interests from a reader's own library (a BibTeX/BibLaTeX export, parsed by the `biblatex`
 //! crate): co-authors who recur become followed authors, recurring keywords and title terms
-//! become keywords, and the library's arXiv papers are never sent again as new.
+//! become keywords, and the library's arXiv and bioRxiv/medRxiv papers are never sent again as new.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -115,7 +115,7 @@ impl Plan {
             s.push_str(&format!("  + topics: {line}\n"));
         }
         s.push_str(&format!(
-            "  {} arXiv papers of the library will never be sent as new\n",
+            "  {} papers of the library (arXiv, bioRxiv, medRxiv) will never be sent as new\n",
             self.proposal.arxiv.len()
         ));
         s

@@ -110,7 +110,7 @@ async fn the_delivery_queue_resends_and_why_without_sqlite() {
     assert!(text.stdout.contains("Fri 28 Mar 2025"), "{}", text.stdout);
     assert!(
         text.stdout
-            .contains(&format!("{} papers on 1 days", ids.len())),
+            .contains(&format!("{} papers on 1 day", ids.len())),
         "{}",
         text.stdout
     );

@@ -367,7 +367,11 @@ async fn a_readers_library_gives_followed_authors_keywords_and_papers_never_sent
         !dry.stdout.contains("+ keyword quantization"),
         "Ada has it already"
     );
-    assert!(dry.stdout.contains("2 arXiv papers"), "{}", dry.stdout);
+    assert!(
+        dry.stdout.contains("2 papers of the library"),
+        "{}",
+        dry.stdout
+    );
     assert_eq!(
         std::fs::read_to_string(app.dir.path().join("subscribers.toml")).unwrap(),
         before
@@ -424,6 +428,13 @@ async fn a_readers_library_gives_followed_authors_keywords_and_papers_never_sent
     );
     let grace = app.received_by("grace@lab.example.org").pop();
     assert!(grace.is_some(), "others are not affected");
+    let why = app.run(&["why", "2503.21135", "--for", ada]).await;
+    assert!(
+        why.stdout
+            .contains("never sent: it is in the reader's library"),
+        "{}",
+        why.stdout
+    );
 }
 
 #[tokio::test]

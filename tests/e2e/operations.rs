@@ -327,16 +327,44 @@ async fn one_reader_gets_a_day_again_on_the_admins_word() {
         "never twice by accident"
     );
 
-    let rerun = app
-        .run(&[
-            "digest",
-            "--date",
-            "2025-03-27",
-            "--only",
-            "ada@lab.example.org",
-            "--again",
-        ])
+    // arXiv down during --again: the delivered digest stays where it was.
+    Mock::given(method("GET"))
+        .and(path("/api/query"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(4)
+        .with_priority(1)
+        .mount(&app.arxiv)
         .await;
+    let again_args = [
+        "digest",
+        "--date",
+        "2025-03-27",
+        "--only",
+        "ada@lab.example.org",
+        "--again",
+    ];
+    let failed = app.run(&again_args).await;
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(!failed.stderr.contains("kept aside"), "{}", failed.stderr);
+    assert_eq!(app.count("SELECT count(*) FROM superseded_deliveries"), 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM runs WHERE day = '2025-03-27' AND status = 'failed'"),
+        1,
+        "a failed fetch still names its day"
+    );
+    let plain = app.run(&["digest", "--date", "2025-03-27"]).await;
+    assert!(
+        plain.stdout.contains("already delivered"),
+        "{}",
+        plain.stdout
+    );
+    assert_eq!(app.received_by("ada@lab.example.org").len(), 1);
+    let ignored = app
+        .run(&["digest", "--only", "ada@lab.example.org", "--again"])
+        .await;
+    assert_eq!(ignored.code, 2, "--again needs --date: {}", ignored.stderr);
+
+    let rerun = app.run(&again_args).await;
     assert_eq!(rerun.code, 0, "{}", rerun.stderr);
     assert!(rerun.stderr.contains("kept aside"), "{}", rerun.stderr);
     assert!(

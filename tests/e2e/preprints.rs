@@ -34,6 +34,12 @@ categories = ["cs.LG", "medrxiv:epidemiology"]
 min_relevance = 1
 min_novelty = 1
 
+# Max reads every configured category (no `categories`).
+[[subscriber]]
+email = "max@lab.example.org"
+name = "Max All"
+topics = "Mixture-of-Experts."
+
 # Eli reads medRxiv's epidemiology.
 [[subscriber]]
 email = "eli@lab.example.org"
@@ -300,6 +306,33 @@ async fn each_reader_gets_their_sources_and_a_server_that_is_down_holds_nobody_h
             .all(|l| l.starts_with("https://www.biorxiv.org/content/10.1101/")),
         "{links:?}"
     );
+
+    // Archive pages name the reader's sources, like their mail, whatever papers the day had.
+    for (reader, sources) in [
+        ("mia@lab.example.org", "arXiv and medRxiv"),
+        ("max@lab.example.org", "arXiv, bioRxiv and medRxiv"),
+    ] {
+        let key: String = app
+            .db()
+            .query_row(
+                "SELECT key FROM archive_keys WHERE subscriber = ?1",
+                [reader],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let page = std::fs::read_to_string(
+            app.dir
+                .path()
+                .join("archive")
+                .join(&key)
+                .join("2025-03/2025-03-28.html"),
+        )
+        .unwrap();
+        assert!(
+            page.contains(&format!("Personalized Daily {sources} Papers")),
+            "{reader}: {page}"
+        );
+    }
 
     // A re-run of Monday reads nothing again and sends nothing twice.
     let again = app
