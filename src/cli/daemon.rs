@@ -59,7 +59,7 @@ pub fn status(config: Config, args: StatusArgs) -> Result<u8, Failure> {
     if args.json {
         let v = serde_json::json!({
             "daemon": daemon_pid.as_ref().map(|p| serde_json::json!({"pid": p})),
-            "next_run": next.map(|t| t.to_rfc3339()),
+            "next_run": next.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             "schedule": {"cron": config.schedule.cron, "timezone": config.schedule.timezone},
             "inbox": {"configured": config.imap.is_some(), "last_message_at": last_reply, "answers_pending": pending},
             "runs": recent.iter().map(|r| serde_json::json!({"id": r.id, "kind": r.kind, "day": r.day, "status": r.status, "error": r.error})).collect::<Vec<_>>(),

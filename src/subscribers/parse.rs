@@ -329,15 +329,24 @@ fn validate(
             let line = ctx.line(c);
             match Category::parse(c.get_ref()) {
                 Ok(cat) if known.contains(&cat) => out.push(cat),
-                Ok(cat) => ctx.problem(
-                    Some(line),
-                    "categories",
-                    format!(
-                        "{cat} is not among the configured categories ({}); add it to [{}] categories in paperboy.toml",
-                        known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
-                        cat.source().as_str()
-                    ),
-                ),
+                Ok(cat) => {
+                    let nearest = known
+                        .iter()
+                        .map(|k| (strsim::jaro_winkler(k.as_str(), cat.as_str()), k))
+                        .filter(|(score, _)| *score > 0.85)
+                        .max_by(|a, b| a.0.total_cmp(&b.0))
+                        .map(|(_, k)| format!("did you mean `{k}`? "))
+                        .unwrap_or_default();
+                    ctx.problem(
+                        Some(line),
+                        "categories",
+                        format!(
+                            "{cat} is not among the configured categories; {nearest}the configured ones: {}; or add it to [{}] categories in paperboy.toml",
+                            known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
+                            cat.source().as_str()
+                        ),
+                    )
+                }
                 Err(e) => ctx.problem(Some(line), "categories", e.to_string()),
             }
         }
