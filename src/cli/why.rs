@@ -170,7 +170,14 @@ pub async fn run(config: Config, args: WhyArgs) -> Result<u8, Failure> {
     let days: Vec<String> = facts
         .announced
         .iter()
-        .map(|(d, t)| format!("{d} ({t})"))
+        .map(|(d, t)| match paper.source {
+            crate::domain::Source::Arxiv => format!("{d} ({t})"),
+            source => format!(
+                "{d} (read from {}, version {})",
+                source.name(),
+                paper.version
+            ),
+        })
         .collect();
     lines.push(("announced", days.join(", ")));
     let in_cats = paper.categories.iter().any(|c| categories.contains(c));
