@@ -174,9 +174,10 @@ pub async fn send_pending(app: &App) -> anyhow::Result<usize> {
                         tracing::error!(error = %e, run = alert.run_id, "could not send the alert to the admin; it stays pending and is sent with the next run");
                         break;
                     }
-                    let wait =
-                        std::time::Duration::from_millis(app.config.schedule.send_retry_base_ms)
-                            .saturating_mul(2u32.saturating_pow(attempt - 1));
+                    let wait = crate::clock::backoff(
+                        std::time::Duration::from_millis(app.config.schedule.send_retry_base_ms),
+                        attempt,
+                    );
                     tracing::warn!(error = %e, attempt, wait_ms = wait.as_millis() as u64, "the alert was refused for now; retrying");
                     tokio::time::sleep(wait).await;
                 }

@@ -43,3 +43,8 @@ impl Clock {
 pub fn now_utc() -> DateTime<Utc> {
     Utc::now()
 }
+
+/// The wait before retry number `attempt` (1 for the first retry): `base`, doubling each time.
+pub fn backoff(base: std::time::Duration, attempt: u32) -> std::time::Duration {
+    base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
+}

@@ -189,7 +189,7 @@ impl ArxivClient {
         }
         Ok(Announcement {
             day,
-            papers: crate::arxiv::parse::merge_duplicates(papers),
+            papers: crate::domain::merge_duplicates(papers),
             rejected,
         })
     }
@@ -219,9 +219,7 @@ impl ArxivClient {
             if attempt >= self.max_attempts || !error.worth_retrying() {
                 return Err(error);
             }
-            let backoff = self
-                .retry_base
-                .saturating_mul(2u32.saturating_pow(attempt - 1));
+            let backoff = crate::clock::backoff(self.retry_base, attempt);
             let wait = after.unwrap_or(backoff).min(Duration::from_secs(300));
             tracing::warn!(%error, attempt, wait_ms = wait.as_millis() as u64, "arXiv request failed; retrying");
             tokio::time::sleep(wait).await;

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::domain::{AnnounceType, ArxivId, Category, Paper, PaperId, Source};
+use crate::domain::{AnnounceType, ArxivId, Category, Paper, Source};
 use crate::tex;
 
 /// One day's papers as announced.
@@ -104,32 +104,9 @@ pub fn parse_rss(xml: &str) -> Result<Announcement, FeedError> {
     }
     Ok(Announcement {
         day,
-        papers: merge_duplicates(papers),
+        papers: crate::domain::merge_duplicates(papers),
         rejected,
     })
-}
-
-/// A paper listed twice in one answer (arXiv does it across categories) is one paper: the first
-/// listing, with the categories of both.
-pub fn merge_duplicates(papers: Vec<Paper>) -> Vec<Paper> {
-    let mut out: Vec<Paper> = Vec::with_capacity(papers.len());
-    let mut index: std::collections::HashMap<PaperId, usize> = std::collections::HashMap::new();
-    for p in papers {
-        match index.get(&p.id) {
-            Some(&i) => {
-                for c in p.categories {
-                    if !out[i].categories.contains(&c) {
-                        out[i].categories.push(c);
-                    }
-                }
-            }
-            None => {
-                index.insert(p.id.clone(), out.len());
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 fn rss_item(item: Item) -> Result<Paper, String> {

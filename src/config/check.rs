@@ -2,7 +2,7 @@
 //! problem at once, as (dotted key, message).
 
 use super::Config;
-use crate::domain::{AnnounceType, Category};
+use crate::domain::{AnnounceType, Category, Source};
 
 impl Config {
     /// Every problem with the values (types and names are checked while loading), as
@@ -58,29 +58,26 @@ impl Config {
             }
             let mut listed = std::collections::HashSet::new();
             for c in &pre.categories {
-                if let Ok(cat) = Category::subject(source, c) {
-                    if !listed.insert(cat.clone()) {
-                        bad(
-                            &format!("{section}.categories"),
-                            format!("`{c}` is listed twice (as `{}`)", cat.name()),
-                        );
-                    }
-                }
                 match Category::subject(source, c) {
                     Err(e) => bad(&format!("{section}.categories"), e.to_string()),
-                    Ok(cat) if !cat.is_known() => bad(
-                        &format!("{section}.categories"),
-                        format!(
-                            "`{c}` is not a {} subject; did you mean {}?",
-                            source.name(),
-                            Category::nearest_in(source, c)
-                                .iter()
-                                .map(|n| format!("`{n}`"))
-                                .collect::<Vec<_>>()
-                                .join(" or ")
-                        ),
-                    ),
-                    Ok(_) => {}
+                    Ok(cat) => {
+                        if !listed.insert(cat.clone()) {
+                            bad(
+                                &format!("{section}.categories"),
+                                format!("`{c}` is listed twice (as `{}`)", cat.name()),
+                            );
+                        }
+                        if !cat.is_known() {
+                            bad(
+                                &format!("{section}.categories"),
+                                format!(
+                                    "`{c}` is not a {} subject; did you mean {}?",
+                                    source.name(),
+                                    did_you_mean(source, c)
+                                ),
+                            );
+                        }
+                    }
                 }
             }
         }
@@ -91,11 +88,7 @@ impl Config {
                     "arxiv.categories",
                     format!(
                         "`{c}` is not an arXiv category; did you mean {}? (the list: https://arxiv.org/category_taxonomy)",
-                        Category::nearest(c)
-                            .iter()
-                            .map(|n| format!("`{n}`"))
-                            .collect::<Vec<_>>()
-                            .join(" or ")
+                        did_you_mean(Source::Arxiv, c)
                     ),
                 ),
                 Ok(_) => {}
@@ -189,4 +182,13 @@ fn check_url(url: &str) -> Result<(), String> {
             "`{url}` is not a web address ({e}); write it like \"https://example.org/path\""
         )),
     }
+}
+
+/// The names of `source` closest to `raw`, as "`a` or `b` or `c`".
+fn did_you_mean(source: Source, raw: &str) -> String {
+    Category::nearest_in(source, raw)
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(" or ")
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::Config;
 
-/// One thing wrong with the configuration.
+/// One thing wrong with the configuration or the subscribers file, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem {
     /// The file, or `environment variable PAPERBOY__…`.

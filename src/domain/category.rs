@@ -363,11 +363,6 @@ impl Category {
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
         scored.into_iter().take(3).map(|(_, c)| c).collect()
     }
-
-    /// The (at most three) arXiv categories closest to `raw`, best first.
-    pub fn nearest(raw: &str) -> Vec<&'static str> {
-        Category::nearest_in(Source::Arxiv, raw)
-    }
 }
 
 impl fmt::Display for Category {
@@ -384,8 +379,11 @@ mod tests {
     fn unknown_categories_get_suggestions() {
         assert!(Category::parse("cs.LG").unwrap().is_known());
         assert!(!Category::parse("astroph").unwrap().is_known());
-        assert_eq!(Category::nearest("astroph")[0], "astro-ph");
-        assert_eq!(Category::nearest("cs.lg")[0], "cs.LG");
+        assert_eq!(
+            Category::nearest_in(Source::Arxiv, "astroph")[0],
+            "astro-ph"
+        );
+        assert_eq!(Category::nearest_in(Source::Arxiv, "cs.lg")[0], "cs.LG");
     }
 
     #[test]

@@ -15,6 +15,6 @@ pub use category::{Category, CategoryError};
 pub use email::{EmailError, SubscriberEmail};
 pub use language::{Language, LanguageError};
 pub use money::{thousands, Money};
-pub use paper::{AnnounceType, Paper, Source};
+pub use paper::{merge_duplicates, AnnounceType, Paper, Source};
 pub use paper_id::{Doi, PaperId, PaperIdError};
 pub use score::{Score, ScoreError, Verdict};

@@ -109,9 +109,40 @@ impl Source {
         }
     }
 
+    /// The sources `categories` draw on, each once, in source order.
+    pub fn of(categories: &[super::Category]) -> Vec<Source> {
+        let mut out: Vec<Source> = categories.iter().map(super::Category::source).collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     pub fn parse(raw: &str) -> Option<Source> {
         Source::ALL
             .into_iter()
             .find(|s| s.as_str().eq_ignore_ascii_case(raw.trim()))
     }
+}
+
+/// A paper listed twice (arXiv does it across categories, a preprint server across subjects)
+/// is one paper: the first listing, with the categories of both.
+pub fn merge_duplicates(papers: Vec<Paper>) -> Vec<Paper> {
+    let mut out: Vec<Paper> = Vec::with_capacity(papers.len());
+    let mut index: std::collections::HashMap<PaperId, usize> = std::collections::HashMap::new();
+    for p in papers {
+        match index.get(&p.id) {
+            Some(&i) => {
+                for c in p.categories {
+                    if !out[i].categories.contains(&c) {
+                        out[i].categories.push(c);
+                    }
+                }
+            }
+            None => {
+                index.insert(p.id.clone(), out.len());
+                out.push(p);
+            }
+        }
+    }
+    out
 }

@@ -198,8 +198,10 @@ async fn send_recorded(
                 return Ok(r);
             }
             Err(err) if err.transient && attempt < attempts && !app.cancel.is_cancelled() => {
-                let wait = std::time::Duration::from_millis(app.config.schedule.send_retry_base_ms)
-                    .saturating_mul(2u32.saturating_pow(attempt - 1));
+                let wait = crate::clock::backoff(
+                    std::time::Duration::from_millis(app.config.schedule.send_retry_base_ms),
+                    attempt,
+                );
                 tracing::warn!(subscriber = %email, error = %err, attempt, wait_ms = wait.as_millis() as u64, "sending failed for now; retrying");
                 tokio::time::sleep(wait).await;
             }

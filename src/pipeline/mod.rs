@@ -8,6 +8,7 @@ use futures::StreamExt as _;
 
 pub use crate::app::App;
 use crate::arxiv::{parse_rss, Announcement};
+use crate::domain::Source;
 use crate::mail::Mailer;
 use crate::problem::{Kind, Problem};
 use crate::store::deliveries;
@@ -199,7 +200,7 @@ async fn steps(
     }
 
     // Subscribers with a delivery row for the day: finish or skip it; nobody is scored twice.
-    let unread: Vec<crate::domain::Source> = read.failed.iter().map(|(s, _)| *s).collect();
+    let unread: Vec<Source> = read.failed.iter().map(|(s, _)| *s).collect();
     let all_categories = app.config.categories();
     let mut fresh = Vec::new();
     for sub in subscribers {
@@ -210,14 +211,9 @@ async fn steps(
                 .push(simple(&email, SubscriberStatus::Paused, None, None));
             continue;
         }
-        let categories = sub.categories.as_ref().unwrap_or(&all_categories);
-        if !unread.is_empty()
-            && !categories.is_empty()
-            && categories.iter().all(|c| unread.contains(&c.source()))
-        {
-            let mut names: Vec<&str> = categories.iter().map(|c| c.source().name()).collect();
-            names.sort_unstable();
-            names.dedup();
+        let sources = Source::of(sub.categories.as_ref().unwrap_or(&all_categories));
+        if !sources.is_empty() && sources.iter().all(|s| unread.contains(s)) {
+            let names: Vec<&str> = sources.iter().map(|s| s.name()).collect();
             report.subscribers.push(simple(
                 &email,
                 SubscriberStatus::SourceUnavailable,

@@ -211,15 +211,8 @@ pub async fn prepare(
             .get(sub_email.as_str())
             .copied()
             .unwrap_or(Cadence::Daily);
-        let mut sources: Vec<crate::domain::Source> = sub
-            .categories
-            .as_ref()
-            .unwrap_or(&config_categories)
-            .iter()
-            .map(|c| c.source())
-            .collect();
-        sources.sort();
-        sources.dedup();
+        let sources =
+            crate::domain::Source::of(sub.categories.as_ref().unwrap_or(&config_categories));
         let digest = Digest {
             day: announcement.day,
             sources: sources.clone(),

@@ -2,7 +2,7 @@
 //! complete read through the day before the run's day (they post every day, weekends too). A
 //! server that fails holds nobody else up: its window stays open and the next run reads it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{Duration, NaiveDate};
 
@@ -43,8 +43,7 @@ impl Read {
 /// Reads every configured server's open windows up to the day before `day`.
 pub async fn read(app: &App, day: NaiveDate) -> anyhow::Result<Read> {
     let mut out = Read::default();
-    let mut found: HashMap<PaperId, Paper> = HashMap::new();
-    let mut order = Vec::new();
+    let mut found: Vec<Paper> = Vec::new();
     let to = day - Duration::days(1);
     for (source, config) in app.config.preprints() {
         for name in &config.categories {
@@ -79,21 +78,7 @@ pub async fn read(app: &App, day: NaiveDate) -> anyhow::Result<Read> {
                         tracing::warn!(server = source.name(), record = %r, "skipped an unreadable record");
                     }
                     tracing::info!(server = source.name(), %category, papers = window.papers.len(), pages = window.pages, "read");
-                    for p in window.papers {
-                        match found.get_mut(&p.id) {
-                            Some(seen) => {
-                                for c in p.categories {
-                                    if !seen.categories.contains(&c) {
-                                        seen.categories.push(c);
-                                    }
-                                }
-                            }
-                            None => {
-                                order.push(p.id.clone());
-                                found.insert(p.id.clone(), p);
-                            }
-                        }
-                    }
+                    found.extend(window.papers);
                     out.marks.push((category, to));
                 }
                 Err(e) => {
@@ -104,20 +89,14 @@ pub async fn read(app: &App, day: NaiveDate) -> anyhow::Result<Read> {
             }
         }
     }
-    let ids = order.clone();
+    // A paper in two subjects is one paper, with both.
+    let found = crate::domain::merge_duplicates(found);
+    let ids: Vec<PaperId> = found.iter().map(|p| p.id.clone()).collect();
     let elsewhere = app
         .store
         .call(move |c| papers::announced_elsewhere(c, &ids, day))
         .await?;
-    for id in order {
-        if let Some(p) = found.remove(&id) {
-            if elsewhere.contains(&id) {
-                out.revisions.push(p);
-            } else {
-                out.papers.push(p);
-            }
-        }
-    }
+    (out.revisions, out.papers) = found.into_iter().partition(|p| elsewhere.contains(&p.id));
     Ok(out)
 }
 

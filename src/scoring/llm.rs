@@ -193,9 +193,7 @@ impl LlmClient {
                     ));
                 }
                 why => {
-                    let wait = self
-                        .retry_base
-                        .saturating_mul(2u32.saturating_pow(attempt - 1));
+                    let wait = crate::clock::backoff(self.retry_base, attempt);
                     tracing::warn!(error = %why, attempt, wait_ms = wait.as_millis() as u64, "model call failed; retrying");
                     tokio::time::sleep(wait).await;
                 }

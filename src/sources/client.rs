@@ -137,11 +137,10 @@ impl PreprintClient {
                 "{base}/details/{}/{from}/{to}/{cursor}",
                 source.as_str()
             ))
-            .map_err(|e| PreprintError::Answer {
+            .map_err(|e| PreprintError::Refused {
                 server,
                 url: base.to_string(),
-                attempts: 0,
-                source: super::PageError::NotJson(format!("bad api_url: {e}")),
+                reason: format!("api_url is not a URL ({e})"),
             })?;
             url.query_pairs_mut().append_pair("category", &subject);
             let url = url.to_string();
@@ -262,8 +261,8 @@ impl PreprintClient {
             if attempt >= max_attempts || hopeless {
                 return Err(error);
             }
-            let backoff = Duration::from_millis(config.retry_base_ms)
-                .saturating_mul(2u32.saturating_pow(attempt - 1));
+            let backoff =
+                crate::clock::backoff(Duration::from_millis(config.retry_base_ms), attempt);
             let wait = after.unwrap_or(backoff).min(MAX_WAIT);
             tracing::warn!(%error, attempt, wait_ms = wait.as_millis() as u64, "{server} request failed; retrying");
             tokio::time::sleep(wait).await;

@@ -51,7 +51,7 @@ pub fn load(
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| SubscribersError {
         problems: vec![Problem {
-            file: file.clone(),
+            source: file.clone(),
             line: None,
             key: None,
             message: format!(
@@ -70,7 +70,7 @@ pub fn parse(
 ) -> Result<Vec<Subscriber>, SubscribersError> {
     let raw: RawFile = toml::from_str(text).map_err(|e| SubscribersError {
         problems: vec![Problem {
-            file: file.to_string(),
+            source: file.to_string(),
             line: e.span().map(|s| line_of(text, s.start)),
             key: None,
             message: e.message().trim().to_string(),
@@ -128,7 +128,7 @@ impl Ctx<'_> {
 
     fn problem(&mut self, line: Option<usize>, key: &str, message: String) {
         self.problems.push(Problem {
-            file: self.file.to_string(),
+            source: self.file.to_string(),
             line: Some(line.unwrap_or(self.entry_line)),
             key: Some(key.to_string()),
             message,

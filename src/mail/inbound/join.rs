@@ -87,6 +87,18 @@ impl Wanted {
 }
 
 impl Inbox<'_> {
+    /// A short note about someone's subscription (already subscribed, awaiting approval).
+    fn subscription_note(&self, to: &Address, text: &str) -> anyhow::Result<Vec<u8>> {
+        let body = format!("Hello,\n\n{text}\n");
+        build_notice(
+            &self.app.from,
+            to,
+            "Your paper digest subscription",
+            None,
+            &body,
+        )
+    }
+
     /// "subscribe" from `email` (the message's From): a confirmation to that address.
     pub(super) async fn request_subscription(
         &self,
@@ -114,14 +126,7 @@ impl Inbox<'_> {
         }
         let to: Address = email.as_str().parse()?;
         if self.current(email)?.is_some() {
-            let body = "Hello,\n\nThis address already receives the lab's arXiv digest; nothing was changed.\nReply \"help\" to any digest for the commands.\n";
-            let note = build_notice(
-                &self.app.from,
-                &to,
-                "Your paper digest subscription",
-                None,
-                body,
-            )?;
+            let note = self.subscription_note(&to, "This address already receives the lab's paper digest; nothing was changed.\nReply \"help\" to any digest for the commands.")?;
             return Ok((
                 "answered".into(),
                 "already subscribed".into(),
@@ -239,14 +244,7 @@ impl Inbox<'_> {
                 .call(move |c| join::set_status(c, &t, "confirmed"))
                 .await?;
             let to: Address = req.email.parse()?;
-            let body = "Hello,\n\nThank you: your request is confirmed. The person who runs paperboy for the lab will approve it, and the digest starts then.\n";
-            let note = build_notice(
-                &self.app.from,
-                &to,
-                "Your paper digest subscription",
-                None,
-                body,
-            )?;
+            let note = self.subscription_note(&to, "Thank you: your request is confirmed. The person who runs paperboy for the lab will approve it, and the digest starts then.")?;
             return Ok((
                 "answered".into(),
                 "confirmed; awaiting the admin's approval".into(),
