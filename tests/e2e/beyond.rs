@@ -570,22 +570,8 @@ async fn a_weekly_reader_gets_one_digest_on_friday_with_the_whole_week_scored_on
         .and_then(|n| n.trim().parse().ok())
         .unwrap();
     assert!(total > 17, "the whole week's papers, not Friday's: {total}");
-    let key: String = app
-        .db()
-        .query_row(
-            "SELECT key FROM archive_keys WHERE subscriber = ?1",
-            [ada],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let page = std::fs::read_to_string(
-        app.dir
-            .path()
-            .join("archive")
-            .join(&key)
-            .join("2025-03/2025-03-28.html"),
-    )
-    .unwrap();
+    let page =
+        std::fs::read_to_string(app.archive_dir(ada).join("2025-03/2025-03-28.html")).unwrap();
     assert!(page.contains("Personalized Weekly arXiv Papers"), "{page}");
     for prefix in ["2503.4", "2503.7", "2503.2"] {
         assert!(

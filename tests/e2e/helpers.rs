@@ -658,6 +658,19 @@ security = "none"
         rusqlite::Connection::open(self.dir.path().join("data/paperboy.db")).unwrap()
     }
 
+    /// A reader's folder of the web archive (`[archive] dir = "archive"`), by its stored key.
+    pub fn archive_dir(&self, email: &str) -> PathBuf {
+        let key: String = self
+            .db()
+            .query_row(
+                "SELECT key FROM archive_keys WHERE subscriber = ?1",
+                [email],
+                |r| r.get(0),
+            )
+            .unwrap();
+        self.dir.path().join("archive").join(key)
+    }
+
     pub fn count(&self, sql: &str) -> i64 {
         self.db().query_row(sql, [], |r| r.get(0)).unwrap()
     }

@@ -277,15 +277,7 @@ async fn each_reader_gets_their_sources_and_a_server_that_is_down_holds_nobody_h
     );
 
     // Nora's feed holds her preprints, linked to bioRxiv, each once.
-    let key: String = app
-        .db()
-        .query_row(
-            "SELECT key FROM archive_keys WHERE subscriber = 'nora@lab.example.org'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let xml = std::fs::read(app.dir.path().join("archive").join(&key).join("feed.xml")).unwrap();
+    let xml = std::fs::read(app.archive_dir("nora@lab.example.org").join("feed.xml")).unwrap();
     let feed = feed_rs::parser::parse(xml.as_slice()).expect("valid Atom");
     let links: Vec<String> = feed
         .entries
@@ -312,22 +304,8 @@ async fn each_reader_gets_their_sources_and_a_server_that_is_down_holds_nobody_h
         ("mia@lab.example.org", "arXiv and medRxiv"),
         ("max@lab.example.org", "arXiv, bioRxiv and medRxiv"),
     ] {
-        let key: String = app
-            .db()
-            .query_row(
-                "SELECT key FROM archive_keys WHERE subscriber = ?1",
-                [reader],
-                |r| r.get(0),
-            )
+        let page = std::fs::read_to_string(app.archive_dir(reader).join("2025-03/2025-03-28.html"))
             .unwrap();
-        let page = std::fs::read_to_string(
-            app.dir
-                .path()
-                .join("archive")
-                .join(&key)
-                .join("2025-03/2025-03-28.html"),
-        )
-        .unwrap();
         assert!(
             page.contains(&format!("Personalized Daily {sources} Papers")),
             "{reader}: {page}"
