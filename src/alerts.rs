@@ -8,10 +8,10 @@ use lettre::message::{header::ContentType, Mailbox};
 use lettre::Message;
 
 use crate::app::App;
+use crate::domain::problem::Kind;
 use crate::mail::outbound::new_message_id;
 use crate::mail::Mailer;
 use crate::pipeline::RunReport;
-use crate::problem::Kind;
 use crate::store::alerts;
 use crate::store::runs::RunStatus;
 
@@ -174,7 +174,7 @@ pub async fn send_pending(app: &App) -> anyhow::Result<usize> {
                         tracing::error!(error = %e, run = alert.run_id, "could not send the alert to the admin; it stays pending and is sent with the next run");
                         break;
                     }
-                    let wait = crate::clock::backoff(
+                    let wait = crate::support::clock::backoff(
                         std::time::Duration::from_millis(app.config.schedule.send_retry_base_ms),
                         attempt,
                     );

@@ -320,7 +320,7 @@ fn feed(
             link.set_rel("alternate");
             let mut entry = Entry::default();
             entry.set_id(format!("urn:paperboy:{key}:{day}:{}", e.paper.id));
-            entry.set_title(Text::plain(crate::tex::readable(&e.paper.title)));
+            entry.set_title(Text::plain(crate::support::tex::readable(&e.paper.title)));
             entry.set_updated(at(day));
             entry.set_links(vec![link]);
             entry.set_summary(Some(Text::plain(summary)));
@@ -368,7 +368,7 @@ fn month_page(
                 ol {
                     @for (i, e) in page.entries.iter().take(TOP).enumerate() {
                         li {
-                            a href=(format!("{day}.html#paper-{}", i + 1)) { (crate::tex::readable(&e.paper.title)) }
+                            a href=(format!("{day}.html#paper-{}", i + 1)) { (crate::support::tex::readable(&e.paper.title)) }
                             @if let Some(v) = &e.verdict { " " span class="m" { "relevance " (v.relevance) } }
                             @if e.author_match { " " span class="m" { "author match" } }
                         }

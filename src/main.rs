@@ -2,6 +2,6 @@ use clap::Parser as _;
 
 fn main() -> std::process::ExitCode {
     let cli = paperboy::cli::Cli::parse();
-    paperboy::telemetry::init(cli.log_format);
+    paperboy::support::telemetry::init(cli.log_format);
     paperboy::cli::main(cli)
 }

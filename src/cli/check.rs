@@ -5,12 +5,12 @@ use clap::Args;
 
 use super::output;
 use super::{Failure, EXIT_FAILED, EXIT_OK};
-use crate::arxiv::ArxivClient;
 use crate::config::Config;
 use crate::mail::Mailer;
 use crate::scoring::llm::LlmClient;
 use crate::scoring::prices::PriceTable;
 use crate::scoring::prompt::Prompts;
+use crate::sources::arxiv::ArxivClient;
 use crate::store::spend;
 use crate::store::Store;
 use crate::subscribers::admin::Subscribers;
@@ -207,7 +207,7 @@ pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
         };
         items.push(item("arxiv", r));
         // Each preprint server: its first subject, yesterday (one request; nothing stored).
-        if let Ok(client) = crate::sources::PreprintClient::new(from.email.as_ref()) {
+        if let Ok(client) = crate::sources::preprints::PreprintClient::new(from.email.as_ref()) {
             let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
             for (source, pre) in config.preprints() {
                 let Some(cat) = pre

@@ -7,9 +7,9 @@ use clap::Args;
 use super::digest::build_app;
 use super::output::{self, table};
 use super::{open_store, Failure, EXIT_OK};
+use crate::app::daemon;
+use crate::config::schedule::Schedule;
 use crate::config::Config;
-use crate::daemon;
-use crate::schedule::Schedule;
 use crate::store::runs;
 
 /// Run as a daemon: on the schedule (and at start) make sure every recent announcement day has
@@ -38,7 +38,8 @@ pub struct StatusArgs {
 
 pub fn status(config: Config, args: StatusArgs) -> Result<u8, Failure> {
     let store = open_store(&config)?;
-    let clock = crate::clock::Clock::from_env().map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    let clock =
+        crate::support::clock::Clock::from_env().map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let schedule = Schedule::parse(&config.schedule.cron, &config.schedule.timezone)
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let next = schedule

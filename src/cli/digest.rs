@@ -83,7 +83,8 @@ pub async fn run(config: Config, args: DigestArgs) -> Result<u8, Failure> {
             )));
         }
     }
-    let clock = crate::clock::Clock::from_env().map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    let clock =
+        crate::support::clock::Clock::from_env().map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     if let Some(day) = args.date {
         check_day(day, clock.now().date_naive()).map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     }

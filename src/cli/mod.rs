@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::telemetry::LogFormat;
+use crate::support::telemetry::LogFormat;
 
 /// Exit codes (documented in `--help` and the README).
 pub const EXIT_OK: u8 = 0;

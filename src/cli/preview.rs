@@ -143,7 +143,7 @@ pub async fn send_test(config: Config, args: SendTestArgs) -> Result<u8, Failure
     let bytes = as_test(
         &d.message,
         &message_id,
-        &crate::clock::now_utc().to_rfc2822(),
+        &crate::support::clock::now_utc().to_rfc2822(),
     );
     match mailer
         .send(&from.email, &args.email.to_address(), &bytes)

@@ -41,7 +41,7 @@ pub enum By {
 pub fn run(config: Config, args: SpendArgs) -> Result<u8, Failure> {
     let until = args
         .until
-        .unwrap_or_else(|| crate::clock::now_utc().date_naive());
+        .unwrap_or_else(|| crate::support::clock::now_utc().date_naive());
     let since = args.since.unwrap_or(until - Duration::days(29));
     if since > until {
         return Err(Failure::usage(anyhow::anyhow!(

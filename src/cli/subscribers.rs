@@ -452,7 +452,9 @@ fn show(
     let s = find(subs, email)?;
     let store = open_store(config)?;
     let last = store.with(|c| deliveries::latest_sent(c, email.as_str()))?;
-    let month_start = crate::clock::now_utc().format("%Y-%m-01").to_string();
+    let month_start = crate::support::clock::now_utc()
+        .format("%Y-%m-01")
+        .to_string();
     let month = store.with(|c| spend::subscriber_since(c, email.as_str(), &month_start))?;
     let month_cost = month.cost.with_unknown(month.unpriced_calls, month.calls);
     if json {

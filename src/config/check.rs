@@ -135,7 +135,7 @@ impl Config {
             Ok(_) => {}
         }
         if let Err(e) =
-            crate::schedule::Schedule::parse(&self.schedule.cron, &self.schedule.timezone)
+            crate::config::schedule::Schedule::parse(&self.schedule.cron, &self.schedule.timezone)
         {
             bad("schedule", e);
         }

@@ -12,6 +12,7 @@ use crate::domain::{AnnounceType, Category};
 
 mod check;
 mod load;
+pub mod schedule;
 
 pub use load::{ConfigError, ConfigProblem};
 

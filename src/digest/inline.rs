@@ -7,7 +7,7 @@ use pulldown_cmark::{Event, Parser, Tag, TagEnd};
 
 /// A model's comment as HTML: emphasis and code styled, TeX as Unicode, everything escaped.
 pub fn rich(text: &str) -> Markup {
-    let text = crate::tex::to_unicode(text);
+    let text = crate::support::tex::to_unicode(text);
     let mut out = String::new();
     let mut pending_space = false;
     for event in Parser::new(&text) {
@@ -40,7 +40,7 @@ pub fn rich(text: &str) -> Markup {
 
 /// The same text without markup, for the plain-text part and summaries.
 pub fn plain(text: &str) -> String {
-    let text = crate::tex::to_unicode(text);
+    let text = crate::support::tex::to_unicode(text);
     let mut out = String::new();
     let mut pending_space = false;
     for event in Parser::new(&text) {

@@ -31,7 +31,7 @@ pub struct Entry {
 #[derive(Debug, Clone)]
 pub struct Unscored {
     pub paper: Paper,
-    pub reason: crate::problem::Problem,
+    pub reason: crate::domain::problem::Problem,
 }
 
 #[derive(Debug, Clone)]

@@ -69,7 +69,7 @@ pub struct StoredPage {
     pub usage: Vec<Totals>,
     pub total_papers: usize,
     pub scanned: usize,
-    pub unscored: Vec<(PaperId, crate::problem::Problem)>,
+    pub unscored: Vec<(PaperId, crate::domain::problem::Problem)>,
     pub model: String,
     pub keyword_scorer: bool,
     #[serde(default)]

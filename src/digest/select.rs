@@ -51,7 +51,7 @@ pub fn same_author(followed: &str, author: &str) -> bool {
 fn name_tokens(name: &str) -> Vec<String> {
     let mut depth = 0;
     let mut plain = String::new();
-    for c in crate::tex::to_unicode(name).nfkd() {
+    for c in crate::support::tex::to_unicode(name).nfkd() {
         match c {
             '(' => depth += 1,
             ')' => depth -= 1,

@@ -2,7 +2,7 @@ use std::fmt::Write as _;
 
 use super::{inline, Digest, Entry};
 use crate::domain::thousands;
-use crate::tex::readable;
+use crate::support::tex::readable;
 
 /// Lines wrap at 78 columns; a URL is never broken (it goes on a line of its own when long).
 const WIDTH: usize = 78;

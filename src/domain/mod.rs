@@ -8,6 +8,7 @@ mod language;
 mod money;
 mod paper;
 mod paper_id;
+pub mod problem;
 mod score;
 
 pub use arxiv_id::{ArxivId, ArxivIdError};

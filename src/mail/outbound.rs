@@ -1,4 +1,4 @@
-use crate::problem::{Kind, Problem};
+use crate::domain::problem::{Kind, Problem};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -86,7 +86,7 @@ impl Mailer {
 
     pub fn file(dir: &Path) -> anyhow::Result<Mailer> {
         // Private: the messages carry each reader's reply token.
-        crate::app::private_dir(dir)
+        crate::support::fs::private_dir(dir)
             .with_context(|| format!("cannot create the outbox {}", dir.display()))?;
         Ok(Mailer::File {
             transport: AsyncFileTransport::new(dir),

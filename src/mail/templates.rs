@@ -2,12 +2,24 @@
 
 use std::path::Path;
 
-const HELP: &str = include_str!("../../emails/help.txt");
-const CONFIRMATION: &str = include_str!("../../emails/confirmation.txt");
-const UNSUBSCRIBED: &str = include_str!("../../emails/unsubscribed.txt");
-const CONFIRM_UNSUBSCRIBE: &str = include_str!("../../emails/confirm-unsubscribe.txt");
-const CONFIRM_SUBSCRIBE: &str = include_str!("../../emails/confirm-subscribe.txt");
-const WELCOME: &str = include_str!("../../emails/welcome.txt");
+const HELP: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/emails/help.txt"));
+const CONFIRMATION: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/emails/confirmation.txt"
+));
+const UNSUBSCRIBED: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/emails/unsubscribed.txt"
+));
+const CONFIRM_UNSUBSCRIBE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/emails/confirm-unsubscribe.txt"
+));
+const CONFIRM_SUBSCRIBE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/emails/confirm-subscribe.txt"
+));
+const WELCOME: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/emails/welcome.txt"));
 
 #[derive(Debug, Clone)]
 pub struct Templates {

@@ -5,10 +5,10 @@ use chrono::NaiveDate;
 
 use super::report::simple;
 use super::{App, Prepared, SubscriberReport};
+use crate::domain::problem::{Kind, Problem};
 use crate::domain::PaperId;
 use crate::mail::outbound::new_message_id;
 use crate::mail::{build_digest_message, Mailer};
-use crate::problem::{Kind, Problem};
 use crate::store::deliveries::{self, DeliveryStatus};
 use crate::store::owed;
 use crate::store::runs::SubscriberStatus;
@@ -198,7 +198,7 @@ async fn send_recorded(
                 return Ok(r);
             }
             Err(err) if err.transient && attempt < attempts && !app.cancel.is_cancelled() => {
-                let wait = crate::clock::backoff(
+                let wait = crate::support::clock::backoff(
                     std::time::Duration::from_millis(app.config.schedule.send_retry_base_ms),
                     attempt,
                 );

@@ -7,10 +7,10 @@ use chrono::NaiveDate;
 use futures::StreamExt as _;
 
 pub use crate::app::App;
-use crate::arxiv::{parse_rss, Announcement};
+use crate::domain::problem::{Kind, Problem};
 use crate::domain::Source;
 use crate::mail::Mailer;
-use crate::problem::{Kind, Problem};
+use crate::sources::arxiv::{parse_rss, Announcement};
 use crate::store::deliveries;
 use crate::store::papers;
 use crate::store::runs::{self, RunStatus, SubscriberStatus};
@@ -419,14 +419,14 @@ pub async fn fetch(app: &App, opts: &DigestOptions) -> Result<Announcement, Prob
         })?;
         parse_rss(&xml).map_err(|e| {
             let kind = match e {
-                crate::arxiv::FeedError::ErrorFeed(_) => Kind::ArxivErrorFeed,
+                crate::sources::arxiv::FeedError::ErrorFeed(_) => Kind::ArxivErrorFeed,
                 _ => Kind::ArxivMalformed,
             };
             Problem::new(kind, format!("{}: {e}", path.display()))
         })?
     } else if categories.is_empty() {
         // Preprint servers only: the run's day is the calendar's.
-        crate::arxiv::Announcement {
+        crate::sources::arxiv::Announcement {
             day: opts.date.unwrap_or_else(|| app.clock.now().date_naive()),
             papers: Vec::new(),
             rejected: Vec::new(),

@@ -6,10 +6,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDate;
 
 use super::{reply_addresses, App, Prepared, Progress};
-use crate::arxiv::Announcement;
 use crate::digest::{self, Digest, Unscored};
 use crate::domain::{Paper, PaperId, Verdict};
 use crate::scoring::Job;
+use crate::sources::arxiv::Announcement;
 use crate::store::{deliveries, spend, verdicts};
 use crate::subscribers::Subscriber;
 

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use chrono::{Duration, NaiveDate};
 
 use super::App;
+use crate::domain::problem::{Kind, Problem};
 use crate::domain::{Category, Paper, PaperId, Source};
-use crate::problem::{Kind, Problem};
 use crate::store::{papers, source_reads};
 
 /// What the preprint servers gave a run.

@@ -3,8 +3,8 @@
 use chrono::NaiveDate;
 
 use crate::digest::Digest;
+use crate::domain::problem::Problem;
 use crate::domain::Money;
-use crate::problem::Problem;
 use crate::store::runs::{RunStatus, SubscriberOutcome, SubscriberStatus};
 use crate::store::spend::Totals;
 

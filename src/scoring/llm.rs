@@ -15,7 +15,7 @@ use async_openai::types::chat::{
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::LlmConfig;
-use crate::problem::{Kind, Problem};
+use crate::domain::problem::{Kind, Problem};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -193,7 +193,7 @@ impl LlmClient {
                     ));
                 }
                 why => {
-                    let wait = crate::clock::backoff(self.retry_base, attempt);
+                    let wait = crate::support::clock::backoff(self.retry_base, attempt);
                     tracing::warn!(error = %why, attempt, wait_ms = wait.as_millis() as u64, "model call failed; retrying");
                     tokio::time::sleep(wait).await;
                 }

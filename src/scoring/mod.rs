@@ -74,7 +74,7 @@ impl Job<'_> {
 pub struct JobResult {
     pub verdicts: HashMap<PaperId, Verdict>,
     /// Papers without a verdict, with the reason.
-    pub unscored: HashMap<PaperId, crate::problem::Problem>,
+    pub unscored: HashMap<PaperId, crate::domain::problem::Problem>,
     /// Papers the title triage judged not worth a full verdict for this profile.
     pub dropped: HashSet<PaperId>,
 }

@@ -17,8 +17,12 @@ const LAYOUT_VERSION: &str = "readers-v3";
 
 pub const INSTRUCTIONS_FILE: &str = "instructions.md";
 pub const TRIAGE_FILE: &str = "triage.md";
-const BUILTIN_INSTRUCTIONS: &str = include_str!("../../prompts/instructions.md");
-const BUILTIN_TRIAGE: &str = include_str!("../../prompts/triage.md");
+const BUILTIN_INSTRUCTIONS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/prompts/instructions.md"
+));
+const BUILTIN_TRIAGE: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/triage.md"));
 
 #[derive(Debug, Clone)]
 pub struct Prompts {
@@ -179,7 +183,7 @@ fn system(instructions: &str, readers: &[ReaderBlock]) -> String {
     s
 }
 
-const REPLY_PROMPT: &str = include_str!("../../prompts/reply.md");
+const REPLY_PROMPT: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/reply.md"));
 
 /// The instructions for reading a free-text reply as commands (`prompts/reply.md`, or the
 /// built-in copy when the file is missing).

@@ -1,8 +1,6 @@
-//! Preprint servers beside arXiv: bioRxiv and medRxiv, read through their shared API by calendar
-//! windows per server and subject.
+//! Where papers come from: arXiv's announcements and query API, and the bioRxiv/medRxiv API.
+//! Each client turns what a server answers into `Vec<Paper>`; none knows of readers or the store.
 
-mod client;
-mod parse;
-
-pub use client::{PreprintClient, PreprintError};
-pub use parse::{display_author, papers, parse_page, strip_html, Page, PageError};
+pub mod arxiv;
+pub mod http;
+pub mod preprints;

@@ -50,7 +50,7 @@ impl Store {
     /// 0600: it holds readers' addresses and reply tokens.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            crate::app::private_dir(dir)
+            crate::support::fs::private_dir(dir)
                 .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         }
         let new = !path.exists();
@@ -112,7 +112,7 @@ impl Store {
 }
 
 pub(crate) fn now_utc() -> String {
-    crate::clock::now_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    crate::support::clock::now_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

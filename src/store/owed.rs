@@ -5,8 +5,8 @@ use chrono::NaiveDate;
 use rusqlite::{params, Connection};
 
 use super::now_utc;
+use crate::domain::problem::Problem;
 use crate::domain::PaperId;
-use crate::problem::Problem;
 
 /// Records `papers` (of announcement `day`) as owed to `subscriber`, with the latest problem.
 pub fn add(

@@ -183,7 +183,7 @@ pub struct SubscriberOutcome {
     pub status: SubscriberStatus,
     pub detail: Option<String>,
     /// What went wrong, typed (for the admin's alert and the run record's `problem` column).
-    pub problem: Option<crate::problem::Problem>,
+    pub problem: Option<crate::domain::problem::Problem>,
 }
 
 pub fn record_subscriber(

@@ -30,7 +30,7 @@ pub fn parse_bibtex(text: &str) -> Result<Vec<Item>, String> {
     for entry in bib.iter() {
         let title = entry
             .title()
-            .map(|t| crate::tex::to_unicode(&t.format_verbatim()))
+            .map(|t| crate::support::tex::to_unicode(&t.format_verbatim()))
             .unwrap_or_default();
         let authors = entry
             .author()
@@ -38,7 +38,9 @@ pub fn parse_bibtex(text: &str) -> Result<Vec<Item>, String> {
             .iter()
             .map(|p| {
                 let name = format!("{} {} {}", p.given_name, p.prefix, p.name);
-                crate::tex::to_unicode(&name.split_whitespace().collect::<Vec<_>>().join(" "))
+                crate::support::tex::to_unicode(
+                    &name.split_whitespace().collect::<Vec<_>>().join(" "),
+                )
             })
             .filter(|n| !n.is_empty())
             .collect();

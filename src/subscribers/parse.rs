@@ -295,7 +295,7 @@ fn validate(
                 let line = ctx.line(item);
                 ctx.problem(Some(line), key, "contains an empty entry".into());
             } else {
-                out.push(crate::tex::to_unicode(v));
+                out.push(crate::support::tex::to_unicode(v));
             }
         }
         out

@@ -115,7 +115,8 @@ impl State {
 
     pub(super) fn apply(&mut self, c: &Command) -> Result<(), String> {
         let same = |a: &str, b: &str| {
-            crate::tex::to_unicode(a).to_lowercase() == crate::tex::to_unicode(b).to_lowercase()
+            crate::support::tex::to_unicode(a).to_lowercase()
+                == crate::support::tex::to_unicode(b).to_lowercase()
         };
         match c {
             Command::AddTopic(t) => {

@@ -3,8 +3,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{call, in_flight, record, shares, CallError, Chunk, Run};
+use crate::domain::problem::Problem;
 use crate::domain::{Paper, PaperId};
-use crate::problem::Problem;
 use crate::scoring::prompt::{Prompts, ReaderBlock};
 use crate::scoring::{reply, JobResult};
 use crate::store::triage::{Decision, Reason};

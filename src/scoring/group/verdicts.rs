@@ -4,8 +4,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{call, in_flight, record, shares, CallError, Chunk, Run, MAX_PAIRS_PER_CALL};
+use crate::domain::problem::{Kind, Problem};
 use crate::domain::{Paper, PaperId, Verdict};
-use crate::problem::{Kind, Problem};
 use crate::scoring::prompt::{Prompts, ReaderBlock};
 use crate::scoring::{reply, JobResult};
 use crate::store::verdicts::VerdictKey;

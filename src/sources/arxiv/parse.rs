@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::domain::{AnnounceType, ArxivId, Category, Paper, Source};
-use crate::tex;
+use crate::support::tex;
 
 /// One day's papers as announced.
 #[derive(Debug, Clone)]
@@ -334,7 +334,10 @@ mod tests {
 
     #[test]
     fn old_rdf_feeds_are_named_as_such() {
-        let xml = include_str!("../../tests/fixtures/arxiv/rdf-cs.LG-2023-10-02.xml");
+        let xml = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/arxiv/rdf-cs.LG-2023-10-02.xml"
+        ));
         let err = parse_rss(xml).unwrap_err();
         assert!(matches!(err, FeedError::Rdf));
         assert!(err.to_string().contains("RSS 1.0 (RDF)"), "{err}");
@@ -342,7 +345,10 @@ mod tests {
 
     #[test]
     fn a_paper_listed_twice_is_one_paper() {
-        let xml = include_str!("../../tests/fixtures/arxiv/rss-cs.LG+cs.AI-2025-03-28.xml");
+        let xml = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/arxiv/rss-cs.LG+cs.AI-2025-03-28.xml"
+        ));
         let first_item = {
             let start = xml.find("<item>").unwrap();
             let end = xml[start..].find("</item>").unwrap() + start + "</item>".len();
@@ -366,7 +372,10 @@ mod tests {
 
     #[test]
     fn a_bad_api_entry_is_skipped_and_reported_not_the_page() {
-        let xml = include_str!("../../tests/fixtures/arxiv/atom-api-2025-03-27.xml");
+        let xml = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/arxiv/atom-api-2025-03-27.xml"
+        ));
         let first = xml.find("<entry>").unwrap();
         let id_start = xml[first..].find("<id>").unwrap() + first;
         let id_end = xml[id_start..].find("</id>").unwrap() + id_start + "</id>".len();
@@ -389,14 +398,20 @@ mod tests {
 
     #[test]
     fn the_error_feed_is_an_error_not_a_quiet_day() {
-        let xml = include_str!("../../tests/fixtures/arxiv/rss-feed-error-astroph.xml");
+        let xml = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/arxiv/rss-feed-error-astroph.xml"
+        ));
         match parse_rss(xml) {
             Err(FeedError::ErrorFeed(title)) => {
                 assert_eq!(title, "Feed error for query: astroph")
             }
             other => panic!("{other:?}"),
         }
-        let empty = include_str!("../../tests/fixtures/arxiv/rss-cs.LG+cs.AI-weekend-empty.xml");
+        let empty = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/arxiv/rss-cs.LG+cs.AI-weekend-empty.xml"
+        ));
         assert!(
             parse_rss(empty).unwrap().papers.is_empty(),
             "a real empty day stays one"

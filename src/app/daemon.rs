@@ -11,8 +11,8 @@ use chrono::NaiveDate;
 use tokio::sync::mpsc;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
+use crate::config::schedule::{announcement_date, days_to_check, Schedule};
 use crate::pipeline::{self, App, DigestOptions, Quiet};
-use crate::schedule::{announcement_date, days_to_check, Schedule};
 use crate::store::runs;
 use crate::subscribers::admin::Subscribers;
 

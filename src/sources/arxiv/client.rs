@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use crate::problem::{Kind, Problem};
+use crate::domain::problem::{Kind, Problem};
 use chrono::{Datelike, NaiveDate, TimeZone, Weekday};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -76,7 +76,7 @@ impl ArxivError {
 }
 
 fn transport(url: &str, attempts: u32, e: &reqwest::Error) -> ArxivError {
-    let reason = crate::http::innermost(e);
+    let reason = crate::sources::http::innermost(e);
     let host = reqwest::Url::parse(url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
@@ -219,7 +219,7 @@ impl ArxivClient {
             if attempt >= self.max_attempts || !error.worth_retrying() {
                 return Err(error);
             }
-            let backoff = crate::clock::backoff(self.retry_base, attempt);
+            let backoff = crate::support::clock::backoff(self.retry_base, attempt);
             let wait = after.unwrap_or(backoff).min(Duration::from_secs(300));
             tracing::warn!(%error, attempt, wait_ms = wait.as_millis() as u64, "arXiv request failed; retrying");
             tokio::time::sleep(wait).await;
@@ -240,7 +240,7 @@ impl ArxivClient {
         })?;
         let status = response.status();
         if !status.is_success() {
-            let after = crate::http::retry_after(&response);
+            let after = crate::sources::http::retry_after(&response);
             return Err(Failure {
                 error: ArxivError::Status {
                     url: url.to_string(),

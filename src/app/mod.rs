@@ -3,25 +3,27 @@
 
 use lettre::message::Mailbox;
 
-use crate::arxiv::ArxivClient;
 use crate::config::Config;
 use crate::scoring::llm::LlmClient;
 use crate::scoring::prices::PriceTable;
 use crate::scoring::prompt::Prompts;
 use crate::scoring::{LlmScorer, Scorer};
+use crate::sources::arxiv::ArxivClient;
 use crate::store::Store;
+
+pub mod daemon;
 
 /// Everything a run needs, built once from the configuration.
 pub struct App {
     pub config: Config,
     pub store: Store,
     pub arxiv: ArxivClient,
-    pub preprints: crate::sources::PreprintClient,
+    pub preprints: crate::sources::preprints::PreprintClient,
     pub scorer: Scorer,
     pub from: Mailbox,
     /// Cancelled on SIGTERM/SIGINT: no new work is started, the run records where it stopped.
     pub cancel: tokio_util::sync::CancellationToken,
-    pub clock: crate::clock::Clock,
+    pub clock: crate::support::clock::Clock,
 }
 
 /// Why the application could not start.
@@ -45,7 +47,7 @@ impl App {
             .map_err(|e| StartError::Config(anyhow::anyhow!(e)))?;
         let store = Store::open(&config.resolve(&config.store.path))?;
         let arxiv = ArxivClient::new(&config.arxiv, from.email.as_ref())?;
-        let preprints = crate::sources::PreprintClient::new(from.email.as_ref())?;
+        let preprints = crate::sources::preprints::PreprintClient::new(from.email.as_ref())?;
         let scorer = match config.llm_api_key() {
             Some(key) => {
                 let prompts =
@@ -72,8 +74,8 @@ impl App {
                 Scorer::Keyword
             }
         };
-        let clock =
-            crate::clock::Clock::from_env().map_err(|e| StartError::Config(anyhow::anyhow!(e)))?;
+        let clock = crate::support::clock::Clock::from_env()
+            .map_err(|e| StartError::Config(anyhow::anyhow!(e)))?;
         Ok(App {
             config,
             store,
@@ -85,14 +87,4 @@ impl App {
             clock,
         })
     }
-}
-
-/// Creates `dir` (and its parents) if missing; a folder created here is 0700.
-pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }

@@ -6,9 +6,9 @@ use tokio::time::Instant;
 
 use super::parse::{papers, parse_page, PageError};
 use crate::config::PreprintConfig;
+use crate::domain::problem::{Kind, Problem};
 use crate::domain::{Category, Paper};
-use crate::http::{innermost, retry_after};
-use crate::problem::{Kind, Problem};
+use crate::sources::http::{innermost, retry_after};
 
 /// Reads bioRxiv and medRxiv (one API for both): one request at a time, at most one a second
 /// (`min_interval_ms`), retries with backoff honouring `Retry-After`.
@@ -261,8 +261,10 @@ impl PreprintClient {
             if attempt >= max_attempts || hopeless {
                 return Err(error);
             }
-            let backoff =
-                crate::clock::backoff(Duration::from_millis(config.retry_base_ms), attempt);
+            let backoff = crate::support::clock::backoff(
+                Duration::from_millis(config.retry_base_ms),
+                attempt,
+            );
             let wait = after.unwrap_or(backoff).min(MAX_WAIT);
             tracing::warn!(%error, attempt, wait_ms = wait.as_millis() as u64, "{server} request failed; retrying");
             tokio::time::sleep(wait).await;
@@ -305,14 +307,16 @@ impl PreprintClient {
         if !status.is_success() {
             return Err(Fail::Status(status.as_u16(), retry_after(&response)));
         }
-        crate::http::body_text(response, MAX_BODY)
+        crate::sources::http::body_text(response, MAX_BODY)
             .await
             .map_err(|e| match e {
-                crate::http::BodyError::TooLarge(limit) => Fail::Refused(format!(
+                crate::sources::http::BodyError::TooLarge(limit) => Fail::Refused(format!(
                     "the answer is larger than {} MB",
                     limit / 1_000_000
                 )),
-                crate::http::BodyError::Transport(reason) => Fail::Transport(reason, false),
+                crate::sources::http::BodyError::Transport(reason) => {
+                    Fail::Transport(reason, false)
+                }
             })
     }
 }
