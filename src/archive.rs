@@ -19,9 +19,9 @@ use chrono::{Datelike as _, NaiveDate};
 use maud::{html, Markup};
 
 use crate::digest::{self, ArchiveNav, Page, StoredPage};
+use crate::domain::Subscriber;
 use crate::domain::{Paper, PaperId};
 use crate::store::Store;
-use crate::subscribers::Subscriber;
 
 /// A reader's day page, relative to their folder.
 pub fn day_path(day: NaiveDate) -> String {
@@ -307,10 +307,10 @@ fn feed(
                         s.push_str(&format!(", novelty {n}"));
                     }
                     if let Some(t) = &v.tldr {
-                        s.push_str(&format!(". {}", crate::digest::inline::plain(t)));
+                        s.push_str(&format!(". {}", crate::support::text::plain(t)));
                     }
                     if !v.comment.trim().is_empty() {
-                        s.push_str(&format!(" — {}", crate::digest::inline::plain(&v.comment)));
+                        s.push_str(&format!(" — {}", crate::support::text::plain(&v.comment)));
                     }
                     s
                 }

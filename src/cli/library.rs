@@ -6,12 +6,12 @@ use std::path::Path;
 use super::digest::build_app;
 use super::{Failure, EXIT_OK};
 use crate::config::Config;
+use crate::domain::Subscriber;
 use crate::domain::SubscriberEmail;
 use crate::scoring::Scorer;
 use crate::store::audit::Actor;
 use crate::subscribers::admin::{Change, Subscribers};
 use crate::subscribers::library::{self, Proposal};
-use crate::subscribers::Subscriber;
 
 pub async fn import(
     config: Config,

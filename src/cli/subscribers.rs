@@ -7,12 +7,12 @@ use clap::{Args, Subcommand};
 use super::output::{self, table};
 use super::{open_store, Failure, EXIT_OK};
 use crate::config::Config;
+use crate::domain::Subscriber;
 use crate::domain::SubscriberEmail;
 use crate::store::audit::{self, Actor};
 use crate::store::{deliveries, spend};
 use crate::subscribers::admin::{AdminError, Applied, Change, Subscribers};
 use crate::subscribers::edit::{EditError, FieldValue};
-use crate::subscribers::Subscriber;
 
 /// Manage subscribers: every change edits subscribers.toml in place (comments and formatting
 /// survive), is checked before it is written, and is recorded in the audit trail.
@@ -485,8 +485,8 @@ fn show(
         &mut out,
         "frequency",
         match s.frequency {
-            crate::subscribers::Frequency::Daily => "daily".to_string(),
-            crate::subscribers::Frequency::Weekly(d) => {
+            crate::domain::Frequency::Daily => "daily".to_string(),
+            crate::domain::Frequency::Weekly(d) => {
                 format!("weekly, with the first run on or after {d}")
             }
         },

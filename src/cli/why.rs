@@ -11,7 +11,8 @@ use clap::Args;
 use super::digest::build_app;
 use super::{Failure, EXIT_OK};
 use crate::config::Config;
-use crate::digest::{followed_authors, StoredPage};
+use crate::digest::StoredPage;
+use crate::domain::followed_authors;
 use crate::domain::{Paper, PaperId, SubscriberEmail, Verdict};
 use crate::store::triage::Decision;
 use crate::subscribers::admin::Subscribers;
@@ -238,8 +239,7 @@ pub async fn run(config: Config, args: WhyArgs) -> Result<u8, Failure> {
     );
     match &facts.verdict {
         Some(v) => {
-            let passes = v.relevance >= sub.min_relevance
-                && v.novelty.is_none_or(|n| n >= sub.min_novelty);
+            let passes = sub.passes(v);
             lines.push((
                 "verdict",
                 format!(
@@ -247,7 +247,7 @@ pub async fn run(config: Config, args: WhyArgs) -> Result<u8, Failure> {
                     v.relevance,
                     v.novelty.map_or("not assessed".into(), |n| n.to_string()),
                     app.scorer.model_name(),
-                    if v.comment.is_empty() { String::new() } else { format!(": {}", crate::digest::inline::plain(&v.comment)) }
+                    if v.comment.is_empty() { String::new() } else { format!(": {}", crate::support::text::plain(&v.comment)) }
                 ),
             ));
             lines.push((

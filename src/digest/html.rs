@@ -7,10 +7,10 @@
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::inline;
 use super::{Digest, Entry};
 use crate::domain::thousands;
 use crate::support::tex::readable;
+use crate::support::text as inline;
 
 /// The most bytes of HTML a digest may have: Gmail clips messages past about 102 KB, hiding the
 /// last papers and the footer behind "View entire message".

@@ -2,21 +2,20 @@
 //! the same data.
 
 mod html;
-pub mod inline;
 mod page;
 mod select;
 mod text;
 
 pub use html::{page_shell, render_archive_day, render_html, ArchiveNav, HTML_BUDGET};
 pub use page::{Page, StoredPage};
-pub use select::{author_matches, followed_authors, same_author, select, Selection};
+pub use select::{select, Selection};
 pub use text::render_text;
 
 use chrono::NaiveDate;
 
+use crate::domain::Subscriber;
 use crate::domain::{Paper, Verdict};
 use crate::store::spend::Totals;
-use crate::subscribers::Subscriber;
 
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -58,7 +57,7 @@ pub struct Digest {
     /// Where to write to change the subscription.
     pub contact: String,
     /// The subscriber's reply and unsubscribe addresses, when paperboy reads replies.
-    pub reply: Option<crate::mail::outbound::ReplyAddresses>,
+    pub reply: Option<crate::domain::ReplyAddresses>,
     /// This day's page in the reader's web archive, when `[archive] base_url` is set.
     pub archive_url: Option<String>,
     /// A weekly digest: the papers announced after this day (up to `day`).

@@ -7,9 +7,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{Digest, Entry, Unscored};
+use crate::domain::Subscriber;
 use crate::domain::{Paper, PaperId, Verdict};
 use crate::store::spend::Totals;
-use crate::subscribers::Subscriber;
 
 /// What a day's digest showed, stored with its delivery so the web archive shows the same data
 /// without scoring again.

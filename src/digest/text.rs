@@ -1,8 +1,9 @@
 use std::fmt::Write as _;
 
-use super::{inline, Digest, Entry};
+use super::{Digest, Entry};
 use crate::domain::thousands;
 use crate::support::tex::readable;
+use crate::support::text as inline;
 
 /// Lines wrap at 78 columns; a URL is never broken (it goes on a line of its own when long).
 const WIDTH: usize = 78;

@@ -2,6 +2,7 @@
 //! model output, command-line arguments) is converted into one of these before the core sees it.
 
 mod arxiv_id;
+mod author;
 mod category;
 mod email;
 mod language;
@@ -9,13 +10,21 @@ mod money;
 mod paper;
 mod paper_id;
 pub mod problem;
+mod reply;
 mod score;
+mod subscriber;
 
 pub use arxiv_id::{ArxivId, ArxivIdError};
+pub use author::{author_matches, followed_authors, same_author};
 pub use category::{Category, CategoryError};
 pub use email::{EmailError, SubscriberEmail};
 pub use language::{Language, LanguageError};
 pub use money::{thousands, Money};
 pub use paper::{merge_duplicates, AnnounceType, Paper, Source};
 pub use paper_id::{Doi, PaperId, PaperIdError};
+pub use reply::{ReplyAddresses, ReplyTokens};
 pub use score::{Score, ScoreError, Verdict};
+pub use subscriber::{
+    parse_weekday, Frequency, Subscriber, DEFAULT_MAX_PAPERS, DEFAULT_MIN_NOVELTY,
+    DEFAULT_MIN_RELEVANCE,
+};

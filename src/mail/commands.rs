@@ -189,7 +189,7 @@ fn command(line: &str, lower: &str) -> Option<Result<Command, String>> {
         return Some(Ok(Command::Frequency(Some(chrono::Weekday::Mon))));
     }
     if let Some(rest) = strip_words(lower, line, &["weekly on", "weekly"]) {
-        return Some(match crate::subscribers::parse_weekday(rest.trim()) {
+        return Some(match crate::domain::parse_weekday(rest.trim()) {
             Some(d) => Ok(Command::Frequency(Some(d))),
             None => Err("name the day, like `weekly on friday`".into()),
         });

@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Config, Security, Transport};
 use crate::digest::{render_html, render_text, Digest};
+use crate::domain::ReplyAddresses;
 
 /// Where mail goes: `.eml` files in the outbox, or an SMTP server.
 pub enum Mailer {
@@ -228,31 +229,10 @@ pub fn build_digest_message(
     Ok(builder.multipart(body)?)
 }
 
-/// A subscriber's two addresses: replies (`digest+TOKEN@…`) and unsubscribing
-/// (`digest+unsub-TOKEN@…`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplyAddresses {
-    pub reply_to: Address,
-    pub unsubscribe: Address,
-}
-
-impl ReplyAddresses {
-    pub fn new(base: &Address, tokens: &crate::store::inbox::Tokens) -> ReplyAddresses {
-        let make = |tag: &str| {
-            Address::new(format!("{}+{tag}", base.user()), base.domain())
-                .expect("a valid base address with a hex tag")
-        };
-        ReplyAddresses {
-            reply_to: make(&tokens.reply),
-            unsubscribe: make(&format!("unsub-{}", tokens.unsubscribe)),
-        }
-    }
-}
-
 /// A plain-text answer to a subscriber's reply, in the same thread.
 pub fn build_answer(
     from: &Mailbox,
-    to: &crate::subscribers::Subscriber,
+    to: &crate::domain::Subscriber,
     subject: &str,
     in_reply_to: Option<&str>,
     reply: &ReplyAddresses,

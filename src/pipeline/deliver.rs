@@ -7,12 +7,12 @@ use super::report::simple;
 use super::{App, Prepared, SubscriberReport};
 use crate::domain::problem::{Kind, Problem};
 use crate::domain::PaperId;
+use crate::domain::Subscriber;
 use crate::mail::outbound::new_message_id;
 use crate::mail::{build_digest_message, Mailer};
 use crate::store::deliveries::{self, DeliveryStatus};
 use crate::store::owed;
 use crate::store::runs::SubscriberStatus;
-use crate::subscribers::Subscriber;
 
 /// A delivery row already exists for this subscriber and day: sent (nothing to do), pending (a
 /// previous run stopped before or during the send: send the same bytes again), or failed for good.
@@ -232,7 +232,7 @@ async fn send_recorded(
 pub async fn reply_addresses(
     app: &App,
     email: &crate::domain::SubscriberEmail,
-) -> anyhow::Result<Option<crate::mail::outbound::ReplyAddresses>> {
+) -> anyhow::Result<Option<crate::domain::ReplyAddresses>> {
     if app.config.imap.is_none() {
         return Ok(None);
     }
@@ -242,7 +242,5 @@ pub async fn reply_addresses(
         .store
         .call(move |c| crate::store::inbox::tokens_for(c, &e))
         .await?;
-    Ok(Some(crate::mail::outbound::ReplyAddresses::new(
-        &base, &token,
-    )))
+    Ok(Some(crate::domain::ReplyAddresses::new(&base, &token)))
 }

@@ -9,12 +9,12 @@ use futures::StreamExt as _;
 pub use crate::app::App;
 use crate::domain::problem::{Kind, Problem};
 use crate::domain::Source;
+use crate::domain::Subscriber;
 use crate::mail::Mailer;
 use crate::sources::arxiv::{parse_rss, Announcement};
 use crate::store::deliveries;
 use crate::store::papers;
 use crate::store::runs::{self, RunStatus, SubscriberStatus};
-use crate::subscribers::Subscriber;
 
 mod deliver;
 mod prepare;

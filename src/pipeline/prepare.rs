@@ -7,11 +7,11 @@ use chrono::NaiveDate;
 
 use super::{reply_addresses, App, Prepared, Progress};
 use crate::digest::{self, Digest, Unscored};
+use crate::domain::Subscriber;
 use crate::domain::{Paper, PaperId, Verdict};
 use crate::scoring::Job;
 use crate::sources::arxiv::Announcement;
 use crate::store::{deliveries, spend, verdicts};
-use crate::subscribers::Subscriber;
 
 /// Selects, scores (what no stored verdict covers) and renders the digests of `subscribers` for
 /// the announcement. Papers already sent to a subscriber are left out, except those sent on
@@ -120,7 +120,7 @@ pub async fn prepare(
         job.subscribers.push(plan.subscriber.clone());
         let have: HashSet<PaperId> = job.papers.iter().map(|p| p.id.clone()).collect();
         for p in &plan.candidates {
-            let pinned = digest::author_matches(p, &plan.subscriber.authors);
+            let pinned = crate::domain::author_matches(p, &plan.subscriber.authors);
             if !pinned && !plan.cached.contains_key(&p.id) && !have.contains(&p.id) {
                 job.papers.push(p);
             }
@@ -325,12 +325,12 @@ pub enum Cadence {
 /// A weekly reader's cadence on announcement day `day`: due with the first run on or after their
 /// weekday that follows their previous digest.
 pub fn cadence(
-    frequency: crate::subscribers::Frequency,
+    frequency: crate::domain::Frequency,
     day: NaiveDate,
     last: Option<NaiveDate>,
 ) -> Cadence {
     use chrono::Datelike as _;
-    let crate::subscribers::Frequency::Weekly(weekday) = frequency else {
+    let crate::domain::Frequency::Weekly(weekday) = frequency else {
         return Cadence::Daily;
     };
     let back = (7 + day.weekday().num_days_from_monday() - weekday.num_days_from_monday()) % 7;
@@ -373,7 +373,7 @@ async fn week_papers(
     subscribers: &[Subscriber],
     day: NaiveDate,
 ) -> anyhow::Result<Week> {
-    let wanted: Vec<(String, crate::subscribers::Frequency)> = subscribers
+    let wanted: Vec<(String, crate::domain::Frequency)> = subscribers
         .iter()
         .map(|s| (s.email.to_string(), s.frequency))
         .collect();
@@ -414,7 +414,7 @@ async fn week_papers(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::subscribers::Frequency;
+    use crate::domain::Frequency;
     use chrono::Weekday;
 
     #[test]

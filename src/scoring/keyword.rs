@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::domain::Subscriber;
 use crate::domain::{Paper, Score, Verdict};
-use crate::subscribers::Subscriber;
 
 pub const MODEL: &str = "keyword";
 pub const VERSION: &str = "keyword-v4";
@@ -237,7 +237,7 @@ pub fn first_sentence(text: &str) -> Option<String> {
         }
     }
     let s = &text[..end];
-    Some(match crate::digest::inline::shortened(s, 300) {
+    Some(match crate::support::text::shortened(s, 300) {
         Some(head) => format!("{head} …"),
         None => s.to_string(),
     })
@@ -274,7 +274,7 @@ mod tests {
             send_empty: true,
             paused: false,
             language: crate::domain::Language::english(),
-            frequency: crate::subscribers::Frequency::Daily,
+            frequency: crate::domain::Frequency::Daily,
             examples: vec![],
         }
     }

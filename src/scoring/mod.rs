@@ -12,11 +12,11 @@ pub mod reply;
 
 use std::collections::{HashMap, HashSet};
 
+use crate::domain::Subscriber;
 use crate::domain::{Paper, PaperId, Verdict};
 use crate::store::spend::SpendRow;
 use crate::store::verdicts::VerdictKey;
 use crate::store::Store;
-use crate::subscribers::Subscriber;
 use llm::LlmClient;
 use prices::PriceTable;
 use prompt::Prompts;

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::domain::Paper;
-use crate::subscribers::hex;
+use crate::support::text::hex;
 
 /// Bump when the way papers and readers are written into the prompt changes: cached verdicts
 /// made with another layout are then not reused.

@@ -3,13 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::now_utc;
-
-/// A reader's two capabilities: the reply token (their commands) and the unsubscribe token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tokens {
-    pub reply: String,
-    pub unsubscribe: String,
-}
+use crate::domain::ReplyTokens;
 
 /// Which of a reader's tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +17,7 @@ fn new_token() -> String {
 }
 
 /// The subscriber's tokens, created on first use.
-pub fn tokens_for(conn: &Connection, subscriber: &str) -> rusqlite::Result<Tokens> {
+pub fn tokens_for(conn: &Connection, subscriber: &str) -> rusqlite::Result<ReplyTokens> {
     conn.execute(
         "INSERT INTO reply_tokens (subscriber, token, unsub_token, created_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(subscriber) DO NOTHING",
@@ -38,7 +32,7 @@ pub fn tokens_for(conn: &Connection, subscriber: &str) -> rusqlite::Result<Token
         "SELECT token, unsub_token FROM reply_tokens WHERE subscriber = ?1",
         [subscriber],
         |r| {
-            Ok(Tokens {
+            Ok(ReplyTokens {
                 reply: r.get(0)?,
                 unsubscribe: r.get(1)?,
             })
@@ -72,7 +66,7 @@ pub fn who_has(
 }
 
 /// New tokens for the reader: the old reply and unsubscribe addresses stop working.
-pub fn rotate(conn: &Connection, subscriber: &str) -> rusqlite::Result<Tokens> {
+pub fn rotate(conn: &Connection, subscriber: &str) -> rusqlite::Result<ReplyTokens> {
     conn.execute(
         "DELETE FROM reply_tokens WHERE subscriber = ?1",
         [subscriber],

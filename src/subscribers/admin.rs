@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 
 use super::edit::{EditError, FieldValue, SubscribersFile};
-use super::{parse, Subscriber, SubscribersError};
+use super::{parse, SubscribersError};
 use crate::config::Config;
+use crate::domain::Subscriber;
 use crate::domain::SubscriberEmail;
 use crate::store::audit::{self, Actor};
 use crate::store::Store;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use biblatex::{Bibliography, ChunksExt as _};
 
-use super::Subscriber;
+use crate::domain::Subscriber;
 use crate::domain::{ArxivId, Doi, PaperId};
 
 /// One entry as far as interests go.
@@ -136,7 +136,7 @@ impl Plan {
                 !reader
                     .authors
                     .iter()
-                    .any(|a| crate::digest::same_author(a, n))
+                    .any(|a| crate::domain::same_author(a, n))
             })
             .collect();
         if !new_authors.is_empty() {
@@ -226,7 +226,7 @@ pub fn propose(items: &[Item], reader: &Subscriber) -> Proposal {
     // Co-authors, counted once per entry; "J. Müller" and "Jürgen Müller" are one person (the
     // fuller name is kept).
     let same =
-        |a: &str, b: &str| crate::digest::same_author(a, b) || crate::digest::same_author(b, a);
+        |a: &str, b: &str| crate::domain::same_author(a, b) || crate::domain::same_author(b, a);
     let mut people: Vec<(String, usize)> = Vec::new();
     for item in items {
         let mut counted: Vec<usize> = Vec::new();

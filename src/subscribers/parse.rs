@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{
-    parse_weekday, Frequency, Problem, Subscriber, SubscribersError, DEFAULT_MAX_PAPERS,
+use super::{Problem, SubscribersError};
+use crate::domain::{
+    parse_weekday, Category, Frequency, Score, Subscriber, SubscriberEmail, DEFAULT_MAX_PAPERS,
     DEFAULT_MIN_NOVELTY, DEFAULT_MIN_RELEVANCE,
 };
-use crate::domain::{Category, Score, SubscriberEmail};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,3 +5,4 @@ pub mod clock;
 pub mod fs;
 pub mod telemetry;
 pub mod tex;
+pub mod text;

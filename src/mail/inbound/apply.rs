@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 
 use super::state::{fields_of, numbered, topic_lines, State};
 use super::{Analysis, Inbox, Outcome};
+use crate::domain::Subscriber;
 use crate::domain::SubscriberEmail;
 use crate::mail::commands::{self, Command};
 use crate::mail::templates::fill;
@@ -14,7 +15,6 @@ use crate::store::audit::Actor;
 use crate::store::{deliveries, inbox};
 use crate::subscribers::admin::Change;
 use crate::subscribers::edit::FieldValue;
-use crate::subscribers::Subscriber;
 
 impl Inbox<'_> {
     pub(super) async fn apply(

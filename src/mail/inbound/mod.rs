@@ -19,16 +19,18 @@ use message::{addresses_in, automatic, ids_of, sent_text};
 pub use state::topic_lines;
 
 use super::commands::{self, Parsed};
-use super::outbound::{build_answer, ReplyAddresses};
+use super::outbound::build_answer;
 use super::reply;
 use super::templates::{fill, Templates};
+use crate::domain::ReplyAddresses;
+use crate::domain::Subscriber;
 use crate::domain::SubscriberEmail;
 use crate::pipeline::App;
 use crate::store::audit::Actor;
 use crate::store::{deliveries, inbox};
 use crate::subscribers::admin::{Change, Subscribers};
 use crate::subscribers::edit::FieldValue;
-use crate::subscribers::{hex, Subscriber};
+use crate::support::text::hex;
 
 /// What handling one message came to: (outcome, detail, subscriber, the answer to send as
 /// (recipient, message bytes)).

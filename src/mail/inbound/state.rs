@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::Subscriber;
 use crate::mail::commands::{Command, TopicRef};
 use crate::subscribers::edit::FieldValue;
-use crate::subscribers::Subscriber;
 
 /// The subscriber's topics as a list: one per non-empty line, bullets and numbers removed.
 pub fn topic_lines(topics: &str) -> Vec<String> {

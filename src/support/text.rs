@@ -106,6 +106,10 @@ pub fn summary(topics: &str, max: usize) -> (String, bool) {
     }
 }
 
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,149 @@
+//! A reader: who gets a digest, about what, with which thresholds. Read from `subscribers.toml`
+//! (by `subscribers`), changed by the admin and by replies; everything else only reads it.
+
+use sha2::{Digest as _, Sha256};
+
+use super::{Category, Language, Score, SubscriberEmail, Verdict};
+use crate::support::text::hex;
+
+pub const DEFAULT_MIN_RELEVANCE: i64 = 7;
+pub const DEFAULT_MIN_NOVELTY: i64 = 6;
+pub const DEFAULT_MAX_PAPERS: usize = 50;
+
+#[derive(Debug, Clone)]
+pub struct Subscriber {
+    pub email: SubscriberEmail,
+    pub name: String,
+    /// Free-text topics (from `topics` or the contents of `topics_file`).
+    pub topics: String,
+    pub authors: Vec<String>,
+    pub keywords: Vec<String>,
+    /// A subset of the configured categories; `None` means all of them.
+    pub categories: Option<Vec<Category>>,
+    pub min_relevance: Score,
+    pub min_novelty: Score,
+    pub max_papers: usize,
+    /// Send a short note on days nothing passes the bar.
+    pub send_empty: bool,
+    /// The TL;DR's and comments' language (default English).
+    pub language: Language,
+    /// Every announcement day, or once a week on `weekday` (the first run on or after it).
+    pub frequency: Frequency,
+    pub paused: bool,
+    /// Papers the reader pointed at by reply ("more like 3": `true`, "less like 5": `false`),
+    /// by title. Kept in SQLite, not in the file; filled in before scoring.
+    pub examples: Vec<(bool, String)>,
+}
+
+impl Subscriber {
+    /// The reader's own words for the scorer (topics and keywords), shown with the
+    /// instructions. Verdicts are cached by [`Subscriber::profile_hash`], so two readers with the
+    /// same profile share them, and a change means fresh verdicts.
+    pub fn profile_text(&self) -> String {
+        let mut p = self.topics.trim().to_string();
+        if !self.keywords.is_empty() {
+            p.push_str("\n\nKeywords: ");
+            p.push_str(&self.keywords.join(", "));
+        }
+        if !self.language.is_english() {
+            p.push_str(&format!(
+                "\n\nWrite this reader's TLDR and COMMENT in {}.",
+                self.language.name()
+            ));
+        }
+        p
+    }
+
+    /// The papers the reader pointed at by reply ("more like 3"): arXiv titles, so data, never
+    /// instructions — they go in the message with the papers, quoted. Empty without examples.
+    pub fn examples_text(&self) -> String {
+        let mut p = String::new();
+        for (more, heading) in [
+            (true, "Papers this reader wants more of, for example:"),
+            (false, "Papers this reader wants fewer of, for example:"),
+        ] {
+            let titles: Vec<&str> = self
+                .examples
+                .iter()
+                .filter(|(m, _)| *m == more)
+                .map(|(_, t)| t.as_str())
+                .collect();
+            if !titles.is_empty() {
+                p.push_str(&format!("{heading}\n"));
+                for t in titles {
+                    // One line per title, no characters the prompt's layout uses.
+                    let t: String = t
+                        .chars()
+                        .map(|c| if c.is_control() || c == '|' { ' ' } else { c })
+                        .collect();
+                    p.push_str(&format!("- \"{}\"\n", t.trim()));
+                }
+            }
+        }
+        p
+    }
+
+    /// Everything about the entry, for the audit trail and `--json` output.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "email": self.email.as_str(),
+            "name": self.name,
+            "topics": self.topics,
+            "authors": self.authors,
+            "keywords": self.keywords,
+            "categories": self.categories.as_ref().map(|c| c.iter().map(|c| c.as_str()).collect::<Vec<_>>()),
+            "min_relevance": self.min_relevance.get(),
+            "min_novelty": self.min_novelty.get(),
+            "max_papers": self.max_papers,
+            "send_empty": self.send_empty,
+            "paused": self.paused,
+            "language": self.language.tag(),
+            "frequency": match self.frequency { Frequency::Daily => "daily", Frequency::Weekly(_) => "weekly" },
+            "weekday": match self.frequency {
+                Frequency::Weekly(d) => Some(format!("{d}")),
+                Frequency::Daily => None,
+            },
+        })
+    }
+
+    /// Whether `verdict` passes this reader's thresholds (relevance, and novelty when the verdict
+    /// has one).
+    pub fn passes(&self, verdict: &Verdict) -> bool {
+        verdict.relevance >= self.min_relevance
+            && verdict.novelty.is_none_or(|n| n >= self.min_novelty)
+    }
+
+    pub fn profile_hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.profile_text().as_bytes());
+        h.update(b"\0examples\0");
+        h.update(self.examples_text().as_bytes());
+        hex(&h.finalize())[..16].to_string()
+    }
+}
+
+/// How often a reader gets a digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Frequency {
+    #[default]
+    Daily,
+    /// With the first run on or after this weekday, everything since the previous digest.
+    Weekly(chrono::Weekday),
+}
+
+/// "Fri", "friday", "FR" → Friday.
+pub fn parse_weekday(s: &str) -> Option<chrono::Weekday> {
+    let l = s.trim().to_lowercase();
+    let days = [
+        ("mon", chrono::Weekday::Mon),
+        ("tue", chrono::Weekday::Tue),
+        ("wed", chrono::Weekday::Wed),
+        ("thu", chrono::Weekday::Thu),
+        ("fri", chrono::Weekday::Fri),
+        ("sat", chrono::Weekday::Sat),
+        ("sun", chrono::Weekday::Sun),
+    ];
+    days.iter()
+        .find(|(p, _)| l.len() >= 2 && (p.starts_with(&l) || l.starts_with(p)))
+        .map(|(_, d)| *d)
+}
