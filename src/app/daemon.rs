@@ -11,8 +11,9 @@ use chrono::NaiveDate;
 use tokio::sync::mpsc;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
+use super::App;
 use crate::config::schedule::{announcement_date, days_to_check, Schedule};
-use crate::pipeline::{self, App, DigestOptions, Quiet};
+use crate::pipeline::{self, DigestOptions, Quiet};
 use crate::store::runs;
 use crate::subscribers::admin::Subscribers;
 
@@ -194,7 +195,7 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
                 }
                 let app = app.clone();
                 polling = Some(tokio::spawn(async move {
-                    match crate::mail::imap::poll(&app).await {
+                    match app.poll_inbox().await {
                         Ok(r) if !r.handled.is_empty() => tracing::info!(messages = r.handled.len(), answers = r.answers_sent, "inbox polled"),
                         Ok(_) => {}
                         Err(e) => tracing::error!(error = %format!("{e:#}"), "could not poll the inbox"),
@@ -298,7 +299,7 @@ async fn run_day(app: &App, day: NaiveDate, today: bool) -> anyhow::Result<()> {
         delivered = report.subscribers.iter().filter(|s| s.outcome.status == crate::store::runs::SubscriberStatus::Delivered).count(),
         "run finished"
     );
-    crate::alerts::after_run(app, &report).await?;
+    app.alert_after(&report).await?;
     Ok(())
 }
 

@@ -1,29 +1,36 @@
-//! The application: configuration, store, clients and scorer, built once by each door (the CLI
-//! commands, the daemon, the inbox) and handed to the pipeline.
-
-use lettre::message::Mailbox;
+//! The composition root: the one place that knows every part. `App::build` turns the
+//! configuration into the store, the source clients, the scorer, the transport and the outbox,
+//! once per process; the daemon loop (`daemon`) and the CLI hand each service only the parts it
+//! needs (`inbox`, `alerts`), and the daily job its `Pipeline`.
 
 use crate::config::Config;
-use crate::scoring::llm::LlmClient;
+use crate::llm::LlmClient;
 use crate::scoring::prices::PriceTable;
 use crate::scoring::prompt::Prompts;
 use crate::scoring::{LlmScorer, Scorer};
 use crate::sources::arxiv::ArxivClient;
 use crate::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::alerts::Alerts;
+use crate::mail::Transport;
+use crate::outbox::{Outbox, RetryPolicy};
+use crate::pipeline::Pipeline;
 
 pub mod daemon;
 
-/// Everything a run needs, built once from the configuration.
+/// Every part, built once from the configuration. Reads as its `Pipeline` (`app.store`,
+/// `app.config`, …); services get narrower views (`inbox`, `alerts`).
 pub struct App {
-    pub config: Config,
-    pub store: Store,
-    pub arxiv: ArxivClient,
-    pub preprints: crate::sources::preprints::PreprintClient,
-    pub scorer: Scorer,
-    pub from: Mailbox,
-    /// Cancelled on SIGTERM/SIGINT: no new work is started, the run records where it stopped.
-    pub cancel: tokio_util::sync::CancellationToken,
-    pub clock: crate::support::clock::Clock,
+    parts: Pipeline,
+}
+
+impl std::ops::Deref for App {
+    type Target = Pipeline;
+    fn deref(&self) -> &Pipeline {
+        &self.parts
+    }
 }
 
 /// Why the application could not start.
@@ -76,15 +83,71 @@ impl App {
         };
         let clock = crate::support::clock::Clock::from_env()
             .map_err(|e| StartError::Config(anyhow::anyhow!(e)))?;
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let transport: Arc<dyn Transport> = Arc::from(crate::mail::transport::from_config(&config));
+        let outbox = Outbox::new(
+            transport,
+            from.email.clone(),
+            RetryPolicy {
+                attempts: config.schedule.send_attempts.max(1),
+                base: Duration::from_millis(config.schedule.send_retry_base_ms),
+            },
+            cancel.clone(),
+        );
         Ok(App {
-            config,
-            store,
-            arxiv,
-            preprints,
-            scorer,
-            from,
-            cancel: tokio_util::sync::CancellationToken::new(),
-            clock,
+            parts: Pipeline {
+                config,
+                store,
+                arxiv,
+                preprints,
+                scorer,
+                from,
+                outbox,
+                cancel,
+                clock,
+            },
         })
+    }
+
+    /// The daily job's parts.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.parts
+    }
+
+    /// What handling replies needs.
+    pub fn inbox_ctx(&self) -> crate::inbox::Ctx<'_> {
+        crate::inbox::Ctx {
+            config: &self.config,
+            store: &self.store,
+            scorer: &self.scorer,
+            clock: &self.clock,
+            from: &self.from,
+        }
+    }
+
+    /// Where alerts go (`[admin] email`), through the one outbox.
+    pub fn alerts(&self) -> Alerts<'_> {
+        Alerts {
+            store: &self.store,
+            outbox: &self.outbox,
+            from: &self.from,
+            admin: self
+                .config
+                .admin
+                .email
+                .as_deref()
+                .and_then(|a| a.parse().ok()),
+        }
+    }
+
+    /// Polls the inbox once: replies handled, answers and alerts sent.
+    pub async fn poll_inbox(&self) -> anyhow::Result<crate::inbox::poll::PollReport> {
+        let inbox = crate::inbox::Inbox::new(self.inbox_ctx())?;
+        crate::inbox::poll::poll(&inbox, &self.alerts(), &self.outbox).await
+    }
+
+    /// Tells the admin about `report` (when it deserves it) and sends what is pending.
+    pub async fn alert_after(&self, report: &crate::pipeline::RunReport) -> anyhow::Result<usize> {
+        self.alerts().after_run(&report.alert()).await
     }
 }

@@ -6,8 +6,7 @@ use clap::Args;
 use super::output;
 use super::{Failure, EXIT_FAILED, EXIT_OK};
 use crate::config::Config;
-use crate::mail::Mailer;
-use crate::scoring::llm::LlmClient;
+use crate::llm::LlmClient;
 use crate::scoring::prices::PriceTable;
 use crate::scoring::prompt::Prompts;
 use crate::sources::arxiv::ArxivClient;
@@ -105,10 +104,7 @@ pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
     if !args.offline {
         items.push(item(
             "mail",
-            match Mailer::from_config(&config, false) {
-                Ok(m) => m.check().await,
-                Err(e) => Err(format!("{e:#}")),
-            },
+            crate::mail::transport::from_config(&config).check().await,
         ));
         match &config.imap {
             None => items.push(Item {

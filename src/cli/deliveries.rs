@@ -12,8 +12,8 @@ use super::output::{self, table};
 use super::{open_store, parse_date, Failure, EXIT_FAILED, EXIT_OK};
 use crate::config::Config;
 use crate::domain::SubscriberEmail;
-use crate::mail::Mailer;
 use crate::store::deliveries::{self, DeliveryStatus};
+use crate::store::outbox::Queued;
 
 /// Every digest recorded: day, reader, status, attempts and the mail server's last answer.
 #[derive(Debug, Args)]
@@ -159,15 +159,20 @@ async fn resend(
     let rcpt: lettre::Address = recipient
         .parse()
         .with_context(|| format!("`{recipient}` is not a mail address"))?;
-    let mailer = Mailer::from_config(&app.config, false)?;
-    let result = mailer.send(&app.from.email, &rcpt, &d.message).await;
+    // A digest not delivered yet goes through its queue row (marked sent); a copy of a sent one,
+    // or one for the admin, is sent once and changes nothing.
+    let result = if !admin && d.status != DeliveryStatus::Sent {
+        let item = Queued::Digest {
+            subscriber: to.clone(),
+            day,
+        };
+        app.outbox
+            .send(&app.store, &item, &rcpt, &d.message)
+            .await?
+    } else {
+        app.outbox.send_once(&rcpt, &d.message).await
+    };
     let ok = result.is_ok();
-    if ok && !admin && d.status != DeliveryStatus::Sent {
-        let (email, day) = (to.to_string(), day);
-        app.store
-            .call(move |c| deliveries::mark_sent(c, &email, day))
-            .await?;
-    }
     tracing::info!(day = %day, subscriber = %to, to = %rcpt, ok, "resent a recorded digest");
     if json {
         println!(

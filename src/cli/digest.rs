@@ -123,7 +123,7 @@ pub async fn run(config: Config, args: DigestArgs) -> Result<u8, Failure> {
         .context("the digest run stopped")?;
     // A dry run is the admin at the terminal: the report is the alert.
     if !opts.dry_run {
-        crate::alerts::after_run(&app, &report).await?;
+        app.alert_after(&report).await?;
     }
     if args.json {
         println!(

@@ -8,7 +8,7 @@ use super::digest::build_app;
 use super::output::{self, table};
 use super::{Failure, EXIT_FAILED, EXIT_OK};
 use crate::config::Config;
-use crate::mail::inbound::{Auth, Inbox};
+use crate::inbox::{Auth, Inbox};
 
 /// Replies from subscribers: read the inbox, or show what paperboy makes of one message.
 #[derive(Debug, Subcommand)]
@@ -62,7 +62,7 @@ pub async fn run(config: Config, cmd: InboxCmd) -> Result<u8, Failure> {
                     file.display()
                 )));
             }
-            let inbox = Inbox::new(&app)?;
+            let inbox = Inbox::new(app.inbox_ctx())?;
             let a = inbox.analyse(&raw).await?;
             if json {
                 println!(
@@ -111,11 +111,11 @@ pub async fn run(config: Config, cmd: InboxCmd) -> Result<u8, Failure> {
             Ok(EXIT_OK)
         }
         InboxCmd::Poll { json } => {
-            let report = crate::mail::imap::poll(&app).await?;
+            let report = app.poll_inbox().await?;
             if json {
                 let v = serde_json::json!({
                     "messages": report.handled.iter().map(|h| serde_json::json!({
-                        "message_id": h.message_id, "outcome": h.outcome, "detail": h.detail, "subscriber": h.subscriber,
+                        "message_id": h.message_id, "outcome": h.outcome.as_str(), "detail": h.detail, "subscriber": h.subscriber,
                     })).collect::<Vec<_>>(),
                     "answers_sent": report.answers_sent,
                     "answers_failed": report.answers_failed,
@@ -130,7 +130,7 @@ pub async fn run(config: Config, cmd: InboxCmd) -> Result<u8, Failure> {
                     .map(|h| {
                         vec![
                             h.subscriber.clone().unwrap_or_else(|| "-".into()),
-                            output::status(&h.outcome),
+                            output::status(h.outcome.as_str()),
                             h.detail.clone(),
                         ]
                     })

@@ -9,8 +9,7 @@ use super::digest::build_app;
 use super::{open_store, Failure, EXIT_OK};
 use crate::config::Config;
 use crate::domain::SubscriberEmail;
-use crate::mail::inbound::{Inbox, Wanted};
-use crate::mail::Mailer;
+use crate::inbox::{Inbox, Wanted};
 use crate::store::audit::Actor;
 use crate::store::join;
 
@@ -62,11 +61,10 @@ pub async fn approve(config: Config, email: &SubscriberEmail) -> Result<u8, Fail
             "no confirmed request from {email} waits for approval (`paperboy subscribers pending` lists them)"
         )));
     };
-    let inbox = Inbox::new(&app)?;
+    let inbox = Inbox::new(app.inbox_ctx())?;
     let welcome = inbox.admit(&req, &Actor::cli()).await?;
     let to = email.to_address();
-    let mailer = Mailer::from_config(&app.config, false)?;
-    match mailer.send(&app.from.email, &to, &welcome).await {
+    match app.outbox.send_once(&to, &welcome).await {
         Ok(_) => println!("approved {email}: added, welcome mail sent"),
         Err(e) => println!("approved {email}: added; the welcome mail could not be sent ({e})"),
     }

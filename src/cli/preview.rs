@@ -12,8 +12,7 @@ use super::{parse_date, Failure, EXIT_FAILED, EXIT_OK};
 use crate::config::Config;
 use crate::digest::{render_html, render_text};
 use crate::domain::SubscriberEmail;
-use crate::mail::outbound::{as_test, new_message_id};
-use crate::mail::Mailer;
+use crate::mail::message::{as_test, new_message_id};
 use crate::pipeline::{self, start_run};
 use crate::store::deliveries;
 use crate::store::runs::{self, RunStatus};
@@ -138,17 +137,17 @@ pub async fn send_test(config: Config, args: SendTestArgs) -> Result<u8, Failure
     let from = config
         .from_mailbox()
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-    let mailer = Mailer::from_config(&config, false)?;
+    let transport = crate::mail::transport::from_config(&config);
     let message_id = new_message_id(&from);
     let bytes = as_test(
         &d.message,
         &message_id,
         &crate::support::clock::now_utc().to_rfc2822(),
     );
-    match mailer
-        .send(&from.email, &args.email.to_address(), &bytes)
-        .await
-    {
+    let envelope =
+        lettre::address::Envelope::new(Some(from.email.clone()), vec![args.email.to_address()])
+            .context("the test copy's envelope")?;
+    match transport.send_raw(&envelope, &bytes).await {
         Ok(to) => {
             println!(
                 "sent the {} digest to {email} again as a test ({message_id}) → {to}",

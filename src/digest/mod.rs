@@ -65,6 +65,20 @@ pub struct Digest {
 }
 
 impl Digest {
+    /// The digest rendered for mail: both views and the headers that come from it.
+    pub fn to_mail(&self) -> crate::mail::message::DigestMail {
+        crate::mail::message::DigestMail {
+            to: lettre::message::Mailbox::new(
+                Some(self.subscriber.name.clone()),
+                self.subscriber.email.to_address(),
+            ),
+            subject: self.subject(),
+            day: self.day,
+            text: render_text(self),
+            html: render_html(self),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -1,6 +1,6 @@
-//! Reading the inbox over IMAP (async-imap; TLS with tokio-rustls): each unseen message is handled
-//! once, flagged \Seen and moved to the processed (or rejected) folder. Answers are sent after the
-//! message is recorded, and again on the next poll if sending failed, so a crash loses nothing.
+//! The inbox over IMAP (async-imap; TLS with tokio-rustls): list the unseen messages, fetch one,
+//! flag it \Seen and move it to the processed or rejected folder. What a message means is the
+//! inbox service's business, not this one's.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,25 +8,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_imap::Session;
 use futures::TryStreamExt as _;
-use secrecy::ExposeSecret as _;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 use tokio_util::either::Either;
 
-use super::inbound::{Handled, Inbox, MAX_SIZE};
-use super::Mailer;
 use crate::config::{ImapConfig, Security};
-use crate::pipeline::App;
-use crate::store::inbox;
 
 type Stream = Either<TcpStream, tokio_rustls::client::TlsStream<TcpStream>>;
-
-#[derive(Debug, Default)]
-pub struct PollReport {
-    pub handled: Vec<Handled>,
-    pub answers_sent: usize,
-    pub answers_failed: usize,
-}
 
 async fn tls(
     host: &str,
@@ -154,96 +142,6 @@ async fn ensure_folder(session: &mut Session<Stream>, name: &str) -> anyhow::Res
     Ok(())
 }
 
-/// Handles the new mail once.
-pub async fn poll(app: &App) -> anyhow::Result<PollReport> {
-    let cfg = app
-        .config
-        .imap
-        .as_ref()
-        .context("no [imap] section in the configuration: paperboy does not read replies")?;
-    let password = app.config.imap_password().with_context(|| {
-        format!(
-            "the IMAP password is not set: put it in ${}",
-            cfg.password_env
-        )
-    })?;
-    let inbox = Inbox::new(app)?;
-    let mailer = Mailer::from_config(&app.config, false)?;
-    let mut report = PollReport::default();
-
-    let mut session = connect(cfg, password.expose_secret()).await?;
-    session
-        .select(&cfg.mailbox)
-        .await
-        .with_context(|| format!("cannot open the IMAP mailbox {}", cfg.mailbox))?;
-    let delim = delimiter(&mut session, &cfg.mailbox).await?;
-    let can_move = session
-        .capabilities()
-        .await
-        .map(|c| c.has_str("MOVE"))
-        .unwrap_or(false);
-    let processed = cfg.processed_folder.replace('/', &delim);
-    let rejected = cfg.rejected_folder.replace('/', &delim);
-    ensure_folder(&mut session, &processed).await?;
-    ensure_folder(&mut session, &rejected).await?;
-
-    let mut uids: Vec<u32> = session.uid_search("UNSEEN").await?.into_iter().collect();
-    uids.sort_unstable();
-    for uid in uids {
-        let set = uid.to_string();
-        let fetched: Vec<_> = session
-            .uid_fetch(&set, "(UID RFC822.SIZE BODY.PEEK[HEADER])")
-            .await?
-            .try_collect()
-            .await?;
-        let Some(head) = fetched.first() else {
-            continue;
-        };
-        let size = head.size.unwrap_or(0) as usize;
-        let handled = if size > MAX_SIZE {
-            let mut raw = head.header().unwrap_or_default().to_vec();
-            raw.resize(size, b' ');
-            inbox.handle(&raw).await?
-        } else {
-            let full: Vec<_> = session
-                .uid_fetch(&set, "(UID BODY.PEEK[])")
-                .await?
-                .try_collect()
-                .await?;
-            let raw = full
-                .first()
-                .and_then(|f| f.body())
-                .unwrap_or_default()
-                .to_vec();
-            inbox.handle(&raw).await?
-        };
-        let folder = if handled.rejected() {
-            &rejected
-        } else {
-            &processed
-        };
-        let _: Vec<_> = session
-            .uid_store(&set, "+FLAGS (\\Seen)")
-            .await?
-            .try_collect()
-            .await?;
-        move_message(&mut session, can_move, &set, folder)
-            .await
-            .with_context(|| format!("cannot move message {uid} to {folder}"))?;
-        if handled.outcome == "failed" {
-            crate::alerts::inbox_failure(app, &handled).await?;
-        }
-        report.handled.push(handled);
-    }
-    let _ = session.logout().await;
-    crate::alerts::send_pending(app).await?;
-
-    let (sent, failed) = send_pending(app, &mailer).await?;
-    report.answers_sent = sent;
-    report.answers_failed = failed;
-    Ok(report)
-}
-
 /// MOVE where the server has it (RFC 6851), otherwise COPY, flag \Deleted and expunge.
 async fn move_message(
     session: &mut Session<Stream>,
@@ -265,32 +163,112 @@ async fn move_message(
     Ok(())
 }
 
-/// Sends the answers recorded but not sent yet. Returns (sent, failed).
-pub async fn send_pending(app: &App, mailer: &Mailer) -> anyhow::Result<(usize, usize)> {
-    let pending = app.store.call(|c| inbox::pending_replies(c)).await?;
-    let (mut sent, mut failed) = (0, 0);
-    for (id, to, bytes) in pending {
-        let to_addr: lettre::Address = match to.parse() {
-            Ok(a) => a,
-            Err(_) => continue,
-        };
-        match mailer.send(&app.from.email, &to_addr, &bytes).await {
-            Ok(_) => {
-                sent += 1;
-                app.store
-                    .call(move |c| inbox::mark_reply(c, &id, "sent"))
-                    .await?;
-            }
-            Err(e) => {
-                failed += 1;
-                tracing::error!(to = %to, error = %e, "could not send the answer to a reply");
-                if !e.transient {
-                    app.store
-                        .call(move |c| inbox::mark_reply(c, &id, "failed"))
-                        .await?;
-                }
-            }
-        }
+/// An open mailbox: the configured one selected, its processed and rejected folders made.
+pub struct ImapMailbox {
+    session: Session<Stream>,
+    can_move: bool,
+    processed: String,
+    rejected: String,
+}
+
+/// Where a handled message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folder {
+    Processed,
+    Rejected,
+}
+
+impl ImapMailbox {
+    /// Connects, logs in, selects `[imap] mailbox` and makes sure both folders exist.
+    pub async fn open(cfg: &ImapConfig, password: &str) -> anyhow::Result<ImapMailbox> {
+        let mut session = connect(cfg, password).await?;
+        session
+            .select(&cfg.mailbox)
+            .await
+            .with_context(|| format!("cannot open the IMAP mailbox {}", cfg.mailbox))?;
+        let delim = delimiter(&mut session, &cfg.mailbox).await?;
+        let can_move = session
+            .capabilities()
+            .await
+            .map(|c| c.has_str("MOVE"))
+            .unwrap_or(false);
+        let processed = cfg.processed_folder.replace('/', &delim);
+        let rejected = cfg.rejected_folder.replace('/', &delim);
+        ensure_folder(&mut session, &processed).await?;
+        ensure_folder(&mut session, &rejected).await?;
+        Ok(ImapMailbox {
+            session,
+            can_move,
+            processed,
+            rejected,
+        })
     }
-    Ok((sent, failed))
+
+    /// The UIDs of the unseen messages, oldest first.
+    pub async fn unseen(&mut self) -> anyhow::Result<Vec<u32>> {
+        let mut uids: Vec<u32> = self
+            .session
+            .uid_search("UNSEEN")
+            .await?
+            .into_iter()
+            .collect();
+        uids.sort_unstable();
+        Ok(uids)
+    }
+
+    /// The message `uid` as sent, without marking it seen; `None` if it is gone. A message over
+    /// `max_size` bytes is not downloaded: its header comes back padded to its size, so the
+    /// reader of it sees how large it is.
+    pub async fn fetch(&mut self, uid: u32, max_size: usize) -> anyhow::Result<Option<Vec<u8>>> {
+        let set = uid.to_string();
+        let fetched: Vec<_> = self
+            .session
+            .uid_fetch(&set, "(UID RFC822.SIZE BODY.PEEK[HEADER])")
+            .await?
+            .try_collect()
+            .await?;
+        let Some(head) = fetched.first() else {
+            return Ok(None);
+        };
+        let size = head.size.unwrap_or(0) as usize;
+        if size > max_size {
+            let mut raw = head.header().unwrap_or_default().to_vec();
+            raw.resize(size, b' ');
+            return Ok(Some(raw));
+        }
+        let full: Vec<_> = self
+            .session
+            .uid_fetch(&set, "(UID BODY.PEEK[])")
+            .await?
+            .try_collect()
+            .await?;
+        Ok(Some(
+            full.first()
+                .and_then(|f| f.body())
+                .unwrap_or_default()
+                .to_vec(),
+        ))
+    }
+
+    /// Flags `uid` \Seen and moves it to `folder`.
+    pub async fn file(&mut self, uid: u32, folder: Folder) -> anyhow::Result<()> {
+        let set = uid.to_string();
+        let folder = match folder {
+            Folder::Processed => &self.processed,
+            Folder::Rejected => &self.rejected,
+        };
+        let _: Vec<_> = self
+            .session
+            .uid_store(&set, "+FLAGS (\\Seen)")
+            .await?
+            .try_collect()
+            .await?;
+        move_message(&mut self.session, self.can_move, &set, folder)
+            .await
+            .with_context(|| format!("cannot move message {uid} to {folder}"))
+    }
+
+    pub async fn logout(mut self) {
+        let _ = self.session.logout().await;
+    }
 }

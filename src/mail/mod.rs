@@ -1,10 +1,9 @@
-//! Mail: building messages and sending them (lettre).
+//! Mail as an outside service: building messages from rendered parts (`message`), sending exact
+//! bytes through one seam (`transport`), and the IMAP mailbox (`imap`: fetch, flag, move).
+//! What replies mean and what to send when is decided above, in `inbox` and `outbox`.
 
-pub mod commands;
 pub mod imap;
-pub mod inbound;
-pub mod outbound;
-pub mod reply;
-pub mod templates;
+pub mod message;
+pub mod transport;
 
-pub use outbound::{build_digest_message, Mailer, SendError};
+pub use transport::{SendError, Transport};

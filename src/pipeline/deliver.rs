@@ -8,9 +8,11 @@ use super::{App, Prepared, SubscriberReport};
 use crate::domain::problem::{Kind, Problem};
 use crate::domain::PaperId;
 use crate::domain::Subscriber;
-use crate::mail::outbound::new_message_id;
-use crate::mail::{build_digest_message, Mailer};
+use crate::mail::message::build_digest_message;
+use crate::mail::message::new_message_id;
+use crate::outbox::Outbox;
 use crate::store::deliveries::{self, DeliveryStatus};
+use crate::store::outbox::Queued;
 use crate::store::owed;
 use crate::store::runs::SubscriberStatus;
 
@@ -18,7 +20,7 @@ use crate::store::runs::SubscriberStatus;
 /// previous run stopped before or during the send: send the same bytes again), or failed for good.
 pub(super) async fn resume(
     app: &App,
-    mailer: &Mailer,
+    outbox: &Outbox,
     sub: &Subscriber,
     d: deliveries::Delivery,
 ) -> anyhow::Result<SubscriberReport> {
@@ -44,7 +46,7 @@ pub(super) async fn resume(
         }
         DeliveryStatus::Pending => {
             tracing::info!(subscriber = %email, message_id = %d.message_id, "resending a digest left pending by an earlier run");
-            send_recorded(app, mailer, sub, d.day, &d.message).await?
+            send_recorded(app, outbox, sub, d.day, &d.message).await?
         }
     };
     report.outcome.selected = selected;
@@ -63,7 +65,7 @@ pub(super) struct Sent {
 /// transaction), sends it, and records the result.
 pub(super) async fn deliver(
     app: &App,
-    mailer: &Mailer,
+    outbox: &Outbox,
     p: &Prepared,
     run_id: i64,
     dry_run: bool,
@@ -71,10 +73,11 @@ pub(super) async fn deliver(
     let d = &p.digest;
     let message_id = new_message_id(&app.from);
     let reply = reply_addresses(app, &d.subscriber.email).await?;
-    let bytes = build_digest_message(&app.from, d, &message_id, false, reply.as_ref())?.formatted();
+    let bytes = build_digest_message(&app.from, &d.to_mail(), &message_id, false, reply.as_ref())?
+        .formatted();
     let to = d.subscriber.email.to_address();
     if dry_run {
-        return Ok(match mailer.send(&app.from.email, &to, &bytes).await {
+        return Ok(match outbox.send_once(&to, &bytes).await {
             Ok(where_) => Sent {
                 status: SubscriberStatus::DryRun,
                 detail: None,
@@ -134,7 +137,7 @@ pub(super) async fn deliver(
             problem: None,
         });
     }
-    let r = send_recorded(app, mailer, &d.subscriber, d.day, &bytes).await?;
+    let r = send_recorded(app, outbox, &d.subscriber, d.day, &bytes).await?;
     Ok(Sent {
         status: r.outcome.status,
         detail: r.outcome.detail,
@@ -170,60 +173,43 @@ pub(super) async fn keep_owed(app: &App, p: &Prepared) -> anyhow::Result<()> {
         .await
 }
 
-/// Sends a message whose delivery row exists, retrying transient failures (4xx, refused
-/// connections) with backoff, then marks it sent, failed for good (5xx), or still pending.
+/// Sends a digest whose delivery row exists, through the outbox's one send loop (temporary
+/// refusals retried with backoff), which marks it sent, failed for good (5xx), or still pending.
 async fn send_recorded(
     app: &App,
-    mailer: &Mailer,
+    outbox: &Outbox,
     sub: &Subscriber,
     day: NaiveDate,
     bytes: &[u8],
 ) -> anyhow::Result<SubscriberReport> {
     let email = sub.email.to_string();
-    let attempts = app.config.schedule.send_attempts.max(1);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match mailer
-            .send(&app.from.email, &sub.email.to_address(), bytes)
-            .await
-        {
-            Ok(where_) => {
-                let e = email.clone();
-                app.store
-                    .call(move |c| deliveries::mark_sent(c, &e, day))
-                    .await?;
-                let mut r = simple(&email, SubscriberStatus::Delivered, None, None);
-                r.delivered_to = Some(where_);
-                return Ok(r);
-            }
-            Err(err) if err.transient && attempt < attempts && !app.cancel.is_cancelled() => {
-                let wait = crate::support::clock::backoff(
-                    std::time::Duration::from_millis(app.config.schedule.send_retry_base_ms),
-                    attempt,
-                );
-                tracing::warn!(subscriber = %email, error = %err, attempt, wait_ms = wait.as_millis() as u64, "sending failed for now; retrying");
-                tokio::time::sleep(wait).await;
-            }
-            Err(err) => {
-                tracing::error!(subscriber = %email, error = %err, transient = err.transient, "could not deliver the digest");
-                let (e, msg, permanent) = (email.clone(), err.message.clone(), !err.transient);
-                app.store
-                    .call(move |c| deliveries::mark_failed(c, &e, day, &msg, permanent))
-                    .await?;
-                let problem = err.problem();
-                let detail = if err.transient {
-                    format!("{} (will be retried)", err.message)
-                } else {
-                    err.message
-                };
-                return Ok(simple(
-                    &email,
-                    SubscriberStatus::SendFailed,
-                    Some(detail),
-                    Some(problem),
-                ));
-            }
+    let item = Queued::Digest {
+        subscriber: sub.email.clone(),
+        day,
+    };
+    match outbox
+        .send(&app.store, &item, &sub.email.to_address(), bytes)
+        .await?
+    {
+        Ok(where_) => {
+            let mut r = simple(&email, SubscriberStatus::Delivered, None, None);
+            r.delivered_to = Some(where_);
+            Ok(r)
+        }
+        Err(err) => {
+            tracing::error!(subscriber = %email, error = %err, transient = err.transient, "could not deliver the digest");
+            let problem = err.problem();
+            let detail = if err.transient {
+                format!("{} (will be retried)", err.message)
+            } else {
+                err.message
+            };
+            Ok(simple(
+                &email,
+                SubscriberStatus::SendFailed,
+                Some(detail),
+                Some(problem),
+            ))
         }
     }
 }

@@ -6,11 +6,9 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use futures::StreamExt as _;
 
-pub use crate::app::App;
 use crate::domain::problem::{Kind, Problem};
 use crate::domain::Source;
 use crate::domain::Subscriber;
-use crate::mail::Mailer;
 use crate::sources::arxiv::{parse_rss, Announcement};
 use crate::store::deliveries;
 use crate::store::papers;
@@ -26,6 +24,24 @@ use deliver::{deliver, keep_owed, resume};
 pub use prepare::prepare;
 use report::simple;
 pub use report::{Prepared, RunReport, SubscriberReport};
+
+/// What the daily job works with, built once by the composition root (`app::App::build`).
+pub struct Pipeline {
+    pub config: crate::config::Config,
+    pub store: crate::store::Store,
+    pub arxiv: crate::sources::arxiv::ArxivClient,
+    pub preprints: crate::sources::preprints::PreprintClient,
+    pub scorer: crate::scoring::Scorer,
+    pub from: lettre::message::Mailbox,
+    /// Every mail goes through it: one transport, one retry policy.
+    pub outbox: crate::outbox::Outbox,
+    /// Cancelled on SIGTERM/SIGINT: no new work is started, the run records where it stopped.
+    pub cancel: tokio_util::sync::CancellationToken,
+    pub clock: crate::support::clock::Clock,
+}
+
+/// The daily job is handed as `app` to its steps.
+type App = Pipeline;
 
 /// Reports scoring progress (a progress bar on a terminal; nothing elsewhere).
 pub trait Progress: Sync {
@@ -184,7 +200,15 @@ async fn steps(
         return Ok(());
     }
 
-    let mailer = Mailer::from_config(&app.config, opts.dry_run)?;
+    // Dry runs write to the outbox folder whatever the transport.
+    let outbox = if opts.dry_run {
+        let dir = app.config.resolve(&app.config.mail.outbox);
+        app.outbox.through(std::sync::Arc::new(
+            crate::mail::transport::FileTransport::new(&dir)?,
+        ))
+    } else {
+        app.outbox.clone()
+    };
 
     if opts.again && !opts.dry_run {
         for sub in subscribers {
@@ -228,7 +252,7 @@ async fn steps(
         if !opts.dry_run {
             let e = email.clone();
             if let Some(d) = app.store.call(move |c| deliveries::get(c, &e, day)).await? {
-                report.subscribers.push(resume(app, &mailer, sub, d).await?);
+                report.subscribers.push(resume(app, &outbox, sub, d).await?);
                 continue;
             }
         }
@@ -250,7 +274,7 @@ async fn steps(
     let reports: Vec<anyhow::Result<SubscriberReport>> = futures::stream::iter(
         prepared
             .into_iter()
-            .map(|p| handle(app, &mailer, p, run_id, opts)),
+            .map(|p| handle(app, &outbox, p, run_id, opts)),
     )
     .buffered(app.config.mail.concurrency.max(1))
     .collect()
@@ -323,7 +347,7 @@ async fn steps(
 /// Sends (or deliberately does not send) one prepared digest and records the outcome.
 async fn handle(
     app: &App,
-    mailer: &Mailer,
+    outbox: &crate::outbox::Outbox,
     p: Prepared,
     run_id: i64,
     opts: &DigestOptions,
@@ -358,7 +382,7 @@ async fn handle(
             keep_owed(app, &p).await?;
         }
     } else {
-        let sent = deliver(app, mailer, &p, run_id, opts.dry_run).await?;
+        let sent = deliver(app, outbox, &p, run_id, opts.dry_run).await?;
         outcome.status = sent.status;
         outcome.detail = sent.detail;
         delivered_to = sent.to;

@@ -65,6 +65,17 @@ impl RunReport {
     }
 
     /// Every typed problem of the run, the run's own first.
+    /// What the admin's alert says about this run.
+    pub fn alert(&self) -> crate::alerts::RunOutcome<'_> {
+        crate::alerts::RunOutcome {
+            run_id: self.run_id,
+            day: self.day,
+            status: self.status,
+            error: self.error.as_deref(),
+            problems: self.problems(),
+        }
+    }
+
     pub fn problems(&self) -> Vec<(Option<&str>, &Problem)> {
         let mut out: Vec<(Option<&str>, &Problem)> =
             self.problem.iter().map(|p| (None, p)).collect();

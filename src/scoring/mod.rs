@@ -5,7 +5,7 @@
 pub mod budget;
 mod group;
 pub mod keyword;
-pub mod llm;
+
 pub mod prices;
 pub mod prompt;
 pub mod reply;
@@ -14,10 +14,10 @@ use std::collections::{HashMap, HashSet};
 
 use crate::domain::Subscriber;
 use crate::domain::{Paper, PaperId, Verdict};
+use crate::llm::{self, LlmClient};
 use crate::store::spend::SpendRow;
 use crate::store::verdicts::VerdictKey;
 use crate::store::Store;
-use llm::LlmClient;
 use prices::PriceTable;
 use prompt::Prompts;
 

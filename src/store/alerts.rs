@@ -1,30 +1,52 @@
-//! The admin's alerts, recorded like deliveries: written before the send, one per run, retried
-//! while the mail server refuses for now. A run's alert is keyed by the run's id; an inbox
-//! message that could not be handled by its inbox entry's row number, negated.
+//! The admin's alerts, recorded like deliveries: written before the send, one per run (or per
+//! inbox message that could not be handled), retried while the mail server refuses for now.
 
 use rusqlite::{params, Connection};
 
 use super::now_utc;
 
-/// Records the alert of `run_id` as pending; `false` if that run already has one.
+/// What an alert is about; at most one alert each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKey {
+    /// A run that failed or degraded.
+    Run(i64),
+    /// An inbox message that could not be handled (its `inbound` row).
+    InboxMessage(i64),
+}
+
+impl AlertKey {
+    /// The SQL condition that finds this alert's row, and its value.
+    fn condition(self) -> (&'static str, i64) {
+        match self {
+            AlertKey::Run(id) => ("run_id = ?1", id),
+            AlertKey::InboxMessage(row) => ("inbox_entry = ?1", row),
+        }
+    }
+}
+
+/// Records the alert `key` as pending; `false` if there is one already.
 pub fn create_pending(
     conn: &Connection,
-    run_id: i64,
+    key: AlertKey,
     recipient: &str,
     message_id: &str,
     subject: &str,
     message: &[u8],
 ) -> rusqlite::Result<bool> {
+    let (run, entry) = match key {
+        AlertKey::Run(id) => (Some(id), None),
+        AlertKey::InboxMessage(row) => (None, Some(row)),
+    };
     let n = conn.execute(
-        "INSERT INTO alerts (run_id, recipient, status, message_id, subject, message, created_at)
-         VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6) ON CONFLICT(run_id) DO NOTHING",
-        params![run_id, recipient, message_id, subject, message, now_utc()],
+        "INSERT INTO alerts (run_id, inbox_entry, recipient, status, message_id, subject, message, created_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+        params![run, entry, recipient, message_id, subject, message, now_utc()],
     )?;
     Ok(n == 1)
 }
 
 pub struct PendingAlert {
-    pub run_id: i64,
+    pub key: AlertKey,
     pub recipient: String,
     pub message: Vec<u8>,
 }
@@ -32,22 +54,29 @@ pub struct PendingAlert {
 /// Alerts not sent yet, oldest first.
 pub fn pending(conn: &Connection) -> rusqlite::Result<Vec<PendingAlert>> {
     let mut stmt = conn.prepare(
-        "SELECT run_id, recipient, message FROM alerts WHERE status = 'pending' ORDER BY run_id",
+        "SELECT run_id, inbox_entry, recipient, message FROM alerts WHERE status = 'pending' ORDER BY id",
     )?;
     let rows = stmt.query_map([], |r| {
-        Ok(PendingAlert {
-            run_id: r.get(0)?,
-            recipient: r.get(1)?,
-            message: r.get(2)?,
-        })
+        // The table's CHECK gives every alert exactly one key.
+        let key = match (r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?) {
+            (Some(run), _) => AlertKey::Run(run),
+            (None, Some(row)) => AlertKey::InboxMessage(row),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(PendingAlert {
+            key,
+            recipient: r.get(2)?,
+            message: r.get(3)?,
+        }))
     })?;
-    rows.collect()
+    rows.filter_map(Result::transpose).collect()
 }
 
-pub fn mark_sent(conn: &Connection, run_id: i64) -> rusqlite::Result<()> {
+pub fn mark_sent(conn: &Connection, key: AlertKey) -> rusqlite::Result<()> {
+    let (cond, id) = key.condition();
     conn.execute(
-        "UPDATE alerts SET status = 'sent', attempts = attempts + 1, sent_at = ?2, last_error = NULL WHERE run_id = ?1",
-        params![run_id, now_utc()],
+        &format!("UPDATE alerts SET status = 'sent', attempts = attempts + 1, sent_at = ?2, last_error = NULL WHERE {cond}"),
+        params![id, now_utc()],
     )?;
     Ok(())
 }
@@ -55,29 +84,18 @@ pub fn mark_sent(conn: &Connection, run_id: i64) -> rusqlite::Result<()> {
 /// A failed attempt: still pending (retried later) unless `permanent`.
 pub fn mark_failed(
     conn: &Connection,
-    run_id: i64,
+    key: AlertKey,
     error: &str,
     permanent: bool,
 ) -> rusqlite::Result<()> {
+    let (cond, id) = key.condition();
     conn.execute(
-        "UPDATE alerts SET attempts = attempts + 1, last_error = ?2,
+        &format!(
+            "UPDATE alerts SET attempts = attempts + 1, last_error = ?2,
                 status = CASE WHEN ?3 THEN 'failed' ELSE status END
-         WHERE run_id = ?1",
-        params![run_id, error, permanent],
+             WHERE {cond}"
+        ),
+        params![id, error, permanent],
     )?;
     Ok(())
-}
-
-/// (status, attempts, last error) of a run's alert, for reports and tests.
-pub fn get(
-    conn: &Connection,
-    run_id: i64,
-) -> rusqlite::Result<Option<(String, i64, Option<String>)>> {
-    use rusqlite::OptionalExtension as _;
-    conn.query_row(
-        "SELECT status, attempts, last_error FROM alerts WHERE run_id = ?1",
-        [run_id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )
-    .optional()
 }

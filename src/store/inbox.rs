@@ -156,10 +156,32 @@ pub fn pending_replies(conn: &Connection) -> rusqlite::Result<Vec<(String, Strin
     rows.collect()
 }
 
-pub fn mark_reply(conn: &Connection, message_id: &str, status: &str) -> rusqlite::Result<()> {
+/// What became of the answer to a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyStatus {
+    Pending,
+    Sent,
+    Failed,
+}
+
+impl ReplyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplyStatus::Pending => "pending",
+            ReplyStatus::Sent => "sent",
+            ReplyStatus::Failed => "failed",
+        }
+    }
+}
+
+pub fn mark_reply(
+    conn: &Connection,
+    message_id: &str,
+    status: ReplyStatus,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE inbound SET reply_status = ?2 WHERE message_id = ?1",
-        params![message_id, status],
+        params![message_id, status.as_str()],
     )?;
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod deliveries;
 pub mod inbox;
 pub mod join;
 pub mod library;
+pub mod outbox;
 pub mod owed;
 pub mod papers;
 pub mod runs;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/010_join.sql"),
     include_str!("migrations/011_library_imports.sql"),
     include_str!("migrations/012_sources.sql"),
+    include_str!("migrations/013_alert_keys.sql"),
 ];
 
 /// The database. Cloning is cheap; all clones share one connection.

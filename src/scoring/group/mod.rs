@@ -21,11 +21,11 @@ mod triage;
 mod verdicts;
 
 use super::keyword;
-use super::llm::{self, LlmError};
 use super::prompt::ReaderBlock;
 use super::{spend_of, Job, JobResult, LlmScorer, ScoreContext};
 use crate::domain::problem::{Kind, Problem};
 use crate::domain::{Money, Paper};
+use crate::llm::{self, LlmError};
 use crate::store::spend::SpendRow;
 use crate::store::verdicts::VerdictKey;
 use crate::store::Store;

@@ -1,4 +1,7 @@
-//! The model endpoint: any OpenAI-compatible chat-completions API, through async-openai.
+//! The model endpoint: any OpenAI-compatible chat-completions API, through async-openai. It sends
+//! what it is given and reports the tokens used; budgets, prices and spend rows are the scoring
+//! layer's (one metered path there).
+//!
 //! async-openai retries 429 (honouring Retry-After), 5xx and refused connections itself; this
 //! client adds a timeout per request and retries what is left (timeouts, unreadable answers)
 //! with backoff, and tells apart failures that make further calls pointless (a rejected key,

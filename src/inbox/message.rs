@@ -3,7 +3,7 @@
 
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders as _, PartType};
 
-use crate::mail::reply;
+use crate::inbox::reply;
 
 /// The body a person wrote in: the text part, or an HTML-only message as lines.
 pub fn body_text(msg: &mail_parser::Message) -> String {

@@ -219,7 +219,7 @@ mod tests {
             let raw = std::fs::read(&eml).unwrap();
             let expected = std::fs::read_to_string(eml.with_extension("expected")).unwrap();
             let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
-            let got = typed_text(&crate::mail::inbound::body_text(&msg));
+            let got = typed_text(&crate::inbox::body_text(&msg));
             let norm = |s: &str| s.replace('\u{feff}', "").trim().to_string();
             if norm(&got) != norm(&expected) {
                 wrong.push(format!(

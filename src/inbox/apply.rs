@@ -5,11 +5,11 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 
 use super::state::{fields_of, numbered, topic_lines, State};
-use super::{Analysis, Inbox, Outcome};
+use super::{Analysis, Handling, Inbox, Outcome};
 use crate::domain::Subscriber;
 use crate::domain::SubscriberEmail;
-use crate::mail::commands::{self, Command};
-use crate::mail::templates::fill;
+use crate::inbox::commands::{self, Command};
+use crate::inbox::templates::fill;
 use crate::scoring::Scorer;
 use crate::store::audit::Actor;
 use crate::store::{deliveries, inbox};
@@ -22,7 +22,7 @@ impl Inbox<'_> {
         a: &Analysis,
         email: &SubscriberEmail,
         digest_day: Option<NaiveDate>,
-    ) -> anyhow::Result<Outcome> {
+    ) -> anyhow::Result<Handling> {
         let who = Some(email.to_string());
         let mut parsed = a.parsed.clone();
         let actor = Actor::Reply(a.message_id.clone());
@@ -32,7 +32,7 @@ impl Inbox<'_> {
                 return self.undo(a, email, None).await;
             }
             return Ok((
-                "rejected".into(),
+                Outcome::Rejected,
                 format!("{email} is not a subscriber (any more)"),
                 who,
                 None,
@@ -133,7 +133,7 @@ impl Inbox<'_> {
                     .join("; ")
             );
             match self.subs.apply(
-                &self.app.store,
+                &self.ctx.store,
                 email,
                 Change::SetMany { action, sets },
                 &actor,
@@ -157,7 +157,7 @@ impl Inbox<'_> {
         }
         for ex in &examples {
             let (e, ex, id) = (email.to_string(), ex.clone(), a.message_id.clone());
-            self.app
+            self.ctx
                 .store
                 .call(move |c| inbox::add_example(c, &e, &ex, &id))
                 .await?;
@@ -189,20 +189,20 @@ impl Inbox<'_> {
                     ("topics", &topics_now),
                 ],
             );
-            ("applied", format!("{}{extra}", body.trim_end()))
+            (Outcome::Applied, format!("{}{extra}", body.trim_end()))
         } else if want_help || !notes.is_empty() || !not_understood.is_empty() {
             let body = fill(
                 &self.templates.help,
                 &[("name", &sub.name), ("topics", &topics_now)],
             );
-            ("answered", format!("{}\n{extra}", body.trim_end()))
+            (Outcome::Answered, format!("{}\n{extra}", body.trim_end()))
         } else {
             // Only "topics": the list is the answer.
             let body = format!(
                 "Hello {},\n\nYour topics now:\n{topics_now}\n\nReply \"remove topic: N\" to drop one, or \"help\" for every command.\n",
                 sub.name
             );
-            ("answered", body)
+            (Outcome::Answered, body)
         };
         let detail = if changed {
             st.changes.join("; ")
@@ -210,7 +210,7 @@ impl Inbox<'_> {
             "answered without changes".to_string()
         };
         let answer = self.answer(a, &sub, &body, true).await?;
-        Ok((outcome.into(), detail, who, Some(answer)))
+        Ok((outcome, detail, who, Some(answer)))
     }
 
     /// Reverts the last change a reply from `email` made (subscribers file and examples).
@@ -219,11 +219,11 @@ impl Inbox<'_> {
         a: &Analysis,
         email: &SubscriberEmail,
         current: Option<&Subscriber>,
-    ) -> anyhow::Result<Outcome> {
+    ) -> anyhow::Result<Handling> {
         let who = Some(email.to_string());
         let e = email.to_string();
         let Some(last) = self
-            .app
+            .ctx
             .store
             .call(move |c| inbox::last_changing_reply(c, &e))
             .await?
@@ -233,14 +233,14 @@ impl Inbox<'_> {
                     let body = format!("Hello {},\n\nThere is nothing to undo.\n", sub.name);
                     let answer = self.answer(a, sub, &body, true).await?;
                     Ok((
-                        "answered".into(),
+                        Outcome::Answered,
                         "nothing to undo".into(),
                         who,
                         Some(answer),
                     ))
                 }
                 None => Ok((
-                    "rejected".into(),
+                    Outcome::Rejected,
                     format!("{email} is not a subscriber and has nothing to undo"),
                     who,
                     None,
@@ -249,7 +249,7 @@ impl Inbox<'_> {
         };
         // The last change was itself an undo: undoing it would re-apply what was reverted.
         let l = last.clone();
-        if self.app.store.call(move |c| inbox::was_undo(c, &l)).await? {
+        if self.ctx.store.call(move |c| inbox::was_undo(c, &l)).await? {
             if let Some(sub) = current {
                 let body = format!(
                     "Hello {},\n\nYour last change was an undo; it cannot be undone by reply. Write the command you want instead (reply \"help\" for the list).\n",
@@ -257,14 +257,14 @@ impl Inbox<'_> {
                 );
                 let answer = self.answer(a, sub, &body, true).await?;
                 return Ok((
-                    "answered".into(),
+                    Outcome::Answered,
                     "undo of an undo refused".into(),
                     who,
                     Some(answer),
                 ));
             }
             return Ok((
-                "rejected".into(),
+                Outcome::Rejected,
                 "undo of an undo refused".into(),
                 who,
                 None,
@@ -272,7 +272,7 @@ impl Inbox<'_> {
         }
         let (e, l) = (email.to_string(), last.clone());
         let rows = self
-            .app
+            .ctx
             .store
             .call(move |c| crate::store::audit::history(c, &e))
             .await?;
@@ -298,7 +298,7 @@ impl Inbox<'_> {
                 _ => None,
             };
             if let Some(change) = change {
-                self.subs.apply(&self.app.store, email, change, &actor)?;
+                self.subs.apply(&self.ctx.store, email, change, &actor)?;
                 what.push(format!(
                     "reverted: {}",
                     row.action.trim_start_matches("reply: ")
@@ -307,14 +307,14 @@ impl Inbox<'_> {
         }
         let (e, l2) = (email.to_string(), l.clone());
         let removed = self
-            .app
+            .ctx
             .store
             .call(move |c| inbox::remove_examples_of(c, &e, &l2))
             .await?;
         if removed > 0 {
             what.push(format!("forgot {removed} example paper(s)"));
         }
-        self.app
+        self.ctx
             .store
             .call(move |c| inbox::mark_undone(c, &l))
             .await?;
@@ -330,7 +330,7 @@ impl Inbox<'_> {
         );
         let answer = self.answer(a, &sub, &body, true).await?;
         Ok((
-            "undid".into(),
+            Outcome::Undid,
             format!("undo: {}", what.join("; ")),
             who,
             Some(answer),
@@ -346,7 +346,7 @@ impl Inbox<'_> {
     ) -> anyhow::Result<Result<(String, String), String>> {
         let e = email.to_string();
         let d = self
-            .app
+            .ctx
             .store
             .call(move |c| match day {
                 Some(day) => deliveries::get(c, &e, day),
@@ -365,7 +365,7 @@ impl Inbox<'_> {
         };
         let day = d.day;
         let title = self
-            .app
+            .ctx
             .store
             .call(move |c| crate::store::papers::announced(c, day))
             .await?
@@ -384,19 +384,19 @@ impl Inbox<'_> {
         sub: &Subscriber,
         text: &str,
     ) -> anyhow::Result<Result<Option<Vec<String>>, String>> {
-        let Scorer::Llm(llm) = &self.app.scorer else {
+        let Scorer::Llm(llm) = &self.ctx.scorer else {
             return Ok(Ok(None));
         };
-        let now = self.app.clock.now();
+        let now = self.ctx.clock.now();
         let limit = self
-            .app
+            .ctx
             .config
             .imap
             .as_ref()
             .map_or(10, |i| i.model_replies_per_day);
         let (email, day) = (sub.email.to_string(), now.format("%Y-%m-%d").to_string());
         let (read_today, replies_spent) = self
-            .app
+            .ctx
             .store
             .call(move |c| {
                 let read: i64 = c.query_row(
@@ -424,7 +424,7 @@ impl Inbox<'_> {
             .get(model)
             .map(|p| p.cost(((text.len() + 4000) / 3) as u64, 0, 1000))
             .unwrap_or(crate::domain::Money::ZERO);
-        if let Some(cap) = self.app.config.replies_budget() {
+        if let Some(cap) = self.ctx.config.replies_budget() {
             if crate::domain::Money::from_micros(replies_spent) + worst > cap {
                 tracing::warn!(%cap, "the day's budget for reading replies is used up");
                 return Ok(Err(
@@ -432,7 +432,7 @@ impl Inbox<'_> {
                 ));
             }
         }
-        match llm.budget.reserve(&self.app.store, now, worst).await? {
+        match llm.budget.reserve(&self.ctx.store, now, worst).await? {
             Ok(()) => {}
             Err(why) => {
                 tracing::warn!(%why, "no budget left to read a free-text reply");
@@ -442,7 +442,7 @@ impl Inbox<'_> {
             }
         }
         let prompt = crate::scoring::prompt::reply_prompt(
-            &self.app.config.resolve(&self.app.config.prompts),
+            &self.ctx.config.resolve(&self.ctx.config.prompts),
         );
         let answer = llm
             .client
@@ -458,7 +458,7 @@ impl Inbox<'_> {
                         subscriber: Some(sub.email.to_string()),
                         ..crate::scoring::spend_of(model, u, llm.prices.get(model), "reply")
                     };
-                    self.app
+                    self.ctx
                         .store
                         .call(move |c| crate::store::spend::record(c, &row))
                         .await?;
@@ -480,7 +480,7 @@ impl Inbox<'_> {
         a: &Analysis,
         sub: &Subscriber,
         bib: &str,
-    ) -> anyhow::Result<Outcome> {
+    ) -> anyhow::Result<Handling> {
         use crate::subscribers::library;
         let who = Some(sub.email.to_string());
         let items = match library::parse_bibtex(bib) {
@@ -492,7 +492,7 @@ impl Inbox<'_> {
                 );
                 let answer = self.answer(a, sub, &body, true).await?;
                 return Ok((
-                    "answered".into(),
+                    Outcome::Answered,
                     format!("unreadable library: {why}"),
                     who,
                     Some(answer),
@@ -510,7 +510,7 @@ impl Inbox<'_> {
             a.message_id.clone(),
             serde_json::to_string(&plan)?,
         );
-        self.app
+        self.ctx
             .store
             .call(move |c| crate::store::library::save_pending(c, &e, &id, &json))
             .await?;
@@ -522,7 +522,7 @@ impl Inbox<'_> {
         );
         let answer = self.answer(a, sub, &body, true).await?;
         Ok((
-            "answered".into(),
+            Outcome::Answered,
             "library received; plan sent".into(),
             who,
             Some(answer),
@@ -530,14 +530,14 @@ impl Inbox<'_> {
     }
 
     /// "yes": applies the reader's latest library plan (sent within the last week).
-    async fn library_apply(&self, a: &Analysis, sub: &Subscriber) -> anyhow::Result<Outcome> {
+    async fn library_apply(&self, a: &Analysis, sub: &Subscriber) -> anyhow::Result<Handling> {
         use crate::subscribers::library::Plan;
         let who = Some(sub.email.to_string());
-        let since = (self.app.clock.now() - chrono::Duration::days(7))
+        let since = (self.ctx.clock.now() - chrono::Duration::days(7))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let e = sub.email.to_string();
         let pending = self
-            .app
+            .ctx
             .store
             .call(move |c| crate::store::library::latest_pending(c, &e, &since))
             .await?;
@@ -548,7 +548,7 @@ impl Inbox<'_> {
             );
             let answer = self.answer(a, sub, &body, true).await?;
             return Ok((
-                "answered".into(),
+                Outcome::Answered,
                 "yes, to nothing".into(),
                 who,
                 Some(answer),
@@ -558,7 +558,7 @@ impl Inbox<'_> {
         let sets = plan.sets(sub);
         if !sets.is_empty() {
             self.subs.apply(
-                &self.app.store,
+                &self.ctx.store,
                 &sub.email,
                 Change::SetMany {
                     action: "import-library".into(),
@@ -570,9 +570,9 @@ impl Inbox<'_> {
         let (e, ids, today) = (
             sub.email.to_string(),
             plan.proposal.arxiv.clone(),
-            self.app.clock.now().date_naive(),
+            self.ctx.clock.now().date_naive(),
         );
-        self.app
+        self.ctx
             .store
             .call(move |c| {
                 crate::store::deliveries::remember_known(c, &e, &ids, today)?;
@@ -589,6 +589,6 @@ impl Inbox<'_> {
             ],
         );
         let answer = self.answer(a, sub, &body, true).await?;
-        Ok(("applied".into(), "import-library".into(), who, Some(answer)))
+        Ok((Outcome::Applied, "import-library".into(), who, Some(answer)))
     }
 }

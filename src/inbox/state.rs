@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::domain::Subscriber;
-use crate::mail::commands::{Command, TopicRef};
+use crate::inbox::commands::{Command, TopicRef};
 use crate::subscribers::edit::FieldValue;
 
 /// The subscriber's topics as a list: one per non-empty line, bullets and numbers removed.

@@ -6,10 +6,10 @@
 use lettre::Address;
 use serde::{Deserialize, Serialize};
 
-use super::{Analysis, Inbox, Outcome};
+use super::{Analysis, Handling, Inbox, Outcome};
 use crate::domain::SubscriberEmail;
-use crate::mail::outbound::build_notice;
-use crate::mail::templates::fill;
+use crate::inbox::templates::fill;
+use crate::mail::message::build_notice;
 use crate::store::audit::Actor;
 use crate::store::join::{self, JoinRequest};
 use crate::subscribers::admin::Change;
@@ -91,7 +91,7 @@ impl Inbox<'_> {
     fn subscription_note(&self, to: &Address, text: &str) -> anyhow::Result<Vec<u8>> {
         let body = format!("Hello,\n\n{text}\n");
         build_notice(
-            &self.app.from,
+            &self.ctx.from,
             to,
             "Your paper digest subscription",
             None,
@@ -104,8 +104,8 @@ impl Inbox<'_> {
         &self,
         a: &Analysis,
         email: &SubscriberEmail,
-    ) -> anyhow::Result<Outcome> {
-        let cfg = &self.app.config.subscribe;
+    ) -> anyhow::Result<Handling> {
+        let cfg = &self.ctx.config.subscribe;
         let who = Some(email.to_string());
         let domain = email.as_str().rsplit('@').next().unwrap_or("");
         if !cfg.allowed_domains.is_empty()
@@ -115,7 +115,7 @@ impl Inbox<'_> {
                 .any(|d| d.eq_ignore_ascii_case(domain))
         {
             return Ok((
-                "rejected".into(),
+                Outcome::Rejected,
                 format!(
                     "subscribing by mail is limited to {}",
                     cfg.allowed_domains.join(", ")
@@ -128,23 +128,23 @@ impl Inbox<'_> {
         if self.current(email)?.is_some() {
             let note = self.subscription_note(&to, "This address already receives the lab's paper digest; nothing was changed.\nReply \"help\" to any digest for the commands.")?;
             return Ok((
-                "answered".into(),
+                Outcome::Answered,
                 "already subscribed".into(),
                 who,
                 Some((email.to_string(), note)),
             ));
         }
-        let now = self.app.clock.now();
+        let now = self.ctx.clock.now();
         let (e, since) = (email.to_string(), now - chrono::Duration::days(1));
         let (mine, all) = self
-            .app
+            .ctx
             .store
             .call(move |c| join::counts_since(c, &e, since))
             .await?;
         if mine >= i64::from(cfg.per_address_per_day) || all >= i64::from(cfg.per_day) {
             tracing::warn!(address = %email, mine, all, "subscribe requests over the daily limit; no confirmation sent");
             return Ok((
-                "ignored".into(),
+                Outcome::Ignored,
                 "too many subscribe requests today; no mail sent".into(),
                 who,
                 None,
@@ -154,7 +154,7 @@ impl Inbox<'_> {
         let fields = serde_json::to_string(&wanted)?;
         let (e, hours) = (email.to_string(), cfg.valid_hours);
         let token = self
-            .app
+            .ctx
             .store
             .call(move |c| join::create(c, &e, &fields, now, i64::from(hours)))
             .await?;
@@ -171,14 +171,14 @@ impl Inbox<'_> {
             ],
         );
         let mail = build_notice(
-            &self.app.from,
+            &self.ctx.from,
             &to,
             "Confirm your arXiv digest subscription",
             Some(&reply),
             &body,
         )?;
         Ok((
-            "answered".into(),
+            Outcome::Answered,
             "subscribe request: confirmation sent".into(),
             who,
             Some((email.to_string(), mail)),
@@ -190,11 +190,11 @@ impl Inbox<'_> {
         &self,
         a: &Analysis,
         token: &str,
-    ) -> anyhow::Result<Outcome> {
+    ) -> anyhow::Result<Handling> {
         let t = token.to_string();
-        let Some(req) = self.app.store.call(move |c| join::by_token(c, &t)).await? else {
+        let Some(req) = self.ctx.store.call(move |c| join::by_token(c, &t)).await? else {
             return Ok((
-                "rejected".into(),
+                Outcome::Rejected,
                 "an unknown confirmation token".into(),
                 None,
                 None,
@@ -203,7 +203,7 @@ impl Inbox<'_> {
         let who = Some(req.email.clone());
         if a.from.as_deref() != Some(req.email.as_str()) {
             return Ok((
-                "rejected".into(),
+                Outcome::Rejected,
                 format!(
                     "a confirmation for {} sent from {}",
                     req.email,
@@ -215,38 +215,38 @@ impl Inbox<'_> {
         }
         if req.status != "pending" {
             return Ok((
-                "ignored".into(),
+                Outcome::Ignored,
                 format!("confirmation already {}", req.status),
                 who,
                 None,
             ));
         }
         let expired = chrono::DateTime::parse_from_rfc3339(&req.expires_at)
-            .map(|e| e < self.app.clock.now())
+            .map(|e| e < self.ctx.clock.now())
             .unwrap_or(true);
         if expired {
             let t = req.token.clone();
-            self.app
+            self.ctx
                 .store
                 .call(move |c| join::set_status(c, &t, "expired"))
                 .await?;
             return Ok((
-                "rejected".into(),
+                Outcome::Rejected,
                 "the confirmation expired".into(),
                 who,
                 None,
             ));
         }
-        if self.app.config.subscribe.approve {
+        if self.ctx.config.subscribe.approve {
             let t = req.token.clone();
-            self.app
+            self.ctx
                 .store
                 .call(move |c| join::set_status(c, &t, "confirmed"))
                 .await?;
             let to: Address = req.email.parse()?;
             let note = self.subscription_note(&to, "Thank you: your request is confirmed. The person who runs paperboy for the lab will approve it, and the digest starts then.")?;
             return Ok((
-                "answered".into(),
+                Outcome::Answered,
                 "confirmed; awaiting the admin's approval".into(),
                 who,
                 Some((req.email.clone(), note)),
@@ -256,7 +256,7 @@ impl Inbox<'_> {
             .admit(&req, &Actor::Reply(a.message_id.clone()))
             .await?;
         Ok((
-            "applied".into(),
+            Outcome::Applied,
             "self-subscribed".into(),
             who,
             Some((req.email.clone(), welcome)),
@@ -269,7 +269,7 @@ impl Inbox<'_> {
         let email = crate::domain::SubscriberEmail::parse(&req.email)?;
         let wanted: Wanted = serde_json::from_str(&req.fields).unwrap_or_default();
         let topics = if wanted.topics.is_empty() {
-            self.app.config.subscribe.default_topics.clone()
+            self.ctx.config.subscribe.default_topics.clone()
         } else {
             wanted.topics.join("\n")
         };
@@ -285,13 +285,13 @@ impl Inbox<'_> {
             fields.push(("language", FieldValue::Text(l.clone())));
         }
         self.subs.apply(
-            &self.app.store,
+            &self.ctx.store,
             &email,
             Change::SelfSubscribe(fields),
             actor,
         )?;
         let t = req.token.clone();
-        self.app
+        self.ctx
             .store
             .call(move |c| join::set_status(c, &t, "added"))
             .await?;
@@ -299,7 +299,7 @@ impl Inbox<'_> {
             .current(&email)?
             .ok_or_else(|| anyhow::anyhow!("{email} was added but cannot be read back"))?;
         let archive =
-            match crate::archive::index_url(&self.app.config, &self.app.store, email.as_str())
+            match crate::archive::index_url(&self.ctx.config, &self.ctx.store, email.as_str())
                 .await?
             {
                 Some(url) => format!("\nYour digests on the web: {url}\n"),
@@ -314,8 +314,8 @@ impl Inbox<'_> {
             ],
         );
         let addrs = self.reply_addresses(&email).await?;
-        crate::mail::outbound::build_answer(
-            &self.app.from,
+        crate::mail::message::build_answer(
+            &self.ctx.from,
             &sub,
             "Welcome to the lab's arXiv digest",
             None,

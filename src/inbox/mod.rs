@@ -9,32 +9,77 @@ use mail_parser::MessageParser;
 use sha2::{Digest as _, Sha256};
 
 mod apply;
+pub mod commands;
 mod join;
 mod message;
+pub mod poll;
+pub mod reply;
 mod state;
+pub mod templates;
 
 pub use join::{subscribe_request, Wanted};
 pub use message::body_text;
 use message::{addresses_in, automatic, ids_of, sent_text};
 pub use state::topic_lines;
 
-use super::commands::{self, Parsed};
-use super::outbound::build_answer;
-use super::reply;
-use super::templates::{fill, Templates};
+use crate::config::Config;
 use crate::domain::ReplyAddresses;
 use crate::domain::Subscriber;
 use crate::domain::SubscriberEmail;
-use crate::pipeline::App;
+use crate::mail::message::build_answer;
+use crate::scoring::Scorer;
 use crate::store::audit::Actor;
+use crate::store::Store;
 use crate::store::{deliveries, inbox};
 use crate::subscribers::admin::{Change, Subscribers};
 use crate::subscribers::edit::FieldValue;
+use crate::support::clock::Clock;
 use crate::support::text::hex;
+use commands::Parsed;
+use templates::{fill, Templates};
 
 /// What handling one message came to: (outcome, detail, subscriber, the answer to send as
 /// (recipient, message bytes)).
-type Outcome = (String, String, Option<String>, Option<(String, Vec<u8>)>);
+type Handling = (Outcome, String, Option<String>, Option<(String, Vec<u8>)>);
+
+/// What became of a message in the inbox (stored as its `as_str`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The reader's commands changed their entry.
+    Applied,
+    /// Answered without changing anything (help, topics, a note).
+    Answered,
+    /// An earlier reply's changes were undone.
+    Undid,
+    /// Not allowed to change anything (forged, foreign token, stranger).
+    Rejected,
+    /// Not meant for paperboy (auto-replies, bounces, oversized).
+    Ignored,
+    /// Handling it failed; nothing was changed and the admin is told.
+    Failed,
+    /// Handled before (or by another poll at the same time).
+    Duplicate,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Answered => "answered",
+            Outcome::Undid => "undid",
+            Outcome::Rejected => "rejected",
+            Outcome::Ignored => "ignored",
+            Outcome::Failed => "failed",
+            Outcome::Duplicate => "duplicate",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Commands applied from one reply, at most.
 pub const MAX_COMMANDS: usize = 50;
@@ -144,8 +189,7 @@ impl Analysis {
 #[derive(Debug, Clone)]
 pub struct Handled {
     pub message_id: String,
-    /// `applied`, `answered`, `rejected`, `ignored`, or `duplicate` (handled before).
-    pub outcome: String,
+    pub outcome: Outcome,
     pub detail: String,
     pub subscriber: Option<String>,
 }
@@ -154,25 +198,39 @@ impl Handled {
     /// Whether the message belongs in the "rejected" folder.
     /// Goes to the rejected folder (refused, or failed to be handled).
     pub fn rejected(&self) -> bool {
-        matches!(self.outcome.as_str(), "rejected" | "ignored" | "failed")
+        matches!(
+            self.outcome,
+            Outcome::Rejected | Outcome::Ignored | Outcome::Failed
+        )
     }
 }
 
+/// What handling replies works with, lent by the composition root.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub config: &'a Config,
+    pub store: &'a Store,
+    /// The model, for replies that ask it (a library's interests); keywords need none.
+    pub scorer: &'a Scorer,
+    pub clock: &'a Clock,
+    pub from: &'a lettre::message::Mailbox,
+}
+
 pub struct Inbox<'a> {
-    pub app: &'a App,
+    pub ctx: Ctx<'a>,
     pub subs: Subscribers<'a>,
     pub templates: Templates,
     pub reply_base: Address,
 }
 
 impl<'a> Inbox<'a> {
-    pub fn new(app: &'a App) -> anyhow::Result<Inbox<'a>> {
-        let reply_base = app.config.reply_address().map_err(|e| anyhow::anyhow!(e))?;
+    pub fn new(ctx: Ctx<'a>) -> anyhow::Result<Inbox<'a>> {
+        let reply_base = ctx.config.reply_address().map_err(|e| anyhow::anyhow!(e))?;
         Ok(Inbox {
-            subs: Subscribers::new(&app.config),
-            templates: Templates::load(&app.config.resolve(std::path::Path::new("emails"))),
+            subs: Subscribers::new(ctx.config),
+            templates: Templates::load(&ctx.config.resolve(std::path::Path::new("emails"))),
             reply_base,
-            app,
+            ctx,
         })
     }
 
@@ -244,7 +302,7 @@ impl<'a> Inbox<'a> {
                 }
             }
         }
-        let store = &self.app.store;
+        let store = &self.ctx.store;
         if let Some(token) = join_tokens.first().cloned() {
             a.text = reply::typed_text(&body_text(&msg));
             a.auth = Auth::Join { token };
@@ -306,7 +364,7 @@ impl<'a> Inbox<'a> {
                     .as_deref()
                     .and_then(|f| SubscriberEmail::parse(f).ok());
                 if let (true, Some(email), Some(_)) = (
-                    self.app.config.subscribe.open,
+                    self.ctx.config.subscribe.open,
                     from,
                     join::subscribe_request(&typed),
                 ) {
@@ -394,12 +452,12 @@ impl<'a> Inbox<'a> {
         let id = a.message_id.clone();
         let seen = {
             let id = id.clone();
-            self.app.store.call(move |c| inbox::inbound(c, &id)).await?
+            self.ctx.store.call(move |c| inbox::inbound(c, &id)).await?
         };
         if let Some(prev) = seen {
             return Ok(Handled {
                 message_id: id,
-                outcome: "duplicate".into(),
+                outcome: Outcome::Duplicate,
                 detail: format!("handled before ({})", prev.outcome),
                 subscriber: None,
             });
@@ -407,12 +465,12 @@ impl<'a> Inbox<'a> {
         let handled = match &a.auth {
             Auth::Rejected(why) | Auth::Ignored(why) => {
                 let outcome = if matches!(a.auth, Auth::Rejected(_)) {
-                    "rejected"
+                    Outcome::Rejected
                 } else {
-                    "ignored"
+                    Outcome::Ignored
                 };
                 tracing::warn!(message_id = %id, from = a.from.as_deref().unwrap_or("-"), reason = %why, "{outcome} a message in the inbox");
-                Ok((outcome.to_string(), why.clone(), None, None))
+                Ok((outcome, why.clone(), None, None))
             }
             Auth::Unsubscribe { email, by_owner } => {
                 if *by_owner {
@@ -454,7 +512,7 @@ impl<'a> Inbox<'a> {
                     }
                     _ => (None, None),
                 };
-                ("failed".to_string(), why, who, answer)
+                (Outcome::Failed, why, who, answer)
             }
         };
         let recorded = {
@@ -462,11 +520,11 @@ impl<'a> Inbox<'a> {
                 id.clone(),
                 a.from.clone(),
                 subscriber.clone(),
-                outcome.clone(),
+                outcome,
                 detail.clone(),
             );
             let answer = answer.clone();
-            self.app
+            self.ctx
                 .store
                 .call(move |c| {
                     inbox::record_inbound(
@@ -474,7 +532,7 @@ impl<'a> Inbox<'a> {
                         &id,
                         from.as_deref(),
                         sub.as_deref(),
-                        &out,
+                        out.as_str(),
                         Some(&det),
                         answer
                             .as_ref()
@@ -486,7 +544,7 @@ impl<'a> Inbox<'a> {
         if !recorded {
             return Ok(Handled {
                 message_id: id,
-                outcome: "duplicate".into(),
+                outcome: Outcome::Duplicate,
                 detail: "handled by another poll".into(),
                 subscriber,
             });
@@ -500,10 +558,10 @@ impl<'a> Inbox<'a> {
         })
     }
 
-    async fn unsubscribe(&self, a: &Analysis, email: &SubscriberEmail) -> anyhow::Result<Outcome> {
+    async fn unsubscribe(&self, a: &Analysis, email: &SubscriberEmail) -> anyhow::Result<Handling> {
         let Some(sub) = self.current(email)? else {
             return Ok((
-                "ignored".into(),
+                Outcome::Ignored,
                 format!("{email} is not subscribed (any more)"),
                 Some(email.to_string()),
                 None,
@@ -513,7 +571,7 @@ impl<'a> Inbox<'a> {
         // and "undo" (or the admin's `subscribers resume`) brings the reader back.
         let actor = Actor::Reply(a.message_id.clone());
         self.subs.apply(
-            &self.app.store,
+            &self.ctx.store,
             email,
             Change::SetMany {
                 action: "unsubscribe (by mail)".into(),
@@ -524,7 +582,7 @@ impl<'a> Inbox<'a> {
         let body = fill(&self.templates.unsubscribed, &[("name", &sub.name)]);
         let answer = self.answer(a, &sub, &body, true).await?;
         Ok((
-            "applied".into(),
+            Outcome::Applied,
             "unsubscribed (paused; undo or resume brings them back)".into(),
             Some(email.to_string()),
             Some(answer),
@@ -537,10 +595,10 @@ impl<'a> Inbox<'a> {
         &self,
         a: &Analysis,
         email: &SubscriberEmail,
-    ) -> anyhow::Result<Outcome> {
+    ) -> anyhow::Result<Handling> {
         let Some(sub) = self.current(email)? else {
             return Ok((
-                "ignored".into(),
+                Outcome::Ignored,
                 format!("{email} is not subscribed (any more)"),
                 Some(email.to_string()),
                 None,
@@ -557,7 +615,7 @@ impl<'a> Inbox<'a> {
         let answer = self.answer(a, &sub, &body, false).await?;
         tracing::warn!(subscriber = %email, from = a.from.as_deref().unwrap_or("-"), "an unsubscribe request from another address; asked the reader to confirm");
         Ok((
-            "answered".into(),
+            Outcome::Answered,
             format!(
                 "unsubscribe requested by {}; the reader was asked to confirm",
                 a.from.as_deref().unwrap_or("an unknown sender")
@@ -590,14 +648,14 @@ impl<'a> Inbox<'a> {
             format!("Re: {}", a.subject)
         };
         let in_reply_to = threaded.then_some(a.message_id.as_str());
-        let bytes = build_answer(&self.app.from, sub, &subject, in_reply_to, &addrs, body)?;
+        let bytes = build_answer(&self.ctx.from, sub, &subject, in_reply_to, &addrs, body)?;
         Ok((sub.email.to_string(), bytes))
     }
 
     pub async fn reply_addresses(&self, email: &SubscriberEmail) -> anyhow::Result<ReplyAddresses> {
         let e = email.to_string();
         let token = self
-            .app
+            .ctx
             .store
             .call(move |c| inbox::tokens_for(c, &e))
             .await?;

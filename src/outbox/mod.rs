@@ -1,0 +1,246 @@
+//! The outbox: one send loop for every outgoing mail — digests, the admin's alerts and answers to
+//! replies. Each message is a row with its exact bytes, written before the send (by whoever
+//! composed it); this sends it through the one transport with one retry policy (temporary refusals
+//! retried with doubling waits, permanent ones not) and marks the row after every attempt.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::address::Envelope;
+use lettre::Address;
+use tokio_util::sync::CancellationToken;
+
+use crate::mail::{SendError, Transport};
+use crate::store::outbox::{self, Queued};
+use crate::store::Store;
+
+/// How hard to try before a message waits for the next run.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts per message and run (at least 1).
+    pub attempts: u32,
+    /// The first wait; each further wait doubles it.
+    pub base: Duration,
+}
+
+/// Sends through `transport` from `from`.
+#[derive(Clone)]
+pub struct Outbox {
+    transport: Arc<dyn Transport>,
+    from: Address,
+    policy: RetryPolicy,
+    cancel: CancellationToken,
+}
+
+/// What was drained from the queues.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    pub alerts_sent: usize,
+    pub answers_sent: usize,
+    pub answers_failed: usize,
+    pub alerts_failed: usize,
+}
+
+impl Outbox {
+    /// No retry starts once `cancel` is cancelled (shutdown): the row stays pending.
+    pub fn new(
+        transport: Arc<dyn Transport>,
+        from: Address,
+        policy: RetryPolicy,
+        cancel: CancellationToken,
+    ) -> Outbox {
+        Outbox {
+            transport,
+            from,
+            policy,
+            cancel,
+        }
+    }
+
+    /// The same outbox through another transport (dry runs write to the outbox folder).
+    pub fn through(&self, transport: Arc<dyn Transport>) -> Outbox {
+        Outbox {
+            transport,
+            ..self.clone()
+        }
+    }
+
+    pub fn transport(&self) -> &dyn Transport {
+        self.transport.as_ref()
+    }
+
+    /// Sends `message` once, recording nothing (dry runs, previews, test copies).
+    pub async fn send_once(&self, to: &Address, message: &[u8]) -> Result<String, SendError> {
+        let envelope = self.envelope(to)?;
+        self.transport.send_raw(&envelope, message).await
+    }
+
+    /// The send loop: sends the recorded message `item` to `to`, retrying temporary refusals with
+    /// backoff, and marks its row after every attempt. `Ok(Err(_))` is a send that failed (the
+    /// row says whether for good); `Err(_)` is the store failing.
+    #[tracing::instrument(skip_all, fields(to = %to, item = ?item))]
+    pub async fn send(
+        &self,
+        store: &Store,
+        item: &Queued,
+        to: &Address,
+        message: &[u8],
+    ) -> anyhow::Result<Result<String, SendError>> {
+        let envelope = match self.envelope(to) {
+            Ok(e) => e,
+            Err(e) => {
+                let (i, msg) = (item.clone(), e.message.clone());
+                store
+                    .call(move |c| outbox::mark_failed(c, &i, &msg, true))
+                    .await?;
+                return Ok(Err(e));
+            }
+        };
+        let attempts = self.policy.attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.transport.send_raw(&envelope, message).await {
+                Ok(where_) => {
+                    let i = item.clone();
+                    store.call(move |c| outbox::mark_sent(c, &i)).await?;
+                    return Ok(Ok(where_));
+                }
+                Err(err) => {
+                    let retry = err.transient && attempt < attempts && !self.cancel.is_cancelled();
+                    let (i, msg, permanent) = (item.clone(), err.message.clone(), !err.transient);
+                    store
+                        .call(move |c| outbox::mark_failed(c, &i, &msg, permanent))
+                        .await?;
+                    if !retry {
+                        tracing::error!(error = %err, transient = err.transient, "could not send");
+                        return Ok(Err(err));
+                    }
+                    let wait = crate::support::clock::backoff(self.policy.base, attempt);
+                    tracing::warn!(error = %err, attempt, wait_ms = wait.as_millis() as u64, "refused for now; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Sends every alert and answer still pending (this run's, and earlier ones the server
+    /// refused for now). Digests are resumed by the run, which reports on each reader.
+    pub async fn drain(&self, store: &Store) -> anyhow::Result<Drained> {
+        let pending = store
+            .call(|c| outbox::pending_alerts_and_answers(c))
+            .await?;
+        let mut drained = Drained::default();
+        for p in pending {
+            let Ok(to) = p.recipient.parse::<Address>() else {
+                tracing::error!(recipient = %p.recipient, "a queued message has an unusable recipient; left as it is");
+                continue;
+            };
+            let sent = self.send(store, &p.item, &to, &p.message).await?.is_ok();
+            match (&p.item, sent) {
+                (Queued::Alert(_), true) => drained.alerts_sent += 1,
+                (Queued::Alert(_), false) => drained.alerts_failed += 1,
+                (Queued::Answer(_), true) => drained.answers_sent += 1,
+                (Queued::Answer(_), false) => drained.answers_failed += 1,
+                (Queued::Digest { .. }, _) => {}
+            }
+        }
+        Ok(drained)
+    }
+
+    fn envelope(&self, to: &Address) -> Result<Envelope, SendError> {
+        Envelope::new(Some(self.from.clone()), vec![to.clone()]).map_err(|e| SendError {
+            message: format!("bad envelope: {e}"),
+            transient: false,
+            kind: crate::domain::problem::Kind::SmtpRefused,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::problem::Kind;
+    use crate::mail::transport::MemoryTransport;
+    use crate::store::alerts::{self, AlertKey};
+
+    fn outbox(t: Arc<MemoryTransport>, attempts: u32) -> Outbox {
+        Outbox::new(
+            t,
+            "paperboy@lab.org".parse().unwrap(),
+            RetryPolicy {
+                attempts,
+                base: Duration::from_millis(1),
+            },
+            CancellationToken::new(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_pending_alert_is_sent_once_and_marked() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .with(|c| {
+                alerts::create_pending(
+                    c,
+                    AlertKey::Run(7),
+                    "admin@lab.org",
+                    "<a@lab.org>",
+                    "s",
+                    b"bytes",
+                )
+            })
+            .unwrap();
+        let t = Arc::new(MemoryTransport::new());
+        let drained = outbox(t.clone(), 3).drain(&store).await.unwrap();
+        assert_eq!(drained.alerts_sent, 1);
+        assert_eq!(t.sent().len(), 1);
+        assert_eq!(t.sent()[0].1, b"bytes");
+        let again = outbox(t.clone(), 3).drain(&store).await.unwrap();
+        assert_eq!(again, Drained::default(), "nothing is sent twice");
+    }
+
+    #[tokio::test]
+    async fn a_temporary_refusal_is_retried_up_to_the_policy_and_stays_pending() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .with(|c| {
+                alerts::create_pending(
+                    c,
+                    AlertKey::InboxMessage(3),
+                    "admin@lab.org",
+                    "<b@lab.org>",
+                    "s",
+                    b"x",
+                )
+            })
+            .unwrap();
+        let t = Arc::new(MemoryTransport::new());
+        t.refuse(Some(SendError {
+            message: "451 try later".into(),
+            transient: true,
+            kind: Kind::SmtpTemporary,
+        }));
+        let drained = outbox(t.clone(), 3).drain(&store).await.unwrap();
+        assert_eq!(drained.alerts_failed, 1);
+        let (status, attempts): (String, i64) = store
+            .with(|c| {
+                c.query_row(
+                    "SELECT status, attempts FROM alerts WHERE inbox_entry = 3",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .unwrap();
+        assert_eq!((status.as_str(), attempts), ("pending", 3));
+        t.refuse(None);
+        assert_eq!(
+            outbox(t.clone(), 3)
+                .drain(&store)
+                .await
+                .unwrap()
+                .alerts_sent,
+            1
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! The outbox's view of the three queues of outgoing mail: digests (`deliveries`), the admin's
+//! alerts (`alerts`) and answers to replies (`inbound`). Each row holds the exact bytes, written
+//! before the send; this marks the row after each attempt, whichever queue it is in.
+
+use chrono::NaiveDate;
+use rusqlite::Connection;
+
+use super::{alerts, deliveries, inbox};
+use crate::domain::SubscriberEmail;
+
+/// Which row a queued message is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Queued {
+    /// A reader's digest for an announcement day.
+    Digest {
+        subscriber: SubscriberEmail,
+        day: NaiveDate,
+    },
+    /// An alert to the admin.
+    Alert(alerts::AlertKey),
+    /// The answer to the message with this Message-ID.
+    Answer(String),
+}
+
+/// A message waiting to be sent.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub item: Queued,
+    pub recipient: String,
+    pub message: Vec<u8>,
+}
+
+/// Alerts and answers not sent yet, alerts first, each oldest first. (Pending digests are resumed
+/// by the run, which reports on each reader.)
+pub fn pending_alerts_and_answers(conn: &Connection) -> rusqlite::Result<Vec<Pending>> {
+    let mut out: Vec<Pending> = alerts::pending(conn)?
+        .into_iter()
+        .map(|a| Pending {
+            item: Queued::Alert(a.key),
+            recipient: a.recipient,
+            message: a.message,
+        })
+        .collect();
+    out.extend(
+        inbox::pending_replies(conn)?
+            .into_iter()
+            .map(|(id, to, message)| Pending {
+                item: Queued::Answer(id),
+                recipient: to,
+                message,
+            }),
+    );
+    Ok(out)
+}
+
+/// The message went out.
+pub fn mark_sent(conn: &mut Connection, item: &Queued) -> rusqlite::Result<()> {
+    match item {
+        Queued::Digest { subscriber, day } => {
+            deliveries::mark_sent(conn, subscriber.as_str(), *day)
+        }
+        Queued::Alert(key) => alerts::mark_sent(conn, *key),
+        Queued::Answer(id) => inbox::mark_reply(conn, id, inbox::ReplyStatus::Sent),
+    }
+}
+
+/// An attempt failed: the row stays pending (tried again later) unless `permanent`.
+pub fn mark_failed(
+    conn: &Connection,
+    item: &Queued,
+    error: &str,
+    permanent: bool,
+) -> rusqlite::Result<()> {
+    match item {
+        Queued::Digest { subscriber, day } => {
+            deliveries::mark_failed(conn, subscriber.as_str(), *day, error, permanent)
+        }
+        Queued::Alert(key) => alerts::mark_failed(conn, *key, error, permanent),
+        Queued::Answer(id) if permanent => inbox::mark_reply(conn, id, inbox::ReplyStatus::Failed),
+        Queued::Answer(_) => Ok(()),
+    }
+}
