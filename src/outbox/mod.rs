@@ -117,7 +117,7 @@ impl Outbox {
                         return Ok(Err(err));
                     }
                     let wait = crate::support::clock::backoff(self.policy.base, attempt);
-                    tracing::warn!(error = %err, attempt, wait_ms = wait.as_millis() as u64, "refused for now; retrying");
+                    tracing::warn!(error = %err, attempt, wait_ms = wait.as_millis() as u64, "sending failed for now; retrying");
                     tokio::time::sleep(wait).await;
                 }
             }

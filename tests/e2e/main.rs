@@ -4,6 +4,7 @@
 
 mod admin;
 mod admin_ops;
+mod architecture;
 mod bench;
 mod beyond;
 mod browser;
