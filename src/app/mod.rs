@@ -5,6 +5,8 @@
 
 use crate::config::Config;
 use crate::llm::LlmClient;
+use crate::scoring::budget::Budget;
+use crate::scoring::meter::Meter;
 use crate::scoring::prices::PriceTable;
 use crate::scoring::prompt::Prompts;
 use crate::scoring::{LlmScorer, Scorer};
@@ -60,10 +62,12 @@ impl App {
                 let prompts =
                     Prompts::load(&config.resolve(&config.prompts)).map_err(StartError::Config)?;
                 Scorer::Llm(Box::new(LlmScorer {
-                    client: LlmClient::new(&config.llm, &key)?,
-                    budget: crate::scoring::budget::Budget::new(&config.budget),
+                    meter: Meter::new(
+                        LlmClient::new(&config.llm, &key)?,
+                        Budget::new(&config.budget),
+                        PriceTable::new(&config.llm.prices),
+                    ),
                     prompts,
-                    prices: PriceTable::new(&config.llm.prices),
                     batch_size: config.llm.batch_size,
                     concurrency: config.llm.concurrency,
                     reask_attempts: config.llm.reask_attempts,

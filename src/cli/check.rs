@@ -7,10 +7,12 @@ use super::output;
 use super::{Failure, EXIT_FAILED, EXIT_OK};
 use crate::config::Config;
 use crate::llm::LlmClient;
+use crate::scoring::budget::Budget;
+use crate::scoring::meter::{CallKind, Meter, OneCall};
 use crate::scoring::prices::PriceTable;
 use crate::scoring::prompt::Prompts;
 use crate::sources::arxiv::ArxivClient;
-use crate::store::spend;
+use crate::store::spend::Stage;
 use crate::store::Store;
 use crate::subscribers::admin::Subscribers;
 
@@ -157,22 +159,34 @@ pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
             }),
             Some(key) => {
                 let r = match LlmClient::new(&config.llm, &key) {
-                    Ok(client) => match client.ping().await {
-                        Ok(c) => {
-                            if let (Some(u), Ok(store)) = (c.usage, store.as_ref()) {
-                                let price =
-                                    PriceTable::new(&config.llm.prices).get(&config.llm.model);
-                                let row =
-                                    crate::scoring::spend_of(&config.llm.model, u, price, "check");
-                                let _ = store.with(|c| spend::record(c, &row));
-                            }
-                            Ok(format!(
-                                "{} at {} answered",
-                                config.llm.model, config.llm.base_url
-                            ))
+                    Ok(client) => {
+                        let meter = Meter::new(
+                            client,
+                            Budget::new(&config.budget),
+                            PriceTable::new(&config.llm.prices),
+                        );
+                        let call = OneCall {
+                            stage: Stage::Check,
+                            kind: CallKind::Ping,
+                            subscriber: None,
+                            system: "",
+                            user: "",
+                            worst_completion: 16,
+                        };
+                        match store.as_ref() {
+                            Ok(store) => meter
+                                .complete_recorded(store, crate::support::clock::now_utc(), call)
+                                .await
+                                .map(|_| {
+                                    format!(
+                                        "{} at {} answered",
+                                        config.llm.model, config.llm.base_url
+                                    )
+                                })
+                                .map_err(|e| e.to_string()),
+                            Err(e) => Err(format!("not asked: the store, which records its spend, cannot be opened ({e:#})")),
                         }
-                        Err(e) => Err(e.to_string()),
-                    },
+                    }
                     Err(e) => Err(format!("{e:#}")),
                 };
                 items.push(item("model", r));

@@ -8,8 +8,10 @@ use super::{Failure, EXIT_OK};
 use crate::config::Config;
 use crate::domain::Subscriber;
 use crate::domain::SubscriberEmail;
+use crate::scoring::meter::{CallKind, OneCall};
 use crate::scoring::Scorer;
 use crate::store::audit::Actor;
+use crate::store::spend::Stage;
 use crate::subscribers::admin::{Change, Subscribers};
 use crate::subscribers::library::{self, Proposal};
 
@@ -101,23 +103,20 @@ async fn topics_line(
             reader.topics,
             titles.join("\n")
         );
-        match llm.client.complete(system, &user).await {
+        let call = OneCall {
+            stage: Stage::Library,
+            kind: CallKind::Complete,
+            subscriber: Some(&reader.email),
+            system,
+            user: &user,
+            worst_completion: 400,
+        };
+        match llm
+            .meter
+            .complete_recorded(&app.store, app.clock.now(), call)
+            .await
+        {
             Ok(c) => {
-                if let Some(u) = c.usage {
-                    let row = crate::store::spend::SpendRow {
-                        subscriber: Some(reader.email.to_string()),
-                        ..crate::scoring::spend_of(
-                            llm.client.model(),
-                            u,
-                            llm.prices.get(llm.client.model()),
-                            "library",
-                        )
-                    };
-                    let _ = app
-                        .store
-                        .call(move |c| crate::store::spend::record(c, &row))
-                        .await;
-                }
                 let text = c.text.split_whitespace().collect::<Vec<_>>().join(" ");
                 if !text.is_empty() && text.chars().count() <= 600 {
                     return Some(format!("From my library: {text}"));

@@ -12,6 +12,7 @@ use crate::inbox::commands::{self, Command};
 use crate::inbox::templates::fill;
 use crate::scoring::Scorer;
 use crate::store::audit::Actor;
+use crate::store::spend::{self, Stage};
 use crate::store::{deliveries, inbox};
 use crate::subscribers::admin::Change;
 use crate::subscribers::edit::FieldValue;
@@ -394,23 +395,11 @@ impl Inbox<'_> {
             .imap
             .as_ref()
             .map_or(10, |i| i.model_replies_per_day);
-        let (email, day) = (sub.email.to_string(), now.format("%Y-%m-%d").to_string());
+        let (email, day) = (sub.email.to_string(), now.date_naive());
         let (read_today, replies_spent) = self
             .ctx
             .store
-            .call(move |c| {
-                let read: i64 = c.query_row(
-                    "SELECT count(DISTINCT coalesce(call_id, 'row' || id)) FROM spend WHERE stage = 'reply' AND subscriber = ?1 AND substr(at, 1, 10) = ?2",
-                    rusqlite::params![email, day],
-                    |r| r.get(0),
-                )?;
-                let spent: i64 = c.query_row(
-                    "SELECT coalesce(sum(cost_micros), 0) FROM spend WHERE stage = 'reply' AND substr(at, 1, 10) = ?1",
-                    [day],
-                    |r| r.get(0),
-                )?;
-                Ok((read, spent))
-            })
+            .call(move |c| spend::stage_on_day(c, Stage::Reply, &email, day))
             .await?;
         if read_today >= i64::from(limit) {
             return Ok(Err(format!(
@@ -418,12 +407,8 @@ impl Inbox<'_> {
             )));
         }
         // The worst this call can cost: a short prompt and a short answer.
-        let model = llm.client.model();
-        let worst = llm
-            .prices
-            .get(model)
-            .map(|p| p.cost(((text.len() + 4000) / 3) as u64, 0, 1000))
-            .unwrap_or(crate::domain::Money::ZERO);
+        let meter = &llm.meter;
+        let worst = meter.worst_cost(text.len() + 4000, 1000);
         if let Some(cap) = self.ctx.config.replies_budget() {
             if crate::domain::Money::from_micros(replies_spent) + worst > cap {
                 tracing::warn!(%cap, "the day's budget for reading replies is used up");
@@ -432,36 +417,37 @@ impl Inbox<'_> {
                 ));
             }
         }
-        match llm.budget.reserve(&self.ctx.store, now, worst).await? {
-            Ok(()) => {}
+        let reserved = match meter.reserve(self.ctx.store, now, worst).await? {
+            Ok(r) => r,
             Err(why) => {
                 tracing::warn!(%why, "no budget left to read a free-text reply");
                 return Ok(Err(
                     "I cannot read free text today; please write one of the commands below".into(),
                 ));
             }
-        }
+        };
         let prompt = crate::scoring::prompt::reply_prompt(
             &self.ctx.config.resolve(&self.ctx.config.prompts),
         );
-        let answer = llm
-            .client
+        let answer = meter
             .commands(
+                &reserved,
                 &prompt,
                 &format!("Current topics:\n{}\n\nMessage:\n{text}", sub.topics),
             )
             .await;
         let result = match answer {
             Ok((lines, usage)) => {
-                if let Some(u) = usage {
-                    let row = crate::store::spend::SpendRow {
+                if usage.is_some() {
+                    let row = spend::SpendRow {
                         subscriber: Some(sub.email.to_string()),
-                        ..crate::scoring::spend_of(model, u, llm.prices.get(model), "reply")
+                        ..meter.spend_row(usage, Stage::Reply)
                     };
-                    self.ctx
-                        .store
-                        .call(move |c| crate::store::spend::record(c, &row))
-                        .await?;
+                    let recorded = self.ctx.store.call(move |c| spend::record(c, &row)).await;
+                    if let Err(e) = recorded {
+                        meter.release(reserved).await;
+                        return Err(e);
+                    }
                 }
                 Ok(Ok(Some(lines)))
             }
@@ -470,7 +456,7 @@ impl Inbox<'_> {
                 Ok(Ok(None))
             }
         };
-        llm.budget.release(worst).await;
+        meter.release(reserved).await;
         result
     }
 

@@ -4,10 +4,10 @@
 //! parallel cannot together overshoot.
 
 use chrono::{DateTime, Datelike, Utc};
-use rusqlite::params;
 
 use crate::config::BudgetConfig;
 use crate::domain::Money;
+use crate::store::spend;
 use crate::store::Store;
 
 pub struct Budget {
@@ -47,14 +47,14 @@ impl Budget {
             return Ok(Ok(()));
         }
         let mut reserved = self.reserved.lock().await;
-        let day = now.format("%Y-%m-%d").to_string();
-        let month = format!("{:04}-{:02}-01", now.year(), now.month());
+        let day = now.date_naive();
+        let month = day.with_day(1).unwrap_or(day);
         let (today, this_month) = store
             .call(move |c| {
-                let sum = |since: &str| -> rusqlite::Result<i64> {
-                    c.query_row("SELECT coalesce(sum(cost_micros), 0) FROM spend WHERE substr(at, 1, 10) >= ?1", params![since], |r| r.get(0))
-                };
-                Ok((sum(&day)?, sum(&month)?))
+                Ok((
+                    spend::spent_since(c, day, None)?,
+                    spend::spent_since(c, month, None)?,
+                ))
             })
             .await?;
         for (limit, spent, what, advice) in [

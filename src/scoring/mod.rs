@@ -5,6 +5,7 @@
 pub mod budget;
 mod group;
 pub mod keyword;
+pub mod meter;
 
 pub mod prices;
 pub mod prompt;
@@ -14,11 +15,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::domain::Subscriber;
 use crate::domain::{Paper, PaperId, Verdict};
-use crate::llm::{self, LlmClient};
-use crate::store::spend::SpendRow;
 use crate::store::verdicts::VerdictKey;
 use crate::store::Store;
-use prices::PriceTable;
 use prompt::Prompts;
 
 pub enum Scorer {
@@ -28,10 +26,9 @@ pub enum Scorer {
 }
 
 pub struct LlmScorer {
-    pub client: LlmClient,
-    pub budget: budget::Budget,
+    /// The only way to the model: budget reserved before, spend recorded after.
+    pub meter: meter::Meter,
     pub prompts: Prompts,
-    pub prices: PriceTable,
     /// Papers per verdict call.
     pub batch_size: usize,
     pub concurrency: usize,
@@ -84,7 +81,7 @@ impl Scorer {
         match self {
             Scorer::Llm(s) => VerdictKey {
                 profile_hash: subscriber.profile_hash(),
-                model: s.client.model().to_string(),
+                model: s.meter.model().to_string(),
                 prompt_version: s.prompts.version().to_string(),
             },
             Scorer::Keyword => VerdictKey {
@@ -100,7 +97,7 @@ impl Scorer {
         match self {
             Scorer::Llm(s) if s.triage => Some(VerdictKey {
                 profile_hash: subscriber.profile_hash(),
-                model: s.client.model().to_string(),
+                model: s.meter.model().to_string(),
                 prompt_version: s.prompts.triage_version().to_string(),
             }),
             _ => None,
@@ -110,7 +107,7 @@ impl Scorer {
     /// A short description for logs, the run record and the digest.
     pub fn describe(&self) -> String {
         match self {
-            Scorer::Llm(s) => format!("{} at {}", s.client.model(), s.client.base_url()),
+            Scorer::Llm(s) => format!("{} at {}", s.meter.model(), s.meter.base_url()),
             Scorer::Keyword => "keyword scorer (no model API key configured)".to_string(),
         }
     }
@@ -118,7 +115,7 @@ impl Scorer {
     /// The model's name as readers see it (never its endpoint), or "keywords".
     pub fn model_name(&self) -> String {
         match self {
-            Scorer::Llm(s) => s.client.model().to_string(),
+            Scorer::Llm(s) => s.meter.model().to_string(),
             Scorer::Keyword => "keywords".to_string(),
         }
     }
@@ -176,35 +173,6 @@ impl Scorer {
                 group::score(s, keys, store, run_id, jobs, on_progress, ctx).await
             }
         }
-    }
-}
-
-/// The ledger row of one model call: its tokens, priced by `price` (an unknown price gives an
-/// unknown cost, never $0), for `stage` (`triage`, `verdict`, `reply`, `check`).
-pub fn spend_of(
-    model: &str,
-    usage: llm::Usage,
-    price: Option<prices::Price>,
-    stage: &str,
-) -> SpendRow {
-    SpendRow {
-        run_id: None,
-        subscriber: None,
-        profile_hash: None,
-        model: model.to_string(),
-        papers: 0,
-        prompt_tokens: usage.prompt_tokens,
-        cached_tokens: usage.cached_tokens,
-        completion_tokens: usage.completion_tokens,
-        cost: price.map(|p| {
-            p.cost(
-                usage.prompt_tokens,
-                usage.cached_tokens,
-                usage.completion_tokens,
-            )
-        }),
-        call_id: Some(uuid::Uuid::new_v4().to_string()),
-        stage: Some(stage.to_string()),
     }
 }
 

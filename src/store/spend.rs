@@ -19,7 +19,7 @@ pub struct SpendRow {
     /// Ties together the rows of one model call that served several readers.
     pub call_id: Option<String>,
     /// What the call was for: `triage`, `verdict`, `reply`, `check`.
-    pub stage: Option<String>,
+    pub stage: Option<Stage>,
 }
 
 impl SpendRow {
@@ -74,6 +74,69 @@ pub fn apportion(total: u64, weights: &[u64]) -> Vec<u64> {
     parts
 }
 
+/// What a model call was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The title triage of a run.
+    Triage,
+    /// Full verdicts (and TL;DRs) of a run.
+    Verdict,
+    /// Reading a free-text reply.
+    Reply,
+    /// Summing up an imported library as topics.
+    Library,
+    /// `paperboy check` asking the model whether it answers.
+    Check,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Triage => "triage",
+            Stage::Verdict => "verdict",
+            Stage::Reply => "reply",
+            Stage::Library => "library",
+            Stage::Check => "check",
+        }
+    }
+}
+
+/// Spend recorded since `since` (a day, `YYYY-MM-DD`, UTC), in micro-dollars; only `stage`'s
+/// when given.
+pub fn spent_since(
+    conn: &Connection,
+    since: chrono::NaiveDate,
+    stage: Option<Stage>,
+) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT coalesce(sum(cost_micros), 0) FROM spend
+         WHERE substr(at, 1, 10) >= ?1 AND (?2 IS NULL OR stage = ?2)",
+        params![since.to_string(), stage.map(Stage::as_str)],
+        |r| r.get(0),
+    )
+}
+
+/// Spend recorded on `day` (UTC) for `stage`: (distinct calls made for `subscriber`, micro-dollars
+/// for everyone).
+pub fn stage_on_day(
+    conn: &Connection,
+    stage: Stage,
+    subscriber: &str,
+    day: chrono::NaiveDate,
+) -> rusqlite::Result<(i64, i64)> {
+    let calls: i64 = conn.query_row(
+        "SELECT count(DISTINCT coalesce(call_id, 'row' || id)) FROM spend WHERE stage = ?1 AND subscriber = ?2 AND substr(at, 1, 10) = ?3",
+        params![stage.as_str(), subscriber, day.to_string()],
+        |r| r.get(0),
+    )?;
+    let spent: i64 = conn.query_row(
+        "SELECT coalesce(sum(cost_micros), 0) FROM spend WHERE stage = ?1 AND substr(at, 1, 10) = ?2",
+        params![stage.as_str(), day.to_string()],
+        |r| r.get(0),
+    )?;
+    Ok((calls, spent))
+}
+
 pub fn record(conn: &Connection, row: &SpendRow) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO spend (at, run_id, subscriber, profile_hash, model, papers, prompt_tokens, cached_tokens, completion_tokens, cost_micros, call_id, stage)
@@ -90,7 +153,7 @@ pub fn record(conn: &Connection, row: &SpendRow) -> rusqlite::Result<()> {
             row.completion_tokens as i64,
             row.cost.map(Money::micros),
             row.call_id,
-            row.stage
+            row.stage.map(Stage::as_str)
         ],
     )?;
     Ok(())
@@ -229,7 +292,7 @@ mod tests {
             completion_tokens: 999,
             cost: Some(Money::from_micros(33_333)),
             call_id: Some("c1".into()),
-            stage: Some("verdict".into()),
+            stage: Some(Stage::Verdict),
         };
         let shares = [
             ("a@x.org".to_string(), "p1".to_string(), 5),

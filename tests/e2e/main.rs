@@ -13,6 +13,7 @@ mod digest;
 mod helpers;
 mod hostile;
 mod llm_stand_in;
+mod metering;
 mod operations;
 mod preprints;
 mod render;

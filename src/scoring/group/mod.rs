@@ -21,12 +21,13 @@ mod triage;
 mod verdicts;
 
 use super::keyword;
+use super::meter::Reserved;
 use super::prompt::ReaderBlock;
-use super::{spend_of, Job, JobResult, LlmScorer, ScoreContext};
+use super::{Job, JobResult, LlmScorer, ScoreContext};
 use crate::domain::problem::{Kind, Problem};
-use crate::domain::{Money, Paper};
-use crate::llm::{self, LlmError};
-use crate::store::spend::SpendRow;
+use crate::domain::Paper;
+use crate::llm::LlmError;
+use crate::store::spend::{SpendRow, Stage};
 use crate::store::verdicts::VerdictKey;
 use crate::store::Store;
 
@@ -109,7 +110,7 @@ enum CallError {
 struct Paid {
     text: String,
     rows: Vec<SpendRow>,
-    worst: Money,
+    reserved: Reserved,
 }
 
 /// Papers with the readers (indices) they are asked about in one call.
@@ -193,15 +194,15 @@ fn shares(run: &Run<'_>, todo: &Chunk<'_>) -> (Vec<(String, String, u64)>, usize
     (shares, weights.values().sum::<u64>() as usize)
 }
 
-/// Makes one model call within the budget; the answer comes back with its ledger rows (split
-/// across `shares`) and its reservation, for [`record`].
+/// Makes one model call within the budget (the metered path); the answer comes back with its
+/// ledger rows (split across `shares`) and its reservation, for [`record`].
 async fn call(
     run: &Run<'_>,
     system: &str,
     user: &str,
     papers: usize,
     worst_completion: u64,
-    stage: &str,
+    stage: Stage,
     shares: &[(String, String, u64)],
 ) -> Result<Paid, CallError> {
     let stopped = || run.stop.lock().unwrap().clone();
@@ -212,22 +213,10 @@ async fn call(
     if let Some(why) = stopped() {
         return Err(CallError::Stop(why));
     }
-    let s = run.scorer;
-    let model = s.client.model();
-    // The worst this call can cost: prompt tokens counted generously, the longest answer.
-    let worst_prompt = ((system.len() + user.len()) / 3) as u64;
-    let worst_completion = s
-        .client
-        .max_completion_tokens()
-        .map(u64::from)
-        .unwrap_or(worst_completion);
-    let worst = s
-        .prices
-        .get(model)
-        .map(|p| p.cost(worst_prompt, 0, worst_completion))
-        .unwrap_or(Money::ZERO);
-    match s.budget.reserve(run.store, run.ctx.now, worst).await {
-        Ok(Ok(())) => {}
+    let meter = &run.scorer.meter;
+    let worst = meter.worst_cost(system.len() + user.len(), worst_completion);
+    let reserved = match meter.reserve(run.store, run.ctx.now, worst).await {
+        Ok(Ok(r)) => r,
         Ok(Err(why)) => {
             tracing::warn!(%why, "budget reached");
             return Err(stop(Problem::new(Kind::Budget, why)));
@@ -238,50 +227,39 @@ async fn call(
                 format!("{e:#}"),
             )))
         }
-    }
+    };
     let answer = tokio::select! {
-        c = s.client.complete(system, user) => Some(c),
+        c = meter.complete(&reserved, system, user) => Some(c),
         _ = run.ctx.cancel.cancelled() => None,
     };
     let completion = match answer {
         None => {
-            s.budget.release(worst).await;
+            meter.release(reserved).await;
             return Err(stop(Problem::new(
                 Kind::Interrupted,
                 "scoring was interrupted by shutdown; the next run scores these papers",
             )));
         }
         Some(Err(LlmError(why))) if why.stops_scoring() => {
-            s.budget.release(worst).await;
+            meter.release(reserved).await;
             tracing::error!(%why, "model scoring stopped for this run");
             return Err(stop(why));
         }
         Some(Err(LlmError(why))) => {
-            s.budget.release(worst).await;
+            meter.release(reserved).await;
             return Err(CallError::Failed(why));
         }
         Some(Ok(c)) => c,
     };
-    let usage = completion.usage.unwrap_or_else(|| {
-        tracing::warn!("the model endpoint reported no token usage; the call is recorded with 0 tokens and an unknown cost");
-        llm::Usage::default()
-    });
-    let price = match (completion.usage.is_some(), s.prices.get(model)) {
-        (true, None) => {
-            tracing::warn!(model, "no price known for this model: spend recorded with an unknown cost; add [llm.prices] to paperboy.toml");
-            None
-        }
-        (has_usage, price) => price.filter(|_| has_usage),
-    };
     let row = SpendRow {
         run_id: Some(run.run_id),
         papers,
-        ..spend_of(model, usage, price, stage)
+        ..meter.spend_row(completion.usage, stage)
     };
     Ok(Paid {
         text: completion.text,
         rows: row.split(shares),
-        worst,
+        reserved,
     })
 }
 
@@ -293,7 +271,8 @@ async fn record(
     save: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let rows = paid.rows;
-    run.store
+    let saved = run
+        .store
         .call(move |c| {
             let tx = c.transaction()?;
             for row in &rows {
@@ -302,7 +281,7 @@ async fn record(
             save(&tx)?;
             tx.commit()
         })
-        .await?;
-    run.scorer.budget.release(paid.worst).await;
-    Ok(())
+        .await;
+    run.scorer.meter.release(paid.reserved).await;
+    saved
 }

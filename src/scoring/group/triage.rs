@@ -135,7 +135,17 @@ async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<Tria
         let user = Prompts::triage_user(&refs, &super::examples_of(run, in_call.iter()));
         let (shares, pairs) = shares(run, &todo);
         let worst = 24 * todo.len() as u64 + 4 * pairs as u64 + 50;
-        let paid = match call(run, &system, &user, todo.len(), worst, "triage", &shares).await {
+        let paid = match call(
+            run,
+            &system,
+            &user,
+            todo.len(),
+            worst,
+            crate::store::spend::Stage::Triage,
+            &shares,
+        )
+        .await
+        {
             Ok(p) => p,
             Err(CallError::Stop(why)) => {
                 return Ok((

@@ -110,7 +110,17 @@ async fn verdict_call(run: &Run<'_>, chunk: Chunk<'_>) -> anyhow::Result<Verdict
         let user = Prompts::verdict_user(&listed, &super::examples_of(run, in_call.iter()));
         let (shares, pairs) = shares(run, &todo);
         let worst = 150 * pairs as u64 + 100;
-        let paid = match call(run, &system, &user, todo.len(), worst, "verdict", &shares).await {
+        let paid = match call(
+            run,
+            &system,
+            &user,
+            todo.len(),
+            worst,
+            crate::store::spend::Stage::Verdict,
+            &shares,
+        )
+        .await
+        {
             Ok(p) => p,
             Err(CallError::Stop(why) | CallError::Failed(why)) => {
                 let mut unscored = Vec::new();
