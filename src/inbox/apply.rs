@@ -26,8 +26,6 @@ impl Inbox<'_> {
     ) -> anyhow::Result<Handling> {
         let who = Some(email.to_string());
         let mut parsed = a.parsed.clone();
-        let actor = Actor::Reply(a.message_id.clone());
-
         let Some(sub) = self.current(email)? else {
             if parsed.commands == vec![Command::Undo] {
                 return self.undo(a, email, None).await;
@@ -41,9 +39,66 @@ impl Inbox<'_> {
         };
 
         // Free text that is not a command: ask the model, when there is one.
-        let mut interpreted = false;
+        let interpreted = self.interpret_free_text(&sub, &mut parsed).await?;
+
+        // A library attached: the plan is the answer; "yes" applies the latest one.
+        if let Some(bib) = &a.library {
+            return self.library_plan(a, &sub, bib).await;
+        }
+        if parsed.commands.contains(&Command::Yes) {
+            return self.library_apply(a, &sub).await;
+        }
+        if parsed.commands.contains(&Command::Unsubscribe) {
+            return self.unsubscribe(a, email).await;
+        }
+        if parsed.commands.contains(&Command::Undo) {
+            return self.undo(a, email, Some(&sub)).await;
+        }
+
+        let mut st = State::of(&sub);
+        let (mut notes, mut examples, want_help) = self
+            .run_commands(email, digest_day, &parsed, &mut st)
+            .await?;
+        notes.extend(parsed.invalid.iter().cloned());
+        let not_understood: Vec<String> = parsed
+            .other
+            .iter()
+            .filter(|_| !interpreted)
+            .cloned()
+            .collect();
+
+        let (changed, topics_now) = self
+            .save(a, email, &sub, &parsed, &mut st, &mut examples, &mut notes)
+            .await?;
+
+        let (outcome, body) = self.answer_text(
+            &sub,
+            interpreted,
+            &notes,
+            &not_understood,
+            changed,
+            &st,
+            &topics_now,
+            want_help,
+        );
+        let detail = if changed {
+            st.changes.join("; ")
+        } else {
+            "answered without changes".to_string()
+        };
+        let answer = self.answer(a, &sub, &body, true).await?;
+        Ok((outcome, detail, who, Some(answer)))
+    }
+
+    /// Free text that is not a command, read by the model (when there is one) into commands
+    /// that replace `parsed`'s; whether it found any.
+    async fn interpret_free_text(
+        &self,
+        sub: &Subscriber,
+        parsed: &mut commands::Parsed,
+    ) -> anyhow::Result<bool> {
         if parsed.commands.is_empty() && !parsed.other.is_empty() {
-            let read = self.interpret(&sub, &parsed.other.join("\n")).await?;
+            let read = self.interpret(sub, &parsed.other.join("\n")).await?;
             if let Err(why) = &read {
                 parsed.invalid.push(why.clone());
             }
@@ -61,26 +116,23 @@ impl Inbox<'_> {
                         .iter()
                         .map(|i| format!("{i} (suggested by the model, not a command)")),
                 );
-                interpreted = !from_model.commands.is_empty();
+                let interpreted = !from_model.commands.is_empty();
                 parsed.commands = from_model.commands;
+                return Ok(interpreted);
             }
         }
+        Ok(false)
+    }
 
-        // A library attached: the plan is the answer; "yes" applies the latest one.
-        if let Some(bib) = &a.library {
-            return self.library_plan(a, &sub, bib).await;
-        }
-        if parsed.commands.contains(&Command::Yes) {
-            return self.library_apply(a, &sub).await;
-        }
-        if parsed.commands.contains(&Command::Unsubscribe) {
-            return self.unsubscribe(a, email).await;
-        }
-        if parsed.commands.contains(&Command::Undo) {
-            return self.undo(a, email, Some(&sub)).await;
-        }
-
-        let mut st = State::of(&sub);
+    /// Applies `parsed`'s commands to `st`: (notes on what could not be done, the example
+    /// papers asked for, whether help was asked for).
+    async fn run_commands(
+        &self,
+        email: &SubscriberEmail,
+        digest_day: Option<NaiveDate>,
+        parsed: &commands::Parsed,
+        st: &mut State,
+    ) -> anyhow::Result<(Vec<String>, Vec<inbox::Example>, bool)> {
         let mut notes = Vec::new();
         let mut examples = Vec::new();
         let mut want_help = parsed.commands.is_empty() || parsed.commands.contains(&Command::Help);
@@ -112,15 +164,25 @@ impl Inbox<'_> {
                 }
             }
         }
-        notes.extend(parsed.invalid.iter().cloned());
-        let not_understood: Vec<String> = parsed
-            .other
-            .iter()
-            .filter(|_| !interpreted)
-            .cloned()
-            .collect();
+        Ok((notes, examples, want_help))
+    }
 
-        let sets = st.sets(&sub);
+    /// Writes what the commands changed (the subscribers file, the example papers): (whether
+    /// anything changed, the topics as they are now). A file that refuses the change keeps
+    /// everything as it was and says why in `notes`.
+    #[allow(clippy::too_many_arguments)]
+    async fn save(
+        &self,
+        a: &Analysis,
+        email: &SubscriberEmail,
+        sub: &Subscriber,
+        parsed: &commands::Parsed,
+        st: &mut State,
+        examples: &mut Vec<inbox::Example>,
+        notes: &mut Vec<String>,
+    ) -> anyhow::Result<(bool, String)> {
+        let actor = Actor::Reply(a.message_id.clone());
+        let sets = st.sets(sub);
         let mut changed = !examples.is_empty();
         let mut topics_now = numbered(&st.topics);
         if !sets.is_empty() {
@@ -134,7 +196,7 @@ impl Inbox<'_> {
                     .join("; ")
             );
             match self.subs.apply(
-                &self.ctx.store,
+                self.ctx.store,
                 email,
                 Change::SetMany { action, sets },
                 &actor,
@@ -156,45 +218,61 @@ impl Inbox<'_> {
                 }
             }
         }
-        for ex in &examples {
+        for ex in examples.iter() {
             let (e, ex, id) = (email.to_string(), ex.clone(), a.message_id.clone());
             self.ctx
                 .store
                 .call(move |c| inbox::add_example(c, &e, &ex, &id))
                 .await?;
         }
+        Ok((changed, topics_now))
+    }
 
+    /// The answer to a reply: what changed (the confirmation), or help, or the topics, with
+    /// what could not be done and what was not understood.
+    #[allow(clippy::too_many_arguments)]
+    fn answer_text(
+        &self,
+        sub: &Subscriber,
+        interpreted: bool,
+        notes: &[String],
+        not_understood: &[String],
+        changed: bool,
+        st: &State,
+        topics_now: &str,
+        want_help: bool,
+    ) -> (Outcome, String) {
         let mut extra = String::new();
         if interpreted {
             extra.push_str("\n(I read your message as the commands above.)\n");
         }
         if !notes.is_empty() {
             extra.push_str("\nCould not do:\n");
-            for n in &notes {
+            for n in notes {
                 extra.push_str(&format!("  - {n}\n"));
             }
         }
         if !not_understood.is_empty() && !changed {
             extra.push_str("\nI did not understand:\n");
-            for n in &not_understood {
+            for n in not_understood {
                 extra.push_str(&format!("  > {n}\n"));
             }
         }
-        let (outcome, body) = if changed {
+        if changed {
             let lines: Vec<String> = st.changes.iter().map(|c| format!("  - {c}")).collect();
             let body = fill(
                 &self.templates.confirmation,
                 &[
                     ("name", &sub.name),
                     ("changes", &lines.join("\n")),
-                    ("topics", &topics_now),
+                    ("topics", topics_now),
                 ],
             );
             (Outcome::Applied, format!("{}{extra}", body.trim_end()))
         } else if want_help || !notes.is_empty() || !not_understood.is_empty() {
             let body = fill(
                 &self.templates.help,
-                &[("name", &sub.name), ("topics", &topics_now)],
+                &[("name", &sub.name), ("topics", topics_now)],
             );
             (Outcome::Answered, format!("{}\n{extra}", body.trim_end()))
         } else {
@@ -204,14 +282,7 @@ impl Inbox<'_> {
                 sub.name
             );
             (Outcome::Answered, body)
-        };
-        let detail = if changed {
-            st.changes.join("; ")
-        } else {
-            "answered without changes".to_string()
-        };
-        let answer = self.answer(a, &sub, &body, true).await?;
-        Ok((outcome, detail, who, Some(answer)))
+        }
     }
 
     /// Reverts the last change a reply from `email` made (subscribers file and examples).
@@ -271,6 +342,34 @@ impl Inbox<'_> {
                 None,
             ));
         }
+        let what = self.revert(a, email, last).await?;
+        let sub = self.current(email)?.context("the subscriber after undo")?;
+        let lines: Vec<String> = what.iter().map(|w| format!("  - {w}")).collect();
+        let body = fill(
+            &self.templates.confirmation,
+            &[
+                ("name", &sub.name),
+                ("changes", &lines.join("\n")),
+                ("topics", &numbered(&topic_lines(&sub.topics))),
+            ],
+        );
+        let answer = self.answer(a, &sub, &body, true).await?;
+        Ok((
+            Outcome::Undid,
+            format!("undo: {}", what.join("; ")),
+            who,
+            Some(answer),
+        ))
+    }
+
+    /// Reverts the reply `last`: the subscribers file as it was before it, its example papers
+    /// forgotten, the reply marked undone. Returns what was reverted, for the answer.
+    async fn revert(
+        &self,
+        a: &Analysis,
+        email: &SubscriberEmail,
+        last: String,
+    ) -> anyhow::Result<Vec<String>> {
         let (e, l) = (email.to_string(), last.clone());
         let rows = self
             .ctx
@@ -299,7 +398,7 @@ impl Inbox<'_> {
                 _ => None,
             };
             if let Some(change) = change {
-                self.subs.apply(&self.ctx.store, email, change, &actor)?;
+                self.subs.apply(self.ctx.store, email, change, &actor)?;
                 what.push(format!(
                     "reverted: {}",
                     row.action.trim_start_matches("reply: ")
@@ -319,23 +418,7 @@ impl Inbox<'_> {
             .store
             .call(move |c| inbox::mark_undone(c, &l))
             .await?;
-        let sub = self.current(email)?.context("the subscriber after undo")?;
-        let lines: Vec<String> = what.iter().map(|w| format!("  - {w}")).collect();
-        let body = fill(
-            &self.templates.confirmation,
-            &[
-                ("name", &sub.name),
-                ("changes", &lines.join("\n")),
-                ("topics", &numbered(&topic_lines(&sub.topics))),
-            ],
-        );
-        let answer = self.answer(a, &sub, &body, true).await?;
-        Ok((
-            Outcome::Undid,
-            format!("undo: {}", what.join("; ")),
-            who,
-            Some(answer),
-        ))
+        Ok(what)
     }
 
     /// The paper numbered `n` in the digest replied to (or the latest one sent).
@@ -544,7 +627,7 @@ impl Inbox<'_> {
         let sets = plan.sets(sub);
         if !sets.is_empty() {
             self.subs.apply(
-                &self.ctx.store,
+                self.ctx.store,
                 &sub.email,
                 Change::SetMany {
                     action: "import-library".into(),

@@ -2,14 +2,13 @@
 //! the answer. The IMAP side (fetching, flagging, moving) is in `imap.rs`; this is the logic,
 //! which `paperboy inbox parse` runs on a single file too.
 
-use anyhow::Context as _;
 use chrono::NaiveDate;
 use lettre::Address;
-use mail_parser::MessageParser;
 use sha2::{Digest as _, Sha256};
 
 mod apply;
 pub mod commands;
+mod identify;
 mod join;
 mod message;
 pub mod poll;
@@ -19,7 +18,6 @@ pub mod templates;
 
 pub use join::{subscribe_request, Wanted};
 pub use message::body_text;
-use message::{addresses_in, automatic, ids_of, sent_text};
 pub use state::topic_lines;
 
 use crate::config::Config;
@@ -29,8 +27,8 @@ use crate::domain::SubscriberEmail;
 use crate::mail::message::build_answer;
 use crate::scoring::Scorer;
 use crate::store::audit::Actor;
+use crate::store::inbox;
 use crate::store::Store;
-use crate::store::{deliveries, inbox};
 use crate::subscribers::admin::{Change, Subscribers};
 use crate::subscribers::edit::FieldValue;
 use crate::support::clock::Clock;
@@ -234,204 +232,6 @@ impl<'a> Inbox<'a> {
         })
     }
 
-    /// Reads one message: who sent it, may they change anything, what did they write.
-    pub async fn analyse(&self, raw: &[u8]) -> anyhow::Result<Analysis> {
-        let fallback_id = format!("<{}@paperboy.invalid>", &hex(&Sha256::digest(raw))[..32]);
-        let mut a = Analysis {
-            message_id: fallback_id,
-            from: None,
-            subject: String::new(),
-            auth: Auth::Ignored(String::new()),
-            text: String::new(),
-            parsed: Parsed::default(),
-            library: None,
-        };
-        if raw.len() > MAX_SIZE {
-            a.auth = Auth::Ignored(format!(
-                "{} bytes is over the 1 MiB limit for replies",
-                raw.len()
-            ));
-            return Ok(a);
-        }
-        let Some(msg) = MessageParser::default().parse(raw) else {
-            a.auth = Auth::Rejected("not a mail message".into());
-            return Ok(a);
-        };
-        if let Some(id) = msg.message_id() {
-            a.message_id = format!("<{id}>");
-        }
-        a.from = msg
-            .from()
-            .and_then(|f| f.first())
-            .and_then(|f| f.address())
-            .map(|s| s.to_lowercase());
-        a.subject = msg.subject().unwrap_or_default().to_string();
-        let headers: Vec<(String, String)> = msg
-            .headers_raw()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        let header = |name: &str| -> Vec<&str> {
-            headers
-                .iter()
-                .filter(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-                .collect()
-        };
-
-        if let Some(why) = automatic(&headers, a.from.as_deref(), &a.subject, &msg) {
-            a.auth = Auth::Ignored(why);
-            return Ok(a);
-        }
-
-        // Tokens in the addresses the message was sent to.
-        let mut reply_tokens = Vec::new();
-        let mut unsub_tokens = Vec::new();
-        let mut join_tokens = Vec::new();
-        for name in ["to", "cc", "delivered-to", "x-original-to", "envelope-to"] {
-            for value in header(name) {
-                for addr in addresses_in(value) {
-                    if let Some(tag) = self.tag_of(&addr) {
-                        if let Some(t) = tag.strip_prefix("unsub-") {
-                            unsub_tokens.push(t.to_string());
-                        } else if let Some(t) = tag.strip_prefix("join-") {
-                            join_tokens.push(t.to_string());
-                        } else {
-                            reply_tokens.push(tag);
-                        }
-                    }
-                }
-            }
-        }
-        let store = &self.ctx.store;
-        if let Some(token) = join_tokens.first().cloned() {
-            a.text = reply::typed_text(&body_text(&msg));
-            a.auth = Auth::Join { token };
-            return Ok(a);
-        }
-        if let Some(t) = unsub_tokens.first().cloned() {
-            a.auth = match store
-                .call(move |c| inbox::who_has(c, &t, inbox::TokenKind::Unsubscribe))
-                .await?
-            {
-                Some(s) => Auth::Unsubscribe {
-                    by_owner: a.from.as_deref() == Some(s.as_str()),
-                    email: SubscriberEmail::parse(&s).context("stored subscriber")?,
-                },
-                None => Auth::Rejected("an unsubscribe address with an unknown token".into()),
-            };
-            return Ok(a);
-        }
-        let mut by_token = None;
-        if let Some(t) = reply_tokens.first().cloned() {
-            match store
-                .call(move |c| inbox::who_has(c, &t, inbox::TokenKind::Reply))
-                .await?
-            {
-                Some(s) => by_token = Some(s),
-                None => {
-                    a.auth = Auth::Rejected("the reply address carries an unknown token".into());
-                    return Ok(a);
-                }
-            }
-        }
-        let mut refs: Vec<String> = ids_of(msg.in_reply_to());
-        refs.extend(ids_of(msg.references()));
-        let mut by_digest = None;
-        for r in refs.iter().rev() {
-            let id = format!("<{r}>");
-            if let Some(found) = store
-                .call(move |c| inbox::digest_by_message_id(c, &id))
-                .await?
-            {
-                by_digest = Some(found);
-                break;
-            }
-        }
-        let claimed = match (&by_token, &by_digest) {
-            (Some(t), Some((d, _))) if t != d => {
-                a.auth = Auth::Rejected(format!(
-                    "the token belongs to {t} but the digest replied to was {d}'s"
-                ));
-                return Ok(a);
-            }
-            (Some(t), _) => t.clone(),
-            (None, Some((d, _))) => d.clone(),
-            (None, None) => {
-                // A stranger writing "subscribe" to the digest address, when that is open.
-                let typed = reply::typed_text(&body_text(&msg));
-                let from = a
-                    .from
-                    .as_deref()
-                    .and_then(|f| SubscriberEmail::parse(f).ok());
-                if let (true, Some(email), Some(_)) = (
-                    self.ctx.config.subscribe.open,
-                    from,
-                    join::subscribe_request(&typed),
-                ) {
-                    a.text = typed;
-                    a.auth = Auth::Subscribe { email };
-                    return Ok(a);
-                }
-                a.auth = Auth::Rejected(
-                    "no reply token and not a reply to a digest paperboy sent".into(),
-                );
-                return Ok(a);
-            }
-        };
-        if a.from.as_deref() != Some(claimed.as_str()) {
-            a.auth = Auth::Rejected(format!(
-                "sent from {} but the token or digest belongs to {claimed}",
-                a.from.as_deref().unwrap_or("an unknown sender")
-            ));
-            return Ok(a);
-        }
-        let how = match (&by_token, &by_digest) {
-            (Some(_), Some((_, day))) => format!("reply token, and a reply to the digest of {day}"),
-            (Some(_), None) => "reply token".to_string(),
-            (None, Some((_, day))) => format!("a reply to the digest of {day}"),
-            (None, None) => unreachable!("handled above"),
-        };
-        a.auth = Auth::Subscriber {
-            email: SubscriberEmail::parse(&claimed).context("stored subscriber")?,
-            how,
-            digest_day: by_digest.as_ref().and_then(|(_, d)| d.parse().ok()),
-        };
-        a.library = message::bib_attachment(&msg);
-        let body = body_text(&msg);
-        let typed = reply::typed_text(&body);
-        // Paperboy's own lines (the digest replied to, the help mail) are never commands.
-        let (e, day) = (
-            claimed.clone(),
-            by_digest.as_ref().and_then(|(_, d)| d.parse().ok()),
-        );
-        let digest = store
-            .call(move |c| match day {
-                Some(day) => deliveries::get(c, &e, day),
-                None => deliveries::latest_sent(c, &e),
-            })
-            .await?;
-        let digest_text = digest.map(|d| sent_text(&d.message)).unwrap_or_default();
-        let known = reply::known_lines(&[
-            &digest_text,
-            &self.templates.help,
-            &self.templates.confirmation,
-        ]);
-        a.text = reply::without_known(&typed, &known);
-        // Bounded work per message: at most MAX_LINES lines read, MAX_COMMANDS commands applied.
-        let lines: Vec<&str> = a.text.lines().collect();
-        let read = lines.len().min(MAX_LINES);
-        a.parsed = commands::parse(&lines[..read].join("\n"));
-        let extra_lines = lines.len() - read;
-        if a.parsed.commands.len() > MAX_COMMANDS || extra_lines > 0 {
-            let dropped = a.parsed.commands.len().saturating_sub(MAX_COMMANDS);
-            a.parsed.commands.truncate(MAX_COMMANDS);
-            a.parsed.invalid.push(format!(
-                "a reply may hold at most {MAX_COMMANDS} commands in {MAX_LINES} lines; the rest ({dropped} commands, {extra_lines} lines) was not read"
-            ));
-        }
-        Ok(a)
-    }
-
     /// `digest+TAG@domain` → `TAG`, for our own reply address only.
     fn tag_of(&self, addr: &str) -> Option<String> {
         let (local, domain) = addr.rsplit_once('@')?;
@@ -489,58 +289,11 @@ impl<'a> Inbox<'a> {
         // to the rejected folder, the reader told when they are who they say, the admin alerted.
         let (outcome, detail, subscriber, answer) = match handled {
             Ok(h) => h,
-            Err(e) => {
-                let why = format!("{e:#}");
-                tracing::error!(message_id = %id, error = %why, "could not handle a message; it goes to the rejected folder");
-                let (who, answer) = match &a.auth {
-                    Auth::Subscriber { email, .. }
-                    | Auth::Unsubscribe {
-                        email,
-                        by_owner: true,
-                    } => {
-                        let answer = match self.current(email) {
-                            Ok(Some(sub)) => {
-                                let body = format!(
-                                    "Hello {},\n\nSomething went wrong while handling your message; nothing was changed.\nThe person who runs paperboy has been told. Please try again later.\n",
-                                    sub.name
-                                );
-                                self.answer(&a, &sub, &body, true).await.ok()
-                            }
-                            _ => None,
-                        };
-                        (Some(email.to_string()), answer)
-                    }
-                    _ => (None, None),
-                };
-                (Outcome::Failed, why, who, answer)
-            }
+            Err(e) => self.failed(&a, &id, e).await,
         };
-        let recorded = {
-            let (id, from, sub, out, det) = (
-                id.clone(),
-                a.from.clone(),
-                subscriber.clone(),
-                outcome,
-                detail.clone(),
-            );
-            let answer = answer.clone();
-            self.ctx
-                .store
-                .call(move |c| {
-                    inbox::record_inbound(
-                        c,
-                        &id,
-                        from.as_deref(),
-                        sub.as_deref(),
-                        out.as_str(),
-                        Some(&det),
-                        answer
-                            .as_ref()
-                            .map(|(to, m): &(String, Vec<u8>)| (to.as_str(), m.as_slice())),
-                    )
-                })
-                .await?
-        };
+        let recorded = self
+            .record(&a, outcome, &detail, subscriber.clone(), answer)
+            .await?;
         if !recorded {
             return Ok(Handled {
                 message_id: id,
@@ -558,6 +311,69 @@ impl<'a> Inbox<'a> {
         })
     }
 
+    /// An error handling one message: recorded as failed (it goes to the rejected folder), the
+    /// reader told when they are who they say.
+    async fn failed(&self, a: &Analysis, id: &str, e: anyhow::Error) -> Handling {
+        let why = format!("{e:#}");
+        tracing::error!(message_id = %id, error = %why, "could not handle a message; it goes to the rejected folder");
+        let (who, answer) = match &a.auth {
+            Auth::Subscriber { email, .. }
+            | Auth::Unsubscribe {
+                email,
+                by_owner: true,
+            } => {
+                let answer = match self.current(email) {
+                    Ok(Some(sub)) => {
+                        let body = format!(
+                                "Hello {},\n\nSomething went wrong while handling your message; nothing was changed.\nThe person who runs paperboy has been told. Please try again later.\n",
+                                sub.name
+                            );
+                        self.answer(a, &sub, &body, true).await.ok()
+                    }
+                    _ => None,
+                };
+                (Some(email.to_string()), answer)
+            }
+            _ => (None, None),
+        };
+        (Outcome::Failed, why, who, answer)
+    }
+
+    /// Records the message as handled with its answer (queued for the outbox); `false` if
+    /// another poll recorded it first.
+    async fn record(
+        &self,
+        a: &Analysis,
+        outcome: Outcome,
+        detail: &str,
+        subscriber: Option<String>,
+        answer: Option<(String, Vec<u8>)>,
+    ) -> anyhow::Result<bool> {
+        let (id, from, sub, out, det) = (
+            a.message_id.clone(),
+            a.from.clone(),
+            subscriber,
+            outcome,
+            detail.to_string(),
+        );
+        self.ctx
+            .store
+            .call(move |c| {
+                inbox::record_inbound(
+                    c,
+                    &id,
+                    from.as_deref(),
+                    sub.as_deref(),
+                    out.as_str(),
+                    Some(&det),
+                    answer
+                        .as_ref()
+                        .map(|(to, m): &(String, Vec<u8>)| (to.as_str(), m.as_slice())),
+                )
+            })
+            .await
+    }
+
     async fn unsubscribe(&self, a: &Analysis, email: &SubscriberEmail) -> anyhow::Result<Handling> {
         let Some(sub) = self.current(email)? else {
             return Ok((
@@ -571,7 +387,7 @@ impl<'a> Inbox<'a> {
         // and "undo" (or the admin's `subscribers resume`) brings the reader back.
         let actor = Actor::Reply(a.message_id.clone());
         self.subs.apply(
-            &self.ctx.store,
+            self.ctx.store,
             email,
             Change::SetMany {
                 action: "unsubscribe (by mail)".into(),
@@ -648,7 +464,7 @@ impl<'a> Inbox<'a> {
             format!("Re: {}", a.subject)
         };
         let in_reply_to = threaded.then_some(a.message_id.as_str());
-        let bytes = build_answer(&self.ctx.from, sub, &subject, in_reply_to, &addrs, body)?;
+        let bytes = build_answer(self.ctx.from, sub, &subject, in_reply_to, &addrs, body)?;
         Ok((sub.email.to_string(), bytes))
     }
 
