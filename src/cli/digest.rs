@@ -11,6 +11,7 @@ use crate::app::{App, StartError};
 use crate::config::Config;
 use crate::pipeline::{self, DigestOptions, RunReport};
 use crate::store::runs::RunStatus;
+use crate::store::runs::SubscriberStatus;
 use crate::subscribers;
 
 /// Run the whole pipeline once: fetch the day's announcement, score it for every subscriber,
@@ -195,11 +196,12 @@ fn print_report(r: &RunReport) {
         } else {
             s.cost().to_string()
         };
-        let what = match (o.status.as_str(), &s.delivered_to, &o.detail) {
-            ("delivered", Some(to), _) => format!("delivered → {to}"),
-            ("dry_run", Some(to), _) => format!("dry run → {to}"),
-            (status, _, Some(detail)) => format!("{} ({detail})", status.replace('_', " ")),
-            (status, _, None) => status.replace('_', " "),
+        let status = o.status.as_str().replace('_', " ");
+        let what = match (o.status, &s.delivered_to, &o.detail) {
+            (SubscriberStatus::Delivered, Some(to), _) => format!("delivered → {to}"),
+            (SubscriberStatus::DryRun, Some(to), _) => format!("dry run → {to}"),
+            (_, _, Some(detail)) => format!("{status} ({detail})"),
+            (_, _, None) => status,
         };
         let unscored = if o.unscored > 0 {
             format!("  unscored {}", o.unscored)

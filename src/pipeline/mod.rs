@@ -72,10 +72,15 @@ pub struct DigestOptions {
     pub again: bool,
 }
 
-pub async fn start_run(app: &App, kind: &str, dry_run: bool, source: &str) -> anyhow::Result<i64> {
-    let (kind, source, scorer) = (kind.to_string(), source.to_string(), app.scorer.describe());
+pub async fn start_run(
+    app: &App,
+    kind: runs::RunKind,
+    dry_run: bool,
+    source: &str,
+) -> anyhow::Result<i64> {
+    let (source, scorer) = (source.to_string(), app.scorer.describe());
     app.store
-        .call(move |c| runs::start(c, &kind, dry_run, &source, &scorer))
+        .call(move |c| runs::start(c, kind, dry_run, &source, &scorer))
         .await
 }
 
@@ -100,7 +105,7 @@ pub async fn run_digest(
     } else {
         format!("{source} + {}", preprints.join(" + "))
     };
-    let run_id = start_run(app, "digest", opts.dry_run, &source).await?;
+    let run_id = start_run(app, runs::RunKind::Digest, opts.dry_run, &source).await?;
     if let Some(day) = opts.date {
         app.store
             .call(move |c| runs::for_day(c, run_id, day))

@@ -28,9 +28,27 @@ impl RunStatus {
     }
 }
 
+/// What a run was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// The daily job (`digest`, the daemon).
+    Digest,
+    /// `paperboy preview`: scored and rendered, never sent.
+    Preview,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Digest => "digest",
+            RunKind::Preview => "preview",
+        }
+    }
+}
+
 pub fn start(
     conn: &Connection,
-    kind: &str,
+    kind: RunKind,
     dry_run: bool,
     source: &str,
     scorer: &str,
@@ -38,7 +56,7 @@ pub fn start(
     interrupt_dead(conn)?;
     conn.execute(
         "INSERT INTO runs (started_at, status, kind, dry_run, source, scorer, pid) VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6)",
-        params![now_utc(), kind, dry_run, source, scorer, std::process::id()],
+        params![now_utc(), kind.as_str(), dry_run, source, scorer, std::process::id()],
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -431,13 +449,13 @@ mod tests {
                     "INSERT INTO runs (started_at, status, kind, dry_run, source, scorer, pid) VALUES ('2025-03-28T06:30:00Z', 'running', 'digest', 0, 'arXiv RSS', 'x', 99999999)",
                     [],
                 )?;
-                let mine = start(c, "digest", false, "arXiv RSS", "x")?;
+                let mine = start(c, RunKind::Digest, false, "arXiv RSS", "x")?;
                 let status = |id: i64| -> rusqlite::Result<String> {
                     c.query_row("SELECT status FROM runs WHERE id = ?1", [id], |r| r.get(0))
                 };
                 assert_eq!(status(1)?, "failed");
                 assert_eq!(status(mine)?, "running");
-                start(c, "digest", false, "arXiv RSS", "x")?;
+                start(c, RunKind::Digest, false, "arXiv RSS", "x")?;
                 assert_eq!(status(mine)?, "running", "this process is alive");
                 Ok(())
             })

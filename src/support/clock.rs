@@ -1,4 +1,8 @@
-//! The one place that reads the system time, so tests can say what time it is.
+//! The one place that reads the system time, so tests can say what time it is. The process's
+//! clock is read from `PAPERBOY_FAKE_NOW` once; every "now" — "today" for a run, the budget's
+//! day, the stamps on stored rows — comes from it, so they always agree.
+
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 
@@ -18,29 +22,48 @@ pub enum Clock {
 }
 
 impl Clock {
-    /// The system clock, unless `PAPERBOY_FAKE_NOW` says otherwise.
+    /// The process's clock — the system clock unless `PAPERBOY_FAKE_NOW` says otherwise — or why
+    /// that variable cannot be read.
     pub fn from_env() -> Result<Clock, String> {
-        match std::env::var(FAKE_NOW_ENV) {
-            Ok(v) if !v.trim().is_empty() => DateTime::parse_from_rfc3339(v.trim())
-                .map(|t| Clock::Shifted {
-                    at: t.with_timezone(&Utc),
-                    started: now_utc(),
-                })
-                .map_err(|e| format!("{FAKE_NOW_ENV}=`{v}` is not an RFC 3339 time ({e})")),
-            _ => Ok(Clock::System),
-        }
+        read_env()?;
+        Ok(Clock::process())
+    }
+
+    /// The process's clock, fixed the first time anything asks for the time. A
+    /// `PAPERBOY_FAKE_NOW` that does not parse reads as the system clock here; the doors refuse
+    /// it through [`Clock::from_env`].
+    pub fn process() -> Clock {
+        static PROCESS: OnceLock<Clock> = OnceLock::new();
+        *PROCESS.get_or_init(|| read_env().unwrap_or(Clock::System))
     }
 
     pub fn now(&self) -> DateTime<Utc> {
         match self {
-            Clock::System => now_utc(),
-            Clock::Shifted { at, started } => *at + (now_utc() - *started),
+            Clock::System => system_now(),
+            Clock::Shifted { at, started } => *at + (system_now() - *started),
         }
     }
 }
 
-/// The current time. The only call to `Utc::now` in the crate.
+fn read_env() -> Result<Clock, String> {
+    match std::env::var(FAKE_NOW_ENV) {
+        Ok(v) if !v.trim().is_empty() => DateTime::parse_from_rfc3339(v.trim())
+            .map(|t| Clock::Shifted {
+                at: t.with_timezone(&Utc),
+                started: system_now(),
+            })
+            .map_err(|e| format!("{FAKE_NOW_ENV}=`{v}` is not an RFC 3339 time ({e})")),
+        _ => Ok(Clock::System),
+    }
+}
+
+/// The current time by the process's clock.
 pub fn now_utc() -> DateTime<Utc> {
+    Clock::process().now()
+}
+
+/// The system time. The only call to `Utc::now` in the crate.
+fn system_now() -> DateTime<Utc> {
     Utc::now()
 }
 
