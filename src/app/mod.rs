@@ -135,12 +135,7 @@ impl App {
             store: &self.store,
             outbox: &self.outbox,
             from: &self.from,
-            admin: self
-                .config
-                .admin
-                .email
-                .as_deref()
-                .and_then(|a| a.parse().ok()),
+            admin: self.config.admin_address(),
         }
     }
 

@@ -46,6 +46,22 @@ pub struct Config {
     /// Where the configuration was read from (`None`: defaults only).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// The values that are text in the file, parsed once (on first use, after loading and
+    /// checking); nothing parses them again.
+    #[serde(skip)]
+    typed: std::sync::OnceLock<Typed>,
+}
+
+/// What the configuration's strings mean, parsed once.
+#[derive(Debug, Clone)]
+struct Typed {
+    arxiv_categories: Vec<Category>,
+    categories: Vec<Category>,
+    announce_types: Vec<AnnounceType>,
+    from: Result<lettre::message::Mailbox, String>,
+    reply_address: Result<lettre::Address, String>,
+    admin: Option<lettre::Address>,
+    schedule: Result<schedule::Schedule, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -329,6 +345,7 @@ impl Default for Config {
             subscribe: SubscribeConfig::default(),
             base_dir: PathBuf::from("."),
             source: None,
+            typed: std::sync::OnceLock::new(),
         }
     }
 }
@@ -413,26 +430,63 @@ impl Config {
             .map(|usd| crate::domain::Money::from_micros((usd * 1_000_000.0).round() as i64))
     }
 
+    fn typed(&self) -> &Typed {
+        self.typed.get_or_init(|| {
+            let arxiv_categories: Vec<Category> = self
+                .arxiv
+                .categories
+                .iter()
+                .filter_map(|c| Category::parse(c).ok())
+                .collect();
+            let mut categories = arxiv_categories.clone();
+            for (source, pre) in self.preprints() {
+                categories.extend(
+                    pre.categories
+                        .iter()
+                        .filter_map(|c| Category::subject(source, c).ok()),
+                );
+            }
+            let from = self
+                .mail
+                .from
+                .parse::<lettre::message::Mailbox>()
+                .map_err(|e| {
+                    format!(
+                        "`{}` is not a mail address ({e}); write e.g. \"paperboy <digest@lab.org>\"",
+                        self.mail.from
+                    )
+                });
+            let reply_address = match &self.mail.reply_to {
+                Some(r) => r.trim().parse::<lettre::Address>().map_err(|e| {
+                    format!("`{r}` is not a mail address ({e}); write e.g. \"digest@lab.org\"")
+                }),
+                None => from.clone().map(|m| m.email),
+            };
+            Typed {
+                arxiv_categories,
+                categories,
+                announce_types: self
+                    .arxiv
+                    .announce_types
+                    .iter()
+                    .filter_map(|t| AnnounceType::parse(t))
+                    .collect(),
+                from,
+                reply_address,
+                admin: self.admin.email.as_deref().and_then(|a| a.trim().parse().ok()),
+                schedule: schedule::Schedule::parse(&self.schedule.cron, &self.schedule.timezone),
+            }
+        })
+    }
+
     /// Every configured category of every source: a subscriber's default.
     pub fn categories(&self) -> Vec<Category> {
-        let mut out = self.arxiv_categories();
-        for (source, pre) in self.preprints() {
-            out.extend(
-                pre.categories
-                    .iter()
-                    .filter_map(|c| Category::subject(source, c).ok()),
-            );
-        }
-        out
+        self.typed().categories.clone()
     }
 
     /// The arXiv categories read each announcement day.
     pub fn arxiv_categories(&self) -> Vec<Category> {
-        self.arxiv
-            .categories
-            .iter()
-            .filter_map(|c| Category::parse(c).ok())
-            .collect()
+        self.typed().arxiv_categories.clone()
     }
 
     /// The configured preprint servers.
@@ -446,23 +500,22 @@ impl Config {
     }
 
     pub fn announce_types(&self) -> Vec<AnnounceType> {
-        self.arxiv
-            .announce_types
-            .iter()
-            .filter_map(|t| AnnounceType::parse(t))
-            .collect()
+        self.typed().announce_types.clone()
     }
 
+    /// `[mail] from` as a mailbox, or why it is not one.
     pub fn from_mailbox(&self) -> Result<lettre::message::Mailbox, String> {
-        self.mail
-            .from
-            .parse::<lettre::message::Mailbox>()
-            .map_err(|e| {
-                format!(
-                    "`{}` is not a mail address ({e}); write e.g. \"paperboy <digest@lab.org>\"",
-                    self.mail.from
-                )
-            })
+        self.typed().from.clone()
+    }
+
+    /// When the daemon runs: `[schedule] cron` in `timezone` (checked when loading).
+    pub fn run_schedule(&self) -> Result<schedule::Schedule, String> {
+        self.typed().schedule.clone()
+    }
+
+    /// Where alerts go: `[admin] email` (checked when loading).
+    pub fn admin_address(&self) -> Option<lettre::Address> {
+        self.typed().admin.clone()
     }
 
     /// Resolves a configured path against the config file's directory.
@@ -482,12 +535,7 @@ impl Config {
 
     /// The base reply address (`digest@lab.org`), without a `+TOKEN`.
     pub fn reply_address(&self) -> Result<lettre::Address, String> {
-        match &self.mail.reply_to {
-            Some(r) => r.trim().parse::<lettre::Address>().map_err(|e| {
-                format!("`{r}` is not a mail address ({e}); write e.g. \"digest@lab.org\"")
-            }),
-            None => self.from_mailbox().map(|m| m.email),
-        }
+        self.typed().reply_address.clone()
     }
 
     pub fn imap_password(&self) -> Option<SecretString> {
