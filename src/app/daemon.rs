@@ -3,6 +3,7 @@
 //! polls the inbox on its own timer, and stops cleanly on SIGTERM/SIGINT.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -104,6 +105,8 @@ async fn arm(
     Ok(())
 }
 
+/// The daemon: holds the lock, finishes runs a stopped process left, then catches up at start
+/// and at each firing (retrying what is left undone) and polls the inbox, until SIGTERM/SIGINT.
 pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
     let lock = acquire_lock(lock_path(&app.config))?;
     tracing::info!(lock = %lock.path.display(), pid = std::process::id(), "paperboy daemon starting");
@@ -116,23 +119,9 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
     }
     let schedule = Schedule::parse(&app.config.schedule.cron, &app.config.schedule.timezone)
         .map_err(|e| anyhow::anyhow!(e))?;
+    cancel_on_signal(&app);
 
-    // SIGTERM / SIGINT: stop taking new work.
-    {
-        let cancel = app.cancel.clone();
-        tokio::spawn(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM: finishing up"),
-                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing up"),
-            }
-            cancel.cancel();
-        });
-    }
-
-    let mut sched = JobScheduler::new()
+    let sched = JobScheduler::new()
         .await
         .context("starting the scheduler")?;
     sched.start().await.context("starting the scheduler")?;
@@ -149,7 +138,7 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
     inbox_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut running: Option<tokio::task::JoinHandle<()>> = None;
     // Consecutive catch-ups that left work undone: the retry delay doubles with each.
-    let failures = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let failures = Arc::new(AtomicU32::new(0));
     let mut polling: Option<tokio::task::JoinHandle<()>> = None;
 
     loop {
@@ -163,50 +152,81 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
                     tracing::warn!("a run is still going; not starting another (it will be caught up later)");
                     continue;
                 }
-                let (app, failures, tx) = (app.clone(), failures.clone(), tx.clone());
-                running = Some(tokio::spawn(async move {
-                    let done = match catch_up(&app).await {
-                        Ok(done) => done,
-                        Err(e) => {
-                            tracing::error!(error = %format!("{e:#}"), "the run stopped with an error");
-                            false
-                        }
-                    };
-                    if done {
-                        failures.store(0, std::sync::atomic::Ordering::SeqCst);
-                        return;
-                    }
-                    let n = failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let wait = retry_delay(&app.config.schedule, n);
-                    tracing::warn!(retry_in_secs = wait.as_secs(), "work is left undone; trying again later (and at the next firing)");
-                    // Waits on its own, so a scheduled firing meanwhile still runs.
-                    let cancel = app.cancel.clone();
-                    tokio::spawn(async move {
-                        tokio::select! {
-                            _ = tokio::time::sleep(wait) => { let _ = tx.send(Wake::Retry).await; }
-                            _ = cancel.cancelled() => {}
-                        }
-                    });
-                }));
+                running = Some(tokio::spawn(catch_up_or_retry(app.clone(), failures.clone(), tx.clone())));
             }
             _ = inbox_timer.tick(), if poll_every.is_some() => {
                 if polling.as_ref().is_some_and(|h| !h.is_finished()) {
                     continue;
                 }
-                let app = app.clone();
-                polling = Some(tokio::spawn(async move {
-                    match app.poll_inbox().await {
-                        Ok(r) if !r.handled.is_empty() => tracing::info!(messages = r.handled.len(), answers = r.answers_sent, "inbox polled"),
-                        Ok(_) => {}
-                        Err(e) => tracing::error!(error = %format!("{e:#}"), "could not poll the inbox"),
-                    }
-                }));
+                polling = Some(tokio::spawn(poll_inbox(app.clone())));
             }
         }
     }
 
-    // Finish or cleanly abandon what is in flight, then leave.
-    for h in [running, polling].into_iter().flatten() {
+    wind_down([running, polling], sched).await;
+    Ok(())
+}
+
+/// SIGTERM / SIGINT: stop taking new work (cancels `app.cancel`).
+fn cancel_on_signal(app: &App) {
+    let cancel = app.cancel.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: finishing up"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing up"),
+        }
+        cancel.cancel();
+    });
+}
+
+/// Catches up; when work is left undone, wakes the loop again after the retry delay (doubled
+/// with each consecutive `failures`), unless shutting down first.
+async fn catch_up_or_retry(app: Arc<App>, failures: Arc<AtomicU32>, tx: mpsc::Sender<Wake>) {
+    let done = match catch_up(&app).await {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "the run stopped with an error");
+            false
+        }
+    };
+    if done {
+        failures.store(0, Ordering::SeqCst);
+        return;
+    }
+    let n = failures.fetch_add(1, Ordering::SeqCst);
+    let wait = retry_delay(&app.config.schedule, n);
+    tracing::warn!(
+        retry_in_secs = wait.as_secs(),
+        "work is left undone; trying again later (and at the next firing)"
+    );
+    // Waits on its own, so a scheduled firing meanwhile still runs.
+    let cancel = app.cancel.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => { let _ = tx.send(Wake::Retry).await; }
+            _ = cancel.cancelled() => {}
+        }
+    });
+}
+
+/// Polls the inbox once, logging what it handled or why it could not.
+async fn poll_inbox(app: Arc<App>) {
+    match app.poll_inbox().await {
+        Ok(r) if !r.handled.is_empty() => tracing::info!(
+            messages = r.handled.len(),
+            answers = r.answers_sent,
+            "inbox polled"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "could not poll the inbox"),
+    }
+}
+
+/// Finishes or cleanly abandons what is in flight (20 s each at most), then stops the scheduler.
+async fn wind_down(in_flight: [Option<tokio::task::JoinHandle<()>>; 2], mut sched: JobScheduler) {
+    for h in in_flight.into_iter().flatten() {
         if tokio::time::timeout(Duration::from_secs(20), h)
             .await
             .is_err()
@@ -216,7 +236,6 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
     }
     let _ = sched.shutdown().await;
     tracing::info!("paperboy daemon stopped");
-    Ok(())
 }
 
 /// The wait before retry number `n` (0-based): the base, doubled each time, at most the maximum.

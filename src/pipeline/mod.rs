@@ -156,6 +156,8 @@ impl From<anyhow::Error> for StepError {
     }
 }
 
+/// The day's steps in order: fetch and store, set aside, sort out who is due, prepare, send,
+/// archive; then the run's status from how each subscriber fared.
 async fn steps(
     app: &App,
     subscribers: &[Subscriber],
@@ -164,35 +166,11 @@ async fn steps(
     report: &mut RunReport,
 ) -> Result<(), StepError> {
     let run_id = report.run_id;
-    let fetched = tokio::select! {
-        f = fetch(app, opts) => f,
-        _ = app.cancel.cancelled() => Err(Problem::new(Kind::Interrupted, "interrupted by shutdown while fetching; the next run tries again")),
-    };
-    let mut announcement = fetched.map_err(StepError::Problem)?;
-    let day = announcement.day;
-    report.day = Some(day);
-    let arxiv_read = opts.feed.is_some() || !app.config.arxiv_categories().is_empty();
-    if announcement.papers.is_empty() && arxiv_read {
-        tracing::info!(%day, "arXiv announced no papers (weekend or holiday): no model calls, no emails");
-        app.store
-            .call(move |c| runs::fetched(c, run_id, day, 0))
-            .await?;
-        report.status = RunStatus::NoAnnouncement;
+    let Some(mut announcement) = announced(app, opts, report).await? else {
         return Ok(());
-    }
-    // bioRxiv and medRxiv: what their open windows hold, and what an earlier run of the day read.
-    let read = tokio::select! {
-        r = preprints::read(app, day) => r?,
-        _ = app.cancel.cancelled() => return Err(StepError::Problem(Problem::new(Kind::Interrupted, "interrupted by shutdown while reading preprints; the next run tries again"))),
     };
-    announcement.papers.extend(read.papers.iter().cloned());
-    let have = announcement.papers.iter().map(|p| p.id.clone()).collect();
-    announcement
-        .papers
-        .extend(preprints::stored(app, day, have).await?);
-    report.papers_fetched = announcement.papers.len();
-    store_announcement(app, run_id, &announcement).await?;
-    preprints::record(app, &read).await?;
+    let day = announcement.day;
+    let read = with_preprints(app, &mut announcement, report).await?;
     let preprint_problem = read.problem();
     if announcement.papers.is_empty() {
         tracing::info!(%day, "no papers from any source: no model calls, no emails");
@@ -205,31 +183,119 @@ async fn steps(
         return Ok(());
     }
 
-    // Dry runs write to the outbox folder whatever the transport.
-    let outbox = if opts.dry_run {
+    let outbox = outbox_for(app, opts)?;
+
+    if opts.again && !opts.dry_run {
+        set_aside(app, subscribers, day).await?;
+    }
+
+    // Subscribers with a delivery row for the day: finish or skip it; nobody is scored twice.
+    let unread: Vec<Source> = read.failed.iter().map(|(s, _)| *s).collect();
+    let fresh = sort_out(app, &outbox, subscribers, opts, day, &unread, report).await?;
+
+    let mut prepared = prepare(app, run_id, &fresh, &announcement, None, progress).await?;
+    mark_unread(&mut prepared, &unread);
+    tracing::info!(digests = prepared.len(), "digests built; sending");
+    for r in send_all(app, &outbox, prepared, run_id, opts).await {
+        report.subscribers.push(r?);
+    }
+
+    if !opts.dry_run {
+        write_archive(app, subscribers, day).await;
+    }
+
+    report.settle(preprint_problem);
+    Ok(())
+}
+
+/// Fetches the announcement (given up on shutdown) and names the run's day. `None` when arXiv
+/// was read and announced no papers: the run is recorded as a day without an announcement.
+async fn announced(
+    app: &App,
+    opts: &DigestOptions,
+    report: &mut RunReport,
+) -> Result<Option<Announcement>, StepError> {
+    let run_id = report.run_id;
+    let fetched = tokio::select! {
+        f = fetch(app, opts) => f,
+        _ = app.cancel.cancelled() => Err(Problem::new(Kind::Interrupted, "interrupted by shutdown while fetching; the next run tries again")),
+    };
+    let announcement = fetched.map_err(StepError::Problem)?;
+    let day = announcement.day;
+    report.day = Some(day);
+    let arxiv_read = opts.feed.is_some() || !app.config.arxiv_categories().is_empty();
+    if announcement.papers.is_empty() && arxiv_read {
+        tracing::info!(%day, "arXiv announced no papers (weekend or holiday): no model calls, no emails");
+        app.store
+            .call(move |c| runs::fetched(c, run_id, day, 0))
+            .await?;
+        report.status = RunStatus::NoAnnouncement;
+        return Ok(None);
+    }
+    Ok(Some(announcement))
+}
+
+/// Adds the preprint servers' papers to `announcement` and stores it: bioRxiv and medRxiv, what
+/// their open windows hold, and what an earlier run of the day read. Returns what was read.
+async fn with_preprints(
+    app: &App,
+    announcement: &mut Announcement,
+    report: &mut RunReport,
+) -> Result<preprints::Read, StepError> {
+    let day = announcement.day;
+    let read = tokio::select! {
+        r = preprints::read(app, day) => r?,
+        _ = app.cancel.cancelled() => return Err(StepError::Problem(Problem::new(Kind::Interrupted, "interrupted by shutdown while reading preprints; the next run tries again"))),
+    };
+    announcement.papers.extend(read.papers.iter().cloned());
+    let have = announcement.papers.iter().map(|p| p.id.clone()).collect();
+    announcement
+        .papers
+        .extend(preprints::stored(app, day, have).await?);
+    report.papers_fetched = announcement.papers.len();
+    store_announcement(app, report.run_id, announcement).await?;
+    preprints::record(app, &read).await?;
+    Ok(read)
+}
+
+/// The outbox the run sends through: dry runs write to the outbox folder whatever the transport.
+fn outbox_for(app: &App, opts: &DigestOptions) -> anyhow::Result<crate::outbox::Outbox> {
+    Ok(if opts.dry_run {
         let dir = app.config.resolve(&app.config.mail.outbox);
         app.outbox.through(std::sync::Arc::new(
             crate::mail::transport::FileTransport::new(&dir)?,
         ))
     } else {
         app.outbox.clone()
-    };
+    })
+}
 
-    if opts.again && !opts.dry_run {
-        for sub in subscribers {
-            let email = sub.email.to_string();
-            let had = app
-                .store
-                .call(move |c| deliveries::supersede(c, &email, day))
-                .await?;
-            if had {
-                tracing::warn!(subscriber = %sub.email, %day, "the earlier digest of the day is kept aside and the day is sent again");
-            }
+/// Sets aside each subscriber's earlier digest of `day`, so the day is sent to them again.
+async fn set_aside(app: &App, subscribers: &[Subscriber], day: NaiveDate) -> anyhow::Result<()> {
+    for sub in subscribers {
+        let email = sub.email.to_string();
+        let had = app
+            .store
+            .call(move |c| deliveries::supersede(c, &email, day))
+            .await?;
+        if had {
+            tracing::warn!(subscriber = %sub.email, %day, "the earlier digest of the day is kept aside and the day is sent again");
         }
     }
+    Ok(())
+}
 
-    // Subscribers with a delivery row for the day: finish or skip it; nobody is scored twice.
-    let unread: Vec<Source> = read.failed.iter().map(|(s, _)| *s).collect();
+/// Reports the subscribers who get no new digest today (paused, every source unread, or with a
+/// delivery row for the day, which is finished or skipped) and returns the others, in order.
+async fn sort_out(
+    app: &App,
+    outbox: &crate::outbox::Outbox,
+    subscribers: &[Subscriber],
+    opts: &DigestOptions,
+    day: NaiveDate,
+    unread: &[Source],
+    report: &mut RunReport,
+) -> anyhow::Result<Vec<Subscriber>> {
     let all_categories = app.config.categories();
     let mut fresh = Vec::new();
     for sub in subscribers {
@@ -257,15 +323,18 @@ async fn steps(
         if !opts.dry_run {
             let e = email.clone();
             if let Some(d) = app.store.call(move |c| deliveries::get(c, &e, day)).await? {
-                report.subscribers.push(resume(app, &outbox, sub, d).await?);
+                report.subscribers.push(resume(app, outbox, sub, d).await?);
                 continue;
             }
         }
         fresh.push(sub.clone());
     }
+    Ok(fresh)
+}
 
-    let mut prepared = prepare(app, run_id, &fresh, &announcement, None, progress).await?;
-    for p in &mut prepared {
+/// Notes in each digest which of its sources could not be read today.
+fn mark_unread(prepared: &mut [Prepared], unread: &[Source]) {
+    for p in prepared {
         p.digest.unread = p
             .digest
             .sources
@@ -274,79 +343,25 @@ async fn steps(
             .filter(|s| unread.contains(s))
             .collect();
     }
-    tracing::info!(digests = prepared.len(), "digests built; sending");
-    // Several digests in flight over the pooled connections; the report keeps the file's order.
-    let reports: Vec<anyhow::Result<SubscriberReport>> = futures::stream::iter(
+}
+
+/// Sends the prepared digests, several in flight over the pooled connections; the reports keep
+/// the file's order.
+async fn send_all(
+    app: &App,
+    outbox: &crate::outbox::Outbox,
+    prepared: Vec<Prepared>,
+    run_id: i64,
+    opts: &DigestOptions,
+) -> Vec<anyhow::Result<SubscriberReport>> {
+    futures::stream::iter(
         prepared
             .into_iter()
-            .map(|p| handle(app, &outbox, p, run_id, opts)),
+            .map(|p| handle(app, outbox, p, run_id, opts)),
     )
     .buffered(app.config.mail.concurrency.max(1))
     .collect()
-    .await;
-    for r in reports {
-        report.subscribers.push(r?);
-    }
-
-    if !opts.dry_run {
-        write_archive(app, subscribers, day).await;
-    }
-
-    let interrupted = report
-        .subscribers
-        .iter()
-        .any(|s| s.outcome.status == SubscriberStatus::Interrupted);
-    report.status = if interrupted {
-        RunStatus::Failed
-    } else if report.subscribers.iter().any(SubscriberReport::failed) {
-        let all_failed = report
-            .subscribers
-            .iter()
-            .all(|s| s.failed() || s.outcome.status == SubscriberStatus::Paused);
-        if all_failed {
-            RunStatus::Failed
-        } else {
-            RunStatus::Degraded
-        }
-    } else {
-        RunStatus::Ok
-    };
-    let problems: Vec<String> = report
-        .subscribers
-        .iter()
-        .filter(|s| s.failed())
-        .map(|s| {
-            let why = s
-                .outcome
-                .detail
-                .clone()
-                .unwrap_or_else(|| s.outcome.status.as_str().to_string());
-            format!("{}: {why}", s.outcome.subscriber)
-        })
-        .collect();
-    report.error = (!problems.is_empty()).then(|| problems.join("; "));
-    // A preprint server that could not be read: everyone got what was read, the run says so.
-    if let Some(p) = preprint_problem {
-        if report.status == RunStatus::Ok {
-            report.status = RunStatus::Degraded;
-        }
-        report.error = Some(match report.error.take() {
-            Some(e) => format!("{p}; {e}"),
-            None => p.to_string(),
-        });
-        report.problem = Some(p);
-    }
-    if interrupted {
-        report.error = Some(format!(
-            "interrupted by shutdown; the next run finishes the day{}",
-            report
-                .error
-                .as_deref()
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default()
-        ));
-    }
-    Ok(())
+    .await
 }
 
 /// Sends (or deliberately does not send) one prepared digest and records the outcome.

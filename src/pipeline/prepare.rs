@@ -7,9 +7,10 @@ use chrono::NaiveDate;
 
 use super::{reply_addresses, App, Prepared, Progress};
 use crate::digest::{self, Digest, Unscored};
+use crate::domain::problem::Problem;
 use crate::domain::Subscriber;
-use crate::domain::{Paper, PaperId, Verdict};
-use crate::scoring::Job;
+use crate::domain::{AnnounceType, Category, Paper, PaperId, Source, Verdict};
+use crate::scoring::{Job, JobResult};
 use crate::sources::arxiv::Announcement;
 use crate::store::{deliveries, spend, verdicts};
 
@@ -24,71 +25,66 @@ pub async fn prepare(
     resend_day: Option<NaiveDate>,
     progress: &dyn Progress,
 ) -> anyhow::Result<Vec<Prepared>> {
-    let wanted_types = app.config.announce_types();
-    let config_categories = app.config.categories();
-    let owed = owed_papers(app, subscribers).await?;
-    let week = week_papers(app, subscribers, announcement.day).await?;
+    let day = Day {
+        app,
+        run_id,
+        announcement,
+        resend_day,
+        wanted_types: app.config.announce_types(),
+        config_categories: app.config.categories(),
+        owed: owed_papers(app, subscribers).await?,
+        week: week_papers(app, subscribers, announcement.day).await?,
+    };
 
     // 1. Plan: candidates and cached verdicts per subscriber.
-    struct Plan<'a> {
-        subscriber: Subscriber,
-        candidates: Vec<&'a Paper>,
-        cached: HashMap<PaperId, Verdict>,
-    }
     let mut plans = Vec::new();
     for sub in subscribers {
-        let mut sub = sub.clone();
-        let email = sub.email.to_string();
-        sub.examples = app
-            .store
-            .call(move |c| crate::store::inbox::examples(c, &email))
-            .await?
-            .into_iter()
-            .map(|e| (e.more, e.title))
-            .collect();
-        let sub = &sub;
-        let categories = sub
-            .categories
-            .clone()
-            .unwrap_or_else(|| config_categories.clone());
-        let mut eligible: Vec<&Paper> = announcement
-            .papers
-            .iter()
-            .filter(|p| wanted_types.contains(&p.announce_type))
-            .filter(|p| p.categories.iter().any(|c| categories.contains(c)))
-            .collect();
-        // A weekly digest due today holds the papers of the days since the previous one.
-        if let Some(Cadence::Due { .. }) = week.cadence.get(sub.email.as_str()) {
-            let today: HashSet<&PaperId> = eligible.iter().map(|p| &p.id).collect();
-            let extra: Vec<&Paper> = week
-                .papers
-                .iter()
-                .filter(|p| !today.contains(&p.id))
-                .filter(|p| wanted_types.contains(&p.announce_type))
-                .filter(|p| p.categories.iter().any(|c| categories.contains(c)))
-                .filter(|p| {
-                    week.after
-                        .get(sub.email.as_str())
-                        .is_some_and(|after| p.id_day > *after)
-                })
-                .map(|p| &p.paper)
-                .collect();
-            eligible.extend(extra);
-        }
-        // Papers owed from earlier runs come along (once, even if announced again today).
-        if let Some(mine) = owed.by_reader.get(sub.email.as_str()) {
-            let today: HashSet<&PaperId> = eligible.iter().map(|p| &p.id).collect();
-            let extra: Vec<&Paper> = mine
-                .iter()
-                .filter(|id| !today.contains(id))
-                .filter_map(|id| owed.papers.get(id))
-                .collect();
-            eligible.extend(extra);
-        }
+        plans.push(day.plan(sub).await?);
+    }
+
+    // 2. Score what no stored verdict covers, once per distinct reader profile.
+    let results = score_plans(app, run_id, &plans, progress).await?;
+
+    // 3. Select and build each digest.
+    let mut out = Vec::new();
+    for plan in plans {
+        out.push(day.prepared(plan, &results).await?);
+    }
+    Ok(out)
+}
+
+/// What every subscriber's plan and digest of one run draws on: the announcement, the
+/// configuration's view of it, and the group's owed and weekly papers.
+struct Day<'a> {
+    app: &'a App,
+    run_id: i64,
+    announcement: &'a Announcement,
+    resend_day: Option<NaiveDate>,
+    wanted_types: Vec<AnnounceType>,
+    config_categories: Vec<Category>,
+    owed: Owed,
+    week: Week,
+}
+
+/// One subscriber's candidates (eligible and not yet sent) and the stored verdicts for them.
+struct Plan<'a> {
+    subscriber: Subscriber,
+    candidates: Vec<&'a Paper>,
+    cached: HashMap<PaperId, Verdict>,
+}
+
+impl Day<'_> {
+    /// `sub`'s plan: their examples loaded, their eligible papers less those already sent, and
+    /// the verdicts stored for them.
+    async fn plan(&self, sub: &Subscriber) -> anyhow::Result<Plan<'_>> {
+        let sub = with_examples(self.app, sub).await?;
+        let eligible = self.eligible(&sub);
         let ids: Vec<PaperId> = eligible.iter().map(|p| p.id.clone()).collect();
-        let key = app.scorer.key(sub);
+        let key = self.app.scorer.key(&sub);
         let email = sub.email.to_string();
-        let (seen, cached) = app
+        let resend_day = self.resend_day;
+        let (seen, cached) = self
+            .app
             .store
             .call(move |c| {
                 Ok((
@@ -101,32 +97,185 @@ pub async fn prepare(
             .into_iter()
             .filter(|p| !seen.contains(&p.id))
             .collect();
-        plans.push(Plan {
-            subscriber: sub.clone(),
+        Ok(Plan {
+            subscriber: sub,
             candidates,
             cached,
-        });
+        })
     }
 
-    // 2. Score what no stored verdict covers, once per distinct reader profile.
-    let mut jobs: HashMap<String, Job> = HashMap::new();
-    for plan in &plans {
-        let job = jobs
-            .entry(plan.subscriber.profile_hash())
-            .or_insert_with(|| Job {
-                subscribers: Vec::new(),
-                papers: Vec::new(),
-            });
-        job.subscribers.push(plan.subscriber.clone());
-        let have: HashSet<PaperId> = job.papers.iter().map(|p| p.id.clone()).collect();
-        for p in &plan.candidates {
-            let pinned = crate::domain::author_matches(p, &plan.subscriber.authors);
-            if !pinned && !plan.cached.contains_key(&p.id) && !have.contains(&p.id) {
-                job.papers.push(p);
-            }
+    /// The papers `sub` may be sent: the announcement's of their types and categories, a weekly
+    /// digest's papers of the days since the previous one, and papers owed from earlier runs.
+    fn eligible(&self, sub: &Subscriber) -> Vec<&Paper> {
+        let categories = sub
+            .categories
+            .clone()
+            .unwrap_or_else(|| self.config_categories.clone());
+        let mut eligible: Vec<&Paper> = self
+            .announcement
+            .papers
+            .iter()
+            .filter(|p| self.wanted_types.contains(&p.announce_type))
+            .filter(|p| p.categories.iter().any(|c| categories.contains(c)))
+            .collect();
+        // A weekly digest due today holds the papers of the days since the previous one.
+        if let Some(Cadence::Due { .. }) = self.week.cadence.get(sub.email.as_str()) {
+            let today: HashSet<&PaperId> = eligible.iter().map(|p| &p.id).collect();
+            let extra: Vec<&Paper> = self
+                .week
+                .papers
+                .iter()
+                .filter(|p| !today.contains(&p.id))
+                .filter(|p| self.wanted_types.contains(&p.announce_type))
+                .filter(|p| p.categories.iter().any(|c| categories.contains(c)))
+                .filter(|p| {
+                    self.week
+                        .after
+                        .get(sub.email.as_str())
+                        .is_some_and(|after| p.id_day > *after)
+                })
+                .map(|p| &p.paper)
+                .collect();
+            eligible.extend(extra);
         }
+        // Papers owed from earlier runs come along (once, even if announced again today).
+        if let Some(mine) = self.owed.by_reader.get(sub.email.as_str()) {
+            let today: HashSet<&PaperId> = eligible.iter().map(|p| &p.id).collect();
+            let extra: Vec<&Paper> = mine
+                .iter()
+                .filter(|id| !today.contains(id))
+                .filter_map(|id| self.owed.papers.get(id))
+                .collect();
+            eligible.extend(extra);
+        }
+        eligible
     }
-    jobs.retain(|_, j| !j.papers.is_empty());
+
+    /// `plan`'s digest: its papers selected by their verdicts (stored and new), with the run's
+    /// usage, the reply addresses and the archive link, and the counts the report gives.
+    async fn prepared(
+        &self,
+        plan: Plan<'_>,
+        results: &HashMap<String, JobResult>,
+    ) -> anyhow::Result<Prepared> {
+        let app = self.app;
+        let sub = plan.subscriber;
+        let merged = Merged::of(
+            &plan.candidates,
+            plan.cached,
+            results.get(&sub.profile_hash()),
+        );
+        let selection = digest::select(plan.candidates.iter().copied(), &merged.verdicts, &sub);
+        let (settled, unscored) = merged.settled_and_unscored(&plan.candidates);
+        let (email, run_id) = (sub.email.to_string(), self.run_id);
+        let usage = app
+            .store
+            .call(move |c| spend::run_totals(c, run_id, &email))
+            .await?;
+        let author_matches = selection.entries.iter().filter(|e| e.author_match).count();
+        let scored = merged.scored(&plan.candidates);
+        let triage_kept = app
+            .scorer
+            .triage_key(&sub)
+            .map(|_| plan.candidates.len() - merged.dropped);
+        let reply = reply_addresses(app, &sub.email).await?;
+        let sub_email = sub.email.to_string();
+        let cad = self
+            .week
+            .cadence
+            .get(sub_email.as_str())
+            .copied()
+            .unwrap_or(Cadence::Daily);
+        let sources = Source::of(sub.categories.as_ref().unwrap_or(&self.config_categories));
+        let total_papers = self.total_papers(&sources, cad, &sub_email);
+        let archive_url = crate::archive::url_for(
+            &app.config,
+            &app.store,
+            sub_email.as_str(),
+            self.announcement.day,
+        )
+        .await?;
+        let digest = Digest {
+            day: self.announcement.day,
+            sources,
+            unread: Vec::new(),
+            subscriber: sub,
+            entries: selection.entries,
+            more: selection.more,
+            usage: usage.clone(),
+            total_papers,
+            scanned: plan.candidates.len(),
+            unscored,
+            model: app.scorer.model_name(),
+            keyword_scorer: app.scorer.is_keyword(),
+            contact: app.from.email.to_string(),
+            reply,
+            since: match cad {
+                Cadence::Due { since } => Some(since),
+                _ => None,
+            },
+            archive_url,
+        };
+        Ok(Prepared {
+            digest,
+            usage,
+            scored_any: scored > 0,
+            author_matches,
+            triage_kept,
+            scored,
+            settled,
+            not_due: match cad {
+                Cadence::NotDue { next } => Some(next),
+                _ => None,
+            },
+        })
+    }
+
+    /// The announcement's papers in the reader's `sources`; for a weekly digest due today, the
+    /// whole week's.
+    fn total_papers(&self, sources: &[Source], cad: Cadence, email: &str) -> usize {
+        let mut all: HashSet<&PaperId> = self
+            .announcement
+            .papers
+            .iter()
+            .filter(|p| sources.contains(&p.source))
+            .map(|p| &p.id)
+            .collect();
+        if let (Cadence::Due { .. }, Some(after)) = (cad, self.week.after.get(email)) {
+            all.extend(
+                self.week
+                    .papers
+                    .iter()
+                    .filter(|p| p.id_day > *after && sources.contains(&p.source))
+                    .map(|p| &p.id),
+            );
+        }
+        all.len()
+    }
+}
+
+/// `sub` with their "more like this" examples from the inbox.
+async fn with_examples(app: &App, sub: &Subscriber) -> anyhow::Result<Subscriber> {
+    let mut sub = sub.clone();
+    let email = sub.email.to_string();
+    sub.examples = app
+        .store
+        .call(move |c| crate::store::inbox::examples(c, &email))
+        .await?
+        .into_iter()
+        .map(|e| (e.more, e.title))
+        .collect();
+    Ok(sub)
+}
+
+/// Scores what no stored verdict covers, once per distinct reader profile, showing progress.
+async fn score_plans(
+    app: &App,
+    run_id: i64,
+    plans: &[Plan<'_>],
+    progress: &dyn Progress,
+) -> anyhow::Result<HashMap<String, JobResult>> {
+    let jobs = jobs_of(plans);
     let to_score: usize = jobs.values().map(|j| j.papers.len()).sum();
     if to_score > 0 {
         tracing::info!(papers = to_score, profiles = jobs.len(), scorer = %app.scorer.describe(), "scoring");
@@ -147,23 +296,57 @@ pub async fn prepare(
         )
         .await;
     progress.finish();
-    let results = results?;
+    results
+}
 
-    // 3. Select and build each digest.
-    let mut out = Vec::new();
+/// The scoring jobs of `plans`, one per reader profile, holding the candidates that neither a
+/// stored verdict nor a pinned author settles; profiles with nothing to score are left out.
+fn jobs_of<'p>(plans: &'p [Plan<'_>]) -> HashMap<String, Job<'p>> {
+    let mut jobs: HashMap<String, Job> = HashMap::new();
     for plan in plans {
-        let sub = plan.subscriber;
-        let hash = sub.profile_hash();
-        let mut verdicts = plan.cached;
+        let job = jobs
+            .entry(plan.subscriber.profile_hash())
+            .or_insert_with(|| Job {
+                subscribers: Vec::new(),
+                papers: Vec::new(),
+            });
+        job.subscribers.push(plan.subscriber.clone());
+        let have: HashSet<PaperId> = job.papers.iter().map(|p| p.id.clone()).collect();
+        for p in &plan.candidates {
+            let pinned = crate::domain::author_matches(p, &plan.subscriber.authors);
+            if !pinned && !plan.cached.contains_key(&p.id) && !have.contains(&p.id) {
+                job.papers.push(p);
+            }
+        }
+    }
+    jobs.retain(|_, j| !j.papers.is_empty());
+    jobs
+}
+
+/// A plan's stored verdicts with the scoring's merged in, why papers stayed unscored, and how
+/// many the title triage dropped.
+struct Merged {
+    verdicts: HashMap<PaperId, Verdict>,
+    unscored_reasons: HashMap<PaperId, Problem>,
+    dropped: usize,
+}
+
+impl Merged {
+    /// Merges `result` (this profile's scoring, if it had any) for `candidates` into `cached`.
+    fn of(
+        candidates: &[&Paper],
+        cached: HashMap<PaperId, Verdict>,
+        result: Option<&JobResult>,
+    ) -> Merged {
+        let mut verdicts = cached;
         let mut unscored_reasons = HashMap::new();
         let mut dropped = 0;
-        if let Some(r) = results.get(&hash) {
-            dropped = plan
-                .candidates
+        if let Some(r) = result {
+            dropped = candidates
                 .iter()
                 .filter(|p| r.dropped.contains(&p.id))
                 .count();
-            for p in &plan.candidates {
+            for p in candidates {
                 if let Some(v) = r.verdicts.get(&p.id) {
                     verdicts.insert(p.id.clone(), v.clone());
                 }
@@ -172,108 +355,39 @@ pub async fn prepare(
                 }
             }
         }
-        let selection = digest::select(plan.candidates.iter().copied(), &verdicts, &sub);
-        let settled: Vec<PaperId> = plan
-            .candidates
+        Merged {
+            verdicts,
+            unscored_reasons,
+            dropped,
+        }
+    }
+
+    /// The candidates settled (none left unscored), and the unscored ones with their reasons.
+    fn settled_and_unscored(&self, candidates: &[&Paper]) -> (Vec<PaperId>, Vec<Unscored>) {
+        let settled = candidates
             .iter()
-            .filter(|p| !unscored_reasons.contains_key(&p.id))
+            .filter(|p| !self.unscored_reasons.contains_key(&p.id))
             .map(|p| p.id.clone())
             .collect();
-        let unscored: Vec<Unscored> = plan
-            .candidates
+        let unscored = candidates
             .iter()
             .filter_map(|p| {
-                unscored_reasons.get(&p.id).map(|r| Unscored {
+                self.unscored_reasons.get(&p.id).map(|r| Unscored {
                     paper: (*p).clone(),
                     reason: r.clone(),
                 })
             })
             .collect();
-        let email = sub.email.to_string();
-        let usage = app
-            .store
-            .call(move |c| spend::run_totals(c, run_id, &email))
-            .await?;
-        let author_matches = selection.entries.iter().filter(|e| e.author_match).count();
-        let scored = plan
-            .candidates
-            .iter()
-            .filter(|p| verdicts.contains_key(&p.id))
-            .count();
-        let triage_kept = app
-            .scorer
-            .triage_key(&sub)
-            .map(|_| plan.candidates.len() - dropped);
-        let reply = reply_addresses(app, &sub.email).await?;
-        let sub_email = sub.email.to_string();
-        let cad = week
-            .cadence
-            .get(sub_email.as_str())
-            .copied()
-            .unwrap_or(Cadence::Daily);
-        let sources =
-            crate::domain::Source::of(sub.categories.as_ref().unwrap_or(&config_categories));
-        let digest = Digest {
-            day: announcement.day,
-            sources: sources.clone(),
-            unread: Vec::new(),
-            subscriber: sub,
-            entries: selection.entries,
-            more: selection.more,
-            usage: usage.clone(),
-            total_papers: {
-                // The announcement's papers in the reader's sources; a weekly digest's whole week.
-                let mut all: HashSet<&PaperId> = announcement
-                    .papers
-                    .iter()
-                    .filter(|p| sources.contains(&p.source))
-                    .map(|p| &p.id)
-                    .collect();
-                if let (Cadence::Due { .. }, Some(after)) =
-                    (cad, week.after.get(sub_email.as_str()))
-                {
-                    all.extend(
-                        week.papers
-                            .iter()
-                            .filter(|p| p.id_day > *after && sources.contains(&p.source))
-                            .map(|p| &p.id),
-                    );
-                }
-                all.len()
-            },
-            scanned: plan.candidates.len(),
-            unscored,
-            model: app.scorer.model_name(),
-            keyword_scorer: app.scorer.is_keyword(),
-            contact: app.from.email.to_string(),
-            reply,
-            since: match cad {
-                Cadence::Due { since } => Some(since),
-                _ => None,
-            },
-            archive_url: crate::archive::url_for(
-                &app.config,
-                &app.store,
-                sub_email.as_str(),
-                announcement.day,
-            )
-            .await?,
-        };
-        out.push(Prepared {
-            digest,
-            usage,
-            scored_any: scored > 0,
-            author_matches,
-            triage_kept,
-            scored,
-            settled,
-            not_due: match cad {
-                Cadence::NotDue { next } => Some(next),
-                _ => None,
-            },
-        });
+        (settled, unscored)
     }
-    Ok(out)
+
+    /// How many of `candidates` have a verdict.
+    fn scored(&self, candidates: &[&Paper]) -> usize {
+        candidates
+            .iter()
+            .filter(|p| self.verdicts.contains_key(&p.id))
+            .count()
+    }
 }
 
 /// Every paper owed to one of `subscribers`, and who is owed what.

@@ -86,6 +86,65 @@ impl RunReport {
         }
         out
     }
+
+    /// The run's status and error once every subscriber is handled: failed when shut down part
+    /// way or when everyone failed, degraded when some failed or a preprint server could not be
+    /// read (`preprint_problem`).
+    pub(super) fn settle(&mut self, preprint_problem: Option<Problem>) {
+        let interrupted = self
+            .subscribers
+            .iter()
+            .any(|s| s.outcome.status == SubscriberStatus::Interrupted);
+        self.status = if interrupted {
+            RunStatus::Failed
+        } else if self.subscribers.iter().any(SubscriberReport::failed) {
+            let all_failed = self
+                .subscribers
+                .iter()
+                .all(|s| s.failed() || s.outcome.status == SubscriberStatus::Paused);
+            if all_failed {
+                RunStatus::Failed
+            } else {
+                RunStatus::Degraded
+            }
+        } else {
+            RunStatus::Ok
+        };
+        let problems: Vec<String> = self
+            .subscribers
+            .iter()
+            .filter(|s| s.failed())
+            .map(|s| {
+                let why = s
+                    .outcome
+                    .detail
+                    .clone()
+                    .unwrap_or_else(|| s.outcome.status.as_str().to_string());
+                format!("{}: {why}", s.outcome.subscriber)
+            })
+            .collect();
+        self.error = (!problems.is_empty()).then(|| problems.join("; "));
+        // A preprint server that could not be read: everyone got what was read, the run says so.
+        if let Some(p) = preprint_problem {
+            if self.status == RunStatus::Ok {
+                self.status = RunStatus::Degraded;
+            }
+            self.error = Some(match self.error.take() {
+                Some(e) => format!("{p}; {e}"),
+                None => p.to_string(),
+            });
+            self.problem = Some(p);
+        }
+        if interrupted {
+            self.error = Some(format!(
+                "interrupted by shutdown; the next run finishes the day{}",
+                self.error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
 }
 
 /// A subscriber's digest for a day, built and ready to send.

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{call, in_flight, record, shares, CallError, Chunk, Run};
+use super::{call, in_flight, record, shares, CallError, Chunk, Paid, Run};
 use crate::domain::problem::Problem;
 use crate::domain::{Paper, PaperId};
 use crate::scoring::prompt::{Prompts, ReaderBlock};
@@ -131,21 +131,7 @@ async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<Tria
         if todo.is_empty() {
             break;
         }
-        let refs: Vec<&Paper> = todo.iter().map(|c| c.0).collect();
-        let user = Prompts::triage_user(&refs, &super::examples_of(run, in_call.iter()));
-        let (shares, pairs) = shares(run, &todo);
-        let worst = 24 * todo.len() as u64 + 4 * pairs as u64 + 50;
-        let paid = match call(
-            run,
-            &system,
-            &user,
-            todo.len(),
-            worst,
-            crate::store::spend::Stage::Triage,
-            &shares,
-        )
-        .await
-        {
+        let paid = match ask_triage(run, &system, &todo, &in_call).await {
             Ok(p) => p,
             Err(CallError::Stop(why)) => {
                 return Ok((
@@ -160,41 +146,7 @@ async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<Tria
                 break;
             }
         };
-        let ids: Vec<PaperId> = todo.iter().map(|c| c.0.id.clone()).collect();
-        let parsed = reply::parse_triage(&paid.text, &ids, &labels);
-        for problem in &parsed.problems {
-            tracing::warn!(%problem, "discarded part of the model's triage answer");
-        }
-        let answered: HashMap<PaperId, Vec<String>> = parsed.kept.into_iter().collect();
-        let mut to_save: HashMap<usize, Vec<(PaperId, Decision)>> = HashMap::new();
-        let mut rest = Vec::new();
-        for (paper, rs) in todo {
-            let Some(labels) = answered.get(&paper.id) else {
-                rest.push((paper, rs));
-                continue;
-            };
-            for r in rs {
-                let d = Decision {
-                    kept: labels.contains(&run.readers[r].label),
-                    reason: Reason::Model,
-                };
-                to_save.entry(r).or_default().push((paper.id.clone(), d));
-                decided.push((paper, r, d));
-            }
-        }
-        let saves: Vec<(VerdictKey, Vec<(PaperId, Decision)>)> = to_save
-            .into_iter()
-            .map(|(r, d)| (run.readers[r].triage_key.clone(), d))
-            .collect();
-        let run_id = run.run_id;
-        record(run, paid, move |c| {
-            for (key, d) in &saves {
-                crate::store::triage::save(c, key, d, Some(run_id))?;
-            }
-            Ok(())
-        })
-        .await?;
-        todo = rest;
+        todo = save_triage(run, paid, todo, &labels, &mut decided).await?;
         if !todo.is_empty() {
             tracing::info!(
                 missing = todo.len(),
@@ -202,7 +154,87 @@ async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<Tria
             );
         }
     }
-    // No usable answer: kept for a full verdict, so a bad answer loses nothing.
+    keep_unanswered(run, todo, &mut decided).await?;
+    Ok((decided, Vec::new()))
+}
+
+/// Asks the model (within the budget) which readers `in_call` each paper in `todo` is worth a
+/// full verdict for.
+async fn ask_triage(
+    run: &Run<'_>,
+    system: &str,
+    todo: &Chunk<'_>,
+    in_call: &BTreeSet<usize>,
+) -> Result<Paid, CallError> {
+    let refs: Vec<&Paper> = todo.iter().map(|c| c.0).collect();
+    let user = Prompts::triage_user(&refs, &super::examples_of(run, in_call.iter()));
+    let (shares, pairs) = shares(run, todo);
+    let worst = 24 * todo.len() as u64 + 4 * pairs as u64 + 50;
+    call(
+        run,
+        system,
+        &user,
+        todo.len(),
+        worst,
+        crate::store::spend::Stage::Triage,
+        &shares,
+    )
+    .await
+}
+
+/// Reads the decisions of a paid triage answer for `todo` (readers `labels`) into `decided`
+/// and records them with the call. Returns the pairs the answer left out.
+async fn save_triage<'p>(
+    run: &Run<'_>,
+    paid: Paid,
+    todo: Chunk<'p>,
+    labels: &[String],
+    decided: &mut Vec<(&'p Paper, usize, Decision)>,
+) -> anyhow::Result<Chunk<'p>> {
+    let ids: Vec<PaperId> = todo.iter().map(|c| c.0.id.clone()).collect();
+    let parsed = reply::parse_triage(&paid.text, &ids, labels);
+    for problem in &parsed.problems {
+        tracing::warn!(%problem, "discarded part of the model's triage answer");
+    }
+    let answered: HashMap<PaperId, Vec<String>> = parsed.kept.into_iter().collect();
+    let mut to_save: HashMap<usize, Vec<(PaperId, Decision)>> = HashMap::new();
+    let mut rest = Vec::new();
+    for (paper, rs) in todo {
+        let Some(labels) = answered.get(&paper.id) else {
+            rest.push((paper, rs));
+            continue;
+        };
+        for r in rs {
+            let d = Decision {
+                kept: labels.contains(&run.readers[r].label),
+                reason: Reason::Model,
+            };
+            to_save.entry(r).or_default().push((paper.id.clone(), d));
+            decided.push((paper, r, d));
+        }
+    }
+    let saves: Vec<(VerdictKey, Vec<(PaperId, Decision)>)> = to_save
+        .into_iter()
+        .map(|(r, d)| (run.readers[r].triage_key.clone(), d))
+        .collect();
+    let run_id = run.run_id;
+    record(run, paid, move |c| {
+        for (key, d) in &saves {
+            crate::store::triage::save(c, key, d, Some(run_id))?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(rest)
+}
+
+/// Keeps the pairs in `todo`, which got no usable answer, for a full verdict (so a bad answer
+/// loses nothing), into `decided` and the store.
+async fn keep_unanswered<'p>(
+    run: &Run<'_>,
+    todo: Chunk<'p>,
+    decided: &mut Vec<(&'p Paper, usize, Decision)>,
+) -> anyhow::Result<()> {
     let mut to_save: HashMap<usize, Vec<(PaperId, Decision)>> = HashMap::new();
     for (paper, rs) in todo {
         for r in rs {
@@ -220,5 +252,5 @@ async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<Tria
             .call(move |c| crate::store::triage::save(c, &key, &d, Some(run_id)))
             .await?;
     }
-    Ok((decided, Vec::new()))
+    Ok(())
 }

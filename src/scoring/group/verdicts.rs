@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{call, in_flight, record, shares, CallError, Chunk, Run, MAX_PAIRS_PER_CALL};
+use super::{call, in_flight, record, shares, CallError, Chunk, Paid, Run, MAX_PAIRS_PER_CALL};
 use crate::domain::problem::{Kind, Problem};
 use crate::domain::{Paper, PaperId, Verdict};
 use crate::scoring::prompt::{Prompts, ReaderBlock};
@@ -91,84 +91,15 @@ async fn verdict_call(run: &Run<'_>, chunk: Chunk<'_>) -> anyhow::Result<Verdict
         if todo.is_empty() {
             break;
         }
-        let asked: HashMap<PaperId, Vec<String>> = todo
-            .iter()
-            .map(|(p, rs)| {
-                let labels = rs.iter().map(|&r| run.readers[r].label.clone()).collect();
-                (p.id.clone(), labels)
-            })
-            .collect();
-        let listed: Vec<(&Paper, Vec<&str>)> = todo
-            .iter()
-            .map(|(p, rs)| {
-                (
-                    *p,
-                    rs.iter().map(|&r| run.readers[r].label.as_str()).collect(),
-                )
-            })
-            .collect();
-        let user = Prompts::verdict_user(&listed, &super::examples_of(run, in_call.iter()));
-        let (shares, pairs) = shares(run, &todo);
-        let worst = 150 * pairs as u64 + 100;
-        let paid = match call(
-            run,
-            &system,
-            &user,
-            todo.len(),
-            worst,
-            crate::store::spend::Stage::Verdict,
-            &shares,
-        )
-        .await
-        {
+        let paid = match ask_verdicts(run, &system, &todo, &in_call).await {
             Ok(p) => p,
             Err(CallError::Stop(why) | CallError::Failed(why)) => {
-                let mut unscored = Vec::new();
-                for (p, rs) in todo {
-                    for r in rs {
-                        unscored.push((r, p.id.clone(), why.clone()));
-                        (run.on_progress)(1);
-                    }
-                }
+                let unscored = unscored_pairs(run, todo, &why);
                 return Ok((scored, unscored));
             }
         };
-        let parsed = reply::parse_verdicts(&paid.text, &asked);
-        for problem in &parsed.problems {
-            tracing::warn!(%problem, "discarded part of the model's answer");
-        }
-        if let Some(p) = parsed.problems.last() {
-            last_problem = p.clone();
-        }
-        let mut to_save: HashMap<usize, Vec<(PaperId, Verdict)>> = HashMap::new();
-        for (id, label, v) in parsed.verdicts {
-            let r = by_label[label.as_str()];
-            to_save.entry(r).or_default().push((id, v));
-        }
-        let saves: Vec<(VerdictKey, Vec<(PaperId, Verdict)>)> = to_save
-            .iter()
-            .map(|(&r, v)| (run.readers[r].key.clone(), v.clone()))
-            .collect();
-        let run_id = run.run_id;
-        record(run, paid, move |c| {
-            for (key, v) in &saves {
-                crate::store::verdicts::save(c, key, v, Some(run_id))?;
-            }
-            Ok(())
-        })
-        .await?;
-        let mut answered = 0;
-        for (r, vs) in to_save {
-            for (id, v) in vs {
-                todo.iter_mut()
-                    .filter(|(p, _)| p.id == id)
-                    .for_each(|(_, rs)| rs.retain(|&x| x != r));
-                scored.push((r, id, v));
-                answered += 1;
-            }
-        }
-        (run.on_progress)(answered);
-        todo.retain(|(_, rs)| !rs.is_empty());
+        let answered = save_verdicts(run, paid, &todo, &by_label, &mut last_problem).await?;
+        take_answered(run, &mut todo, answered, &mut scored);
         if !todo.is_empty() {
             tracing::info!(
                 missing = todo.iter().map(|c| c.1.len()).sum::<usize>(),
@@ -178,21 +109,122 @@ async fn verdict_call(run: &Run<'_>, chunk: Chunk<'_>) -> anyhow::Result<Verdict
         }
     }
     let reasks = run.scorer.reask_attempts + 1;
+    let why = Problem::new(
+        Kind::ModelNoAnswer,
+        format!(
+            "the model gave no valid verdict after {reasks} asks (last problem: {last_problem})"
+        ),
+    );
+    let unscored = unscored_pairs(run, todo, &why);
+    Ok((scored, unscored))
+}
+
+/// Asks the model (within the budget) for the verdicts of the pairs in `todo`, with the
+/// examples of the readers `in_call`.
+async fn ask_verdicts(
+    run: &Run<'_>,
+    system: &str,
+    todo: &Chunk<'_>,
+    in_call: &BTreeSet<usize>,
+) -> Result<Paid, CallError> {
+    let listed: Vec<(&Paper, Vec<&str>)> = todo
+        .iter()
+        .map(|(p, rs)| {
+            (
+                *p,
+                rs.iter().map(|&r| run.readers[r].label.as_str()).collect(),
+            )
+        })
+        .collect();
+    let user = Prompts::verdict_user(&listed, &super::examples_of(run, in_call.iter()));
+    let (shares, pairs) = shares(run, todo);
+    let worst = 150 * pairs as u64 + 100;
+    call(
+        run,
+        system,
+        &user,
+        todo.len(),
+        worst,
+        crate::store::spend::Stage::Verdict,
+        &shares,
+    )
+    .await
+}
+
+/// Reads the verdicts of a paid answer for the pairs `todo` asked (logging what it discarded,
+/// its last problem kept in `last_problem`) and records them with the call. Returns them by
+/// reader.
+async fn save_verdicts(
+    run: &Run<'_>,
+    paid: Paid,
+    todo: &Chunk<'_>,
+    by_label: &HashMap<&str, usize>,
+    last_problem: &mut String,
+) -> anyhow::Result<HashMap<usize, Vec<(PaperId, Verdict)>>> {
+    let asked: HashMap<PaperId, Vec<String>> = todo
+        .iter()
+        .map(|(p, rs)| {
+            let labels = rs.iter().map(|&r| run.readers[r].label.clone()).collect();
+            (p.id.clone(), labels)
+        })
+        .collect();
+    let parsed = reply::parse_verdicts(&paid.text, &asked);
+    for problem in &parsed.problems {
+        tracing::warn!(%problem, "discarded part of the model's answer");
+    }
+    if let Some(p) = parsed.problems.last() {
+        *last_problem = p.clone();
+    }
+    let mut to_save: HashMap<usize, Vec<(PaperId, Verdict)>> = HashMap::new();
+    for (id, label, v) in parsed.verdicts {
+        let r = by_label[label.as_str()];
+        to_save.entry(r).or_default().push((id, v));
+    }
+    let saves: Vec<(VerdictKey, Vec<(PaperId, Verdict)>)> = to_save
+        .iter()
+        .map(|(&r, v)| (run.readers[r].key.clone(), v.clone()))
+        .collect();
+    let run_id = run.run_id;
+    record(run, paid, move |c| {
+        for (key, v) in &saves {
+            crate::store::verdicts::save(c, key, v, Some(run_id))?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(to_save)
+}
+
+/// Moves the `answered` pairs from `todo` to `scored` (counting them as progress); papers with
+/// no reader left leave `todo`.
+fn take_answered(
+    run: &Run<'_>,
+    todo: &mut Chunk<'_>,
+    answered: HashMap<usize, Vec<(PaperId, Verdict)>>,
+    scored: &mut Vec<(usize, PaperId, Verdict)>,
+) {
+    let mut n = 0;
+    for (r, vs) in answered {
+        for (id, v) in vs {
+            todo.iter_mut()
+                .filter(|(p, _)| p.id == id)
+                .for_each(|(_, rs)| rs.retain(|&x| x != r));
+            scored.push((r, id, v));
+            n += 1;
+        }
+    }
+    (run.on_progress)(n);
+    todo.retain(|(_, rs)| !rs.is_empty());
+}
+
+/// Every pair left in `todo` as unscored for `why`, each counted as progress.
+fn unscored_pairs(run: &Run<'_>, todo: Chunk<'_>, why: &Problem) -> Vec<(usize, PaperId, Problem)> {
     let mut unscored = Vec::new();
     for (p, rs) in todo {
         for r in rs {
-            unscored.push((
-                r,
-                p.id.clone(),
-                Problem::new(
-                    Kind::ModelNoAnswer,
-                    format!(
-                        "the model gave no valid verdict after {reasks} asks (last problem: {last_problem})"
-                    ),
-                ),
-            ));
+            unscored.push((r, p.id.clone(), why.clone()));
             (run.on_progress)(1);
         }
     }
-    Ok((scored, unscored))
+    unscored
 }
