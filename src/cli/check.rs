@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::output;
 use super::{Failure, EXIT_FAILED, EXIT_OK};
-use crate::config::Config;
+use crate::config::{Config, ImapConfig};
 use crate::llm::LlmClient;
 use crate::scoring::budget::Budget;
 use crate::scoring::meter::{CallKind, Meter, OneCall};
@@ -53,6 +53,22 @@ struct Item {
 }
 
 pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
+    let (mut items, store) = local_checks(&config);
+    if !args.offline {
+        items.extend(service_checks(&config, &store).await);
+    }
+    let failed = items.iter().any(|i| i.ok == Some(false));
+    if args.json {
+        print_json(&items)?;
+    } else {
+        print_items(&items);
+    }
+    Ok(if failed { EXIT_FAILED } else { EXIT_OK })
+}
+
+/// The local checks: the config, the subscribers, passwords in cleartext, the prompts and the
+/// database. The store is handed back, opened or not: the model check records its spend there.
+fn local_checks(config: &Config) -> (Vec<Item>, anyhow::Result<Store>) {
     let mut items = Vec::new();
     items.push(item(
         "config",
@@ -63,7 +79,7 @@ pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
     ));
     items.push(item(
         "subscribers",
-        Subscribers::new(&config)
+        Subscribers::new(config)
             .load()
             .map(|s| {
                 format!(
@@ -102,175 +118,201 @@ pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
             })
             .map_err(|e| format!("{e:#}")),
     ));
+    (items, store)
+}
 
-    if !args.offline {
-        items.push(item(
-            "mail",
-            crate::mail::transport::from_config(&config).check().await,
-        ));
-        match &config.imap {
-            None => items.push(Item {
-                what: "inbox",
-                ok: None,
-                detail: "no [imap] configured: replies are not read".into(),
-            }),
-            Some(imap) => {
-                let r = match config.imap_password() {
-                    None => Err(format!(
-                        "the IMAP password is not set: put it in ${}",
-                        imap.password_env
-                    )),
-                    Some(p) => match crate::mail::imap::connect(
-                        imap,
-                        secrecy::ExposeSecret::expose_secret(&p),
-                    )
-                    .await
-                    {
-                        Ok(mut session) => {
-                            let r = session
-                                .select(&imap.mailbox)
-                                .await
-                                .map(|m| {
-                                    format!(
-                                        "{}@{}:{} logged in, {} has {} messages",
-                                        imap.username, imap.host, imap.port, imap.mailbox, m.exists
-                                    )
-                                })
-                                .map_err(|e| {
-                                    format!("logged in, but cannot open {}: {e}", imap.mailbox)
-                                });
-                            let _ = session.logout().await;
-                            r
-                        }
-                        Err(e) => Err(format!("{e:#}")),
-                    },
-                };
-                items.push(item("inbox", r));
-            }
-        }
-        match config.llm_api_key() {
-            None => items.push(Item {
-                what: "model",
-                ok: None,
-                detail: format!(
-                    "no API key in ${}: the keyword scorer runs",
-                    config.llm.api_key_env
-                ),
-            }),
-            Some(key) => {
-                let r = match LlmClient::new(&config.llm, &key) {
-                    Ok(client) => {
-                        let meter = Meter::new(
-                            client,
-                            Budget::new(&config.budget),
-                            PriceTable::new(&config.llm.prices),
-                        );
-                        let call = OneCall {
-                            stage: Stage::Check,
-                            kind: CallKind::Ping,
-                            subscriber: None,
-                            system: "",
-                            user: "",
-                            worst_completion: 16,
-                        };
-                        match store.as_ref() {
-                            Ok(store) => meter
-                                .complete_recorded(store, crate::support::clock::now_utc(), call)
-                                .await
-                                .map(|_| {
-                                    format!(
-                                        "{} at {} answered",
-                                        config.llm.model, config.llm.base_url
-                                    )
-                                })
-                                .map_err(|e| e.to_string()),
-                            Err(e) => Err(format!("not asked: the store, which records its spend, cannot be opened ({e:#})")),
-                        }
-                    }
-                    Err(e) => Err(format!("{e:#}")),
-                };
-                items.push(item("model", r));
-            }
-        }
-        let from = config
-            .from_mailbox()
-            .unwrap_or_else(|_| "paperboy <paperboy@localhost>".parse().expect("valid"));
-        let r = match ArxivClient::new(&config.arxiv, from.email.as_ref()) {
-            _ if config.arxiv_categories().is_empty() => {
-                Ok("no [arxiv] categories: not read".into())
-            }
-            Ok(client) => match client.latest(&config.arxiv_categories()).await {
-                Ok(a) if a.papers.is_empty() => Ok(format!(
-                    "{} answers (no announcement on {})",
-                    client.rss_feed_url(&config.arxiv_categories()),
-                    a.day
-                )),
-                Ok(a) => Ok(format!(
-                    "{} answers: {} papers on {}",
-                    client.rss_feed_url(&config.arxiv_categories()),
-                    a.papers.len(),
-                    a.day
-                )),
-                Err(e) => Err(format!("{e}; check [arxiv] rss_url and the network")),
-            },
-            Err(e) => Err(format!("{e:#}")),
+/// The network checks, one request each: SMTP, IMAP, the model, the arXiv feed and each
+/// preprint server.
+async fn service_checks(config: &Config, store: &anyhow::Result<Store>) -> Vec<Item> {
+    let mut items = vec![item(
+        "mail",
+        crate::mail::transport::from_config(config).check().await,
+    )];
+    items.push(check_inbox(config).await);
+    items.push(check_model(config, store).await);
+    let from = config
+        .from_mailbox()
+        .unwrap_or_else(|_| "paperboy <paperboy@localhost>".parse().expect("valid"));
+    items.push(check_arxiv(config, from.email.as_ref()).await);
+    items.extend(check_preprints(config, from.email.as_ref()).await);
+    items
+}
+
+/// The inbox: skipped without `[imap]`, else a login and a look at the mailbox.
+async fn check_inbox(config: &Config) -> Item {
+    let Some(imap) = &config.imap else {
+        return Item {
+            what: "inbox",
+            ok: None,
+            detail: "no [imap] configured: replies are not read".into(),
         };
-        items.push(item("arxiv", r));
-        // Each preprint server: its first subject, yesterday (one request; nothing stored).
-        if let Ok(client) = crate::sources::preprints::PreprintClient::new(from.email.as_ref()) {
-            let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
-            for (source, pre) in config.preprints() {
-                let Some(cat) = pre
-                    .categories
-                    .first()
-                    .and_then(|c| crate::domain::Category::subject(source, c).ok())
-                else {
-                    continue;
-                };
-                let r = match client.read(pre, &cat, yesterday, yesterday).await {
-                    Ok(w) => Ok(format!(
-                        "{} answers: {} {} papers on {yesterday}",
-                        pre.api_url,
-                        w.papers.len(),
-                        cat.name()
-                    )),
-                    Err(e) => Err(format!(
-                        "{e}; check [{}] api_url and the network",
-                        source.as_str()
-                    )),
-                };
-                items.push(item(source.as_str(), r));
-            }
-        }
-    }
+    };
+    let r = match config.imap_password() {
+        None => Err(format!(
+            "the IMAP password is not set: put it in ${}",
+            imap.password_env
+        )),
+        Some(p) => open_mailbox(imap, secrecy::ExposeSecret::expose_secret(&p)).await,
+    };
+    item("inbox", r)
+}
 
-    let failed = items.iter().any(|i| i.ok == Some(false));
-    if args.json {
-        let v: Vec<serde_json::Value> = items
-            .iter()
-            .map(|i| serde_json::json!({"check": i.what, "status": match i.ok { Some(true) => "ok", Some(false) => "failed", None => "skipped" }, "detail": i.detail}))
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&v).context("json")?);
-    } else {
-        let mut out = std::io::stdout().lock();
-        for i in &items {
-            let status = match i.ok {
-                Some(true) => output::status("ok"),
-                Some(false) => output::status("failed"),
-                None => "skipped".to_string(),
-            };
-            let pad = " ".repeat(7usize.saturating_sub(match i.ok {
-                Some(true) => 2,
-                Some(false) => 6,
-                None => 7,
-            }));
-            let _ = writeln!(
-                out,
-                "{status}{pad}  {:<12} {}",
-                i.what,
-                i.detail.replace('\n', "\n                       ")
-            );
+/// Logs in to the IMAP server, opens the mailbox (saying how many messages it has) and logs out.
+async fn open_mailbox(imap: &ImapConfig, password: &str) -> Result<String, String> {
+    match crate::mail::imap::connect(imap, password).await {
+        Ok(mut session) => {
+            let r = session
+                .select(&imap.mailbox)
+                .await
+                .map(|m| {
+                    format!(
+                        "{}@{}:{} logged in, {} has {} messages",
+                        imap.username, imap.host, imap.port, imap.mailbox, m.exists
+                    )
+                })
+                .map_err(|e| format!("logged in, but cannot open {}: {e}", imap.mailbox));
+            let _ = session.logout().await;
+            r
         }
+        Err(e) => Err(format!("{e:#}")),
     }
-    Ok(if failed { EXIT_FAILED } else { EXIT_OK })
+}
+
+/// The model: skipped without an API key, else one tiny metered request.
+async fn check_model(config: &Config, store: &anyhow::Result<Store>) -> Item {
+    let Some(key) = config.llm_api_key() else {
+        return Item {
+            what: "model",
+            ok: None,
+            detail: format!(
+                "no API key in ${}: the keyword scorer runs",
+                config.llm.api_key_env
+            ),
+        };
+    };
+    let r = match LlmClient::new(&config.llm, &key) {
+        Ok(client) => ping_model(config, client, store).await,
+        Err(e) => Err(format!("{e:#}")),
+    };
+    item("model", r)
+}
+
+/// Asks the model for (at most) 16 tokens through the meter, so the budget applies and the call
+/// is recorded as spend; not asked when the store cannot be opened.
+async fn ping_model(
+    config: &Config,
+    client: LlmClient,
+    store: &anyhow::Result<Store>,
+) -> Result<String, String> {
+    let meter = Meter::new(
+        client,
+        Budget::new(&config.budget),
+        PriceTable::new(&config.llm.prices),
+    );
+    let call = OneCall {
+        stage: Stage::Check,
+        kind: CallKind::Ping,
+        subscriber: None,
+        system: "",
+        user: "",
+        worst_completion: 16,
+    };
+    match store.as_ref() {
+        Ok(store) => meter
+            .complete_recorded(store, crate::support::clock::now_utc(), call)
+            .await
+            .map(|_| format!("{} at {} answered", config.llm.model, config.llm.base_url))
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(format!(
+            "not asked: the store, which records its spend, cannot be opened ({e:#})"
+        )),
+    }
+}
+
+/// The arXiv feed of the configured categories (nothing to read without any).
+async fn check_arxiv(config: &Config, contact: &str) -> Item {
+    let r = match ArxivClient::new(&config.arxiv, contact) {
+        _ if config.arxiv_categories().is_empty() => Ok("no [arxiv] categories: not read".into()),
+        Ok(client) => match client.latest(&config.arxiv_categories()).await {
+            Ok(a) if a.papers.is_empty() => Ok(format!(
+                "{} answers (no announcement on {})",
+                client.rss_feed_url(&config.arxiv_categories()),
+                a.day
+            )),
+            Ok(a) => Ok(format!(
+                "{} answers: {} papers on {}",
+                client.rss_feed_url(&config.arxiv_categories()),
+                a.papers.len(),
+                a.day
+            )),
+            Err(e) => Err(format!("{e}; check [arxiv] rss_url and the network")),
+        },
+        Err(e) => Err(format!("{e:#}")),
+    };
+    item("arxiv", r)
+}
+
+/// Each preprint server: its first subject, yesterday (one request; nothing stored).
+async fn check_preprints(config: &Config, contact: &str) -> Vec<Item> {
+    let mut items = Vec::new();
+    let Ok(client) = crate::sources::preprints::PreprintClient::new(contact) else {
+        return items;
+    };
+    let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    for (source, pre) in config.preprints() {
+        let Some(cat) = pre
+            .categories
+            .first()
+            .and_then(|c| crate::domain::Category::subject(source, c).ok())
+        else {
+            continue;
+        };
+        let r = match client.read(pre, &cat, yesterday, yesterday).await {
+            Ok(w) => Ok(format!(
+                "{} answers: {} {} papers on {yesterday}",
+                pre.api_url,
+                w.papers.len(),
+                cat.name()
+            )),
+            Err(e) => Err(format!(
+                "{e}; check [{}] api_url and the network",
+                source.as_str()
+            )),
+        };
+        items.push(item(source.as_str(), r));
+    }
+    items
+}
+
+/// The checks as a JSON array of {check, status, detail}.
+fn print_json(items: &[Item]) -> Result<(), Failure> {
+    let v: Vec<serde_json::Value> = items
+        .iter()
+        .map(|i| serde_json::json!({"check": i.what, "status": match i.ok { Some(true) => "ok", Some(false) => "failed", None => "skipped" }, "detail": i.detail}))
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&v).context("json")?);
+    Ok(())
+}
+
+/// The checks as aligned lines: status, what, and the detail (continued lines indented).
+fn print_items(items: &[Item]) {
+    let mut out = std::io::stdout().lock();
+    for i in items {
+        let status = match i.ok {
+            Some(true) => output::status("ok"),
+            Some(false) => output::status("failed"),
+            None => "skipped".to_string(),
+        };
+        let pad = " ".repeat(7usize.saturating_sub(match i.ok {
+            Some(true) => 2,
+            Some(false) => 6,
+            None => 7,
+        }));
+        let _ = writeln!(
+            out,
+            "{status}{pad}  {:<12} {}",
+            i.what,
+            i.detail.replace('\n', "\n                       ")
+        );
+    }
 }

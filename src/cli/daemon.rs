@@ -2,6 +2,8 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use chrono::DateTime;
+use chrono_tz::Tz;
 use clap::Args;
 
 use super::digest::build_app;
@@ -10,7 +12,8 @@ use super::{open_store, Failure, EXIT_OK};
 use crate::app::daemon;
 use crate::config::schedule::Schedule;
 use crate::config::Config;
-use crate::store::runs;
+use crate::store::inbox;
+use crate::store::runs::{self, RunSummary};
 
 /// Run as a daemon: on the schedule (and at start) make sure every recent announcement day has
 /// been delivered — catching up days missed while down, oldest first — and poll the inbox for
@@ -38,41 +41,66 @@ pub struct StatusArgs {
 
 pub fn status(config: Config, args: StatusArgs) -> Result<u8, Failure> {
     let store = open_store(&config)?;
+    let next = next_run(&config)?;
+    let daemon_pid = daemon::running_pid(&daemon::lock_path(&config));
+    let recent = store.with(|c| runs::list(c, 5))?;
+    let (last_reply, pending) =
+        store.with(|c| Ok((inbox::last_received_at(c)?, inbox::pending_reply_count(c)?)))?;
+    let state = State {
+        daemon_pid,
+        next,
+        recent,
+        last_reply,
+        pending,
+    };
+    if args.json {
+        print_json(&config, &state)?;
+    } else {
+        print_text(&config, &state);
+    }
+    Ok(EXIT_OK)
+}
+
+/// What `status` reports, gathered from the lock file, the schedule and the store.
+struct State {
+    daemon_pid: Option<String>,
+    next: Option<DateTime<Tz>>,
+    recent: Vec<RunSummary>,
+    last_reply: Option<String>,
+    pending: i64,
+}
+
+/// The next scheduled run, in the schedule's time zone (`None`: the schedule never fires again).
+fn next_run(config: &Config) -> Result<Option<DateTime<Tz>>, Failure> {
     let clock =
         crate::support::clock::Clock::from_env().map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let schedule = Schedule::parse(&config.schedule.cron, &config.schedule.timezone)
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-    let next = schedule
+    Ok(schedule
         .next_after(clock.now())
-        .map(|t| t.with_timezone(&schedule.timezone()));
-    let daemon_pid = daemon::running_pid(&daemon::lock_path(&config));
-    let recent = store.with(|c| runs::list(c, 5))?;
-    let (last_reply, pending): (Option<String>, i64) = store.with(|c| {
-        Ok((
-            c.query_row("SELECT max(received_at) FROM inbound", [], |r| r.get(0))?,
-            c.query_row(
-                "SELECT count(*) FROM inbound WHERE reply_status = 'pending'",
-                [],
-                |r| r.get(0),
-            )?,
-        ))
-    })?;
-    if args.json {
-        let v = serde_json::json!({
-            "daemon": daemon_pid.as_ref().map(|p| serde_json::json!({"pid": p})),
-            "next_run": next.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            "schedule": {"cron": config.schedule.cron, "timezone": config.schedule.timezone},
-            "inbox": {"configured": config.imap.is_some(), "last_message_at": last_reply, "answers_pending": pending},
-            "runs": recent.iter().map(|r| serde_json::json!({"id": r.id, "kind": r.kind, "day": r.day, "status": r.status, "error": r.error})).collect::<Vec<_>>(),
-        });
-        println!("{}", serde_json::to_string_pretty(&v).context("json")?);
-        return Ok(EXIT_OK);
-    }
+        .map(|t| t.with_timezone(&schedule.timezone())))
+}
+
+/// The state as one JSON object.
+fn print_json(config: &Config, s: &State) -> Result<(), Failure> {
+    let v = serde_json::json!({
+        "daemon": s.daemon_pid.as_ref().map(|p| serde_json::json!({"pid": p})),
+        "next_run": s.next.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        "schedule": {"cron": config.schedule.cron, "timezone": config.schedule.timezone},
+        "inbox": {"configured": config.imap.is_some(), "last_message_at": s.last_reply, "answers_pending": s.pending},
+        "runs": s.recent.iter().map(|r| serde_json::json!({"id": r.id, "kind": r.kind, "day": r.day, "status": r.status, "error": r.error})).collect::<Vec<_>>(),
+    });
+    println!("{}", serde_json::to_string_pretty(&v).context("json")?);
+    Ok(())
+}
+
+/// The state as lines (daemon, next run, inbox) and a table of the last runs.
+fn print_text(config: &Config, s: &State) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
         "daemon     {}",
-        match &daemon_pid {
+        match &s.daemon_pid {
             Some(p) => format!("{} (pid {p})", output::status("running")),
             None => "not running".into(),
         }
@@ -80,7 +108,7 @@ pub fn status(config: Config, args: StatusArgs) -> Result<u8, Failure> {
     let _ = writeln!(
         out,
         "next run   {}  ({} in {})",
-        next.map_or("never".to_string(), |t| t
+        s.next.map_or("never".to_string(), |t| t
             .format("%a %-d %b %Y %H:%M %Z")
             .to_string()),
         config.schedule.cron,
@@ -93,38 +121,39 @@ pub fn status(config: Config, args: StatusArgs) -> Result<u8, Failure> {
             "not configured (replies are not read)".to_string()
         } else {
             format!(
-                "last message {}, {pending} answers waiting to be sent",
-                last_reply.as_deref().unwrap_or("never")
+                "last message {}, {} answers waiting to be sent",
+                s.last_reply.as_deref().unwrap_or("never"),
+                s.pending
             )
         }
     );
-    if recent.is_empty() {
+    if s.recent.is_empty() {
         let _ = writeln!(out, "\nno runs yet");
     } else {
-        let rows: Vec<Vec<String>> = recent
-            .iter()
-            .map(|r| {
-                vec![
-                    r.id.to_string(),
-                    r.kind.clone(),
-                    r.day.clone().unwrap_or_else(|| "-".into()),
-                    output::status(&r.status),
-                    r.sent.to_string(),
-                    super::runs::cost(r.cost_micros, r.unpriced_calls),
-                    r.error.clone().unwrap_or_default(),
-                ]
-            })
-            .collect();
         let _ = writeln!(out);
-        let _ = write!(
-            out,
-            "{}",
-            table(
-                &["run", "kind", "day", "status", "sent", "cost", "problems"],
-                &rows,
-                &[0, 4, 5]
-            )
-        );
+        let _ = write!(out, "{}", runs_table(&s.recent));
     }
-    Ok(EXIT_OK)
+}
+
+/// The last runs as a table: id, kind, day, status, emails sent, cost, problems.
+fn runs_table(recent: &[RunSummary]) -> String {
+    let rows: Vec<Vec<String>> = recent
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.kind.clone(),
+                r.day.clone().unwrap_or_else(|| "-".into()),
+                output::status(&r.status),
+                r.sent.to_string(),
+                super::runs::cost(r.cost_micros, r.unpriced_calls),
+                r.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(
+        &["run", "kind", "day", "status", "sent", "cost", "problems"],
+        &rows,
+        &[0, 4, 5],
+    )
 }

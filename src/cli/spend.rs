@@ -8,7 +8,7 @@ use super::output::{self, table};
 use super::{open_store, parse_date, Failure, EXIT_OK};
 use crate::config::Config;
 use crate::domain::Money;
-use crate::store::spend::{self, GroupBy, Totals};
+use crate::store::spend::{self, Group, GroupBy, Totals};
 
 /// What the model calls cost: tokens (prompt, cached, completion) and dollars from the SQLite
 /// ledger, with totals and a chart of daily cost. Calls to models without a price are counted
@@ -39,15 +39,7 @@ pub enum By {
 }
 
 pub fn run(config: Config, args: SpendArgs) -> Result<u8, Failure> {
-    let until = args
-        .until
-        .unwrap_or_else(|| crate::support::clock::now_utc().date_naive());
-    let since = args.since.unwrap_or(until - Duration::days(29));
-    if since > until {
-        return Err(Failure::usage(anyhow::anyhow!(
-            "--since {since} is after --until {until}"
-        )));
-    }
+    let (since, until) = period(&args)?;
     let by = match args.by {
         By::Day => GroupBy::Day,
         By::Subscriber => GroupBy::Subscriber,
@@ -57,9 +49,50 @@ pub fn run(config: Config, args: SpendArgs) -> Result<u8, Failure> {
     let (s, u) = (since.to_string(), until.to_string());
     let groups = store.with(|c| spend::report(c, &s, &u, by))?;
     let daily = store.with(|c| spend::report(c, &s, &u, GroupBy::Day))?;
-    let totals = spend::sum(&groups);
+    let report = Report {
+        since,
+        until,
+        by: args.by,
+        totals: spend::sum(&groups),
+        groups,
+        days: every_day(&daily, since, until),
+    };
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print_text(&report);
+    }
+    Ok(EXIT_OK)
+}
 
-    // One value per day of the period, zero on days without calls.
+/// The spend of one period, grouped, with its totals and the cost of each day.
+struct Report {
+    since: NaiveDate,
+    until: NaiveDate,
+    by: By,
+    groups: Vec<Group>,
+    totals: Totals,
+    /// One value per day of the period, zero on days without calls.
+    days: Vec<(NaiveDate, Money)>,
+}
+
+/// The days asked for: `--until` (default today, UTC) and `--since` (default 29 days before);
+/// a usage error when they are the wrong way round.
+fn period(args: &SpendArgs) -> Result<(NaiveDate, NaiveDate), Failure> {
+    let until = args
+        .until
+        .unwrap_or_else(|| crate::support::clock::now_utc().date_naive());
+    let since = args.since.unwrap_or(until - Duration::days(29));
+    if since > until {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--since {since} is after --until {until}"
+        )));
+    }
+    Ok((since, until))
+}
+
+/// The cost of every day from `since` to `until`, zero on days without calls.
+fn every_day(daily: &[Group], since: NaiveDate, until: NaiveDate) -> Vec<(NaiveDate, Money)> {
     let mut days = Vec::new();
     let mut d = since;
     while d <= until {
@@ -70,36 +103,71 @@ pub fn run(config: Config, args: SpendArgs) -> Result<u8, Failure> {
         days.push((d, cost));
         d += Duration::days(1);
     }
+    days
+}
 
-    if args.json {
-        let row = |key: &str, t: &Totals| {
-            serde_json::json!({
-                "key": key, "calls": t.calls, "prompt_tokens": t.prompt_tokens, "cached_tokens": t.cached_tokens,
-                "completion_tokens": t.completion_tokens,
-                // Unknown when any call has no price, as in every JSON output; the priced part is apart.
-                "cost_usd": if t.unpriced_calls == 0 { serde_json::json!(t.cost.usd()) } else { serde_json::Value::Null },
-                "priced_cost_usd": t.cost.usd(), "unpriced_calls": t.unpriced_calls,
-                "cost_complete": t.unpriced_calls == 0,
-            })
-        };
-        let v = serde_json::json!({
-            "since": since.to_string(),
-            "until": until.to_string(),
-            "by": format!("{:?}", args.by).to_lowercase(),
-            "groups": groups.iter().map(|g| row(&g.key, &g.totals)).collect::<Vec<_>>(),
-            "totals": row("total", &totals),
-            "daily_cost_usd": days.iter().map(|(d, c)| serde_json::json!({"day": d.to_string(), "cost_usd": c.usd()})).collect::<Vec<_>>(),
-        });
-        println!("{}", serde_json::to_string_pretty(&v).context("json")?);
-        return Ok(EXIT_OK);
-    }
+/// One group's totals as JSON; the cost is unknown (null) when any call has no price.
+fn totals_json(key: &str, t: &Totals) -> serde_json::Value {
+    serde_json::json!({
+        "key": key, "calls": t.calls, "prompt_tokens": t.prompt_tokens, "cached_tokens": t.cached_tokens,
+        "completion_tokens": t.completion_tokens,
+        // Unknown when any call has no price, as in every JSON output; the priced part is apart.
+        "cost_usd": if t.unpriced_calls == 0 { serde_json::json!(t.cost.usd()) } else { serde_json::Value::Null },
+        "priced_cost_usd": t.cost.usd(), "unpriced_calls": t.unpriced_calls,
+        "cost_complete": t.unpriced_calls == 0,
+    })
+}
 
+/// The report as one JSON object: the period, the groups, the totals and the daily costs.
+fn print_json(r: &Report) -> Result<(), Failure> {
+    let v = serde_json::json!({
+        "since": r.since.to_string(),
+        "until": r.until.to_string(),
+        "by": format!("{:?}", r.by).to_lowercase(),
+        "groups": r.groups.iter().map(|g| totals_json(&g.key, &g.totals)).collect::<Vec<_>>(),
+        "totals": totals_json("total", &r.totals),
+        "daily_cost_usd": r.days.iter().map(|(d, c)| serde_json::json!({"day": d.to_string(), "cost_usd": c.usd()})).collect::<Vec<_>>(),
+    });
+    println!("{}", serde_json::to_string_pretty(&v).context("json")?);
+    Ok(())
+}
+
+/// The report as text: the period, a table of the groups and their total, a note on unpriced
+/// calls, and a chart of the daily cost.
+fn print_text(r: &Report) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "spend {since} … {until}\n");
-    if groups.is_empty() {
+    let _ = writeln!(out, "spend {} … {}\n", r.since, r.until);
+    if r.groups.is_empty() {
         let _ = writeln!(out, "no model calls in this period");
-        return Ok(EXIT_OK);
+        return;
     }
+    let _ = write!(out, "{}", groups_table(r));
+    if r.totals.unpriced_calls > 0 {
+        let _ = writeln!(
+            out,
+            "\n{} calls used a model without a known price; their cost is not in the totals. Add it under [llm.prices] in paperboy.toml.",
+            r.totals.unpriced_calls
+        );
+    }
+    let values: Vec<f64> = r.days.iter().map(|(_, c)| c.usd()).collect();
+    let (max_day, max_cost) = r
+        .days
+        .iter()
+        .max_by_key(|(_, c)| *c)
+        .copied()
+        .unwrap_or((r.since, Money::ZERO));
+    let _ = writeln!(
+        out,
+        "\ndaily cost  {}  |{}|  {}",
+        r.since.format("%m-%d"),
+        output::sparkline(&values),
+        r.until.format("%m-%d")
+    );
+    let _ = writeln!(out, "            peak {max_cost} on {max_day}");
+}
+
+/// The groups and a bold total row as a table of calls, tokens and cost.
+fn groups_table(r: &Report) -> String {
     let fmt = |key: String, t: &Totals| {
         vec![
             key,
@@ -110,45 +178,20 @@ pub fn run(config: Config, args: SpendArgs) -> Result<u8, Failure> {
             t.cost.with_unknown(t.unpriced_calls, t.calls),
         ]
     };
-    let mut rows: Vec<Vec<String>> = groups
+    let mut rows: Vec<Vec<String>> = r
+        .groups
         .iter()
         .map(|g| fmt(g.key.clone(), &g.totals))
         .collect();
-    rows.push(fmt(output::bold("total"), &totals));
-    let first = match args.by {
+    rows.push(fmt(output::bold("total"), &r.totals));
+    let first = match r.by {
         By::Day => "day",
         By::Subscriber => "subscriber",
         By::Model => "model",
     };
-    let _ = write!(
-        out,
-        "{}",
-        table(
-            &[first, "calls", "prompt", "cached", "completion", "cost"],
-            &rows,
-            &[1, 2, 3, 4, 5]
-        )
-    );
-    if totals.unpriced_calls > 0 {
-        let _ = writeln!(
-            out,
-            "\n{} calls used a model without a known price; their cost is not in the totals. Add it under [llm.prices] in paperboy.toml.",
-            totals.unpriced_calls
-        );
-    }
-    let values: Vec<f64> = days.iter().map(|(_, c)| c.usd()).collect();
-    let (max_day, max_cost) = days
-        .iter()
-        .max_by_key(|(_, c)| *c)
-        .copied()
-        .unwrap_or((since, Money::ZERO));
-    let _ = writeln!(
-        out,
-        "\ndaily cost  {}  |{}|  {}",
-        since.format("%m-%d"),
-        output::sparkline(&values),
-        until.format("%m-%d")
-    );
-    let _ = writeln!(out, "            peak {max_cost} on {max_day}");
-    Ok(EXIT_OK)
+    table(
+        &[first, "calls", "prompt", "cached", "completion", "cost"],
+        &rows,
+        &[1, 2, 3, 4, 5],
+    )
 }

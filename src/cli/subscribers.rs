@@ -4,15 +4,17 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use super::output::{self, table};
 use super::{open_store, Failure, EXIT_OK};
 use crate::config::Config;
 use crate::domain::Subscriber;
 use crate::domain::SubscriberEmail;
-use crate::store::audit::{self, Actor};
-use crate::store::{deliveries, spend};
+use crate::store::audit::Actor;
 use crate::subscribers::admin::{AdminError, Applied, Change, Subscribers};
 use crate::subscribers::edit::{EditError, FieldValue};
+
+mod views;
+
+use views::{history, list, show};
 
 /// Manage subscribers: every change edits subscribers.toml in place (comments and formatting
 /// survive), is checked before it is written, and is recorded in the audit trail.
@@ -373,221 +375,6 @@ fn admin_failure(e: AdminError) -> Failure {
 fn load(subs: &Subscribers) -> Result<Vec<Subscriber>, Failure> {
     subs.load()
         .map_err(|e| Failure::usage(anyhow::anyhow!(e.to_string().trim_end().to_string())))
-}
-
-fn list(config: &Config, subs: &Subscribers, json: bool) -> Result<u8, Failure> {
-    let all = load(subs)?;
-    let store = open_store(config)?;
-    let mut rows = Vec::new();
-    let mut json_rows = Vec::new();
-    for s in &all {
-        let last = store
-            .with(|c| deliveries::latest_sent(c, s.email.as_str()))?
-            .map(|d| d.day.to_string());
-        if json {
-            let mut v = s.to_json();
-            v["last_digest"] = serde_json::json!(last);
-            json_rows.push(v);
-            continue;
-        }
-        rows.push(vec![
-            s.email.to_string(),
-            s.name.clone(),
-            output::status(if s.paused { "paused" } else { "active" }),
-            shorten(&s.topics, 39),
-            s.authors.len().to_string(),
-            s.keywords.len().to_string(),
-            format!("R≥{} N≥{}", s.min_relevance, s.min_novelty),
-            s.max_papers.to_string(),
-            last.unwrap_or_else(|| "never".into()),
-        ]);
-    }
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json_rows).context("json")?
-        );
-    } else if rows.is_empty() {
-        println!("no subscribers yet; add one with `paperboy subscribers add EMAIL --name NAME --topics TEXT`");
-    } else {
-        print!(
-            "{}",
-            table(
-                &[
-                    "email",
-                    "name",
-                    "status",
-                    "topics",
-                    "authors",
-                    "keywords",
-                    "bar",
-                    "max",
-                    "last digest"
-                ],
-                &rows,
-                &[4, 5, 7]
-            )
-        );
-    }
-    Ok(EXIT_OK)
-}
-
-fn find(subs: &Subscribers, email: &SubscriberEmail) -> Result<Subscriber, Failure> {
-    load(subs)?
-        .into_iter()
-        .find(|s| &s.email == email)
-        .ok_or_else(|| {
-            Failure::usage(anyhow::anyhow!(
-                "no subscriber {email}; `paperboy subscribers list` shows who is there"
-            ))
-        })
-}
-
-fn show(
-    config: &Config,
-    subs: &Subscribers,
-    email: &SubscriberEmail,
-    json: bool,
-) -> Result<u8, Failure> {
-    let s = find(subs, email)?;
-    let store = open_store(config)?;
-    let last = store.with(|c| deliveries::latest_sent(c, email.as_str()))?;
-    let month_start = crate::support::clock::now_utc()
-        .format("%Y-%m-01")
-        .to_string();
-    let month = store.with(|c| spend::subscriber_since(c, email.as_str(), &month_start))?;
-    let month_cost = month.cost.with_unknown(month.unpriced_calls, month.calls);
-    if json {
-        let mut v = s.to_json();
-        v["last_digest"] = serde_json::json!(last.as_ref().map(|d| serde_json::json!({
-            "day": d.day.to_string(), "subject": d.subject, "message_id": d.message_id, "papers": d.paper_ids.len()
-        })));
-        v["spend_this_month"] = serde_json::json!({
-            "calls": month.calls, "prompt_tokens": month.prompt_tokens, "cached_tokens": month.cached_tokens,
-            "completion_tokens": month.completion_tokens,
-            "cost_usd": if month.unpriced_calls > 0 { serde_json::Value::Null } else { serde_json::json!(month.cost.usd()) },
-        });
-        println!("{}", serde_json::to_string_pretty(&v).context("json")?);
-        return Ok(EXIT_OK);
-    }
-    let mut out = std::io::stdout().lock();
-    let line = |out: &mut std::io::StdoutLock, k: &str, v: String| {
-        let _ = writeln!(out, "{:<16} {v}", output::bold(k));
-    };
-    line(&mut out, "email", s.email.to_string());
-    line(&mut out, "name", s.name.clone());
-    line(
-        &mut out,
-        "status",
-        output::status(if s.paused { "paused" } else { "active" }),
-    );
-    line(
-        &mut out,
-        "frequency",
-        match s.frequency {
-            crate::domain::Frequency::Daily => "daily".to_string(),
-            crate::domain::Frequency::Weekly(d) => {
-                format!("weekly, with the first run on or after {d}")
-            }
-        },
-    );
-    line(
-        &mut out,
-        "language",
-        format!("{} ({})", s.language.tag(), s.language.name()),
-    );
-    line(
-        &mut out,
-        "authors",
-        if s.authors.is_empty() {
-            "-".into()
-        } else {
-            s.authors.join("; ")
-        },
-    );
-    line(
-        &mut out,
-        "keywords",
-        if s.keywords.is_empty() {
-            "-".into()
-        } else {
-            s.keywords.join(", ")
-        },
-    );
-    line(
-        &mut out,
-        "categories",
-        s.categories.as_ref().map_or("all configured".into(), |c| {
-            c.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
-        }),
-    );
-    line(
-        &mut out,
-        "thresholds",
-        format!(
-            "relevance ≥ {}, novelty ≥ {}, at most {} papers",
-            s.min_relevance, s.min_novelty, s.max_papers
-        ),
-    );
-    line(
-        &mut out,
-        "empty days",
-        if s.send_empty {
-            "a short note".into()
-        } else {
-            "no mail".into()
-        },
-    );
-    line(
-        &mut out,
-        "last digest",
-        last.map_or("never".into(), |d| {
-            format!("{} — {} ({})", d.day, d.subject, d.message_id)
-        }),
-    );
-    line(
-        &mut out,
-        "this month",
-        format!(
-            "{} model calls, {} tokens, {month_cost}",
-            month.calls,
-            output::thousands(month.prompt_tokens + month.completion_tokens)
-        ),
-    );
-    let _ = writeln!(out, "{}", output::bold("topics"));
-    for l in s.topics.lines() {
-        let _ = writeln!(out, "  {l}");
-    }
-    Ok(EXIT_OK)
-}
-
-fn history(config: &Config, email: &SubscriberEmail, json: bool) -> Result<u8, Failure> {
-    let store = open_store(config)?;
-    let rows = store.with(|c| audit::history(c, email.as_str()))?;
-    if json {
-        let v: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|r| serde_json::json!({"at": r.at, "actor": r.actor, "detail": r.detail, "action": r.action, "before": r.before, "after": r.after}))
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&v).context("json")?);
-        return Ok(EXIT_OK);
-    }
-    if rows.is_empty() {
-        println!("no recorded changes for {email}");
-        return Ok(EXIT_OK);
-    }
-    let mut out = std::io::stdout().lock();
-    for r in rows {
-        let who = match &r.detail {
-            Some(d) => format!("{} ({d})", r.actor),
-            None => r.actor.clone(),
-        };
-        let _ = writeln!(out, "{}  {:<20} {}", r.at, who, output::bold(&r.action));
-        for l in diff(r.before.as_ref(), r.after.as_ref()) {
-            let _ = writeln!(out, "    {l}");
-        }
-    }
-    Ok(EXIT_OK)
 }
 
 fn edit(config: &Config, subs: &Subscribers, email: &SubscriberEmail) -> Result<u8, Failure> {

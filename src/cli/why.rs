@@ -7,14 +7,18 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::Args;
+use rusqlite::Connection;
 
 use super::digest::build_app;
 use super::{Failure, EXIT_OK};
+use crate::app::App;
 use crate::config::Config;
 use crate::digest::StoredPage;
 use crate::domain::followed_authors;
-use crate::domain::{Paper, PaperId, SubscriberEmail, Verdict};
+use crate::domain::{Category, Paper, PaperId, Subscriber, SubscriberEmail, Verdict};
+use crate::scoring::Scorer;
 use crate::store::triage::Decision;
+use crate::store::verdicts::VerdictKey;
 use crate::subscribers::admin::Subscribers;
 
 /// Why a paper did or did not reach a reader.
@@ -54,87 +58,157 @@ struct Facts {
 }
 
 pub async fn run(config: Config, args: WhyArgs) -> Result<u8, Failure> {
-    let subs = Subscribers::new(&config);
-    let all = subs
+    let mut sub = find_reader(&config, &args.reader)?;
+    let app = build_app(config).await?;
+    sub.examples = examples(&app, &sub.email).await?;
+    let facts = gather(&app, &sub, &args.id).await?;
+    let Some(paper) = &facts.paper else {
+        print_unknown(&app.config, &args);
+        return Ok(EXIT_OK);
+    };
+    let lines = explain(&app, &sub, &facts, paper);
+    if args.json {
+        print_json(paper, &sub, &lines, &facts)?;
+    } else {
+        print_text(paper, &sub, &lines);
+    }
+    Ok(EXIT_OK)
+}
+
+/// The reader named by `--for`, from subscribers.toml (a usage error when they are not there).
+fn find_reader(config: &Config, reader: &SubscriberEmail) -> Result<Subscriber, Failure> {
+    let all = Subscribers::new(config)
         .load()
         .map_err(|e| Failure::usage(anyhow::anyhow!("{}", e.to_string().trim_end())))?;
-    let Some(mut sub) = all.into_iter().find(|s| s.email == args.reader) else {
-        return Err(Failure::usage(anyhow::anyhow!(
+    all.into_iter().find(|s| &s.email == reader).ok_or_else(|| {
+        Failure::usage(anyhow::anyhow!(
             "{} is not a subscriber (`paperboy subscribers list` shows them)",
-            args.reader
-        )));
-    };
-    let app = build_app(config).await?;
-    let email = sub.email.to_string();
-    {
-        let e = email.clone();
-        sub.examples = app
-            .store
-            .call(move |c| crate::store::inbox::examples(c, &e))
-            .await?
-            .into_iter()
-            .map(|e| (e.more, e.title))
-            .collect();
-    }
-    let key = app.scorer.key(&sub);
-    let triage_key = app.scorer.triage_key(&sub);
-    let id = args.id.clone();
-    let facts = app
-        .store
-        .call(move |c| {
-            let announced = crate::store::papers::appearances(c, &id)?;
-            let paper = match announced.first() {
-                Some((day, _)) => crate::store::papers::announced(c, *day)?
-                    .into_iter()
-                    .find(|p| p.id == id),
-                None => None,
-            };
-            let ids = [id.clone()];
-            let verdict = crate::store::verdicts::load(c, &key, &ids)?.remove(&id);
-            let triage = match &triage_key {
-                Some(k) => crate::store::triage::load(c, k, &ids)?.remove(&id),
-                None => None,
-            };
-            let sent_on = crate::store::deliveries::sent_papers(c, &email)?
-                .into_iter()
-                .find(|(_, p, _)| p == &id)
-                .map(|(d, _, _)| d);
-            let place = match sent_on {
-                Some(day) => crate::store::archive::page(c, &email, day)?
-                    .and_then(|json| serde_json::from_str::<StoredPage>(&json).ok())
-                    .and_then(|page| {
-                        let shown = page.entries.iter().position(|e| e.id == id);
-                        let more = page.more.iter().position(|e| e.id == id);
-                        shown
-                            .map(|i| (i + 1, false))
-                            .or(more.map(|i| (page.entries.len() + i + 1, true)))
-                    }),
-                None => None,
-            };
-            let from_library = match sent_on {
-                Some(day) => crate::store::deliveries::get(c, &email, day)?.is_none(),
-                None => false,
-            };
-            let owed = c
-                .query_row(
-                    "SELECT problem, detail FROM owed WHERE subscriber = ?1 AND paper_id = ?2",
-                    rusqlite::params![email, id.as_str()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .ok();
-            Ok(Facts {
-                paper,
-                announced,
-                verdict,
-                triage,
-                sent_on,
-                place,
-                from_library,
-                owed,
-            })
-        })
-        .await?;
+            reader
+        ))
+    })
+}
 
+/// The reader's "more/less like" examples, which are part of their profile (and so of the key
+/// their verdicts are stored under).
+async fn examples(app: &App, email: &SubscriberEmail) -> Result<Vec<(bool, String)>, Failure> {
+    let e = email.to_string();
+    Ok(app
+        .store
+        .call(move |c| crate::store::inbox::examples(c, &e))
+        .await?
+        .into_iter()
+        .map(|e| (e.more, e.title))
+        .collect())
+}
+
+/// What the store knows about the paper for this reader.
+async fn gather(app: &App, sub: &Subscriber, id: &PaperId) -> Result<Facts, Failure> {
+    let key = app.scorer.key(sub);
+    let triage_key = app.scorer.triage_key(sub);
+    let email = sub.email.to_string();
+    let id = id.clone();
+    Ok(app
+        .store
+        .call(move |c| read_facts(c, &email, &id, &key, triage_key.as_ref()))
+        .await?)
+}
+
+/// Reads the facts in one go: the announcements, the stored verdict and triage decision under
+/// the reader's keys, what was sent and what is owed.
+fn read_facts(
+    c: &Connection,
+    email: &str,
+    id: &PaperId,
+    key: &VerdictKey,
+    triage_key: Option<&VerdictKey>,
+) -> rusqlite::Result<Facts> {
+    let announced = crate::store::papers::appearances(c, id)?;
+    let paper = match announced.first() {
+        Some((day, _)) => crate::store::papers::announced(c, *day)?
+            .into_iter()
+            .find(|p| &p.id == id),
+        None => None,
+    };
+    let ids = [id.clone()];
+    let verdict = crate::store::verdicts::load(c, key, &ids)?.remove(id);
+    let triage = match triage_key {
+        Some(k) => crate::store::triage::load(c, k, &ids)?.remove(id),
+        None => None,
+    };
+    let sent_on = crate::store::deliveries::sent_papers(c, email)?
+        .into_iter()
+        .find(|(_, p, _)| p == id)
+        .map(|(d, _, _)| d);
+    let place = match sent_on {
+        Some(day) => digest_place(c, email, day, id)?,
+        None => None,
+    };
+    let from_library = match sent_on {
+        Some(day) => crate::store::deliveries::get(c, email, day)?.is_none(),
+        None => false,
+    };
+    // Not fatal: an owed row that cannot be read reads as "not owed".
+    let owed = crate::store::owed::problem(c, email, id).ok().flatten();
+    Ok(Facts {
+        paper,
+        announced,
+        verdict,
+        triage,
+        sent_on,
+        place,
+        from_library,
+        owed,
+    })
+}
+
+/// Where the paper stood in the digest of `day`: its place (1-based) and whether it was only
+/// listed past the cap. `None` when the stored page is missing or does not list it.
+fn digest_place(
+    c: &Connection,
+    email: &str,
+    day: NaiveDate,
+    id: &PaperId,
+) -> rusqlite::Result<Option<(usize, bool)>> {
+    Ok(crate::store::archive::page(c, email, day)?
+        .and_then(|json| serde_json::from_str::<StoredPage>(&json).ok())
+        .and_then(|page| {
+            let shown = page.entries.iter().position(|e| &e.id == id);
+            let more = page.more.iter().position(|e| &e.id == id);
+            shown
+                .map(|i| (i + 1, false))
+                .or(more.map(|i| (page.entries.len() + i + 1, true)))
+        }))
+}
+
+/// The answer for a paper paperboy never saw, as text or (compact) JSON.
+fn print_unknown(config: &Config, args: &WhyArgs) {
+    let msg = format!(
+        "paperboy has not seen {} in any announcement it fetched (categories {}).",
+        args.id,
+        config
+            .categories()
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"id": args.id.as_str(), "known": false, "why": msg})
+        );
+    } else {
+        println!("{msg}");
+    }
+}
+
+/// The facts as (what, says) lines, in the order they are shown.
+fn explain(
+    app: &App,
+    sub: &Subscriber,
+    facts: &Facts,
+    paper: &Paper,
+) -> Vec<(&'static str, String)> {
     let categories = sub
         .categories
         .clone()
@@ -146,67 +220,12 @@ pub async fn run(config: Config, args: WhyArgs) -> Result<u8, Failure> {
         .iter()
         .map(String::as_str)
         .collect();
-    let mut lines: Vec<(&str, String)> = Vec::new();
-    let Some(paper) = &facts.paper else {
-        let msg = format!(
-            "paperboy has not seen {} in any announcement it fetched (categories {}).",
-            args.id,
-            app.config
-                .categories()
-                .iter()
-                .map(|c| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        if args.json {
-            println!(
-                "{}",
-                serde_json::json!({"id": args.id.as_str(), "known": false, "why": msg})
-            );
-        } else {
-            println!("{msg}");
-        }
-        return Ok(EXIT_OK);
-    };
-    let days: Vec<String> = facts
-        .announced
-        .iter()
-        .map(|(d, t)| match paper.source {
-            crate::domain::Source::Arxiv => format!("{d} ({t})"),
-            source => format!(
-                "{d} (read from {}, version {})",
-                source.name(),
-                paper.version
-            ),
-        })
-        .collect();
-    lines.push(("announced", days.join(", ")));
-    let in_cats = paper.categories.iter().any(|c| categories.contains(c));
-    let cats: Vec<&str> = paper.categories.iter().map(|c| c.as_str()).collect();
-    lines.push((
-        "categories",
-        if in_cats {
-            format!("{} — in the reader's categories", cats.join(", "))
-        } else {
-            format!(
-                "{} — none is among the reader's categories, so it was never considered",
-                cats.join(", ")
-            )
-        },
-    ));
-    let typed = facts
-        .announced
-        .iter()
-        .any(|(_, t)| wanted_types.contains(&t.as_str()));
-    if !typed {
-        lines.push((
-            "type",
-            format!(
-                "announced only as {:?}; [arxiv] announce_types is {:?}",
-                facts.announced.iter().map(|a| &a.1).collect::<Vec<_>>(),
-                wanted_types
-            ),
-        ));
+    let mut lines = vec![
+        ("announced", announced_fact(&facts.announced, paper)),
+        ("categories", categories_fact(paper, &categories)),
+    ];
+    if let Some(t) = type_fact(&facts.announced, &wanted_types) {
+        lines.push(("type", t));
     }
     let followed = followed_authors(paper, &sub.authors);
     if !followed.is_empty() {
@@ -219,87 +238,167 @@ pub async fn run(config: Config, args: WhyArgs) -> Result<u8, Failure> {
         ));
     }
     if let Some(d) = &facts.triage {
-        lines.push((
-            "triage",
-            if d.kept {
-                format!("kept by the title triage ({})", d.reason.as_str())
-            } else {
-                "dropped by the title triage: the model judged the title not worth a full read for this reader".to_string()
-            },
-        ));
+        lines.push(("triage", triage_fact(d)));
     }
+    lines.extend(verdict_facts(
+        &app.scorer,
+        sub,
+        facts.verdict.as_ref(),
+        followed.is_empty(),
+    ));
+    if let Some((kind, detail)) = &facts.owed {
+        lines.push(("owed", owed_fact(kind, detail.as_deref())));
+    }
+    lines.push(("digest", digest_fact(facts, sub.max_papers)));
+    lines
+}
+
+/// The days the paper was announced, and how (or, for a preprint server, which version).
+fn announced_fact(announced: &[(NaiveDate, String)], paper: &Paper) -> String {
+    let days: Vec<String> = announced
+        .iter()
+        .map(|(d, t)| match paper.source {
+            crate::domain::Source::Arxiv => format!("{d} ({t})"),
+            source => format!(
+                "{d} (read from {}, version {})",
+                source.name(),
+                paper.version
+            ),
+        })
+        .collect();
+    days.join(", ")
+}
+
+/// The paper's categories, and whether any is among the reader's.
+fn categories_fact(paper: &Paper, categories: &[Category]) -> String {
+    let in_cats = paper.categories.iter().any(|c| categories.contains(c));
+    let cats: Vec<&str> = paper.categories.iter().map(|c| c.as_str()).collect();
+    if in_cats {
+        format!("{} — in the reader's categories", cats.join(", "))
+    } else {
+        format!(
+            "{} — none is among the reader's categories, so it was never considered",
+            cats.join(", ")
+        )
+    }
+}
+
+/// Why the announcement type kept the paper out, when none of its types is wanted.
+fn type_fact(announced: &[(NaiveDate, String)], wanted_types: &[&str]) -> Option<String> {
+    let typed = announced
+        .iter()
+        .any(|(_, t)| wanted_types.contains(&t.as_str()));
+    (!typed).then(|| {
+        format!(
+            "announced only as {:?}; [arxiv] announce_types is {:?}",
+            announced.iter().map(|a| &a.1).collect::<Vec<_>>(),
+            wanted_types
+        )
+    })
+}
+
+/// What the title triage decided.
+fn triage_fact(d: &Decision) -> String {
+    if d.kept {
+        format!("kept by the title triage ({})", d.reason.as_str())
+    } else {
+        "dropped by the title triage: the model judged the title not worth a full read for this reader".to_string()
+    }
+}
+
+/// The stored verdict and whether it passes the reader's thresholds; without a verdict, why
+/// (unless the paper is pinned by a followed author, which is never scored).
+fn verdict_facts(
+    scorer: &Scorer,
+    sub: &Subscriber,
+    verdict: Option<&Verdict>,
+    no_followed_author: bool,
+) -> Vec<(&'static str, String)> {
     let thresholds = format!(
         "relevance ≥ {}{}",
         sub.min_relevance,
-        if app.scorer.is_keyword() {
+        if scorer.is_keyword() {
             String::new()
         } else {
             format!(", novelty ≥ {}", sub.min_novelty)
         }
     );
-    match &facts.verdict {
+    match verdict {
         Some(v) => {
             let passes = sub.passes(v);
-            lines.push((
-                "verdict",
-                format!(
-                    "relevance {}, novelty {} ({}){}",
-                    v.relevance,
-                    v.novelty.map_or("not assessed".into(), |n| n.to_string()),
-                    app.scorer.model_name(),
-                    if v.comment.is_empty() { String::new() } else { format!(": {}", crate::support::text::plain(&v.comment)) }
+            vec![
+                (
+                    "verdict",
+                    format!(
+                        "relevance {}, novelty {} ({}){}",
+                        v.relevance,
+                        v.novelty.map_or("not assessed".into(), |n| n.to_string()),
+                        scorer.model_name(),
+                        if v.comment.is_empty() { String::new() } else { format!(": {}", crate::support::text::plain(&v.comment)) }
+                    ),
                 ),
-            ));
-            lines.push((
-                "thresholds",
-                format!("{thresholds}: {}", if passes { "passes" } else { "does not pass" }),
-            ));
+                (
+                    "thresholds",
+                    format!("{thresholds}: {}", if passes { "passes" } else { "does not pass" }),
+                ),
+            ]
         }
-        None if followed.is_empty() => lines.push((
+        None if no_followed_author => vec![(
             "verdict",
-            format!("none stored for the reader's current topics with {} (topics changed since, or never scored)", app.scorer.model_name()),
-        )),
-        None => {}
+            format!("none stored for the reader's current topics with {} (topics changed since, or never scored)", scorer.model_name()),
+        )],
+        None => Vec::new(),
     }
-    if let Some((kind, detail)) = &facts.owed {
-        lines.push((
-            "owed",
-            format!("could not be scored yet ({kind}{}); the next run scores it and sends it if it passes", detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default()),
-        ));
-    }
-    lines.push((
-        "digest",
-        match (facts.sent_on, facts.place) {
-            (Some(day), _) if facts.from_library => format!(
-                "never sent: it is in the reader's library (imported on {day}), so it is not offered as new"
-            ),
-            (Some(day), Some((n, false))) => format!("sent on {day} as paper {n}"),
-            (Some(day), Some((n, true))) => format!(
-                "listed by title on {day} as {n}, past the reader's limit of {} papers a day",
-                sub.max_papers
-            ),
-            (Some(day), None) => format!("sent on {day}"),
-            (None, _) => "not sent to this reader".to_string(),
-        },
-    ));
+}
 
-    if args.json {
-        let v = serde_json::json!({
-            "id": paper.id.as_str(),
-            "title": paper.title,
-            "reader": sub.email.to_string(),
-            "facts": lines.iter().map(|(k, v)| serde_json::json!({"what": k, "says": v})).collect::<Vec<_>>(),
-            "verdict": facts.verdict.as_ref().map(|v| serde_json::json!({"relevance": v.relevance.get(), "novelty": v.novelty.map(|n| n.get()), "comment": v.comment})),
-            "sent_on": facts.sent_on.map(|d| d.to_string()),
-        });
-        println!("{}", serde_json::to_string_pretty(&v).context("json")?);
-        return Ok(EXIT_OK);
+/// Why the paper is still owed to the reader.
+fn owed_fact(kind: &str, detail: Option<&str>) -> String {
+    format!(
+        "could not be scored yet ({kind}{}); the next run scores it and sends it if it passes",
+        detail.map(|d| format!(": {d}")).unwrap_or_default()
+    )
+}
+
+/// Whether and how the paper reached the reader's digest.
+fn digest_fact(facts: &Facts, max_papers: usize) -> String {
+    match (facts.sent_on, facts.place) {
+        (Some(day), _) if facts.from_library => format!(
+            "never sent: it is in the reader's library (imported on {day}), so it is not offered as new"
+        ),
+        (Some(day), Some((n, false))) => format!("sent on {day} as paper {n}"),
+        (Some(day), Some((n, true))) => format!(
+            "listed by title on {day} as {n}, past the reader's limit of {max_papers} papers a day"
+        ),
+        (Some(day), None) => format!("sent on {day}"),
+        (None, _) => "not sent to this reader".to_string(),
     }
+}
+
+/// The facts as one pretty JSON object.
+fn print_json(
+    paper: &Paper,
+    sub: &Subscriber,
+    lines: &[(&str, String)],
+    facts: &Facts,
+) -> Result<(), Failure> {
+    let v = serde_json::json!({
+        "id": paper.id.as_str(),
+        "title": paper.title,
+        "reader": sub.email.to_string(),
+        "facts": lines.iter().map(|(k, v)| serde_json::json!({"what": k, "says": v})).collect::<Vec<_>>(),
+        "verdict": facts.verdict.as_ref().map(|v| serde_json::json!({"relevance": v.relevance.get(), "novelty": v.novelty.map(|n| n.get()), "comment": v.comment})),
+        "sent_on": facts.sent_on.map(|d| d.to_string()),
+    });
+    println!("{}", serde_json::to_string_pretty(&v).context("json")?);
+    Ok(())
+}
+
+/// The facts as text: the paper, the reader, then one line per fact.
+fn print_text(paper: &Paper, sub: &Subscriber, lines: &[(&str, String)]) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}  {}", paper.id, paper.title);
     let _ = writeln!(out, "for {} <{}>", sub.name, sub.email);
     for (what, says) in lines {
         let _ = writeln!(out, "  {what:<11} {says}");
     }
-    Ok(EXIT_OK)
 }

@@ -306,3 +306,50 @@ pub fn entry_number(conn: &Connection, message_id: &str) -> rusqlite::Result<Opt
     )
     .optional()
 }
+
+/// When the newest message read from the inbox arrived (`None`: none read yet).
+pub fn last_received_at(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT max(received_at) FROM inbound", [], |r| r.get(0))
+}
+
+/// How many answers are recorded but not yet sent.
+pub fn pending_reply_count(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM inbound WHERE reply_status = 'pending'",
+        [],
+        |r| r.get(0),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn the_last_message_and_the_answers_waiting_are_counted() {
+        let store = Store::open_in_memory().unwrap();
+        assert_eq!(store.with(|c| last_received_at(c)).unwrap(), None);
+        assert_eq!(store.with(|c| pending_reply_count(c)).unwrap(), 0);
+        store
+            .with(|c| {
+                record_inbound(
+                    c,
+                    "<a@x>",
+                    None,
+                    None,
+                    "answered",
+                    None,
+                    Some(("a@b.org", b"hi")),
+                )?;
+                record_inbound(c, "<b@x>", None, None, "ignored", None, None)
+            })
+            .unwrap();
+        assert!(store.with(|c| last_received_at(c)).unwrap().is_some());
+        assert_eq!(store.with(|c| pending_reply_count(c)).unwrap(), 1);
+        store
+            .with(|c| mark_reply(c, "<a@x>", ReplyStatus::Sent))
+            .unwrap();
+        assert_eq!(store.with(|c| pending_reply_count(c)).unwrap(), 0);
+    }
+}

@@ -2,7 +2,7 @@
 //! budget ran out). A later run scores them and sends those that pass; none is lost.
 
 use chrono::NaiveDate;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::now_utc;
 use crate::domain::problem::Problem;
@@ -56,4 +56,43 @@ pub fn list(conn: &Connection, subscriber: &str) -> rusqlite::Result<Vec<(NaiveD
         }
     }
     Ok(out)
+}
+
+/// Why `paper` is still owed to `subscriber`: the kind of the last problem and its detail
+/// (`None`: it is not owed).
+pub fn problem(
+    conn: &Connection,
+    subscriber: &str,
+    paper: &PaperId,
+) -> rusqlite::Result<Option<(String, Option<String>)>> {
+    conn.query_row(
+        "SELECT problem, detail FROM owed WHERE subscriber = ?1 AND paper_id = ?2",
+        params![subscriber, paper.as_str()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::problem::{Kind, Problem};
+    use crate::store::Store;
+
+    #[test]
+    fn the_problem_of_an_owed_paper_is_read_back() {
+        let store = Store::open_in_memory().unwrap();
+        let id = PaperId::parse("2503.21135").unwrap();
+        assert_eq!(store.with(|c| problem(c, "a@b.org", &id)).unwrap(), None);
+        let day = NaiveDate::from_ymd_opt(2025, 3, 28).unwrap();
+        let p = Problem::new(Kind::ModelFailed, "timeout");
+        store
+            .with(|c| add(c, "a@b.org", day, &[(id.clone(), p.clone())]))
+            .unwrap();
+        assert_eq!(
+            store.with(|c| problem(c, "a@b.org", &id)).unwrap(),
+            Some((p.kind.as_str().to_string(), Some(p.detail.clone())))
+        );
+        assert_eq!(store.with(|c| problem(c, "c@d.org", &id)).unwrap(), None);
+    }
 }
