@@ -117,8 +117,7 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
             "found runs left unfinished by a stopped process; they will be finished now"
         );
     }
-    let schedule = Schedule::parse(&app.config.schedule.cron, &app.config.schedule.timezone)
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let schedule = app.config.run_schedule().map_err(|e| anyhow::anyhow!(e))?;
     cancel_on_signal(&app);
 
     let sched = JobScheduler::new()

@@ -258,7 +258,7 @@ async fn check_preprints(config: &Config, contact: &str) -> Vec<Item> {
     let Ok(client) = crate::sources::preprints::PreprintClient::new(contact) else {
         return items;
     };
-    let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let yesterday = crate::support::clock::now_utc().date_naive() - chrono::Duration::days(1);
     for (source, pre) in config.preprints() {
         let Some(cat) = pre
             .categories

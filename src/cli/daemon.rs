@@ -10,7 +10,6 @@ use super::digest::build_app;
 use super::output::{self, table};
 use super::{open_store, Failure, EXIT_OK};
 use crate::app::daemon;
-use crate::config::schedule::Schedule;
 use crate::config::Config;
 use crate::store::inbox;
 use crate::store::runs::{self, RunSummary};
@@ -74,7 +73,8 @@ struct State {
 fn next_run(config: &Config) -> Result<Option<DateTime<Tz>>, Failure> {
     let clock =
         crate::support::clock::Clock::from_env().map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-    let schedule = Schedule::parse(&config.schedule.cron, &config.schedule.timezone)
+    let schedule = config
+        .run_schedule()
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     Ok(schedule
         .next_after(clock.now())

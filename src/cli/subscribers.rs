@@ -104,9 +104,7 @@ pub enum SubscribersCmd {
     },
     /// Change one key of a subscriber's entry. Lists are comma-separated (or a TOML array);
     /// an empty value removes the key (back to its default).
-    #[command(
-        after_help = "Keys: name, topics, topics_file, authors, keywords, categories, min_relevance,\nmin_novelty, max_papers, send_empty, paused.\n\nExamples:\n  paperboy subscribers set ada@lab.org min_relevance 8\n  paperboy subscribers set ada@lab.org keywords \"moe, sparse attention\"\n  paperboy subscribers set ada@lab.org max_papers \"\""
-    )]
+    #[command(after_help = set_help())]
     Set {
         #[arg(value_parser = parse_email)]
         email: SubscriberEmail,
@@ -127,6 +125,31 @@ pub enum SubscribersCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `set --help`: the keys from the one table of settable keys, then examples.
+fn set_help() -> String {
+    let keys: Vec<&str> = crate::subscribers::edit::SETTABLE
+        .iter()
+        .map(|(k, _)| *k)
+        .collect();
+    let mut lines = vec![String::from("Keys:")];
+    for key in keys {
+        let last = lines.last_mut().expect("one line at least");
+        if last.len() + key.len() + 2 > 90 {
+            lines.push(String::new());
+        }
+        let last = lines.last_mut().expect("one line at least");
+        if !last.is_empty() {
+            last.push(' ');
+        }
+        last.push_str(key);
+        last.push(',');
+    }
+    let mut help = lines.join("\n");
+    help.pop();
+    help.push_str(".\n\nExamples:\n  paperboy subscribers set ada@lab.org min_relevance 8\n  paperboy subscribers set ada@lab.org keywords \"moe, sparse attention\"\n  paperboy subscribers set ada@lab.org frequency weekly\n  paperboy subscribers set ada@lab.org max_papers \"\"");
+    help
 }
 
 #[derive(Debug, Args)]

@@ -280,3 +280,32 @@ async fn the_subscribers_file_keeps_its_order_owner_and_mode_and_changes_say_wha
         0o700
     );
 }
+
+#[tokio::test]
+async fn set_help_names_every_key_set_accepts() {
+    let app = TestApp::spawn(Options::default()).await;
+    let help = app.run(&["subscribers", "set", "--help"]).await;
+    assert_eq!(help.code, 0, "{}", help.stderr);
+    for key in [
+        "name",
+        "topics",
+        "topics_file",
+        "authors",
+        "keywords",
+        "categories",
+        "min_relevance",
+        "min_novelty",
+        "max_papers",
+        "send_empty",
+        "paused",
+        "language",
+        "frequency",
+        "weekday",
+    ] {
+        let words: Vec<&str> = help
+            .stdout
+            .split(|c: char| c.is_whitespace() || c == ',' || c == '.')
+            .collect();
+        assert!(words.contains(&key), "{key} missing from: {}", help.stdout);
+    }
+}
