@@ -13,6 +13,7 @@ use crate::domain::{AnnounceType, Category};
 mod check;
 mod load;
 pub mod schedule;
+mod typed;
 
 pub use load::{ConfigError, ConfigProblem};
 
@@ -49,19 +50,7 @@ pub struct Config {
     /// The values that are text in the file, parsed once (on first use, after loading and
     /// checking); nothing parses them again.
     #[serde(skip)]
-    typed: std::sync::OnceLock<Typed>,
-}
-
-/// What the configuration's strings mean, parsed once.
-#[derive(Debug, Clone)]
-struct Typed {
-    arxiv_categories: Vec<Category>,
-    categories: Vec<Category>,
-    announce_types: Vec<AnnounceType>,
-    from: Result<lettre::message::Mailbox, String>,
-    reply_address: Result<lettre::Address, String>,
-    admin: Option<lettre::Address>,
-    schedule: Result<schedule::Schedule, String>,
+    typed: std::sync::OnceLock<typed::Typed>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -428,55 +417,6 @@ impl Config {
             .replies_usd
             .or(self.budget.daily_usd.map(|d| d / 10.0))
             .map(|usd| crate::domain::Money::from_micros((usd * 1_000_000.0).round() as i64))
-    }
-
-    fn typed(&self) -> &Typed {
-        self.typed.get_or_init(|| {
-            let arxiv_categories: Vec<Category> = self
-                .arxiv
-                .categories
-                .iter()
-                .filter_map(|c| Category::parse(c).ok())
-                .collect();
-            let mut categories = arxiv_categories.clone();
-            for (source, pre) in self.preprints() {
-                categories.extend(
-                    pre.categories
-                        .iter()
-                        .filter_map(|c| Category::subject(source, c).ok()),
-                );
-            }
-            let from = self
-                .mail
-                .from
-                .parse::<lettre::message::Mailbox>()
-                .map_err(|e| {
-                    format!(
-                        "`{}` is not a mail address ({e}); write e.g. \"paperboy <digest@lab.org>\"",
-                        self.mail.from
-                    )
-                });
-            let reply_address = match &self.mail.reply_to {
-                Some(r) => r.trim().parse::<lettre::Address>().map_err(|e| {
-                    format!("`{r}` is not a mail address ({e}); write e.g. \"digest@lab.org\"")
-                }),
-                None => from.clone().map(|m| m.email),
-            };
-            Typed {
-                arxiv_categories,
-                categories,
-                announce_types: self
-                    .arxiv
-                    .announce_types
-                    .iter()
-                    .filter_map(|t| AnnounceType::parse(t))
-                    .collect(),
-                from,
-                reply_address,
-                admin: self.admin.email.as_deref().and_then(|a| a.trim().parse().ok()),
-                schedule: schedule::Schedule::parse(&self.schedule.cron, &self.schedule.timezone),
-            }
-        })
     }
 
     /// Every configured category of every source: a subscriber's default.

@@ -10,6 +10,7 @@ mod apply;
 pub mod commands;
 mod identify;
 mod join;
+mod library;
 mod message;
 pub mod poll;
 pub mod reply;

@@ -1,0 +1,133 @@
+//! A reader's library sent by reply: a `.bib` attached is read into a plan (what importing it
+//! would change), and "yes" applies the latest plan.
+
+use super::state::{numbered, topic_lines};
+use super::templates::fill;
+use super::{Analysis, Handling, Inbox, Outcome};
+use crate::domain::Subscriber;
+use crate::store::audit::Actor;
+use crate::subscribers::admin::Change;
+
+impl Inbox<'_> {
+    /// A `.bib` attached to a reply: what importing it would change, to be applied on "yes".
+    pub(super) async fn library_plan(
+        &self,
+        a: &Analysis,
+        sub: &Subscriber,
+        bib: &str,
+    ) -> anyhow::Result<Handling> {
+        use crate::subscribers::library;
+        let who = Some(sub.email.to_string());
+        let items = match library::parse_bibtex(bib) {
+            Ok(items) => items,
+            Err(why) => {
+                let body = format!(
+                    "Hello {},\n\nI could not read the attached library as BibTeX ({why}); nothing was changed.\nExport it from Zotero, Mendeley or JabRef as BibTeX (.bib) and send it again.\n",
+                    sub.name
+                );
+                let answer = self.answer(a, sub, &body, true).await?;
+                return Ok((
+                    Outcome::Answered,
+                    format!("unreadable library: {why}"),
+                    who,
+                    Some(answer),
+                ));
+            }
+        };
+        let proposal = library::propose(&items, sub);
+        let plan = library::Plan {
+            entries: items.len(),
+            topics_line: library::keyword_line(&proposal),
+            proposal,
+        };
+        let (e, id, json) = (
+            sub.email.to_string(),
+            a.message_id.clone(),
+            serde_json::to_string(&plan)?,
+        );
+        self.ctx
+            .store
+            .call(move |c| crate::store::library::save_pending(c, &e, &id, &json))
+            .await?;
+        let body = format!(
+            "Hello {},\n\nFrom your library ({} entries) I would:\n{}\nReply \"yes\" to apply this (within a week); otherwise nothing changes.\n",
+            sub.name,
+            plan.entries,
+            plan.describe()
+        );
+        let answer = self.answer(a, sub, &body, true).await?;
+        Ok((
+            Outcome::Answered,
+            "library received; plan sent".into(),
+            who,
+            Some(answer),
+        ))
+    }
+
+    /// "yes": applies the reader's latest library plan (sent within the last week).
+    pub(super) async fn library_apply(
+        &self,
+        a: &Analysis,
+        sub: &Subscriber,
+    ) -> anyhow::Result<Handling> {
+        use crate::subscribers::library::Plan;
+        let who = Some(sub.email.to_string());
+        let since = (self.ctx.clock.now() - chrono::Duration::days(7))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let e = sub.email.to_string();
+        let pending = self
+            .ctx
+            .store
+            .call(move |c| crate::store::library::latest_pending(c, &e, &since))
+            .await?;
+        let Some((row, json)) = pending else {
+            let body = format!(
+                "Hello {},\n\nThere is nothing waiting for a \"yes\". To import your library, reply to a digest with your .bib file attached.\n",
+                sub.name
+            );
+            let answer = self.answer(a, sub, &body, true).await?;
+            return Ok((
+                Outcome::Answered,
+                "yes, to nothing".into(),
+                who,
+                Some(answer),
+            ));
+        };
+        let plan: Plan = serde_json::from_str(&json)?;
+        let sets = plan.sets(sub);
+        if !sets.is_empty() {
+            self.subs.apply(
+                self.ctx.store,
+                &sub.email,
+                Change::SetMany {
+                    action: "import-library".into(),
+                    sets,
+                },
+                &Actor::Reply(a.message_id.clone()),
+            )?;
+        }
+        let (e, ids, today) = (
+            sub.email.to_string(),
+            plan.proposal.arxiv.clone(),
+            self.ctx.clock.now().date_naive(),
+        );
+        self.ctx
+            .store
+            .call(move |c| {
+                crate::store::deliveries::remember_known(c, &e, &ids, today)?;
+                crate::store::library::mark_applied(c, row)
+            })
+            .await?;
+        let now = self.current(&sub.email)?.unwrap_or_else(|| sub.clone());
+        let body = fill(
+            &self.templates.confirmation,
+            &[
+                ("name", &now.name),
+                ("changes", plan.describe().trim_end()),
+                ("topics", &numbered(&topic_lines(&now.topics))),
+            ],
+        );
+        let answer = self.answer(a, sub, &body, true).await?;
+        Ok((Outcome::Applied, "import-library".into(), who, Some(answer)))
+    }
+}
