@@ -134,7 +134,7 @@ impl Inbox<'_> {
                     .join("; ")
             );
             match self.subs.apply(
-                &self.ctx.store,
+                self.ctx.store,
                 email,
                 Change::SetMany { action, sets },
                 &actor,
@@ -299,7 +299,7 @@ impl Inbox<'_> {
                 _ => None,
             };
             if let Some(change) = change {
-                self.subs.apply(&self.ctx.store, email, change, &actor)?;
+                self.subs.apply(self.ctx.store, email, change, &actor)?;
                 what.push(format!(
                     "reverted: {}",
                     row.action.trim_start_matches("reply: ")
@@ -544,7 +544,7 @@ impl Inbox<'_> {
         let sets = plan.sets(sub);
         if !sets.is_empty() {
             self.subs.apply(
-                &self.ctx.store,
+                self.ctx.store,
                 &sub.email,
                 Change::SetMany {
                     action: "import-library".into(),

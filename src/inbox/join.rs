@@ -91,7 +91,7 @@ impl Inbox<'_> {
     fn subscription_note(&self, to: &Address, text: &str) -> anyhow::Result<Vec<u8>> {
         let body = format!("Hello,\n\n{text}\n");
         build_notice(
-            &self.ctx.from,
+            self.ctx.from,
             to,
             "Your paper digest subscription",
             None,
@@ -171,7 +171,7 @@ impl Inbox<'_> {
             ],
         );
         let mail = build_notice(
-            &self.ctx.from,
+            self.ctx.from,
             &to,
             "Confirm your arXiv digest subscription",
             Some(&reply),
@@ -284,12 +284,8 @@ impl Inbox<'_> {
         if let Some(l) = &wanted.language {
             fields.push(("language", FieldValue::Text(l.clone())));
         }
-        self.subs.apply(
-            &self.ctx.store,
-            &email,
-            Change::SelfSubscribe(fields),
-            actor,
-        )?;
+        self.subs
+            .apply(self.ctx.store, &email, Change::SelfSubscribe(fields), actor)?;
         let t = req.token.clone();
         self.ctx
             .store
@@ -299,8 +295,7 @@ impl Inbox<'_> {
             .current(&email)?
             .ok_or_else(|| anyhow::anyhow!("{email} was added but cannot be read back"))?;
         let archive =
-            match crate::archive::index_url(&self.ctx.config, &self.ctx.store, email.as_str())
-                .await?
+            match crate::archive::index_url(self.ctx.config, self.ctx.store, email.as_str()).await?
             {
                 Some(url) => format!("\nYour digests on the web: {url}\n"),
                 None => String::new(),
@@ -315,7 +310,7 @@ impl Inbox<'_> {
         );
         let addrs = self.reply_addresses(&email).await?;
         crate::mail::message::build_answer(
-            &self.ctx.from,
+            self.ctx.from,
             &sub,
             "Welcome to the lab's arXiv digest",
             None,

@@ -571,7 +571,7 @@ impl<'a> Inbox<'a> {
         // and "undo" (or the admin's `subscribers resume`) brings the reader back.
         let actor = Actor::Reply(a.message_id.clone());
         self.subs.apply(
-            &self.ctx.store,
+            self.ctx.store,
             email,
             Change::SetMany {
                 action: "unsubscribe (by mail)".into(),
@@ -648,7 +648,7 @@ impl<'a> Inbox<'a> {
             format!("Re: {}", a.subject)
         };
         let in_reply_to = threaded.then_some(a.message_id.as_str());
-        let bytes = build_answer(&self.ctx.from, sub, &subject, in_reply_to, &addrs, body)?;
+        let bytes = build_answer(self.ctx.from, sub, &subject, in_reply_to, &addrs, body)?;
         Ok((sub.email.to_string(), bytes))
     }
 
