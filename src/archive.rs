@@ -91,81 +91,15 @@ pub async fn update(
     changed: Option<&[NaiveDate]>,
 ) -> anyhow::Result<Written> {
     let email = subscriber.email.to_string();
-    let (key, days) = {
-        let e = email.clone();
-        store
-            .call(move |c| {
-                Ok((
-                    crate::store::archive::key_for(c, &e)?,
-                    crate::store::archive::days(c, &e)?,
-                ))
-            })
-            .await?
-    };
-    let mut wanted_days: Vec<NaiveDate> = match changed {
-        None => days.clone(),
-        Some(changed) => {
-            let mut w = Vec::new();
-            for d in changed {
-                if let Ok(i) = days.binary_search(d) {
-                    w.extend(&days[i.saturating_sub(1)..(i + 2).min(days.len())]);
-                }
-            }
-            w
-        }
-    };
-    wanted_days.sort();
-    wanted_days.dedup();
+    let (key, days) = key_and_days(store, &email).await?;
+    let wanted_days = days_to_write(&days, changed);
     let months: Vec<String> = {
         let mut m: Vec<String> = wanted_days.iter().map(|d| month_of(*d)).collect();
         m.dedup();
         m
     };
-    // Pages to read: the wanted days, every day of the months to write, and the feed's days.
-    let feed_from = days
-        .last()
-        .map(|d| *d - chrono::Duration::days(FEED_DAYS))
-        .unwrap_or_default();
-    let to_read: Vec<NaiveDate> = days
-        .iter()
-        .copied()
-        .filter(|d| wanted_days.contains(d) || months.contains(&month_of(*d)) || *d > feed_from)
-        .collect();
-    let pages: BTreeMap<NaiveDate, Page> = {
-        let e = email.clone();
-        let raw = store
-            .call(move |c| {
-                let mut out = Vec::new();
-                for d in to_read {
-                    if let Some(json) = crate::store::archive::page(c, &e, d)? {
-                        let page = serde_json::from_str::<StoredPage>(&json);
-                        // A weekly digest, or papers owed from earlier days, span several days.
-                        let papers: HashMap<PaperId, Paper> = match &page {
-                            Ok(p) => crate::store::papers::by_ids(c, &p.paper_ids())?
-                                .into_iter()
-                                .map(|p| (p.id.clone(), p))
-                                .collect(),
-                            Err(_) => HashMap::new(),
-                        };
-                        out.push((d, page, papers));
-                    }
-                }
-                Ok(out)
-            })
-            .await?;
-        let mut pages = BTreeMap::new();
-        for (day, page, papers) in raw {
-            match page {
-                Ok(p) => {
-                    pages.insert(day, p.with_papers(&papers));
-                }
-                Err(e) => {
-                    tracing::error!(subscriber = %email, %day, error = %e, "a stored digest page is unreadable; its archive page is not written")
-                }
-            }
-        }
-        pages
-    };
+    let to_read = days_to_read(&days, &wanted_days, &months);
+    let pages = read_pages(store, &email, to_read).await?;
 
     let dir = dir.to_path_buf();
     let sub = subscriber.clone();
@@ -184,6 +118,97 @@ pub async fn update(
     })
     .await
     .context("the archive writer stopped")?
+}
+
+/// The reader's archive key and the days they have stored pages for.
+async fn key_and_days(store: &Store, email: &str) -> anyhow::Result<(String, Vec<NaiveDate>)> {
+    let e = email.to_string();
+    store
+        .call(move |c| {
+            Ok((
+                crate::store::archive::key_for(c, &e)?,
+                crate::store::archive::days(c, &e)?,
+            ))
+        })
+        .await
+}
+
+/// The day pages to write, sorted: every day (`changed` is `None`), or each changed stored day
+/// with the stored days before and after it.
+fn days_to_write(days: &[NaiveDate], changed: Option<&[NaiveDate]>) -> Vec<NaiveDate> {
+    let mut wanted_days: Vec<NaiveDate> = match changed {
+        None => days.to_vec(),
+        Some(changed) => {
+            let mut w = Vec::new();
+            for d in changed {
+                if let Ok(i) = days.binary_search(d) {
+                    w.extend(&days[i.saturating_sub(1)..(i + 2).min(days.len())]);
+                }
+            }
+            w
+        }
+    };
+    wanted_days.sort();
+    wanted_days.dedup();
+    wanted_days
+}
+
+/// Pages to read: the wanted days, every day of the months to write, and the feed's days.
+fn days_to_read(
+    days: &[NaiveDate],
+    wanted_days: &[NaiveDate],
+    months: &[String],
+) -> Vec<NaiveDate> {
+    let feed_from = days
+        .last()
+        .map(|d| *d - chrono::Duration::days(FEED_DAYS))
+        .unwrap_or_default();
+    days.iter()
+        .copied()
+        .filter(|d| wanted_days.contains(d) || months.contains(&month_of(*d)) || *d > feed_from)
+        .collect()
+}
+
+/// The reader's stored pages of `to_read` with their papers; an unreadable one is logged and
+/// left out.
+async fn read_pages(
+    store: &Store,
+    email: &str,
+    to_read: Vec<NaiveDate>,
+) -> anyhow::Result<BTreeMap<NaiveDate, Page>> {
+    let e = email.to_string();
+    let raw = store
+        .call(move |c| {
+            let mut out = Vec::new();
+            for d in to_read {
+                if let Some(json) = crate::store::archive::page(c, &e, d)? {
+                    let page = serde_json::from_str::<StoredPage>(&json);
+                    // A weekly digest, or papers owed from earlier days, span several days.
+                    let papers: HashMap<PaperId, Paper> = match &page {
+                        Ok(p) => crate::store::papers::by_ids(c, &p.paper_ids())?
+                            .into_iter()
+                            .map(|p| (p.id.clone(), p))
+                            .collect(),
+                        Err(_) => HashMap::new(),
+                    };
+                    out.push((d, page, papers));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    let mut pages = BTreeMap::new();
+    for (day, page, papers) in raw {
+        match page {
+            Ok(p) => {
+                pages.insert(day, p.with_papers(&papers));
+            }
+            Err(e) => {
+                tracing::error!(subscriber = %email, %day, error = %e, "a stored digest page is unreadable; its archive page is not written")
+            }
+        }
+    }
+    Ok(pages)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,8 +1,11 @@
 //! The value checks run after loading (names and types are checked while loading): every
 //! problem at once, as (dotted key, message).
 
-use super::Config;
+use super::{Config, PreprintConfig};
 use crate::domain::{AnnounceType, Category, Source};
+
+/// Where the checks report a problem: called with (dotted key, message).
+type Bad<'a> = dyn FnMut(&str, String) + 'a;
 
 impl Config {
     /// Every problem with the values (types and names are checked while loading), as
@@ -10,6 +13,45 @@ impl Config {
     pub(super) fn check(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
         let mut bad = |key: &str, message: String| out.push((key.to_string(), message));
+        self.check_urls(&mut bad);
+        if self.arxiv.categories.is_empty() && self.preprints().next().is_none() {
+            bad(
+                "arxiv.categories",
+                "list at least one category, e.g. [\"cs.LG\"] (or configure [biorxiv] or [medrxiv])".into(),
+            );
+        }
+        for (source, pre) in self.preprints() {
+            check_preprint(source, pre, &mut bad);
+        }
+        self.check_arxiv(&mut bad);
+        self.check_llm_and_mail(&mut bad);
+        if let Err(e) =
+            crate::config::schedule::Schedule::parse(&self.schedule.cron, &self.schedule.timezone)
+        {
+            bad("schedule", e);
+        }
+        self.check_budget(&mut bad);
+        if let Some(e) = &self.admin.email {
+            if let Err(err) = e.parse::<lettre::Address>() {
+                bad(
+                    "admin.email",
+                    format!("`{e}` is not a mail address ({err})"),
+                );
+            }
+        }
+        if let Some(imap) = &self.imap {
+            if imap.username.trim().is_empty() {
+                bad(
+                    "imap.username",
+                    "set the login of the mailbox replies arrive in".into(),
+                );
+            }
+        }
+        out
+    }
+
+    /// The web addresses: the archive's (when set), arXiv's and the model endpoint's.
+    fn check_urls(&self, bad: &mut Bad) {
         if let Some(url) = self.archive.as_ref().and_then(|a| a.base_url.as_deref()) {
             if let Err(e) = check_url(url) {
                 bad("archive.base_url", e);
@@ -24,63 +66,10 @@ impl Config {
                 bad(key, e);
             }
         }
-        if self.arxiv.categories.is_empty() && self.preprints().next().is_none() {
-            bad(
-                "arxiv.categories",
-                "list at least one category, e.g. [\"cs.LG\"] (or configure [biorxiv] or [medrxiv])".into(),
-            );
-        }
-        for (source, pre) in self.preprints() {
-            let section = source.as_str();
-            if let Err(e) = check_url(&pre.api_url) {
-                bad(&format!("{section}.api_url"), e);
-            }
-            if pre.categories.is_empty() {
-                bad(
-                    &format!("{section}.categories"),
-                    format!(
-                        "list at least one {} subject, e.g. [\"neuroscience\"]",
-                        source.name()
-                    ),
-                );
-            }
-            if pre.timeout_secs == 0 {
-                bad(
-                    &format!("{section}.timeout_secs"),
-                    "must be at least 1 (seconds)".into(),
-                );
-            }
-            if pre.max_attempts == 0 {
-                bad(
-                    &format!("{section}.max_attempts"),
-                    "must be at least 1".into(),
-                );
-            }
-            let mut listed = std::collections::HashSet::new();
-            for c in &pre.categories {
-                match Category::subject(source, c) {
-                    Err(e) => bad(&format!("{section}.categories"), e.to_string()),
-                    Ok(cat) => {
-                        if !listed.insert(cat.clone()) {
-                            bad(
-                                &format!("{section}.categories"),
-                                format!("`{c}` is listed twice (as `{}`)", cat.name()),
-                            );
-                        }
-                        if !cat.is_known() {
-                            bad(
-                                &format!("{section}.categories"),
-                                format!(
-                                    "`{c}` is not a {} subject; did you mean {}?",
-                                    source.name(),
-                                    did_you_mean(source, c)
-                                ),
-                            );
-                        }
-                    }
-                }
-            }
-        }
+    }
+
+    /// The `[arxiv]` categories and announce types, each a known one.
+    fn check_arxiv(&self, bad: &mut Bad) {
         for c in &self.arxiv.categories {
             match Category::parse(c) {
                 Err(e) => bad("arxiv.categories", e.to_string()),
@@ -105,6 +94,10 @@ impl Config {
                 );
             }
         }
+    }
+
+    /// The model's batch sizes, concurrency and name; mail's concurrency and addresses.
+    fn check_llm_and_mail(&self, bad: &mut Bad) {
         if self.llm.batch_size == 0 || self.llm.batch_size > 200 {
             bad("llm.batch_size", "must be between 1 and 200".into());
         }
@@ -134,11 +127,10 @@ impl Config {
             ),
             Ok(_) => {}
         }
-        if let Err(e) =
-            crate::config::schedule::Schedule::parse(&self.schedule.cron, &self.schedule.timezone)
-        {
-            bad("schedule", e);
-        }
+    }
+
+    /// The budget limits, when set: positive amounts.
+    fn check_budget(&self, bad: &mut Bad) {
         for (key, v) in [
             ("budget.daily_usd", self.budget.daily_usd),
             ("budget.monthly_usd", self.budget.monthly_usd),
@@ -151,23 +143,59 @@ impl Config {
                 );
             }
         }
-        if let Some(e) = &self.admin.email {
-            if let Err(err) = e.parse::<lettre::Address>() {
-                bad(
-                    "admin.email",
-                    format!("`{e}` is not a mail address ({err})"),
-                );
+    }
+}
+
+/// A `[biorxiv]` or `[medrxiv]` section: its address, limits and subjects (known, none twice).
+fn check_preprint(source: Source, pre: &PreprintConfig, bad: &mut Bad) {
+    let section = source.as_str();
+    if let Err(e) = check_url(&pre.api_url) {
+        bad(&format!("{section}.api_url"), e);
+    }
+    if pre.categories.is_empty() {
+        bad(
+            &format!("{section}.categories"),
+            format!(
+                "list at least one {} subject, e.g. [\"neuroscience\"]",
+                source.name()
+            ),
+        );
+    }
+    if pre.timeout_secs == 0 {
+        bad(
+            &format!("{section}.timeout_secs"),
+            "must be at least 1 (seconds)".into(),
+        );
+    }
+    if pre.max_attempts == 0 {
+        bad(
+            &format!("{section}.max_attempts"),
+            "must be at least 1".into(),
+        );
+    }
+    let mut listed = std::collections::HashSet::new();
+    for c in &pre.categories {
+        match Category::subject(source, c) {
+            Err(e) => bad(&format!("{section}.categories"), e.to_string()),
+            Ok(cat) => {
+                if !listed.insert(cat.clone()) {
+                    bad(
+                        &format!("{section}.categories"),
+                        format!("`{c}` is listed twice (as `{}`)", cat.name()),
+                    );
+                }
+                if !cat.is_known() {
+                    bad(
+                        &format!("{section}.categories"),
+                        format!(
+                            "`{c}` is not a {} subject; did you mean {}?",
+                            source.name(),
+                            did_you_mean(source, c)
+                        ),
+                    );
+                }
             }
         }
-        if let Some(imap) = &self.imap {
-            if imap.username.trim().is_empty() {
-                bad(
-                    "imap.username",
-                    "set the login of the mailbox replies arrive in".into(),
-                );
-            }
-        }
-        out
     }
 }
 

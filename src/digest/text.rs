@@ -12,147 +12,175 @@ const WIDTH: usize = 78;
 pub fn render_text(d: &Digest) -> String {
     let mut s = String::new();
     let rule = "-".repeat(WIDTH);
-    let _ = writeln!(s, "{}", d.heading());
-    let _ = writeln!(s, "for {} <{}>\n", d.subscriber.name, d.subscriber.email);
-    if let Some(status) = d.status_line() {
-        wrap_into(&mut s, &status, "");
-        s.push('\n');
-    }
-    for note in [d.unread_note(), d.scorer_note()].into_iter().flatten() {
-        wrap_into(&mut s, &note, "");
-        s.push('\n');
-    }
-
-    if !d.usage.is_empty() {
-        let _ = writeln!(
-            s,
-            "{:<16} {:>10} {:>11} {:>10} {:>10}",
-            "Model", "Prompt", "Completion", "Total", "Cost"
-        );
-        for u in &d.usage {
-            let cost = u.cost.with_unknown(u.unpriced_calls, u.calls);
-            let _ = writeln!(
-                s,
-                "{:<16} {:>10} {:>11} {:>10} {:>10}",
-                u.model,
-                thousands(u.prompt_tokens),
-                thousands(u.completion_tokens),
-                thousands(u.prompt_tokens + u.completion_tokens),
-                cost
-            );
-        }
-        s.push('\n');
-    }
-    let _ = writeln!(s, "Total {} papers: {}", d.sources_label(), d.total_papers);
-    let _ = writeln!(s, "Total scanned papers: {}", d.scanned);
-    wrap_into(&mut s, &d.relevant_line(), "  ");
-    if !d.unscored.is_empty() {
-        let _ = writeln!(s, "Papers still being scored: {}", d.unscored.len());
-    }
-
+    header(&mut s, d);
+    usage(&mut s, d);
+    totals(&mut s, d);
     if !d.entries.is_empty() {
-        let _ = writeln!(s, "\nContents\n");
-        for (i, e) in d.entries.iter().enumerate() {
-            let n = format!("{:>3}. ", i + 1);
-            wrap_into(&mut s, &format!("{n}{}", readable(&e.paper.title)), "     ");
-            wrap_into(&mut s, &format!("     ({})", scores(e)), "     ");
-        }
+        contents(&mut s, d);
         for (i, e) in d.entries.iter().enumerate() {
             let _ = writeln!(s, "\n{rule}\n");
-            wrap_into(
-                &mut s,
-                &format!("{}. {}", i + 1, readable(&e.paper.title)),
-                "   ",
-            );
-            let _ = writeln!(s, "   {}\n", e.paper.abs_url());
-            if let Some(t) = e.verdict.as_ref().and_then(|v| v.tldr.as_deref()) {
-                wrap_into(&mut s, &format!("TL;DR: {}", inline::plain(t)), "       ");
-                s.push('\n');
-            }
-            match e.paper.source {
-                crate::domain::Source::Arxiv => writeln!(s, "ArXiv ID: {}", e.paper.id),
-                source => writeln!(s, "{} DOI: {}", source.name(), e.paper.id),
-            }
-            .expect("writing to a String");
-            let _ = writeln!(s, "PDF: {}", e.paper.pdf_url());
-            match &e.verdict {
-                None => wrap_into(
-                    &mut s,
-                    &format!("Comment: Author match ({})", e.followed.join(", ")),
-                    "  ",
-                ),
-                Some(v) => {
-                    let novelty = v
-                        .novelty
-                        .map_or("not assessed".to_string(), |n| n.to_string());
-                    let _ = writeln!(s, "Relevance: {}   Novelty: {}", v.relevance, novelty);
-                    if !v.comment.trim().is_empty() {
-                        wrap_into(
-                            &mut s,
-                            &format!("Comment: {}", inline::plain(&v.comment)),
-                            "",
-                        );
-                    }
-                }
-            }
-            let authors: Vec<String> = e
-                .paper
-                .authors
-                .iter()
-                .map(|a| {
-                    if e.followed.contains(a) {
-                        format!("{a} (followed)")
-                    } else {
-                        a.clone()
-                    }
-                })
-                .collect();
-            wrap_into(&mut s, &format!("Authors: {}", authors.join(", ")), "  ");
-            s.push('\n');
-            wrap_into(
-                &mut s,
-                &format!("Abstract: {}", readable(&e.paper.abstract_text)),
-                "",
-            );
+            entry(&mut s, i + 1, e);
         }
     }
-
     if !d.more.is_empty() {
         let _ = writeln!(s, "\n{rule}\n");
-        let _ = writeln!(
-            s,
-            "{} more that passed your thresholds (past your limit of {} a day)\n",
-            d.more.len(),
-            d.subscriber.max_papers
-        );
-        for (i, e) in d.more.iter().enumerate() {
-            let n = format!("{:>3}. ", d.entries.len() + i + 1);
-            wrap_into(&mut s, &format!("{n}{}", readable(&e.paper.title)), "     ");
-            let _ = writeln!(s, "     {} ({})", e.paper.abs_url(), scores(e));
-        }
+        more(&mut s, d);
     }
-
     if !d.unscored.is_empty() {
         let _ = writeln!(s, "\n{rule}\n");
-        let _ = writeln!(s, "Still being scored ({})\n", d.unscored.len());
-        wrap_into(
-            &mut s,
-            "These papers could not be scored in time; they will come in a later digest if they match your topics.",
-            "",
-        );
-        s.push('\n');
-        for u in &d.unscored {
-            wrap_into(
-                &mut s,
-                &format!("- {} ({})", readable(&u.paper.title), u.paper.abs_url()),
-                "  ",
-            );
-        }
+        unscored(&mut s, d);
     }
-
     let _ = writeln!(s, "\n{rule}\n");
     footer(&mut s, d);
     s
+}
+
+/// The heading, the reader, and the status line and notes when there are any.
+fn header(s: &mut String, d: &Digest) {
+    let _ = writeln!(s, "{}", d.heading());
+    let _ = writeln!(s, "for {} <{}>\n", d.subscriber.name, d.subscriber.email);
+    if let Some(status) = d.status_line() {
+        wrap_into(s, &status, "");
+        s.push('\n');
+    }
+    for note in [d.unread_note(), d.scorer_note()].into_iter().flatten() {
+        wrap_into(s, &note, "");
+        s.push('\n');
+    }
+}
+
+/// The table of the model's tokens and cost, when the model was used.
+fn usage(s: &mut String, d: &Digest) {
+    if d.usage.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "{:<16} {:>10} {:>11} {:>10} {:>10}",
+        "Model", "Prompt", "Completion", "Total", "Cost"
+    );
+    for u in &d.usage {
+        let cost = u.cost.with_unknown(u.unpriced_calls, u.calls);
+        let _ = writeln!(
+            s,
+            "{:<16} {:>10} {:>11} {:>10} {:>10}",
+            u.model,
+            thousands(u.prompt_tokens),
+            thousands(u.completion_tokens),
+            thousands(u.prompt_tokens + u.completion_tokens),
+            cost
+        );
+    }
+    s.push('\n');
+}
+
+/// How many papers were announced, scanned, relevant and still being scored.
+fn totals(s: &mut String, d: &Digest) {
+    let _ = writeln!(s, "Total {} papers: {}", d.sources_label(), d.total_papers);
+    let _ = writeln!(s, "Total scanned papers: {}", d.scanned);
+    wrap_into(s, &d.relevant_line(), "  ");
+    if !d.unscored.is_empty() {
+        let _ = writeln!(s, "Papers still being scored: {}", d.unscored.len());
+    }
+}
+
+/// The numbered list of the entries' titles and scores.
+fn contents(s: &mut String, d: &Digest) {
+    let _ = writeln!(s, "\nContents\n");
+    for (i, e) in d.entries.iter().enumerate() {
+        let n = format!("{:>3}. ", i + 1);
+        wrap_into(s, &format!("{n}{}", readable(&e.paper.title)), "     ");
+        wrap_into(s, &format!("     ({})", scores(e)), "     ");
+    }
+}
+
+/// Entry number `n` in full: title, links, TL;DR, id, verdict, authors and abstract.
+fn entry(s: &mut String, n: usize, e: &Entry) {
+    wrap_into(s, &format!("{n}. {}", readable(&e.paper.title)), "   ");
+    let _ = writeln!(s, "   {}\n", e.paper.abs_url());
+    if let Some(t) = e.verdict.as_ref().and_then(|v| v.tldr.as_deref()) {
+        wrap_into(s, &format!("TL;DR: {}", inline::plain(t)), "       ");
+        s.push('\n');
+    }
+    match e.paper.source {
+        crate::domain::Source::Arxiv => writeln!(s, "ArXiv ID: {}", e.paper.id),
+        source => writeln!(s, "{} DOI: {}", source.name(), e.paper.id),
+    }
+    .expect("writing to a String");
+    let _ = writeln!(s, "PDF: {}", e.paper.pdf_url());
+    verdict(s, e);
+    let authors: Vec<String> = e
+        .paper
+        .authors
+        .iter()
+        .map(|a| {
+            if e.followed.contains(a) {
+                format!("{a} (followed)")
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    wrap_into(s, &format!("Authors: {}", authors.join(", ")), "  ");
+    s.push('\n');
+    wrap_into(
+        s,
+        &format!("Abstract: {}", readable(&e.paper.abstract_text)),
+        "",
+    );
+}
+
+/// The entry's scores and comment, or the followed authors it was picked for.
+fn verdict(s: &mut String, e: &Entry) {
+    match &e.verdict {
+        None => wrap_into(
+            s,
+            &format!("Comment: Author match ({})", e.followed.join(", ")),
+            "  ",
+        ),
+        Some(v) => {
+            let novelty = v
+                .novelty
+                .map_or("not assessed".to_string(), |n| n.to_string());
+            let _ = writeln!(s, "Relevance: {}   Novelty: {}", v.relevance, novelty);
+            if !v.comment.trim().is_empty() {
+                wrap_into(s, &format!("Comment: {}", inline::plain(&v.comment)), "");
+            }
+        }
+    }
+}
+
+/// The papers past the reader's limit: numbered on from the entries, title, link and scores.
+fn more(s: &mut String, d: &Digest) {
+    let _ = writeln!(
+        s,
+        "{} more that passed your thresholds (past your limit of {} a day)\n",
+        d.more.len(),
+        d.subscriber.max_papers
+    );
+    for (i, e) in d.more.iter().enumerate() {
+        let n = format!("{:>3}. ", d.entries.len() + i + 1);
+        wrap_into(s, &format!("{n}{}", readable(&e.paper.title)), "     ");
+        let _ = writeln!(s, "     {} ({})", e.paper.abs_url(), scores(e));
+    }
+}
+
+/// The papers not scored in time, which a later digest may bring.
+fn unscored(s: &mut String, d: &Digest) {
+    let _ = writeln!(s, "Still being scored ({})\n", d.unscored.len());
+    wrap_into(
+        s,
+        "These papers could not be scored in time; they will come in a later digest if they match your topics.",
+        "",
+    );
+    s.push('\n');
+    for u in &d.unscored {
+        wrap_into(
+            s,
+            &format!("- {} ({})", readable(&u.paper.title), u.paper.abs_url()),
+            "  ",
+        );
+    }
 }
 
 fn footer(s: &mut String, d: &Digest) {

@@ -165,71 +165,95 @@ fn number(rest: &str, what: &str) -> Result<i64, String> {
         .map_err(|_| format!("{what} needs a number, like `{what} 7`"))
 }
 
+/// The command on one cleaned line (`lower` is it in lower case): `None` when it is not one,
+/// `Err` with why when it looks like one but is wrong. The first kind that matches wins.
 fn command(line: &str, lower: &str) -> Option<Result<Command, String>> {
-    let exact = |w: &[&str]| w.contains(&lower.trim());
-    if exact(&["pause", "pause please", "stop for now"]) {
-        return Some(Ok(Command::Pause));
+    if let Some(c) = word_command(lower) {
+        return Some(Ok(c));
     }
-    if exact(&["resume", "unpause", "restart"]) {
-        return Some(Ok(Command::Resume));
-    }
-    if exact(&["unsubscribe", "stop", "remove me"]) {
-        return Some(Ok(Command::Unsubscribe));
-    }
-    if exact(&["help", "?", "commands"]) {
-        return Some(Ok(Command::Help));
-    }
-    if exact(&["yes", "yes please", "apply", "apply it", "ok", "okay"]) {
-        return Some(Ok(Command::Yes));
-    }
-    if exact(&["daily", "every day"]) {
-        return Some(Ok(Command::Frequency(None)));
-    }
-    if exact(&["weekly", "once a week"]) {
-        return Some(Ok(Command::Frequency(Some(chrono::Weekday::Mon))));
-    }
-    if let Some(rest) = strip_words(lower, line, &["weekly on", "weekly"]) {
-        return Some(match crate::domain::parse_weekday(rest.trim()) {
-            Some(d) => Ok(Command::Frequency(Some(d))),
-            None => Err("name the day, like `weekly on friday`".into()),
-        });
-    }
-    if exact(&["undo", "revert"]) {
-        return Some(Ok(Command::Undo));
-    }
-    if exact(&["topics", "list topics", "show topics", "my topics"]) {
-        return Some(Ok(Command::ListTopics));
-    }
+    weekly_command(line, lower)
+        .or_else(|| topic_command(line, lower))
+        .or_else(|| language_command(line, lower))
+        .or_else(|| author_or_keyword_command(line, lower))
+        .or_else(|| like_command(line, lower))
+        .or_else(|| number_command(line, lower))
+}
+
+/// A command that is the whole line, like `pause` or `topics`.
+fn word_command(lower: &str) -> Option<Command> {
+    Some(match lower.trim() {
+        "pause" | "pause please" | "stop for now" => Command::Pause,
+        "resume" | "unpause" | "restart" => Command::Resume,
+        "unsubscribe" | "stop" | "remove me" => Command::Unsubscribe,
+        "help" | "?" | "commands" => Command::Help,
+        "yes" | "yes please" | "apply" | "apply it" | "ok" | "okay" => Command::Yes,
+        "daily" | "every day" => Command::Frequency(None),
+        "weekly" | "once a week" => Command::Frequency(Some(chrono::Weekday::Mon)),
+        "undo" | "revert" => Command::Undo,
+        "topics" | "list topics" | "show topics" | "my topics" => Command::ListTopics,
+        _ => return None,
+    })
+}
+
+/// `weekly on <day>`.
+fn weekly_command(line: &str, lower: &str) -> Option<Result<Command, String>> {
+    let rest = strip_words(lower, line, &["weekly on", "weekly"])?;
+    Some(match crate::domain::parse_weekday(rest.trim()) {
+        Some(d) => Ok(Command::Frequency(Some(d))),
+        None => Err("name the day, like `weekly on friday`".into()),
+    })
+}
+
+/// `add topic: …`, or `remove topic: …` by number or text.
+fn topic_command(line: &str, lower: &str) -> Option<Result<Command, String>> {
     if let Some(rest) = strip_words(lower, line, &["add topic", "add topics"]) {
         return Some(text_arg(rest, "topic").map(Command::AddTopic));
     }
-    if let Some(rest) = strip_words(lower, line, &["remove topic", "delete topic", "drop topic"]) {
-        let r = rest.trim().trim_start_matches('#');
-        return Some(match r.parse::<usize>() {
-            Ok(0) => Err("topics are numbered from 1".into()),
-            Ok(n) => Ok(Command::RemoveTopic(TopicRef::Number(n))),
-            Err(_) => text_arg(rest, "topic").map(|t| Command::RemoveTopic(TopicRef::Text(t))),
-        });
+    let rest = strip_words(lower, line, &["remove topic", "delete topic", "drop topic"])?;
+    let r = rest.trim().trim_start_matches('#');
+    Some(match r.parse::<usize>() {
+        Ok(0) => Err("topics are numbered from 1".into()),
+        Ok(n) => Ok(Command::RemoveTopic(TopicRef::Number(n))),
+        Err(_) => text_arg(rest, "topic").map(|t| Command::RemoveTopic(TopicRef::Text(t))),
+    })
+}
+
+/// `language: <BCP 47 tag>`.
+fn language_command(line: &str, lower: &str) -> Option<Result<Command, String>> {
+    let rest = strip_words(lower, line, &["language", "lang"])?;
+    let tag = rest.trim();
+    Some(match crate::domain::Language::parse(tag) {
+        Ok(l) => Ok(Command::Language(l.tag().to_string())),
+        Err(e) => Err(e.to_string()),
+    })
+}
+
+/// `follow …`, `unfollow …`, `add keyword: …`, `remove keyword: …`.
+fn author_or_keyword_command(line: &str, lower: &str) -> Option<Result<Command, String>> {
+    type Make = fn(String) -> Command;
+    for (words, what, make) in [
+        (&["unfollow"][..], "author", Command::Unfollow as Make),
+        (&["follow"][..], "author", Command::Follow as Make),
+        (
+            &["add keyword", "add keywords"][..],
+            "keyword",
+            Command::AddKeyword as Make,
+        ),
+        (
+            &["remove keyword", "delete keyword"][..],
+            "keyword",
+            Command::RemoveKeyword as Make,
+        ),
+    ] {
+        if let Some(rest) = strip_words(lower, line, words) {
+            return Some(text_arg(rest, what).map(make));
+        }
     }
-    if let Some(rest) = strip_words(lower, line, &["language", "lang"]) {
-        let tag = rest.trim();
-        return Some(match crate::domain::Language::parse(tag) {
-            Ok(l) => Ok(Command::Language(l.tag().to_string())),
-            Err(e) => Err(e.to_string()),
-        });
-    }
-    if let Some(rest) = strip_words(lower, line, &["unfollow"]) {
-        return Some(text_arg(rest, "author").map(Command::Unfollow));
-    }
-    if let Some(rest) = strip_words(lower, line, &["follow"]) {
-        return Some(text_arg(rest, "author").map(Command::Follow));
-    }
-    if let Some(rest) = strip_words(lower, line, &["add keyword", "add keywords"]) {
-        return Some(text_arg(rest, "keyword").map(Command::AddKeyword));
-    }
-    if let Some(rest) = strip_words(lower, line, &["remove keyword", "delete keyword"]) {
-        return Some(text_arg(rest, "keyword").map(Command::RemoveKeyword));
-    }
+    None
+}
+
+/// `more like <n>` or `less like <n>`: a paper's number in the digest.
+fn like_command(line: &str, lower: &str) -> Option<Result<Command, String>> {
     for (words, more) in [
         (&["more like", "more like this"][..], true),
         (&["less like", "fewer like"][..], false),
@@ -246,6 +270,11 @@ fn command(line: &str, lower: &str) -> Option<Result<Command, String>> {
             });
         }
     }
+    None
+}
+
+/// `relevance <n>`, `novelty <n>` or `max <n>`.
+fn number_command(line: &str, lower: &str) -> Option<Result<Command, String>> {
     for (words, make) in [
         (
             &["relevance", "min relevance", "min_relevance"][..],

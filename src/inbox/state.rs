@@ -113,108 +113,38 @@ impl State {
         }
     }
 
+    /// Applies one command to the settings, noting the change; `Err` says why it cannot apply.
     pub(super) fn apply(&mut self, c: &Command) -> Result<(), String> {
-        let same = |a: &str, b: &str| {
-            crate::support::tex::to_unicode(a).to_lowercase()
-                == crate::support::tex::to_unicode(b).to_lowercase()
-        };
         match c {
             Command::AddTopic(t) => {
-                if self.topics.iter().any(|x| same(x, t)) {
-                    return Err("you already have this topic".into());
-                }
-                self.topics.push(t.clone());
+                add_new(&mut self.topics, t, "you already have this topic")?;
                 self.changes.push(format!("added topic: {t}"));
             }
-            Command::RemoveTopic(TopicRef::Number(n)) => {
-                if *n == 0 || *n > self.topics.len() {
-                    return Err(format!(
-                        "there is no topic {n}; you have {}",
-                        self.topics.len()
-                    ));
-                }
-                let t = self.topics.remove(n - 1);
-                self.changes.push(format!("removed topic: {t}"));
-            }
-            Command::RemoveTopic(TopicRef::Text(t)) => {
-                let lower = t.to_lowercase();
-                let exact = self.topics.iter().position(|x| same(x, t));
-                let partial: Vec<usize> = self
-                    .topics
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, x)| x.to_lowercase().contains(&lower))
-                    .map(|(i, _)| i)
-                    .collect();
-                let i = match (exact, partial.as_slice()) {
-                    (Some(i), _) => i,
-                    (None, [i]) => *i,
-                    (None, []) => {
-                        return Err(
-                            "none of your topics matches it; reply \"topics\" to see them".into(),
-                        )
-                    }
-                    (None, _) => {
-                        return Err("several topics match it; give its number instead".into())
-                    }
-                };
-                let t = self.topics.remove(i);
-                self.changes.push(format!("removed topic: {t}"));
-            }
+            Command::RemoveTopic(TopicRef::Number(n)) => self.remove_topic_number(*n)?,
+            Command::RemoveTopic(TopicRef::Text(t)) => self.remove_topic_text(t)?,
             Command::SetTopics(list) => {
                 self.topics = list.clone();
                 self.changes
                     .push(format!("topics replaced ({} topics)", list.len()));
             }
             Command::Follow(a) => {
-                if self.authors.iter().any(|x| same(x, a)) {
-                    return Err("you already follow them".into());
-                }
-                self.authors.push(a.clone());
+                add_new(&mut self.authors, a, "you already follow them")?;
                 self.changes.push(format!("following {a}"));
             }
             Command::Unfollow(a) => {
-                let before = self.authors.len();
-                self.authors.retain(|x| !same(x, a));
-                if self.authors.len() == before {
-                    return Err("you do not follow them".into());
-                }
+                remove_all(&mut self.authors, a, "you do not follow them")?;
                 self.changes.push(format!("no longer following {a}"));
             }
             Command::AddKeyword(k) => {
-                if self.keywords.iter().any(|x| same(x, k)) {
-                    return Err("you already have this keyword".into());
-                }
-                self.keywords.push(k.clone());
+                add_new(&mut self.keywords, k, "you already have this keyword")?;
                 self.changes.push(format!("added keyword: {k}"));
             }
             Command::RemoveKeyword(k) => {
-                let before = self.keywords.len();
-                self.keywords.retain(|x| !same(x, k));
-                if self.keywords.len() == before {
-                    return Err("you do not have this keyword".into());
-                }
+                remove_all(&mut self.keywords, k, "you do not have this keyword")?;
                 self.changes.push(format!("removed keyword: {k}"));
             }
-            Command::Relevance(n) | Command::Novelty(n) => {
-                if !(1..=10).contains(n) {
-                    return Err("use a whole number from 1 to 10".into());
-                }
-                let key = if matches!(c, Command::Relevance(_)) {
-                    "min_relevance"
-                } else {
-                    "min_novelty"
-                };
-                self.numbers.insert(key, *n);
-                self.changes.push(format!(
-                    "{} bar now {n}",
-                    if key == "min_relevance" {
-                        "relevance"
-                    } else {
-                        "novelty"
-                    }
-                ));
-            }
+            Command::Relevance(n) => self.set_bar("min_relevance", "relevance", *n)?,
+            Command::Novelty(n) => self.set_bar("min_novelty", "novelty", *n)?,
             Command::Max(n) => {
                 if !(1..=1000).contains(n) {
                     return Err("use a number from 1 to 1000".into());
@@ -222,21 +152,8 @@ impl State {
                 self.numbers.insert("max_papers", *n);
                 self.changes.push(format!("at most {n} papers a day"));
             }
-            Command::Frequency(f) => {
-                self.frequency = Some(*f);
-                self.changes.push(match f {
-                    None => "a digest every announcement day".to_string(),
-                    Some(d) => format!("one digest a week, with the first run on or after {d}"),
-                });
-            }
-            Command::Language(tag) => {
-                self.language = Some(tag.clone());
-                self.changes.push(format!(
-                    "TL;DR and comments now in {}",
-                    crate::domain::Language::parse(tag)
-                        .map_or(tag.clone(), |l| l.name().to_string())
-                ));
-            }
+            Command::Frequency(f) => self.set_frequency(*f),
+            Command::Language(tag) => self.set_language(tag),
             Command::Pause => {
                 self.paused = Some(true);
                 self.changes
@@ -255,6 +172,71 @@ impl State {
             | Command::LessLike(_) => {}
         }
         Ok(())
+    }
+
+    /// Removes the topic numbered `n` (from 1) in the `topics` listing.
+    fn remove_topic_number(&mut self, n: usize) -> Result<(), String> {
+        if n == 0 || n > self.topics.len() {
+            return Err(format!(
+                "there is no topic {n}; you have {}",
+                self.topics.len()
+            ));
+        }
+        let t = self.topics.remove(n - 1);
+        self.changes.push(format!("removed topic: {t}"));
+        Ok(())
+    }
+
+    /// Removes the topic that is `t`, or else the only one containing it.
+    fn remove_topic_text(&mut self, t: &str) -> Result<(), String> {
+        let lower = t.to_lowercase();
+        let exact = self.topics.iter().position(|x| same(x, t));
+        let partial: Vec<usize> = self
+            .topics
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.to_lowercase().contains(&lower))
+            .map(|(i, _)| i)
+            .collect();
+        let i = match (exact, partial.as_slice()) {
+            (Some(i), _) => i,
+            (None, [i]) => *i,
+            (None, []) => {
+                return Err("none of your topics matches it; reply \"topics\" to see them".into())
+            }
+            (None, _) => return Err("several topics match it; give its number instead".into()),
+        };
+        let t = self.topics.remove(i);
+        self.changes.push(format!("removed topic: {t}"));
+        Ok(())
+    }
+
+    /// Sets a score bar (`key` in the file, `label` in the change noted) to `n`, from 1 to 10.
+    fn set_bar(&mut self, key: &'static str, label: &str, n: i64) -> Result<(), String> {
+        if !(1..=10).contains(&n) {
+            return Err("use a whole number from 1 to 10".into());
+        }
+        self.numbers.insert(key, n);
+        self.changes.push(format!("{label} bar now {n}"));
+        Ok(())
+    }
+
+    /// Daily digests (`None`), or weekly ones from the given day.
+    fn set_frequency(&mut self, f: Option<chrono::Weekday>) {
+        self.frequency = Some(f);
+        self.changes.push(match f {
+            None => "a digest every announcement day".to_string(),
+            Some(d) => format!("one digest a week, with the first run on or after {d}"),
+        });
+    }
+
+    /// The language (a BCP 47 tag) of the TL;DRs and comments.
+    fn set_language(&mut self, tag: &str) {
+        self.language = Some(tag.to_string());
+        self.changes.push(format!(
+            "TL;DR and comments now in {}",
+            crate::domain::Language::parse(tag).map_or(tag.to_string(), |l| l.name().to_string())
+        ));
     }
 
     /// The file changes that get from `s` to this state.
@@ -305,6 +287,31 @@ impl State {
         }
         sets
     }
+}
+
+/// Whether two topics, authors or keywords are the same, TeX and case aside.
+fn same(a: &str, b: &str) -> bool {
+    crate::support::tex::to_unicode(a).to_lowercase()
+        == crate::support::tex::to_unicode(b).to_lowercase()
+}
+
+/// Appends `item` to `list` unless it is already there (then `Err(already)`).
+fn add_new(list: &mut Vec<String>, item: &str, already: &str) -> Result<(), String> {
+    if list.iter().any(|x| same(x, item)) {
+        return Err(already.into());
+    }
+    list.push(item.to_string());
+    Ok(())
+}
+
+/// Removes every entry of `list` that is `item`; `Err(missing)` when there was none.
+fn remove_all(list: &mut Vec<String>, item: &str, missing: &str) -> Result<(), String> {
+    let before = list.len();
+    list.retain(|x| !same(x, item));
+    if list.len() == before {
+        return Err(missing.into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -136,6 +136,8 @@ impl Ctx<'_> {
     }
 }
 
+/// One `[[subscriber]]` entry checked field by field: the subscriber, or `None` when any field
+/// had a problem (each one reported to `ctx`, in the order of the fields below).
 fn validate(
     raw: RawSubscriber,
     ctx: &mut Ctx,
@@ -143,166 +145,18 @@ fn validate(
     known: &[Category],
 ) -> Option<Subscriber> {
     let before = ctx.problems.len();
-    let email = match &raw.email {
-        None => {
-            ctx.problem(
-                None,
-                "email",
-                "this [[subscriber]] has no email; add email = \"name@example.org\"".into(),
-            );
-            None
-        }
-        Some(e) => match SubscriberEmail::parse(e.get_ref()) {
-            Ok(v) => Some(v),
-            Err(err) => {
-                let line = ctx.line(e);
-                ctx.problem(Some(line), "email", err.to_string());
-                None
-            }
-        },
-    };
+    let email = email(&raw.email, ctx);
     let name = raw
         .name
         .as_ref()
         .map(|n| n.get_ref().trim().to_string())
         .unwrap_or_default();
-    let frequency = {
-        let weekday = match &raw.weekday {
-            None => chrono::Weekday::Mon,
-            Some(w) => match parse_weekday(w.get_ref()) {
-                Some(d) => d,
-                None => {
-                    let line = ctx.line(w);
-                    ctx.problem(
-                        Some(line),
-                        "weekday",
-                        format!(
-                            "`{}` is not a weekday; write Mon, Tue, … or Friday",
-                            w.get_ref()
-                        ),
-                    );
-                    chrono::Weekday::Mon
-                }
-            },
-        };
-        match raw
-            .frequency
-            .as_ref()
-            .map(|f| (f, f.get_ref().trim().to_lowercase()))
-        {
-            None => Frequency::Daily,
-            Some((_, f)) if f == "daily" => Frequency::Daily,
-            Some((_, f)) if f == "weekly" => Frequency::Weekly(weekday),
-            Some((span, f)) => {
-                let line = ctx.line(span);
-                ctx.problem(
-                    Some(line),
-                    "frequency",
-                    format!("`{f}` is not a frequency; write \"daily\" or \"weekly\""),
-                );
-                Frequency::Daily
-            }
-        }
-    };
-    let language = match &raw.language {
-        None => crate::domain::Language::english(),
-        Some(l) => match crate::domain::Language::parse(l.get_ref()) {
-            Ok(lang) => lang,
-            Err(e) => {
-                let line = ctx.line(l);
-                ctx.problem(Some(line), "language", e.to_string());
-                crate::domain::Language::english()
-            }
-        },
-    };
-    if let Some(n) = &raw.name {
-        if n.get_ref().chars().any(char::is_control) {
-            let line = ctx.line(n);
-            ctx.problem(
-                Some(line),
-                "name",
-                "has a line break or another control character; write the name on one line".into(),
-            );
-        }
-    }
-
-    let mut topics = String::new();
-    match (&raw.topics, &raw.topics_file) {
-        (Some(t), Some(f)) => {
-            let line = ctx.line(f);
-            ctx.problem(
-                Some(line),
-                "topics_file",
-                format!(
-                    "give either `topics` (line {}) or `topics_file`, not both",
-                    ctx.line(t)
-                ),
-            );
-        }
-        (Some(t), None) => {
-            topics = t.get_ref().trim().to_string();
-            if topics.is_empty() {
-                let line = ctx.line(t);
-                ctx.problem(
-                    Some(line),
-                    "topics",
-                    "is empty; describe what you want to read about".into(),
-                );
-            }
-        }
-        (None, Some(f)) => {
-            let line = ctx.line(f);
-            let rel = PathBuf::from(f.get_ref());
-            if rel.is_absolute()
-                || rel
-                    .components()
-                    .any(|c| matches!(c, std::path::Component::ParentDir))
-            {
-                ctx.problem(
-                    Some(line),
-                    "topics_file",
-                    format!(
-                        "`{}` must be a path inside {}",
-                        f.get_ref(),
-                        prompts_dir.display()
-                    ),
-                );
-            } else {
-                let full = prompts_dir.join(&rel);
-                match std::fs::read_to_string(&full) {
-                    Ok(t) if !t.trim().is_empty() => topics = t.trim().to_string(),
-                    Ok(_) => ctx.problem(
-                        Some(line),
-                        "topics_file",
-                        format!("{} is empty", full.display()),
-                    ),
-                    Err(e) => ctx.problem(
-                        Some(line),
-                        "topics_file",
-                        format!("cannot read {}: {e}", full.display()),
-                    ),
-                }
-            }
-        }
-        (None, None) => {}
-    }
-
-    let list = |items: &[Spanned<String>], key: &str, ctx: &mut Ctx| -> Vec<String> {
-        let mut out = Vec::new();
-        for item in items {
-            let v = item.get_ref().trim();
-            if v.is_empty() {
-                let line = ctx.line(item);
-                ctx.problem(Some(line), key, "contains an empty entry".into());
-            } else {
-                out.push(crate::support::tex::to_unicode(v));
-            }
-        }
-        out
-    };
+    let frequency = frequency(&raw.frequency, &raw.weekday, ctx);
+    let language = language(&raw.language, ctx);
+    check_name(&raw.name, ctx);
+    let topics = topics(&raw.topics, &raw.topics_file, ctx, prompts_dir);
     let authors = list(&raw.authors, "authors", ctx);
     let keywords = list(&raw.keywords, "keywords", ctx);
-
     if raw.topics.is_none()
         && raw.topics_file.is_none()
         && authors.is_empty()
@@ -315,58 +169,10 @@ fn validate(
                 .into(),
         );
     }
-
-    let categories = raw.categories.as_ref().map(|cats| {
-        let mut out = Vec::new();
-        if cats.is_empty() {
-            ctx.problem(
-                None,
-                "categories",
-                "an empty list reads nothing: leave `categories` out for every configured category, or name some".into(),
-            );
-        }
-        for c in cats {
-            let line = ctx.line(c);
-            match Category::parse(c.get_ref()) {
-                Ok(cat) if known.contains(&cat) => out.push(cat),
-                Ok(cat) => {
-                    let nearest = known
-                        .iter()
-                        .map(|k| (strsim::jaro_winkler(k.as_str(), cat.as_str()), k))
-                        .filter(|(score, _)| *score > 0.85)
-                        .max_by(|a, b| a.0.total_cmp(&b.0))
-                        .map(|(_, k)| format!("did you mean `{k}`? "))
-                        .unwrap_or_default();
-                    ctx.problem(
-                        Some(line),
-                        "categories",
-                        format!(
-                            "{cat} is not among the configured categories; {nearest}the configured ones: {}; or add it to [{}] categories in paperboy.toml",
-                            known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
-                            cat.source().as_str()
-                        ),
-                    )
-                }
-                Err(e) => ctx.problem(Some(line), "categories", e.to_string()),
-            }
-        }
-        out
-    });
-
-    let score = |v: &Option<Spanned<i64>>, key: &str, default: i64, ctx: &mut Ctx| -> Score {
-        match v {
-            None => Score::clamped(default),
-            Some(s) => Score::new(*s.get_ref()).unwrap_or_else(|e| {
-                let line = ctx.line(s);
-                ctx.problem(
-                    Some(line),
-                    key,
-                    format!("{e}; use a whole number from 1 to 10"),
-                );
-                Score::clamped(default)
-            }),
-        }
-    };
+    let categories = raw
+        .categories
+        .as_ref()
+        .map(|cats| categories(cats, ctx, known));
     let min_relevance = score(
         &raw.min_relevance,
         "min_relevance",
@@ -374,19 +180,7 @@ fn validate(
         ctx,
     );
     let min_novelty = score(&raw.min_novelty, "min_novelty", DEFAULT_MIN_NOVELTY, ctx);
-    let max_papers = match &raw.max_papers {
-        None => DEFAULT_MAX_PAPERS,
-        Some(m) if (1..=1000).contains(m.get_ref()) => *m.get_ref() as usize,
-        Some(m) => {
-            let line = ctx.line(m);
-            ctx.problem(
-                Some(line),
-                "max_papers",
-                format!("{} is outside 1–1000", m.get_ref()),
-            );
-            DEFAULT_MAX_PAPERS
-        }
-    };
+    let max_papers = max_papers(&raw.max_papers, ctx);
 
     if ctx.problems.len() > before {
         return None;
@@ -412,6 +206,261 @@ fn validate(
         paused: raw.paused.unwrap_or(false),
         examples: Vec::new(),
     })
+}
+
+/// The entry's `email`: required, and a valid address.
+fn email(raw: &Option<Spanned<String>>, ctx: &mut Ctx) -> Option<SubscriberEmail> {
+    match raw {
+        None => {
+            ctx.problem(
+                None,
+                "email",
+                "this [[subscriber]] has no email; add email = \"name@example.org\"".into(),
+            );
+            None
+        }
+        Some(e) => match SubscriberEmail::parse(e.get_ref()) {
+            Ok(v) => Some(v),
+            Err(err) => {
+                let line = ctx.line(e);
+                ctx.problem(Some(line), "email", err.to_string());
+                None
+            }
+        },
+    }
+}
+
+/// The entry's `weekday` (Monday when absent or wrong); checked whatever the frequency.
+fn weekday(raw: &Option<Spanned<String>>, ctx: &mut Ctx) -> chrono::Weekday {
+    match raw {
+        None => chrono::Weekday::Mon,
+        Some(w) => match parse_weekday(w.get_ref()) {
+            Some(d) => d,
+            None => {
+                let line = ctx.line(w);
+                ctx.problem(
+                    Some(line),
+                    "weekday",
+                    format!(
+                        "`{}` is not a weekday; write Mon, Tue, … or Friday",
+                        w.get_ref()
+                    ),
+                );
+                chrono::Weekday::Mon
+            }
+        },
+    }
+}
+
+/// The entry's `frequency` (daily when absent or wrong), weekly ones on its `weekday`.
+fn frequency(
+    raw: &Option<Spanned<String>>,
+    weekday_raw: &Option<Spanned<String>>,
+    ctx: &mut Ctx,
+) -> Frequency {
+    let weekday = weekday(weekday_raw, ctx);
+    match raw.as_ref().map(|f| (f, f.get_ref().trim().to_lowercase())) {
+        None => Frequency::Daily,
+        Some((_, f)) if f == "daily" => Frequency::Daily,
+        Some((_, f)) if f == "weekly" => Frequency::Weekly(weekday),
+        Some((span, f)) => {
+            let line = ctx.line(span);
+            ctx.problem(
+                Some(line),
+                "frequency",
+                format!("`{f}` is not a frequency; write \"daily\" or \"weekly\""),
+            );
+            Frequency::Daily
+        }
+    }
+}
+
+/// The entry's `language` (English when absent or wrong).
+fn language(raw: &Option<Spanned<String>>, ctx: &mut Ctx) -> crate::domain::Language {
+    match raw {
+        None => crate::domain::Language::english(),
+        Some(l) => match crate::domain::Language::parse(l.get_ref()) {
+            Ok(lang) => lang,
+            Err(e) => {
+                let line = ctx.line(l);
+                ctx.problem(Some(line), "language", e.to_string());
+                crate::domain::Language::english()
+            }
+        },
+    }
+}
+
+/// Reports a `name` that is not on one line (it goes into mail headers).
+fn check_name(raw: &Option<Spanned<String>>, ctx: &mut Ctx) {
+    if let Some(n) = raw {
+        if n.get_ref().chars().any(char::is_control) {
+            let line = ctx.line(n);
+            ctx.problem(
+                Some(line),
+                "name",
+                "has a line break or another control character; write the name on one line".into(),
+            );
+        }
+    }
+}
+
+/// The entry's topics, from `topics` or from `topics_file` (never both); empty when neither.
+fn topics(
+    topics: &Option<Spanned<String>>,
+    topics_file: &Option<Spanned<String>>,
+    ctx: &mut Ctx,
+    prompts_dir: &Path,
+) -> String {
+    match (topics, topics_file) {
+        (Some(t), Some(f)) => {
+            let line = ctx.line(f);
+            ctx.problem(
+                Some(line),
+                "topics_file",
+                format!(
+                    "give either `topics` (line {}) or `topics_file`, not both",
+                    ctx.line(t)
+                ),
+            );
+            String::new()
+        }
+        (Some(t), None) => {
+            let topics = t.get_ref().trim().to_string();
+            if topics.is_empty() {
+                let line = ctx.line(t);
+                ctx.problem(
+                    Some(line),
+                    "topics",
+                    "is empty; describe what you want to read about".into(),
+                );
+            }
+            topics
+        }
+        (None, Some(f)) => topics_from_file(f, ctx, prompts_dir),
+        (None, None) => String::new(),
+    }
+}
+
+/// The topics read from `topics_file`, a non-empty file inside `prompts_dir`; empty on a problem.
+fn topics_from_file(f: &Spanned<String>, ctx: &mut Ctx, prompts_dir: &Path) -> String {
+    let line = ctx.line(f);
+    let rel = PathBuf::from(f.get_ref());
+    if rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        ctx.problem(
+            Some(line),
+            "topics_file",
+            format!(
+                "`{}` must be a path inside {}",
+                f.get_ref(),
+                prompts_dir.display()
+            ),
+        );
+        return String::new();
+    }
+    let full = prompts_dir.join(&rel);
+    match std::fs::read_to_string(&full) {
+        Ok(t) if !t.trim().is_empty() => return t.trim().to_string(),
+        Ok(_) => ctx.problem(
+            Some(line),
+            "topics_file",
+            format!("{} is empty", full.display()),
+        ),
+        Err(e) => ctx.problem(
+            Some(line),
+            "topics_file",
+            format!("cannot read {}: {e}", full.display()),
+        ),
+    }
+    String::new()
+}
+
+/// A list of names (`authors`, `keywords`): trimmed, TeX made Unicode, no empty entries.
+fn list(items: &[Spanned<String>], key: &str, ctx: &mut Ctx) -> Vec<String> {
+    let mut out = Vec::new();
+    for item in items {
+        let v = item.get_ref().trim();
+        if v.is_empty() {
+            let line = ctx.line(item);
+            ctx.problem(Some(line), key, "contains an empty entry".into());
+        } else {
+            out.push(crate::support::tex::to_unicode(v));
+        }
+    }
+    out
+}
+
+/// The entry's `categories`: a non-empty list of configured categories.
+fn categories(cats: &[Spanned<String>], ctx: &mut Ctx, known: &[Category]) -> Vec<Category> {
+    let mut out = Vec::new();
+    if cats.is_empty() {
+        ctx.problem(
+            None,
+            "categories",
+            "an empty list reads nothing: leave `categories` out for every configured category, or name some".into(),
+        );
+    }
+    for c in cats {
+        let line = ctx.line(c);
+        match Category::parse(c.get_ref()) {
+            Ok(cat) if known.contains(&cat) => out.push(cat),
+            Ok(cat) => ctx.problem(Some(line), "categories", unconfigured(&cat, known)),
+            Err(e) => ctx.problem(Some(line), "categories", e.to_string()),
+        }
+    }
+    out
+}
+
+/// Why `cat` cannot be picked: it is not configured; the nearest configured one and the list.
+fn unconfigured(cat: &Category, known: &[Category]) -> String {
+    let nearest = known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(k.as_str(), cat.as_str()), k))
+        .filter(|(score, _)| *score > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| format!("did you mean `{k}`? "))
+        .unwrap_or_default();
+    format!(
+        "{cat} is not among the configured categories; {nearest}the configured ones: {}; or add it to [{}] categories in paperboy.toml",
+        known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
+        cat.source().as_str()
+    )
+}
+
+/// A score threshold (`min_relevance`, `min_novelty`): 1 to 10, `default` when absent or wrong.
+fn score(v: &Option<Spanned<i64>>, key: &str, default: i64, ctx: &mut Ctx) -> Score {
+    match v {
+        None => Score::clamped(default),
+        Some(s) => Score::new(*s.get_ref()).unwrap_or_else(|e| {
+            let line = ctx.line(s);
+            ctx.problem(
+                Some(line),
+                key,
+                format!("{e}; use a whole number from 1 to 10"),
+            );
+            Score::clamped(default)
+        }),
+    }
+}
+
+/// The entry's `max_papers`: 1 to 1000, the default when absent or wrong.
+fn max_papers(raw: &Option<Spanned<i64>>, ctx: &mut Ctx) -> usize {
+    match raw {
+        None => DEFAULT_MAX_PAPERS,
+        Some(m) if (1..=1000).contains(m.get_ref()) => *m.get_ref() as usize,
+        Some(m) => {
+            let line = ctx.line(m);
+            ctx.problem(
+                Some(line),
+                "max_papers",
+                format!("{} is outside 1–1000", m.get_ref()),
+            );
+            DEFAULT_MAX_PAPERS
+        }
+    }
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
