@@ -1,6 +1,8 @@
-//! Replies: who sent a message and whether they may change anything, what they asked for, and
-//! the answer. The IMAP side (fetching, flagging, moving) is in `imap.rs`; this is the logic,
-//! which `paperboy inbox parse` runs on a single file too.
+//! Replies: who sent a message and whether they may change anything (`identify`), what they
+//! asked for (`commands`, `reply` for the typed text), applying it (`apply`, `state`, `library`,
+//! `join` for subscribing by mail), and the answer, queued in the outbox with the message's
+//! record. `poll` is one pass over the IMAP mailbox (`mail::imap`); `paperboy inbox parse` runs
+//! the same logic on a single file.
 
 use chrono::NaiveDate;
 use lettre::Address;

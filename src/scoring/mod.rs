@@ -1,6 +1,7 @@
 //! Scoring: a stage of its own. Input: per reader profile, the papers that need a verdict.
 //! Output: verdicts (stored, keyed by paper, profile, model and prompt version) and, for papers
-//! that could not be scored, the reason. Every model call is a row in the spend ledger.
+//! that could not be scored, the reason. Every model call goes through `meter` (the budget
+//! reserved before, a row in the spend ledger after).
 
 pub mod budget;
 mod group;
