@@ -93,16 +93,7 @@ impl Alerts<'_> {
             let (recipient, message_id, bytes) = build_alert(self.from, admin, &subject, body)?;
             let key = AlertKey::Run(report.run_id);
             self.store
-                .call(move |c| {
-                    alerts::create_pending(
-                        c,
-                        key,
-                        recipient.as_ref(),
-                        &message_id,
-                        &subject,
-                        &bytes,
-                    )
-                })
+                .create_pending_alert(key, &recipient, &message_id, &subject, bytes)
                 .await?;
         }
         Ok(self.outbox.drain(self.store).await?.alerts_sent)

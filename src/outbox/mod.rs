@@ -11,7 +11,7 @@ use lettre::Address;
 use tokio_util::sync::CancellationToken;
 
 use crate::mail::{SendError, Transport};
-use crate::store::outbox::{self, Queued};
+use crate::store::outbox::Queued;
 use crate::store::Store;
 
 /// How hard to try before a message waits for the next run.
@@ -89,10 +89,7 @@ impl Outbox {
         let envelope = match self.envelope(to) {
             Ok(e) => e,
             Err(e) => {
-                let (i, msg) = (item.clone(), e.message.clone());
-                store
-                    .call(move |c| outbox::mark_failed(c, &i, &msg, true))
-                    .await?;
+                store.mark_failed(item, &e.message, true).await?;
                 return Ok(Err(e));
             }
         };
@@ -102,15 +99,13 @@ impl Outbox {
             attempt += 1;
             match self.transport.send_raw(&envelope, message).await {
                 Ok(where_) => {
-                    let i = item.clone();
-                    store.call(move |c| outbox::mark_sent(c, &i)).await?;
+                    store.mark_sent(item).await?;
                     return Ok(Ok(where_));
                 }
                 Err(err) => {
                     let retry = err.transient && attempt < attempts && !self.cancel.is_cancelled();
-                    let (i, msg, permanent) = (item.clone(), err.message.clone(), !err.transient);
                     store
-                        .call(move |c| outbox::mark_failed(c, &i, &msg, permanent))
+                        .mark_failed(item, &err.message, !err.transient)
                         .await?;
                     if !retry {
                         tracing::error!(error = %err, transient = err.transient, "could not send");
@@ -127,9 +122,7 @@ impl Outbox {
     /// Sends every alert and answer still pending (this run's, and earlier ones the server
     /// refused for now). Digests are resumed by the run, which reports on each reader.
     pub async fn drain(&self, store: &Store) -> anyhow::Result<Drained> {
-        let pending = store
-            .call(|c| outbox::pending_alerts_and_answers(c))
-            .await?;
+        let pending = store.pending_alerts_and_answers().await?;
         let mut drained = Drained::default();
         for p in pending {
             let Ok(to) = p.recipient.parse::<Address>() else {

@@ -146,14 +146,7 @@ impl Scorer {
                         .map(|p| (p.id.clone(), keyword::score(p, &terms)))
                         .collect();
                     let key = self.key(&job.subscribers[0]);
-                    let to_store = verdicts.clone();
-                    store
-                        .call(move |c| {
-                            let tx = c.transaction()?;
-                            crate::store::verdicts::save(&tx, &key, &to_store, Some(run_id))?;
-                            tx.commit()
-                        })
-                        .await?;
+                    store.save_verdicts(&key, verdicts.clone(), run_id).await?;
                     on_progress(verdicts.len());
                     out.insert(
                         job.profile_hash(),

@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection};
 
-use super::now_utc;
+use super::{now_utc, Store};
 
 /// What an alert is about; at most one alert each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,28 @@ pub fn create_pending(
         params![run, entry, recipient, message_id, subject, message, now_utc()],
     )?;
     Ok(n == 1)
+}
+
+impl Store {
+    /// Records the alert `key` to `recipient` as pending; `false` if there is one already.
+    pub async fn create_pending_alert(
+        &self,
+        key: AlertKey,
+        recipient: &lettre::Address,
+        message_id: &str,
+        subject: &str,
+        message: Vec<u8>,
+    ) -> anyhow::Result<bool> {
+        let (recipient, message_id, subject) = (
+            recipient.clone(),
+            message_id.to_string(),
+            subject.to_string(),
+        );
+        self.call(move |c| {
+            create_pending(c, key, recipient.as_ref(), &message_id, &subject, &message)
+        })
+        .await
+    }
 }
 
 pub struct PendingAlert {

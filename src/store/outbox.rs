@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use rusqlite::Connection;
 
-use super::{alerts, deliveries, inbox};
+use super::{alerts, deliveries, inbox, Store};
 use crate::domain::SubscriberEmail;
 
 /// Which row a queued message is.
@@ -53,6 +53,13 @@ pub fn pending_alerts_and_answers(conn: &Connection) -> rusqlite::Result<Vec<Pen
     Ok(out)
 }
 
+impl Store {
+    /// Alerts and answers not sent yet, alerts first, each oldest first.
+    pub async fn pending_alerts_and_answers(&self) -> anyhow::Result<Vec<Pending>> {
+        self.call(|c| pending_alerts_and_answers(c)).await
+    }
+}
+
 /// The message went out.
 pub fn mark_sent(conn: &mut Connection, item: &Queued) -> rusqlite::Result<()> {
     match item {
@@ -61,6 +68,14 @@ pub fn mark_sent(conn: &mut Connection, item: &Queued) -> rusqlite::Result<()> {
         }
         Queued::Alert(key) => alerts::mark_sent(conn, *key),
         Queued::Answer(id) => inbox::mark_reply(conn, id, inbox::ReplyStatus::Sent),
+    }
+}
+
+impl Store {
+    /// Marks the queued message `item` sent.
+    pub async fn mark_sent(&self, item: &Queued) -> anyhow::Result<()> {
+        let i = item.clone();
+        self.call(move |c| mark_sent(c, &i)).await
     }
 }
 
@@ -78,5 +93,20 @@ pub fn mark_failed(
         Queued::Alert(key) => alerts::mark_failed(conn, *key, error, permanent),
         Queued::Answer(id) if permanent => inbox::mark_reply(conn, id, inbox::ReplyStatus::Failed),
         Queued::Answer(_) => Ok(()),
+    }
+}
+
+impl Store {
+    /// Records a failed attempt to send the queued message `item`: it stays pending (tried again
+    /// later) unless `permanent`.
+    pub async fn mark_failed(
+        &self,
+        item: &Queued,
+        error: &str,
+        permanent: bool,
+    ) -> anyhow::Result<()> {
+        let (i, msg) = (item.clone(), error.to_string());
+        self.call(move |c| mark_failed(c, &i, &msg, permanent))
+            .await
     }
 }

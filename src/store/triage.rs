@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection};
 
-use super::now_utc;
 use super::verdicts::VerdictKey;
+use super::{now_utc, Store};
 use crate::domain::PaperId;
 
 /// Why a pair was kept or dropped.
@@ -76,6 +76,20 @@ pub fn save(
     Ok(())
 }
 
+impl Store {
+    /// Saves the triage `decisions` made under `key` in run `run_id`.
+    pub async fn save_triage(
+        &self,
+        key: &VerdictKey,
+        decisions: Vec<(PaperId, Decision)>,
+        run_id: i64,
+    ) -> anyhow::Result<()> {
+        let key = key.clone();
+        self.call(move |c| save(c, &key, &decisions, Some(run_id)))
+            .await
+    }
+}
+
 /// Stored decisions for `ids` under `key`; rows that do not read back are logged and skipped.
 pub fn load(
     conn: &Connection,
@@ -114,6 +128,18 @@ pub fn load(
         }
     }
     Ok(out)
+}
+
+impl Store {
+    /// Stored triage decisions for `ids` under `key`.
+    pub async fn triage_decisions(
+        &self,
+        key: &VerdictKey,
+        ids: Vec<PaperId>,
+    ) -> anyhow::Result<HashMap<PaperId, Decision>> {
+        let key = key.clone();
+        self.call(move |c| load(c, &key, &ids)).await
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection};
 
-use super::now_utc;
+use super::spend::{self, SpendRow};
+use super::triage::{self, Decision};
+use super::{now_utc, Store};
 use crate::domain::{PaperId, Score, Verdict};
 
 /// The cache key of a verdict besides the paper.
@@ -43,6 +45,65 @@ pub fn save(
         }
     }
     Ok(())
+}
+
+impl Store {
+    /// Saves the `verdicts` made under `key` in run `run_id`, in one transaction.
+    pub async fn save_verdicts(
+        &self,
+        key: &VerdictKey,
+        verdicts: Vec<(PaperId, Verdict)>,
+        run_id: i64,
+    ) -> anyhow::Result<()> {
+        let key = key.clone();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            save(&tx, &key, &verdicts, Some(run_id))?;
+            tx.commit()
+        })
+        .await
+    }
+}
+
+/// What a paid scoring call decided, per reader key: saved with the call's ledger rows.
+#[derive(Debug, Clone)]
+pub enum Decided {
+    /// Title triage decisions.
+    Triage(Vec<(VerdictKey, Vec<(PaperId, Decision)>)>),
+    /// Full verdicts.
+    Verdicts(Vec<(VerdictKey, Vec<(PaperId, Verdict)>)>),
+}
+
+impl Store {
+    /// Records a paid call's ledger `rows` and what it `decided` in run `run_id` in one
+    /// transaction: a crash never keeps a paid answer without its record, or the reverse.
+    pub async fn record_paid_call(
+        &self,
+        rows: Vec<SpendRow>,
+        decided: Decided,
+        run_id: i64,
+    ) -> anyhow::Result<()> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            for row in &rows {
+                spend::record(&tx, row)?;
+            }
+            match &decided {
+                Decided::Triage(saves) => {
+                    for (key, d) in saves {
+                        triage::save(&tx, key, d, Some(run_id))?;
+                    }
+                }
+                Decided::Verdicts(saves) => {
+                    for (key, v) in saves {
+                        save(&tx, key, v, Some(run_id))?;
+                    }
+                }
+            }
+            tx.commit()
+        })
+        .await
+    }
 }
 
 /// Stored verdicts for `ids` under `key`. Rows whose scores are out of range are logged and skipped.

@@ -28,6 +28,7 @@ use crate::domain::problem::{Kind, Problem};
 use crate::domain::Paper;
 use crate::llm::LlmError;
 use crate::store::spend::{SpendRow, Stage};
+use crate::store::verdicts::Decided;
 use crate::store::verdicts::VerdictKey;
 use crate::store::Store;
 
@@ -265,22 +266,10 @@ async fn call(
 
 /// Records a call's ledger rows and what it decided in one transaction, then releases its
 /// budget reservation: a crash never keeps a paid answer without its record, or the reverse.
-async fn record(
-    run: &Run<'_>,
-    paid: Paid,
-    save: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let rows = paid.rows;
+async fn record(run: &Run<'_>, paid: Paid, decided: Decided) -> anyhow::Result<()> {
     let saved = run
         .store
-        .call(move |c| {
-            let tx = c.transaction()?;
-            for row in &rows {
-                crate::store::spend::record(&tx, row)?;
-            }
-            save(&tx)?;
-            tx.commit()
-        })
+        .record_paid_call(paid.rows, decided, run.run_id)
         .await;
     run.scorer.meter.release(paid.reserved).await;
     saved

@@ -8,7 +8,7 @@ use crate::domain::{Paper, PaperId};
 use crate::scoring::prompt::{Prompts, ReaderBlock};
 use crate::scoring::{reply, JobResult};
 use crate::store::triage::{Decision, Reason};
-use crate::store::verdicts::VerdictKey;
+use crate::store::verdicts::{Decided, VerdictKey};
 
 /// Stage 1: decides for each pending pair whether it is worth a full verdict; drops the others
 /// from `pending` (into `results[r].dropped`).
@@ -23,11 +23,7 @@ pub(super) async fn triage<'p>(
     for (r, papers) in pending.iter_mut().enumerate() {
         let reader = &run.readers[r];
         let ids: Vec<PaperId> = papers.iter().map(|p| p.id.clone()).collect();
-        let key = reader.triage_key.clone();
-        let known = run
-            .store
-            .call(move |c| crate::store::triage::load(c, &key, &ids))
-            .await?;
+        let known = run.store.triage_decisions(&reader.triage_key, ids).await?;
         let mut by_keyword = Vec::new();
         for p in papers.drain(..) {
             match known.get(&p.id) {
@@ -55,9 +51,8 @@ pub(super) async fn triage<'p>(
             }
         }
         if !by_keyword.is_empty() {
-            let (key, run_id) = (reader.triage_key.clone(), run.run_id);
             run.store
-                .call(move |c| crate::store::triage::save(c, &key, &by_keyword, Some(run_id)))
+                .save_triage(&reader.triage_key, by_keyword, run.run_id)
                 .await?;
         }
     }
@@ -217,14 +212,7 @@ async fn save_triage<'p>(
         .into_iter()
         .map(|(r, d)| (run.readers[r].triage_key.clone(), d))
         .collect();
-    let run_id = run.run_id;
-    record(run, paid, move |c| {
-        for (key, d) in &saves {
-            crate::store::triage::save(c, key, d, Some(run_id))?;
-        }
-        Ok(())
-    })
-    .await?;
+    record(run, paid, Decided::Triage(saves)).await?;
     Ok(rest)
 }
 
@@ -247,9 +235,8 @@ async fn keep_unanswered<'p>(
         }
     }
     for (r, d) in to_save {
-        let (key, run_id) = (run.readers[r].triage_key.clone(), run.run_id);
         run.store
-            .call(move |c| crate::store::triage::save(c, &key, &d, Some(run_id)))
+            .save_triage(&run.readers[r].triage_key, d, run.run_id)
             .await?;
     }
     Ok(())

@@ -8,7 +8,7 @@ use crate::domain::problem::{Kind, Problem};
 use crate::domain::{Paper, PaperId, Verdict};
 use crate::scoring::prompt::{Prompts, ReaderBlock};
 use crate::scoring::{reply, JobResult};
-use crate::store::verdicts::VerdictKey;
+use crate::store::verdicts::{Decided, VerdictKey};
 
 /// Stage 2: full verdicts for the pending pairs, several readers per call.
 pub(super) async fn verdicts(
@@ -184,14 +184,7 @@ async fn save_verdicts(
         .iter()
         .map(|(&r, v)| (run.readers[r].key.clone(), v.clone()))
         .collect();
-    let run_id = run.run_id;
-    record(run, paid, move |c| {
-        for (key, v) in &saves {
-            crate::store::verdicts::save(c, key, v, Some(run_id))?;
-        }
-        Ok(())
-    })
-    .await?;
+    record(run, paid, Decided::Verdicts(saves)).await?;
     Ok(to_save)
 }
 
