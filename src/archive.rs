@@ -66,10 +66,7 @@ async fn reader_url(
     let Some(base) = config.archive.as_ref().and_then(|a| a.base_url.clone()) else {
         return Ok(None);
     };
-    let email = subscriber.to_string();
-    let key = store
-        .call(move |c| crate::store::archive::key_for(c, &email))
-        .await?;
+    let key = store.archive_key(subscriber).await?;
     Ok(Some(format!("{}/{key}/{path}", base.trim_end_matches('/'))))
 }
 
@@ -122,15 +119,7 @@ pub async fn update(
 
 /// The reader's archive key and the days they have stored pages for.
 async fn key_and_days(store: &Store, email: &str) -> anyhow::Result<(String, Vec<NaiveDate>)> {
-    let e = email.to_string();
-    store
-        .call(move |c| {
-            Ok((
-                crate::store::archive::key_for(c, &e)?,
-                crate::store::archive::days(c, &e)?,
-            ))
-        })
-        .await
+    store.archive_key_and_days(email).await
 }
 
 /// The day pages to write, sorted: every day (`changed` is `None`), or each changed stored day

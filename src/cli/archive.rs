@@ -40,9 +40,7 @@ async fn rebuild(config: Config) -> Result<u8, Failure> {
     )
     .map_err(|e| Failure::usage(anyhow::anyhow!("{}", e.to_string().trim_end())))?;
     let store = open_store(&config)?;
-    let stored = store
-        .call(|c| crate::store::archive::subscribers(c))
-        .await?;
+    let stored = store.archived_subscribers().await?;
     let dir = config.resolve(&archive.dir);
     let mut out = std::io::stdout().lock();
     let (mut days, mut readers) = (0, 0);

@@ -11,7 +11,6 @@ use super::output::{self, table};
 use super::{open_store, Failure, EXIT_OK};
 use crate::app::daemon;
 use crate::config::Config;
-use crate::store::inbox;
 use crate::store::runs::{self, RunSummary};
 
 /// Run as a daemon: on the schedule (and at start) make sure every recent announcement day has
@@ -43,8 +42,7 @@ pub fn status(config: Config, args: StatusArgs) -> Result<u8, Failure> {
     let next = next_run(&config)?;
     let daemon_pid = daemon::running_pid(&daemon::lock_path(&config));
     let recent = store.with(|c| runs::list(c, 5))?;
-    let (last_reply, pending) =
-        store.with(|c| Ok((inbox::last_received_at(c)?, inbox::pending_reply_count(c)?)))?;
+    let (last_reply, pending) = store.inbox_status()?;
     let state = State {
         daemon_pid,
         next,

@@ -193,7 +193,7 @@ fn print_poll_table(report: &PollReport) {
 /// `inbox log`: the messages read from the inbox, newest first.
 fn log(config: &Config, limit: usize, json: bool) -> Result<u8, Failure> {
     let store = super::open_store(config)?;
-    let entries = store.with(|c| crate::store::inbox::log(c, limit))?;
+    let entries = store.inbox_log(limit)?;
     if json {
         println!(
             "{}",

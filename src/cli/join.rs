@@ -11,11 +11,10 @@ use crate::config::Config;
 use crate::domain::SubscriberEmail;
 use crate::inbox::{Inbox, Wanted};
 use crate::store::audit::Actor;
-use crate::store::join;
 
 pub fn pending(config: &Config, json: bool) -> Result<u8, Failure> {
     let store = open_store(config)?;
-    let waiting = store.with(|c| join::awaiting_approval(c))?;
+    let waiting = store.join_requests_awaiting_approval()?;
     if json {
         let v: Vec<serde_json::Value> = waiting
             .iter()
@@ -55,8 +54,7 @@ pub fn pending(config: &Config, json: bool) -> Result<u8, Failure> {
 
 pub async fn approve(config: Config, email: &SubscriberEmail) -> Result<u8, Failure> {
     let app = build_app(config).await?;
-    let e = email.to_string();
-    let Some(req) = app.store.call(move |c| join::confirmed_for(c, &e)).await? else {
+    let Some(req) = app.store.confirmed_join_request(email).await? else {
         return Err(Failure::usage(anyhow::anyhow!(
             "no confirmed request from {email} waits for approval (`paperboy subscribers pending` lists them)"
         )));

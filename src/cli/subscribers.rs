@@ -230,8 +230,7 @@ pub async fn run(config: Config, cmd: SubscribersCmd) -> Result<u8, Failure> {
                 )));
             }
             let store = open_store(&config)?;
-            let e = email.to_string();
-            store.with(|c| crate::store::inbox::rotate(c, &e))?;
+            store.rotate_reply_tokens(&email)?;
             println!("{email}: new reply and unsubscribe addresses; the old ones no longer work");
             Ok(EXIT_OK)
         }

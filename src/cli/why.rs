@@ -91,10 +91,9 @@ fn find_reader(config: &Config, reader: &SubscriberEmail) -> Result<Subscriber, 
 /// The reader's "more/less like" examples, which are part of their profile (and so of the key
 /// their verdicts are stored under).
 async fn examples(app: &App, email: &SubscriberEmail) -> Result<Vec<(bool, String)>, Failure> {
-    let e = email.to_string();
     Ok(app
         .store
-        .call(move |c| crate::store::inbox::examples(c, &e))
+        .examples(email)
         .await?
         .into_iter()
         .map(|e| (e.more, e.title))

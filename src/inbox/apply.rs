@@ -219,11 +219,7 @@ impl Inbox<'_> {
             }
         }
         for ex in examples.iter() {
-            let (e, ex, id) = (email.to_string(), ex.clone(), a.message_id.clone());
-            self.ctx
-                .store
-                .call(move |c| inbox::add_example(c, &e, &ex, &id))
-                .await?;
+            self.ctx.store.add_example(email, ex, &a.message_id).await?;
         }
         Ok((changed, topics_now))
     }
@@ -293,13 +289,7 @@ impl Inbox<'_> {
         current: Option<&Subscriber>,
     ) -> anyhow::Result<Handling> {
         let who = Some(email.to_string());
-        let e = email.to_string();
-        let Some(last) = self
-            .ctx
-            .store
-            .call(move |c| inbox::last_changing_reply(c, &e))
-            .await?
-        else {
+        let Some(last) = self.ctx.store.last_changing_reply(email).await? else {
             return match current {
                 Some(sub) => {
                     let body = format!("Hello {},\n\nThere is nothing to undo.\n", sub.name);
@@ -320,8 +310,7 @@ impl Inbox<'_> {
             };
         };
         // The last change was itself an undo: undoing it would re-apply what was reverted.
-        let l = last.clone();
-        if self.ctx.store.call(move |c| inbox::was_undo(c, &l)).await? {
+        if self.ctx.store.was_undo(&last).await? {
             if let Some(sub) = current {
                 let body = format!(
                     "Hello {},\n\nYour last change was an undo; it cannot be undone by reply. Write the command you want instead (reply \"help\" for the list).\n",
@@ -370,12 +359,7 @@ impl Inbox<'_> {
         email: &SubscriberEmail,
         last: String,
     ) -> anyhow::Result<Vec<String>> {
-        let (e, l) = (email.to_string(), last.clone());
-        let rows = self
-            .ctx
-            .store
-            .call(move |c| crate::store::audit::history(c, &e))
-            .await?;
+        let rows = self.ctx.store.audit_history(email).await?;
         let row = rows
             .into_iter()
             .rev()
@@ -405,19 +389,11 @@ impl Inbox<'_> {
                 ));
             }
         }
-        let (e, l2) = (email.to_string(), l.clone());
-        let removed = self
-            .ctx
-            .store
-            .call(move |c| inbox::remove_examples_of(c, &e, &l2))
-            .await?;
+        let removed = self.ctx.store.remove_examples_of(email, &last).await?;
         if removed > 0 {
             what.push(format!("forgot {removed} example paper(s)"));
         }
-        self.ctx
-            .store
-            .call(move |c| inbox::mark_undone(c, &l))
-            .await?;
+        self.ctx.store.mark_undone(&last).await?;
         Ok(what)
     }
 

@@ -10,7 +10,7 @@ use super::commands::{self, Parsed};
 use super::message::{self, addresses_in, automatic, ids_of, sent_text};
 use super::{body_text, join, reply, Analysis, Auth, Inbox, MAX_COMMANDS, MAX_LINES, MAX_SIZE};
 use crate::domain::SubscriberEmail;
-use crate::store::{deliveries, inbox};
+use crate::store::deliveries;
 use crate::support::text::hex;
 
 /// The tokens in the addresses a message was sent to, by kind.
@@ -113,10 +113,7 @@ impl Inbox<'_> {
             return Ok(None);
         }
         if let Some(t) = tokens.unsubscribe.first().cloned() {
-            a.auth = match store
-                .call(move |c| inbox::who_has(c, &t, inbox::TokenKind::Unsubscribe))
-                .await?
-            {
+            a.auth = match store.unsubscribe_token_holder(&t).await? {
                 Some(s) => Auth::Unsubscribe {
                     by_owner: a.from.as_deref() == Some(s.as_str()),
                     email: SubscriberEmail::parse(&s).context("stored subscriber")?,
@@ -127,10 +124,7 @@ impl Inbox<'_> {
         }
         let mut by_token = None;
         if let Some(t) = tokens.reply.first().cloned() {
-            match store
-                .call(move |c| inbox::who_has(c, &t, inbox::TokenKind::Reply))
-                .await?
-            {
+            match store.reply_token_holder(&t).await? {
                 Some(s) => by_token = Some(s),
                 None => {
                     a.auth = Auth::Rejected("the reply address carries an unknown token".into());
@@ -170,12 +164,7 @@ impl Inbox<'_> {
         refs.extend(ids_of(msg.references()));
         for r in refs.iter().rev() {
             let id = format!("<{r}>");
-            if let Some(found) = self
-                .ctx
-                .store
-                .call(move |c| inbox::digest_by_message_id(c, &id))
-                .await?
-            {
+            if let Some(found) = self.ctx.store.digest_by_message_id(&id).await? {
                 return Ok(Some(found));
             }
         }

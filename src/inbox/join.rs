@@ -11,7 +11,7 @@ use crate::domain::SubscriberEmail;
 use crate::inbox::templates::fill;
 use crate::mail::message::build_notice;
 use crate::store::audit::Actor;
-use crate::store::join::{self, JoinRequest};
+use crate::store::join::JoinRequest;
 use crate::subscribers::admin::Change;
 use crate::subscribers::edit::FieldValue;
 
@@ -135,11 +135,11 @@ impl Inbox<'_> {
             ));
         }
         let now = self.ctx.clock.now();
-        let (e, since) = (email.to_string(), now - chrono::Duration::days(1));
+        let since = now - chrono::Duration::days(1);
         let (mine, all) = self
             .ctx
             .store
-            .call(move |c| join::counts_since(c, &e, since))
+            .join_request_counts_since(email, since)
             .await?;
         if mine >= i64::from(cfg.per_address_per_day) || all >= i64::from(cfg.per_day) {
             tracing::warn!(address = %email, mine, all, "subscribe requests over the daily limit; no confirmation sent");
@@ -152,11 +152,11 @@ impl Inbox<'_> {
         }
         let wanted = subscribe_request(&a.text).unwrap_or_default();
         let fields = serde_json::to_string(&wanted)?;
-        let (e, hours) = (email.to_string(), cfg.valid_hours);
+        let hours = cfg.valid_hours;
         let token = self
             .ctx
             .store
-            .call(move |c| join::create(c, &e, &fields, now, i64::from(hours)))
+            .create_join_request(email, &fields, now, i64::from(hours))
             .await?;
         let reply = Address::new(
             format!("{}+join-{token}", self.reply_base.user()),
@@ -191,8 +191,7 @@ impl Inbox<'_> {
         a: &Analysis,
         token: &str,
     ) -> anyhow::Result<Handling> {
-        let t = token.to_string();
-        let Some(req) = self.ctx.store.call(move |c| join::by_token(c, &t)).await? else {
+        let Some(req) = self.ctx.store.join_request(token).await? else {
             return Ok((
                 Outcome::Rejected,
                 "an unknown confirmation token".into(),
@@ -225,10 +224,9 @@ impl Inbox<'_> {
             .map(|e| e < self.ctx.clock.now())
             .unwrap_or(true);
         if expired {
-            let t = req.token.clone();
             self.ctx
                 .store
-                .call(move |c| join::set_status(c, &t, "expired"))
+                .set_join_status(&req.token, "expired")
                 .await?;
             return Ok((
                 Outcome::Rejected,
@@ -238,10 +236,9 @@ impl Inbox<'_> {
             ));
         }
         if self.ctx.config.subscribe.approve {
-            let t = req.token.clone();
             self.ctx
                 .store
-                .call(move |c| join::set_status(c, &t, "confirmed"))
+                .set_join_status(&req.token, "confirmed")
                 .await?;
             let to: Address = req.email.parse()?;
             let note = self.subscription_note(&to, "Thank you: your request is confirmed. The person who runs paperboy for the lab will approve it, and the digest starts then.")?;
@@ -286,11 +283,7 @@ impl Inbox<'_> {
         }
         self.subs
             .apply(self.ctx.store, &email, Change::SelfSubscribe(fields), actor)?;
-        let t = req.token.clone();
-        self.ctx
-            .store
-            .call(move |c| join::set_status(c, &t, "added"))
-            .await?;
+        self.ctx.store.set_join_status(&req.token, "added").await?;
         let sub = self
             .current(&email)?
             .ok_or_else(|| anyhow::anyhow!("{email} was added but cannot be read back"))?;

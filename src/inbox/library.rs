@@ -40,14 +40,10 @@ impl Inbox<'_> {
             topics_line: library::keyword_line(&proposal),
             proposal,
         };
-        let (e, id, json) = (
-            sub.email.to_string(),
-            a.message_id.clone(),
-            serde_json::to_string(&plan)?,
-        );
+        let json = serde_json::to_string(&plan)?;
         self.ctx
             .store
-            .call(move |c| crate::store::library::save_pending(c, &e, &id, &json))
+            .save_pending_library(&sub.email, &a.message_id, &json)
             .await?;
         let body = format!(
             "Hello {},\n\nFrom your library ({} entries) I would:\n{}\nReply \"yes\" to apply this (within a week); otherwise nothing changes.\n",
@@ -74,11 +70,10 @@ impl Inbox<'_> {
         let who = Some(sub.email.to_string());
         let since = (self.ctx.clock.now() - chrono::Duration::days(7))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let e = sub.email.to_string();
         let pending = self
             .ctx
             .store
-            .call(move |c| crate::store::library::latest_pending(c, &e, &since))
+            .latest_pending_library(&sub.email, &since)
             .await?;
         let Some((row, json)) = pending else {
             let body = format!(

@@ -30,7 +30,6 @@ use crate::domain::SubscriberEmail;
 use crate::mail::message::build_answer;
 use crate::scoring::Scorer;
 use crate::store::audit::Actor;
-use crate::store::inbox;
 use crate::store::Store;
 use crate::subscribers::admin::{Change, Subscribers};
 use crate::subscribers::edit::FieldValue;
@@ -253,10 +252,7 @@ impl<'a> Inbox<'a> {
             Err(e) => Analysis::unreadable(raw, format!("{e:#}")),
         };
         let id = a.message_id.clone();
-        let seen = {
-            let id = id.clone();
-            self.ctx.store.call(move |c| inbox::inbound(c, &id)).await?
-        };
+        let seen = self.ctx.store.inbound(&id).await?;
         if let Some(prev) = seen {
             return Ok(Handled {
                 message_id: id,
@@ -352,28 +348,16 @@ impl<'a> Inbox<'a> {
         subscriber: Option<String>,
         answer: Option<(String, Vec<u8>)>,
     ) -> anyhow::Result<bool> {
-        let (id, from, sub, out, det) = (
-            a.message_id.clone(),
-            a.from.clone(),
-            subscriber,
-            outcome,
-            detail.to_string(),
-        );
         self.ctx
             .store
-            .call(move |c| {
-                inbox::record_inbound(
-                    c,
-                    &id,
-                    from.as_deref(),
-                    sub.as_deref(),
-                    out.as_str(),
-                    Some(&det),
-                    answer
-                        .as_ref()
-                        .map(|(to, m): &(String, Vec<u8>)| (to.as_str(), m.as_slice())),
-                )
-            })
+            .record_inbound(
+                &a.message_id,
+                a.from.as_deref(),
+                subscriber.as_deref(),
+                outcome.as_str(),
+                detail,
+                answer,
+            )
             .await
     }
 
@@ -472,12 +456,7 @@ impl<'a> Inbox<'a> {
     }
 
     pub async fn reply_addresses(&self, email: &SubscriberEmail) -> anyhow::Result<ReplyAddresses> {
-        let e = email.to_string();
-        let token = self
-            .ctx
-            .store
-            .call(move |c| inbox::tokens_for(c, &e))
-            .await?;
+        let token = self.ctx.store.reply_tokens(email).await?;
         Ok(ReplyAddresses::new(&self.reply_base, &token))
     }
 }

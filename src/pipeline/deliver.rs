@@ -223,10 +223,6 @@ pub async fn reply_addresses(
         return Ok(None);
     }
     let base = app.config.reply_address().map_err(|e| anyhow::anyhow!(e))?;
-    let e = email.to_string();
-    let token = app
-        .store
-        .call(move |c| crate::store::inbox::tokens_for(c, &e))
-        .await?;
+    let token = app.store.reply_tokens(email).await?;
     Ok(Some(crate::domain::ReplyAddresses::new(&base, &token)))
 }

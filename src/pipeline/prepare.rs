@@ -257,10 +257,9 @@ impl Day<'_> {
 /// `sub` with their "more like this" examples from the inbox.
 async fn with_examples(app: &App, sub: &Subscriber) -> anyhow::Result<Subscriber> {
     let mut sub = sub.clone();
-    let email = sub.email.to_string();
     sub.examples = app
         .store
-        .call(move |c| crate::store::inbox::examples(c, &email))
+        .examples(&sub.email)
         .await?
         .into_iter()
         .map(|e| (e.more, e.title))

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension as _};
 
-use super::now_utc;
+use super::{now_utc, Store};
 
 /// The reader's archive key, made (128 random bits) the first time it is asked for.
 pub fn key_for(conn: &Connection, subscriber: &str) -> rusqlite::Result<String> {
@@ -27,6 +27,24 @@ pub fn key_for(conn: &Connection, subscriber: &str) -> rusqlite::Result<String> 
         [subscriber],
         |r| r.get(0),
     )
+}
+
+impl Store {
+    /// The reader's archive key, made the first time it is asked for.
+    pub async fn archive_key(&self, subscriber: &str) -> anyhow::Result<String> {
+        let s = subscriber.to_string();
+        self.call(move |c| key_for(c, &s)).await
+    }
+
+    /// The reader's archive key and the days they have stored pages for, oldest first.
+    pub async fn archive_key_and_days(
+        &self,
+        subscriber: &str,
+    ) -> anyhow::Result<(String, Vec<NaiveDate>)> {
+        let s = subscriber.to_string();
+        self.call(move |c| Ok((key_for(c, &s)?, days(c, &s)?)))
+            .await
+    }
 }
 
 /// The days the reader has a stored page for, oldest first.
@@ -65,4 +83,11 @@ pub fn subscribers(conn: &Connection) -> rusqlite::Result<Vec<String>> {
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
     Ok(out)
+}
+
+impl Store {
+    /// Everyone with a stored page, for a rebuild.
+    pub async fn archived_subscribers(&self) -> anyhow::Result<Vec<String>> {
+        self.call(|c| subscribers(c)).await
+    }
 }

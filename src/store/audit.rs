@@ -1,6 +1,7 @@
 use rusqlite::{params, Connection};
 
-use super::now_utc;
+use super::{now_utc, Store};
+use crate::domain::SubscriberEmail;
 
 /// Who made a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +60,27 @@ pub fn record(
     Ok(conn.last_insert_rowid())
 }
 
+impl Store {
+    /// Audits a change to `subscriber`; when they are gone afterwards (`after` is `None`), their
+    /// reply and unsubscribe addresses stop working.
+    pub fn record_change(
+        &self,
+        actor: &Actor,
+        subscriber: &SubscriberEmail,
+        action: &str,
+        before: Option<&serde_json::Value>,
+        after: Option<&serde_json::Value>,
+    ) -> anyhow::Result<()> {
+        self.with(|c| {
+            record(c, actor, subscriber.as_str(), action, before, after)?;
+            if after.is_none() {
+                super::inbox::forget(c, subscriber.as_str())?;
+            }
+            Ok(())
+        })
+    }
+}
+
 /// The changes to one subscriber, oldest first.
 pub fn history(conn: &Connection, subscriber: &str) -> rusqlite::Result<Vec<AuditRow>> {
     let mut stmt = conn.prepare(
@@ -78,4 +100,20 @@ pub fn history(conn: &Connection, subscriber: &str) -> rusqlite::Result<Vec<Audi
         })
     })?;
     rows.collect()
+}
+
+impl Store {
+    /// The changes to one subscriber, oldest first.
+    pub async fn audit_history(
+        &self,
+        subscriber: &SubscriberEmail,
+    ) -> anyhow::Result<Vec<AuditRow>> {
+        let s = subscriber.to_string();
+        self.call(move |c| history(c, &s)).await
+    }
+
+    /// The changes to one subscriber, oldest first (for synchronous callers).
+    pub fn audit_history_now(&self, subscriber: &SubscriberEmail) -> anyhow::Result<Vec<AuditRow>> {
+        self.with(|c| history(c, subscriber.as_str()))
+    }
 }

@@ -2,8 +2,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::now_utc;
-use crate::domain::ReplyTokens;
+use super::{now_utc, Store};
+use crate::domain::{ReplyTokens, SubscriberEmail};
 
 /// Which of a reader's tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +40,14 @@ pub fn tokens_for(conn: &Connection, subscriber: &str) -> rusqlite::Result<Reply
     )
 }
 
+impl Store {
+    /// The reader's reply and unsubscribe tokens, created on first use.
+    pub async fn reply_tokens(&self, subscriber: &SubscriberEmail) -> anyhow::Result<ReplyTokens> {
+        let s = subscriber.to_string();
+        self.call(move |c| tokens_for(c, &s)).await
+    }
+}
+
 /// Whose token of `kind` this is. Every stored token is compared in constant time, so the
 /// answer's timing says nothing about how close a guess was.
 pub fn who_has(
@@ -65,6 +73,21 @@ pub fn who_has(
     Ok(found)
 }
 
+impl Store {
+    /// Who holds reply token `token`, if anyone.
+    pub async fn reply_token_holder(&self, token: &str) -> anyhow::Result<Option<String>> {
+        let t = token.to_string();
+        self.call(move |c| who_has(c, &t, TokenKind::Reply)).await
+    }
+
+    /// Who holds unsubscribe token `token`, if anyone.
+    pub async fn unsubscribe_token_holder(&self, token: &str) -> anyhow::Result<Option<String>> {
+        let t = token.to_string();
+        self.call(move |c| who_has(c, &t, TokenKind::Unsubscribe))
+            .await
+    }
+}
+
 /// New tokens for the reader: the old reply and unsubscribe addresses stop working.
 pub fn rotate(conn: &Connection, subscriber: &str) -> rusqlite::Result<ReplyTokens> {
     conn.execute(
@@ -72,6 +95,13 @@ pub fn rotate(conn: &Connection, subscriber: &str) -> rusqlite::Result<ReplyToke
         [subscriber],
     )?;
     tokens_for(conn, subscriber)
+}
+
+impl Store {
+    /// New tokens for the reader: the old reply and unsubscribe addresses stop working.
+    pub fn rotate_reply_tokens(&self, subscriber: &SubscriberEmail) -> anyhow::Result<ReplyTokens> {
+        self.with(|c| rotate(c, subscriber.as_str()))
+    }
 }
 
 /// The reader is gone: their tokens die with them.
@@ -96,6 +126,17 @@ pub fn digest_by_message_id(
     .optional()
 }
 
+impl Store {
+    /// The subscriber and day of the digest with this Message-ID (`<…>` included), if we sent one.
+    pub async fn digest_by_message_id(
+        &self,
+        message_id: &str,
+    ) -> anyhow::Result<Option<(String, String)>> {
+        let id = message_id.to_string();
+        self.call(move |c| digest_by_message_id(c, &id)).await
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inbound {
     pub message_id: String,
@@ -116,6 +157,14 @@ pub fn inbound(conn: &Connection, message_id: &str) -> rusqlite::Result<Option<I
         },
     )
     .optional()
+}
+
+impl Store {
+    /// The message with this Message-ID, if it was handled before.
+    pub async fn inbound(&self, message_id: &str) -> anyhow::Result<Option<Inbound>> {
+        let id = message_id.to_string();
+        self.call(move |c| inbound(c, &id)).await
+    }
 }
 
 /// Records a handled message (and the answer to send). Returns `false` when it was handled before.
@@ -145,6 +194,42 @@ pub fn record_inbound(
         ],
     )?;
     Ok(n == 1)
+}
+
+impl Store {
+    /// Records a handled message (and the answer to send: recipient, message). Returns `false`
+    /// when it was handled before.
+    pub async fn record_inbound(
+        &self,
+        message_id: &str,
+        sender: Option<&str>,
+        subscriber: Option<&str>,
+        outcome: &str,
+        detail: &str,
+        answer: Option<(String, Vec<u8>)>,
+    ) -> anyhow::Result<bool> {
+        let (id, sender, subscriber, outcome, detail) = (
+            message_id.to_string(),
+            sender.map(str::to_string),
+            subscriber.map(str::to_string),
+            outcome.to_string(),
+            detail.to_string(),
+        );
+        self.call(move |c| {
+            record_inbound(
+                c,
+                &id,
+                sender.as_deref(),
+                subscriber.as_deref(),
+                &outcome,
+                Some(&detail),
+                answer
+                    .as_ref()
+                    .map(|(to, m): &(String, Vec<u8>)| (to.as_str(), m.as_slice())),
+            )
+        })
+        .await
+    }
 }
 
 /// Answers recorded but not yet sent: (message_id, recipient, message).
@@ -207,6 +292,23 @@ pub fn add_example(
     Ok(())
 }
 
+impl Store {
+    /// Adds (or updates) one of the reader's "more/less like" examples, from reply `message_id`.
+    pub async fn add_example(
+        &self,
+        subscriber: &SubscriberEmail,
+        example: &Example,
+        message_id: &str,
+    ) -> anyhow::Result<()> {
+        let (s, ex, id) = (
+            subscriber.to_string(),
+            example.clone(),
+            message_id.to_string(),
+        );
+        self.call(move |c| add_example(c, &s, &ex, &id)).await
+    }
+}
+
 pub fn examples(conn: &Connection, subscriber: &str) -> rusqlite::Result<Vec<Example>> {
     let mut stmt = conn
         .prepare("SELECT paper_id, more, title FROM examples WHERE subscriber = ?1 ORDER BY id")?;
@@ -220,6 +322,14 @@ pub fn examples(conn: &Connection, subscriber: &str) -> rusqlite::Result<Vec<Exa
     rows.collect()
 }
 
+impl Store {
+    /// The reader's "more/less like" examples, oldest first.
+    pub async fn examples(&self, subscriber: &SubscriberEmail) -> anyhow::Result<Vec<Example>> {
+        let s = subscriber.to_string();
+        self.call(move |c| examples(c, &s)).await
+    }
+}
+
 /// Removes the examples a reply added; returns how many.
 pub fn remove_examples_of(
     conn: &Connection,
@@ -230,6 +340,18 @@ pub fn remove_examples_of(
         "DELETE FROM examples WHERE subscriber = ?1 AND message_id = ?2",
         params![subscriber, message_id],
     )
+}
+
+impl Store {
+    /// Removes the examples reply `message_id` added; returns how many.
+    pub async fn remove_examples_of(
+        &self,
+        subscriber: &SubscriberEmail,
+        message_id: &str,
+    ) -> anyhow::Result<usize> {
+        let (s, id) = (subscriber.to_string(), message_id.to_string());
+        self.call(move |c| remove_examples_of(c, &s, &id)).await
+    }
 }
 
 /// The Message-ID of the latest reply from `subscriber` that changed something (not an undo).
@@ -245,6 +367,17 @@ pub fn last_changing_reply(
     .optional()
 }
 
+impl Store {
+    /// The Message-ID of the reader's latest reply that changed something (not an undo).
+    pub async fn last_changing_reply(
+        &self,
+        subscriber: &SubscriberEmail,
+    ) -> anyhow::Result<Option<String>> {
+        let s = subscriber.to_string();
+        self.call(move |c| last_changing_reply(c, &s)).await
+    }
+}
+
 /// Whether this reply was itself an `undo` (an undo of an undo is refused).
 pub fn was_undo(conn: &Connection, message_id: &str) -> rusqlite::Result<bool> {
     conn.query_row(
@@ -256,6 +389,14 @@ pub fn was_undo(conn: &Connection, message_id: &str) -> rusqlite::Result<bool> {
     .map(|v| v.unwrap_or(false))
 }
 
+impl Store {
+    /// Whether reply `message_id` was itself an `undo`.
+    pub async fn was_undo(&self, message_id: &str) -> anyhow::Result<bool> {
+        let id = message_id.to_string();
+        self.call(move |c| was_undo(c, &id)).await
+    }
+}
+
 /// Marks a reply as undone, so the next `undo` goes one further back.
 pub fn mark_undone(conn: &Connection, message_id: &str) -> rusqlite::Result<()> {
     conn.execute(
@@ -263,6 +404,14 @@ pub fn mark_undone(conn: &Connection, message_id: &str) -> rusqlite::Result<()> 
         [message_id],
     )?;
     Ok(())
+}
+
+impl Store {
+    /// Marks reply `message_id` as undone.
+    pub async fn mark_undone(&self, message_id: &str) -> anyhow::Result<()> {
+        let id = message_id.to_string();
+        self.call(move |c| mark_undone(c, &id)).await
+    }
 }
 
 /// One message read from the inbox, for `paperboy inbox log`.
@@ -297,6 +446,13 @@ pub fn log(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<LogEntry>> {
     rows.collect()
 }
 
+impl Store {
+    /// The latest `limit` messages read from the inbox, newest first.
+    pub fn inbox_log(&self, limit: usize) -> anyhow::Result<Vec<LogEntry>> {
+        self.with(|c| log(c, limit))
+    }
+}
+
 /// The row number of an inbox entry (for keying its alert).
 pub fn entry_number(conn: &Connection, message_id: &str) -> rusqlite::Result<Option<i64>> {
     conn.query_row(
@@ -319,6 +475,13 @@ pub fn pending_reply_count(conn: &Connection) -> rusqlite::Result<i64> {
         [],
         |r| r.get(0),
     )
+}
+
+impl Store {
+    /// When the newest message read from the inbox arrived, and how many answers wait to be sent.
+    pub fn inbox_status(&self) -> anyhow::Result<(Option<String>, i64)> {
+        self.with(|c| Ok((last_received_at(c)?, pending_reply_count(c)?)))
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension as _};
 
-use super::now_utc;
+use super::{now_utc, Store};
+use crate::domain::SubscriberEmail;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JoinRequest {
@@ -40,6 +41,21 @@ pub fn create(
     Ok(token)
 }
 
+impl Store {
+    /// Records a subscribe request from `email`, valid for `valid_hours`; returns its one-time token.
+    pub async fn create_join_request(
+        &self,
+        email: &SubscriberEmail,
+        fields: &str,
+        now: DateTime<Utc>,
+        valid_hours: i64,
+    ) -> anyhow::Result<String> {
+        let (e, fields) = (email.to_string(), fields.to_string());
+        self.call(move |c| create(c, &e, &fields, now, valid_hours))
+            .await
+    }
+}
+
 /// Requests made for `email` since `since` (for the rate limit), and in all since `since`.
 pub fn counts_since(
     conn: &Connection,
@@ -60,6 +76,18 @@ pub fn counts_since(
     Ok((mine, all))
 }
 
+impl Store {
+    /// Subscribe requests made for `email` since `since`, and in all since `since`.
+    pub async fn join_request_counts_since(
+        &self,
+        email: &SubscriberEmail,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<(i64, i64)> {
+        let e = email.to_string();
+        self.call(move |c| counts_since(c, &e, since)).await
+    }
+}
+
 /// The request with this token (compared in constant time with every stored one).
 pub fn by_token(conn: &Connection, token: &str) -> rusqlite::Result<Option<JoinRequest>> {
     let mut stmt = conn.prepare(
@@ -74,6 +102,14 @@ pub fn by_token(conn: &Connection, token: &str) -> rusqlite::Result<Option<JoinR
         }
     }
     Ok(found)
+}
+
+impl Store {
+    /// The subscribe request with this token, if any.
+    pub async fn join_request(&self, token: &str) -> anyhow::Result<Option<JoinRequest>> {
+        let t = token.to_string();
+        self.call(move |c| by_token(c, &t)).await
+    }
 }
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<JoinRequest> {
@@ -95,6 +131,14 @@ pub fn set_status(conn: &Connection, token: &str, status: &str) -> rusqlite::Res
     Ok(())
 }
 
+impl Store {
+    /// Sets the status of the subscribe request with this token.
+    pub async fn set_join_status(&self, token: &str, status: &'static str) -> anyhow::Result<()> {
+        let t = token.to_string();
+        self.call(move |c| set_status(c, &t, status)).await
+    }
+}
+
 /// Confirmed requests waiting for the admin's approval, oldest first.
 pub fn awaiting_approval(conn: &Connection) -> rusqlite::Result<Vec<JoinRequest>> {
     let mut stmt = conn.prepare(
@@ -103,6 +147,13 @@ pub fn awaiting_approval(conn: &Connection) -> rusqlite::Result<Vec<JoinRequest>
     )?;
     let rows = stmt.query_map([], row)?;
     rows.collect()
+}
+
+impl Store {
+    /// Confirmed subscribe requests waiting for the admin's approval, oldest first.
+    pub fn join_requests_awaiting_approval(&self) -> anyhow::Result<Vec<JoinRequest>> {
+        self.with(|c| awaiting_approval(c))
+    }
 }
 
 /// The confirmed request of `email` awaiting approval, if any.
@@ -114,4 +165,15 @@ pub fn confirmed_for(conn: &Connection, email: &str) -> rusqlite::Result<Option<
         row,
     )
     .optional()
+}
+
+impl Store {
+    /// The confirmed subscribe request of `email` awaiting approval, if any.
+    pub async fn confirmed_join_request(
+        &self,
+        email: &SubscriberEmail,
+    ) -> anyhow::Result<Option<JoinRequest>> {
+        let e = email.to_string();
+        self.call(move |c| confirmed_for(c, &e)).await
+    }
 }

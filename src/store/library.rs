@@ -2,7 +2,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension as _};
 
-use super::now_utc;
+use super::{now_utc, Store};
+use crate::domain::SubscriberEmail;
 
 pub fn save_pending(
     conn: &Connection,
@@ -15,6 +16,23 @@ pub fn save_pending(
         params![subscriber, message_id, plan, now_utc()],
     )?;
     Ok(())
+}
+
+impl Store {
+    /// Keeps the reader's proposed library import (`plan`, JSON) until they say "yes".
+    pub async fn save_pending_library(
+        &self,
+        subscriber: &SubscriberEmail,
+        message_id: &str,
+        plan: &str,
+    ) -> anyhow::Result<()> {
+        let (s, id, plan) = (
+            subscriber.to_string(),
+            message_id.to_string(),
+            plan.to_string(),
+        );
+        self.call(move |c| save_pending(c, &s, &id, &plan)).await
+    }
 }
 
 /// The reader's latest pending import since `since` (RFC 3339): (row id, plan JSON).
@@ -30,6 +48,18 @@ pub fn latest_pending(
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
     .optional()
+}
+
+impl Store {
+    /// The reader's latest pending library import since `since` (RFC 3339): (row id, plan JSON).
+    pub async fn latest_pending_library(
+        &self,
+        subscriber: &SubscriberEmail,
+        since: &str,
+    ) -> anyhow::Result<Option<(i64, String)>> {
+        let (s, since) = (subscriber.to_string(), since.to_string());
+        self.call(move |c| latest_pending(c, &s, &since)).await
+    }
 }
 
 pub fn mark_applied(conn: &Connection, id: i64) -> rusqlite::Result<()> {

@@ -9,7 +9,7 @@ use super::{parse, SubscribersError};
 use crate::config::Config;
 use crate::domain::Subscriber;
 use crate::domain::SubscriberEmail;
-use crate::store::audit::{self, Actor};
+use crate::store::audit::Actor;
 use crate::store::Store;
 
 #[derive(Debug, Clone)]
@@ -157,21 +157,14 @@ impl<'a> Subscribers<'a> {
             });
         }
         file.save()?;
-        store.with(|c| {
-            audit::record(
-                c,
-                actor,
-                email.as_str(),
-                &action,
-                before_json.as_ref(),
-                after_json.as_ref(),
-            )?;
-            // A removed reader's reply and unsubscribe addresses stop working.
-            if after_json.is_none() {
-                crate::store::inbox::forget(c, email.as_str())?;
-            }
-            Ok(())
-        })?;
+        // A removed reader's reply and unsubscribe addresses stop working.
+        store.record_change(
+            actor,
+            email,
+            &action,
+            before_json.as_ref(),
+            after_json.as_ref(),
+        )?;
         Ok(Applied {
             action,
             before,

@@ -9,7 +9,6 @@ use crate::cli::output::{self, table};
 use crate::cli::{open_store, Failure, EXIT_OK};
 use crate::config::Config;
 use crate::domain::{Subscriber, SubscriberEmail};
-use crate::store::audit;
 use crate::store::deliveries::{self, Delivery};
 use crate::store::spend::{self, Totals};
 use crate::subscribers::admin::Subscribers;
@@ -215,7 +214,7 @@ fn activity_lines(last: Option<&Delivery>, month: &Totals) -> Vec<(&'static str,
 /// `subscribers history`: the audited changes to one subscriber, with what each changed.
 pub(super) fn history(config: &Config, email: &SubscriberEmail, json: bool) -> Result<u8, Failure> {
     let store = open_store(config)?;
-    let rows = store.with(|c| audit::history(c, email.as_str()))?;
+    let rows = store.audit_history_now(email)?;
     if json {
         let v: Vec<serde_json::Value> = rows
             .iter()
