@@ -110,7 +110,7 @@ async fn arm(
 pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
     let lock = acquire_lock(lock_path(&app.config))?;
     tracing::info!(lock = %lock.path.display(), pid = std::process::id(), "paperboy daemon starting");
-    let stale = app.store.call(|c| runs::interrupt_stale(c)).await?;
+    let stale = app.store.interrupt_stale_runs().await?;
     if stale > 0 {
         tracing::warn!(
             runs = stale,
@@ -256,7 +256,7 @@ pub async fn catch_up(app: &App) -> anyhow::Result<bool> {
         if app.cancel.is_cancelled() {
             break;
         }
-        let mut complete = app.store.call(move |c| runs::day_complete(c, day)).await?;
+        let mut complete = app.store.day_complete(day).await?;
         if complete && day == today {
             // Someone subscribed after today's run: today's digest is still theirs. (Past days
             // are not sent to newcomers.)
@@ -283,7 +283,7 @@ pub async fn catch_up(app: &App) -> anyhow::Result<bool> {
         }
         run_day(app, day, day == today).await?;
         ran += 1;
-        if !app.store.call(move |c| runs::day_complete(c, day)).await? {
+        if !app.store.day_complete(day).await? {
             all_done = false;
         }
     }

@@ -71,13 +71,8 @@ pub async fn import(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let proposal = &plan.proposal;
-    let (e, ids, today) = (
-        email.to_string(),
-        proposal.arxiv.clone(),
-        app.clock.now().date_naive(),
-    );
     app.store
-        .call(move |c| crate::store::deliveries::remember_known(c, &e, &ids, today))
+        .remember_known(email, proposal.arxiv.clone(), app.clock.now().date_naive())
         .await?;
     let _ = writeln!(out, "Applied (audit: import-library).");
     Ok(EXIT_OK)

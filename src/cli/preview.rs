@@ -14,8 +14,7 @@ use crate::digest::{render_html, render_text};
 use crate::domain::SubscriberEmail;
 use crate::mail::message::{as_test, new_message_id};
 use crate::pipeline::{self, start_run};
-use crate::store::deliveries;
-use crate::store::runs::{self, RunStatus};
+use crate::store::runs::RunStatus;
 use crate::subscribers::admin::Subscribers;
 
 /// Show the digest a subscriber would get for a day, without sending anything: writes the HTML
@@ -76,9 +75,8 @@ pub async fn preview(config: Config, args: PreviewArgs) -> Result<u8, Failure> {
         Ok(p) => p,
         Err(e) => {
             let msg = format!("{e:#}");
-            let m = msg.clone();
             app.store
-                .call(move |c| runs::finish(c, run_id, RunStatus::Failed, Some(&m)))
+                .finish_run(run_id, RunStatus::Failed, Some(&msg))
                 .await?;
             return Err(Failure::from(anyhow::anyhow!(msg)));
         }
@@ -88,9 +86,7 @@ pub async fn preview(config: Config, args: PreviewArgs) -> Result<u8, Failure> {
     } else {
         RunStatus::Degraded
     };
-    app.store
-        .call(move |c| runs::finish(c, run_id, status, None))
-        .await?;
+    app.store.finish_run(run_id, status, None).await?;
 
     let out = match args.out {
         Some(o) => o,
@@ -129,7 +125,7 @@ pub struct SendTestArgs {
 pub async fn send_test(config: Config, args: SendTestArgs) -> Result<u8, Failure> {
     let store = super::open_store(&config)?;
     let email = args.email.to_string();
-    let Some(d) = store.with(|c| deliveries::latest_sent(c, &email))? else {
+    let Some(d) = store.latest_sent_to(&args.email)? else {
         return Err(Failure::usage(anyhow::anyhow!(
             "no digest has been sent to {email} yet; `paperboy preview {email}` shows what they would get"
         )));

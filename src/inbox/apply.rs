@@ -12,8 +12,8 @@ use crate::inbox::commands::{self, Command};
 use crate::inbox::templates::fill;
 use crate::scoring::Scorer;
 use crate::store::audit::Actor;
+use crate::store::inbox;
 use crate::store::spend::{self, Stage};
-use crate::store::{deliveries, inbox};
 use crate::subscribers::admin::Change;
 use crate::subscribers::edit::FieldValue;
 
@@ -404,15 +404,7 @@ impl Inbox<'_> {
         day: Option<NaiveDate>,
         n: usize,
     ) -> anyhow::Result<Result<(String, String), String>> {
-        let e = email.to_string();
-        let d = self
-            .ctx
-            .store
-            .call(move |c| match day {
-                Some(day) => deliveries::get(c, &e, day),
-                None => deliveries::latest_sent(c, &e),
-            })
-            .await?;
+        let d = self.ctx.store.delivery_or_latest(email, day).await?;
         let Some(d) = d else {
             return Ok(Err("there is no digest to take the number from".into()));
         };
@@ -454,11 +446,10 @@ impl Inbox<'_> {
             .imap
             .as_ref()
             .map_or(10, |i| i.model_replies_per_day);
-        let (email, day) = (sub.email.to_string(), now.date_naive());
         let (read_today, replies_spent) = self
             .ctx
             .store
-            .call(move |c| spend::stage_on_day(c, Stage::Reply, &email, day))
+            .stage_on_day(Stage::Reply, &sub.email, now.date_naive())
             .await?;
         if read_today >= i64::from(limit) {
             return Ok(Err(format!(
@@ -502,7 +493,7 @@ impl Inbox<'_> {
                         subscriber: Some(sub.email.to_string()),
                         ..meter.spend_row(usage, Stage::Reply)
                     };
-                    let recorded = self.ctx.store.call(move |c| spend::record(c, &row)).await;
+                    let recorded = self.ctx.store.record_spend(row).await;
                     if let Err(e) = recorded {
                         meter.release(reserved).await;
                         return Err(e);

@@ -10,7 +10,6 @@ use super::commands::{self, Parsed};
 use super::message::{self, addresses_in, automatic, ids_of, sent_text};
 use super::{body_text, join, reply, Analysis, Auth, Inbox, MAX_COMMANDS, MAX_LINES, MAX_SIZE};
 use crate::domain::SubscriberEmail;
-use crate::store::deliveries;
 use crate::support::text::hex;
 
 /// The tokens in the addresses a message was sent to, by kind.
@@ -213,13 +212,14 @@ impl Inbox<'_> {
             (false, None) => "reply token".to_string(),
         };
         let day = claim.by_digest.as_ref().and_then(|(_, d)| d.parse().ok());
+        let email = SubscriberEmail::parse(&claimed).context("stored subscriber")?;
         a.auth = Auth::Subscriber {
-            email: SubscriberEmail::parse(&claimed).context("stored subscriber")?,
+            email: email.clone(),
             how,
             digest_day: day,
         };
         a.library = message::bib_attachment(msg);
-        self.read_commands(a, msg, claimed, day).await
+        self.read_commands(a, msg, &email, day).await
     }
 
     /// What the reader typed, without the quote and paperboy's own lines (the digest replied
@@ -228,18 +228,11 @@ impl Inbox<'_> {
         &self,
         a: &mut Analysis,
         msg: &Message<'_>,
-        claimed: String,
+        claimed: &SubscriberEmail,
         day: Option<chrono::NaiveDate>,
     ) -> anyhow::Result<()> {
         let typed = reply::typed_text(&body_text(msg));
-        let digest = self
-            .ctx
-            .store
-            .call(move |c| match day {
-                Some(day) => deliveries::get(c, &claimed, day),
-                None => deliveries::latest_sent(c, &claimed),
-            })
-            .await?;
+        let digest = self.ctx.store.delivery_or_latest(claimed, day).await?;
         let digest_text = digest.map(|d| sent_text(&d.message)).unwrap_or_default();
         let known = reply::known_lines(&[
             &digest_text,

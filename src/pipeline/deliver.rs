@@ -6,14 +6,13 @@ use chrono::NaiveDate;
 use super::report::simple;
 use super::{App, Prepared, SubscriberReport};
 use crate::domain::problem::{Kind, Problem};
-use crate::domain::PaperId;
 use crate::domain::Subscriber;
 use crate::mail::message::build_digest_message;
 use crate::mail::message::new_message_id;
 use crate::outbox::Outbox;
-use crate::store::deliveries::{self, DeliveryStatus};
+use crate::store::deliveries::{self, DeliveryStatus, NewDelivery};
 use crate::store::outbox::Queued;
-use crate::store::owed;
+use crate::store::owed::Ledger;
 use crate::store::runs::SubscriberStatus;
 
 /// A delivery row already exists for this subscriber and day: sent (nothing to do), pending (a
@@ -92,43 +91,27 @@ pub(super) async fn deliver(
             },
         });
     }
-    let created = {
-        let email = d.subscriber.email.to_string();
-        // Listed papers count as sent, the ones past the cap too: none is offered twice.
-        let ids: Vec<PaperId> = d
+    // Listed papers count as sent, the ones past the cap too: none is offered twice.
+    let delivery = NewDelivery {
+        subscriber: d.subscriber.email.clone(),
+        day: d.day,
+        run_id,
+        kind: if d.is_empty() { "empty" } else { "digest" },
+        message_id: message_id.clone(),
+        subject: d.subject(),
+        paper_ids: d
             .entries
             .iter()
             .chain(&d.more)
             .map(|e| e.paper.id.clone())
-            .collect();
-        let kind = if d.is_empty() { "empty" } else { "digest" };
-        let (day, subject, mid, bytes) = (d.day, d.subject(), message_id.clone(), bytes.clone());
-        let page = serde_json::to_string(&crate::digest::StoredPage::of(d))?;
-        let (settled, owed) = ledger(p);
-        app.store
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let created = deliveries::create_pending(
-                    &tx,
-                    &email,
-                    day,
-                    run_id,
-                    kind,
-                    &mid,
-                    &subject,
-                    &ids,
-                    &bytes,
-                    Some(&page),
-                )?;
-                if created {
-                    owed::settle(&tx, &email, &settled)?;
-                    owed::add(&tx, &email, day, &owed)?;
-                }
-                tx.commit()?;
-                Ok(created)
-            })
-            .await?
+            .collect(),
+        message: bytes.clone(),
+        page: Some(serde_json::to_string(&crate::digest::StoredPage::of(d))?),
     };
+    let created = app
+        .store
+        .record_pending_delivery(delivery, ledger(p))
+        .await?;
     if !created {
         return Ok(Sent {
             status: SubscriberStatus::AlreadyDelivered,
@@ -147,29 +130,23 @@ pub(super) async fn deliver(
 }
 
 /// The papers a digest settles (judged) and those it still owes the reader.
-fn ledger(p: &Prepared) -> (Vec<PaperId>, Vec<(PaperId, Problem)>) {
-    let owed = p
-        .digest
-        .unscored
-        .iter()
-        .map(|u| (u.paper.id.clone(), u.reason.clone()))
-        .collect();
-    (p.settled.clone(), owed)
+fn ledger(p: &Prepared) -> Ledger {
+    Ledger {
+        settled: p.settled.clone(),
+        owed: p
+            .digest
+            .unscored
+            .iter()
+            .map(|u| (u.paper.id.clone(), u.reason.clone()))
+            .collect(),
+    }
 }
 
 /// Records what a run judged and still owes a reader it sends nothing to today (nothing passed,
 /// or nothing could be scored), so a later run picks the owed papers up.
 pub(super) async fn keep_owed(app: &App, p: &Prepared) -> anyhow::Result<()> {
-    let email = p.digest.subscriber.email.to_string();
-    let day = p.digest.day;
-    let (settled, owed) = ledger(p);
     app.store
-        .call(move |c| {
-            let tx = c.transaction()?;
-            owed::settle(&tx, &email, &settled)?;
-            owed::add(&tx, &email, day, &owed)?;
-            tx.commit()
-        })
+        .keep_owed(&p.digest.subscriber.email, p.digest.day, ledger(p))
         .await
 }
 

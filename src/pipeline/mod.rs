@@ -10,8 +10,6 @@ use crate::domain::problem::{Kind, Problem};
 use crate::domain::Source;
 use crate::domain::Subscriber;
 use crate::sources::arxiv::{parse_rss, Announcement};
-use crate::store::deliveries;
-use crate::store::papers;
 use crate::store::runs::{self, RunStatus, SubscriberStatus};
 
 mod deliver;
@@ -78,9 +76,8 @@ pub async fn start_run(
     dry_run: bool,
     source: &str,
 ) -> anyhow::Result<i64> {
-    let (source, scorer) = (source.to_string(), app.scorer.describe());
     app.store
-        .call(move |c| runs::start(c, kind, dry_run, &source, &scorer))
+        .start_run(kind, dry_run, source, &app.scorer.describe())
         .await
 }
 
@@ -107,9 +104,7 @@ pub async fn run_digest(
     };
     let run_id = start_run(app, runs::RunKind::Digest, opts.dry_run, &source).await?;
     if let Some(day) = opts.date {
-        app.store
-            .call(move |c| runs::for_day(c, run_id, day))
-            .await?;
+        app.store.run_for_day(run_id, day).await?;
     }
     let mut report = RunReport {
         run_id,
@@ -135,9 +130,8 @@ pub async fn run_digest(
         });
         report.problem = Some(problem);
     }
-    let (status, error) = (report.status, report.error.clone());
     app.store
-        .call(move |c| runs::finish(c, run_id, status, error.as_deref()))
+        .finish_run(run_id, report.status, report.error.as_deref())
         .await?;
     Ok(report)
 }
@@ -226,9 +220,7 @@ async fn announced(
     let arxiv_read = opts.feed.is_some() || !app.config.arxiv_categories().is_empty();
     if announcement.papers.is_empty() && arxiv_read {
         tracing::info!(%day, "arXiv announced no papers (weekend or holiday): no model calls, no emails");
-        app.store
-            .call(move |c| runs::fetched(c, run_id, day, 0))
-            .await?;
+        app.store.run_fetched(run_id, day, 0).await?;
         report.status = RunStatus::NoAnnouncement;
         return Ok(None);
     }
@@ -273,11 +265,7 @@ fn outbox_for(app: &App, opts: &DigestOptions) -> anyhow::Result<crate::outbox::
 /// Sets aside each subscriber's earlier digest of `day`, so the day is sent to them again.
 async fn set_aside(app: &App, subscribers: &[Subscriber], day: NaiveDate) -> anyhow::Result<()> {
     for sub in subscribers {
-        let email = sub.email.to_string();
-        let had = app
-            .store
-            .call(move |c| deliveries::supersede(c, &email, day))
-            .await?;
+        let had = app.store.supersede_delivery(&sub.email, day).await?;
         if had {
             tracing::warn!(subscriber = %sub.email, %day, "the earlier digest of the day is kept aside and the day is sent again");
         }
@@ -321,8 +309,7 @@ async fn sort_out(
             continue;
         }
         if !opts.dry_run {
-            let e = email.clone();
-            if let Some(d) = app.store.call(move |c| deliveries::get(c, &e, day)).await? {
+            if let Some(d) = app.store.delivery(&sub.email, day).await? {
                 report.subscribers.push(resume(app, outbox, sub, d).await?);
                 continue;
             }
@@ -417,10 +404,7 @@ async fn handle(
             ));
         }
     }
-    let o = outcome.clone();
-    app.store
-        .call(move |c| runs::record_subscriber(c, run_id, &o))
-        .await?;
+    app.store.record_run_subscriber(run_id, &outcome).await?;
     Ok(SubscriberReport {
         outcome,
         usage: p.usage,
@@ -490,12 +474,8 @@ pub async fn fetch(app: &App, opts: &DigestOptions) -> Result<Announcement, Prob
 
 pub async fn store_announcement(app: &App, run_id: i64, a: &Announcement) -> anyhow::Result<()> {
     tracing::info!(day = %a.day, papers = a.papers.len(), "fetched the announcement");
-    let (papers, day, n) = (a.papers.clone(), a.day, a.papers.len());
     app.store
-        .call(move |c| {
-            papers::save_announcement(c, day, &papers)?;
-            runs::fetched(c, run_id, day, n)
-        })
+        .save_fetched_announcement(run_id, a.day, a.papers.clone())
         .await
 }
 
@@ -508,15 +488,13 @@ pub async fn stored_or_fetched(
 ) -> anyhow::Result<Announcement> {
     let day = match day {
         Some(d) => Some(d),
-        None => app.store.call(|c| papers::latest_day(c)).await?,
+        None => app.store.latest_announced_day().await?,
     };
     if let Some(day) = day {
-        let papers = app.store.call(move |c| papers::announced(c, day)).await?;
+        let papers = app.store.announced_papers(day).await?;
         if !papers.is_empty() {
             let n = papers.len();
-            app.store
-                .call(move |c| runs::fetched(c, run_id, day, n))
-                .await?;
+            app.store.run_fetched(run_id, day, n).await?;
             return Ok(Announcement {
                 day,
                 papers,

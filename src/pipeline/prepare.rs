@@ -12,7 +12,7 @@ use crate::domain::Subscriber;
 use crate::domain::{AnnounceType, Category, Paper, PaperId, Source, Verdict};
 use crate::scoring::{Job, JobResult};
 use crate::sources::arxiv::Announcement;
-use crate::store::{deliveries, spend, verdicts};
+use crate::store::{deliveries, verdicts};
 
 /// Selects, scores (what no stored verdict covers) and renders the digests of `subscribers` for
 /// the announcement. Papers already sent to a subscriber are left out, except those sent on
@@ -167,11 +167,7 @@ impl Day<'_> {
         );
         let selection = digest::select(plan.candidates.iter().copied(), &merged.verdicts, &sub);
         let (settled, unscored) = merged.settled_and_unscored(&plan.candidates);
-        let (email, run_id) = (sub.email.to_string(), self.run_id);
-        let usage = app
-            .store
-            .call(move |c| spend::run_totals(c, run_id, &email))
-            .await?;
+        let usage = app.store.run_totals(self.run_id, &sub.email).await?;
         let author_matches = selection.entries.iter().filter(|e| e.author_match).count();
         let scored = merged.scored(&plan.candidates);
         let triage_kept = app

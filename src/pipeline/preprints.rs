@@ -9,7 +9,6 @@ use chrono::{Duration, NaiveDate};
 use super::App;
 use crate::domain::problem::{Kind, Problem};
 use crate::domain::{Category, Paper, PaperId, Source};
-use crate::store::{papers, source_reads};
 
 /// What the preprint servers gave a run.
 #[derive(Default)]
@@ -50,20 +49,15 @@ pub async fn read(app: &App, day: NaiveDate) -> anyhow::Result<Read> {
             let Ok(category) = Category::subject(source, name) else {
                 continue; // refused by the config check before any run
             };
-            let c = category.clone();
-            let last = app
-                .store
-                .call(move |conn| source_reads::read_to(conn, &c))
-                .await?;
+            let last = app.store.read_to(&category).await?;
             let from = match last {
                 Some(last) => last + Duration::days(1),
                 None => {
                     // A first read opens the window where it starts, so a failure now still
                     // has the next run start there.
                     let from = day - Duration::days(i64::from(config.catch_up_days.max(1)));
-                    let (c, opened) = (category.clone(), from - Duration::days(1));
                     app.store
-                        .call(move |conn| source_reads::mark(conn, &c, opened))
+                        .mark_read(&category, from - Duration::days(1))
                         .await?;
                     from
                 }
@@ -92,10 +86,7 @@ pub async fn read(app: &App, day: NaiveDate) -> anyhow::Result<Read> {
     // A paper in two subjects is one paper, with both.
     let found = crate::domain::merge_duplicates(found);
     let ids: Vec<PaperId> = found.iter().map(|p| p.id.clone()).collect();
-    let elsewhere = app
-        .store
-        .call(move |c| papers::announced_elsewhere(c, &ids, day))
-        .await?;
+    let elsewhere = app.store.announced_elsewhere(ids, day).await?;
     (out.revisions, out.papers) = found.into_iter().partition(|p| elsewhere.contains(&p.id));
     Ok(out)
 }
@@ -103,15 +94,8 @@ pub async fn read(app: &App, day: NaiveDate) -> anyhow::Result<Read> {
 /// Stores what was read and moves the windows on, in one step after the day's papers are
 /// stored (a crash before leaves the windows open: read again, nothing listed twice).
 pub async fn record(app: &App, read: &Read) -> anyhow::Result<()> {
-    let (revisions, marks) = (read.revisions.clone(), read.marks.clone());
     app.store
-        .call(move |c| {
-            papers::save_revisions(c, &revisions)?;
-            for (category, day) in &marks {
-                source_reads::mark(c, category, *day)?;
-            }
-            Ok(())
-        })
+        .save_preprint_reads(read.revisions.clone(), read.marks.clone())
         .await
 }
 
@@ -122,7 +106,7 @@ pub async fn stored(
     day: NaiveDate,
     have: HashSet<PaperId>,
 ) -> anyhow::Result<Vec<Paper>> {
-    let all = app.store.call(move |c| papers::announced(c, day)).await?;
+    let all = app.store.announced_papers(day).await?;
     Ok(all
         .into_iter()
         .filter(|p| p.source != Source::Arxiv && !have.contains(&p.id))

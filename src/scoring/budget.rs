@@ -7,7 +7,6 @@ use chrono::{DateTime, Datelike, Utc};
 
 use crate::config::BudgetConfig;
 use crate::domain::Money;
-use crate::store::spend;
 use crate::store::Store;
 
 pub struct Budget {
@@ -49,14 +48,7 @@ impl Budget {
         let mut reserved = self.reserved.lock().await;
         let day = now.date_naive();
         let month = day.with_day(1).unwrap_or(day);
-        let (today, this_month) = store
-            .call(move |c| {
-                Ok((
-                    spend::spent_since(c, day, None)?,
-                    spend::spent_since(c, month, None)?,
-                ))
-            })
-            .await?;
+        let (today, this_month) = store.spent_day_and_month(day, month).await?;
         for (limit, spent, what, advice) in [
             (
                 self.daily,

@@ -11,7 +11,7 @@ use super::prices::{Price, PriceTable};
 use crate::domain::problem::{Kind, Problem};
 use crate::domain::{Money, SubscriberEmail};
 use crate::llm::{Completion, LlmClient, LlmError, Usage};
-use crate::store::spend::{self, SpendRow, Stage};
+use crate::store::spend::{SpendRow, Stage};
 use crate::store::Store;
 
 /// The model client with the budget and the prices it is metered by.
@@ -163,7 +163,7 @@ impl Meter {
                     subscriber: call.subscriber.map(|s| s.to_string()),
                     ..self.spend_row(c.usage, call.stage)
                 };
-                match store.call(move |conn| spend::record(conn, &row)).await {
+                match store.record_spend(row).await {
                     Ok(()) => Ok(c),
                     Err(e) => Err(MeteredError::Store(e)),
                 }

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::now_utc;
-use crate::domain::PaperId;
+use crate::domain::{PaperId, SubscriberEmail};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryStatus {
@@ -320,6 +320,112 @@ pub fn latest_sent(conn: &Connection, subscriber: &str) -> rusqlite::Result<Opti
     match day.and_then(|d| d.parse::<NaiveDate>().ok()) {
         Some(day) => get(conn, subscriber, day),
         None => Ok(None),
+    }
+}
+
+/// A digest about to be sent, as its delivery row holds it.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub subscriber: SubscriberEmail,
+    pub day: NaiveDate,
+    pub run_id: i64,
+    /// `digest`, or `empty` (the note of a day where nothing matched).
+    pub kind: &'static str,
+    pub message_id: String,
+    pub subject: String,
+    /// Every paper listed, past the cap too: none is offered twice.
+    pub paper_ids: Vec<PaperId>,
+    pub message: Vec<u8>,
+    /// What the archive shows of it.
+    pub page: Option<String>,
+}
+
+/// The ledger as typed methods.
+impl super::Store {
+    /// The digest of `subscriber` for `day`, if one is recorded.
+    pub async fn delivery(
+        &self,
+        subscriber: &SubscriberEmail,
+        day: NaiveDate,
+    ) -> anyhow::Result<Option<Delivery>> {
+        let s = subscriber.to_string();
+        self.call(move |c| get(c, &s, day)).await
+    }
+
+    /// The digest of `subscriber` for `day`, or (no day) the latest one sent.
+    pub async fn delivery_or_latest(
+        &self,
+        subscriber: &SubscriberEmail,
+        day: Option<NaiveDate>,
+    ) -> anyhow::Result<Option<Delivery>> {
+        let s = subscriber.to_string();
+        self.call(move |c| match day {
+            Some(day) => get(c, &s, day),
+            None => latest_sent(c, &s),
+        })
+        .await
+    }
+
+    /// Sets the digest of `subscriber` for `day` aside (to send the day again); whether there
+    /// was one.
+    pub async fn supersede_delivery(
+        &self,
+        subscriber: &SubscriberEmail,
+        day: NaiveDate,
+    ) -> anyhow::Result<bool> {
+        let s = subscriber.to_string();
+        self.call(move |c| supersede(c, &s, day)).await
+    }
+
+    /// Records `delivery` as pending (its exact bytes, before the send) and, in the same
+    /// transaction, what it settles and still owes the reader; `false` (nothing written) if
+    /// the day already has a row.
+    pub async fn record_pending_delivery(
+        &self,
+        delivery: NewDelivery,
+        ledger: super::owed::Ledger,
+    ) -> anyhow::Result<bool> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let d = &delivery;
+            let email = d.subscriber.as_str();
+            let created = create_pending(
+                &tx,
+                email,
+                d.day,
+                d.run_id,
+                d.kind,
+                &d.message_id,
+                &d.subject,
+                &d.paper_ids,
+                &d.message,
+                d.page.as_deref(),
+            )?;
+            if created {
+                super::owed::settle(&tx, email, &ledger.settled)?;
+                super::owed::add(&tx, email, d.day, &ledger.owed)?;
+            }
+            tx.commit()?;
+            Ok(created)
+        })
+        .await
+    }
+
+    /// Papers of `subscriber`'s own library, known to them as of `day`: never sent as new;
+    /// how many were not known yet.
+    pub async fn remember_known(
+        &self,
+        subscriber: &SubscriberEmail,
+        ids: Vec<PaperId>,
+        day: NaiveDate,
+    ) -> anyhow::Result<usize> {
+        let s = subscriber.to_string();
+        self.call(move |c| remember_known(c, &s, &ids, day)).await
+    }
+
+    /// The latest digest sent to `subscriber`.
+    pub fn latest_sent_to(&self, subscriber: &SubscriberEmail) -> anyhow::Result<Option<Delivery>> {
+        self.with(|c| latest_sent(c, subscriber.as_str()))
     }
 }
 

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::now_utc;
 use crate::domain::problem::Problem;
-use crate::domain::PaperId;
+use crate::domain::{PaperId, SubscriberEmail};
 
 /// Records `papers` (of announcement `day`) as owed to `subscriber`, with the latest problem.
 pub fn add(
@@ -71,6 +71,34 @@ pub fn problem(
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
     .optional()
+}
+
+/// What a reader's day settled (judged) and what it still owes them.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    pub settled: Vec<PaperId>,
+    pub owed: Vec<(PaperId, Problem)>,
+}
+
+/// Owed papers as typed methods.
+impl super::Store {
+    /// Records `ledger` for `subscriber`'s `day` in one transaction: the settled papers are no
+    /// longer owed, the owed ones are.
+    pub async fn keep_owed(
+        &self,
+        subscriber: &SubscriberEmail,
+        day: NaiveDate,
+        ledger: Ledger,
+    ) -> anyhow::Result<()> {
+        let s = subscriber.to_string();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            settle(&tx, &s, &ledger.settled)?;
+            add(&tx, &s, day, &ledger.owed)?;
+            tx.commit()
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

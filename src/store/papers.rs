@@ -192,6 +192,59 @@ pub fn latest_day(conn: &Connection) -> rusqlite::Result<Option<NaiveDate>> {
     Ok(day.and_then(|d| d.parse().ok()))
 }
 
+/// Papers and announcements as typed methods.
+impl super::Store {
+    /// The papers announced on `day`, as stored.
+    pub async fn announced_papers(&self, day: NaiveDate) -> anyhow::Result<Vec<Paper>> {
+        self.call(move |c| announced(c, day)).await
+    }
+
+    /// The latest announcement day stored.
+    pub async fn latest_announced_day(&self) -> anyhow::Result<Option<NaiveDate>> {
+        self.call(|c| latest_day(c)).await
+    }
+
+    /// Which of `ids` were announced on a day other than `day`.
+    pub async fn announced_elsewhere(
+        &self,
+        ids: Vec<PaperId>,
+        day: NaiveDate,
+    ) -> anyhow::Result<std::collections::HashSet<PaperId>> {
+        self.call(move |c| announced_elsewhere(c, &ids, day)).await
+    }
+
+    /// Stores `day`'s announcement and records it as what `run_id` fetched, in one step.
+    pub async fn save_fetched_announcement(
+        &self,
+        run_id: i64,
+        day: NaiveDate,
+        papers: Vec<Paper>,
+    ) -> anyhow::Result<()> {
+        let n = papers.len();
+        self.call(move |c| {
+            save_announcement(c, day, &papers)?;
+            super::runs::fetched(c, run_id, day, n)
+        })
+        .await
+    }
+
+    /// Stores preprint revisions and moves each subject's read window to its day, in one step.
+    pub async fn save_preprint_reads(
+        &self,
+        revisions: Vec<Paper>,
+        marks: Vec<(Category, NaiveDate)>,
+    ) -> anyhow::Result<()> {
+        self.call(move |c| {
+            save_revisions(c, &revisions)?;
+            for (category, day) in &marks {
+                super::source_reads::mark(c, category, *day)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

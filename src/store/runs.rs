@@ -434,6 +434,69 @@ pub fn uncovered(
     Ok(out)
 }
 
+/// A run's record, step by step, as typed methods.
+impl super::Store {
+    /// Records a run as started; its id.
+    pub async fn start_run(
+        &self,
+        kind: RunKind,
+        dry_run: bool,
+        source: &str,
+        scorer: &str,
+    ) -> anyhow::Result<i64> {
+        let (source, scorer) = (source.to_string(), scorer.to_string());
+        self.call(move |c| start(c, kind, dry_run, &source, &scorer))
+            .await
+    }
+
+    /// The announcement day a run is for (known before its fetch, for `--date`).
+    pub async fn run_for_day(&self, run_id: i64, day: NaiveDate) -> anyhow::Result<()> {
+        self.call(move |c| for_day(c, run_id, day)).await
+    }
+
+    /// What a run fetched: its day and how many papers.
+    pub async fn run_fetched(
+        &self,
+        run_id: i64,
+        day: NaiveDate,
+        papers: usize,
+    ) -> anyhow::Result<()> {
+        self.call(move |c| fetched(c, run_id, day, papers)).await
+    }
+
+    /// How a run ended.
+    pub async fn finish_run(
+        &self,
+        run_id: i64,
+        status: RunStatus,
+        error: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let error = error.map(str::to_string);
+        self.call(move |c| finish(c, run_id, status, error.as_deref()))
+            .await
+    }
+
+    /// How a run ended for one subscriber.
+    pub async fn record_run_subscriber(
+        &self,
+        run_id: i64,
+        outcome: &SubscriberOutcome,
+    ) -> anyhow::Result<()> {
+        let o = outcome.clone();
+        self.call(move |c| record_subscriber(c, run_id, &o)).await
+    }
+
+    /// Runs left `running` by an earlier process, now marked failed; how many.
+    pub async fn interrupt_stale_runs(&self) -> anyhow::Result<usize> {
+        self.call(|c| interrupt_stale(c)).await
+    }
+
+    /// Whether `day` has a finished digest run that left nobody out.
+    pub async fn day_complete(&self, day: NaiveDate) -> anyhow::Result<bool> {
+        self.call(move |c| day_complete(c, day)).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

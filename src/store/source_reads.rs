@@ -33,3 +33,18 @@ pub fn mark(conn: &Connection, category: &Category, day: NaiveDate) -> rusqlite:
     )?;
     Ok(())
 }
+
+/// The read windows as typed methods.
+impl super::Store {
+    /// The last day `category` has been read to.
+    pub async fn read_to(&self, category: &Category) -> anyhow::Result<Option<NaiveDate>> {
+        let c = category.clone();
+        self.call(move |conn| read_to(conn, &c)).await
+    }
+
+    /// `category` has been read to `day`.
+    pub async fn mark_read(&self, category: &Category, day: NaiveDate) -> anyhow::Result<()> {
+        let c = category.clone();
+        self.call(move |conn| mark(conn, &c, day)).await
+    }
+}

@@ -1,7 +1,7 @@
 use rusqlite::{params, Connection};
 
 use super::now_utc;
-use crate::domain::Money;
+use crate::domain::{Money, SubscriberEmail};
 
 /// One model call, as the ledger records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,6 +270,50 @@ pub fn subscriber_since(
         params![subscriber, since],
         |r| totals_at(r, 0, String::new()),
     )
+}
+
+/// The ledger as typed methods.
+impl super::Store {
+    /// Records one model call's row.
+    pub async fn record_spend(&self, row: SpendRow) -> anyhow::Result<()> {
+        self.call(move |c| record(c, &row)).await
+    }
+
+    /// Spent today and this month (from `day` and `month_start`), in micro-dollars.
+    pub async fn spent_day_and_month(
+        &self,
+        day: chrono::NaiveDate,
+        month_start: chrono::NaiveDate,
+    ) -> anyhow::Result<(i64, i64)> {
+        self.call(move |c| {
+            Ok((
+                spent_since(c, day, None)?,
+                spent_since(c, month_start, None)?,
+            ))
+        })
+        .await
+    }
+
+    /// `stage`'s calls for `subscriber` on `day`, and its spend for everyone that day.
+    pub async fn stage_on_day(
+        &self,
+        stage: Stage,
+        subscriber: &SubscriberEmail,
+        day: chrono::NaiveDate,
+    ) -> anyhow::Result<(i64, i64)> {
+        let s = subscriber.to_string();
+        self.call(move |c| stage_on_day(c, stage, &s, day)).await
+    }
+
+    /// A run's totals for `subscriber`, by model.
+    pub async fn run_totals(
+        &self,
+        run_id: i64,
+        subscriber: &SubscriberEmail,
+    ) -> anyhow::Result<Vec<Totals>> {
+        let s = subscriber.to_string();
+        self.call(move |c| run_totals(c, run_id, &s)).await
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use crate::cli::output::{self, table};
 use crate::cli::{open_store, Failure, EXIT_OK};
 use crate::config::Config;
 use crate::domain::{Subscriber, SubscriberEmail};
-use crate::store::deliveries::{self, Delivery};
+use crate::store::deliveries::Delivery;
 use crate::store::spend::{self, Totals};
 use crate::subscribers::admin::Subscribers;
 
@@ -20,9 +20,7 @@ pub(super) fn list(config: &Config, subs: &Subscribers, json: bool) -> Result<u8
     let mut rows = Vec::new();
     let mut json_rows = Vec::new();
     for s in &all {
-        let last = store
-            .with(|c| deliveries::latest_sent(c, s.email.as_str()))?
-            .map(|d| d.day.to_string());
+        let last = store.latest_sent_to(&s.email)?.map(|d| d.day.to_string());
         if json {
             let mut v = s.to_json();
             v["last_digest"] = serde_json::json!(last);
@@ -91,7 +89,7 @@ pub(super) fn show(
 ) -> Result<u8, Failure> {
     let s = find(subs, email)?;
     let store = open_store(config)?;
-    let last = store.with(|c| deliveries::latest_sent(c, email.as_str()))?;
+    let last = store.latest_sent_to(email)?;
     let month_start = crate::support::clock::now_utc()
         .format("%Y-%m-01")
         .to_string();
