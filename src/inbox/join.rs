@@ -11,7 +11,7 @@ use crate::domain::SubscriberEmail;
 use crate::inbox::templates::fill;
 use crate::mail::message::build_notice;
 use crate::store::audit::Actor;
-use crate::store::join::JoinRequest;
+use crate::store::join::{JoinRequest, JoinStatus};
 use crate::subscribers::admin::Change;
 use crate::subscribers::edit::FieldValue;
 
@@ -212,7 +212,7 @@ impl Inbox<'_> {
                 None,
             ));
         }
-        if req.status != "pending" {
+        if req.status != JoinStatus::Pending {
             return Ok((
                 Outcome::Ignored,
                 format!("confirmation already {}", req.status),
@@ -226,7 +226,7 @@ impl Inbox<'_> {
         if expired {
             self.ctx
                 .store
-                .set_join_status(&req.token, "expired")
+                .set_join_status(&req.token, JoinStatus::Expired)
                 .await?;
             return Ok((
                 Outcome::Rejected,
@@ -238,7 +238,7 @@ impl Inbox<'_> {
         if self.ctx.config.subscribe.approve {
             self.ctx
                 .store
-                .set_join_status(&req.token, "confirmed")
+                .set_join_status(&req.token, JoinStatus::Confirmed)
                 .await?;
             let to: Address = req.email.parse()?;
             let note = self.subscription_note(&to, "Thank you: your request is confirmed. The person who runs paperboy for the lab will approve it, and the digest starts then.")?;
@@ -283,7 +283,10 @@ impl Inbox<'_> {
         }
         self.subs
             .apply(self.ctx.store, &email, Change::SelfSubscribe(fields), actor)?;
-        self.ctx.store.set_join_status(&req.token, "added").await?;
+        self.ctx
+            .store
+            .set_join_status(&req.token, JoinStatus::Added)
+            .await?;
         let sub = self
             .current(&email)?
             .ok_or_else(|| anyhow::anyhow!("{email} was added but cannot be read back"))?;

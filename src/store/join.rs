@@ -12,7 +12,7 @@ pub struct JoinRequest {
     pub email: String,
     /// JSON of the fields asked for (name, topics, authors, language).
     pub fields: String,
-    pub status: String,
+    pub status: JoinStatus,
     pub created_at: String,
     pub expires_at: String,
 }
@@ -117,23 +117,73 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<JoinRequest> {
         token: r.get(0)?,
         email: r.get(1)?,
         fields: r.get(2)?,
-        status: r.get(3)?,
+        status: JoinStatus::from_column(r, 3)?,
         created_at: r.get(4)?,
         expires_at: r.get(5)?,
     })
 }
 
-pub fn set_status(conn: &Connection, token: &str, status: &str) -> rusqlite::Result<()> {
+/// Where a subscribe request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinStatus {
+    /// Waiting for the reply to its confirmation.
+    Pending,
+    /// Confirmed by its address; waiting for the admin when approval is asked for.
+    Confirmed,
+    /// In the subscribers file.
+    Added,
+    /// Not confirmed in time.
+    Expired,
+}
+
+impl std::fmt::Display for JoinStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl JoinStatus {
+    /// The status stored in column `i` (the table's CHECK allows only the four).
+    fn from_column(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<JoinStatus> {
+        let text: String = row.get(i)?;
+        [
+            JoinStatus::Pending,
+            JoinStatus::Confirmed,
+            JoinStatus::Added,
+            JoinStatus::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+        .ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                i,
+                rusqlite::types::Type::Text,
+                format!("`{text}` is not a subscribe request's status").into(),
+            )
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JoinStatus::Pending => "pending",
+            JoinStatus::Confirmed => "confirmed",
+            JoinStatus::Added => "added",
+            JoinStatus::Expired => "expired",
+        }
+    }
+}
+
+pub fn set_status(conn: &Connection, token: &str, status: JoinStatus) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE join_requests SET status = ?2, confirmed_at = coalesce(confirmed_at, CASE WHEN ?2 = 'confirmed' THEN ?3 END) WHERE token = ?1",
-        params![token, status, now_utc()],
+        params![token, status.as_str(), now_utc()],
     )?;
     Ok(())
 }
 
 impl Store {
     /// Sets the status of the subscribe request with this token.
-    pub async fn set_join_status(&self, token: &str, status: &'static str) -> anyhow::Result<()> {
+    pub async fn set_join_status(&self, token: &str, status: JoinStatus) -> anyhow::Result<()> {
         let t = token.to_string();
         self.call(move |c| set_status(c, &t, status)).await
     }
