@@ -14,8 +14,8 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 
 use super::App;
 use crate::config::schedule::{announcement_date, days_to_check, Schedule};
+use crate::domain::SubscriberEmail;
 use crate::pipeline::{self, DigestOptions, Quiet};
-use crate::store::runs;
 use crate::subscribers::admin::Subscribers;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,19 +260,22 @@ pub async fn catch_up(app: &App) -> anyhow::Result<bool> {
         if complete && day == today {
             // Someone subscribed after today's run: today's digest is still theirs. (Past days
             // are not sent to newcomers.)
-            let active: Vec<String> = Subscribers::new(&app.config)
+            let active: Vec<SubscriberEmail> = Subscribers::new(&app.config)
                 .load()
                 .map(|all| {
                     all.into_iter()
                         .filter(|s| !s.paused)
-                        .map(|s| s.email.to_string())
+                        .map(|s| s.email)
                         .collect()
                 })
                 .unwrap_or_default();
-            let missing = app
+            let missing: Vec<String> = app
                 .store
-                .call(move |c| runs::uncovered(c, day, &active))
-                .await?;
+                .uncovered_subscribers(day, &active)
+                .await?
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             if !missing.is_empty() {
                 tracing::info!(%day, subscribers = %missing.join(", "), "new subscribers since today's run");
                 complete = false;

@@ -11,7 +11,7 @@ use super::output::{self, table};
 use super::{open_store, Failure, EXIT_OK};
 use crate::app::daemon;
 use crate::config::Config;
-use crate::store::runs::{self, RunSummary};
+use crate::store::runs::RunSummary;
 
 /// Run as a daemon: on the schedule (and at start) make sure every recent announcement day has
 /// been delivered — catching up days missed while down, oldest first — and poll the inbox for
@@ -41,7 +41,7 @@ pub fn status(config: Config, args: StatusArgs) -> Result<u8, Failure> {
     let store = open_store(&config)?;
     let next = next_run(&config)?;
     let daemon_pid = daemon::running_pid(&daemon::lock_path(&config));
-    let recent = store.with(|c| runs::list(c, 5))?;
+    let recent = store.recent_runs_now(5)?;
     let (last_reply, pending) = store.inbox_status()?;
     let state = State {
         daemon_pid,

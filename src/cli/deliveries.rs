@@ -12,7 +12,7 @@ use super::output::{self, table};
 use super::{open_store, parse_date, Failure, EXIT_FAILED, EXIT_OK};
 use crate::config::Config;
 use crate::domain::SubscriberEmail;
-use crate::store::deliveries::{self, DeliveryStatus};
+use crate::store::deliveries::DeliveryStatus;
 use crate::store::outbox::Queued;
 
 /// Every digest recorded: day, reader, status, attempts and the mail server's last answer.
@@ -62,7 +62,7 @@ pub async fn run(config: Config, args: DeliveriesArgs) -> Result<u8, Failure> {
 fn list(config: &Config, args: &DeliveriesArgs) -> Result<u8, Failure> {
     let store = open_store(config)?;
     let (failed, day, limit) = (args.failed, args.day, args.limit);
-    let rows = store.with(|c| deliveries::list(c, failed, day, limit))?;
+    let rows = store.deliveries_now(failed, day, limit)?;
     if args.json {
         let v: Vec<serde_json::Value> = rows
             .iter()
@@ -146,12 +146,7 @@ async fn resend(
         to.to_string()
     };
     let app = build_app(config).await?;
-    let email = to.to_string();
-    let Some(d) = app
-        .store
-        .call(move |c| deliveries::get(c, &email, day))
-        .await?
-    else {
+    let Some(d) = app.store.delivery(to, day).await? else {
         return Err(Failure::usage(anyhow::anyhow!(
             "no digest of {day} for {to} is recorded (`paperboy deliveries --day {day}` lists that day)"
         )));
@@ -198,8 +193,7 @@ async fn resend(
 /// `subscribers show EMAIL --sent`: the papers a reader has been sent, by day.
 pub fn print_sent(config: &Config, email: &SubscriberEmail, json: bool) -> Result<u8, Failure> {
     let store = open_store(config)?;
-    let e = email.to_string();
-    let sent = store.with(|c| deliveries::sent_papers(c, &e))?;
+    let sent = store.sent_papers_now(email)?;
     if json {
         let v: Vec<serde_json::Value> = sent
             .iter()

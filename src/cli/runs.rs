@@ -7,7 +7,7 @@ use super::output::{self, table};
 use super::{open_store, Failure, EXIT_OK};
 use crate::config::Config;
 use crate::domain::Money;
-use crate::store::runs::{self, RunSummary, SubscriberOutcome};
+use crate::store::runs::{RunSummary, SubscriberOutcome};
 use crate::store::Store;
 
 /// Recent runs: day, status, papers fetched, scanned, selected, unscored, emails sent and
@@ -65,12 +65,12 @@ pub fn run(config: Config, args: RunsArgs) -> Result<u8, Failure> {
 
 /// One run and what it did per subscriber (`runs show ID`).
 fn show(store: &Store, id: i64, json: bool) -> Result<u8, Failure> {
-    let Some(r) = store.with(|c| runs::summary(c, id))? else {
+    let Some(r) = store.run_summary_now(id)? else {
         return Err(Failure::usage(anyhow::anyhow!(
             "there is no run {id}; `paperboy runs` lists them"
         )));
     };
-    let subs = store.with(|c| runs::subscriber_rows(c, id))?;
+    let subs = store.run_subscriber_rows_now(id)?;
     if json {
         print_run_json(&r, &subs)?;
     } else {
@@ -177,7 +177,7 @@ fn subscribers_table(subs: &[SubscriberRow]) -> String {
 
 /// The latest `limit` runs, newest first, as a table or a JSON array.
 fn list(store: &Store, limit: usize, json: bool) -> Result<u8, Failure> {
-    let list = store.with(|c| runs::list(c, limit))?;
+    let list = store.recent_runs_now(limit)?;
     if json {
         println!(
             "{}",

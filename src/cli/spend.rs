@@ -46,9 +46,8 @@ pub fn run(config: Config, args: SpendArgs) -> Result<u8, Failure> {
         By::Model => GroupBy::Model,
     };
     let store = open_store(&config)?;
-    let (s, u) = (since.to_string(), until.to_string());
-    let groups = store.with(|c| spend::report(c, &s, &u, by))?;
-    let daily = store.with(|c| spend::report(c, &s, &u, GroupBy::Day))?;
+    let groups = store.spend_report_now(since, until, by)?;
+    let daily = store.spend_report_now(since, until, GroupBy::Day)?;
     let report = Report {
         since,
         until,

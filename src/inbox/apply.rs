@@ -419,7 +419,7 @@ impl Inbox<'_> {
         let title = self
             .ctx
             .store
-            .call(move |c| crate::store::papers::announced(c, day))
+            .announced_papers(day)
             .await?
             .into_iter()
             .find(|p| p.id == id)

@@ -8,8 +8,8 @@ use chrono::NaiveDate;
 use super::{reply_addresses, App, Prepared, Progress};
 use crate::digest::{self, Digest, Unscored};
 use crate::domain::problem::Problem;
-use crate::domain::Subscriber;
 use crate::domain::{AnnounceType, Category, Paper, PaperId, Source, Verdict};
+use crate::domain::{Subscriber, SubscriberEmail};
 use crate::scoring::{Job, JobResult};
 use crate::sources::arxiv::Announcement;
 use crate::store::{deliveries, verdicts};
@@ -386,34 +386,11 @@ impl Merged {
 }
 
 /// Every paper owed to one of `subscribers`, and who is owed what.
-struct Owed {
-    papers: HashMap<PaperId, Paper>,
-    by_reader: HashMap<String, Vec<PaperId>>,
-}
+type Owed = crate::store::owed::OwedPapers;
 
 async fn owed_papers(app: &App, subscribers: &[Subscriber]) -> anyhow::Result<Owed> {
-    let emails: Vec<String> = subscribers.iter().map(|s| s.email.to_string()).collect();
-    app.store
-        .call(move |c| {
-            let mut by_reader: HashMap<String, Vec<PaperId>> = HashMap::new();
-            let mut days: HashMap<NaiveDate, HashSet<PaperId>> = HashMap::new();
-            for e in emails {
-                for (day, id) in crate::store::owed::list(c, &e)? {
-                    days.entry(day).or_default().insert(id.clone());
-                    by_reader.entry(e.clone()).or_default().push(id);
-                }
-            }
-            let mut papers = HashMap::new();
-            for (day, ids) in days {
-                for p in crate::store::papers::announced(c, day)? {
-                    if ids.contains(&p.id) {
-                        papers.insert(p.id.clone(), p);
-                    }
-                }
-            }
-            Ok(Owed { papers, by_reader })
-        })
-        .await
+    let emails: Vec<SubscriberEmail> = subscribers.iter().map(|s| s.email.clone()).collect();
+    app.store.owed_papers(&emails).await
 }
 
 /// When a reader's digest goes out.
@@ -482,42 +459,34 @@ async fn week_papers(
     subscribers: &[Subscriber],
     day: NaiveDate,
 ) -> anyhow::Result<Week> {
-    let wanted: Vec<(String, crate::domain::Frequency)> = subscribers
-        .iter()
-        .map(|s| (s.email.to_string(), s.frequency))
-        .collect();
-    app.store
-        .call(move |c| {
-            let mut cadence = HashMap::new();
-            let mut after = HashMap::new();
-            let mut earliest: Option<NaiveDate> = None;
-            for (email, frequency) in wanted {
-                let last = deliveries::latest_day(c, &email)?;
-                let cad = self::cadence(frequency, day, last);
-                if let Cadence::Due { since } = cad {
-                    after.insert(email.clone(), since);
-                    earliest = Some(earliest.map_or(since, |e: NaiveDate| e.min(since)));
-                }
-                cadence.insert(email, cad);
-            }
-            let mut papers = Vec::new();
-            if let Some(from) = earliest {
-                for d in crate::store::papers::days_between(c, from, day)? {
-                    for p in crate::store::papers::announced(c, d)? {
-                        papers.push(DatedPaper {
-                            paper: p,
-                            id_day: d,
-                        });
-                    }
-                }
-            }
-            Ok(Week {
-                cadence,
-                after,
-                papers,
-            })
-        })
-        .await
+    let emails: Vec<SubscriberEmail> = subscribers.iter().map(|s| s.email.clone()).collect();
+    let lasts = app.store.latest_delivery_days(&emails).await?;
+    let mut cadence = HashMap::new();
+    let mut after = HashMap::new();
+    let mut earliest: Option<NaiveDate> = None;
+    for (sub, last) in subscribers.iter().zip(lasts) {
+        let email = sub.email.to_string();
+        let cad = self::cadence(sub.frequency, day, last);
+        if let Cadence::Due { since } = cad {
+            after.insert(email.clone(), since);
+            earliest = Some(earliest.map_or(since, |e: NaiveDate| e.min(since)));
+        }
+        cadence.insert(email, cad);
+    }
+    let mut papers = Vec::new();
+    if let Some(from) = earliest {
+        for (d, p) in app.store.announced_between(from, day).await? {
+            papers.push(DatedPaper {
+                paper: p,
+                id_day: d,
+            });
+        }
+    }
+    Ok(Week {
+        cadence,
+        after,
+        papers,
+    })
 }
 
 #[cfg(test)]

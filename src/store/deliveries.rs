@@ -181,6 +181,29 @@ pub fn list(
     rows.collect()
 }
 
+impl super::Store {
+    /// Deliveries for the admin's queue, newest day first: all, or only failed and pending ones,
+    /// or one day's. The message bytes are left out.
+    pub async fn deliveries(
+        &self,
+        unsent_only: bool,
+        day: Option<NaiveDate>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Delivery>> {
+        self.call(move |c| list(c, unsent_only, day, limit)).await
+    }
+
+    /// [`Self::deliveries`], on the current thread.
+    pub fn deliveries_now(
+        &self,
+        unsent_only: bool,
+        day: Option<NaiveDate>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Delivery>> {
+        self.with(|c| list(c, unsent_only, day, limit))
+    }
+}
+
 /// Every paper sent to `subscriber`, by day (oldest first), with its title.
 pub fn sent_papers(
     conn: &Connection,
@@ -205,6 +228,26 @@ pub fn sent_papers(
         }
     }
     Ok(out)
+}
+
+impl super::Store {
+    /// Every paper sent to `subscriber`, by day (oldest first), with its title.
+    pub async fn sent_papers(
+        &self,
+        subscriber: &SubscriberEmail,
+    ) -> anyhow::Result<Vec<(NaiveDate, PaperId, String)>> {
+        let s = subscriber.to_string();
+        self.call(move |c| sent_papers(c, &s)).await
+    }
+
+    /// [`Self::sent_papers`], on the current thread.
+    pub fn sent_papers_now(
+        &self,
+        subscriber: &SubscriberEmail,
+    ) -> anyhow::Result<Vec<(NaiveDate, PaperId, String)>> {
+        let s = subscriber.to_string();
+        self.with(|c| sent_papers(c, &s))
+    }
 }
 
 fn status_of(s: &str) -> DeliveryStatus {
@@ -241,6 +284,24 @@ pub fn latest_day(conn: &Connection, subscriber: &str) -> rusqlite::Result<Optio
         |r| r.get(0),
     )?;
     Ok(day.and_then(|d| d.parse().ok()))
+}
+
+impl super::Store {
+    /// The latest day a digest was recorded for each of `subscribers` (whatever its status), in
+    /// their order; read in one go.
+    pub async fn latest_delivery_days(
+        &self,
+        subscribers: &[SubscriberEmail],
+    ) -> anyhow::Result<Vec<Option<NaiveDate>>> {
+        let emails: Vec<String> = subscribers.iter().map(|s| s.to_string()).collect();
+        self.call(move |c| {
+            emails
+                .iter()
+                .map(|e| latest_day(c, e))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .await
+    }
 }
 
 /// Papers the reader already has (their own library): recorded as seen on `day`, so they are

@@ -58,6 +58,42 @@ pub fn list(conn: &Connection, subscriber: &str) -> rusqlite::Result<Vec<(NaiveD
     Ok(out)
 }
 
+/// Every paper owed to some readers, and who is owed what (by address).
+#[derive(Debug, Clone, Default)]
+pub struct OwedPapers {
+    pub papers: std::collections::HashMap<PaperId, crate::domain::Paper>,
+    pub by_reader: std::collections::HashMap<String, Vec<PaperId>>,
+}
+
+impl super::Store {
+    /// Every paper owed to one of `subscribers` (as stored on its announcement day), and who is
+    /// owed what; read in one go.
+    pub async fn owed_papers(&self, subscribers: &[SubscriberEmail]) -> anyhow::Result<OwedPapers> {
+        use std::collections::{HashMap, HashSet};
+        let emails: Vec<String> = subscribers.iter().map(|s| s.to_string()).collect();
+        self.call(move |c| {
+            let mut by_reader: HashMap<String, Vec<PaperId>> = HashMap::new();
+            let mut days: HashMap<NaiveDate, HashSet<PaperId>> = HashMap::new();
+            for e in emails {
+                for (day, id) in list(c, &e)? {
+                    days.entry(day).or_default().insert(id.clone());
+                    by_reader.entry(e.clone()).or_default().push(id);
+                }
+            }
+            let mut papers = HashMap::new();
+            for (day, ids) in days {
+                for p in super::papers::announced(c, day)? {
+                    if ids.contains(&p.id) {
+                        papers.insert(p.id.clone(), p);
+                    }
+                }
+            }
+            Ok(OwedPapers { papers, by_reader })
+        })
+        .await
+    }
+}
+
 /// Why `paper` is still owed to `subscriber`: the kind of the last problem and its detail
 /// (`None`: it is not owed).
 pub fn problem(

@@ -199,6 +199,25 @@ impl super::Store {
         self.call(move |c| announced(c, day)).await
     }
 
+    /// The stored papers of every announcement day after `after` and before `before`, oldest
+    /// day first, each with its day; read in one go.
+    pub async fn announced_between(
+        &self,
+        after: NaiveDate,
+        before: NaiveDate,
+    ) -> anyhow::Result<Vec<(NaiveDate, Paper)>> {
+        self.call(move |c| {
+            let mut out = Vec::new();
+            for d in days_between(c, after, before)? {
+                for p in announced(c, d)? {
+                    out.push((d, p));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// The latest announcement day stored.
     pub async fn latest_announced_day(&self) -> anyhow::Result<Option<NaiveDate>> {
         self.call(|c| latest_day(c)).await

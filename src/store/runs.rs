@@ -495,6 +495,59 @@ impl super::Store {
     pub async fn day_complete(&self, day: NaiveDate) -> anyhow::Result<bool> {
         self.call(move |c| day_complete(c, day)).await
     }
+
+    /// Which of `subscribers` have nothing recorded for `day`: no digest (sent, pending or
+    /// failed) and no decision to send none.
+    pub async fn uncovered_subscribers(
+        &self,
+        day: NaiveDate,
+        subscribers: &[crate::domain::SubscriberEmail],
+    ) -> anyhow::Result<Vec<crate::domain::SubscriberEmail>> {
+        let emails: Vec<String> = subscribers.iter().map(|s| s.to_string()).collect();
+        let missing = self.call(move |c| uncovered(c, day, &emails)).await?;
+        Ok(subscribers
+            .iter()
+            .filter(|s| missing.iter().any(|m| m == s.as_str()))
+            .cloned()
+            .collect())
+    }
+
+    /// The most recent `limit` runs, newest first.
+    pub async fn recent_runs(&self, limit: usize) -> anyhow::Result<Vec<RunSummary>> {
+        self.call(move |c| list(c, limit)).await
+    }
+
+    /// [`Self::recent_runs`], on the current thread.
+    pub fn recent_runs_now(&self, limit: usize) -> anyhow::Result<Vec<RunSummary>> {
+        self.with(|c| list(c, limit))
+    }
+
+    /// Run `run_id`'s summary, if there is such a run.
+    pub async fn run_summary(&self, run_id: i64) -> anyhow::Result<Option<RunSummary>> {
+        self.call(move |c| summary(c, run_id)).await
+    }
+
+    /// [`Self::run_summary`], on the current thread.
+    pub fn run_summary_now(&self, run_id: i64) -> anyhow::Result<Option<RunSummary>> {
+        self.with(|c| summary(c, run_id))
+    }
+
+    /// What run `run_id` did for each subscriber, with the tokens and cost of their profile's
+    /// calls.
+    pub async fn run_subscriber_rows(
+        &self,
+        run_id: i64,
+    ) -> anyhow::Result<Vec<(SubscriberOutcome, i64, i64, i64)>> {
+        self.call(move |c| subscriber_rows(c, run_id)).await
+    }
+
+    /// [`Self::run_subscriber_rows`], on the current thread.
+    pub fn run_subscriber_rows_now(
+        &self,
+        run_id: i64,
+    ) -> anyhow::Result<Vec<(SubscriberOutcome, i64, i64, i64)>> {
+        self.with(|c| subscriber_rows(c, run_id))
+    }
 }
 
 #[cfg(test)]

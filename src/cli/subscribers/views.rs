@@ -10,7 +10,7 @@ use crate::cli::{open_store, Failure, EXIT_OK};
 use crate::config::Config;
 use crate::domain::{Subscriber, SubscriberEmail};
 use crate::store::deliveries::Delivery;
-use crate::store::spend::{self, Totals};
+use crate::store::spend::Totals;
 use crate::subscribers::admin::Subscribers;
 
 /// `subscribers list`: everyone, with their last digest, as a table or JSON.
@@ -93,7 +93,7 @@ pub(super) fn show(
     let month_start = crate::support::clock::now_utc()
         .format("%Y-%m-01")
         .to_string();
-    let month = store.with(|c| spend::subscriber_since(c, email.as_str(), &month_start))?;
+    let month = store.spent_by_since_now(email, &month_start)?;
     if json {
         print_json(&s, last.as_ref(), &month)?;
     } else {
