@@ -182,18 +182,7 @@ pub fn list(
 }
 
 impl super::Store {
-    /// Deliveries for the admin's queue, newest day first: all, or only failed and pending ones,
-    /// or one day's. The message bytes are left out.
-    pub async fn deliveries(
-        &self,
-        unsent_only: bool,
-        day: Option<NaiveDate>,
-        limit: usize,
-    ) -> anyhow::Result<Vec<Delivery>> {
-        self.call(move |c| list(c, unsent_only, day, limit)).await
-    }
-
-    /// [`Self::deliveries`], on the current thread.
+    /// The delivery queue: the latest rows (only failed ones, or one day's, when asked).
     pub fn deliveries_now(
         &self,
         unsent_only: bool,
@@ -231,16 +220,7 @@ pub fn sent_papers(
 }
 
 impl super::Store {
-    /// Every paper sent to `subscriber`, by day (oldest first), with its title.
-    pub async fn sent_papers(
-        &self,
-        subscriber: &SubscriberEmail,
-    ) -> anyhow::Result<Vec<(NaiveDate, PaperId, String)>> {
-        let s = subscriber.to_string();
-        self.call(move |c| sent_papers(c, &s)).await
-    }
-
-    /// [`Self::sent_papers`], on the current thread.
+    /// Every paper sent to `subscriber`, with the day.
     pub fn sent_papers_now(
         &self,
         subscriber: &SubscriberEmail,

@@ -512,36 +512,17 @@ impl super::Store {
             .collect())
     }
 
-    /// The most recent `limit` runs, newest first.
-    pub async fn recent_runs(&self, limit: usize) -> anyhow::Result<Vec<RunSummary>> {
-        self.call(move |c| list(c, limit)).await
-    }
-
-    /// [`Self::recent_runs`], on the current thread.
+    /// The latest `limit` runs, newest first.
     pub fn recent_runs_now(&self, limit: usize) -> anyhow::Result<Vec<RunSummary>> {
         self.with(|c| list(c, limit))
     }
 
-    /// Run `run_id`'s summary, if there is such a run.
-    pub async fn run_summary(&self, run_id: i64) -> anyhow::Result<Option<RunSummary>> {
-        self.call(move |c| summary(c, run_id)).await
-    }
-
-    /// [`Self::run_summary`], on the current thread.
+    /// Run `run_id`, if there is one.
     pub fn run_summary_now(&self, run_id: i64) -> anyhow::Result<Option<RunSummary>> {
         self.with(|c| summary(c, run_id))
     }
 
-    /// What run `run_id` did for each subscriber, with the tokens and cost of their profile's
-    /// calls.
-    pub async fn run_subscriber_rows(
-        &self,
-        run_id: i64,
-    ) -> anyhow::Result<Vec<(SubscriberOutcome, i64, i64, i64)>> {
-        self.call(move |c| subscriber_rows(c, run_id)).await
-    }
-
-    /// [`Self::run_subscriber_rows`], on the current thread.
+    /// What run `run_id` did for each subscriber.
     pub fn run_subscriber_rows_now(
         &self,
         run_id: i64,

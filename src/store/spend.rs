@@ -316,17 +316,6 @@ impl super::Store {
     }
 
     /// Ledger totals for calls made on days `since..=until` (UTC dates), grouped.
-    pub async fn spend_report(
-        &self,
-        since: chrono::NaiveDate,
-        until: chrono::NaiveDate,
-        by: GroupBy,
-    ) -> anyhow::Result<Vec<Group>> {
-        let (s, u) = (since.to_string(), until.to_string());
-        self.call(move |c| report(c, &s, &u, by)).await
-    }
-
-    /// [`Self::spend_report`], on the current thread.
     pub fn spend_report_now(
         &self,
         since: chrono::NaiveDate,
@@ -338,16 +327,6 @@ impl super::Store {
     }
 
     /// Totals of the calls made on behalf of `subscriber` since `since` (a `YYYY-MM-DD` date).
-    pub async fn spent_by_since(
-        &self,
-        subscriber: &SubscriberEmail,
-        since: &str,
-    ) -> anyhow::Result<Totals> {
-        let (s, since) = (subscriber.to_string(), since.to_string());
-        self.call(move |c| subscriber_since(c, &s, &since)).await
-    }
-
-    /// [`Self::spent_by_since`], on the current thread.
     pub fn spent_by_since_now(
         &self,
         subscriber: &SubscriberEmail,
