@@ -46,7 +46,12 @@ class Sink(Mailbox):
         if self.owner:
             for root, dirs, files in os.walk(box):
                 for name in [root] + [os.path.join(root, n) for n in dirs + files]:
-                    os.chown(name, self.owner.pw_uid, self.owner.pw_gid)
+                    # Dovecot, serving the same Maildir, may rename or remove its own files
+                    # (tmp/, uidlist locks) between the walk and the chown: nothing to do then.
+                    try:
+                        os.chown(name, self.owner.pw_uid, self.owner.pw_gid)
+                    except FileNotFoundError:
+                        pass
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.reject:
