@@ -107,6 +107,25 @@ impl Config {
         if self.llm.concurrency == 0 {
             bad("llm.concurrency", "must be at least 1".into());
         }
+        if self.llm.context_tokens.is_some_and(|t| t < 4_096) {
+            bad(
+                "llm.context_tokens",
+                "must be at least 4096 (the model's context window in tokens)".into(),
+            );
+        }
+        let e = &self.embeddings;
+        if e.batch_size == 0 || e.batch_size > 2048 {
+            bad("embeddings.batch_size", "must be between 1 and 2048".into());
+        }
+        if e.top_k == 0 {
+            bad("embeddings.top_k", "must be at least 1".into());
+        }
+        if !(-1.0..=1.0).contains(&e.min_similarity) {
+            bad(
+                "embeddings.min_similarity",
+                "must be a cosine similarity between -1 and 1".into(),
+            );
+        }
         if self.mail.concurrency == 0 || self.mail.concurrency > 64 {
             bad("mail.concurrency", "must be between 1 and 64".into());
         }

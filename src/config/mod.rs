@@ -11,10 +11,12 @@ use serde::Deserialize;
 use crate::domain::{AnnounceType, Category};
 
 mod check;
+mod embeddings;
 mod load;
 pub mod schedule;
 mod typed;
 
+pub use embeddings::EmbeddingsConfig;
 pub use load::{ConfigError, ConfigProblem};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -30,6 +32,8 @@ pub struct Config {
     /// medRxiv subjects to read; `None` (no `[medrxiv]` section): not read.
     pub medrxiv: Option<PreprintConfig>,
     pub llm: LlmConfig,
+    /// The embedding stage (off while its model is empty).
+    pub embeddings: EmbeddingsConfig,
     pub store: StoreConfig,
     pub mail: MailConfig,
     /// The inbox paperboy reads replies from; `None` (no `[imap]` section): replies are not read.
@@ -122,6 +126,9 @@ pub struct LlmConfig {
     /// How many times papers missing from an answer are asked for again.
     pub reask_attempts: u32,
     pub max_completion_tokens: Option<u32>,
+    /// The model's context window in tokens (default: the model's published window): every
+    /// prompt, with room for its answer, is built to fit.
+    pub context_tokens: Option<u64>,
     /// Price overrides or additions, USD per 1M tokens.
     pub prices: BTreeMap<String, PriceOverride>,
 }
@@ -324,6 +331,7 @@ impl Default for Config {
             biorxiv: None,
             medrxiv: None,
             llm: LlmConfig::default(),
+            embeddings: EmbeddingsConfig::default(),
             store: StoreConfig::default(),
             mail: MailConfig::default(),
             imap: None,
@@ -370,6 +378,7 @@ impl Default for LlmConfig {
             retry_base_ms: 2_000,
             reask_attempts: 2,
             max_completion_tokens: None,
+            context_tokens: None,
             prices: BTreeMap::new(),
         }
     }
@@ -471,6 +480,11 @@ impl Config {
     /// An unset or empty variable means "no model": the keyword scorer runs instead.
     pub fn llm_api_key(&self) -> Option<SecretString> {
         secret_from_env(&self.llm.api_key_env)
+    }
+
+    /// The embedding endpoint's key, from `embeddings.api_key_env` (none: sent without one).
+    pub fn embeddings_api_key(&self) -> Option<SecretString> {
+        secret_from_env(&self.embeddings.api_key_env)
     }
 
     /// The base reply address (`digest@lab.org`), without a `+TOKEN`.

@@ -20,6 +20,9 @@ pub enum Kind {
     ModelFailed,
     /// The model answered, but never with a valid verdict for these papers.
     ModelNoAnswer,
+    /// The endpoint refused a prompt as longer than its context window (HTTP 400
+    /// `context_length_exceeded`), even after the call was split down to one paper.
+    ModelContextTooLong,
     /// `[budget]` daily or monthly limit reached.
     Budget,
     /// paperboy was stopped during the run.
@@ -75,6 +78,7 @@ impl Problem {
             Kind::ModelQuota => "Add credit at the model provider or raise the limit there; the next run scores what is owed.",
             Kind::ModelUnknown => "The endpoint does not know [llm] model: fix the model name or base_url in paperboy.toml.",
             Kind::ModelFailed => "The model endpoint kept failing; if it persists, check the provider's status. The papers stay owed and are scored on the next run.",
+            Kind::ModelContextTooLong => "The model endpoint refused prompts as longer than its context window even after splitting them: set [llm] context_tokens to the window of your model (a smaller value means smaller calls). The papers stay owed and are scored on the next run.",
             Kind::ModelNoAnswer => "The model never gave a valid verdict for some papers (see `paperboy runs show`); a different model or a smaller [llm] batch_size may help. They are asked again on the next run.",
             Kind::Budget => "The spending limit in [budget] was reached. Raise daily_usd / monthly_usd if this was expected; otherwise nothing to do: owed papers are scored when the budget allows.",
             Kind::Interrupted => "paperboy stopped during the run; the next run finishes the day. Nothing to do unless it keeps happening.",
@@ -112,6 +116,7 @@ impl Kind {
             Kind::ModelUnknown => "model_unknown",
             Kind::ModelFailed => "model_failed",
             Kind::ModelNoAnswer => "model_no_answer",
+            Kind::ModelContextTooLong => "model_context_too_long",
             Kind::Budget => "budget",
             Kind::Interrupted => "interrupted",
             Kind::ArxivUnreachable => "arxiv_unreachable",

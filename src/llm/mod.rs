@@ -20,6 +20,8 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::config::LlmConfig;
 use crate::domain::problem::{Kind, Problem};
 
+pub mod embed;
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
     pub prompt_tokens: u64,
@@ -40,7 +42,7 @@ pub struct Completion {
 pub struct LlmError(pub Problem);
 
 impl LlmError {
-    fn new(kind: Kind, detail: impl Into<String>) -> LlmError {
+    pub(crate) fn new(kind: Kind, detail: impl Into<String>) -> LlmError {
         LlmError(Problem::new(kind, detail))
     }
 }
@@ -186,9 +188,9 @@ impl LlmClient {
                 Ok(response) => return Ok(completion_of(response)),
                 Err(e) => e,
             };
-            let LlmError(why) = self.classify(error);
+            let (LlmError(why), again) = classify(error, &self.base_url, &self.model, "[llm]");
             match why {
-                why if why.stops_scoring() => return Err(LlmError(why)),
+                why if why.stops_scoring() || !again => return Err(LlmError(why)),
                 why if attempt >= self.max_attempts => {
                     return Err(LlmError::new(
                         why.kind,
@@ -205,46 +207,71 @@ impl LlmClient {
     }
 
     fn classify(&self, error: OpenAIError) -> LlmError {
-        match error {
-            OpenAIError::ApiError(e) => {
-                let status = e.status_code.as_u16();
-                let message = e.api_error.message.clone();
-                let quota = e.api_error.r#type.as_deref() == Some("insufficient_quota")
-                    || e.api_error.code.as_deref() == Some("insufficient_quota");
-                match status {
-                    401 | 403 => LlmError::new(Kind::ModelRejectedKey, format!(
-                        "the model endpoint {} rejected the API key (HTTP {status}: {message}); \
-                         check the key in the environment variable named by [llm] api_key_env",
-                        self.base_url
-                    )),
-                    429 if quota => LlmError::new(Kind::ModelQuota, format!(
-                        "the model provider reports the quota is used up (HTTP 429: {message}); add credit or raise the limit"
-                    )),
-                    404 => LlmError::new(Kind::ModelUnknown, format!(
-                        "the model endpoint does not know model `{}` (HTTP 404: {message}); check [llm] model and base_url",
-                        self.model
-                    )),
-                    400 | 413 | 422 => LlmError::new(Kind::ModelFailed, format!("the model endpoint refused the request (HTTP {status}: {message})")),
-                    _ => LlmError::new(Kind::ModelFailed, format!("the model endpoint answered HTTP {status}: {message}")),
-                }
-            }
-            OpenAIError::Reqwest(e) if e.is_timeout() => LlmError::new(
+        classify(error, &self.base_url, &self.model, "[llm]").0
+    }
+}
+
+/// What an error from the endpoint means, and whether asking again the same way may help (a
+/// refused request — a prompt over the window, a malformed request — is refused again).
+pub(crate) fn classify(
+    error: OpenAIError,
+    base_url: &str,
+    model: &str,
+    section: &str,
+) -> (LlmError, bool) {
+    match error {
+        OpenAIError::ApiError(e) => {
+            let status = e.status_code.as_u16();
+            let message = e.api_error.message.clone();
+            let code = e.api_error.code.as_deref();
+            let quota = e.api_error.r#type.as_deref() == Some("insufficient_quota")
+                || code == Some("insufficient_quota");
+            let too_long = code == Some("context_length_exceeded")
+                || message.contains("maximum context length");
+            let error = match status {
+                401 | 403 => LlmError::new(Kind::ModelRejectedKey, format!(
+                    "the model endpoint {base_url} rejected the API key (HTTP {status}: {message}); \
+                     check the key in the environment variable named by {section} api_key_env"
+                )),
+                429 if quota => LlmError::new(Kind::ModelQuota, format!(
+                    "the model provider reports the quota is used up (HTTP 429: {message}); add credit or raise the limit"
+                )),
+                404 => LlmError::new(Kind::ModelUnknown, format!(
+                    "the model endpoint does not know model `{model}` (HTTP 404: {message}); check {section} model and base_url"
+                )),
+                400 | 413 if too_long => LlmError::new(Kind::ModelContextTooLong, format!(
+                    "the model endpoint refused the prompt as longer than its context window (HTTP {status}: {message})"
+                )),
+                400 | 413 | 422 => LlmError::new(Kind::ModelFailed, format!("the model endpoint refused the request (HTTP {status}: {message})")),
+                _ => LlmError::new(Kind::ModelFailed, format!("the model endpoint answered HTTP {status}: {message}")),
+            };
+            (error, !matches!(status, 400 | 413 | 422))
+        }
+        OpenAIError::Reqwest(e) if e.is_timeout() => (
+            LlmError::new(
                 Kind::ModelUnreachable,
                 format!("the model endpoint timed out: {e}"),
             ),
-            OpenAIError::Reqwest(e) => LlmError::new(
+            true,
+        ),
+        OpenAIError::Reqwest(e) => (
+            LlmError::new(
                 Kind::ModelUnreachable,
-                format!("cannot reach the model endpoint {}: {e}", self.base_url),
+                format!("cannot reach the model endpoint {base_url}: {e}"),
             ),
-            OpenAIError::JSONDeserialize(e, body) => LlmError::new(
+            true,
+        ),
+        OpenAIError::JSONDeserialize(e, body) => (
+            LlmError::new(
                 Kind::ModelFailed,
                 format!(
                     "the model endpoint sent an unreadable answer ({e}): {}",
                     body.chars().take(200).collect::<String>()
                 ),
             ),
-            other => LlmError::new(Kind::ModelFailed, other.to_string()),
-        }
+            true,
+        ),
+        other => (LlmError::new(Kind::ModelFailed, other.to_string()), true),
     }
 }
 

@@ -1,0 +1,135 @@
+//! The embedding endpoint: any OpenAI-compatible `/v1/embeddings`, through async-openai. Many
+//! texts per request; the vectors come back in input order, scaled to unit length (so a dot
+//! product is the cosine similarity), with the tokens the endpoint counted.
+
+use std::time::Duration;
+
+use async_openai::config::OpenAIConfig;
+use async_openai::types::embeddings::{CreateEmbeddingRequestArgs, EmbeddingInput};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{classify, LlmError};
+use crate::config::EmbeddingsConfig;
+use crate::domain::problem::Kind;
+
+pub struct EmbeddingClient {
+    client: async_openai::Client<OpenAIConfig>,
+    model: String,
+    base_url: String,
+    dimensions: Option<u32>,
+    max_attempts: u32,
+    retry_base: Duration,
+}
+
+/// The vectors of one request, in input order, and the tokens it was billed.
+#[derive(Debug)]
+pub struct Embedded {
+    pub vectors: Vec<Vec<f32>>,
+    pub prompt_tokens: u64,
+}
+
+impl EmbeddingClient {
+    pub fn new(
+        config: &EmbeddingsConfig,
+        api_key: Option<&SecretString>,
+    ) -> anyhow::Result<EmbeddingClient> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(config.timeout_secs))
+            .user_agent(concat!("paperboy/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let mut openai_config =
+            OpenAIConfig::new().with_api_base(config.base_url.trim_end_matches('/'));
+        openai_config = openai_config.with_api_key(api_key.map_or("", |k| k.expose_secret()));
+        Ok(EmbeddingClient {
+            client: async_openai::Client::with_config(openai_config).with_http_client(http),
+            model: config.model.clone(),
+            base_url: config.base_url.clone(),
+            dimensions: config.dimensions,
+            max_attempts: config.max_attempts.max(1),
+            retry_base: Duration::from_millis(config.retry_base_ms),
+        })
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// The vectors of `texts` (one request), retried with backoff where asking again may help.
+    pub async fn embed(&self, texts: Vec<String>) -> Result<Embedded, LlmError> {
+        let n = texts.len();
+        let mut args = CreateEmbeddingRequestArgs::default();
+        args.model(&self.model)
+            .input(EmbeddingInput::StringArray(texts));
+        if let Some(d) = self.dimensions {
+            args.dimensions(d);
+        }
+        let request = args.build().map_err(|e| {
+            LlmError::new(Kind::ModelFailed, format!("cannot build the request: {e}"))
+        })?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let error = match self.client.embeddings().create(request.clone()).await {
+                Ok(response) => return self.read(response, n),
+                Err(e) => e,
+            };
+            let (LlmError(why), again) =
+                classify(error, &self.base_url, &self.model, "[embeddings]");
+            if why.stops_scoring() || !again {
+                return Err(LlmError(why));
+            }
+            if attempt >= self.max_attempts {
+                return Err(LlmError::new(
+                    why.kind,
+                    format!("{why} (after {attempt} attempts)"),
+                ));
+            }
+            let wait = crate::support::clock::backoff(self.retry_base, attempt);
+            tracing::warn!(error = %why, attempt, "embedding call failed; retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The answer's vectors in input order, checked: one per text, all of one length.
+    fn read(
+        &self,
+        response: async_openai::types::embeddings::CreateEmbeddingResponse,
+        n: usize,
+    ) -> Result<Embedded, LlmError> {
+        let bad = |what: String| {
+            LlmError::new(
+                Kind::ModelFailed,
+                format!("the embedding endpoint {} sent {what}", self.base_url),
+            )
+        };
+        let mut slots: Vec<Option<Vec<f32>>> = vec![None; n];
+        for e in response.data {
+            let slot = slots
+                .get_mut(e.index as usize)
+                .ok_or_else(|| bad(format!("a vector for input {} of {n}", e.index)))?;
+            *slot = Some(unit(e.embedding));
+        }
+        let vectors: Vec<Vec<f32>> = slots
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| v.ok_or_else(|| bad(format!("no vector for input {i} of {n}"))))
+            .collect::<Result<_, _>>()?;
+        let dims = vectors.first().map_or(0, Vec::len);
+        if dims == 0 || vectors.iter().any(|v| v.len() != dims) {
+            return Err(bad("vectors of different or zero lengths".into()));
+        }
+        Ok(Embedded {
+            vectors,
+            prompt_tokens: response.usage.prompt_tokens as u64,
+        })
+    }
+}
+
+/// `v` scaled to length 1 (a zero vector stays zero).
+pub fn unit(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
