@@ -4,6 +4,7 @@
 //! needs (`inbox`, `alerts`), and the daily job its `Pipeline`.
 
 use crate::config::Config;
+use crate::llm::embed::EmbeddingClient;
 use crate::llm::LlmClient;
 use crate::scoring::budget::Budget;
 use crate::scoring::meter::Meter;
@@ -61,12 +62,24 @@ impl App {
             Some(key) => {
                 let prompts =
                     Prompts::load(&config.resolve(&config.prompts)).map_err(StartError::Config)?;
+                let mut meter = Meter::new(
+                    LlmClient::new(&config.llm, &key)?,
+                    Budget::new(&config.budget),
+                    PriceTable::new(&config.llm.prices),
+                );
+                if config.embeddings.enabled() {
+                    let key = config.embeddings_api_key();
+                    meter = meter.with_embedder(EmbeddingClient::new(
+                        &config.embeddings,
+                        key.as_ref(),
+                    )?);
+                }
                 Scorer::Llm(Box::new(LlmScorer {
-                    meter: Meter::new(
-                        LlmClient::new(&config.llm, &key)?,
-                        Budget::new(&config.budget),
-                        PriceTable::new(&config.llm.prices),
-                    ),
+                    meter,
+                    context_tokens: config.llm.context_tokens(),
+                    top_k: config.embeddings.top_k,
+                    min_similarity: config.embeddings.min_similarity,
+                    embed_batch_size: config.embeddings.batch_size,
                     prompts,
                     batch_size: config.llm.batch_size,
                     concurrency: config.llm.concurrency,

@@ -10,13 +10,16 @@ use super::budget::Budget;
 use super::prices::{Price, PriceTable};
 use crate::domain::problem::{Kind, Problem};
 use crate::domain::{Money, SubscriberEmail};
+use crate::llm::embed::{Embedded, EmbeddingClient};
 use crate::llm::{Completion, LlmClient, LlmError, Usage};
 use crate::store::spend::{SpendRow, Stage};
 use crate::store::Store;
 
-/// The model client with the budget and the prices it is metered by.
+/// The model client (and the embedding endpoint, when there is one) with the budget and the
+/// prices they are metered by.
 pub struct Meter {
     client: LlmClient,
+    embedder: Option<EmbeddingClient>,
     budget: Budget,
     prices: PriceTable,
 }
@@ -48,9 +51,59 @@ impl Meter {
     pub fn new(client: LlmClient, budget: Budget, prices: PriceTable) -> Meter {
         Meter {
             client,
+            embedder: None,
             budget,
             prices,
         }
+    }
+
+    /// The same meter with an embedding endpoint, under the same budget.
+    pub fn with_embedder(self, embedder: EmbeddingClient) -> Meter {
+        Meter {
+            embedder: Some(embedder),
+            ..self
+        }
+    }
+
+    /// The embedding model's name, when there is an embedding endpoint.
+    pub fn embedding_model(&self) -> Option<&str> {
+        self.embedder.as_ref().map(EmbeddingClient::model)
+    }
+
+    /// The most embedding `chars` characters can cost (3 characters a token).
+    pub fn embed_worst_cost(&self, chars: usize) -> Money {
+        self.embedding_model()
+            .and_then(|m| self.prices.get(m))
+            .map_or(Money::ZERO, |p| p.cost((chars / 3) as u64, 0, 0))
+    }
+
+    /// One embedding request, paid for by `_reserved`.
+    pub async fn embed(
+        &self,
+        _reserved: &Reserved,
+        texts: Vec<String>,
+    ) -> Result<Embedded, LlmError> {
+        match &self.embedder {
+            Some(e) => e.embed(texts).await,
+            None => Err(LlmError(Problem::new(
+                Kind::Local,
+                "no embedding endpoint is configured ([embeddings] model)",
+            ))),
+        }
+    }
+
+    /// The ledger row of an embedding request of `tokens` (an unknown price: an unknown cost).
+    pub fn embed_spend_row(&self, tokens: u64) -> SpendRow {
+        let model = self.embedding_model().unwrap_or_default();
+        let price = self.prices.get(model);
+        if price.is_none() {
+            tracing::warn!(model, "no price known for this embedding model: spend recorded with an unknown cost; add [llm.prices] to paperboy.toml");
+        }
+        let usage = Usage {
+            prompt_tokens: tokens,
+            ..Usage::default()
+        };
+        spend_of(model, usage, price, Stage::Embedding)
     }
 
     pub fn model(&self) -> &str {

@@ -38,8 +38,16 @@ pub struct LlmScorer {
     pub triage: bool,
     /// Titles per triage call.
     pub triage_batch_size: usize,
-    /// A one-sentence TLDR with each comment (`[llm] tldr`).
+    /// A one-sentence TL;DR per paper shown, once per language (`[llm] tldr`).
     pub tldr: bool,
+    /// The model's context window in tokens: every prompt and its answer fit in it.
+    pub context_tokens: u64,
+    /// The embedding prefilter (`[embeddings]`, when the meter has an embedding endpoint): per
+    /// reader the `top_k` nearest papers no less similar than `min_similarity` get a verdict.
+    pub top_k: usize,
+    pub min_similarity: f32,
+    /// Texts per embedding request.
+    pub embed_batch_size: usize,
 }
 
 /// The papers one reader profile needs verdicts for, and everyone who has that profile.

@@ -19,6 +19,10 @@ const BUILT_IN: &[(&str, f64, f64, f64)] = &[
     ("gpt-5", 1.25, 0.125, 10.0),
     ("gpt-5-mini", 0.25, 0.025, 2.0),
     ("gpt-5-nano", 0.05, 0.005, 0.40),
+    // Embedding models: input only.
+    ("text-embedding-3-small", 0.02, 0.02, 0.0),
+    ("text-embedding-3-large", 0.13, 0.13, 0.0),
+    ("text-embedding-ada-002", 0.10, 0.10, 0.0),
 ];
 
 /// A price in nano-dollars per token (= milli-dollars per 1M tokens): integers for every

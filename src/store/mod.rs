@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod archive;
 pub mod audit;
 pub mod deliveries;
+pub mod embeddings;
 pub mod inbox;
 pub mod join;
 pub mod library;
@@ -14,6 +15,7 @@ pub mod papers;
 pub mod runs;
 pub mod source_reads;
 pub mod spend;
+pub mod tldrs;
 pub mod triage;
 pub mod verdicts;
 
@@ -38,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/011_library_imports.sql"),
     include_str!("migrations/012_sources.sql"),
     include_str!("migrations/013_alert_keys.sql"),
+    include_str!("migrations/014_embeddings.sql"),
 ];
 
 /// The database. Cloning is cheap; all clones share one connection.

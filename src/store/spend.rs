@@ -18,7 +18,7 @@ pub struct SpendRow {
     pub cost: Option<Money>,
     /// Ties together the rows of one model call that served several readers.
     pub call_id: Option<String>,
-    /// What the call was for: `triage`, `verdict`, `reply`, `check`.
+    /// What the call was for: `triage`, `embedding`, `verdict`, `tldr`, `reply`, `check`.
     pub stage: Option<Stage>,
 }
 
@@ -79,8 +79,12 @@ pub fn apportion(total: u64, weights: &[u64]) -> Vec<u64> {
 pub enum Stage {
     /// The title triage of a run.
     Triage,
-    /// Full verdicts (and TL;DRs) of a run.
+    /// Full verdicts of a run.
     Verdict,
+    /// The embedding prefilter: papers' and profiles' vectors.
+    Embedding,
+    /// A paper's TL;DR, once per language.
+    Tldr,
     /// Reading a free-text reply.
     Reply,
     /// Summing up an imported library as topics.
@@ -94,6 +98,8 @@ impl Stage {
         match self {
             Stage::Triage => "triage",
             Stage::Verdict => "verdict",
+            Stage::Embedding => "embedding",
+            Stage::Tldr => "tldr",
             Stage::Reply => "reply",
             Stage::Library => "library",
             Stage::Check => "check",

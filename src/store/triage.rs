@@ -11,7 +11,7 @@ use super::{now_utc, Store};
 use crate::domain::PaperId;
 
 /// Why a pair was kept or dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Reason {
     /// The model's answer.
     Model,
@@ -19,6 +19,11 @@ pub enum Reason {
     Keyword,
     /// The model gave no usable answer for the paper after re-asking: kept, to lose nothing.
     NoAnswer,
+    /// The embedding prefilter: where the paper stood among the reader's papers of the run
+    /// (1 = nearest) and its cosine similarity to the reader's profile.
+    Nearest { rank: u32, similarity: f32 },
+    /// A followed author wrote it: kept without ranking.
+    Author,
 }
 
 impl Reason {
@@ -27,20 +32,35 @@ impl Reason {
             Reason::Model => "model",
             Reason::Keyword => "keyword",
             Reason::NoAnswer => "no_answer",
+            Reason::Nearest { .. } => "nearest",
+            Reason::Author => "author",
         }
     }
 
-    fn parse(s: &str) -> Option<Reason> {
+    fn parse(s: &str, rank: Option<i64>, similarity: Option<f64>) -> Option<Reason> {
         Some(match s {
             "model" => Reason::Model,
             "keyword" => Reason::Keyword,
             "no_answer" => Reason::NoAnswer,
+            "author" => Reason::Author,
+            "nearest" => Reason::Nearest {
+                rank: u32::try_from(rank?).ok()?,
+                similarity: similarity? as f32,
+            },
             _ => return None,
         })
     }
+
+    /// The rank and similarity columns.
+    fn place(self) -> (Option<i64>, Option<f64>) {
+        match self {
+            Reason::Nearest { rank, similarity } => (Some(rank as i64), Some(similarity as f64)),
+            _ => (None, None),
+        }
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Decision {
     pub kept: bool,
     pub reason: Reason,
@@ -55,12 +75,13 @@ pub fn save(
 ) -> rusqlite::Result<()> {
     {
         let mut stmt = conn.prepare_cached(
-            "INSERT INTO triage (paper_id, profile_hash, model, prompt_version, kept, reason, run_id, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO triage (paper_id, profile_hash, model, prompt_version, kept, reason, run_id, created_at, rank, similarity)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT DO NOTHING",
         )?;
         let now = now_utc();
         for (id, d) in decisions {
+            let (rank, similarity) = d.reason.place();
             stmt.execute(params![
                 id.as_str(),
                 key.profile_hash,
@@ -69,7 +90,9 @@ pub fn save(
                 d.kept as i64,
                 d.reason.as_str(),
                 run_id,
-                now
+                now,
+                rank,
+                similarity
             ])?;
         }
     }
@@ -97,7 +120,7 @@ pub fn load(
     ids: &[PaperId],
 ) -> rusqlite::Result<HashMap<PaperId, Decision>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT kept, reason FROM triage
+        "SELECT kept, reason, rank, similarity FROM triage
          WHERE paper_id = ?1 AND profile_hash = ?2 AND model = ?3 AND prompt_version = ?4",
     )?;
     let mut out = HashMap::new();
@@ -111,7 +134,7 @@ pub fn load(
         if let Some(r) = rows.next()? {
             let kept: i64 = r.get(0)?;
             let reason: String = r.get(1)?;
-            match Reason::parse(&reason) {
+            match Reason::parse(&reason, r.get(2)?, r.get(3)?) {
                 Some(reason) => {
                     out.insert(
                         id.clone(),

@@ -72,6 +72,17 @@ pub enum Decided {
     Triage(Vec<(VerdictKey, Vec<(PaperId, Decision)>)>),
     /// Full verdicts.
     Verdicts(Vec<(VerdictKey, Vec<(PaperId, Verdict)>)>),
+    /// TL;DRs (paper, language name, text).
+    Tldrs(
+        super::tldrs::TldrKey,
+        Vec<(PaperId, String, String)>,
+    ),
+    /// Vectors from the embedding endpoint (text hash, vector) under a model.
+    Vectors {
+        model: String,
+        kind: super::embeddings::VectorKind,
+        vectors: Vec<(String, Vec<f32>)>,
+    },
 }
 
 impl Store {
@@ -99,6 +110,14 @@ impl Store {
                         save(&tx, key, v, Some(run_id))?;
                     }
                 }
+                Decided::Tldrs(key, tldrs) => {
+                    super::tldrs::save(&tx, key, tldrs, Some(run_id))?;
+                }
+                Decided::Vectors {
+                    model,
+                    kind,
+                    vectors,
+                } => super::embeddings::save(&tx, model, *kind, vectors)?,
             }
             tx.commit()
         })
