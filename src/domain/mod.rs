@@ -13,6 +13,8 @@ pub mod problem;
 mod reply;
 mod score;
 mod subscriber;
+#[cfg(test)]
+pub mod testing;
 
 pub use arxiv_id::{ArxivId, ArxivIdError};
 pub use author::{author_matches, followed_authors, same_author};

@@ -47,7 +47,7 @@ impl Subscriber {
         }
         if !self.language.is_english() {
             p.push_str(&format!(
-                "\n\nWrite this reader's TLDR and COMMENT in {}.",
+                "\n\nWrite this reader's COMMENT in {}.",
                 self.language.name()
             ));
         }

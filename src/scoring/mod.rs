@@ -50,6 +50,30 @@ pub struct LlmScorer {
     pub embed_batch_size: usize,
 }
 
+impl LlmScorer {
+    /// The key of the title triage's decisions for `subscriber`'s profile.
+    pub fn title_triage_key(&self, subscriber: &Subscriber) -> VerdictKey {
+        VerdictKey {
+            profile_hash: subscriber.profile_hash(),
+            model: self.meter.model().to_string(),
+            prompt_version: self.prompts.triage_version().to_string(),
+        }
+    }
+
+    /// The key of the embedding prefilter's decisions: the embedding model, and the settings
+    /// that decide what is kept.
+    pub fn nearest_key(&self, subscriber: &Subscriber) -> VerdictKey {
+        VerdictKey {
+            profile_hash: subscriber.profile_hash(),
+            model: self.meter.embedding_model().unwrap_or_default().to_string(),
+            prompt_version: format!(
+                "nearest-v1:top{}:min{:.3}",
+                self.top_k, self.min_similarity
+            ),
+        }
+    }
+}
+
 /// The papers one reader profile needs verdicts for, and everyone who has that profile.
 pub struct Job<'p> {
     /// Not empty; they share one profile (the first stands for it in the prompt).
@@ -101,14 +125,12 @@ impl Scorer {
         }
     }
 
-    /// The key of the title triage's decisions, when there is a triage.
+    /// The key of the decisions that pick the papers worth a verdict: the embedding
+    /// prefilter's when there is an embedding endpoint, else the title triage's when it is on.
     pub fn triage_key(&self, subscriber: &Subscriber) -> Option<VerdictKey> {
         match self {
-            Scorer::Llm(s) if s.triage => Some(VerdictKey {
-                profile_hash: subscriber.profile_hash(),
-                model: s.meter.model().to_string(),
-                prompt_version: s.prompts.triage_version().to_string(),
-            }),
+            Scorer::Llm(s) if s.meter.embedding_model().is_some() => Some(s.nearest_key(subscriber)),
+            Scorer::Llm(s) if s.triage => Some(s.title_triage_key(subscriber)),
             _ => None,
         }
     }
@@ -169,8 +191,11 @@ impl Scorer {
             Scorer::Llm(s) => {
                 let keys = |job: &Job| {
                     let sub = &job.subscribers[0];
-                    let triage = self.triage_key(sub).unwrap_or_else(|| self.key(sub));
-                    (self.key(sub), triage)
+                    group::Keys {
+                        verdict: self.key(sub),
+                        triage: s.title_triage_key(sub),
+                        nearest: s.nearest_key(sub),
+                    }
                 };
                 group::score(s, keys, store, run_id, jobs, on_progress, ctx).await
             }

@@ -22,8 +22,6 @@ pub enum Reason {
     /// The embedding prefilter: where the paper stood among the reader's papers of the run
     /// (1 = nearest) and its cosine similarity to the reader's profile.
     Nearest { rank: u32, similarity: f32 },
-    /// A followed author wrote it: kept without ranking.
-    Author,
 }
 
 impl Reason {
@@ -33,7 +31,6 @@ impl Reason {
             Reason::Keyword => "keyword",
             Reason::NoAnswer => "no_answer",
             Reason::Nearest { .. } => "nearest",
-            Reason::Author => "author",
         }
     }
 
@@ -42,7 +39,6 @@ impl Reason {
             "model" => Reason::Model,
             "keyword" => Reason::Keyword,
             "no_answer" => Reason::NoAnswer,
-            "author" => Reason::Author,
             "nearest" => Reason::Nearest {
                 rank: u32::try_from(rank?).ok()?,
                 similarity: similarity? as f32,

@@ -17,8 +17,11 @@ use std::sync::Mutex;
 
 use futures::StreamExt as _;
 
+mod nearest;
+mod pack;
 mod triage;
 mod verdicts;
+mod window;
 
 use super::keyword;
 use super::meter::Reserved;
@@ -42,9 +45,9 @@ struct Reader<'a> {
     /// "more like N" titles: given with the papers, as data.
     examples: String,
     comment_bar: u8,
-    tldr: bool,
     key: VerdictKey,
     triage_key: VerdictKey,
+    nearest_key: VerdictKey,
     terms: keyword::Terms,
 }
 
@@ -70,8 +73,12 @@ impl Reader<'_> {
             label: &self.label,
             profile: &self.profile,
             comment_bar: verdicts.then_some(self.comment_bar),
-            tldr: self.tldr,
         }
+    }
+
+    /// Bytes this reader adds to a prompt: its topics (with their heading) and its examples.
+    fn bytes(&self) -> usize {
+        self.profile.len() + self.examples.len() + 80
     }
 
     /// This reader's subscribers with their part of `weight` (spend is split across them).
@@ -87,6 +94,13 @@ impl Reader<'_> {
     }
 }
 
+/// The keys a reader's stored decisions are found by.
+pub(super) struct Keys {
+    pub verdict: VerdictKey,
+    pub triage: VerdictKey,
+    pub nearest: VerdictKey,
+}
+
 /// What a run's scoring shares across its calls.
 struct Run<'a> {
     scorer: &'a LlmScorer,
@@ -96,6 +110,8 @@ struct Run<'a> {
     readers: Vec<Reader<'a>>,
     /// Set when no further call can succeed this run (budget, rejected key, shutdown).
     stop: Mutex<Option<Problem>>,
+    /// The model's context window, lowered by every refusal for length.
+    window: window::Window,
     on_progress: &'a (dyn Fn(usize) + Sync),
 }
 
@@ -105,6 +121,8 @@ enum CallError {
     Stop(Problem),
     /// This call failed after its retries; others may still work.
     Failed(Problem),
+    /// The endpoint refused the prompt as longer than its window: split it and ask again.
+    TooLong,
 }
 
 /// An answer with its ledger rows and budget reservation, to be recorded with what it decided.
@@ -119,7 +137,7 @@ type Chunk<'p> = Vec<(&'p Paper, Vec<usize>)>;
 
 pub(super) async fn score(
     scorer: &LlmScorer,
-    keys: impl Fn(&Job) -> (VerdictKey, VerdictKey),
+    keys: impl Fn(&Job) -> Keys,
     store: &Store,
     run_id: i64,
     mut jobs: Vec<Job<'_>>,
@@ -132,16 +150,20 @@ pub(super) async fn score(
         .iter()
         .enumerate()
         .map(|(i, job)| {
-            let (key, triage_key) = keys(job);
+            let Keys {
+                verdict: key,
+                triage: triage_key,
+                nearest: nearest_key,
+            } = keys(job);
             Reader {
                 label: format!("R{}", i + 1),
                 job,
                 profile: job.subscribers[0].profile_text(),
                 examples: job.subscribers[0].examples_text(),
                 comment_bar: job.comment_bar(),
-                tldr: scorer.tldr,
                 key,
                 triage_key,
+                nearest_key,
                 terms: keyword::Terms::of(&job.subscribers[0]),
             }
         })
@@ -153,13 +175,25 @@ pub(super) async fn score(
         ctx,
         readers,
         stop: Mutex::new(None),
+        window: window::Window::new(scorer.context_tokens),
         on_progress,
     };
     let mut results: Vec<JobResult> = jobs.iter().map(|_| JobResult::default()).collect();
     // The pairs still to score, per reader.
     let mut pending: Vec<Vec<&Paper>> = jobs.iter().map(|j| j.papers.clone()).collect();
 
-    if scorer.triage {
+    if scorer.meter.embedding_model().is_some() {
+        if let Err(why) = nearest::nearest(&run, &mut pending, &mut results).await? {
+            if matches!(why.kind, Kind::Budget | Kind::Interrupted) {
+                unscored_all(&run, &mut pending, &mut results, &why);
+            } else if scorer.triage {
+                tracing::warn!(error = %why, "the embedding stage failed; the title triage picks the papers instead");
+                triage::triage(&run, &mut pending, &mut results).await?;
+            } else {
+                tracing::warn!(error = %why, "the embedding stage failed; every paper gets a full verdict");
+            }
+        }
+    } else if scorer.triage {
         triage::triage(&run, &mut pending, &mut results).await?;
     }
     verdicts::verdicts(&run, pending, &mut results).await?;
@@ -169,6 +203,25 @@ pub(super) async fn score(
         .zip(results)
         .map(|(j, r)| (j.profile_hash(), r))
         .collect())
+}
+
+/// Every pending pair as unscored for `why` (scoring stopped before they were asked).
+fn unscored_all(run: &Run<'_>, pending: &mut [Vec<&Paper>], results: &mut [JobResult], why: &Problem) {
+    for (r, papers) in pending.iter_mut().enumerate() {
+        for p in papers.drain(..) {
+            results[r].unscored.insert(p.id.clone(), why.clone());
+            (run.on_progress)(1);
+        }
+    }
+}
+
+/// What the packing measures `readers`' prompts by, under the window's current bound.
+fn sizes<'s>(run: &Run<'_>, profile: &'s [usize], base: usize) -> pack::Sizes<'s> {
+    pack::Sizes {
+        profile,
+        base,
+        limit_tokens: run.window.limit(),
+    }
 }
 
 /// Runs `calls`, at most `concurrency` at a time.
@@ -214,8 +267,16 @@ async fn call(
     if let Some(why) = stopped() {
         return Err(CallError::Stop(why));
     }
+    // A prompt that would not fit is never sent: the caller splits it.
+    let size = window::estimate(system, user, worst_completion);
+    if !run.window.fits(size) {
+        return Err(CallError::TooLong);
+    }
     let meter = &run.scorer.meter;
-    let worst = meter.worst_cost(system.len() + user.len(), worst_completion);
+    let worst = meter.worst_cost(
+        system.len() + user.len(),
+        worst_completion.min(window::MAX_ANSWER),
+    );
     let reserved = match meter.reserve(run.store, run.ctx.now, worst).await {
         Ok(Ok(r)) => r,
         Ok(Err(why)) => {
@@ -240,6 +301,11 @@ async fn call(
                 Kind::Interrupted,
                 "scoring was interrupted by shutdown; the next run scores these papers",
             )));
+        }
+        Some(Err(LlmError(why))) if why.kind == Kind::ModelContextTooLong => {
+            meter.release(reserved).await;
+            run.window.refused(size, &why.detail);
+            return Err(CallError::TooLong);
         }
         Some(Err(LlmError(why))) if why.stops_scoring() => {
             meter.release(reserved).await;

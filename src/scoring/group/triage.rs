@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{call, in_flight, record, shares, CallError, Chunk, Paid, Run};
+use super::{call, in_flight, pack, record, shares, CallError, Chunk, Paid, Run};
 use crate::domain::problem::Problem;
 use crate::domain::{Paper, PaperId};
 use crate::scoring::prompt::{Prompts, ReaderBlock};
@@ -68,15 +68,19 @@ pub(super) async fn triage<'p>(
         );
     }
 
-    let chunks: Vec<Chunk<'p>> = ask
-        .chunks(run.scorer.triage_batch_size)
-        .map(<[_]>::to_vec)
-        .collect();
+    // The day's titles, with as many readers' topics beside them as fit the window.
+    let profile: Vec<usize> = run.readers.iter().map(|r| r.bytes()).collect();
+    let base = run.scorer.prompts.triage_system(&[]).len() + 200;
+    let chunks = pack::triage_chunks(
+        ask,
+        &super::sizes(run, &profile, base),
+        run.scorer.triage_batch_size,
+    );
     // Futures made in a loop rather than a closure, which would need to be general over the
     // papers' lifetime.
     let mut calls = Vec::new();
     for chunk in chunks {
-        calls.push(triage_call(run, chunk));
+        calls.push(triage_calls(run, chunk));
     }
     let outcomes = in_flight(run, calls).await;
     for outcome in outcomes {
@@ -107,9 +111,40 @@ type TriageOutcome<'p> = (
     Vec<(&'p Paper, Vec<usize>, Problem)>,
 );
 
-/// One triage call (and its re-asks): the decisions, and the pairs left undecided because
-/// scoring stopped.
-async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<TriageOutcome<'p>> {
+/// The calls of one packed chunk: itself, or its halves (and theirs) when it does not fit the
+/// window or the endpoint refuses it as too long, one after another.
+async fn triage_calls<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<TriageOutcome<'p>> {
+    let mut queue = vec![chunk];
+    let (mut decided, mut stopped) = (Vec::new(), Vec::new());
+    while let Some(chunk) = queue.pop() {
+        let (d, s, rest) = triage_call(run, chunk).await?;
+        decided.extend(d);
+        stopped.extend(s);
+        if let Some(rest) = rest {
+            match pack::halves(rest) {
+                Ok((a, b)) => {
+                    queue.push(b);
+                    queue.push(a);
+                }
+                // One title with one reader's topics does not fit: kept for a full verdict.
+                Err(one) => keep_unanswered(run, one, &mut decided).await?,
+            }
+        }
+    }
+    Ok((decided, stopped))
+}
+
+/// One triage call (and its re-asks): the decisions, the pairs left undecided because scoring
+/// stopped, and the pairs to ask again in smaller calls (the prompt did not fit).
+#[allow(clippy::type_complexity)]
+async fn triage_call<'p>(
+    run: &Run<'_>,
+    chunk: Chunk<'p>,
+) -> anyhow::Result<(
+    Vec<(&'p Paper, usize, Decision)>,
+    Vec<(&'p Paper, Vec<usize>, Problem)>,
+    Option<Chunk<'p>>,
+)> {
     let in_call: BTreeSet<usize> = chunk.iter().flat_map(|c| c.1.iter().copied()).collect();
     let blocks: Vec<ReaderBlock> = in_call
         .iter()
@@ -128,12 +163,14 @@ async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<Tria
         }
         let paid = match ask_triage(run, &system, &todo, &in_call).await {
             Ok(p) => p,
+            Err(CallError::TooLong) => return Ok((decided, Vec::new(), Some(todo))),
             Err(CallError::Stop(why)) => {
                 return Ok((
                     decided,
                     todo.into_iter()
                         .map(|(p, rs)| (p, rs, why.clone()))
                         .collect(),
+                    None,
                 ));
             }
             Err(CallError::Failed(why)) => {
@@ -150,7 +187,7 @@ async fn triage_call<'p>(run: &Run<'_>, chunk: Chunk<'p>) -> anyhow::Result<Tria
         }
     }
     keep_unanswered(run, todo, &mut decided).await?;
-    Ok((decided, Vec::new()))
+    Ok((decided, Vec::new(), None))
 }
 
 /// Asks the model (within the budget) which readers `in_call` each paper in `todo` is worth a
@@ -164,7 +201,7 @@ async fn ask_triage(
     let refs: Vec<&Paper> = todo.iter().map(|c| c.0).collect();
     let user = Prompts::triage_user(&refs, &super::examples_of(run, in_call.iter()));
     let (shares, pairs) = shares(run, todo);
-    let worst = 24 * todo.len() as u64 + 4 * pairs as u64 + 50;
+    let worst = pack::triage_answer(todo.len(), pairs);
     call(
         run,
         system,

@@ -3,56 +3,36 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{call, in_flight, record, shares, CallError, Chunk, Paid, Run, MAX_PAIRS_PER_CALL};
+use super::{call, in_flight, pack, record, shares, CallError, Chunk, Paid, Run};
+use super::MAX_PAIRS_PER_CALL;
 use crate::domain::problem::{Kind, Problem};
 use crate::domain::{Paper, PaperId, Verdict};
 use crate::scoring::prompt::{Prompts, ReaderBlock};
 use crate::scoring::{reply, JobResult};
 use crate::store::verdicts::{Decided, VerdictKey};
 
-/// Stage 2: full verdicts for the pending pairs, several readers per call.
+/// Stage 2: full verdicts for the pending pairs, packed by reader into calls that fit.
 pub(super) async fn verdicts(
     run: &Run<'_>,
     pending: Vec<Vec<&Paper>>,
     results: &mut [JobResult],
 ) -> anyhow::Result<()> {
-    let mut by_paper: Chunk = Vec::new();
-    let mut index: HashMap<PaperId, usize> = HashMap::new();
-    for (r, papers) in pending.into_iter().enumerate() {
-        for p in papers {
-            let i = *index.entry(p.id.clone()).or_insert_with(|| {
-                by_paper.push((p, Vec::new()));
-                by_paper.len() - 1
-            });
-            by_paper[i].1.push(r);
-        }
-    }
-    if by_paper.is_empty() {
+    if pending.iter().all(Vec::is_empty) {
         return Ok(());
     }
-    // Papers wanted by the same readers go together, so a call carries few profiles: ordered by
-    // their last reader, a call's papers mostly share readers, and a reader's papers mostly
-    // fall in one call.
-    by_paper.sort_by_key(|(_, rs)| (rs.iter().max().copied(), rs.clone()));
-    let mut chunks: Vec<Chunk> = Vec::new();
-    let mut chunk: Chunk = Vec::new();
-    let mut pairs = 0;
-    for (p, rs) in by_paper {
-        if !chunk.is_empty()
-            && (chunk.len() >= run.scorer.batch_size || pairs + rs.len() > MAX_PAIRS_PER_CALL)
-        {
-            chunks.push(std::mem::take(&mut chunk));
-            pairs = 0;
-        }
-        pairs += rs.len();
-        chunk.push((p, rs));
-    }
-    chunks.push(chunk);
+    let profile: Vec<usize> = run.readers.iter().map(|r| r.bytes()).collect();
+    let base = run.scorer.prompts.verdict_system(&[]).len() + 200;
+    let chunks = pack::verdict_chunks(
+        &pending,
+        &super::sizes(run, &profile, base),
+        run.scorer.batch_size,
+        MAX_PAIRS_PER_CALL,
+    );
     let total_pairs: usize = chunks.iter().flatten().map(|c| c.1.len()).sum();
     tracing::info!(pairs = total_pairs, calls = chunks.len(), "full verdicts");
     let mut calls = Vec::new();
     for chunk in chunks {
-        calls.push(verdict_call(run, chunk));
+        calls.push(verdict_calls(run, chunk));
     }
     let outcomes = in_flight(run, calls).await;
     for outcome in outcomes {
@@ -72,8 +52,47 @@ type VerdictOutcome = (
     Vec<(usize, PaperId, Problem)>,
 );
 
-/// One verdict call (and its re-asks for pairs the answer left out).
-async fn verdict_call(run: &Run<'_>, chunk: Chunk<'_>) -> anyhow::Result<VerdictOutcome> {
+/// The calls of one packed chunk: itself, or its halves (and theirs) when it does not fit the
+/// window or the endpoint refuses it as too long, one after another.
+async fn verdict_calls(run: &Run<'_>, chunk: Chunk<'_>) -> anyhow::Result<VerdictOutcome> {
+    let mut queue = vec![chunk];
+    let mut out: VerdictOutcome = (Vec::new(), Vec::new());
+    while let Some(chunk) = queue.pop() {
+        let (scored, unscored, rest) = verdict_call(run, chunk).await?;
+        out.0.extend(scored);
+        out.1.extend(unscored);
+        if let Some(rest) = rest {
+            match pack::halves(rest) {
+                Ok((a, b)) => {
+                    queue.push(b);
+                    queue.push(a);
+                }
+                Err(one) => {
+                    let why = Problem::new(
+                        Kind::ModelContextTooLong,
+                        format!(
+                            "one paper with one reader's topics does not fit the model's window ({} tokens by paperboy's count); raise [llm] context_tokens if the model allows more",
+                            run.window.limit()
+                        ),
+                    );
+                    out.1.extend(unscored_pairs(run, one, &why));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One verdict call (and its re-asks for pairs the answer left out): the verdicts, the pairs
+/// left unscored, and the pairs to ask again in smaller calls (the prompt did not fit).
+async fn verdict_call<'p>(
+    run: &Run<'_>,
+    chunk: Chunk<'p>,
+) -> anyhow::Result<(
+    Vec<(usize, PaperId, Verdict)>,
+    Vec<(usize, PaperId, Problem)>,
+    Option<Chunk<'p>>,
+)> {
     let in_call: BTreeSet<usize> = chunk.iter().flat_map(|c| c.1.iter().copied()).collect();
     let blocks: Vec<ReaderBlock> = in_call
         .iter()
@@ -93,9 +112,10 @@ async fn verdict_call(run: &Run<'_>, chunk: Chunk<'_>) -> anyhow::Result<Verdict
         }
         let paid = match ask_verdicts(run, &system, &todo, &in_call).await {
             Ok(p) => p,
+            Err(CallError::TooLong) => return Ok((scored, Vec::new(), Some(todo))),
             Err(CallError::Stop(why) | CallError::Failed(why)) => {
                 let unscored = unscored_pairs(run, todo, &why);
-                return Ok((scored, unscored));
+                return Ok((scored, unscored, None));
             }
         };
         let answered = save_verdicts(run, paid, &todo, &by_label, &mut last_problem).await?;
@@ -116,7 +136,7 @@ async fn verdict_call(run: &Run<'_>, chunk: Chunk<'_>) -> anyhow::Result<Verdict
         ),
     );
     let unscored = unscored_pairs(run, todo, &why);
-    Ok((scored, unscored))
+    Ok((scored, unscored, None))
 }
 
 /// Asks the model (within the budget) for the verdicts of the pairs in `todo`, with the

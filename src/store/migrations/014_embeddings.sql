@@ -8,9 +8,8 @@ CREATE TABLE triage_new (
     kept           INTEGER NOT NULL CHECK (kept IN (0, 1)),
     -- why: 'model' (the title triage's answer), 'keyword' (the reader's keyword is in title or
     -- abstract), 'no_answer' (the model gave none after re-asking: kept, to lose nothing),
-    -- 'nearest' (the embedding prefilter: `rank` and `similarity` say where the paper stood),
-    -- 'author' (a followed author wrote it)
-    reason         TEXT NOT NULL CHECK (reason IN ('model', 'keyword', 'no_answer', 'nearest', 'author')),
+    -- 'nearest' (the embedding prefilter: `rank` and `similarity` say where the paper stood)
+    reason         TEXT NOT NULL CHECK (reason IN ('model', 'keyword', 'no_answer', 'nearest')),
     run_id         INTEGER,
     created_at     TEXT NOT NULL,
     rank           INTEGER,                 -- 1 = the reader's nearest paper of the day
