@@ -45,12 +45,86 @@ pub async fn prepare(
     // 2. Score what no stored verdict covers, once per distinct reader profile.
     let results = score_plans(app, run_id, &plans, progress).await?;
 
-    // 3. Select and build each digest.
+    // 3. Select each digest's papers; a TL;DR once per paper and language for what is shown.
+    let selected: Vec<Selected> = plans
+        .into_iter()
+        .map(|mut plan| {
+            let merged = Merged::of(
+                &plan.candidates,
+                std::mem::take(&mut plan.cached),
+                results.get(&plan.subscriber.profile_hash()),
+            );
+            let selection =
+                digest::select(plan.candidates.iter().copied(), &merged.verdicts, &plan.subscriber);
+            Selected {
+                plan,
+                merged,
+                selection,
+            }
+        })
+        .collect();
+    let tldrs = tldrs_of(app, run_id, &selected).await?;
+
+    // 4. Build each digest.
     let mut out = Vec::new();
-    for plan in plans {
-        out.push(day.prepared(plan, &results).await?);
+    for mut s in selected {
+        let language = s.plan.subscriber.language.name().to_string();
+        for e in &mut s.selection.entries {
+            if let (Some(v), Some(t)) = (
+                e.verdict.as_mut(),
+                tldrs.get(&(e.paper.id.clone(), language.clone())),
+            ) {
+                v.tldr = Some(t.clone());
+            }
+        }
+        out.push(day.prepared(s).await?);
     }
     Ok(out)
+}
+
+/// One reader's plan with its verdicts merged and its papers selected.
+struct Selected<'a> {
+    plan: Plan<'a>,
+    merged: Merged,
+    selection: digest::Selection,
+}
+
+/// The TL;DRs of the papers shown in full with a verdict, per language (stored or written now),
+/// when the scorer writes them.
+async fn tldrs_of(
+    app: &App,
+    run_id: i64,
+    selected: &[Selected<'_>],
+) -> anyhow::Result<crate::scoring::tldr::Tldrs> {
+    if !app.scorer.writes_tldrs() {
+        return Ok(Default::default());
+    }
+    let mut wanted: HashMap<(PaperId, String), crate::scoring::tldr::TldrWanted> = HashMap::new();
+    for s in selected {
+        let sub = &s.plan.subscriber;
+        let language = sub.language.name().to_string();
+        for e in s.selection.entries.iter().filter(|e| e.verdict.is_some()) {
+            let Some(paper) = s.plan.candidates.iter().find(|p| p.id == e.paper.id) else {
+                continue;
+            };
+            wanted
+                .entry((e.paper.id.clone(), language.clone()))
+                .or_insert_with(|| crate::scoring::tldr::TldrWanted {
+                    paper,
+                    language: language.clone(),
+                    readers: Vec::new(),
+                })
+                .readers
+                .push((sub.email.to_string(), sub.profile_hash()));
+        }
+    }
+    let ctx = crate::scoring::ScoreContext {
+        now: app.clock.now(),
+        cancel: &app.cancel,
+    };
+    app.scorer
+        .tldrs(&app.store, run_id, wanted.into_values().collect(), &ctx)
+        .await
 }
 
 /// What every subscriber's plan and digest of one run draws on: the announcement, the
@@ -153,19 +227,14 @@ impl Day<'_> {
 
     /// `plan`'s digest: its papers selected by their verdicts (stored and new), with the run's
     /// usage, the reply addresses and the archive link, and the counts the report gives.
-    async fn prepared(
-        &self,
-        plan: Plan<'_>,
-        results: &HashMap<String, JobResult>,
-    ) -> anyhow::Result<Prepared> {
+    async fn prepared(&self, selected: Selected<'_>) -> anyhow::Result<Prepared> {
         let app = self.app;
+        let Selected {
+            plan,
+            merged,
+            selection,
+        } = selected;
         let sub = plan.subscriber;
-        let merged = Merged::of(
-            &plan.candidates,
-            plan.cached,
-            results.get(&sub.profile_hash()),
-        );
-        let selection = digest::select(plan.candidates.iter().copied(), &merged.verdicts, &sub);
         let (settled, unscored) = merged.settled_and_unscored(&plan.candidates);
         let usage = app.store.run_totals(self.run_id, &sub.email).await?;
         let author_matches = selection.entries.iter().filter(|e| e.author_match).count();

@@ -11,6 +11,7 @@ pub mod meter;
 pub mod prices;
 pub mod prompt;
 pub mod reply;
+pub mod tldr;
 
 use std::collections::{HashMap, HashSet};
 

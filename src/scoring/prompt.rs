@@ -17,19 +17,23 @@ const LAYOUT_VERSION: &str = "readers-v3";
 
 pub const INSTRUCTIONS_FILE: &str = "instructions.md";
 pub const TRIAGE_FILE: &str = "triage.md";
+pub const TLDR_FILE: &str = "tldr.md";
 const BUILTIN_INSTRUCTIONS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/prompts/instructions.md"
 ));
 const BUILTIN_TRIAGE: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/triage.md"));
+const BUILTIN_TLDR: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/tldr.md"));
 
 #[derive(Debug, Clone)]
 pub struct Prompts {
     instructions: String,
     triage: String,
+    tldr: String,
     version: String,
     triage_version: String,
+    tldr_version: String,
 }
 
 /// One reader as a prompt shows them.
@@ -64,14 +68,19 @@ impl Prompts {
         Ok(Prompts::from_texts(
             read(INSTRUCTIONS_FILE, BUILTIN_INSTRUCTIONS)?,
             read(TRIAGE_FILE, BUILTIN_TRIAGE)?,
+            read(TLDR_FILE, BUILTIN_TLDR)?,
         ))
     }
 
     pub fn builtin() -> Prompts {
-        Prompts::from_texts(BUILTIN_INSTRUCTIONS.into(), BUILTIN_TRIAGE.into())
+        Prompts::from_texts(
+            BUILTIN_INSTRUCTIONS.into(),
+            BUILTIN_TRIAGE.into(),
+            BUILTIN_TLDR.into(),
+        )
     }
 
-    pub fn from_texts(instructions: String, triage: String) -> Prompts {
+    pub fn from_texts(instructions: String, triage: String, tldr: String) -> Prompts {
         let version = |text: &str| {
             let mut h = Sha256::new();
             h.update(LAYOUT_VERSION.as_bytes());
@@ -81,8 +90,10 @@ impl Prompts {
         Prompts {
             version: version(&instructions),
             triage_version: version(&triage),
+            tldr_version: version(&tldr),
             instructions,
             triage,
+            tldr,
         }
     }
 
@@ -94,6 +105,32 @@ impl Prompts {
     /// Identifies the triage instructions; part of every triage decision's cache key.
     pub fn triage_version(&self) -> &str {
         &self.triage_version
+    }
+
+    /// Identifies the TL;DR instructions; part of every stored TL;DR's key.
+    pub fn tldr_version(&self) -> &str {
+        &self.tldr_version
+    }
+
+    /// The TL;DR instructions, with the language to write in.
+    pub fn tldr_system(&self, language: &str) -> String {
+        format!("{}\n\nLanguage: {language}\n", self.tldr.trim_end())
+    }
+
+    /// The papers with their abstracts, for TL;DRs.
+    pub fn tldr_user(papers: &[&Paper]) -> String {
+        let mut s = String::from("## Papers\n\n");
+        for p in papers {
+            s.push_str(&format!(
+                "ID: {}\nTitle: {}\nAbstract: {}\n\n",
+                p.id, p.title, p.abstract_text
+            ));
+        }
+        s.push_str(&format!(
+            "Answer with exactly one JSON object per line for each of the {} papers above.\n",
+            papers.len()
+        ));
+        s
     }
 
     pub fn verdict_system(&self, readers: &[ReaderBlock]) -> String {

@@ -121,6 +121,34 @@ pub fn parse_triage(text: &str, papers: &[PaperId], labels: &[String]) -> Parsed
     ParsedTriage { kept, problems }
 }
 
+/// TL;DR lines `{"ARXIVID": …, "TLDR": …}` for `papers`: (id, text), the first line per paper
+/// standing; lines for papers not in the call, or without text, are discarded.
+pub fn parse_tldrs(text: &str, papers: &[PaperId]) -> (Vec<(PaperId, String)>, Vec<String>) {
+    let (objects, mut problems) = objects(text);
+    let allowed: HashSet<&PaperId> = papers.iter().collect();
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for obj in objects {
+        let line = (|| -> Result<(PaperId, String), String> {
+            let map = obj.as_object().ok_or("not a JSON object")?;
+            let id = id_of(map)?;
+            if !allowed.contains(&id) {
+                return Err(format!("TL;DR for {id}, which is not in this call"));
+            }
+            match field(map, "TLDR") {
+                Some(Value::String(t)) if !t.trim().is_empty() => Ok((id, t.trim().to_string())),
+                _ => Err(format!("TL;DR line for {id} has no text")),
+            }
+        })();
+        match line {
+            Err(why) => problems.push(format!("{why}: {}", shorten(&obj.to_string()))),
+            Ok((id, t)) if seen.insert(id.clone()) => out.push((id, t)),
+            Ok((id, _)) => problems.push(format!("second TL;DR for {id}: discarded")),
+        }
+    }
+    (out, problems)
+}
+
 /// The JSON objects of an answer: JSONL, a JSON array, or either inside a fenced block.
 fn objects(text: &str) -> (Vec<Value>, Vec<String>) {
     let body: String = text
@@ -227,6 +255,17 @@ fn shorten(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tldrs_belong_to_the_call_and_count_once() {
+        let ids = vec![PaperId::parse("2503.00001").unwrap()];
+        let (got, problems) = parse_tldrs(
+            "{\"ARXIVID\": \"2503.00001\", \"TLDR\": \"It works.\"}\n{\"ARXIVID\": \"2503.00001\", \"TLDR\": \"Again.\"}\n{\"ARXIVID\": \"2503.99999\", \"TLDR\": \"Wrong paper.\"}\n{\"ARXIVID\": \"2503.00001\"}",
+            &ids,
+        );
+        assert_eq!(got, vec![(ids[0].clone(), "It works.".to_string())]);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
 
     fn id(s: &str) -> PaperId {
         PaperId::parse(s).unwrap()

@@ -52,12 +52,34 @@ async fn each_reader_gets_a_tldr_in_their_language() {
         "{}",
         grace.text
     );
-    // The model was asked in English words for German, for Ada only.
+    // The model was asked in English words for German comments, for Ada only.
     let profiles = app.llm.state.profiles.lock().unwrap().join("\n");
-    assert!(profiles.contains("Write this reader's TLDR and COMMENT in German."));
+    assert!(profiles.contains("Write this reader's COMMENT in German."));
     assert_eq!(
         profiles.matches("in German").count(),
         profiles.matches("Mixture-of-Experts").count()
+    );
+    // Each TL;DR was written once per paper and language, whoever reads it.
+    let batches = app.llm.state.tldr_batches.lock().unwrap().clone();
+    let mut asked: Vec<(String, String)> = batches
+        .iter()
+        .flat_map(|(l, ids)| ids.iter().map(move |id| (l.clone(), id.clone())))
+        .collect();
+    let n = asked.len();
+    asked.sort();
+    asked.dedup();
+    assert_eq!(asked.len(), n, "no TL;DR asked twice: {batches:?}");
+    let languages: std::collections::BTreeSet<&str> =
+        batches.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        languages,
+        ["English", "German"].into_iter().collect(),
+        "{batches:?}"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM tldrs"),
+        n as i64,
+        "stored with the paper"
     );
 
     // The language is shown, and set like any other key.

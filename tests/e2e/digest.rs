@@ -144,12 +144,17 @@ async fn digest_end_to_end_over_smtp() {
         0
     );
     // One title pass for both readers, then full verdicts for the 6 papers it kept, each call
-    // serving both readers (batches of 4 papers).
+    // serving both readers (batches of 4 papers), then one TL;DR call for the papers shown (both
+    // readers read English).
     assert_eq!(
         app.count("SELECT count(DISTINCT call_id) FROM spend WHERE stage = 'triage'"),
         1
     );
-    assert_eq!(calls, 1 + 2);
+    assert_eq!(
+        app.count("SELECT count(DISTINCT call_id) FROM spend WHERE stage = 'tldr'"),
+        1
+    );
+    assert_eq!(calls, 1 + 2 + 1);
     let run_status: String = app
         .db()
         .query_row("SELECT status FROM runs", [], |r| r.get(0))

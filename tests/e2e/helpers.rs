@@ -446,6 +446,8 @@ pub struct Options {
     /// Dovecot offers STARTTLS and implicit TLS with a certificate from a test CA; paperboy uses
     /// STARTTLS to "localhost" and trusts the CA through `ca_file`.
     pub imap_tls: bool,
+    /// An `[embeddings]` section pointing at the stand-in's `/v1/embeddings`.
+    pub embeddings: bool,
 }
 
 impl Default for Options {
@@ -462,6 +464,7 @@ impl Default for Options {
             concurrency: 2,
             imap_users: Vec::new(),
             imap_tls: false,
+            embeddings: false,
         }
     }
 }
@@ -523,6 +526,12 @@ impl TestApp {
             extra.push_str(&format!(
                 "\n[imap]\n{security}port = {}\nusername = \"digest@lab.example.org\"\npassword_env = \"PAPERBOY_TEST_IMAP_PASSWORD\"\ntimeout_secs = 10\n",
                 d.port
+            ));
+        }
+        if o.embeddings {
+            extra.push_str(&format!(
+                "\n[embeddings]\nbase_url = \"{}/v1\"\nmodel = \"text-embedding-3-small\"\napi_key_env = \"PAPERBOY_TEST_API_KEY\"\nretry_base_ms = 50\ntimeout_secs = 10\n",
+                llm.server.uri()
             ));
         }
         let smtp_args: Vec<&str> = smtp_args.iter().map(String::as_str).collect();

@@ -47,6 +47,11 @@ pub struct Behaviour {
     pub die_after: Option<usize>,
     /// Comments the way gpt-4o writes them: markdown emphasis and inline TeX.
     pub markdown_comments: bool,
+    /// The embedding endpoint answers every request with this HTTP status.
+    pub embeddings_status: Option<u16>,
+    /// Refuse, as the real endpoints do (HTTP 400 `context_length_exceeded`), any prompt longer
+    /// than this many tokens.
+    pub context_window: Option<u64>,
 }
 
 pub const WRONG_COMMENT: &str = "THIS COMMENT WAS WRITTEN FOR ANOTHER PAPER";
@@ -67,6 +72,15 @@ pub struct LlmState {
     pub triage_batches: Mutex<Vec<Vec<String>>>,
     /// Every (paper, reader's topics) pair a verdict was asked for.
     pub verdict_pairs: Mutex<Vec<(String, String)>>,
+    /// The language and IDs of each answered TL;DR request.
+    pub tldr_batches: Mutex<Vec<(String, Vec<String>)>>,
+    /// Embedding requests answered, and the texts they embedded.
+    pub embedding_requests: AtomicUsize,
+    pub embedded: Mutex<Vec<String>>,
+    /// Requests refused as longer than the window.
+    pub refused_for_length: AtomicUsize,
+    /// The longest prompt answered, in tokens.
+    pub largest_prompt: AtomicU64,
     /// System prompts seen so far: the provider caches the longest prefix shared with one.
     seen_systems: Mutex<Vec<String>>,
     /// Set by [`LlmStandIn::revive`]: a model that died is back.
@@ -168,12 +182,7 @@ fn readers(system: &str) -> Vec<(String, String, u8)> {
                 .and_then(|b| b.split_whitespace().next())
                 .and_then(|b| b.parse().ok())
                 .unwrap_or(1);
-            let marker = if rest.contains("no TLDR") {
-                "(no TLDR)\n"
-            } else {
-                ""
-            };
-            out.push((label, marker.to_string(), bar));
+            out.push((label, String::new(), bar));
         } else if let Some(last) = out.last_mut() {
             last.1.push_str(line);
             last.1.push('\n');
@@ -272,6 +281,23 @@ impl Respond for Responder {
             .as_str()
             .unwrap_or_default()
             .to_string();
+        let prompt_tokens = ((system.len() + user.len()) / 4) as u64;
+        if let Some(window) = b.context_window {
+            if prompt_tokens > window {
+                s.refused_for_length.fetch_add(1, Ordering::SeqCst);
+                return ResponseTemplate::new(400).set_body_json(json!({
+                    "error": {
+                        "message": format!("This model's maximum context length is {window} tokens. However, your messages resulted in {prompt_tokens} tokens. Please reduce the length of the messages."),
+                        "type": "invalid_request_error",
+                        "param": "messages",
+                        "code": "context_length_exceeded"
+                    }
+                }));
+            }
+        }
+        if system.starts_with("# TL;DR Prompt") {
+            return tldrs(s, n, &body, &system, &user);
+        }
         let readers = readers(&system);
         let by_label: HashMap<&str, (&str, u8)> = readers
             .iter()
@@ -344,21 +370,6 @@ impl Respond for Responder {
                         .unwrap()
                         .push((p.id.clone(), profile.trim().to_string()));
                     let (r, nv) = judge(profile, &p.title, &p.abstract_text);
-                    let tldr = if r < bar || profile.contains("(no TLDR)") {
-                        String::new()
-                    } else if profile.contains("TLDR and COMMENT in German") {
-                        format!(
-                            "Diese Arbeit untersucht „{}“ und zeigt, warum es wichtig ist.",
-                            p.title
-                        )
-                    } else if profile.contains("TLDR and COMMENT in French") {
-                        format!(
-                            "Cet article étudie « {} » et montre pourquoi c'est important.",
-                            p.title
-                        )
-                    } else {
-                        format!("This paper studies {} and shows why it matters.", p.title)
-                    };
                     let comment = if r >= bar && b.markdown_comments {
                         format!("Matches the **Model Compression** criterion: *{}* reports $\\sim$600 $\\times$ fewer FLOPs. Stand-in verdict about {}.", p.title, p.id)
                     } else if r >= bar {
@@ -366,13 +377,41 @@ impl Respond for Responder {
                     } else {
                         String::new()
                     };
-                    out.push(json!({"ARXIVID": p.id, "READER": label, "RELEVANCE": r, "NOVELTY": nv, "TLDR": tldr, "COMMENT": comment}).to_string());
+                    out.push(json!({"ARXIVID": p.id, "READER": label, "RELEVANCE": r, "NOVELTY": nv, "COMMENT": comment}).to_string());
                 }
             }
         }
         let content = out.join("\n");
         answer(s, n, &body, &system, &user, content)
     }
+}
+
+/// TL;DRs in the language the system prompt names, for the papers of the user message.
+fn tldrs(s: &LlmState, n: usize, body: &Value, system: &str, user: &str) -> ResponseTemplate {
+    let language = system
+        .lines()
+        .find_map(|l| l.strip_prefix("Language: "))
+        .unwrap_or("English")
+        .trim()
+        .to_string();
+    let mut ids = Vec::new();
+    let mut out = Vec::new();
+    let mut id = String::new();
+    for line in user.lines() {
+        if let Some(i) = line.strip_prefix("ID: ") {
+            id = i.trim().to_string();
+        } else if let Some(title) = line.strip_prefix("Title: ") {
+            let tldr = match language.as_str() {
+                "German" => format!("Diese Arbeit untersucht „{title}“ und zeigt, warum es wichtig ist."),
+                "French" => format!("Cet article étudie « {title} » et montre pourquoi c'est important."),
+                _ => format!("This paper studies {title} and shows why it matters."),
+            };
+            out.push(json!({"ARXIVID": id, "TLDR": tldr}).to_string());
+            ids.push(id.clone());
+        }
+    }
+    s.tldr_batches.lock().unwrap().push((language, ids));
+    answer(s, n, body, system, user, out.join("\n"))
 }
 
 /// Reading a free-text reply as commands (structured output).
@@ -407,6 +446,7 @@ fn answer(
 ) -> ResponseTemplate {
     let b = &s.behaviour;
     let prompt_tokens = ((system.len() + user.len()) / 4) as u64;
+    s.largest_prompt.fetch_max(prompt_tokens, Ordering::SeqCst);
     let shared = {
         let mut seen = s.seen_systems.lock().unwrap();
         let best = seen
@@ -475,10 +515,109 @@ impl LlmStandIn {
             .respond_with(Responder(state.clone()))
             .mount(&server)
             .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/embeddings"))
+            .respond_with(Embedder(state.clone()))
+            .mount(&server)
+            .await;
         LlmStandIn { server, state }
     }
 
     pub fn requests(&self) -> usize {
         self.state.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// The embedding model: `/v1/embeddings` in OpenAI's wire format. Its vectors are hashed word
+/// and word-pair features (common words left out), a title (a text's first paragraph) weighing
+/// twice its abstract and repeated terms weighing more, so a text is near the texts that share
+/// its salient terms — as a real model puts a paper near the topics it is about.
+struct Embedder(Arc<LlmState>);
+
+pub const EMBEDDING_DIMS: usize = 512;
+
+const STOPWORDS: &[&str] = &[
+    "the", "of", "and", "a", "an", "in", "on", "for", "to", "with", "by", "we", "is", "are",
+    "this", "that", "from", "as", "at", "be", "or", "our", "its", "their", "which", "these", "it",
+    "can", "such", "has", "have", "not", "but", "also", "both", "etc", "via", "using", "based",
+    "than", "into", "more", "new", "show", "paper", "propose", "proposed", "approach", "method",
+    "results", "while", "each", "other", "how", "when", "where", "over", "across", "between",
+    "through", "however", "existing", "work", "task", "tasks", "use", "used", "different", "two",
+    "one", "first", "further", "well", "only", "under", "without", "they", "them", "was", "were",
+    "been", "being", "do", "does", "most", "all", "any", "some", "many", "often", "even", "there",
+    "relevant", "irrelevant", "insights", "other", "like", "e", "g", "i",
+];
+
+fn features(text: &str, weight: f32, into: &mut HashMap<String, f32>) {
+    let words: Vec<String> = text
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() >= 2 && !STOPWORDS.contains(w))
+        .map(str::to_string)
+        .collect();
+    let mut counts: HashMap<String, f32> = HashMap::new();
+    for w in &words {
+        *counts.entry(w.clone()).or_default() += 1.0;
+    }
+    for pair in words.windows(2) {
+        *counts.entry(format!("{} {}", pair[0], pair[1])).or_default() += 1.0;
+    }
+    for (f, c) in counts {
+        *into.entry(f).or_default() += weight * (1.0 + c.ln());
+    }
+}
+
+/// The stand-in model's vector of `text` (unit length).
+pub fn embed(text: &str) -> Vec<f32> {
+    let (title, rest) = text.split_once("\n\n").unwrap_or((text, ""));
+    let mut weights = HashMap::new();
+    features(title, 2.0, &mut weights);
+    features(rest, 1.0, &mut weights);
+    let mut v = vec![0f32; EMBEDDING_DIMS];
+    for (f, w) in weights {
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in f.bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+        }
+        let sign = if (h >> 40) & 1 == 0 { 1.0 } else { -1.0 };
+        v[(h % EMBEDDING_DIMS as u64) as usize] += sign * w;
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
+    v.iter().map(|x| x / norm).collect()
+}
+
+impl Respond for Embedder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let s = &self.0;
+        if let Some(status) = s.behaviour.embeddings_status {
+            return error(status, "The server is overloaded or not ready yet.", "server_error");
+        }
+        let body: Value = serde_json::from_slice(&request.body).expect("the request is JSON");
+        let inputs: Vec<String> = match &body["input"] {
+            Value::String(t) => vec![t.clone()],
+            Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().expect("text inputs").to_string())
+                .collect(),
+            other => panic!("unexpected embedding input {other}"),
+        };
+        s.embedding_requests.fetch_add(1, Ordering::SeqCst);
+        let tokens: usize = inputs.iter().map(|t| t.len() / 4 + 1).sum();
+        let data: Vec<Value> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": embed(t)}))
+            .collect();
+        s.embedded.lock().unwrap().extend(inputs);
+        let mut t = ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list",
+            "data": data,
+            "model": body["model"],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}
+        }));
+        if let Some(d) = s.behaviour.delay {
+            t = t.set_delay(d);
+        }
+        t
     }
 }
