@@ -78,6 +78,7 @@ impl App {
                     meter,
                     context_tokens: config.llm.context_tokens(),
                     top_k: config.embeddings.top_k,
+                    min_z: config.embeddings.min_z,
                     min_similarity: config.embeddings.min_similarity,
                     embed_batch_size: config.embeddings.batch_size,
                     prompts,

@@ -237,7 +237,8 @@ fn explain(
         ));
     }
     if let Some(d) = &facts.triage {
-        lines.push(("triage", triage_fact(d)));
+        let (label, fact) = triage_fact(d, &app.config.embeddings);
+        lines.push((label, fact));
     }
     lines.extend(verdict_facts(
         &app.scorer,
@@ -296,12 +297,20 @@ fn type_fact(announced: &[(NaiveDate, String)], wanted_types: &[&str]) -> Option
     })
 }
 
-/// What the title triage decided.
-fn triage_fact(d: &Decision) -> String {
-    if d.kept {
-        format!("kept by the title triage ({})", d.reason.as_str())
-    } else {
-        "dropped by the title triage: the model judged the title not worth a full read for this reader".to_string()
+/// What picked the paper for a verdict or left it out: the embedding prefilter (with the
+/// paper's rank and similarity) or the title triage.
+fn triage_fact(d: &Decision, e: &crate::config::EmbeddingsConfig) -> (&'static str, String) {
+    use crate::store::triage::Reason;
+    match (d.reason, d.kept) {
+        (Reason::Nearest { rank, similarity }, true) => ("nearest", format!(
+            "kept by the embedding prefilter: rank {rank} among the reader's papers of its day, similarity {similarity:.3}"
+        )),
+        (Reason::Nearest { rank, similarity }, false) => ("nearest", format!(
+            "left out by the embedding prefilter: rank {rank} among the reader's papers of its day, similarity {similarity:.3} (a verdict goes to the 3 nearest, and up to the {} nearest that stand {:.1} standard deviations above the reader's median, with similarity {:.3} or more; lower [embeddings] min_z or raise top_k to look further)",
+            e.top_k, e.min_z, e.min_similarity
+        )),
+        (reason, true) => ("triage", format!("kept for a verdict ({})", reason.as_str())),
+        (_, false) => ("triage", "dropped by the title triage: the model judged the title not worth a full read for this reader".to_string()),
     }
 }
 

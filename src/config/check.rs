@@ -120,6 +120,9 @@ impl Config {
         if e.top_k == 0 {
             bad("embeddings.top_k", "must be at least 1".into());
         }
+        if !e.min_z.is_finite() {
+            bad("embeddings.min_z", "must be a number of standard deviations, e.g. 10".into());
+        }
         if !(-1.0..=1.0).contains(&e.min_similarity) {
             bad(
                 "embeddings.min_similarity",

@@ -19,9 +19,12 @@ pub struct EmbeddingsConfig {
     pub dimensions: Option<u32>,
     /// Texts per request.
     pub batch_size: usize,
-    /// Per reader, the nearest papers that get a verdict (besides keyword and followed-author
-    /// hits).
+    /// Per reader, the most papers the prefilter sends to a verdict (keyword hits come on top;
+    /// followed authors' papers are pinned without one).
     pub top_k: usize,
+    /// Within `top_k`, a paper beyond the reader's three nearest needs its nearness this many
+    /// robust standard deviations above the reader's median for the day.
+    pub min_z: f32,
     /// Per reader, papers less similar than this (cosine) get no verdict even within `top_k`.
     pub min_similarity: f32,
     pub timeout_secs: u64,
@@ -37,7 +40,8 @@ impl Default for EmbeddingsConfig {
             api_key_env: "OPENAI_API_KEY".into(),
             dimensions: None,
             batch_size: 256,
-            top_k: 12,
+            top_k: 100,
+            min_z: 10.0,
             min_similarity: 0.0,
             timeout_secs: 60,
             max_attempts: 3,

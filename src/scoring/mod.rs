@@ -46,6 +46,7 @@ pub struct LlmScorer {
     /// The embedding prefilter (`[embeddings]`, when the meter has an embedding endpoint): per
     /// reader the `top_k` nearest papers no less similar than `min_similarity` get a verdict.
     pub top_k: usize,
+    pub min_z: f32,
     pub min_similarity: f32,
     /// Texts per embedding request.
     pub embed_batch_size: usize,
@@ -68,8 +69,8 @@ impl LlmScorer {
             profile_hash: subscriber.profile_hash(),
             model: self.meter.embedding_model().unwrap_or_default().to_string(),
             prompt_version: format!(
-                "nearest-v1:top{}:min{:.3}",
-                self.top_k, self.min_similarity
+                "nearest-v1:top{}:z{:.2}:min{:.3}",
+                self.top_k, self.min_z, self.min_similarity
             ),
         }
     }

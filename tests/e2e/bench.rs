@@ -211,3 +211,91 @@ fn lost(app: &TestApp) -> usize {
         })
         .sum()
 }
+
+/// An institute on one instance (issue 19): 10, 100 and 1,000 readers with distinct topics on
+/// the benchmark day, a stand-in that answers after 1 s and refuses prompts over a 128k-token
+/// window, with the embedding prefilter and with the title triage alone. Prints calls, the
+/// largest prompt, tokens by kind, $ per reader-day at gpt-4o and gpt-4o-mini list prices,
+/// wall time, peak RSS, digests and planned papers lost.
+#[tokio::test]
+#[ignore]
+async fn bench_institute() {
+    let sizes: Vec<usize> = std::env::var("BENCH_READERS")
+        .map(|v| v.split(',').map(|n| n.trim().parse().unwrap()).collect())
+        .unwrap_or(vec![10, 100, 1000]);
+    println!(
+        "BENCH {:<22} {:>5} {:>7} {:>9} {:>9} {:>8} {:>7} {:>7} {:>6} {:>5} {:>7} {:>6} {:>9}",
+        "institute", "calls", "largest", "prompt", "complet.", "embed", "$4o/rd", "$mini/rd", "wall s", "RSS", "digests", "refus.", "lost"
+    );
+    for embeddings in [true, false] {
+        for &n in &sizes {
+            institute(n, embeddings).await;
+        }
+    }
+}
+
+async fn institute(readers: usize, embeddings: bool) {
+    let app = TestApp::spawn(Options {
+        subscribers: crate::institute::institute_readers(readers, ""),
+        feed: Some(FEED_BENCH),
+        batch_size: 100,
+        concurrency: 4,
+        model: "gpt-4o".into(),
+        embeddings,
+        behaviour: Behaviour {
+            delay: Some(Duration::from_secs(1)),
+            context_window: Some(128_000),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let (out, wall, peak) = timed(&app, &["digest"], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let s = &app.llm.state;
+    let chat_calls = app.count("SELECT count(DISTINCT call_id) FROM spend WHERE stage != 'embedding'");
+    let embed_calls = app.count("SELECT count(DISTINCT call_id) FROM spend WHERE stage = 'embedding'");
+    let prompt = app.count("SELECT coalesce(sum(prompt_tokens), 0) FROM spend WHERE stage != 'embedding'") as f64;
+    let completion = app.count("SELECT coalesce(sum(completion_tokens), 0) FROM spend") as f64;
+    let embed = app.count("SELECT coalesce(sum(prompt_tokens), 0) FROM spend WHERE stage = 'embedding'") as f64;
+    let r = readers as f64;
+    let at = |input: f64, output: f64| (prompt * input + completion * output + embed * 0.02) / 1e6 / r;
+    let digests = app.count("SELECT count(*) FROM deliveries");
+    let (lost, planned) = crate::institute::lost_and_planned(&app);
+    let stages: Vec<String> = app
+        .db()
+        .prepare("SELECT stage, count(DISTINCT call_id), sum(prompt_tokens), sum(completion_tokens) FROM spend GROUP BY stage ORDER BY stage")
+        .unwrap()
+        .query_map([], |row| {
+            Ok(format!(
+                "{} {} calls {} prompt {} completion",
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, i64>(3)?
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    println!(
+        "BENCH {:<22} {:>5} {:>6}k {:>9.0} {:>9.0} {:>8.0} {:>7.4} {:>7.4} {:>6.1} {:>5} {:>7} {:>6} {:>9}",
+        format!("{readers} readers, {}", if embeddings { "embeddings" } else { "triage only" }),
+        format!("{chat_calls}+{embed_calls}"),
+        s.largest_prompt.load(std::sync::atomic::Ordering::SeqCst) / 1000,
+        prompt,
+        completion,
+        embed,
+        at(2.5, 10.0),
+        at(0.15, 0.6),
+        wall,
+        peak,
+        digests,
+        s.refused_for_length.load(std::sync::atomic::Ordering::SeqCst),
+        format!("{lost}/{planned}")
+    );
+    println!("BENCH     exit {}; {}", out.status.code().unwrap_or(-1), stages.join("; "));
+    if !out.status.success() {
+        println!("BENCH     {}", stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | "));
+    }
+}

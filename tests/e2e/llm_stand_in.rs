@@ -77,8 +77,9 @@ pub struct LlmState {
     /// Embedding requests answered, and the texts they embedded.
     pub embedding_requests: AtomicUsize,
     pub embedded: Mutex<Vec<String>>,
-    /// Requests refused as longer than the window.
+    /// Requests refused as longer than the window, and a hash of each refused prompt.
     pub refused_for_length: AtomicUsize,
+    pub refused_prompts: Mutex<Vec<u64>>,
     /// The longest prompt answered, in tokens.
     pub largest_prompt: AtomicU64,
     /// System prompts seen so far: the provider caches the longest prefix shared with one.
@@ -285,6 +286,9 @@ impl Respond for Responder {
         if let Some(window) = b.context_window {
             if prompt_tokens > window {
                 s.refused_for_length.fetch_add(1, Ordering::SeqCst);
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                std::hash::Hash::hash(&(&system, &user), &mut h);
+                s.refused_prompts.lock().unwrap().push(std::hash::Hasher::finish(&h));
                 return ResponseTemplate::new(400).set_body_json(json!({
                     "error": {
                         "message": format!("This model's maximum context length is {window} tokens. However, your messages resulted in {prompt_tokens} tokens. Please reduce the length of the messages."),
@@ -528,59 +532,53 @@ impl LlmStandIn {
     }
 }
 
-/// The embedding model: `/v1/embeddings` in OpenAI's wire format. Its vectors are hashed word
-/// and word-pair features (common words left out), a title (a text's first paragraph) weighing
-/// twice its abstract and repeated terms weighing more, so a text is near the texts that share
-/// its salient terms — as a real model puts a paper near the topics it is about.
+/// The embedding model: `/v1/embeddings` in OpenAI's wire format. It knows the field's
+/// concepts (the research terms of the benchmark's readers and areas, as a model trained on the
+/// literature would) and puts a text near the concepts it is about: a concept in a text's first
+/// paragraph (a paper's title) weighs twice one in the rest, and every text also carries a
+/// faint trace of its other words. Each text is embedded alone, knowing nothing of readers.
 struct Embedder(Arc<LlmState>);
 
-pub const EMBEDDING_DIMS: usize = 512;
+/// Hashed dimensions for a text's other words, after one dimension per concept.
+const WORD_DIMS: usize = 64;
 
-const STOPWORDS: &[&str] = &[
-    "the", "of", "and", "a", "an", "in", "on", "for", "to", "with", "by", "we", "is", "are",
-    "this", "that", "from", "as", "at", "be", "or", "our", "its", "their", "which", "these", "it",
-    "can", "such", "has", "have", "not", "but", "also", "both", "etc", "via", "using", "based",
-    "than", "into", "more", "new", "show", "paper", "propose", "proposed", "approach", "method",
-    "results", "while", "each", "other", "how", "when", "where", "over", "across", "between",
-    "through", "however", "existing", "work", "task", "tasks", "use", "used", "different", "two",
-    "one", "first", "further", "well", "only", "under", "without", "they", "them", "was", "were",
-    "been", "being", "do", "does", "most", "all", "any", "some", "many", "often", "even", "there",
-    "relevant", "irrelevant", "insights", "other", "like", "e", "g", "i",
-];
-
-fn features(text: &str, weight: f32, into: &mut HashMap<String, f32>) {
-    let words: Vec<String> = text
-        .to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.len() >= 2 && !STOPWORDS.contains(w))
-        .map(str::to_string)
-        .collect();
-    let mut counts: HashMap<String, f32> = HashMap::new();
-    for w in &words {
-        *counts.entry(w.clone()).or_default() += 1.0;
-    }
-    for pair in words.windows(2) {
-        *counts.entry(format!("{} {}", pair[0], pair[1])).or_default() += 1.0;
-    }
-    for (f, c) in counts {
-        *into.entry(f).or_default() += weight * (1.0 + c.ln());
-    }
+/// The concepts the stand-in model knows.
+fn concepts() -> &'static Vec<String> {
+    static CONCEPTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    CONCEPTS.get_or_init(|| {
+        let mut all: Vec<String> = Vec::new();
+        for (_, _, keywords) in crate::institute::AREAS {
+            all.extend(profile_keywords(&format!("**Keywords:**\n- Relevant: {keywords}")).unwrap());
+        }
+        let seeds = std::fs::read_to_string(crate::helpers::repo().join("tests/fixtures/bench/subscribers-10.toml"))
+            .expect("the benchmark's subscribers");
+        for block in seeds.split("[[subscriber]]").skip(1) {
+            all.extend(profile_keywords(block).unwrap_or_default());
+        }
+        all.sort();
+        all.dedup();
+        all
+    })
 }
 
 /// The stand-in model's vector of `text` (unit length).
 pub fn embed(text: &str) -> Vec<f32> {
     let (title, rest) = text.split_once("\n\n").unwrap_or((text, ""));
-    let mut weights = HashMap::new();
-    features(title, 2.0, &mut weights);
-    features(rest, 1.0, &mut weights);
-    let mut v = vec![0f32; EMBEDDING_DIMS];
-    for (f, w) in weights {
+    let title = format!(" {} ", normal(title));
+    let rest = format!(" {} ", normal(rest));
+    let concepts = concepts();
+    let mut v = vec![0f32; concepts.len() + WORD_DIMS];
+    for (i, c) in concepts.iter().enumerate() {
+        let needle = format!(" {c} ");
+        v[i] = 2.0 * title.contains(&needle) as u8 as f32 + rest.contains(&needle) as u8 as f32;
+    }
+    let words: Vec<&str> = title.split_whitespace().chain(rest.split_whitespace()).collect();
+    for w in &words {
         let mut h: u64 = 0xcbf29ce484222325;
-        for b in f.bytes() {
+        for b in w.bytes() {
             h = (h ^ b as u64).wrapping_mul(0x100000001b3);
         }
-        let sign = if (h >> 40) & 1 == 0 { 1.0 } else { -1.0 };
-        v[(h % EMBEDDING_DIMS as u64) as usize] += sign * w;
+        v[concepts.len() + (h % WORD_DIMS as u64) as usize] += 0.3 / words.len() as f32;
     }
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
     v.iter().map(|x| x / norm).collect()

@@ -12,6 +12,7 @@ mod daemon;
 mod digest;
 mod helpers;
 mod hostile;
+mod institute;
 mod llm_stand_in;
 mod metering;
 mod operations;

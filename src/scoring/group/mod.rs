@@ -36,7 +36,7 @@ use crate::store::verdicts::VerdictKey;
 use crate::store::Store;
 
 /// Verdict lines per call at most, so an answer stays well within a model's output limit.
-const MAX_PAIRS_PER_CALL: usize = 240;
+const MAX_PAIRS_PER_CALL: usize = 400;
 
 struct Reader<'a> {
     label: String,

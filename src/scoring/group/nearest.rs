@@ -9,8 +9,11 @@
 //! *not* wanted left out), each item of a keyword list, each example paper — and a paper's
 //! nearness to a reader is its best-matching piece plus half its second-best, each measured
 //! against that piece's median over the day's papers (so a piece full of common words does
-//! not pull every paper up). Ranked by nearness; kept within `top_k` and at or above
-//! `min_similarity` (the cosine of the best-matching piece).
+//! not pull every paper up), in robust standard deviations. Ranked by nearness, a paper gets a
+//! verdict when it is among the reader's three nearest, or within `top_k` with a nearness of
+//! `min_z` or more — and, either way, its best piece's cosine is at least `min_similarity`.
+//! A reader whose interests the day touches often gets many verdicts; one it hardly touches,
+//! three.
 
 use std::collections::{HashMap, HashSet};
 
@@ -26,8 +29,13 @@ use crate::store::triage::{Decision, Reason};
 use crate::store::verdicts::Decided;
 use crate::support::text::hex;
 
+/// Per reader, the nearest papers that get a verdict however little they stand out.
+pub(super) const ALWAYS: u32 = 3;
+/// The least spread a piece's similarities are measured against (cosine units), so a piece
+/// nearly every paper is equally far from does not make noise look like a match.
+const MIN_SPREAD: f32 = 0.01;
 /// Pieces embedded per profile at most.
-const MAX_PIECES: usize = 32;
+const MAX_PIECES: usize = 64;
 /// Readers ranked at a time (their vectors in memory together).
 const READERS_AT_ONCE: usize = 128;
 
@@ -146,14 +154,25 @@ async fn rank_and_decide<'p>(
     Ok(Ok(()))
 }
 
-/// Per candidate (in the order given): its rank by nearness (1 = nearest) and the cosine of
-/// its best-matching piece.
+/// Where a paper stands among a reader's papers of the run.
+#[derive(Debug, Clone, Copy, Default)]
+struct Place {
+    /// 1 = nearest.
+    rank: u32,
+    /// The cosine similarity of its best-matching piece.
+    similarity: f32,
+    /// Its nearness: how far above the day's median it stands to its best-matching piece, in
+    /// robust standard deviations (plus half that for its second-best).
+    z: f32,
+}
+
+/// Per candidate (in the order given): its place by nearness.
 fn rank(
     candidates: &[&Paper],
     pieces: &[&[f32]],
     vectors: &HashMap<String, Vec<f32>>,
     hash: &HashMap<PaperId, String>,
-) -> Vec<(u32, f32)> {
+) -> Vec<Place> {
     let paper_vs: Vec<Option<&[f32]>> = candidates
         .iter()
         .map(|p| vectors.get(&hash[&p.id]).map(Vec::as_slice))
@@ -168,17 +187,23 @@ fn rank(
                 .collect()
         })
         .collect();
-    let medians: Vec<f32> = sims.iter().map(|s| median(s)).collect();
+    // Each piece's similarities as robust z-scores over the day's papers: how unusually near a
+    // paper is to that interest, whatever the interest's wording.
+    let zs: Vec<Vec<f32>> = sims
+        .iter()
+        .map(|s| {
+            let centre = median(s);
+            let deviations: Vec<f32> = s.iter().map(|x| (x - centre).abs()).collect();
+            let spread = (1.4826 * median(&deviations)).max(MIN_SPREAD);
+            s.iter().map(|x| (x - centre) / spread).collect()
+        })
+        .collect();
     let mut scored: Vec<(usize, f32, f32)> = (0..candidates.len())
         .map(|j| {
-            let mut centred: Vec<f32> = sims
-                .iter()
-                .zip(&medians)
-                .map(|(s, m)| s[j] - m)
-                .collect();
-            centred.sort_by(|a, b| b.total_cmp(a));
-            let near = centred.first().copied().unwrap_or(0.0)
-                + 0.5 * centred.get(1).copied().unwrap_or(0.0).max(0.0);
+            let mut z: Vec<f32> = zs.iter().map(|z| z[j]).collect();
+            z.sort_by(|a, b| b.total_cmp(a));
+            let near = z.first().copied().unwrap_or(0.0)
+                + 0.5 * z.get(1).copied().unwrap_or(0.0).max(0.0);
             let best = sims.iter().map(|s| s[j]).fold(-1.0f32, f32::max);
             (j, near, best)
         })
@@ -187,9 +212,13 @@ fn rank(
         b.1.total_cmp(&a.1)
             .then_with(|| candidates[a.0].id.cmp(&candidates[b.0].id))
     });
-    let mut out = vec![(0u32, 0f32); candidates.len()];
-    for (rank, (j, _, best)) in scored.into_iter().enumerate() {
-        out[j] = (rank as u32 + 1, best);
+    let mut out = vec![Place::default(); candidates.len()];
+    for (rank, (j, near, best)) in scored.into_iter().enumerate() {
+        out[j] = Place {
+            rank: rank as u32 + 1,
+            similarity: best,
+            z: near,
+        };
     }
     out
 }
@@ -199,23 +228,29 @@ async fn decide<'p>(
     run: &Run<'_>,
     r: usize,
     candidates: Vec<&'p Paper>,
-    placed: Vec<(u32, f32)>,
+    placed: Vec<Place>,
     keep: &mut Vec<&'p Paper>,
     result: &mut JobResult,
 ) -> anyhow::Result<()> {
     let reader = &run.readers[r];
-    let (top_k, floor) = (run.scorer.top_k as u32, run.scorer.min_similarity);
+    let s = run.scorer;
     let mut decisions = Vec::new();
     let mut dropped = 0;
-    for (p, (rank, similarity)) in candidates.into_iter().zip(placed) {
+    for (p, place) in candidates.into_iter().zip(placed) {
+        let Place {
+            rank,
+            similarity,
+            z,
+        } = place;
         let d = if reader.terms.must_look(p) {
             Decision {
                 kept: true,
                 reason: Reason::Keyword,
             }
         } else {
+            let near = rank <= ALWAYS || (rank <= s.top_k as u32 && z >= s.min_z);
             Decision {
-                kept: rank <= top_k && similarity >= floor,
+                kept: near && similarity >= s.min_similarity,
                 reason: Reason::Nearest { rank, similarity },
             }
         };
@@ -358,7 +393,7 @@ pub(super) fn profile_pieces(sub: &Subscriber) -> Vec<String> {
         let mut kept = Vec::new();
         for line in paragraph.lines().filter(|l| !unwanted(l)) {
             match list_items(line) {
-                Some(items) => pieces.extend(items),
+                Some(items) => pieces.extend(items.iter().flat_map(|i| alternatives(i))),
                 None => kept.push(line.trim()),
             }
         }
@@ -368,7 +403,7 @@ pub(super) fn profile_pieces(sub: &Subscriber) -> Vec<String> {
             pieces.push(text);
         }
     }
-    pieces.extend(sub.keywords.iter().map(|k| k.trim().to_string()));
+    pieces.extend(sub.keywords.iter().flat_map(|k| alternatives(k)));
     pieces.extend(
         sub.examples
             .iter()
@@ -382,6 +417,14 @@ pub(super) fn profile_pieces(sub: &Subscriber) -> Vec<String> {
         pieces.push(sub.profile_text());
     }
     pieces
+}
+
+/// "Mixture of Experts (MoE)" and "Sparse/Sparsity" name alternatives: each is a piece.
+fn alternatives(item: &str) -> Vec<String> {
+    item.split(['/', '(', ')'])
+        .map(|a| a.trim().to_string())
+        .filter(|a| a.chars().any(char::is_alphanumeric))
+        .collect()
 }
 
 /// A line that is a list of three or more short items ("- Relevant: MoE, Pruning, KV cache,
@@ -418,7 +461,8 @@ mod tests {
                 "KV cache",
                 "or other algorithmic efficiency breakthroughs",
                 "1. Model Compression",
-                "Mixture of Experts (MoE)",
+                "Mixture of Experts",
+                "MoE",
                 "Low-rank",
             ]
         );
@@ -445,7 +489,8 @@ mod tests {
             vectors.insert(p.id.to_string(), unit(v));
         }
         let placed = rank(&cands, &refs, &vectors, &hash);
-        assert_eq!(placed.iter().map(|p| p.0).collect::<Vec<_>>(), [3, 2, 1]);
-        assert!(placed[1].1 > 0.98, "the cosine of its best piece: {}", placed[1].1);
+        assert_eq!(placed.iter().map(|p| p.rank).collect::<Vec<_>>(), [3, 2, 1]);
+        assert!(placed[1].similarity > 0.98, "the cosine of its best piece: {}", placed[1].similarity);
+        assert!(placed[2].z > placed[0].z);
     }
 }
