@@ -69,10 +69,8 @@ impl App {
                 );
                 if config.embeddings.enabled() {
                     let key = config.embeddings_api_key();
-                    meter = meter.with_embedder(EmbeddingClient::new(
-                        &config.embeddings,
-                        key.as_ref(),
-                    )?);
+                    meter = meter
+                        .with_embedder(EmbeddingClient::new(&config.embeddings, key.as_ref())?);
                 }
                 Scorer::Llm(Box::new(LlmScorer {
                     meter,

@@ -121,7 +121,10 @@ impl Config {
             bad("embeddings.top_k", "must be at least 1".into());
         }
         if !e.min_z.is_finite() {
-            bad("embeddings.min_z", "must be a number of standard deviations, e.g. 10".into());
+            bad(
+                "embeddings.min_z",
+                "must be a number of standard deviations, e.g. 10".into(),
+            );
         }
         if !(-1.0..=1.0).contains(&e.min_similarity) {
             bad(

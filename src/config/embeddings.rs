@@ -41,7 +41,7 @@ impl Default for EmbeddingsConfig {
             dimensions: None,
             batch_size: 256,
             top_k: 100,
-            min_z: 10.0,
+            min_z: 30.0,
             min_similarity: 0.0,
             timeout_secs: 60,
             max_attempts: 3,

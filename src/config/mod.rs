@@ -368,7 +368,7 @@ impl Default for LlmConfig {
             base_url: "https://api.openai.com/v1".into(),
             model: "gpt-4o-mini".into(),
             api_key_env: "OPENAI_API_KEY".into(),
-            batch_size: 100,
+            batch_size: 200,
             concurrency: 4,
             triage: true,
             triage_batch_size: 200,

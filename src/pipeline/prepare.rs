@@ -54,8 +54,11 @@ pub async fn prepare(
                 std::mem::take(&mut plan.cached),
                 results.get(&plan.subscriber.profile_hash()),
             );
-            let selection =
-                digest::select(plan.candidates.iter().copied(), &merged.verdicts, &plan.subscriber);
+            let selection = digest::select(
+                plan.candidates.iter().copied(),
+                &merged.verdicts,
+                &plan.subscriber,
+            );
             Selected {
                 plan,
                 merged,

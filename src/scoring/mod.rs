@@ -131,7 +131,9 @@ impl Scorer {
     /// prefilter's when there is an embedding endpoint, else the title triage's when it is on.
     pub fn triage_key(&self, subscriber: &Subscriber) -> Option<VerdictKey> {
         match self {
-            Scorer::Llm(s) if s.meter.embedding_model().is_some() => Some(s.nearest_key(subscriber)),
+            Scorer::Llm(s) if s.meter.embedding_model().is_some() => {
+                Some(s.nearest_key(subscriber))
+            }
             Scorer::Llm(s) if s.triage => Some(s.title_triage_key(subscriber)),
             _ => None,
         }

@@ -13,7 +13,7 @@ use crate::support::text::hex;
 
 /// Bump when the way papers and readers are written into the prompt changes: cached verdicts
 /// made with another layout are then not reused.
-const LAYOUT_VERSION: &str = "readers-v3";
+const LAYOUT_VERSION: &str = "readers-v4";
 
 pub const INSTRUCTIONS_FILE: &str = "instructions.md";
 pub const TRIAGE_FILE: &str = "triage.md";
@@ -146,9 +146,7 @@ impl Prompts {
     pub fn verdict_user(papers: &[(&Paper, Vec<&str>)], examples: &[(&str, &str)]) -> String {
         let mut s = examples_section(examples);
         s.push_str("## Papers\n\n");
-        let mut lines = 0;
         for (p, labels) in papers {
-            lines += labels.len();
             let label = match p.source {
                 crate::domain::Source::Arxiv => "ArXiv ID",
                 _ => "DOI",
@@ -162,7 +160,8 @@ impl Prompts {
             ));
         }
         s.push_str(&format!(
-            "Answer with exactly one JSON object per line for each paper and each reader listed with it: {lines} lines.\n"
+            "Answer with exactly one JSON object per line for each of the {} papers above, scoring each reader listed with it.\n",
+            papers.len()
         ));
         s
     }
@@ -287,8 +286,7 @@ mod tests {
         ]);
         assert!(s.starts_with("# Paper Selection Prompt"));
         let r1 = s.find("\nReader R1 (comment bar: RELEVANCE 6 or more)\nMoE and sparsity.\n");
-        let r2 =
-            s.find("\nReader R2 (comment bar: RELEVANCE 4 or more)\nGraph learning.\n");
+        let r2 = s.find("\nReader R2 (comment bar: RELEVANCE 4 or more)\nGraph learning.\n");
         assert!(r1.is_some() && r2 > r1, "{s}");
         let t = p.triage_system(&[ReaderBlock {
             label: "R1",

@@ -1,6 +1,8 @@
 //! Reading the model's answers. The contract (from the seeds' prompt, extended for calls that
-//! serve several readers) is one JSON object per line: verdicts
-//! `{"ARXIVID": …, "READER": "R3", "RELEVANCE": n, "NOVELTY": n, "COMMENT": …}` and triage lines
+//! serve several readers) is one JSON object per line: verdicts, a line per paper,
+//! `{"ARXIVID": …, "SCORES": {"R3": [relevance, novelty, "comment"], "R5": [relevance, novelty]}}`
+//! (the seeds' line per pair, `{"ARXIVID", "READER", "RELEVANCE", "NOVELTY", "COMMENT"}`, is read
+//! too), and triage lines
 //! `{"ARXIVID": …, "READERS": ["R1", "R3"]}`; the same objects in a JSON array or a fenced block
 //! are accepted too. Everything is checked: the ID must belong to the call (a comment can never
 //! land on another paper), the reader must be one the paper was asked for, scores are whole
@@ -35,8 +37,11 @@ pub fn parse_verdicts(text: &str, asked: &HashMap<PaperId, Vec<String>>) -> Pars
     let (objects, mut problems) = objects(text);
     let mut seen = HashSet::new();
     let mut verdicts = Vec::new();
-    for obj in objects {
-        let checked = verdict(&obj).and_then(|(id, label, v)| {
+    for (obj, entry) in objects
+        .iter()
+        .flat_map(|o| verdicts_of(o).into_iter().map(move |e| (o, e)))
+    {
+        let checked = entry.and_then(|(id, label, v)| {
             let Some(labels) = asked.get(&id) else {
                 return Err(format!(
                     "verdict for {id}, which is not in this call: discarded"
@@ -200,7 +205,67 @@ fn normal_label(s: &str) -> String {
     s.trim().to_ascii_uppercase()
 }
 
-fn verdict(v: &Value) -> Result<(PaperId, Option<String>, Verdict), String> {
+type Entry = Result<(PaperId, Option<String>, Verdict), String>;
+
+/// The verdicts of one answer object: a paper's line with `SCORES` (reader → `[RELEVANCE,
+/// NOVELTY]` or `[RELEVANCE, NOVELTY, COMMENT]`), or one verdict per line (`READER`,
+/// `RELEVANCE`, `NOVELTY`, `COMMENT`, the seeds' form).
+fn verdicts_of(v: &Value) -> Vec<Entry> {
+    let Some(obj) = v.as_object() else {
+        return vec![Err("not a JSON object".into())];
+    };
+    match field(obj, "SCORES") {
+        None => vec![verdict(v)],
+        Some(Value::Object(scores)) => match id_of(obj) {
+            Err(e) => vec![Err(e)],
+            Ok(id) => scores
+                .iter()
+                .map(|(label, s)| compact(&id, label, s))
+                .collect(),
+        },
+        Some(other) => vec![Err(format!("SCORES is not a map of readers: {other}"))],
+    }
+}
+
+/// One reader's `[RELEVANCE, NOVELTY(, COMMENT)]` for paper `id`.
+fn compact(id: &PaperId, label: &str, scores: &Value) -> Entry {
+    let label = normal_label(label);
+    let items = scores
+        .as_array()
+        .ok_or_else(|| format!("SCORES of {id} for {label} is not a list"))?;
+    let score = |i: usize, name: &str| -> Result<Score, String> {
+        let n = match items.get(i) {
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .ok_or_else(|| format!("{name} {n} is not a whole number"))?,
+            Some(Value::String(s)) => s
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| format!("{name} `{s}` is not a whole number"))?,
+            _ => return Err(format!("no {name} for {id} and {label}")),
+        };
+        Score::new(n).map_err(|e| format!("{name} for {id} and {label}: {e}"))
+    };
+    let relevance = score(0, "RELEVANCE")?;
+    let novelty = score(1, "NOVELTY")?;
+    let comment = match items.get(2) {
+        Some(Value::String(c)) => c.trim().to_string(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    Ok((
+        id.clone(),
+        Some(label),
+        Verdict {
+            relevance,
+            novelty: Some(novelty),
+            comment,
+            tldr: None,
+        },
+    ))
+}
+
+fn verdict(v: &Value) -> Entry {
     let obj = v.as_object().ok_or("not a JSON object")?;
     let id = id_of(obj)?;
     let label = match field(obj, "READER") {
@@ -255,6 +320,37 @@ fn shorten(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_papers_line_scores_each_reader_and_only_those_asked() {
+        let id = PaperId::parse("2503.00001").unwrap();
+        let asked: HashMap<PaperId, Vec<String>> =
+            [(id.clone(), vec!["R1".to_string(), "R2".to_string()])].into();
+        let parsed = parse_verdicts(
+            r#"{"ARXIVID": "2503.00001", "SCORES": {"R1": [9, 7, "Matches the MoE criterion."], "r2": [3, 4], "R3": [10, 10, "Not asked."]}}
+{"ARXIVID": "2503.00001", "SCORES": {"R1": [1, 1]}}
+{"ARXIVID": "2503.00001", "SCORES": {"R2": [11, 4]}}"#,
+            &asked,
+        );
+        let got: Vec<(String, u8, String)> = parsed
+            .verdicts
+            .iter()
+            .map(|(_, l, v)| (l.clone(), v.relevance.get(), v.comment.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "R1".to_string(),
+                    9,
+                    "Matches the MoE criterion.".to_string()
+                ),
+                ("R2".to_string(), 3, String::new())
+            ]
+        );
+        // R3 was not asked; the second R1 and an R2 of 11 are discarded.
+        assert_eq!(parsed.problems.len(), 3, "{:?}", parsed.problems);
+    }
 
     #[test]
     fn tldrs_belong_to_the_call_and_count_once() {

@@ -75,7 +75,14 @@ pub fn save(
     )?;
     let now = now_utc();
     for (hash, v) in vectors {
-        stmt.execute(params![model, hash, kind.as_str(), v.len() as i64, to_blob(v), now])?;
+        stmt.execute(params![
+            model,
+            hash,
+            kind.as_str(),
+            v.len() as i64,
+            to_blob(v),
+            now
+        ])?;
     }
     Ok(())
 }
@@ -111,7 +118,11 @@ mod tests {
             .await
             .unwrap();
         store
-            .save_vectors("m", VectorKind::Paper, vec![("h1".into(), vec![1.0, 0.0, 0.0])])
+            .save_vectors(
+                "m",
+                VectorKind::Paper,
+                vec![("h1".into(), vec![1.0, 0.0, 0.0])],
+            )
             .await
             .unwrap();
         let got = store
@@ -120,6 +131,10 @@ mod tests {
             .unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got["h1"], v);
-        assert!(store.vectors("other", vec!["h1".into()]).await.unwrap().is_empty());
+        assert!(store
+            .vectors("other", vec!["h1".into()])
+            .await
+            .unwrap()
+            .is_empty());
     }
 }

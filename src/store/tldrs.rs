@@ -30,8 +30,12 @@ impl Store {
             )?;
             let mut out = HashMap::new();
             for (id, language) in wanted {
-                let mut rows =
-                    stmt.query(params![id.as_str(), language, key.model, key.prompt_version])?;
+                let mut rows = stmt.query(params![
+                    id.as_str(),
+                    language,
+                    key.model,
+                    key.prompt_version
+                ])?;
                 if let Some(r) = rows.next()? {
                     out.insert((id, language), r.get::<_, String>(0)?);
                 }

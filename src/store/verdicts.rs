@@ -73,10 +73,7 @@ pub enum Decided {
     /// Full verdicts.
     Verdicts(Vec<(VerdictKey, Vec<(PaperId, Verdict)>)>),
     /// TL;DRs (paper, language name, text).
-    Tldrs(
-        super::tldrs::TldrKey,
-        Vec<(PaperId, String, String)>,
-    ),
+    Tldrs(super::tldrs::TldrKey, Vec<(PaperId, String, String)>),
     /// Vectors from the embedding endpoint (text hash, vector) under a model.
     Vectors {
         model: String,

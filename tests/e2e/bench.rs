@@ -225,7 +225,19 @@ async fn bench_institute() {
         .unwrap_or(vec![10, 100, 1000]);
     println!(
         "BENCH {:<22} {:>5} {:>7} {:>9} {:>9} {:>8} {:>7} {:>7} {:>6} {:>5} {:>7} {:>6} {:>9}",
-        "institute", "calls", "largest", "prompt", "complet.", "embed", "$4o/rd", "$mini/rd", "wall s", "RSS", "digests", "refus.", "lost"
+        "institute",
+        "calls",
+        "largest",
+        "prompt",
+        "complet.",
+        "embed",
+        "$4o/rd",
+        "$mini/rd",
+        "wall s",
+        "RSS",
+        "digests",
+        "refus.",
+        "lost"
     );
     for embeddings in [true, false] {
         for &n in &sizes {
@@ -238,7 +250,7 @@ async fn institute(readers: usize, embeddings: bool) {
     let app = TestApp::spawn(Options {
         subscribers: crate::institute::institute_readers(readers, ""),
         feed: Some(FEED_BENCH),
-        batch_size: 100,
+        batch_size: std::env::var("BENCH_BATCH").map_or(100, |b| b.parse().unwrap()),
         concurrency: 4,
         model: "gpt-4o".into(),
         embeddings,
@@ -253,13 +265,20 @@ async fn institute(readers: usize, embeddings: bool) {
     let (out, wall, peak) = timed(&app, &["digest"], &[]).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     let s = &app.llm.state;
-    let chat_calls = app.count("SELECT count(DISTINCT call_id) FROM spend WHERE stage != 'embedding'");
-    let embed_calls = app.count("SELECT count(DISTINCT call_id) FROM spend WHERE stage = 'embedding'");
-    let prompt = app.count("SELECT coalesce(sum(prompt_tokens), 0) FROM spend WHERE stage != 'embedding'") as f64;
+    let chat_calls =
+        app.count("SELECT count(DISTINCT call_id) FROM spend WHERE stage != 'embedding'");
+    let embed_calls =
+        app.count("SELECT count(DISTINCT call_id) FROM spend WHERE stage = 'embedding'");
+    let prompt = app
+        .count("SELECT coalesce(sum(prompt_tokens), 0) FROM spend WHERE stage != 'embedding'")
+        as f64;
     let completion = app.count("SELECT coalesce(sum(completion_tokens), 0) FROM spend") as f64;
-    let embed = app.count("SELECT coalesce(sum(prompt_tokens), 0) FROM spend WHERE stage = 'embedding'") as f64;
+    let embed = app
+        .count("SELECT coalesce(sum(prompt_tokens), 0) FROM spend WHERE stage = 'embedding'")
+        as f64;
     let r = readers as f64;
-    let at = |input: f64, output: f64| (prompt * input + completion * output + embed * 0.02) / 1e6 / r;
+    let at =
+        |input: f64, output: f64| (prompt * input + completion * output + embed * 0.02) / 1e6 / r;
     let digests = app.count("SELECT count(*) FROM deliveries");
     let (lost, planned) = crate::institute::lost_and_planned(&app);
     let stages: Vec<String> = app
@@ -294,8 +313,15 @@ async fn institute(readers: usize, embeddings: bool) {
         s.refused_for_length.load(std::sync::atomic::Ordering::SeqCst),
         format!("{lost}/{planned}")
     );
-    println!("BENCH     exit {}; {}", out.status.code().unwrap_or(-1), stages.join("; "));
+    println!(
+        "BENCH     exit {}; {}",
+        out.status.code().unwrap_or(-1),
+        stages.join("; ")
+    );
     if !out.status.success() {
-        println!("BENCH     {}", stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | "));
+        println!(
+            "BENCH     {}",
+            stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+        );
     }
 }

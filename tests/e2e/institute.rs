@@ -12,36 +12,156 @@ use crate::scoring::{bench_subscribers, delivered, planted, FEED_BENCH};
 /// Research areas: a name, a sentence, and seed-style keywords (the stand-in's judgement reads
 /// the keywords).
 pub const AREAS: &[(&str, &str, &str)] = &[
-    ("Expert models", "Sparse expert models and how they route.", "expert routing, mixture of frozen experts"),
-    ("Cache and token pruning", "Keeping long prompts cheap.", "KV cache, token pruning"),
-    ("Interpretability", "What networks represent and how to read it out.", "sparse autoencoders, mechanistic interpretability"),
-    ("Forgetting", "Learning from a stream of tasks without forgetting.", "catastrophic forgetting, class-incremental"),
-    ("SGD theory", "Optimization and regression, proved.", "linear regression, stochastic gradient descent"),
-    ("Graph learning", "Learning on graphs.", "graph neural networks, node classification"),
-    ("Energy and diffusion models", "Generative modelling beyond the usual.", "energy-based models, discrete diffusion"),
-    ("LLM serving", "Serving large models fast and cheaply.", "LLM serving, speculative sampling"),
-    ("Preferences", "Learning what people prefer.", "reward models, human preference"),
-    ("Spiking networks", "Brain-inspired, low-power networks.", "spiking neural networks"),
-    ("Privacy", "Privacy of training data.", "differential privacy, membership inference"),
-    ("Scaling", "How training behaves as models grow.", "scaling law, hyperparameter scaling"),
-    ("New architectures", "Alternatives to the plain Transformer.", "Kolmogorov-Arnold Networks, RWKV"),
-    ("Materials and proteins", "Learning for materials and molecules.", "crystal structures, protein dynamics"),
-    ("Uncertainty", "Knowing what a model does not know.", "uncertainty quantification, uncertainty estimation"),
-    ("Robust optimization", "Optimization that holds under shift.", "distributionally robust optimization, Lyapunov stability"),
-    ("Causality", "Causal structure in learning systems.", "concept bottleneck, causal intervention"),
-    ("Vision-language", "Models that read images and text together.", "vision-language models, visual grounding"),
-    ("Offline RL", "Decision making from logged data.", "offline reinforcement learning, latent dynamics"),
-    ("Knowledge in LLMs", "How language models store facts.", "knowledge injection, knowledge editing"),
-    ("Low-rank methods", "Matrices and tensors, factorized.", "low-rank approximation, tensor decomposition"),
-    ("Model merging", "Combining trained models.", "model merging, delta compression"),
-    ("Operator learning", "Learning solution operators of physics.", "neural operators, reduced order models"),
-    ("Hallucination", "When language models make things up.", "hallucination detection, introspection"),
-    ("Boosting and trees", "Classical learners, revisited.", "boosting, decision trees"),
-    ("Low precision", "Numbers with few bits.", "quantization accuracy, low-precision"),
-    ("Structured pruning", "Removing structure from networks.", "model pruning, structured pruning"),
-    ("Continual learning", "Models that keep learning.", "continual learning"),
-    ("Long context", "Models that read very long inputs.", "long-context language modeling, million-token contexts"),
-    ("In-context learning", "What attention heads do in context.", "attention heads, in-context learning"),
+    (
+        "Expert models",
+        "Sparse expert models and how they route.",
+        "expert routing, mixture of frozen experts",
+    ),
+    (
+        "Cache and token pruning",
+        "Keeping long prompts cheap.",
+        "KV cache, token pruning",
+    ),
+    (
+        "Interpretability",
+        "What networks represent and how to read it out.",
+        "sparse autoencoders, mechanistic interpretability",
+    ),
+    (
+        "Forgetting",
+        "Learning from a stream of tasks without forgetting.",
+        "catastrophic forgetting, class-incremental",
+    ),
+    (
+        "SGD theory",
+        "Optimization and regression, proved.",
+        "linear regression, stochastic gradient descent",
+    ),
+    (
+        "Graph learning",
+        "Learning on graphs.",
+        "graph neural networks, node classification",
+    ),
+    (
+        "Energy and diffusion models",
+        "Generative modelling beyond the usual.",
+        "energy-based models, discrete diffusion",
+    ),
+    (
+        "LLM serving",
+        "Serving large models fast and cheaply.",
+        "LLM serving, speculative sampling",
+    ),
+    (
+        "Preferences",
+        "Learning what people prefer.",
+        "reward models, human preference",
+    ),
+    (
+        "Spiking networks",
+        "Brain-inspired, low-power networks.",
+        "spiking neural networks",
+    ),
+    (
+        "Privacy",
+        "Privacy of training data.",
+        "differential privacy, membership inference",
+    ),
+    (
+        "Scaling",
+        "How training behaves as models grow.",
+        "scaling law, hyperparameter scaling",
+    ),
+    (
+        "New architectures",
+        "Alternatives to the plain Transformer.",
+        "Kolmogorov-Arnold Networks, RWKV",
+    ),
+    (
+        "Materials and proteins",
+        "Learning for materials and molecules.",
+        "crystal structures, protein dynamics",
+    ),
+    (
+        "Uncertainty",
+        "Knowing what a model does not know.",
+        "uncertainty quantification, uncertainty estimation",
+    ),
+    (
+        "Robust optimization",
+        "Optimization that holds under shift.",
+        "distributionally robust optimization, Lyapunov stability",
+    ),
+    (
+        "Causality",
+        "Causal structure in learning systems.",
+        "concept bottleneck, causal intervention",
+    ),
+    (
+        "Vision-language",
+        "Models that read images and text together.",
+        "vision-language models, visual grounding",
+    ),
+    (
+        "Offline RL",
+        "Decision making from logged data.",
+        "offline reinforcement learning, latent dynamics",
+    ),
+    (
+        "Knowledge in LLMs",
+        "How language models store facts.",
+        "knowledge injection, knowledge editing",
+    ),
+    (
+        "Low-rank methods",
+        "Matrices and tensors, factorized.",
+        "low-rank approximation, tensor decomposition",
+    ),
+    (
+        "Model merging",
+        "Combining trained models.",
+        "model merging, delta compression",
+    ),
+    (
+        "Operator learning",
+        "Learning solution operators of physics.",
+        "neural operators, reduced order models",
+    ),
+    (
+        "Hallucination",
+        "When language models make things up.",
+        "hallucination detection, introspection",
+    ),
+    (
+        "Boosting and trees",
+        "Classical learners, revisited.",
+        "boosting, decision trees",
+    ),
+    (
+        "Low precision",
+        "Numbers with few bits.",
+        "quantization accuracy, low-precision",
+    ),
+    (
+        "Structured pruning",
+        "Removing structure from networks.",
+        "model pruning, structured pruning",
+    ),
+    (
+        "Continual learning",
+        "Models that keep learning.",
+        "continual learning",
+    ),
+    (
+        "Long context",
+        "Models that read very long inputs.",
+        "long-context language modeling, million-token contexts",
+    ),
+    (
+        "In-context learning",
+        "What attention heads do in context.",
+        "attention heads, in-context learning",
+    ),
 ];
 
 /// `n` readers with distinct topics (`reader{i}@institute.example.org`), each with `extra`
@@ -136,7 +256,10 @@ async fn the_embedding_prefilter_keeps_every_paper_a_reader_would_pass_and_says_
     let run = app.run(&["digest"]).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let (lost, planned) = lost_and_planned(&app);
-    assert!(planned >= 60, "the day plants papers for the readers: {planned}");
+    assert!(
+        planned >= 60,
+        "the day plants papers for the readers: {planned}"
+    );
     assert_eq!(lost, 0, "{lost} of {planned} planned papers lost");
     assert_eq!(app.count("SELECT count(*) FROM deliveries"), 40);
 
@@ -146,9 +269,16 @@ async fn the_embedding_prefilter_keeps_every_paper_a_reader_would_pass_and_says_
     let kept = app.count("SELECT count(*) FROM triage WHERE kept = 1");
     let dropped = app.count("SELECT count(*) FROM triage WHERE kept = 0 AND reason = 'nearest'");
     assert_eq!(kept + dropped, 40 * 174);
-    assert!(kept < 40 * 174 / 4, "{kept} pairs of {} kept for a verdict", 40 * 174);
+    assert!(
+        kept < 40 * 174 / 4,
+        "{kept} pairs of {} kept for a verdict",
+        40 * 174
+    );
     let pairs = s.verdict_pairs.lock().unwrap().len() as i64;
-    assert_eq!(pairs, kept, "a verdict for each kept pair, none for the rest");
+    assert_eq!(
+        pairs, kept,
+        "a verdict for each kept pair, none for the rest"
+    );
 
     // Each paper embedded once, each profile piece once; a second run embeds nothing.
     let embedded = s.embedded.lock().unwrap().clone();
@@ -160,7 +290,11 @@ async fn the_embedding_prefilter_keeps_every_paper_a_reader_would_pass_and_says_
         "each paper's title and abstract once"
     );
     let spend = app.count("SELECT count(DISTINCT call_id) FROM spend WHERE stage = 'embedding'");
-    assert_eq!(spend as usize, s.embedding_requests.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(
+        spend as usize,
+        s.embedding_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+    );
     assert!(
         app.count("SELECT sum(cost_micros) FROM spend WHERE stage = 'embedding'") > 0,
         "embedding tokens are priced"
@@ -184,7 +318,8 @@ async fn the_embedding_prefilter_keeps_every_paper_a_reader_would_pass_and_says_
     let why = app.run(&["why", "--for", &email, &paper]).await;
     assert_eq!(why.code, 0, "{}", why.stderr);
     assert!(
-        why.stdout.contains("left out by the embedding prefilter: rank "),
+        why.stdout
+            .contains("left out by the embedding prefilter: rank "),
         "{}",
         why.stdout
     );
@@ -215,7 +350,11 @@ async fn a_prompt_over_the_window_is_split_never_sent_again_and_the_split_is_rem
     let s = &app.llm.state;
     let refused = s.refused_prompts.lock().unwrap().clone();
     let distinct: HashSet<&u64> = refused.iter().collect();
-    assert_eq!(distinct.len(), refused.len(), "a refused prompt is never sent again unchanged");
+    assert_eq!(
+        distinct.len(),
+        refused.len(),
+        "a refused prompt is never sent again unchanged"
+    );
     // The first refusals teach the bound: the calls in flight then, and a few while it
     // settles — not one per call.
     let answered = s.answered.load(std::sync::atomic::Ordering::SeqCst);
@@ -225,7 +364,11 @@ async fn a_prompt_over_the_window_is_split_never_sent_again_and_the_split_is_rem
         refused.len()
     );
     assert!(s.largest_prompt.load(std::sync::atomic::Ordering::SeqCst) <= 12_000);
-    assert!(run.stderr.contains("refused a prompt as too long"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("refused a prompt as too long"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test]
@@ -253,7 +396,8 @@ async fn without_embeddings_the_title_triage_splits_readers_across_calls_that_fi
     assert_eq!(app.count("SELECT count(*) FROM deliveries"), 60);
     let s = &app.llm.state;
     assert_eq!(
-        s.refused_for_length.load(std::sync::atomic::Ordering::SeqCst),
+        s.refused_for_length
+            .load(std::sync::atomic::Ordering::SeqCst),
         0,
         "a window paperboy knows is never exceeded"
     );

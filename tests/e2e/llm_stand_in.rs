@@ -1,7 +1,8 @@
 //! The model: an OpenAI-compatible chat-completions stand-in that reads the readers and papers
-//! out of the prompt, answers in the JSONL contract (title triage `{"ARXIVID", "READERS"}` and
-//! verdicts `{"ARXIVID", "READER", "RELEVANCE", "NOVELTY", "COMMENT"}`) with `usage`, and
-//! misbehaves on request.
+//! out of the prompt, answers in the JSONL contract (title triage `{"ARXIVID", "READERS"}`,
+//! verdicts `{"ARXIVID", "SCORES": {"R1": [relevance, novelty, comment]}}`, TL;DRs
+//! `{"ARXIVID", "TLDR"}`) with `usage`, and misbehaves on request (its wrong-paper and
+//! wrong-reader lines use the seeds' one-line-per-pair form, which paperboy reads too).
 //!
 //! Its judgement: a reader whose topics carry a seed-style keyword list (`**Keywords:**` then
 //! `- Relevant: a, b (c), d/e`) wants papers with one of those keywords in the title (9) or two in
@@ -288,7 +289,10 @@ impl Respond for Responder {
                 s.refused_for_length.fetch_add(1, Ordering::SeqCst);
                 let mut h = std::collections::hash_map::DefaultHasher::new();
                 std::hash::Hash::hash(&(&system, &user), &mut h);
-                s.refused_prompts.lock().unwrap().push(std::hash::Hasher::finish(&h));
+                s.refused_prompts
+                    .lock()
+                    .unwrap()
+                    .push(std::hash::Hasher::finish(&h));
                 return ResponseTemplate::new(400).set_body_json(json!({
                     "error": {
                         "message": format!("This model's maximum context length is {window} tokens. However, your messages resulted in {prompt_tokens} tokens. Please reduce the length of the messages."),
@@ -367,6 +371,8 @@ impl Respond for Responder {
                         continue;
                     }
                 }
+                // A line per paper: each reader's [RELEVANCE, NOVELTY(, COMMENT)].
+                let mut scores = serde_json::Map::new();
                 for label in &p.readers {
                     let (profile, bar) = by_label.get(label.as_str()).copied().unwrap_or(("", 1));
                     s.verdict_pairs
@@ -374,15 +380,22 @@ impl Respond for Responder {
                         .unwrap()
                         .push((p.id.clone(), profile.trim().to_string()));
                     let (r, nv) = judge(profile, &p.title, &p.abstract_text);
+                    // As long as a real model's: one sentence naming the criterion.
                     let comment = if r >= bar && b.markdown_comments {
                         format!("Matches the **Model Compression** criterion: *{}* reports $\\sim$600 $\\times$ fewer FLOPs. Stand-in verdict about {}.", p.title, p.id)
                     } else if r >= bar {
-                        format!("Stand-in verdict about {}.", p.id)
+                        format!("Stand-in verdict about {}. It matches one of this reader's criteria closely.", p.id)
                     } else {
                         String::new()
                     };
-                    out.push(json!({"ARXIVID": p.id, "READER": label, "RELEVANCE": r, "NOVELTY": nv, "COMMENT": comment}).to_string());
+                    let entry = if comment.is_empty() {
+                        json!([r, nv])
+                    } else {
+                        json!([r, nv, comment])
+                    };
+                    scores.insert(label.clone(), entry);
                 }
+                out.push(json!({"ARXIVID": p.id, "SCORES": scores}).to_string());
             }
         }
         let content = out.join("\n");
@@ -406,8 +419,12 @@ fn tldrs(s: &LlmState, n: usize, body: &Value, system: &str, user: &str) -> Resp
             id = i.trim().to_string();
         } else if let Some(title) = line.strip_prefix("Title: ") {
             let tldr = match language.as_str() {
-                "German" => format!("Diese Arbeit untersucht „{title}“ und zeigt, warum es wichtig ist."),
-                "French" => format!("Cet article étudie « {title} » et montre pourquoi c'est important."),
+                "German" => {
+                    format!("Diese Arbeit untersucht „{title}“ und zeigt, warum es wichtig ist.")
+                }
+                "French" => {
+                    format!("Cet article étudie « {title} » et montre pourquoi c'est important.")
+                }
                 _ => format!("This paper studies {title} and shows why it matters."),
             };
             out.push(json!({"ARXIVID": id, "TLDR": tldr}).to_string());
@@ -548,10 +565,14 @@ fn concepts() -> &'static Vec<String> {
     CONCEPTS.get_or_init(|| {
         let mut all: Vec<String> = Vec::new();
         for (_, _, keywords) in crate::institute::AREAS {
-            all.extend(profile_keywords(&format!("**Keywords:**\n- Relevant: {keywords}")).unwrap());
+            all.extend(
+                profile_keywords(&format!("**Keywords:**\n- Relevant: {keywords}")).unwrap(),
+            );
         }
-        let seeds = std::fs::read_to_string(crate::helpers::repo().join("tests/fixtures/bench/subscribers-10.toml"))
-            .expect("the benchmark's subscribers");
+        let seeds = std::fs::read_to_string(
+            crate::helpers::repo().join("tests/fixtures/bench/subscribers-10.toml"),
+        )
+        .expect("the benchmark's subscribers");
         for block in seeds.split("[[subscriber]]").skip(1) {
             all.extend(profile_keywords(block).unwrap_or_default());
         }
@@ -572,7 +593,10 @@ pub fn embed(text: &str) -> Vec<f32> {
         let needle = format!(" {c} ");
         v[i] = 2.0 * title.contains(&needle) as u8 as f32 + rest.contains(&needle) as u8 as f32;
     }
-    let words: Vec<&str> = title.split_whitespace().chain(rest.split_whitespace()).collect();
+    let words: Vec<&str> = title
+        .split_whitespace()
+        .chain(rest.split_whitespace())
+        .collect();
     for w in &words {
         let mut h: u64 = 0xcbf29ce484222325;
         for b in w.bytes() {
@@ -588,7 +612,11 @@ impl Respond for Embedder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let s = &self.0;
         if let Some(status) = s.behaviour.embeddings_status {
-            return error(status, "The server is overloaded or not ready yet.", "server_error");
+            return error(
+                status,
+                "The server is overloaded or not ready yet.",
+                "server_error",
+            );
         }
         let body: Value = serde_json::from_slice(&request.body).expect("the request is JSON");
         let inputs: Vec<String> = match &body["input"] {

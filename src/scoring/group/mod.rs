@@ -36,7 +36,7 @@ use crate::store::verdicts::VerdictKey;
 use crate::store::Store;
 
 /// Verdict lines per call at most, so an answer stays well within a model's output limit.
-const MAX_PAIRS_PER_CALL: usize = 400;
+const MAX_PAIRS_PER_CALL: usize = 800;
 
 struct Reader<'a> {
     label: String,
@@ -206,7 +206,12 @@ pub(super) async fn score(
 }
 
 /// Every pending pair as unscored for `why` (scoring stopped before they were asked).
-fn unscored_all(run: &Run<'_>, pending: &mut [Vec<&Paper>], results: &mut [JobResult], why: &Problem) {
+fn unscored_all(
+    run: &Run<'_>,
+    pending: &mut [Vec<&Paper>],
+    results: &mut [JobResult],
+    why: &Problem,
+) {
     for (r, papers) in pending.iter_mut().enumerate() {
         for p in papers.drain(..) {
             results[r].unscored.insert(p.id.clone(), why.clone());

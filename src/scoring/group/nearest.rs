@@ -202,8 +202,8 @@ fn rank(
         .map(|j| {
             let mut z: Vec<f32> = zs.iter().map(|z| z[j]).collect();
             z.sort_by(|a, b| b.total_cmp(a));
-            let near = z.first().copied().unwrap_or(0.0)
-                + 0.5 * z.get(1).copied().unwrap_or(0.0).max(0.0);
+            let near =
+                z.first().copied().unwrap_or(0.0) + 0.5 * z.get(1).copied().unwrap_or(0.0).max(0.0);
             let best = sims.iter().map(|s| s[j]).fold(-1.0f32, f32::max);
             (j, near, best)
         })
@@ -325,7 +325,11 @@ async fn vectors_of(
         };
         let row = SpendRow {
             run_id: Some(run.run_id),
-            papers: if kind == VectorKind::Paper { batch.len() } else { 0 },
+            papers: if kind == VectorKind::Paper {
+                batch.len()
+            } else {
+                0
+            },
             ..meter.embed_spend_row(embedded.prompt_tokens)
         };
         let vectors: Vec<(String, Vec<f32>)> = batch
@@ -377,7 +381,9 @@ fn median(xs: &[f32]) -> f32 {
 /// Whether a line says what the reader does *not* want ("- Irrelevant: …", "- Application: …"
 /// in the seed profiles' keyword lists).
 fn unwanted(line: &str) -> bool {
-    let l = line.trim_start_matches([' ', '-', '*', '\t']).to_lowercase();
+    let l = line
+        .trim_start_matches([' ', '-', '*', '\t'])
+        .to_lowercase();
     l.contains("irrelevant")
         || l.starts_with("application:")
         || l.starts_with("applications:")
@@ -481,16 +487,20 @@ mod tests {
         let mut vectors = HashMap::new();
         let mut hash = HashMap::new();
         for (p, v) in papers.iter().zip([
-            vec![0.2, 0.1, 1.0],  // near neither
-            vec![0.1, 1.0, 0.1],  // the second interest
-            vec![1.0, 0.9, 0.0],  // both
+            vec![0.2, 0.1, 1.0], // near neither
+            vec![0.1, 1.0, 0.1], // the second interest
+            vec![1.0, 0.9, 0.0], // both
         ]) {
             hash.insert(p.id.clone(), p.id.to_string());
             vectors.insert(p.id.to_string(), unit(v));
         }
         let placed = rank(&cands, &refs, &vectors, &hash);
         assert_eq!(placed.iter().map(|p| p.rank).collect::<Vec<_>>(), [3, 2, 1]);
-        assert!(placed[1].similarity > 0.98, "the cosine of its best piece: {}", placed[1].similarity);
+        assert!(
+            placed[1].similarity > 0.98,
+            "the cosine of its best piece: {}",
+            placed[1].similarity
+        );
         assert!(placed[2].z > placed[0].z);
     }
 }

@@ -23,7 +23,10 @@ pub(super) struct Sizes<'a> {
 impl Sizes<'_> {
     /// Bytes a prompt may take when its answer needs `answer` tokens (3 bytes a token).
     fn budget(&self, answer: u64) -> usize {
-        (self.limit_tokens.saturating_sub(answer.min(MAX_ANSWER) + 64) * 3) as usize
+        (self
+            .limit_tokens
+            .saturating_sub(answer.min(MAX_ANSWER) + 64)
+            * 3) as usize
     }
 }
 
@@ -68,7 +71,7 @@ pub(super) fn verdict_chunks<'p>(
     let mut index: HashMap<&PaperId, usize> = HashMap::new();
     let mut parts: Vec<Part> = Vec::new();
     let cap = max_papers.min(max_pairs).max(1);
-    let budget = sizes.budget(150 * max_pairs as u64 + 100);
+    let budget = sizes.budget(60 * max_pairs as u64 + 30 * max_papers as u64 + 100);
     for (r, papers) in pending.iter().enumerate() {
         let mut mine: Vec<usize> = Vec::new();
         for p in papers {

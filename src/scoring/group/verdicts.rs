@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{call, in_flight, pack, record, shares, CallError, Chunk, Paid, Run};
 use super::MAX_PAIRS_PER_CALL;
+use super::{call, in_flight, pack, record, shares, CallError, Chunk, Paid, Run};
 use crate::domain::problem::{Kind, Problem};
 use crate::domain::{Paper, PaperId, Verdict};
 use crate::scoring::prompt::{Prompts, ReaderBlock};
@@ -158,7 +158,8 @@ async fn ask_verdicts(
         .collect();
     let user = Prompts::verdict_user(&listed, &super::examples_of(run, in_call.iter()));
     let (shares, pairs) = shares(run, todo);
-    let worst = 150 * pairs as u64 + 100;
+    // A comment on every pair at worst; the scores alone are a few tokens a pair.
+    let worst = 60 * pairs as u64 + 30 * todo.len() as u64 + 100;
     call(
         run,
         system,
