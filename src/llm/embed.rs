@@ -8,7 +8,7 @@ use async_openai::config::OpenAIConfig;
 use async_openai::types::embeddings::{CreateEmbeddingRequestArgs, EmbeddingInput};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{classify, LlmError};
+use super::{Endpoint, LlmError};
 use crate::config::EmbeddingsConfig;
 use crate::domain::problem::Kind;
 
@@ -66,28 +66,20 @@ impl EmbeddingClient {
         let request = args.build().map_err(|e| {
             LlmError::new(Kind::ModelFailed, format!("cannot build the request: {e}"))
         })?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let error = match self.client.embeddings().create(request.clone()).await {
-                Ok(response) => return self.read(response, n),
-                Err(e) => e,
-            };
-            let (LlmError(why), again) =
-                classify(error, &self.base_url, &self.model, "[embeddings]");
-            if why.stops_scoring() || !again {
-                return Err(LlmError(why));
-            }
-            if attempt >= self.max_attempts {
-                return Err(LlmError::new(
-                    why.kind,
-                    format!("{why} (after {attempt} attempts)"),
-                ));
-            }
-            let wait = crate::support::clock::backoff(self.retry_base, attempt);
-            tracing::warn!(error = %why, attempt, "embedding call failed; retrying");
-            tokio::time::sleep(wait).await;
-        }
+        let endpoint = Endpoint {
+            base_url: &self.base_url,
+            model: &self.model,
+            section: "[embeddings]",
+            max_attempts: self.max_attempts,
+            retry_base: self.retry_base,
+        };
+        let response = endpoint
+            .with_retries(|| {
+                let request = request.clone();
+                async move { self.client.embeddings().create(request).await }
+            })
+            .await?;
+        self.read(response, n)
     }
 
     /// The answer's vectors in input order, checked: one per text, all of one length.

@@ -181,33 +181,67 @@ impl LlmClient {
             LlmError::new(Kind::ModelFailed, format!("cannot build the request: {e}"))
         })?;
 
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let error = match self.client.chat().create(request.clone()).await {
-                Ok(response) => return Ok(completion_of(response)),
-                Err(e) => e,
-            };
-            let (LlmError(why), again) = classify(error, &self.base_url, &self.model, "[llm]");
-            match why {
-                why if why.stops_scoring() || !again => return Err(LlmError(why)),
-                why if attempt >= self.max_attempts => {
-                    return Err(LlmError::new(
-                        why.kind,
-                        format!("{why} (after {attempt} attempts)"),
-                    ));
-                }
-                why => {
-                    let wait = crate::support::clock::backoff(self.retry_base, attempt);
-                    tracing::warn!(error = %why, attempt, wait_ms = wait.as_millis() as u64, "model call failed; retrying");
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
+        let endpoint = Endpoint {
+            base_url: &self.base_url,
+            model: &self.model,
+            section: "[llm]",
+            max_attempts: self.max_attempts,
+            retry_base: self.retry_base,
+        };
+        let response = endpoint
+            .with_retries(|| {
+                let request = request.clone();
+                async move { self.client.chat().create(request).await }
+            })
+            .await?;
+        Ok(completion_of(response))
     }
 
     fn classify(&self, error: OpenAIError) -> LlmError {
         classify(error, &self.base_url, &self.model, "[llm]").0
+    }
+}
+
+/// An endpoint as its retries see it: where it is (for messages), and how often and how soon to
+/// ask again.
+pub(crate) struct Endpoint<'a> {
+    pub base_url: &'a str,
+    pub model: &'a str,
+    /// The config section that names it, for advice in messages (`[llm]`, `[embeddings]`).
+    pub section: &'a str,
+    pub max_attempts: u32,
+    pub retry_base: Duration,
+}
+
+impl Endpoint<'_> {
+    /// `call`'s answer, asked again with backoff where asking again may help; a failure that
+    /// stops scoring, or a refused request, comes back at once.
+    pub(crate) async fn with_retries<T, F, Fut>(&self, mut call: F) -> Result<T, LlmError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, OpenAIError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let error = match call().await {
+                Ok(answer) => return Ok(answer),
+                Err(e) => e,
+            };
+            let (LlmError(why), again) = classify(error, self.base_url, self.model, self.section);
+            if why.stops_scoring() || !again {
+                return Err(LlmError(why));
+            }
+            if attempt >= self.max_attempts {
+                return Err(LlmError::new(
+                    why.kind,
+                    format!("{why} (after {attempt} attempts)"),
+                ));
+            }
+            let wait = crate::support::clock::backoff(self.retry_base, attempt);
+            tracing::warn!(error = %why, endpoint = self.section, attempt, wait_ms = wait.as_millis() as u64, "model call failed; retrying");
+            tokio::time::sleep(wait).await;
+        }
     }
 }
 

@@ -258,24 +258,12 @@ fn words(s: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AnnounceType, PaperId, SubscriberEmail};
+    use crate::domain::{AnnounceType, PaperId};
 
     fn subscriber(topics: &str, keywords: &[&str]) -> Subscriber {
         Subscriber {
-            email: SubscriberEmail::parse("a@lab.org").unwrap(),
-            name: "A".into(),
-            topics: topics.into(),
-            authors: vec![],
             keywords: keywords.iter().map(|s| s.to_string()).collect(),
-            categories: None,
-            min_relevance: Score::new(7).unwrap(),
-            min_novelty: Score::new(6).unwrap(),
-            max_papers: 10,
-            send_empty: true,
-            paused: false,
-            language: crate::domain::Language::english(),
-            frequency: crate::domain::Frequency::Daily,
-            examples: vec![],
+            ..crate::domain::testing::subscriber(topics)
         }
     }
 

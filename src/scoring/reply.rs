@@ -227,32 +227,40 @@ fn verdicts_of(v: &Value) -> Vec<Entry> {
     }
 }
 
+/// A score `name` (a whole number 1–10, or a string holding one) for `whose` verdict.
+fn score_of(value: Option<&Value>, name: &str, whose: &str) -> Result<Score, String> {
+    let n = match value {
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| format!("{name} {n} is not a whole number"))?,
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| format!("{name} `{s}` is not a whole number"))?,
+        _ => return Err(format!("no {name} for {whose}")),
+    };
+    Score::new(n).map_err(|e| format!("{name} for {whose}: {e}"))
+}
+
+/// A comment: text trimmed, none for null or missing, anything else as written.
+fn comment_of(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::String(c)) => c.trim().to_string(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
 /// One reader's `[RELEVANCE, NOVELTY(, COMMENT)]` for paper `id`.
 fn compact(id: &PaperId, label: &str, scores: &Value) -> Entry {
     let label = normal_label(label);
     let items = scores
         .as_array()
         .ok_or_else(|| format!("SCORES of {id} for {label} is not a list"))?;
-    let score = |i: usize, name: &str| -> Result<Score, String> {
-        let n = match items.get(i) {
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .ok_or_else(|| format!("{name} {n} is not a whole number"))?,
-            Some(Value::String(s)) => s
-                .trim()
-                .parse::<i64>()
-                .map_err(|_| format!("{name} `{s}` is not a whole number"))?,
-            _ => return Err(format!("no {name} for {id} and {label}")),
-        };
-        Score::new(n).map_err(|e| format!("{name} for {id} and {label}: {e}"))
-    };
-    let relevance = score(0, "RELEVANCE")?;
-    let novelty = score(1, "NOVELTY")?;
-    let comment = match items.get(2) {
-        Some(Value::String(c)) => c.trim().to_string(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    };
+    let whose = format!("{id} and {label}");
+    let relevance = score_of(items.first(), "RELEVANCE", &whose)?;
+    let novelty = score_of(items.get(1), "NOVELTY", &whose)?;
+    let comment = comment_of(items.get(2));
     Ok((
         id.clone(),
         Some(label),
@@ -273,26 +281,10 @@ fn verdict(v: &Value) -> Entry {
         Some(Value::Null) | None => None,
         Some(other) => return Err(format!("READER of {id} is not a label: {other}")),
     };
-    let score = |name: &str| -> Result<Score, String> {
-        let n = match field(obj, name) {
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .ok_or_else(|| format!("{name} {n} is not a whole number"))?,
-            Some(Value::String(s)) => s
-                .trim()
-                .parse::<i64>()
-                .map_err(|_| format!("{name} `{s}` is not a whole number"))?,
-            _ => return Err(format!("no {name} for {id}")),
-        };
-        Score::new(n).map_err(|e| format!("{name} for {id}: {e}"))
-    };
-    let relevance = score("RELEVANCE")?;
-    let novelty = score("NOVELTY")?;
-    let comment = match field(obj, "COMMENT") {
-        Some(Value::String(s)) => s.trim().to_string(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    };
+    let whose = id.to_string();
+    let relevance = score_of(field(obj, "RELEVANCE"), "RELEVANCE", &whose)?;
+    let novelty = score_of(field(obj, "NOVELTY"), "NOVELTY", &whose)?;
+    let comment = comment_of(field(obj, "COMMENT"));
     let tldr = match field(obj, "TLDR") {
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
         _ => None,
