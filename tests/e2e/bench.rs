@@ -250,7 +250,7 @@ async fn institute(readers: usize, embeddings: bool) {
     let app = TestApp::spawn(Options {
         subscribers: crate::institute::institute_readers(readers, ""),
         feed: Some(FEED_BENCH),
-        batch_size: std::env::var("BENCH_BATCH").map_or(100, |b| b.parse().unwrap()),
+        batch_size: std::env::var("BENCH_BATCH").map_or(200, |b| b.parse().unwrap()),
         concurrency: 4,
         model: "gpt-4o".into(),
         embeddings,
