@@ -313,8 +313,11 @@ async fn institute(readers: usize, embeddings: bool) {
         s.refused_for_length.load(std::sync::atomic::Ordering::SeqCst),
         format!("{lost}/{planned}")
     );
+    let pairs = app.count("SELECT count(*) FROM verdicts");
+    let papers = app.count("SELECT count(DISTINCT paper_id) FROM verdicts");
+    let tldrs = app.count("SELECT count(*) FROM tldrs");
     println!(
-        "BENCH     exit {}; {}",
+        "BENCH     exit {}; {}; {pairs} pairs over {papers} papers scored, {tldrs} TL;DRs",
         out.status.code().unwrap_or(-1),
         stages.join("; ")
     );
