@@ -20,6 +20,9 @@ pub type LabelledVerdict = (PaperId, String, Verdict);
 #[derive(Debug, Default)]
 pub struct ParsedVerdicts {
     pub verdicts: Vec<LabelledVerdict>,
+    /// English TL;DRs written inline (`"TLDR"` on a paper's line), the first per paper of the
+    /// call.
+    pub tldrs: Vec<(PaperId, String)>,
     /// What was discarded and why (logged; counted in the run).
     pub problems: Vec<String>,
 }
@@ -37,6 +40,25 @@ pub fn parse_verdicts(text: &str, asked: &HashMap<PaperId, Vec<String>>) -> Pars
     let (objects, mut problems) = objects(text);
     let mut seen = HashSet::new();
     let mut verdicts = Vec::new();
+    let mut tldrs: Vec<(PaperId, String)> = Vec::new();
+    for obj in &objects {
+        let Some(map) = obj.as_object() else { continue };
+        let (Some(Value::String(t)), Some(Value::Object(_))) =
+            (field(map, "TLDR"), field(map, "SCORES"))
+        else {
+            continue;
+        };
+        match id_of(map) {
+            Ok(id)
+                if asked.contains_key(&id)
+                    && !t.trim().is_empty()
+                    && !tldrs.iter().any(|(i, _)| *i == id) =>
+            {
+                tldrs.push((id, t.trim().to_string()));
+            }
+            _ => {}
+        }
+    }
     for (obj, entry) in objects
         .iter()
         .flat_map(|o| verdicts_of(o).into_iter().map(move |e| (o, e)))
@@ -72,7 +94,11 @@ pub fn parse_verdicts(text: &str, asked: &HashMap<PaperId, Vec<String>>) -> Pars
             }
         }
     }
-    ParsedVerdicts { verdicts, problems }
+    ParsedVerdicts {
+        verdicts,
+        tldrs,
+        problems,
+    }
 }
 
 /// Triage lines for `papers`, naming readers among `labels`.
@@ -342,6 +368,23 @@ mod tests {
         );
         // R3 was not asked; the second R1 and an R2 of 11 are discarded.
         assert_eq!(parsed.problems.len(), 3, "{:?}", parsed.problems);
+    }
+
+    #[test]
+    fn an_inline_tldr_belongs_to_a_paper_of_the_call_and_counts_once() {
+        let id = PaperId::parse("2503.00001").unwrap();
+        let asked: HashMap<PaperId, Vec<String>> = [(id.clone(), vec!["R1".to_string()])].into();
+        let parsed = parse_verdicts(
+            r#"{"ARXIVID": "2503.00001", "TLDR": " Sparse experts at 4 bits. ", "SCORES": {"R1": [9, 7, "Matches."]}}
+{"ARXIVID": "2503.00001", "TLDR": "A second one.", "SCORES": {}}
+{"ARXIVID": "2503.99999", "TLDR": "Wrong paper.", "SCORES": {"R1": [9, 7]}}"#,
+            &asked,
+        );
+        assert_eq!(
+            parsed.tldrs,
+            [(id, "Sparse experts at 4 bits.".to_string())]
+        );
+        assert_eq!(parsed.verdicts.len(), 1);
     }
 
     #[test]

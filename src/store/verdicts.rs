@@ -65,13 +65,16 @@ impl Store {
     }
 }
 
+/// TL;DRs (paper, language name, text) under their key.
+pub type TldrRows = (super::tldrs::TldrKey, Vec<(PaperId, String, String)>);
+
 /// What a paid scoring call decided, per reader key: saved with the call's ledger rows.
 #[derive(Debug, Clone)]
 pub enum Decided {
     /// Title triage decisions.
     Triage(Vec<(VerdictKey, Vec<(PaperId, Decision)>)>),
-    /// Full verdicts.
-    Verdicts(Vec<(VerdictKey, Vec<(PaperId, Verdict)>)>),
+    /// Full verdicts, with the TL;DRs (paper, language name, text) the same answer wrote.
+    Verdicts(Vec<(VerdictKey, Vec<(PaperId, Verdict)>)>, Option<TldrRows>),
     /// TL;DRs (paper, language name, text).
     Tldrs(super::tldrs::TldrKey, Vec<(PaperId, String, String)>),
     /// Vectors from the embedding endpoint (text hash, vector) under a model.
@@ -102,9 +105,12 @@ impl Store {
                         triage::save(&tx, key, d, Some(run_id))?;
                     }
                 }
-                Decided::Verdicts(saves) => {
+                Decided::Verdicts(saves, tldrs) => {
                     for (key, v) in saves {
                         save(&tx, key, v, Some(run_id))?;
+                    }
+                    if let Some((key, tldrs)) = tldrs {
+                        super::tldrs::save(&tx, key, tldrs, Some(run_id))?;
                     }
                 }
                 Decided::Tldrs(key, tldrs) => {

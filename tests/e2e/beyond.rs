@@ -69,16 +69,23 @@ async fn each_reader_gets_a_tldr_in_their_language() {
     asked.sort();
     asked.dedup();
     assert_eq!(asked.len(), n, "no TL;DR asked twice: {batches:?}");
+    // English TL;DRs came in the verdict lines, with the abstract already sent; only German
+    // needed a call of its own.
     let languages: std::collections::BTreeSet<&str> =
         batches.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(languages, ["German"].into_iter().collect(), "{batches:?}");
+    let mut inline = app.llm.state.inline_tldrs.lock().unwrap().clone();
+    inline.sort();
+    inline.dedup();
+    assert!(inline.len() >= g, "{inline:?}");
     assert_eq!(
-        languages,
-        ["English", "German"].into_iter().collect(),
-        "{batches:?}"
+        app.count("SELECT count(*) FROM tldrs WHERE language = 'German'"),
+        n as i64,
+        "stored with the paper"
     );
     assert_eq!(
-        app.count("SELECT count(*) FROM tldrs"),
-        n as i64,
+        app.count("SELECT count(*) FROM tldrs WHERE language = 'English'"),
+        inline.len() as i64,
         "stored with the paper"
     );
 

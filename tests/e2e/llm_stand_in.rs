@@ -75,6 +75,8 @@ pub struct LlmState {
     pub verdict_pairs: Mutex<Vec<(String, String)>>,
     /// The language and IDs of each answered TL;DR request.
     pub tldr_batches: Mutex<Vec<(String, Vec<String>)>>,
+    /// Papers whose English TL;DR was written in a verdict line.
+    pub inline_tldrs: Mutex<Vec<String>>,
     /// Embedding requests answered, and the texts they embedded.
     pub embedding_requests: AtomicUsize,
     pub embedded: Mutex<Vec<String>>,
@@ -373,6 +375,7 @@ impl Respond for Responder {
                 }
                 // A line per paper: each reader's [RELEVANCE, NOVELTY(, COMMENT)].
                 let mut scores = serde_json::Map::new();
+                let mut passed = false;
                 for label in &p.readers {
                     let (profile, bar) = by_label.get(label.as_str()).copied().unwrap_or(("", 1));
                     s.verdict_pairs
@@ -388,6 +391,7 @@ impl Respond for Responder {
                     } else {
                         String::new()
                     };
+                    passed |= r >= bar;
                     let entry = if comment.is_empty() {
                         json!([r, nv])
                     } else {
@@ -395,7 +399,15 @@ impl Respond for Responder {
                     };
                     scores.insert(label.clone(), entry);
                 }
-                out.push(json!({"ARXIVID": p.id, "SCORES": scores}).to_string());
+                // Asked to, a real model writes the English TL;DR of a paper that passes a bar
+                // in the same line.
+                if passed && system.contains("add a key TLDR") {
+                    let tldr = format!("This paper studies {} and shows why it matters.", p.title);
+                    s.inline_tldrs.lock().unwrap().push(p.id.clone());
+                    out.push(json!({"ARXIVID": p.id, "TLDR": tldr, "SCORES": scores}).to_string());
+                } else {
+                    out.push(json!({"ARXIVID": p.id, "SCORES": scores}).to_string());
+                }
             }
         }
         let content = out.join("\n");
