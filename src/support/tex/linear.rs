@@ -1,8 +1,11 @@
 //! Math that has no faithful Unicode form, written for reading rather than left as TeX: what a
-//! digest shows of `$\mu_{\mathcal{L}}$` is `μ_L`, of `$\frac{1}{2}$` is `1/2`. The stored text
+//! digest shows of `$\mu_{\mathcal{L}}$` is `μ_ℒ`, of `$\frac{1}{2}$` is `1/2`. The stored text
 //! keeps the TeX; this is only for display.
 
-use super::{command, find_math_end, matching_brace, subscript, superscript};
+use super::{
+    command, double_struck, find_math_end, matching_brace, math_accent_mark, push_accented, script,
+    subscript, superscript,
+};
 
 /// `text` with every remaining `$…$` math span written as plain, readable text.
 pub fn readable(text: &str) -> String {
@@ -17,15 +20,21 @@ pub fn readable(text: &str) -> String {
             let display = chars.get(i + 1) == Some(&'$');
             let start = if display { i + 2 } else { i + 1 };
             if let Some(end) = find_math_end(&chars, start, display) {
-                out.push_str(&linear(&chars[start..end]));
-                i = if display { end + 2 } else { end + 1 };
+                let close = if display { end + 2 } else { end + 1 };
+                // A command it does not know keeps the whole span as TeX, never half-converted.
+                match linear(&chars[start..end]) {
+                    Some(read) => out.push_str(&read),
+                    None => out.extend(&chars[i..close]),
+                }
+                i = close;
                 continue;
             }
         }
         out.push(chars[i]);
         i += 1;
     }
-    out
+    // An accent put on a letter (`\tilde{O}`) is one character, as in `to_unicode`.
+    unicode_normalization::UnicodeNormalization::nfc(out.as_str()).collect()
 }
 
 /// The argument at `j`: a braced group or one character.
@@ -35,6 +44,20 @@ fn argument(chars: &[char], j: usize) -> (Vec<char>, usize) {
             Some(close) => (chars[j + 1..close].to_vec(), close + 1),
             None => (chars[j + 1..].to_vec(), chars.len()),
         },
+        // A command with its braced argument (`_\mathcal{D}`), as one argument.
+        Some('\\') => {
+            let mut k = j + 1;
+            while k < chars.len() && chars[k].is_ascii_alphabetic() {
+                k += 1;
+            }
+            k = k.max(j + 2).min(chars.len());
+            if chars.get(k) == Some(&'{') {
+                if let Some(close) = matching_brace(chars, k) {
+                    k = close + 1;
+                }
+            }
+            (chars[j..k].to_vec(), k)
+        }
         Some(&c) => (vec![c], j + 1),
         None => (Vec::new(), j),
     }
@@ -48,7 +71,7 @@ fn grouped(s: String) -> String {
     }
 }
 
-fn linear(inner: &[char]) -> String {
+fn linear(inner: &[char]) -> Option<String> {
     let mut out = String::new();
     let mut i = 0;
     while i < inner.len() {
@@ -64,15 +87,49 @@ fn linear(inner: &[char]) -> String {
                     "frac" | "dfrac" | "tfrac" => {
                         let (a, k) = argument(inner, j);
                         let (b, k) = argument(inner, k);
-                        out.push_str(&format!("{}/{}", grouped(linear(&a)), grouped(linear(&b))));
+                        out.push_str(&format!(
+                            "{}/{}",
+                            grouped(linear(&a)?),
+                            grouped(linear(&b)?)
+                        ));
                         i = k;
                     }
-                    "mathcal" | "mathbb" | "mathbf" | "mathrm" | "mathit" | "mathsf"
-                    | "mathscr" | "mathfrak" | "boldsymbol" | "bm" | "text" | "textbf"
-                    | "textit" | "textrm" | "operatorname" | "hat" | "tilde" | "bar" | "vec"
-                    | "widehat" | "widetilde" | "overline" => {
+                    "sqrt" => {
                         let (a, k) = argument(inner, j);
-                        out.push_str(&linear(&a));
+                        out.push('√');
+                        out.push_str(&grouped(linear(&a)?));
+                        i = k;
+                    }
+                    "mathcal" | "mathbb" => {
+                        let (a, k) = argument(inner, j);
+                        let body = linear(&a)?;
+                        let letter = if name == "mathcal" {
+                            script(body.trim())
+                        } else {
+                            double_struck(body.trim())
+                        };
+                        match letter {
+                            Some(l) => out.push(l),
+                            None => out.push_str(&body),
+                        }
+                        i = k;
+                    }
+                    _ if math_accent_mark(&name).is_some() => {
+                        let (a, k) = argument(inner, j);
+                        let body = linear(&a)?;
+                        let mut cs = body.chars();
+                        match (cs.next(), cs.next()) {
+                            (Some(b), None) => push_accented(&mut out, b, math_accent_mark(&name)?),
+                            _ => out.push_str(&body),
+                        }
+                        i = k;
+                    }
+                    "mathbf" | "mathrm" | "mathit" | "mathsf" | "mathscr" | "mathfrak"
+                    | "boldsymbol" | "bm" | "text" | "textbf" | "textit" | "textrm"
+                    | "operatorname" | "hat" | "tilde" | "bar" | "vec" | "widehat"
+                    | "widetilde" | "overline" => {
+                        let (a, k) = argument(inner, j);
+                        out.push_str(&linear(&a)?);
                         i = k;
                     }
                     "left" | "right" | "big" | "Big" | "bigg" | "Bigg" | "displaystyle" => {
@@ -82,17 +139,16 @@ fn linear(inner: &[char]) -> String {
                         let mut known = String::new();
                         let next = command(inner, i, &mut known, true);
                         if known.contains('\\') {
-                            out.push_str(&name);
-                        } else {
-                            out.push_str(&known);
+                            return None;
                         }
+                        out.push_str(&known);
                         i = next.max(i + 1);
                     }
                 }
             }
             c @ ('^' | '_') => {
                 let (a, k) = argument(inner, i + 1);
-                let body = linear(&a);
+                let body = linear(&a)?;
                 let small: Option<String> = body
                     .chars()
                     .map(|ch| {
@@ -119,7 +175,7 @@ fn linear(inner: &[char]) -> String {
             }
         }
     }
-    out
+    Some(out)
 }
 
 #[cfg(test)]
@@ -130,8 +186,17 @@ mod tests {
     fn leftover_math_reads_as_text() {
         assert_eq!(
             readable(r"the mean $\mu_{\mathcal{L}}$ and variance $\sigma_{\mathcal{L}}^2$ of L"),
-            "the mean μ_L and variance σ_L² of L"
+            "the mean μ_ℒ and variance σ_ℒ² of L"
         );
+        // Issue 20's examples from real abstracts.
+        assert_eq!(
+            readable(r"$\tilde{O}(\sqrt{\frac{1}{N}})$ with $N_\mathcal{D}$"),
+            "Õ(√(1/N)) with N_𝒟"
+        );
+        assert_eq!(readable(r"$\Tilde{O}(d)$"), "Õ(d)");
+        assert_eq!(readable(r"$a \equiv b$"), "a ≡ b");
+        // What it does not know stays TeX, whole.
+        assert_eq!(readable(r"$\frobnicate{x} + 1$"), r"$\frobnicate{x} + 1$");
         assert_eq!(readable(r"a $\frac{1}{2}$ rate"), "a 1/2 rate");
         assert_eq!(readable(r"loss $x^{q}$"), "loss x^q");
         assert_eq!(

@@ -299,7 +299,7 @@ fn letter_accent_mark(name: &str) -> Option<char> {
 }
 
 /// `\mathbb{R}` → ℝ (the letters with their own code points first, then the math block).
-fn double_struck(letter: &str) -> Option<char> {
+pub(super) fn double_struck(letter: &str) -> Option<char> {
     let mut cs = letter.chars();
     let (Some(c), None) = (cs.next(), cs.next()) else {
         return None;
@@ -319,7 +319,7 @@ fn double_struck(letter: &str) -> Option<char> {
 }
 
 /// `\mathcal{D}` → 𝒟 (the letters with their own code points first, then the math block).
-fn script(letter: &str) -> Option<char> {
+pub(super) fn script(letter: &str) -> Option<char> {
     let mut cs = letter.chars();
     let (Some(c), None) = (cs.next(), cs.next()) else {
         return None;
@@ -341,7 +341,7 @@ fn script(letter: &str) -> Option<char> {
 }
 
 /// Accents of math mode over one letter (`\Tilde` is what some abstracts write for `\tilde`).
-fn math_accent_mark(name: &str) -> Option<char> {
+pub(super) fn math_accent_mark(name: &str) -> Option<char> {
     Some(match name {
         "tilde" | "Tilde" | "widetilde" => '\u{303}',
         "hat" | "Hat" | "widehat" => '\u{302}',
