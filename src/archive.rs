@@ -298,7 +298,7 @@ fn feed(
     days: &[NaiveDate],
     pages: &BTreeMap<NaiveDate, Page>,
 ) -> String {
-    use atom_syndication::{Entry, Feed, FixedDateTime, Link, Text};
+    use atom_syndication::{Entry, Feed, FixedDateTime, Link, Person, Text};
     let at = |d: &NaiveDate| -> FixedDateTime {
         d.and_hms_opt(0, 0, 0)
             .expect("midnight exists")
@@ -312,7 +312,8 @@ fn feed(
     let from = latest - chrono::Duration::days(FEED_DAYS);
     let mut entries = Vec::new();
     for (day, page) in pages.iter().rev().filter(|(d, _)| **d > from) {
-        for e in page.entries.iter().chain(&page.more) {
+        let shown = page.entries.len() + page.more.len();
+        for (rank, e) in page.entries.iter().chain(&page.more).enumerate() {
             let summary = match &e.verdict {
                 None => format!("Author match: {}", e.followed.join(", ")),
                 Some(v) => {
@@ -335,7 +336,18 @@ fn feed(
             let mut entry = Entry::default();
             entry.set_id(format!("urn:paperboy:{key}:{day}:{}", e.paper.id));
             entry.set_title(Text::plain(crate::support::tex::readable(&e.paper.title)));
-            entry.set_updated(at(day));
+            // Rank 1 is the day's latest second: readers sorting by date see the day's order.
+            entry.set_updated(at(day) + chrono::Duration::seconds((shown - rank) as i64));
+            entry.set_authors(
+                e.paper
+                    .authors
+                    .iter()
+                    .map(|a| Person {
+                        name: crate::support::tex::to_unicode(a),
+                        ..Default::default()
+                    })
+                    .collect::<Vec<_>>(),
+            );
             entry.set_links(vec![link]);
             entry.set_summary(Some(Text::plain(summary)));
             entries.push(entry);
@@ -345,11 +357,22 @@ fn feed(
     me.set_href(self_href);
     me.set_rel("self");
     me.set_mime_type(Some("application/atom+xml".to_string()));
+    let mut html = Link::default();
+    html.set_href(base_url.map_or("index.html".to_string(), |b| {
+        format!("{}/{key}/", b.trim_end_matches('/'))
+    }));
+    html.set_rel("alternate");
+    html.set_mime_type(Some("text/html".to_string()));
     let mut feed = Feed::default();
+    // RFC 4287 4.1.1: a feed whose entries may lack an author names one itself.
+    feed.set_authors(vec![Person {
+        name: "paperboy".to_string(),
+        ..Default::default()
+    }]);
     feed.set_id(format!("urn:paperboy:{key}"));
     feed.set_title(Text::plain("Your papers from paperboy"));
     feed.set_updated(at(&latest));
-    feed.set_links(vec![me]);
+    feed.set_links(vec![me, html]);
     feed.set_entries(entries);
     feed.to_string()
 }

@@ -330,6 +330,19 @@ async fn two_days_make_an_archive_whose_links_all_resolve() {
         assert!(feed.updated.is_some() && feed.title.is_some());
         assert!(feed.links.iter().any(|l| l.rel.as_deref() == Some("self")
             && l.href == format!("https://lab.example.org/papers/{key}/feed.xml")));
+        // RFC 4287: a feed author, and a link to the reader's pages.
+        assert_eq!(feed.authors[0].name.as_deref(), Some("paperboy"));
+        assert!(feed
+            .links
+            .iter()
+            .any(|l| l.rel.as_deref() == Some("alternate")
+                && l.href == format!("https://lab.example.org/papers/{key}/")));
+        // Within a day, entries in rank order by distinct `updated`; each names its authors.
+        let mut stamps: Vec<_> = feed.entries.iter().map(|e| e.updated).collect();
+        let n = stamps.len();
+        stamps.dedup();
+        assert_eq!(stamps.len(), n, "{email}: no two entries at the same time");
+        assert!(feed.entries.iter().all(|e| !e.authors.is_empty()));
         let sent: Vec<String> = app
             .db()
             .prepare("SELECT paper_id FROM sent_papers WHERE subscriber = ?1")
