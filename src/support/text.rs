@@ -40,7 +40,7 @@ pub fn rich(text: &str) -> Markup {
 
 /// The same text without markup, for the plain-text part and summaries.
 pub fn plain(text: &str) -> String {
-    let text = crate::support::tex::to_unicode(text);
+    let text = crate::support::tex::readable(&crate::support::tex::to_unicode(text));
     let mut out = String::new();
     let mut pending_space = false;
     for event in Parser::new(&text) {
@@ -125,6 +125,11 @@ mod tests {
         assert_eq!(
             plain(c),
             "Matches Model Compression: MoE quantization with ∼600 int4 kernels."
+        );
+        // Math with no Unicode form reads as the mail's cards write it (the feed's summaries).
+        assert_eq!(
+            plain(r"Bounds $\mu_{\mathcal{L}}$ tightly."),
+            "Bounds μ_ℒ tightly."
         );
     }
 
