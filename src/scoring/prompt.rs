@@ -138,12 +138,7 @@ impl Prompts {
     /// that would send the abstract again).
     pub fn verdict_system(&self, readers: &[ReaderBlock], tldr: bool) -> String {
         if tldr {
-            let instructions = format!(
-                "{}
-
-{INLINE_TLDR}",
-                self.instructions.trim_end()
-            );
+            let instructions = format!("{}\n\n{INLINE_TLDR}", self.instructions.trim_end());
             system(&instructions, readers)
         } else {
             system(&self.instructions, readers)

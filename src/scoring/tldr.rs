@@ -192,7 +192,7 @@ impl LlmScorer {
         let saved = store
             .record_paid_call(
                 row.split(&shares),
-                Decided::Tldrs(key.clone(), rows.clone()),
+                Decided::Tldrs((key.clone(), rows.clone())),
                 run_id,
             )
             .await;

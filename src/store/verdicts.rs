@@ -76,7 +76,7 @@ pub enum Decided {
     /// Full verdicts, with the TL;DRs (paper, language name, text) the same answer wrote.
     Verdicts(Vec<(VerdictKey, Vec<(PaperId, Verdict)>)>, Option<TldrRows>),
     /// TL;DRs (paper, language name, text).
-    Tldrs(super::tldrs::TldrKey, Vec<(PaperId, String, String)>),
+    Tldrs(TldrRows),
     /// Vectors from the embedding endpoint (text hash, vector) under a model.
     Vectors {
         model: String,
@@ -113,7 +113,7 @@ impl Store {
                         super::tldrs::save(&tx, key, tldrs, Some(run_id))?;
                     }
                 }
-                Decided::Tldrs(key, tldrs) => {
+                Decided::Tldrs((key, tldrs)) => {
                     super::tldrs::save(&tx, key, tldrs, Some(run_id))?;
                 }
                 Decided::Vectors {

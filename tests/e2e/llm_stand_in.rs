@@ -402,7 +402,7 @@ impl Respond for Responder {
                 // Asked to, a real model writes the English TL;DR of a paper that passes a bar
                 // in the same line.
                 if passed && system.contains("add a key TLDR") {
-                    let tldr = format!("This paper studies {} and shows why it matters.", p.title);
+                    let tldr = english_tldr(&p.title);
                     s.inline_tldrs.lock().unwrap().push(p.id.clone());
                     out.push(json!({"ARXIVID": p.id, "TLDR": tldr, "SCORES": scores}).to_string());
                 } else {
@@ -413,6 +413,11 @@ impl Respond for Responder {
         let content = out.join("\n");
         answer(s, n, &body, &system, &user, content)
     }
+}
+
+/// The stand-in's English TL;DR of a paper, in a verdict line or a TL;DR call alike.
+fn english_tldr(title: &str) -> String {
+    format!("This paper studies {title} and shows why it matters.")
 }
 
 /// TL;DRs in the language the system prompt names, for the papers of the user message.
@@ -437,7 +442,7 @@ fn tldrs(s: &LlmState, n: usize, body: &Value, system: &str, user: &str) -> Resp
                 "French" => {
                     format!("Cet article étudie « {title} » et montre pourquoi c'est important.")
                 }
-                _ => format!("This paper studies {title} and shows why it matters."),
+                _ => english_tldr(title),
             };
             out.push(json!({"ARXIVID": id, "TLDR": tldr}).to_string());
             ids.push(id.clone());

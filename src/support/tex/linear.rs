@@ -3,7 +3,7 @@
 //! keeps the TeX; this is only for display.
 
 use super::{
-    command, double_struck, find_math_end, matching_brace, math_accent_mark, push_accented, script,
+    command, find_math_end, matching_brace, math_accent_mark, push_accented, styled_letter,
     subscript, superscript,
 };
 
@@ -103,12 +103,7 @@ fn linear(inner: &[char]) -> Option<String> {
                     "mathcal" | "mathbb" => {
                         let (a, k) = argument(inner, j);
                         let body = linear(&a)?;
-                        let letter = if name == "mathcal" {
-                            script(body.trim())
-                        } else {
-                            double_struck(body.trim())
-                        };
-                        match letter {
+                        match styled_letter(&name, body.trim()) {
                             Some(l) => out.push(l),
                             None => out.push_str(&body),
                         }
@@ -124,10 +119,10 @@ fn linear(inner: &[char]) -> Option<String> {
                         }
                         i = k;
                     }
+                    // (Accents such as `\hat` are taken by the arm above.)
                     "mathbf" | "mathrm" | "mathit" | "mathsf" | "mathscr" | "mathfrak"
                     | "boldsymbol" | "bm" | "text" | "textbf" | "textit" | "textrm"
-                    | "operatorname" | "hat" | "tilde" | "bar" | "vec" | "widehat"
-                    | "widetilde" | "overline" => {
+                    | "operatorname" => {
                         let (a, k) = argument(inner, j);
                         out.push_str(&linear(&a)?);
                         i = k;

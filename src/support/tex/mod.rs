@@ -142,20 +142,11 @@ fn command(chars: &[char], i: usize, out: &mut String, in_math: bool) -> usize {
             }
         }
     }
-    if name == "mathbb" && in_math && chars.get(end) == Some(&'{') {
+    if in_math && chars.get(end) == Some(&'{') {
         if let Some(close) = matching_brace(chars, end) {
             let inner: String = chars[end + 1..close].iter().collect();
-            if let Some(ds) = double_struck(inner.trim()) {
-                out.push(ds);
-                return close + 1;
-            }
-        }
-    }
-    if name == "mathcal" && in_math && chars.get(end) == Some(&'{') {
-        if let Some(close) = matching_brace(chars, end) {
-            let inner: String = chars[end + 1..close].iter().collect();
-            if let Some(sc) = script(inner.trim()) {
-                out.push(sc);
+            if let Some(letter) = styled_letter(&name, inner.trim()) {
+                out.push(letter);
                 return close + 1;
             }
         }
@@ -298,8 +289,18 @@ fn letter_accent_mark(name: &str) -> Option<char> {
     })
 }
 
+/// A letter in a math alphabet: `\mathbb{R}` → ℝ, `\mathcal{D}` → 𝒟; `None` for other
+/// commands, or an argument that is not one letter with such a form.
+pub(super) fn styled_letter(command: &str, letter: &str) -> Option<char> {
+    match command {
+        "mathbb" => double_struck(letter),
+        "mathcal" => script(letter),
+        _ => None,
+    }
+}
+
 /// `\mathbb{R}` → ℝ (the letters with their own code points first, then the math block).
-pub(super) fn double_struck(letter: &str) -> Option<char> {
+fn double_struck(letter: &str) -> Option<char> {
     let mut cs = letter.chars();
     let (Some(c), None) = (cs.next(), cs.next()) else {
         return None;
@@ -319,7 +320,7 @@ pub(super) fn double_struck(letter: &str) -> Option<char> {
 }
 
 /// `\mathcal{D}` → 𝒟 (the letters with their own code points first, then the math block).
-pub(super) fn script(letter: &str) -> Option<char> {
+fn script(letter: &str) -> Option<char> {
     let mut cs = letter.chars();
     let (Some(c), None) = (cs.next(), cs.next()) else {
         return None;
