@@ -56,6 +56,15 @@ pub async fn index_url(
     reader_url(config, store, subscriber, "index.html").await
 }
 
+/// The web address of a reader's Atom feed, when `[archive] base_url` is set.
+pub async fn feed_url(
+    config: &crate::config::Config,
+    store: &Store,
+    subscriber: &str,
+) -> anyhow::Result<Option<String>> {
+    reader_url(config, store, subscriber, "feed.xml").await
+}
+
 /// `base_url/<the reader's key>/path`, or `None` without a base URL.
 async fn reader_url(
     config: &crate::config::Config,

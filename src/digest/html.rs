@@ -7,18 +7,21 @@
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::{Digest, Entry};
+use super::cards;
+use super::{Digest, Part};
 use crate::domain::thousands;
 use crate::support::tex::readable;
 use crate::support::text as inline;
 
-/// The most bytes of HTML a digest may have: Gmail clips messages past about 102 KB, hiding the
-/// last papers and the footer behind "View entire message".
-pub const HTML_BUDGET: usize = 100_000;
+/// The most bytes the HTML part may take **as sent** (after its transfer encoding): Gmail
+/// clips messages past about 102 KB, hiding the last papers and the footer behind "View entire
+/// message"; the rest of the message (headers, the plain part) needs room too.
+pub const SENT_BUDGET: usize = 86_000;
 
-/// How much of each abstract a digest shows, tried in order until the HTML fits the budget: the
-/// top papers keep their whole abstract, the rest are cut with a link to the full one.
-const TRIMS: [(usize, usize); 4] = [(usize::MAX, 0), (20, 420), (10, 240), (5, 0)];
+/// How much of the full cards' abstracts a digest shows, tried in order until the HTML fits
+/// the budget: the top papers keep their whole abstract, the rest are cut with a link to the
+/// whole one.
+const TRIMS: [(usize, usize); 4] = [(usize::MAX, 0), (10, 420), (5, 240), (3, 0)];
 
 const CSS: &str = "\
 body{margin:0;padding:0;background:#f3f4f6;font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}\
@@ -30,7 +33,10 @@ h2{font-size:17px;line-height:1.35;margin:0 0 6px}\
 h2 a{text-decoration:none}\
 p{margin:0 0 6px}\
 .m{color:#6b7280;font-size:13px}\
-.b{display:inline-block;padding:0 6px;border-radius:4px;background:#e0e7ff;color:#1e3a8a;font-weight:600;font-size:13px;white-space:nowrap}\
+.b{display:inline-block;padding:0 6px;border-radius:4px;background:#1e3a8a;color:#fff;font-weight:700;font-size:13px;white-space:nowrap}\
+.b2{display:inline-block;padding:0 6px;border-radius:4px;background:#e0e7ff;color:#1e3a8a;font-weight:600;font-size:13px;white-space:nowrap}\
+.kw2{color:#92400e;font-size:13px;font-weight:600}\
+.pk{margin:0 0 12px}\
 .am{background:#dcfce7;color:#14532d}\
 .au{font-size:13px;color:#374151}\
 .tl{font-style:italic;color:#1f2937}\
@@ -53,7 +59,9 @@ body,.bg{background:#0b0f17!important}\
 a{color:#93c5fd!important}\
 .m,.au{color:#9ca3af!important}\
 .tl{color:#d1d5db!important}\
-.b{background:#312e81!important;color:#e0e7ff!important}\
+.b{background:#c7d2fe!important;color:#1e1b4b!important}\
+.b2{background:#312e81!important;color:#e0e7ff!important}\
+.kw2{color:#fcd34d!important}\
 .am{background:#14532d!important;color:#dcfce7!important}\
 .note{background:#172554!important}\
 .bad{background:#450a0a!important}\
@@ -77,11 +85,16 @@ pub fn render_html(d: &Digest) -> String {
     let mut html = String::new();
     for (full, keep) in TRIMS {
         html = page(d, None, full, keep);
-        if html.len() <= HTML_BUDGET {
+        if sent_size(&html) <= SENT_BUDGET {
             break;
         }
     }
     html
+}
+
+/// The bytes `html` takes in the message, in the transfer encoding the mail gets.
+pub fn sent_size(html: &str) -> usize {
+    lettre::message::Body::new(html.to_string()).len()
 }
 
 /// The day as a page of the reader's web archive: every abstract whole, links to the days
@@ -113,15 +126,13 @@ fn page(d: &Digest, nav: Option<&ArchiveNav>, full: usize, keep: usize) -> Strin
                             tr { td class="pad" {
                                 @if let Some(nav) = nav { (nav_links(nav)) }
                                 (header(d, nav.is_some()))
-                                (contents(d))
-                                @for (i, e) in d.entries.iter().enumerate() {
-                                    (paper(i, e, if i < full { None } else { Some(keep) }))
-                                }
+                                (cards::top_picks(d))
+                                (sections(d, full, keep))
                                 (more(d))
                                 (unscored(d))
                                 @match nav {
-                                    Some(nav) => { hr; (nav_links(nav)) }
-                                    None => (footer(d)),
+                                    Some(nav) => { hr; (nav_links(nav)) (usage(d)) }
+                                    None => { (footer(d)) (usage(d)) }
                                 }
                             } }
                         }
@@ -149,7 +160,12 @@ pub fn page_shell(title: &str, feed: Option<&str>, body: Markup) -> String {
                 style { (PreEscaped(CSS)) }
             }
             body class="bg" {
-                div class="box pad" style="max-width:600px;margin:0 auto" { (body) }
+                div class="box pad" style="max-width:600px;margin:0 auto" {
+                    (body)
+                    @if let Some(f) = feed {
+                        p class="m" style="margin-top:16px" { a href=(f) { "Your papers as a feed (Atom)" } " — for any feed reader." }
+                    }
+                }
             }
         }
     }
@@ -159,10 +175,10 @@ pub fn page_shell(title: &str, feed: Option<&str>, body: Markup) -> String {
 /// Hidden text mail clients show as the inbox preview: the top papers, not the usage table.
 fn preheader(d: &Digest) -> Markup {
     let mut text = d
-        .entries
+        .top_picks()
         .iter()
         .take(3)
-        .map(|e| readable(&e.paper.title))
+        .map(|(_, e)| readable(&e.paper.title))
         .collect::<Vec<_>>()
         .join(" · ");
     if text.is_empty() {
@@ -183,6 +199,7 @@ fn nav_links(nav: &ArchiveNav) -> Markup {
             a href=(nav.month.0) { "Monthly Overview " (nav.month.1) }
             @if let Some((href, label)) = &nav.next { " · " a href=(href) { "Next Day " (label) " →" } }
             " · " a href=(nav.index) { "All months" }
+            " · " a href=(nav.feed) { "Feed (Atom)" }
         }
     }
 }
@@ -191,7 +208,7 @@ fn header(d: &Digest, archive: bool) -> Markup {
     let sub = &d.subscriber;
     html! {
         @if let (Some(url), false) = (&d.archive_url, archive) {
-            p class="m" style="text-align:right" { a href=(url) { "View in browser" } }
+            p class="m" style="text-align:right;margin:0" { a href=(url) { "View in browser" } }
         }
         h1 { (d.heading()) }
         @if !archive {
@@ -206,123 +223,67 @@ fn header(d: &Digest, archive: bool) -> Markup {
         @if let Some(note) = d.scorer_note() {
             p class="note kw" { (note) }
         }
-        @if !d.usage.is_empty() {
-            table class="u" {
-                tr {
-                    th scope="col" { "Model" }
-                    th scope="col" { "Prompt" }
-                    th scope="col" { "Completion" }
-                    th scope="col" { "Total" }
-                    th scope="col" { "Cost" }
-                }
-                @for u in &d.usage {
-                    tr {
-                        th scope="row" style="font-weight:normal" { (u.model) }
-                        td { (thousands(u.prompt_tokens)) }
-                        td { (thousands(u.completion_tokens)) }
-                        td { (thousands(u.prompt_tokens + u.completion_tokens)) }
-                        td { (u.cost.with_unknown(u.unpriced_calls, u.calls)) }
-                    }
-                }
-            }
-        }
-        p {
-            "Total " (d.sources_label()) " papers: " strong { (d.total_papers) } br;
-            "Total scanned papers: " strong { (d.scanned) } br;
-            (d.relevant_line())
-            @if !d.unscored.is_empty() {
-                br; "Papers still being scored: " strong { (d.unscored.len()) }
-            }
+        @if !d.entries.is_empty() || !d.unscored.is_empty() {
+            p class="m" { (d.totals_line()) }
         }
     }
 }
 
-/// A paper's one-line verdict: scores as badges, then the comment as text.
-fn verdict(e: &Entry) -> Markup {
-    html! {
-        @match &e.verdict {
-            None => span class="b am" { "Author match: " (e.followed.join(", ")) },
-            Some(v) => {
-                span class="b" { "Relevance " (v.relevance) }
-                @if let Some(n) = v.novelty { " " span class="b" { "Novelty " (n) } }
-                @if !v.comment.trim().is_empty() { " " (inline::rich(&v.comment)) }
-            }
-        }
-    }
-}
-
-/// Scores in the contents: "R9 · N7", or who was followed.
-fn short_scores(e: &Entry) -> String {
-    match &e.verdict {
-        None => format!("author match: {}", e.followed.join(", ")),
-        Some(v) => match v.novelty {
-            Some(n) => format!("relevance {} · novelty {n}", v.relevance),
-            None => format!("relevance {}", v.relevance),
-        },
-    }
-}
-
-fn contents(d: &Digest) -> Markup {
-    html! {
-        @if !d.entries.is_empty() {
-            h2 id="contents" style="margin-top:18px" { "Contents" }
-            ol {
-                @for (i, e) in d.entries.iter().enumerate() {
-                    li {
-                        a href=(format!("#paper-{}", i + 1)) { (readable(&e.paper.title)) }
-                        " " span class="m" { (short_scores(e)) }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Authors with the followed ones in bold; a long list is cut after twelve names (followed
-/// authors always shown).
-fn authors(e: &Entry) -> Markup {
-    const SHOWN: usize = 12;
-    let all = &e.paper.authors;
-    let shown: Vec<(usize, &String)> = all
+/// The papers after the top picks: the full cards, the followed authors' section, and one line
+/// each for the rest; `full` cards keep their whole abstract, the others `keep` characters.
+fn sections(d: &Digest, full: usize, keep: usize) -> Markup {
+    let parts = d.parts();
+    let followed: Vec<_> = parts
         .iter()
-        .enumerate()
-        .filter(|(i, a)| *i < SHOWN || e.followed.contains(a))
+        .filter(|(_, _, p)| *p == Part::Followed)
         .collect();
-    let hidden = all.len() - shown.len();
+    let lines: Vec<_> = parts.iter().filter(|(_, _, p)| *p == Part::Line).collect();
     html! {
-        @for (n, (_, a)) in shown.iter().enumerate() {
-            @if n > 0 { ", " }
-            @if e.followed.contains(a) { strong { (a) " ★" } } @else { (a) }
+        @for (i, (n, e, _)) in parts.iter().filter(|(_, _, p)| *p == Part::Full).enumerate() {
+            (cards::full(d, *n, e, (i >= full).then_some(keep)))
         }
-        @if hidden > 0 { " and " (hidden) " more" }
+        @if !followed.is_empty() {
+            hr;
+            h2 id="followed" { "From authors you follow (" (followed.len()) ")" }
+            @for (n, e, _) in followed { (cards::followed(d, *n, e)) }
+        }
+        @if let Some((first, _, _)) = lines.first() {
+            hr;
+            h2 id="also" { (lines.len()) " more, in a line each" }
+            ol start=(first) {
+                @for (n, e, _) in &lines { (cards::line(*n, e)) }
+            }
+        }
     }
 }
 
-fn paper(i: usize, e: &Entry, trim: Option<usize>) -> Markup {
-    let p = &e.paper;
-    let abs = p.abs_url();
-    let abstract_text = readable(&p.abstract_text);
-    let shortened = trim.map(|keep| inline::shortened(&abstract_text, keep));
+/// What the digest's scoring cost (the model's tokens and dollars), at the end.
+fn usage(d: &Digest) -> Markup {
     html! {
-        hr;
-        h2 id=(format!("paper-{}", i + 1)) {
-            (i + 1) ". " a href=(abs) { (readable(&p.title)) }
-            @if p.source != crate::domain::Source::Arxiv { " " span class="m" { "(" (p.source.name()) ")" } }
-        }
-        @if let Some(t) = e.verdict.as_ref().and_then(|v| v.tldr.as_deref()) {
-            p class="tl" { "TL;DR: " (inline::rich(t)) }
-        }
-        p { (verdict(e)) }
-        p class="au" { (authors(e)) }
-        @match shortened {
-            None | Some(None) => p { (inline::linked(&abstract_text)) },
-            Some(Some("")) => {},
-            Some(Some(head)) => p { (head) " … " a href=(abs) { "full abstract" } },
-        }
-        p class="ln" {
-            a href=(abs) { (p.citation()) }
-            " · " a href=(p.pdf_url()) { "PDF" }
-            " · " a href="#contents" { "↑ Contents" }
+        @if !d.usage.is_empty() {
+            div class="m" {
+                p style="font-weight:600;margin-top:14px" {
+                    "What scoring " (if d.since.is_some() { "this week's papers" } else { "today's papers" }) " cost"
+                }
+                table class="u" {
+                    tr {
+                        th scope="col" { "Model" }
+                        th scope="col" { "Prompt" }
+                        th scope="col" { "Completion" }
+                        th scope="col" { "Total" }
+                        th scope="col" { "Cost" }
+                    }
+                    @for u in &d.usage {
+                        tr {
+                            th scope="row" style="font-weight:normal" { (u.model) }
+                            td { (thousands(u.prompt_tokens)) }
+                            td { (thousands(u.completion_tokens)) }
+                            td { (thousands(u.prompt_tokens + u.completion_tokens)) }
+                            td { (u.cost.with_unknown(u.unpriced_calls, u.calls)) }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -335,7 +296,7 @@ fn more(d: &Digest) -> Markup {
             p class="m" { "Past your limit of " (d.subscriber.max_papers) " papers a day, best first." }
             ol start=(d.entries.len() + 1) {
                 @for e in &d.more {
-                    li { a href=(e.paper.abs_url()) { (readable(&e.paper.title)) } " " span class="m" { (short_scores(e)) } }
+                    li { a href=(e.paper.abs_url()) { (readable(&e.paper.title)) } @if let Some(s) = e.score_label() { " " span class="m" { "· " (s) } } }
                 }
             }
         }
@@ -360,18 +321,23 @@ fn unscored(d: &Digest) -> Markup {
 
 fn footer(d: &Digest) -> Markup {
     let sub = &d.subscriber;
-    let (topics, _) = inline::summary(&sub.topics, 240);
+    let (topics, cut) = inline::summary(&sub.topics, 240);
     html! {
         hr;
         div class="m" {
             p style="font-weight:600" { "Your selection" }
-            @if !topics.is_empty() { p { "Topics: " (topics) } }
+            @if !topics.is_empty() {
+                p {
+                    "Topics: " (topics)
+                    @if cut && d.reply.is_some() { " (reply \"topics\" for all of them)" }
+                }
+            }
             @if !sub.authors.is_empty() { p { "Authors you follow: " (sub.authors.join(", ")) } }
             @if !sub.keywords.is_empty() { p { "Keywords: " (sub.keywords.join(", ")) } }
             p { (d.thresholds()) " " (d.scored_by()) "." }
             @match &d.reply {
                 Some(r) => {
-                    p { "Reply to this email to change your digest, one command per line: \"add topic: sparse attention\", \"follow Yann LeCun\", \"more like 3\", \"relevance 8\", \"pause\". Reply \"help\" for every command." }
+                    p { "Reply to this email to change your digest, one command per line: \"add topic: sparse attention\", \"follow Yann LeCun\", \"more like 3\", \"less like 5\", \"relevance 8\", \"pause\". Reply \"help\" for every command. Each paper's \"More like this\" and \"Less like this\" links write such a reply for you: click, then Send." }
                     p {
                         "To unsubscribe, "
                         a href=(format!("mailto:{}?subject=unsubscribe", r.unsubscribe)) { "write to " (r.unsubscribe.to_string()) }
@@ -384,6 +350,9 @@ fn footer(d: &Digest) -> Markup {
                 },
             }
             @if let Some(url) = &d.archive_url { p { a href=(url) { "This digest on the web" } } }
+            @if let Some(url) = &d.feed_url {
+                p { "Your papers as a feed (Atom, for any feed reader): " a href=(url) { (url) } }
+            }
         }
     }
 }

@@ -6,7 +6,9 @@ mod page;
 mod select;
 mod text;
 
-pub use html::{page_shell, render_archive_day, render_html, ArchiveNav, HTML_BUDGET};
+mod cards;
+
+pub use html::{page_shell, render_archive_day, render_html, ArchiveNav, SENT_BUDGET};
 pub use page::{Page, StoredPage};
 pub use select::{select, Selection};
 pub use text::render_text;
@@ -22,9 +24,73 @@ pub struct Entry {
     pub paper: Paper,
     /// `None` for author matches (not sent to the scorer).
     pub verdict: Option<Verdict>,
+    /// Where it stands for the reader and why (papers with a verdict).
+    pub rank: Option<crate::scoring::rank::Rank>,
     pub author_match: bool,
     /// The paper's authors this reader follows, as the paper names them.
     pub followed: Vec<String>,
+}
+
+/// Papers a digest shows in full (title, scores, TL;DR, authors, abstract); the rest that
+/// passed get one line each with their TL;DR.
+pub const FULL_CARDS: usize = 25;
+/// Papers at the top of the mail, each with its TL;DR and why it is there: the day's decision
+/// on the first screen.
+pub const TOP_PICKS: usize = 5;
+
+/// How an entry is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// A card with everything.
+    Full,
+    /// A paper by an author the reader follows: a short card in its own section.
+    Followed,
+    /// One line with its TL;DR.
+    Line,
+}
+
+impl Entry {
+    /// The score as shown ("8.6"), or the verdict's integers when there is no rank.
+    pub fn score_label(&self) -> Option<String> {
+        match (&self.rank, &self.verdict) {
+            (Some(r), _) => Some(r.shown()),
+            (None, Some(v)) => Some(match v.novelty {
+                Some(n) => format!("relevance {} · novelty {n}", v.relevance),
+                None => format!("relevance {}", v.relevance),
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// Why the paper is here, in the reader's own words: "matches: MoE quantization".
+    pub fn reason_label(&self) -> Option<String> {
+        self.rank
+            .as_ref()
+            .and_then(|r| r.reason.as_deref())
+            .map(|r| format!("matches: {}", crate::support::text::plain(r)))
+    }
+
+    /// The paper in a sentence: its TL;DR, else the start of the model's comment.
+    pub fn gist(&self) -> Option<String> {
+        let v = self.verdict.as_ref()?;
+        if let Some(t) = v.tldr.as_deref().filter(|t| !t.trim().is_empty()) {
+            return Some(crate::support::text::plain(t));
+        }
+        let comment = crate::support::text::plain(&v.comment);
+        match crate::support::text::shortened(&comment, 160) {
+            Some(head) => Some(format!("{head} …")),
+            None => (!comment.is_empty()).then_some(comment),
+        }
+    }
+
+    /// The paper's authors other than the followed ones (for a followed author's card).
+    pub fn co_authors(&self) -> Vec<&String> {
+        self.paper
+            .authors
+            .iter()
+            .filter(|a| !self.followed.contains(a))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +126,8 @@ pub struct Digest {
     pub reply: Option<crate::domain::ReplyAddresses>,
     /// This day's page in the reader's web archive, when `[archive] base_url` is set.
     pub archive_url: Option<String>,
+    /// The reader's Atom feed, when `[archive] base_url` is set.
+    pub feed_url: Option<String>,
     /// A weekly digest: the papers announced after this day (up to `day`).
     pub since: Option<NaiveDate>,
 }
@@ -88,17 +156,70 @@ impl Digest {
         self.entries.len() + self.more.len()
     }
 
-    /// The count line under the totals: how many passed and how many are shown.
-    pub fn relevant_line(&self) -> String {
-        match self.more.len() {
-            0 => format!("Total relevant papers: {}", self.entries.len()),
-            m => format!(
-                "Total relevant papers: {} ({} shown in full; {m} more that passed your thresholds {} listed by title at the end)",
-                self.qualified(),
-                self.entries.len(),
-                if m == 1 { "is" } else { "are" }
-            ),
+    /// Each entry with its number (as replies name it) and how it is shown, in digest order:
+    /// the best [`FULL_CARDS`] in full, then the followed authors' papers, then one line each.
+    pub fn parts(&self) -> Vec<(usize, &Entry, Part)> {
+        let mut scored = 0;
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let part = if e.author_match {
+                    Part::Followed
+                } else {
+                    scored += 1;
+                    if scored <= FULL_CARDS {
+                        Part::Full
+                    } else {
+                        Part::Line
+                    }
+                };
+                (i + 1, e, part)
+            })
+            .collect()
+    }
+
+    /// The day in one line: "58 of 145 passed your thresholds; 25 in full below."
+    pub fn totals_line(&self) -> String {
+        let parts = self.parts();
+        let full = parts.iter().filter(|(_, _, p)| *p == Part::Full).count();
+        let followed = parts
+            .iter()
+            .filter(|(_, _, p)| *p == Part::Followed)
+            .count();
+        let scored = self.qualified() - followed;
+        let mut s = format!(
+            "{scored} of {} papers passed your thresholds ({} new {} papers {})",
+            self.scanned,
+            self.total_papers,
+            self.sources_label(),
+            if self.since.is_some() {
+                "this week"
+            } else {
+                "today"
+            }
+        );
+        if scored > 0 {
+            s.push_str(&format!("; {full} in full below"));
         }
+        if followed > 0 {
+            s.push_str(&format!("; {followed} by authors you follow"));
+        }
+        if !self.unscored.is_empty() {
+            s.push_str(&format!("; {} still being scored", self.unscored.len()));
+        }
+        s.push('.');
+        s
+    }
+
+    /// The best scored papers, for the top of the mail.
+    pub fn top_picks(&self) -> Vec<(usize, &Entry)> {
+        self.parts()
+            .into_iter()
+            .filter(|(_, _, p)| *p != Part::Followed)
+            .take(TOP_PICKS)
+            .map(|(n, e, _)| (n, e))
+            .collect()
     }
 
     /// The reader's thresholds as the footer states them (no novelty bar when it is not judged).
@@ -209,7 +330,7 @@ impl Digest {
     pub fn how_to_change(&self) -> Vec<String> {
         match &self.reply {
             Some(r) => vec![
-                "Reply to this email to change your digest, one command per line: \"add topic: sparse attention\", \"follow Yann LeCun\", \"more like 3\", \"relevance 8\", \"pause\". Reply \"help\" for every command.".to_string(),
+                "Reply to this email to change your digest, one command per line: \"add topic: sparse attention\", \"follow Yann LeCun\", \"more like 3\", \"less like 5\", \"relevance 8\", \"pause\". Reply \"help\" for every command. Each paper's \"more like this\" and \"less like this\" links write such a reply for you.".to_string(),
                 format!("To unsubscribe, reply \"unsubscribe\" or write to {}.", r.unsubscribe),
             ],
             None => vec![format!(

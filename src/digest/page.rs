@@ -55,6 +55,7 @@ impl Page {
             contact: String::new(),
             reply: None,
             archive_url: None,
+            feed_url: None,
             since: self.since,
         }
     }
@@ -85,6 +86,9 @@ pub struct StoredEntry {
     pub author_match: bool,
     #[serde(default)]
     pub followed: Vec<String>,
+    /// The rank it was shown with (pages stored before ranks have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<crate::scoring::rank::Rank>,
 }
 
 impl StoredPage {
@@ -94,6 +98,7 @@ impl StoredPage {
             verdict: e.verdict.clone(),
             author_match: e.author_match,
             followed: e.followed.clone(),
+            rank: e.rank.clone(),
         };
         StoredPage {
             day: d.day,
@@ -131,6 +136,7 @@ impl StoredPage {
             papers.get(&e.id).map(|p| Entry {
                 paper: p.clone(),
                 verdict: e.verdict,
+                rank: e.rank,
                 author_match: e.author_match,
                 followed: e.followed,
             })

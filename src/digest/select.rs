@@ -2,6 +2,7 @@ use std::collections::HashMap;
 
 use super::Entry;
 use crate::domain::{followed_authors, Paper, PaperId, Subscriber, Verdict};
+use crate::scoring::rank::Rank;
 
 pub struct Selection {
     /// Shown in full: author matches, then the best scored papers up to `max_papers`.
@@ -10,12 +11,14 @@ pub struct Selection {
     pub more: Vec<Entry>,
 }
 
-/// Author matches first (in feed order), then papers that pass the subscriber's thresholds by
-/// relevance + novelty, then relevance; capped at `max_papers` (author matches are never cut),
-/// the rest that passed in `more`.
+/// Papers that pass the subscriber's thresholds by their rank's score (verdict, nearness and
+/// what the reader taught), then relevance; the papers of followed authors (in feed order) after
+/// the first [`super::FULL_CARDS`]; capped at `max_papers` (author matches are never cut), the
+/// rest that passed in `more`.
 pub fn select<'p>(
     candidates: impl IntoIterator<Item = &'p Paper>,
     verdicts: &HashMap<PaperId, Verdict>,
+    ranks: &HashMap<PaperId, Rank>,
     subscriber: &Subscriber,
 ) -> Selection {
     let mut pinned = Vec::new();
@@ -25,7 +28,8 @@ pub fn select<'p>(
         if !followed.is_empty() {
             pinned.push(Entry {
                 paper: p.clone(),
-                verdict: None,
+                verdict: verdicts.get(&p.id).cloned(),
+                rank: ranks.get(&p.id).cloned(),
                 author_match: true,
                 followed,
             });
@@ -34,17 +38,25 @@ pub fn select<'p>(
                 scored.push(Entry {
                     paper: p.clone(),
                     verdict: Some(v.clone()),
+                    rank: ranks.get(&p.id).cloned(),
                     author_match: false,
                     followed: Vec::new(),
                 });
             }
         }
     }
+    // Hundredths of a point: finer than shown, so the order never hangs on a rounding.
     let key = |e: &Entry| {
         let v = e.verdict.as_ref().expect("scored entries have verdicts");
+        // (Followed authors' papers are not in `scored`; theirs may have none.)
         let r = v.relevance.get() as u32;
         let n = v.novelty.map_or(0, |n| n.get() as u32);
+        let fine = e
+            .rank
+            .as_ref()
+            .map_or((r + n) * 50, |k| (k.score * 100.0).round() as u32);
         (
+            std::cmp::Reverse(fine),
             std::cmp::Reverse(r + n),
             std::cmp::Reverse(r),
             e.paper.id.clone(),
@@ -53,9 +65,13 @@ pub fn select<'p>(
     scored.sort_by_key(key);
     let room = subscriber.max_papers.saturating_sub(pinned.len());
     let more = scored.split_off(room.min(scored.len()));
-    pinned.extend(scored);
+    // In the order the digest shows them (and numbers them): the best in full, the followed
+    // authors' papers, the rest.
+    let rest = scored.split_off(super::FULL_CARDS.min(scored.len()));
+    scored.extend(pinned);
+    scored.extend(rest);
     Selection {
-        entries: pinned,
+        entries: scored,
         more,
     }
 }
@@ -157,19 +173,21 @@ mod tests {
         verdicts.insert(papers[3].id.clone(), v(9, 5)); // novelty below bar
         verdicts.insert(papers[4].id.clone(), v(6, 10)); // relevance below bar
         verdicts.insert(papers[5].id.clone(), v(8, 7)); // 15, relevance 8 beats 7
-        let got = select(&papers, &verdicts, &sub(&["Yann LeCun"], 10));
+        let ranks = HashMap::new();
+        let got = select(&papers, &verdicts, &ranks, &sub(&["Yann LeCun"], 10));
         let ids: Vec<&str> = got.entries.iter().map(|e| e.paper.id.as_str()).collect();
         assert_eq!(
             ids,
-            vec!["2503.00003", "2503.00006", "2503.00002", "2503.00001"]
+            vec!["2503.00006", "2503.00002", "2503.00001", "2503.00003"],
+            "the followed author's paper after the papers shown in full"
         );
-        assert!(got.entries[0].author_match && got.entries[0].verdict.is_none());
-        assert_eq!(got.entries[0].followed, vec!["Yann LeCun"]);
+        assert!(got.entries[3].author_match && got.entries[3].verdict.is_none());
+        assert_eq!(got.entries[3].followed, vec!["Yann LeCun"]);
         assert!(got.more.is_empty());
 
-        let capped = select(&papers, &verdicts, &sub(&["Yann LeCun"], 2));
+        let capped = select(&papers, &verdicts, &ranks, &sub(&["Yann LeCun"], 2));
         let ids: Vec<&str> = capped.entries.iter().map(|e| e.paper.id.as_str()).collect();
-        assert_eq!(ids, vec!["2503.00003", "2503.00006"]);
+        assert_eq!(ids, vec!["2503.00006", "2503.00003"]);
         let more: Vec<&str> = capped.more.iter().map(|e| e.paper.id.as_str()).collect();
         assert_eq!(
             more,

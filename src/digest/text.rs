@@ -1,6 +1,6 @@
 use std::fmt::Write as _;
 
-use super::{Digest, Entry};
+use super::{Digest, Entry, Part};
 use crate::domain::thousands;
 use crate::support::tex::readable;
 use crate::support::text as inline;
@@ -8,18 +8,59 @@ use crate::support::text as inline;
 /// Lines wrap at 78 columns; a URL is never broken (it goes on a line of its own when long).
 const WIDTH: usize = 78;
 
-/// The plain-text view: readable in any mail client and in a terminal.
+/// The plain-text view: readable in any mail client and in a terminal. The same order as the
+/// HTML: the top picks, the full entries, the followed authors' papers, a line each for the
+/// rest, and what scoring cost at the end.
 pub fn render_text(d: &Digest) -> String {
     let mut s = String::new();
     let rule = "-".repeat(WIDTH);
     header(&mut s, d);
-    usage(&mut s, d);
-    totals(&mut s, d);
-    if !d.entries.is_empty() {
-        contents(&mut s, d);
-        for (i, e) in d.entries.iter().enumerate() {
-            let _ = writeln!(s, "\n{rule}\n");
-            entry(&mut s, i + 1, e);
+    if !d.entries.is_empty() || !d.unscored.is_empty() {
+        wrap_into(&mut s, &d.totals_line(), "");
+    }
+    let picks = d.top_picks();
+    if !picks.is_empty() {
+        let _ = writeln!(s, "\nToday's top {}\n", picks.len());
+        for (n, e) in picks {
+            wrap_into(
+                &mut s,
+                &format!("{n:>3}. {}", readable(&e.paper.title)),
+                "     ",
+            );
+            if let Some(g) = e.gist() {
+                wrap_into(&mut s, &format!("     {g}"), "     ");
+            }
+            let why: Vec<String> = [e.score_label(), e.reason_label()]
+                .into_iter()
+                .flatten()
+                .collect();
+            wrap_into(&mut s, &format!("     ({})", why.join(" · ")), "     ");
+        }
+    }
+    let parts = d.parts();
+    for (n, e, _) in parts.iter().filter(|(_, _, p)| *p == Part::Full) {
+        let _ = writeln!(s, "\n{rule}\n");
+        entry(&mut s, *n, e);
+    }
+    let followed: Vec<_> = parts
+        .iter()
+        .filter(|(_, _, p)| *p == Part::Followed)
+        .collect();
+    if !followed.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n{rule}\n\nFrom authors you follow ({})\n",
+            followed.len()
+        );
+        for (n, e, _) in followed {
+            followed_entry(&mut s, *n, e);
+        }
+    }
+    let lines: Vec<_> = parts.iter().filter(|(_, _, p)| *p == Part::Line).collect();
+    if !lines.is_empty() {
+        let _ = writeln!(s, "\n{rule}\n\n{} more, in a line each\n", lines.len());
+        for (n, e, _) in lines {
+            one_line(&mut s, *n, e);
         }
     }
     if !d.more.is_empty() {
@@ -32,6 +73,7 @@ pub fn render_text(d: &Digest) -> String {
     }
     let _ = writeln!(s, "\n{rule}\n");
     footer(&mut s, d);
+    usage(&mut s, d);
     s
 }
 
@@ -56,6 +98,15 @@ fn usage(s: &mut String, d: &Digest) {
     }
     let _ = writeln!(
         s,
+        "\nWhat scoring {} cost\n",
+        if d.since.is_some() {
+            "this week's papers"
+        } else {
+            "today's papers"
+        }
+    );
+    let _ = writeln!(
+        s,
         "{:<16} {:>10} {:>11} {:>10} {:>10}",
         "Model", "Prompt", "Completion", "Total", "Cost"
     );
@@ -74,39 +125,26 @@ fn usage(s: &mut String, d: &Digest) {
     s.push('\n');
 }
 
-/// How many papers were announced, scanned, relevant and still being scored.
-fn totals(s: &mut String, d: &Digest) {
-    let _ = writeln!(s, "Total {} papers: {}", d.sources_label(), d.total_papers);
-    let _ = writeln!(s, "Total scanned papers: {}", d.scanned);
-    wrap_into(s, &d.relevant_line(), "  ");
-    if !d.unscored.is_empty() {
-        let _ = writeln!(s, "Papers still being scored: {}", d.unscored.len());
-    }
-}
-
-/// The numbered list of the entries' titles and scores.
-fn contents(s: &mut String, d: &Digest) {
-    let _ = writeln!(s, "\nContents\n");
-    for (i, e) in d.entries.iter().enumerate() {
-        let n = format!("{:>3}. ", i + 1);
-        wrap_into(s, &format!("{n}{}", readable(&e.paper.title)), "     ");
-        wrap_into(s, &format!("     ({})", scores(e)), "     ");
-    }
-}
-
-/// Entry number `n` in full: title, links, TL;DR, id, verdict, authors and abstract.
+/// Entry number `n` in full: title, links, score and reason, TL;DR, id, verdict, authors and
+/// abstract.
 fn entry(s: &mut String, n: usize, e: &Entry) {
     wrap_into(s, &format!("{n}. {}", readable(&e.paper.title)), "   ");
     let _ = writeln!(s, "   {}\n", e.paper.abs_url());
+    let why: Vec<String> = [
+        e.score_label().map(|l| format!("Score {l}")),
+        e.reason_label(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !why.is_empty() {
+        wrap_into(s, &why.join(" · "), "  ");
+    }
     if let Some(t) = e.verdict.as_ref().and_then(|v| v.tldr.as_deref()) {
         wrap_into(s, &format!("TL;DR: {}", inline::plain(t)), "       ");
         s.push('\n');
     }
-    match e.paper.source {
-        crate::domain::Source::Arxiv => writeln!(s, "ArXiv ID: {}", e.paper.id),
-        source => writeln!(s, "{} DOI: {}", source.name(), e.paper.id),
-    }
-    .expect("writing to a String");
+    id_line(s, "", e);
     let _ = writeln!(s, "PDF: {}", e.paper.pdf_url());
     verdict(s, e);
     let authors: Vec<String> = e
@@ -128,6 +166,55 @@ fn entry(s: &mut String, n: usize, e: &Entry) {
         &format!("Abstract: {}", readable(&e.paper.abstract_text)),
         "",
     );
+}
+
+/// "ArXiv ID: 2503.21419" or "bioRxiv DOI: 10.1101/…".
+fn id_line(s: &mut String, indent: &str, e: &Entry) {
+    let _ = match e.paper.source {
+        crate::domain::Source::Arxiv => writeln!(s, "{indent}ArXiv ID: {}", e.paper.id),
+        source => writeln!(s, "{indent}{} DOI: {}", source.name(), e.paper.id),
+    };
+}
+
+/// A followed author's paper: who, with whom, TL;DR and verdict.
+fn followed_entry(s: &mut String, n: usize, e: &Entry) {
+    wrap_into(s, &format!("{n:>3}. {}", readable(&e.paper.title)), "     ");
+    let _ = writeln!(s, "     {}", e.paper.abs_url());
+    id_line(s, "     ", e);
+    let co = e.co_authors();
+    let mut who = format!("     {} (followed)", e.followed.join(", "));
+    if !co.is_empty() {
+        let names: Vec<&str> = co.iter().take(6).map(|a| a.as_str()).collect();
+        who.push_str(&format!(" with {}", names.join(", ")));
+        if co.len() > 6 {
+            who.push_str(&format!(" and {} more", co.len() - 6));
+        }
+    }
+    wrap_into(s, &who, "     ");
+    if let Some(g) = e.gist() {
+        wrap_into(s, &format!("     {g}"), "     ");
+    }
+    if let Some(l) = e.score_label() {
+        let _ = writeln!(s, "     (score {l})");
+    }
+    s.push('\n');
+}
+
+/// One line (wrapped): number, title, score, TL;DR.
+fn one_line(s: &mut String, n: usize, e: &Entry) {
+    let score = e
+        .score_label()
+        .map(|l| format!(" ({l})"))
+        .unwrap_or_default();
+    wrap_into(
+        s,
+        &format!("{n:>3}. {}{score}", readable(&e.paper.title)),
+        "     ",
+    );
+    let _ = writeln!(s, "     {}", e.paper.abs_url());
+    if let Some(g) = e.gist() {
+        wrap_into(s, &format!("     {g}"), "     ");
+    }
 }
 
 /// The entry's scores and comment, or the followed authors it was picked for.
@@ -207,6 +294,12 @@ fn footer(s: &mut String, d: &Digest) {
     }
     if let Some(url) = &d.archive_url {
         let _ = writeln!(s, "\nOn the web:\n{url}");
+    }
+    if let Some(url) = &d.feed_url {
+        let _ = writeln!(
+            s,
+            "\nYour papers as a feed (Atom, for any feed reader):\n{url}"
+        );
     }
 }
 

@@ -140,7 +140,7 @@ impl Inbox<'_> {
             match c {
                 Command::MoreLike(n) | Command::LessLike(n) => {
                     let more = matches!(c, Command::MoreLike(_));
-                    match self.paper_in_digest(email, digest_day, *n).await? {
+                    match self.paper_in_digest(email, digest_day, n).await? {
                         Ok(ex) => {
                             st.changes.push(format!(
                                 "{} papers like {n}. {}",
@@ -402,8 +402,19 @@ impl Inbox<'_> {
         &self,
         email: &SubscriberEmail,
         day: Option<NaiveDate>,
-        n: usize,
+        target: &commands::PaperRef,
     ) -> anyhow::Result<Result<(String, String), String>> {
+        let n = match target {
+            commands::PaperRef::Number(n) => *n,
+            commands::PaperRef::Id(id) => {
+                // A card's link names the paper: it must be one paperboy has seen.
+                let found = self.ctx.store.papers_by_ids(vec![id.clone()]).await?;
+                return Ok(match found.into_iter().next() {
+                    Some(p) => Ok((p.id.to_string(), p.title)),
+                    None => Err(format!("{id} is not a paper from your digests")),
+                });
+            }
+        };
         let d = self.ctx.store.delivery_or_latest(email, day).await?;
         let Some(d) = d else {
             return Ok(Err("there is no digest to take the number from".into()));

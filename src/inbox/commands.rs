@@ -9,6 +9,23 @@ pub enum TopicRef {
     Text(String),
 }
 
+/// A paper a reply points at: its number in the digest ("more like 3"), or its ID ("more like
+/// 2503.21419", what a card's "more like this" link writes, valid whatever the digest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaperRef {
+    Number(usize),
+    Id(crate::domain::PaperId),
+}
+
+impl fmt::Display for PaperRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PaperRef::Number(n) => write!(f, "{n}"),
+            PaperRef::Id(id) => write!(f, "{id}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     AddTopic(String),
@@ -19,8 +36,8 @@ pub enum Command {
     Unfollow(String),
     AddKeyword(String),
     RemoveKeyword(String),
-    MoreLike(usize),
-    LessLike(usize),
+    MoreLike(PaperRef),
+    LessLike(PaperRef),
     Relevance(i64),
     Novelty(i64),
     Max(i64),
@@ -252,21 +269,29 @@ fn author_or_keyword_command(line: &str, lower: &str) -> Option<Result<Command, 
     None
 }
 
-/// `more like <n>` or `less like <n>`: a paper's number in the digest.
+/// `more like <n>` or `less like <n>`: a paper's number in the digest, or its arXiv ID (or
+/// bioRxiv/medRxiv DOI).
 fn like_command(line: &str, lower: &str) -> Option<Result<Command, String>> {
     for (words, more) in [
-        (&["more like", "more like this"][..], true),
-        (&["less like", "fewer like"][..], false),
+        (&["more like this", "more like"][..], true),
+        (&["less like this", "less like", "fewer like"][..], false),
     ] {
         if let Some(rest) = strip_words(lower, line, words) {
-            let r = rest.trim().trim_start_matches(['#', 'n', 'o', '.']).trim();
-            return Some(match r.parse::<usize>() {
-                Ok(n) if n >= 1 => Ok(if more {
-                    Command::MoreLike(n)
-                } else {
-                    Command::LessLike(n)
-                }),
-                _ => Err("give the paper's number in the digest, like `more like 3`".into()),
+            let rest = rest.trim().trim_end_matches(['.', '!']);
+            let r = rest.trim_start_matches(['#', 'n', 'o', '.', ':']).trim();
+            let target = match r.parse::<usize>() {
+                Ok(n) if n >= 1 => Some(PaperRef::Number(n)),
+                _ => crate::domain::PaperId::parse(rest.trim_start_matches([':', ' ']))
+                    .ok()
+                    .map(PaperRef::Id),
+            };
+            return Some(match target {
+                Some(t) if more => Ok(Command::MoreLike(t)),
+                Some(t) => Ok(Command::LessLike(t)),
+                None => Err(
+                    "give the paper's number in the digest or its arXiv ID, like `more like 3`"
+                        .into(),
+                ),
             });
         }
     }
@@ -349,8 +374,8 @@ mod tests {
                 Command::Unfollow("Björn Schuller".into()),
                 Command::AddKeyword("MoE".into()),
                 Command::RemoveKeyword("pruning".into()),
-                Command::MoreLike(3),
-                Command::LessLike(5),
+                Command::MoreLike(PaperRef::Number(3)),
+                Command::LessLike(PaperRef::Number(5)),
                 Command::Relevance(8),
                 Command::Novelty(6),
                 Command::Max(20),

@@ -46,26 +46,26 @@ pub async fn prepare(
     let results = score_plans(app, run_id, &plans, progress).await?;
 
     // 3. Select each digest's papers; a TL;DR once per paper and language for what is shown.
-    let selected: Vec<Selected> = plans
-        .into_iter()
-        .map(|mut plan| {
-            let merged = Merged::of(
-                &plan.candidates,
-                std::mem::take(&mut plan.cached),
-                results.get(&plan.subscriber.profile_hash()),
-            );
-            let selection = digest::select(
-                plan.candidates.iter().copied(),
-                &merged.verdicts,
-                &plan.subscriber,
-            );
-            Selected {
-                plan,
-                merged,
-                selection,
-            }
-        })
-        .collect();
+    let mut selected: Vec<Selected> = Vec::new();
+    for mut plan in plans {
+        let merged = Merged::of(
+            &plan.candidates,
+            std::mem::take(&mut plan.cached),
+            results.get(&plan.subscriber.profile_hash()),
+        );
+        let ranks = ranks_of(app, &plan, &merged.verdicts).await?;
+        let selection = digest::select(
+            plan.candidates.iter().copied(),
+            &merged.verdicts,
+            &ranks,
+            &plan.subscriber,
+        );
+        selected.push(Selected {
+            plan,
+            merged,
+            selection,
+        });
+    }
     let tldrs = tldrs_of(app, run_id, &selected).await?;
 
     // 4. Build each digest.
@@ -83,6 +83,34 @@ pub async fn prepare(
         out.push(day.prepared(s).await?);
     }
     Ok(out)
+}
+
+/// The ranks of the papers that pass `plan`'s reader's thresholds.
+async fn ranks_of(
+    app: &App,
+    plan: &Plan<'_>,
+    verdicts: &HashMap<PaperId, Verdict>,
+) -> anyhow::Result<HashMap<PaperId, crate::scoring::rank::Rank>> {
+    let sub = &plan.subscriber;
+    let passed: Vec<(&Paper, &Verdict)> = plan
+        .candidates
+        .iter()
+        .filter_map(|p| verdicts.get(&p.id).map(|v| (*p, v)))
+        .filter(|(p, v)| sub.passes(v) || crate::domain::author_matches(p, &sub.authors))
+        .collect();
+    if passed.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let vectors = app
+        .scorer
+        .ranking_vectors(&app.store, sub, &plan.candidates)
+        .await?;
+    Ok(crate::scoring::rank::rank(
+        sub,
+        &plan.candidates,
+        &passed,
+        vectors.as_ref(),
+    ))
 }
 
 /// One reader's plan with its verdicts merged and its papers selected.
@@ -238,7 +266,7 @@ impl Day<'_> {
             selection,
         } = selected;
         let sub = plan.subscriber;
-        let (settled, unscored) = merged.settled_and_unscored(&plan.candidates);
+        let (settled, unscored) = merged.settled_and_unscored(&plan.candidates, &sub.authors);
         let usage = app.store.run_totals(self.run_id, &sub.email).await?;
         let author_matches = selection.entries.iter().filter(|e| e.author_match).count();
         let scored = merged.scored(&plan.candidates);
@@ -283,6 +311,7 @@ impl Day<'_> {
                 _ => None,
             },
             archive_url,
+            feed_url: crate::archive::feed_url(&app.config, &app.store, sub_email.as_str()).await?,
         };
         Ok(Prepared {
             digest,
@@ -366,8 +395,9 @@ async fn score_plans(
     results
 }
 
-/// The scoring jobs of `plans`, one per reader profile, holding the candidates that neither a
-/// stored verdict nor a pinned author settles; profiles with nothing to score are left out.
+/// The scoring jobs of `plans`, one per reader profile, holding the candidates no stored
+/// verdict settles (followed authors' papers too: they get a verdict and TL;DR like any
+/// other); profiles with nothing to score are left out.
 fn jobs_of<'p>(plans: &'p [Plan<'_>]) -> HashMap<String, Job<'p>> {
     let mut jobs: HashMap<String, Job> = HashMap::new();
     for plan in plans {
@@ -380,8 +410,7 @@ fn jobs_of<'p>(plans: &'p [Plan<'_>]) -> HashMap<String, Job<'p>> {
         job.subscribers.push(plan.subscriber.clone());
         let have: HashSet<PaperId> = job.papers.iter().map(|p| p.id.clone()).collect();
         for p in &plan.candidates {
-            let pinned = crate::domain::author_matches(p, &plan.subscriber.authors);
-            if !pinned && !plan.cached.contains_key(&p.id) && !have.contains(&p.id) {
+            if !plan.cached.contains_key(&p.id) && !have.contains(&p.id) {
                 job.papers.push(p);
             }
         }
@@ -429,15 +458,24 @@ impl Merged {
         }
     }
 
-    /// The candidates settled (none left unscored), and the unscored ones with their reasons.
-    fn settled_and_unscored(&self, candidates: &[&Paper]) -> (Vec<PaperId>, Vec<Unscored>) {
+    /// The candidates settled (none left unscored), and the unscored ones with their reasons. A
+    /// followed author's paper is shown whether or not it got a verdict, so it is settled.
+    fn settled_and_unscored(
+        &self,
+        candidates: &[&Paper],
+        authors: &[String],
+    ) -> (Vec<PaperId>, Vec<Unscored>) {
+        let open = |p: &Paper| {
+            self.unscored_reasons.contains_key(&p.id) && !crate::domain::author_matches(p, authors)
+        };
         let settled = candidates
             .iter()
-            .filter(|p| !self.unscored_reasons.contains_key(&p.id))
+            .filter(|p| !open(p))
             .map(|p| p.id.clone())
             .collect();
         let unscored = candidates
             .iter()
+            .filter(|p| open(p))
             .filter_map(|p| {
                 self.unscored_reasons.get(&p.id).map(|r| Unscored {
                     paper: (*p).clone(),

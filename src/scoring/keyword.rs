@@ -110,6 +110,8 @@ const STOPWORDS: &[&str] = &[
 pub struct Terms {
     keywords: Vec<String>,
     topic_words: BTreeSet<String>,
+    /// Authors the readers of the profile follow: their papers always get a verdict.
+    authors: Vec<String>,
 }
 
 impl Terms {
@@ -136,14 +138,27 @@ impl Terms {
         Terms {
             keywords,
             topic_words,
+            authors: subscriber.authors.clone(),
         }
+    }
+
+    /// These terms, also keeping the papers of `authors` (every reader of a shared profile's).
+    pub fn with_authors(mut self, authors: impl IntoIterator<Item = String>) -> Terms {
+        self.authors.extend(authors);
+        self.authors.sort();
+        self.authors.dedup();
+        self
     }
 }
 
 impl Terms {
     /// Strong evidence that the reader wants a careful look, used to keep a paper past the title
-    /// triage without asking: one of their keywords in the title, or two in the abstract.
+    /// triage without asking: an author they follow, one of their keywords in the title, or two
+    /// in the abstract.
     pub fn must_look(&self, paper: &Paper) -> bool {
+        if crate::domain::author_matches(paper, &self.authors) {
+            return true;
+        }
         let title = format!(" {} ", normalise(&paper.title));
         let abstract_text = format!(" {} ", normalise(&paper.abstract_text));
         let mut in_abstract = 0;

@@ -10,6 +10,7 @@ pub mod meter;
 
 pub mod prices;
 pub mod prompt;
+pub mod rank;
 pub mod reply;
 pub mod tldr;
 

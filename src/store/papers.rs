@@ -218,6 +218,11 @@ impl super::Store {
         .await
     }
 
+    /// The stored papers of `ids` (those not stored are absent).
+    pub async fn papers_by_ids(&self, ids: Vec<PaperId>) -> anyhow::Result<Vec<Paper>> {
+        self.call(move |c| by_ids(c, &ids)).await
+    }
+
     /// The latest announcement day stored.
     pub async fn latest_announced_day(&self) -> anyhow::Result<Option<NaiveDate>> {
         self.call(|c| latest_day(c)).await

@@ -82,6 +82,15 @@ pub fn linked(text: &str) -> Markup {
     }
 }
 
+/// The URLs in `text`, in order.
+pub fn urls(text: &str) -> Vec<&str> {
+    linkify::LinkFinder::new()
+        .links(text)
+        .filter(|l| *l.kind() == linkify::LinkKind::Url)
+        .map(|l| l.as_str())
+        .collect()
+}
+
 /// At most `max` characters of `text`, cut at a word, or `None` when it fits.
 pub fn shortened(text: &str, max: usize) -> Option<&str> {
     if text.chars().count() <= max {

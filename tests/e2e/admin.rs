@@ -601,7 +601,7 @@ async fn preview_sends_nothing_and_reuses_verdicts() {
     assert!(first
         .stdout
         .starts_with("Subject: arXiv digest Fri 28 Mar 2025"));
-    assert!(first.stdout.contains("Comment: Author match"));
+    assert!(first.stdout.contains("From authors you follow (1)"));
     let html = std::fs::read_to_string(&out).unwrap();
     assert!(html.contains("<!DOCTYPE html>") && html.contains("Björn W. Schuller"));
     assert!(app.smtp.messages().is_empty(), "a preview sends nothing");

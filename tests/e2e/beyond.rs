@@ -592,12 +592,13 @@ async fn a_weekly_reader_gets_one_digest_on_friday_with_the_whole_week_scored_on
         );
     }
     // The week's total counts the week, and the archive page is the weekly digest, whole.
-    let total: usize = week
-        .text
-        .lines()
-        .find_map(|l| l.strip_prefix("Total arXiv papers: "))
+    let flat = week.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let total: usize = flat
+        .split(" new arXiv papers this week)")
+        .next()
+        .and_then(|head| head.rsplit('(').next())
         .and_then(|n| n.trim().parse().ok())
-        .unwrap();
+        .unwrap_or_else(|| panic!("the week's total in {flat}"));
     assert!(total > 17, "the whole week's papers, not Friday's: {total}");
     let page =
         std::fs::read_to_string(app.archive_dir(ada).join("2025-03/2025-03-28.html")).unwrap();

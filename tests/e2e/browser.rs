@@ -16,6 +16,8 @@ pub struct Seen {
     pub height: f64,
     /// Top of the first element matching the selector asked for (`None`: not found).
     pub first_top: Option<f64>,
+    /// Bottom of that element.
+    pub first_bottom: Option<f64>,
     /// The page's visible text.
     pub text: String,
 }
@@ -53,6 +55,7 @@ document.getElementById('f').onload = function () {{
     width: w.innerWidth,
     height: w.innerHeight,
     first_top: el ? el.getBoundingClientRect().top : null,
+    first_bottom: el ? el.getBoundingClientRect().bottom : null,
     text: d.body.innerText
   }};
   var pre = document.createElement('pre');
@@ -114,6 +117,7 @@ document.getElementById('f').onload = function () {{
         width: v["width"].as_f64().unwrap(),
         height: v["height"].as_f64().unwrap(),
         first_top: v["first_top"].as_f64(),
+        first_bottom: v["first_bottom"].as_f64(),
         text: v["text"].as_str().unwrap_or_default().to_string(),
     }
 }

@@ -41,7 +41,16 @@ async fn digest_end_to_end_over_smtp() {
     assert_eq!(ada.part_types, vec!["text/plain", "text/html"]);
 
     // Subject names the date and the count; the count matches the digest.
-    let selected = ada.text.matches("\nArXiv ID: ").count();
+    let delivered: String = app
+        .db()
+        .query_row(
+            "SELECT paper_ids FROM deliveries WHERE subscriber = 'ada@lab.example.org'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let delivered: Vec<String> = serde_json::from_str(&delivered).unwrap();
+    let selected = delivered.len();
     assert!(selected >= 2, "{}", ada.text);
     assert_eq!(
         ada.subject,
@@ -65,11 +74,24 @@ async fn digest_end_to_end_over_smtp() {
         "marked as automatic, so responders stay quiet"
     );
 
-    // The author match comes first, marked, without scores.
-    let first = ada.text.split("\nArXiv ID: ").nth(1).unwrap();
-    assert!(first.starts_with(AUTHOR_MATCH_ID), "{first}");
-    assert!(first.contains("Comment: Author match"));
-    assert!(ada.html.contains("Author match"));
+    // The followed author's paper has its own section after the papers in full, with its
+    // verdict (it was scored like any other) and who it is by.
+    let followed = ada
+        .text
+        .split("From authors you follow (1)")
+        .nth(1)
+        .expect("a section for followed authors");
+    assert!(followed.contains(AUTHOR_MATCH_ID), "{followed}");
+    assert!(
+        followed.contains("Björn W. Schuller (followed) with"),
+        "{followed}"
+    );
+    assert!(
+        followed.contains("(score "),
+        "scored like any other: {followed}"
+    );
+    assert_eq!(delivered.last().map(String::as_str), Some(AUTHOR_MATCH_ID));
+    assert!(ada.html.contains("From authors you follow (1)"));
 
     // Unicode names, no TeX, no split nickname, no mojibake, in both views.
     for body in [&ada.text, &ada.html] {
@@ -93,8 +115,11 @@ async fn digest_end_to_end_over_smtp() {
         "the seed's split author list is gone"
     );
 
-    // The rest are in order of relevance + novelty, each with its own comment.
-    for chunk in ada.text.split("\nArXiv ID: ").skip(2) {
+    // The rest in full, in order of their score, each with its own comment.
+    let full = ada.text.split("From authors you follow").next().unwrap();
+    let chunks: Vec<&str> = full.split("\nArXiv ID: ").skip(1).collect();
+    assert_eq!(chunks.len(), selected - 1);
+    for chunk in chunks {
         let id = chunk.split_whitespace().next().unwrap();
         assert!(
             chunk.contains(&format!("Stand-in verdict about {id}.")),
@@ -103,16 +128,17 @@ async fn digest_end_to_end_over_smtp() {
         assert!(chunk.contains("Relevance: 9   Novelty: 8"), "{chunk}");
     }
 
-    // Usage table and totals as in the seeds.
-    for needle in [
-        "Total arXiv papers: 17",
-        "Total scanned papers: 15",
-        &format!("Total relevant papers: {selected}"),
-        "gpt-4o-mini",
-    ] {
-        assert!(ada.text.contains(needle), "text has {needle}");
-    }
-    assert!(ada.html.contains("Total arXiv papers: <strong>17</strong>"));
+    // The day in one line, the top picks first, the usage table at the end.
+    let totals = format!(
+        "{} of 15 papers passed your thresholds (17 new arXiv papers today); {} in full below; 1 by authors you follow.",
+        selected - 1,
+        selected - 1
+    );
+    let flat = ada.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(&totals), "{}", ada.text);
+    assert!(ada.html.contains(&totals));
+    assert!(ada.text.find("Today's top").unwrap() < ada.text.find("ArXiv ID: ").unwrap());
+    assert!(ada.text.find("gpt-4o-mini ").unwrap() > ada.text.find("Your selection").unwrap());
     assert!(
         ada.html.contains("Your selection")
             && ada
@@ -143,19 +169,21 @@ async fn digest_end_to_end_over_smtp() {
         app.count("SELECT count(*) FROM spend WHERE cost_micros IS NULL OR cost_micros <= 0"),
         0
     );
-    // One title pass for both readers, then full verdicts for the 6 papers it kept, each call
-    // serving both readers (batches of 4 papers). Both readers read English, so the TL;DRs of
-    // the papers shown came in the verdict lines: no TL;DR call.
+    // One title pass for both readers, then full verdicts for the papers it kept and Ada's
+    // followed author's paper (batches of 4 papers; Ada's calls hold her followed author's
+    // paper, so 3 verdict calls). Both readers read English, so the TL;DRs
+    // of the papers that passed came in the verdict lines; the followed author's paper, below
+    // the bar, gets its TL;DR in one TL;DR call.
     assert_eq!(
         app.count("SELECT count(DISTINCT call_id) FROM spend WHERE stage = 'triage'"),
         1
     );
     assert_eq!(
         app.count("SELECT count(DISTINCT call_id) FROM spend WHERE stage = 'tldr'"),
-        0
+        1
     );
     assert!(app.count("SELECT count(*) FROM tldrs WHERE language = 'English'") > 0);
-    assert_eq!(calls, 1 + 2);
+    assert_eq!(calls, 1 + 3 + 1);
     let run_status: String = app
         .db()
         .query_row("SELECT status FROM runs", [], |r| r.get(0))
@@ -357,7 +385,10 @@ async fn a_paper_the_model_never_scores_is_reported_not_dropped() {
         .iter()
         .filter(|b| b.contains(&"2503.21073".to_string()))
         .count();
-    assert_eq!(asked, 3, "three asks, each for both subscribers");
+    assert_eq!(
+        asked, 6,
+        "three asks for each reader (Ada's calls also hold her followed author's paper)"
+    );
     let (status, unscored): (String, i64) = app
         .db()
         .query_row(
@@ -837,7 +868,7 @@ async fn a_past_day_comes_from_the_api_with_a_date_window() {
         "whitespace in API titles is collapsed"
     );
     assert!(
-        ada.text.contains("Comment: Author match"),
+        ada.text.contains("Björn W. Schuller (followed)"),
         "Björn W. Schuller, from the API's TeX"
     );
 }

@@ -52,7 +52,7 @@ async fn papers_the_model_could_not_score_reach_their_reader_the_next_day() {
     // (a digest with nothing scored would look like a quiet day).
     let ada = app.received_by("ada@lab.example.org");
     assert_eq!(ada.len(), 1);
-    assert!(ada[0].text.contains("Comment: Author match"));
+    assert!(ada[0].text.contains("From authors you follow (1)"));
     assert!(ada[0].text.contains("still being scored"));
     assert!(!ada[0].text.contains("HTTP 503") && !ada[0].text.contains("upstream"));
     assert!(app.received_by("grace@lab.example.org").is_empty());

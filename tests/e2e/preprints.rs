@@ -190,8 +190,12 @@ async fn each_reader_gets_their_sources_and_a_server_that_is_down_holds_nobody_h
     assert!(!n.html.contains("&lt;i&gt;") && !n.html.contains("<i>odor"));
     assert!(n.text.contains("10⁴ neurons") || !n.text.contains("<sup>"));
     // "Okonkwo, H. C." is Hannah Okonkwo; "Okonkwo, P." is not.
-    assert!(n.html.contains("H. C. Okonkwo ★"), "{}", n.html);
-    assert!(!n.html.contains("P. Okonkwo ★"));
+    assert!(
+        n.html.contains("★ <strong>H. C. Okonkwo</strong>"),
+        "{}",
+        n.html
+    );
+    assert!(!n.html.contains("<strong>P. Okonkwo</strong>"));
     assert!(n.html.contains("(bioRxiv)"), "the digest marks the source");
     assert!(
         !n.text.contains("ArXiv ID: 2503."),

@@ -18,6 +18,7 @@ use std::sync::Mutex;
 use futures::StreamExt as _;
 
 mod nearest;
+pub(super) use nearest::{paper_text, profile_pieces, text_hash};
 mod pack;
 mod triage;
 mod verdicts;
@@ -164,7 +165,8 @@ pub(super) async fn score(
                 key,
                 triage_key,
                 nearest_key,
-                terms: keyword::Terms::of(&job.subscribers[0]),
+                terms: keyword::Terms::of(&job.subscribers[0])
+                    .with_authors(job.subscribers.iter().flat_map(|s| s.authors.clone())),
             }
         })
         .collect();

@@ -357,11 +357,11 @@ async fn vectors_of(
 }
 
 /// What a paper is embedded as.
-fn paper_text(p: &Paper) -> String {
+pub(crate) fn paper_text(p: &Paper) -> String {
     format!("{}\n\n{}", p.title.trim(), p.abstract_text.trim())
 }
 
-fn text_hash(text: &str) -> String {
+pub(crate) fn text_hash(text: &str) -> String {
     hex(&Sha256::digest(text.as_bytes()))[..32].to_string()
 }
 
@@ -393,7 +393,7 @@ fn unwanted(line: &str) -> bool {
 /// The pieces a profile is embedded as: its topics' paragraphs (unwanted lines left out), each
 /// item of a keyword list (a line of three or more short comma-separated items), each keyword,
 /// and each paper the reader asked for more of.
-pub(super) fn profile_pieces(sub: &Subscriber) -> Vec<String> {
+pub(crate) fn profile_pieces(sub: &Subscriber) -> Vec<String> {
     let mut pieces: Vec<String> = Vec::new();
     for paragraph in sub.topics.split("\n\n") {
         let mut kept = Vec::new();

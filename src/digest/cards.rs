@@ -1,0 +1,175 @@
+//! The papers of an HTML digest: the top picks, full cards, followed authors' short cards and
+//! one-line entries. maud escapes every interpolated string; model text goes through
+//! [`inline`].
+
+use maud::{html, Markup};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+
+use super::{Digest, Entry};
+use crate::support::tex::readable;
+use crate::support::text as inline;
+
+/// How much of a full card's abstract to keep (`None`: all of it).
+pub type Trim = Option<usize>;
+
+/// The day's best papers, first on the screen: title, TL;DR and why, each linked to its card.
+pub fn top_picks(d: &Digest) -> Markup {
+    let picks = d.top_picks();
+    html! {
+        @if !picks.is_empty() {
+            h2 id="top" style="margin-top:14px" { "Today's top " (picks.len()) }
+            @for (n, e) in picks {
+                div class="pk" {
+                    p style="margin:0 0 2px" {
+                        a href=(format!("#paper-{n}")) { strong { (n) ". " (readable(&e.paper.title)) } }
+                    }
+                    @if let Some(g) = e.gist() { p class="tl" { (g) } }
+                    p class="m" { (why(e)) }
+                }
+            }
+        }
+    }
+}
+
+/// "8.6 · matches: MoE quantization": the score and the reason, or the verdict's integers.
+fn why(e: &Entry) -> Markup {
+    html! {
+        @if let Some(s) = e.score_label() { span class="b" { (s) } }
+        @if let Some(r) = e.reason_label() { " " span class="kw2" { (r) } }
+    }
+}
+
+/// A mailto that writes the reply: to the reader's own reply address, the command as subject
+/// and body, so one click and Send is the whole gesture.
+fn mailto(to: &str, command: &str) -> String {
+    let c = utf8_percent_encode(command, NON_ALPHANUMERIC).to_string();
+    format!("mailto:{to}?subject={c}&body={c}")
+}
+
+/// "More like this · Less like this", when replies are read.
+fn teach(d: &Digest, e: &Entry) -> Markup {
+    html! {
+        @if let Some(r) = &d.reply {
+            @let to = r.reply_to.to_string();
+            " · " a href=(mailto(&to, &format!("more like {}", e.paper.id))) { "More like this" }
+            " · " a href=(mailto(&to, &format!("less like {}", e.paper.id))) { "Less like this" }
+        }
+    }
+}
+
+/// A paper's one-line verdict: scores as badges, then the comment as text.
+fn verdict(e: &Entry) -> Markup {
+    html! {
+        @if let Some(v) = &e.verdict {
+            span class="b2" { "Relevance " (v.relevance) }
+            @if let Some(n) = v.novelty { " " span class="b2" { "Novelty " (n) } }
+            @if !v.comment.trim().is_empty() { " " (inline::rich(&v.comment)) }
+        }
+    }
+}
+
+/// Authors with the followed ones in bold; a long list is cut after twelve names (followed
+/// authors always shown).
+fn authors(e: &Entry) -> Markup {
+    const SHOWN: usize = 12;
+    let all = &e.paper.authors;
+    let shown: Vec<&String> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| *i < SHOWN || e.followed.contains(a))
+        .map(|(_, a)| a)
+        .collect();
+    let hidden = all.len() - shown.len();
+    html! {
+        @for (n, a) in shown.iter().enumerate() {
+            @if n > 0 { ", " }
+            @if e.followed.contains(a) { strong { (a) " ★" } } @else { (a) }
+        }
+        @if hidden > 0 { " and " (hidden) " more" }
+    }
+}
+
+fn links(d: &Digest, e: &Entry) -> Markup {
+    let p = &e.paper;
+    html! {
+        p class="ln" {
+            a href=(p.abs_url()) { (p.citation()) }
+            " · " a href=(p.pdf_url()) { "PDF" }
+            (teach(d, e))
+            " · " a href="#top" { "↑ Top" }
+        }
+    }
+}
+
+/// Where a cut abstract's "… full abstract" goes: the card on the archive's page of the day
+/// when there is one, else arXiv.
+fn whole_abstract(d: &Digest, n: usize, e: &Entry) -> String {
+    match &d.archive_url {
+        Some(url) => format!("{url}#paper-{n}"),
+        None => e.paper.abs_url(),
+    }
+}
+
+/// A card with everything: score and reason, TL;DR, verdict, authors, abstract and links.
+pub fn full(d: &Digest, n: usize, e: &Entry, trim: Trim) -> Markup {
+    let p = &e.paper;
+    let abstract_text = readable(&p.abstract_text);
+    let shortened = trim.and_then(|keep| inline::shortened(&abstract_text, keep));
+    html! {
+        hr;
+        h2 id=(format!("paper-{n}")) {
+            (n) ". " a href=(p.abs_url()) { (readable(&p.title)) }
+            @if p.source != crate::domain::Source::Arxiv { " " span class="m" { "(" (p.source.name()) ")" } }
+        }
+        p { (why(e)) }
+        @if let Some(t) = e.verdict.as_ref().and_then(|v| v.tldr.as_deref()) {
+            p class="tl" { "TL;DR: " (inline::rich(t)) }
+        }
+        p { (verdict(e)) }
+        p class="au" { (authors(e)) }
+        @match shortened {
+            None => p { (inline::linked(&abstract_text)) },
+            Some(head) => p {
+                (inline::linked(head)) " … " a href=(whole_abstract(d, n, e)) { "full abstract" }
+                // Links past the cut (code, data) are kept.
+                @for url in inline::urls(&abstract_text).into_iter().filter(|u| !head.contains(u)) {
+                    br; a href=(url) { (url) }
+                }
+            },
+        }
+        (links(d, e))
+    }
+}
+
+/// A followed author's paper: who, with whom, the verdict and TL;DR.
+pub fn followed(d: &Digest, n: usize, e: &Entry) -> Markup {
+    let co = e.co_authors();
+    html! {
+        div class="pk" id=(format!("paper-{n}")) {
+            p style="margin:0 0 2px" {
+                strong { (n) ". " a href=(e.paper.abs_url()) { (readable(&e.paper.title)) } }
+            }
+            p class="au" {
+                "★ " strong { (e.followed.join(", ")) }
+                @if !co.is_empty() {
+                    " with " (co.iter().take(6).map(|a| a.as_str()).collect::<Vec<_>>().join(", "))
+                    @if co.len() > 6 { " and " (co.len() - 6) " more" }
+                }
+            }
+            @if let Some(g) = e.gist() { p class="tl" { (g) } }
+            @if e.verdict.is_some() { p { (why(e)) " " (verdict(e)) } }
+            (links(d, e))
+        }
+    }
+}
+
+/// One line: number, title, score and TL;DR.
+pub fn line(n: usize, e: &Entry) -> Markup {
+    html! {
+        li id=(format!("paper-{n}")) {
+            a href=(e.paper.abs_url()) { (readable(&e.paper.title)) }
+            @if let Some(s) = e.score_label() { " " span class="m" { "· " (s) } }
+            @if let Some(g) = e.gist() { br; span class="tl" { (g) } }
+        }
+    }
+}

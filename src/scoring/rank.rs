@@ -1,0 +1,449 @@
+//! A reader's order of the day. The model's verdict gives the base (relevance and novelty, two
+//! integers that bunch up); two finer parts separate the papers a verdict ties:
+//!
+//! - **nearness**: how near the paper is to the reader's own words — with an embedding endpoint,
+//!   the cosine of its best-matching piece of the profile against the day's other papers (in
+//!   robust standard deviations); without one, the share of a short topic's words the paper
+//!   uses. The piece that matched best is the reason shown ("matches: MoE quantization").
+//! - **learned**: what the reader has taught — each "more like this" / "less like this" and
+//!   each paper of their imported library trains a small per-reader logistic regression
+//!   (`linfa-logistic`) on paper embeddings; its probability for the paper, measured against
+//!   the day's mean, moves the paper up or down by up to [`LEARNED_POINTS`].
+//!
+//! Every part is kept in [`Rank`], so the digest shows the score and its reason and `why` each
+//! part's share.
+
+use std::collections::HashMap;
+
+use linfa::prelude::*;
+use linfa_logistic::LogisticRegression;
+use ndarray::{Array1, Array2};
+
+use crate::domain::{Paper, PaperId, Subscriber, Verdict};
+
+/// Points the reader's teaching can move a paper, either way.
+pub const LEARNED_POINTS: f32 = 1.5;
+/// Points nearness can add (and, for a paper far below the day's median, take).
+const NEARNESS_POINTS: f32 = 0.45;
+/// Points shared words can add without embeddings (the day's most topical paper gets them
+/// all, its least none).
+const LEXICAL_POINTS: f32 = 1.0;
+/// A topic short enough to be shown as the reason, in words.
+const LABEL_WORDS: usize = 6;
+
+/// Where a paper stands for one reader, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Rank {
+    /// What the digest orders by and shows (0–10, shown out of 100): the sum of the parts below.
+    pub score: f32,
+    /// The model's verdict: relevance and novelty averaged (relevance alone when novelty is
+    /// not judged).
+    pub verdict: f32,
+    /// Points for nearness to the reader's own words.
+    pub nearness: f32,
+    /// Points from the reader's signals; `None` when there is nothing to learn from.
+    pub learned: Option<f32>,
+    /// The reader's own words the paper matches best, when a short topic matches.
+    pub reason: Option<String>,
+}
+
+impl Rank {
+    /// The score as shown: out of 100, so the parts that separate a verdict's ties show.
+    pub fn shown(&self) -> String {
+        format!("{:.0}/100", self.score * 10.0)
+    }
+
+    /// "8.5 verdict + 0.3 nearness − 0.4 learned", for `why`.
+    pub fn parts(&self) -> String {
+        let signed = |x: f32| {
+            if x < 0.0 {
+                format!("− {:.2}", -x)
+            } else {
+                format!("+ {x:.2}")
+            }
+        };
+        let mut s = format!(
+            "{:.1} verdict {} nearness",
+            self.verdict,
+            signed(self.nearness)
+        );
+        if let Some(l) = self.learned {
+            s.push_str(&format!(" {} learned", signed(l)));
+        }
+        s
+    }
+}
+
+/// One thing the reader taught: a paper's vector, and whether they want more like it.
+#[derive(Debug, Clone)]
+pub struct Signal {
+    pub vector: Vec<f32>,
+    pub more: bool,
+}
+
+/// The embeddings a reader's ranking draws on (all under one embedding model).
+#[derive(Debug, Default)]
+pub struct Vectors {
+    /// Each of [`pieces`]' vector, in order (`None` when not stored).
+    pub pieces: Vec<Option<Vec<f32>>>,
+    /// The day's candidates' vectors.
+    pub papers: HashMap<PaperId, Vec<f32>>,
+    pub signals: Vec<Signal>,
+}
+
+/// The pieces of a reader's profile a paper is measured against (the embedding prefilter's).
+pub fn pieces(sub: &Subscriber) -> Vec<String> {
+    super::group::profile_pieces(sub)
+}
+
+/// The ranks of `passed` (papers with their verdict) among the day's `candidates`, for `sub`.
+/// `vectors` is `None` without an embedding endpoint: nearness then comes from shared words and
+/// nothing is learned.
+pub fn rank(
+    sub: &Subscriber,
+    candidates: &[&Paper],
+    passed: &[(&Paper, &Verdict)],
+    vectors: Option<&Vectors>,
+) -> HashMap<PaperId, Rank> {
+    let pieces = pieces(sub);
+    let near = match vectors {
+        Some(v) if v.pieces.iter().any(Option::is_some) => {
+            embedded_nearness(&pieces, candidates, passed, v)
+        }
+        _ => lexical_nearness(&pieces, passed),
+    };
+    let learned = vectors.and_then(|v| learned(candidates, passed, v));
+    passed
+        .iter()
+        .map(|(p, v)| {
+            let verdict = match v.novelty {
+                Some(n) => (v.relevance.get() as f32 + n.get() as f32) / 2.0,
+                None => v.relevance.get() as f32,
+            };
+            let (nearness, reason) = near.get(&p.id).cloned().unwrap_or((0.0, None));
+            let learned = learned.as_ref().and_then(|l| l.get(&p.id).copied());
+            let score = (verdict + nearness + learned.unwrap_or(0.0)).clamp(0.0, 10.0);
+            (
+                p.id.clone(),
+                Rank {
+                    score,
+                    verdict,
+                    nearness,
+                    learned,
+                    reason,
+                },
+            )
+        })
+        .collect()
+}
+
+fn short(piece: &str) -> bool {
+    let n = piece.split_whitespace().count();
+    n > 0 && n <= LABEL_WORDS && !piece.contains('\n')
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Without embeddings: how much the paper uses the reader's short topics — each topic's words
+/// counted where they occur (a title word twice, an abstract word up to four times), summed over
+/// topics, against the day's range — as points up to [`LEXICAL_POINTS`]; the topic it uses most, when all its words are
+/// there, is the reason.
+fn lexical_nearness(
+    pieces: &[String],
+    passed: &[(&Paper, &Verdict)],
+) -> HashMap<PaperId, (f32, Option<String>)> {
+    let labels: Vec<(&String, Vec<String>)> = pieces
+        .iter()
+        .filter(|p| short(p))
+        .map(|p| (p, words(p)))
+        .filter(|(_, w)| !w.is_empty())
+        .collect();
+    fn count(words: &[String]) -> HashMap<&str, usize> {
+        let mut m: HashMap<&str, usize> = HashMap::new();
+        for w in words {
+            *m.entry(w.as_str()).or_default() += 1;
+        }
+        m
+    }
+    let uses: Vec<(PaperId, (f32, Option<String>))> = passed
+        .iter()
+        .map(|(p, _)| {
+            let title_words = words(&p.title);
+            let body_words = words(&p.abstract_text);
+            let (title, body) = (count(&title_words), count(&body_words));
+            let uses: Vec<(f32, bool, &String)> = labels
+                .iter()
+                .map(|(label, ws)| {
+                    let hits: usize = ws
+                        .iter()
+                        .map(|w| {
+                            2 * title.get(w.as_str()).copied().unwrap_or(0).min(2)
+                                + body.get(w.as_str()).copied().unwrap_or(0).min(4)
+                        })
+                        .sum();
+                    let all_found = ws
+                        .iter()
+                        .all(|w| title.contains_key(w.as_str()) || body.contains_key(w.as_str()));
+                    (hits as f32 / ws.len() as f32, all_found, *label)
+                })
+                .collect();
+            let total: f32 = uses.iter().map(|u| u.0).sum();
+            let reason = uses
+                .iter()
+                .filter(|u| u.1)
+                .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.2.cmp(a.2)))
+                .map(|u| u.2.trim().to_string());
+            (p.id.clone(), (total, reason))
+        })
+        .collect::<Vec<_>>();
+    // Measured against the day's range, so the top papers spread out.
+    let (lo, hi) = uses
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), (_, (t, _))| {
+            (lo.min(*t), hi.max(*t))
+        });
+    uses.into_iter()
+        .map(|(id, (total, reason))| {
+            let points = if hi > lo {
+                (total - lo) / (hi - lo)
+            } else {
+                0.0
+            };
+            (id, (points * LEXICAL_POINTS, reason))
+        })
+        .collect()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn median(xs: &[f32]) -> f32 {
+    if xs.is_empty() {
+        return 0.0;
+    }
+    let mut v = xs.to_vec();
+    v.sort_by(f32::total_cmp);
+    v[v.len() / 2]
+}
+
+/// With embeddings: each paper's best piece cosine against the day's candidates' (robust z),
+/// as points, and the short piece it is nearest as the reason.
+fn embedded_nearness(
+    pieces: &[String],
+    candidates: &[&Paper],
+    passed: &[(&Paper, &Verdict)],
+    v: &Vectors,
+) -> HashMap<PaperId, (f32, Option<String>)> {
+    let best = |paper: &[f32]| -> (f32, Option<(f32, &String)>) {
+        let mut all = -1.0f32;
+        let mut label: Option<(f32, &String)> = None;
+        for (piece, pv) in pieces.iter().zip(&v.pieces) {
+            let Some(pv) = pv else { continue };
+            let c = dot(pv, paper);
+            all = all.max(c);
+            if short(piece) && label.is_none_or(|(l, _)| c > l) {
+                label = Some((c, piece));
+            }
+        }
+        (all, label)
+    };
+    let day: Vec<f32> = candidates
+        .iter()
+        .filter_map(|p| v.papers.get(&p.id))
+        .map(|pv| best(pv).0)
+        .collect();
+    let centre = median(&day);
+    let deviations: Vec<f32> = day.iter().map(|x| (x - centre).abs()).collect();
+    let spread = (1.4826 * median(&deviations)).max(0.01);
+    passed
+        .iter()
+        .filter_map(|(p, _)| {
+            let pv = v.papers.get(&p.id)?;
+            let (cos, label) = best(pv);
+            let z = ((cos - centre) / spread).clamp(-2.0, 3.0);
+            let reason = label
+                .filter(|(c, _)| *c > centre)
+                .map(|(_, l)| l.trim().to_string());
+            Some((p.id.clone(), (z / 3.0 * NEARNESS_POINTS, reason)))
+        })
+        .collect()
+}
+
+/// The reader's model: trained on their signals (and, when they only said one of "more" or
+/// "less", on the day's other papers as the other side), its probability for each passed paper
+/// against the day's mean, as points. `None` without signals.
+fn learned(
+    candidates: &[&Paper],
+    passed: &[(&Paper, &Verdict)],
+    v: &Vectors,
+) -> Option<HashMap<PaperId, f32>> {
+    let model = Learner::train(candidates, v)?;
+    let day: Vec<&Vec<f32>> = candidates
+        .iter()
+        .filter_map(|p| v.papers.get(&p.id))
+        .collect();
+    let day_p = model.probabilities(&day);
+    let mean = day_p.iter().sum::<f32>() / day_p.len().max(1) as f32;
+    let mine: Vec<(&PaperId, &Vec<f32>)> = passed
+        .iter()
+        .filter_map(|(p, _)| v.papers.get(&p.id).map(|pv| (&p.id, pv)))
+        .collect();
+    let probs = model.probabilities(&mine.iter().map(|(_, pv)| *pv).collect::<Vec<_>>());
+    Some(
+        mine.iter()
+            .zip(probs)
+            .map(|((id, _), p)| {
+                let points =
+                    ((p - mean) * 2.0 * LEARNED_POINTS).clamp(-LEARNED_POINTS, LEARNED_POINTS);
+                ((*id).clone(), points)
+            })
+            .collect(),
+    )
+}
+
+/// A per-reader logistic regression on paper embeddings.
+struct Learner {
+    model: linfa_logistic::FittedLogisticRegression<f64, bool>,
+    dims: usize,
+}
+
+impl Learner {
+    fn train(candidates: &[&Paper], v: &Vectors) -> Option<Learner> {
+        let dims = v.signals.first()?.vector.len();
+        let pos: Vec<&Vec<f32>> = v
+            .signals
+            .iter()
+            .filter(|s| s.more)
+            .map(|s| &s.vector)
+            .collect();
+        let neg: Vec<&Vec<f32>> = v
+            .signals
+            .iter()
+            .filter(|s| !s.more)
+            .map(|s| &s.vector)
+            .collect();
+        let background = || -> Vec<&Vec<f32>> {
+            candidates
+                .iter()
+                .filter_map(|p| v.papers.get(&p.id))
+                .filter(|pv| !v.signals.iter().any(|s| &s.vector == *pv))
+                .collect()
+        };
+        let (pos, neg) = match (pos.is_empty(), neg.is_empty()) {
+            (false, false) => (pos, neg),
+            (false, true) => (pos, background()),
+            (true, false) => (background(), neg),
+            (true, true) => return None,
+        };
+        if pos.is_empty() || neg.is_empty() {
+            return None;
+        }
+        let rows: Vec<(&Vec<f32>, bool)> = pos
+            .iter()
+            .map(|x| (*x, true))
+            .chain(neg.iter().map(|x| (*x, false)))
+            .filter(|(x, _)| x.len() == dims)
+            .collect();
+        let x = features(&rows.iter().map(|(x, _)| *x).collect::<Vec<_>>(), dims);
+        let y = Array1::from_iter(rows.iter().map(|(_, y)| *y));
+        let model = LogisticRegression::default()
+            .alpha(1.0)
+            .max_iterations(60)
+            .fit(&Dataset::new(x, y))
+            .map_err(|e| tracing::warn!(error = %e, "the reader's model could not be trained"))
+            .ok()?;
+        Some(Learner { model, dims })
+    }
+
+    fn probabilities(&self, xs: &[&Vec<f32>]) -> Vec<f32> {
+        let xs: Vec<&Vec<f32>> = xs
+            .iter()
+            .copied()
+            .filter(|x| x.len() == self.dims)
+            .collect();
+        if xs.is_empty() {
+            return Vec::new();
+        }
+        let x = features(&xs, self.dims);
+        self.model
+            .predict_probabilities(&x)
+            .iter()
+            .map(|p| *p as f32)
+            .collect()
+    }
+}
+
+/// Unit vectors scaled so each dimension is of order one (the regularization then means the
+/// same whatever the model's dimensions).
+fn features(rows: &[&Vec<f32>], dims: usize) -> Array2<f64> {
+    let scale = (dims as f64).sqrt();
+    Array2::from_shape_fn((rows.len(), dims), |(i, j)| rows[i][j] as f64 * scale)
+}
+
+impl super::Scorer {
+    /// The stored embeddings `sub`'s ranking draws on: their profile's pieces, the day's
+    /// `candidates`, and the papers they pointed at ("more/less like this"). `None` without
+    /// an embedding endpoint. Nothing is embedded here: the prefilter stored what the day
+    /// needs, and a missing vector only leaves its part out.
+    pub async fn ranking_vectors(
+        &self,
+        store: &crate::store::Store,
+        sub: &Subscriber,
+        candidates: &[&Paper],
+    ) -> anyhow::Result<Option<Vectors>> {
+        let super::Scorer::Llm(s) = self else {
+            return Ok(None);
+        };
+        let Some(model) = s.meter.embedding_model() else {
+            return Ok(None);
+        };
+        let piece_hashes: Vec<String> = pieces(sub)
+            .iter()
+            .map(|t| super::group::text_hash(t))
+            .collect();
+        let stored = store.vectors(model, piece_hashes.clone()).await?;
+        let pieces = piece_hashes
+            .iter()
+            .map(|h| stored.get(h).cloned())
+            .collect();
+
+        let examples = store.examples(&sub.email).await?;
+        let example_ids: Vec<PaperId> = examples
+            .iter()
+            .filter_map(|e| PaperId::parse(&e.paper_id).ok())
+            .collect();
+        let example_papers = store.papers_by_ids(example_ids).await?;
+        let hash_of = |p: &Paper| super::group::text_hash(&super::group::paper_text(p));
+        let mut hashes: Vec<String> = candidates.iter().map(|p| hash_of(p)).collect();
+        hashes.extend(example_papers.iter().map(hash_of));
+        let found = store.vectors(model, hashes).await?;
+        let papers = candidates
+            .iter()
+            .filter_map(|p| found.get(&hash_of(p)).map(|v| (p.id.clone(), v.clone())))
+            .collect();
+        let signals = examples
+            .iter()
+            .filter_map(|e| {
+                let p = example_papers
+                    .iter()
+                    .find(|p| p.id.as_str() == e.paper_id)?;
+                Some(Signal {
+                    vector: found.get(&hash_of(p))?.clone(),
+                    more: e.more,
+                })
+            })
+            .collect();
+        Ok(Some(Vectors {
+            pieces,
+            papers,
+            signals,
+        }))
+    }
+}
