@@ -408,6 +408,23 @@ mod tests {
     }
 
     #[test]
+    fn a_cards_link_names_the_paper_by_id() {
+        let p = parse("more like 2503.21419\nLess like this: 2503.21073");
+        assert_eq!(
+            p.commands,
+            vec![
+                Command::MoreLike(PaperRef::Id(
+                    crate::domain::PaperId::parse("2503.21419").unwrap()
+                )),
+                Command::LessLike(PaperRef::Id(
+                    crate::domain::PaperId::parse("2503.21073").unwrap()
+                )),
+            ]
+        );
+        assert_eq!(p.commands[0].to_string(), "more like 2503.21419");
+    }
+
+    #[test]
     fn wrong_commands_say_why_and_free_text_is_kept() {
         let p = parse("relevance high\nmore like it\nadd topic:\nfollowing up on yesterday, I'd like fewer RL papers");
         assert_eq!(p.invalid.len(), 3, "{p:?}");

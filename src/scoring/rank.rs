@@ -447,3 +447,108 @@ impl super::Scorer {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AnnounceType, Score, Source};
+
+    fn paper(id: &str, title: &str) -> Paper {
+        Paper {
+            id: PaperId::parse(id).unwrap(),
+            source: Source::Arxiv,
+            version: 1,
+            title: title.into(),
+            authors: vec![],
+            abstract_text: String::new(),
+            categories: vec![],
+            announce_type: AnnounceType::New,
+            doi: None,
+            journal_ref: None,
+        }
+    }
+
+    fn unit(v: Vec<f32>) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.into_iter().map(|x| x / n).collect()
+    }
+
+    /// Papers on two themes (axis 0: "A", axis 1: "B") and noise: after "less like" an A paper
+    /// and "more like" a B paper, the other A papers lose points and the B papers gain them.
+    #[test]
+    fn less_like_a_and_more_like_b_move_their_neighbours() {
+        let sub = crate::domain::testing::subscriber("Sparse attention");
+        let papers: Vec<Paper> = (1..=12)
+            .map(|i| paper(&format!("2503.{:05}", i), &format!("Paper {i}")))
+            .collect();
+        let theme = |i: usize| -> Vec<f32> {
+            let mut v = vec![0.05; 6];
+            v[i % 3] = 1.0;
+            v[3 + i % 3] += 0.1 * (i as f32 / 12.0);
+            unit(v)
+        };
+        let mut v = Vectors::default();
+        for (i, p) in papers.iter().enumerate() {
+            v.papers.insert(p.id.clone(), theme(i));
+        }
+        let verdict = Verdict {
+            relevance: Score::new(8).unwrap(),
+            novelty: Some(Score::new(7).unwrap()),
+            comment: String::new(),
+            tldr: None,
+        };
+        let candidates: Vec<&Paper> = papers.iter().collect();
+        let passed: Vec<(&Paper, &Verdict)> = papers.iter().map(|p| (p, &verdict)).collect();
+        let before = rank(&sub, &candidates, &passed, Some(&v));
+        assert!(
+            before.values().all(|r| r.learned.is_none()),
+            "nothing taught yet"
+        );
+        // Paper 0 is theme A (axis 0), paper 1 theme B (axis 1).
+        v.signals = vec![
+            Signal {
+                vector: theme(0),
+                more: false,
+            },
+            Signal {
+                vector: theme(1),
+                more: true,
+            },
+        ];
+        let after = rank(&sub, &candidates, &passed, Some(&v));
+        for (i, p) in papers.iter().enumerate() {
+            let (b, a) = (before[&p.id].score, after[&p.id].score);
+            match i % 3 {
+                0 => assert!(a < b, "an A paper ({i}) ranks lower: {b} → {a}"),
+                1 => assert!(a > b, "a B paper ({i}) ranks higher: {b} → {a}"),
+                _ => {}
+            }
+            assert!(after[&p.id].learned.unwrap().abs() <= LEARNED_POINTS);
+        }
+        let parts = after[&papers[1].id].parts();
+        assert!(
+            parts.contains("learned") && parts.starts_with("7.5 verdict"),
+            "{parts}"
+        );
+    }
+
+    #[test]
+    fn without_embeddings_the_reason_is_a_short_topic_the_paper_uses_whole() {
+        let mut sub = crate::domain::testing::subscriber("Sparse attention");
+        sub.topics = "- Relevant: MoE quantization, KV cache, speculative decoding\n".into();
+        let p = paper("2503.00001", "Quantization of MoE layers, with a cache");
+        let q = paper("2503.00002", "A cache for databases");
+        let verdict = Verdict {
+            relevance: Score::new(8).unwrap(),
+            novelty: None,
+            comment: String::new(),
+            tldr: None,
+        };
+        let passed = vec![(&p, &verdict), (&q, &verdict)];
+        let r = rank(&sub, &[&p, &q], &passed, None);
+        assert_eq!(r[&p.id].reason.as_deref(), Some("MoE quantization"));
+        assert!(r[&p.id].score > r[&q.id].score);
+        assert_eq!(r[&q.id].reason, None, "one word of a topic is not a match");
+        assert_eq!(r[&p.id].shown(), "90/100");
+    }
+}

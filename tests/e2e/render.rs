@@ -274,7 +274,11 @@ async fn a_fifty_paper_day_fits_under_the_clip_and_reads_well() {
             .first_bottom
             .expect("the first paper has its TL;DR at the top");
         println!("at {width} px: first title at {top} px, its TL;DR ends at {bottom} px");
-        assert!(seen.height >= 800.0, "a phone's first screen is {} px", seen.height);
+        assert!(
+            seen.height >= 800.0,
+            "a phone's first screen is {} px",
+            seen.height
+        );
         assert!(
             top >= 0.0 && bottom <= 800.0,
             "the first paper's title is at {top} px and its TL;DR ends at {bottom} px at {width} px"
