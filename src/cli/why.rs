@@ -52,6 +52,8 @@ struct Facts {
     sent_on: Option<NaiveDate>,
     /// Position in that day's digest (1-based) and whether it was only listed past the cap.
     place: Option<(usize, bool)>,
+    /// The rank it was shown with, and its parts (pages stored before ranks have none).
+    rank: Option<crate::scoring::rank::Rank>,
     /// Marked as known without a digest (a paper of the reader's imported library).
     from_library: bool,
     owed: Option<(String, Option<String>)>,
@@ -138,9 +140,10 @@ fn read_facts(
         .into_iter()
         .find(|(_, p, _)| p == id)
         .map(|(d, _, _)| d);
-    let place = match sent_on {
-        Some(day) => digest_place(c, email, day, id)?,
-        None => None,
+    let (place, rank) = match sent_on {
+        Some(day) => digest_place(c, email, day, id)?
+            .map_or((None, None), |(n, more, r)| (Some((n, more)), r)),
+        None => (None, None),
     };
     let from_library = match sent_on {
         Some(day) => crate::store::deliveries::get(c, email, day)?.is_none(),
@@ -155,27 +158,32 @@ fn read_facts(
         triage,
         sent_on,
         place,
+        rank,
         from_library,
         owed,
     })
 }
 
-/// Where the paper stood in the digest of `day`: its place (1-based) and whether it was only
-/// listed past the cap. `None` when the stored page is missing or does not list it.
+/// Where the paper stood in the digest of `day`: its place (1-based), whether it was only
+/// listed past the cap, and its rank. `None` when the stored page is missing or does not list it.
 fn digest_place(
     c: &Connection,
     email: &str,
     day: NaiveDate,
     id: &PaperId,
-) -> rusqlite::Result<Option<(usize, bool)>> {
+) -> rusqlite::Result<Option<(usize, bool, Option<crate::scoring::rank::Rank>)>> {
     Ok(crate::store::archive::page(c, email, day)?
         .and_then(|json| serde_json::from_str::<StoredPage>(&json).ok())
         .and_then(|page| {
-            let shown = page.entries.iter().position(|e| &e.id == id);
-            let more = page.more.iter().position(|e| &e.id == id);
-            shown
-                .map(|i| (i + 1, false))
-                .or(more.map(|i| (page.entries.len() + i + 1, true)))
+            let n = page.entries.len();
+            page.entries
+                .iter()
+                .chain(&page.more)
+                .position(|e| &e.id == id)
+                .map(|i| {
+                    let e = page.entries.iter().chain(&page.more).nth(i).expect("found");
+                    (i + 1, i >= n, e.rank.clone())
+                })
         }))
 }
 
@@ -373,7 +381,18 @@ fn digest_fact(facts: &Facts, max_papers: usize) -> String {
         (Some(day), _) if facts.from_library => format!(
             "never sent: it is in the reader's library (imported on {day}), so it is not offered as new"
         ),
-        (Some(day), Some((n, false))) => format!("sent on {day} as paper {n}"),
+        (Some(day), Some((n, false))) => match &facts.rank {
+            Some(r) => format!(
+                "sent on {day} as paper {n}, score {} = {}{}",
+                r.shown(),
+                r.parts(),
+                r.reason
+                    .as_deref()
+                    .map(|m| format!(" (matches: {m})"))
+                    .unwrap_or_default()
+            ),
+            None => format!("sent on {day} as paper {n}"),
+        },
         (Some(day), Some((n, true))) => format!(
             "listed by title on {day} as {n}, past the reader's limit of {max_papers} papers a day"
         ),

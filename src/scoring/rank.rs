@@ -53,18 +53,18 @@ impl Rank {
         format!("{:.0}/100", self.score * 10.0)
     }
 
-    /// "8.5 verdict + 0.3 nearness − 0.4 learned", for `why`.
+    /// "75 verdict + 3.1 nearness − 4.0 learned" (out of 100, as shown), for `why`.
     pub fn parts(&self) -> String {
         let signed = |x: f32| {
             if x < 0.0 {
-                format!("− {:.2}", -x)
+                format!("− {:.1}", -x * 10.0)
             } else {
-                format!("+ {x:.2}")
+                format!("+ {:.1}", x * 10.0)
             }
         };
         let mut s = format!(
-            "{:.1} verdict {} nearness",
-            self.verdict,
+            "{:.0} verdict {} nearness",
+            self.verdict * 10.0,
             signed(self.nearness)
         );
         if let Some(l) = self.learned {
@@ -527,7 +527,7 @@ mod tests {
         }
         let parts = after[&papers[1].id].parts();
         assert!(
-            parts.contains("learned") && parts.starts_with("7.5 verdict"),
+            parts.contains("learned") && parts.starts_with("75 verdict"),
             "{parts}"
         );
     }
