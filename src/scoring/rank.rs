@@ -220,19 +220,6 @@ fn lexical_nearness(
         .collect()
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn median(xs: &[f32]) -> f32 {
-    if xs.is_empty() {
-        return 0.0;
-    }
-    let mut v = xs.to_vec();
-    v.sort_by(f32::total_cmp);
-    v[v.len() / 2]
-}
-
 /// With embeddings: each paper's best piece cosine against the day's candidates' (robust z),
 /// as points, and the short piece it is nearest as the reason.
 fn embedded_nearness(
@@ -246,7 +233,7 @@ fn embedded_nearness(
         let mut label: Option<(f32, &String)> = None;
         for (piece, pv) in pieces.iter().zip(&v.pieces) {
             let Some(pv) = pv else { continue };
-            let c = dot(pv, paper);
+            let c = super::group::dot(pv, paper);
             all = all.max(c);
             if short(piece) && label.is_none_or(|(l, _)| c > l) {
                 label = Some((c, piece));
@@ -259,9 +246,7 @@ fn embedded_nearness(
         .filter_map(|p| v.papers.get(&p.id))
         .map(|pv| best(pv).0)
         .collect();
-    let centre = median(&day);
-    let deviations: Vec<f32> = day.iter().map(|x| (x - centre).abs()).collect();
-    let spread = (1.4826 * median(&deviations)).max(0.01);
+    let (centre, spread) = super::group::robust_scale(&day);
     passed
         .iter()
         .filter_map(|(p, _)| {
@@ -421,21 +406,25 @@ impl super::Scorer {
             .collect();
         let example_papers = store.papers_by_ids(example_ids).await?;
         let hash_of = |p: &Paper| super::group::text_hash(&super::group::paper_text(p));
-        let mut hashes: Vec<String> = candidates.iter().map(|p| hash_of(p)).collect();
-        hashes.extend(example_papers.iter().map(hash_of));
+        let candidate_hashes: Vec<String> = candidates.iter().map(|p| hash_of(p)).collect();
+        let example_hashes: HashMap<&str, String> = example_papers
+            .iter()
+            .map(|p| (p.id.as_str(), hash_of(p)))
+            .collect();
+        let mut hashes = candidate_hashes.clone();
+        hashes.extend(example_hashes.values().cloned());
         let found = store.vectors(model, hashes).await?;
         let papers = candidates
             .iter()
-            .filter_map(|p| found.get(&hash_of(p)).map(|v| (p.id.clone(), v.clone())))
+            .zip(&candidate_hashes)
+            .filter_map(|(p, h)| found.get(h).map(|v| (p.id.clone(), v.clone())))
             .collect();
         let signals = examples
             .iter()
             .filter_map(|e| {
-                let p = example_papers
-                    .iter()
-                    .find(|p| p.id.as_str() == e.paper_id)?;
+                let h = example_hashes.get(e.paper_id.as_str())?;
                 Some(Signal {
-                    vector: found.get(&hash_of(p))?.clone(),
+                    vector: found.get(h)?.clone(),
                     more: e.more,
                 })
             })

@@ -192,9 +192,7 @@ fn rank(
     let zs: Vec<Vec<f32>> = sims
         .iter()
         .map(|s| {
-            let centre = median(s);
-            let deviations: Vec<f32> = s.iter().map(|x| (x - centre).abs()).collect();
-            let spread = (1.4826 * median(&deviations)).max(MIN_SPREAD);
+            let (centre, spread) = robust_scale(s);
             s.iter().map(|x| (x - centre) / spread).collect()
         })
         .collect();
@@ -365,8 +363,16 @@ pub(crate) fn text_hash(text: &str) -> String {
     hex(&Sha256::digest(text.as_bytes()))[..32].to_string()
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The centre (median) and spread (1.4826 × the median absolute deviation, at least
+/// [`MIN_SPREAD`]) of similarities: what a robust z-score measures against.
+pub(crate) fn robust_scale(xs: &[f32]) -> (f32, f32) {
+    let centre = median(xs);
+    let deviations: Vec<f32> = xs.iter().map(|x| (x - centre).abs()).collect();
+    (centre, (1.4826 * median(&deviations)).max(MIN_SPREAD))
 }
 
 fn median(xs: &[f32]) -> f32 {
