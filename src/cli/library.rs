@@ -45,6 +45,7 @@ pub async fn import(
         entries: items.len(),
         proposal,
         topics_line,
+        papers: library::papers(&items),
     };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{} entries in {}", plan.entries, file.display());
@@ -70,9 +71,12 @@ pub async fn import(
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    let proposal = &plan.proposal;
+    let today = app.clock.now().date_naive();
     app.store
-        .remember_known(email, proposal.arxiv.clone(), app.clock.now().date_naive())
+        .remember_known(email, plan.proposal.arxiv.clone(), today)
+        .await?;
+    app.store
+        .remember_library_papers(email, plan.papers.clone(), today)
         .await?;
     let _ = writeln!(out, "Applied (audit: import-library).");
     Ok(EXIT_OK)

@@ -415,6 +415,8 @@ fn print_json(
         "facts": lines.iter().map(|(k, v)| serde_json::json!({"what": k, "says": v})).collect::<Vec<_>>(),
         "verdict": facts.verdict.as_ref().map(|v| serde_json::json!({"relevance": v.relevance.get(), "novelty": v.novelty.map(|n| n.get()), "comment": v.comment})),
         "sent_on": facts.sent_on.map(|d| d.to_string()),
+        "place": facts.place.map(|(n, _)| n),
+        "rank": facts.rank,
     });
     println!("{}", serde_json::to_string_pretty(&v).context("json")?);
     Ok(())

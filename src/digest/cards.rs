@@ -120,6 +120,7 @@ pub fn full(d: &Digest, n: usize, e: &Entry, trim: Trim) -> Markup {
         h2 id=(format!("paper-{n}")) {
             (n) ". " a href=(p.abs_url()) { (readable(&p.title)) }
             @if p.source != crate::domain::Source::Arxiv { " " span class="m" { "(" (p.source.name()) ")" } }
+            @if let Some(a) = e.announced_label() { " " span class="m" { "· " (a) } }
         }
         p { (why(e)) }
         @if let Some(t) = e.verdict.as_ref().and_then(|v| v.tldr.as_deref()) {
@@ -148,6 +149,7 @@ pub fn followed(d: &Digest, n: usize, e: &Entry) -> Markup {
         div class="pk" id=(format!("paper-{n}")) {
             p style="margin:0 0 2px" {
                 strong { (n) ". " a href=(e.paper.abs_url()) { (readable(&e.paper.title)) } }
+                @if let Some(a) = e.announced_label() { " " span class="m" { "· " (a) } }
             }
             p class="au" {
                 "★ " strong { (e.followed.join(", ")) }
@@ -156,6 +158,7 @@ pub fn followed(d: &Digest, n: usize, e: &Entry) -> Markup {
                     @if co.len() > 6 { " and " (co.len() - 6) " more" }
                 }
             }
+            @if let Some(note) = e.namesake_note() { p class="m" { (note) } }
             @if let Some(g) = e.gist() { p class="tl" { (g) } }
             @if e.verdict.is_some() { p { (why(e)) " " (verdict(e)) } }
             (links(d, e))
@@ -169,6 +172,7 @@ pub fn line(n: usize, e: &Entry) -> Markup {
         li id=(format!("paper-{n}")) {
             a href=(e.paper.abs_url()) { (readable(&e.paper.title)) }
             @if let Some(s) = e.score_label() { " " span class="m" { "· " (s) } }
+            @if let Some(a) = e.announced_label() { " " span class="m" { "· " (a) } }
             @if let Some(g) = e.gist() { br; span class="tl" { (g) } }
         }
     }

@@ -10,7 +10,7 @@ mod cards;
 
 pub use html::{page_shell, render_archive_day, render_html, ArchiveNav, SENT_BUDGET};
 pub use page::{Page, StoredPage};
-pub use select::{select, Selection};
+pub use select::{mark_namesakes, select, Selection};
 pub use text::render_text;
 
 use chrono::NaiveDate;
@@ -29,6 +29,11 @@ pub struct Entry {
     pub author_match: bool,
     /// The paper's authors this reader follows, as the paper names them.
     pub followed: Vec<String>,
+    /// Of `followed`, those whose co-authors here never appear in the reader's library: possibly
+    /// another person of the same name.
+    pub namesakes: Vec<String>,
+    /// The day it was announced, in a weekly digest (a daily one's are all the digest's day).
+    pub announced: Option<chrono::NaiveDate>,
 }
 
 /// Papers a digest shows in full (title, scores, TL;DR, authors, abstract); the rest that
@@ -84,6 +89,23 @@ impl Entry {
     }
 
     /// The paper's authors other than the followed ones (for a followed author's card).
+    /// "announced Tue 25 Mar", in a weekly digest.
+    pub fn announced_label(&self) -> Option<String> {
+        self.announced
+            .map(|d| format!("announced {}", d.format("%a %-d %b")))
+    }
+
+    /// "Possibly another H. Okonkwo: none of the co-authors is in your library", when a
+    /// followed name may be a namesake.
+    pub fn namesake_note(&self) -> Option<String> {
+        (!self.namesakes.is_empty()).then(|| {
+            format!(
+                "Possibly another {}: none of the co-authors is in your library.",
+                self.namesakes.join(" / ")
+            )
+        })
+    }
+
     pub fn co_authors(&self) -> Vec<&String> {
         self.paper
             .authors

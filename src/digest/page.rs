@@ -86,6 +86,10 @@ pub struct StoredEntry {
     pub author_match: bool,
     #[serde(default)]
     pub followed: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namesakes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announced: Option<NaiveDate>,
     /// The rank it was shown with (pages stored before ranks have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rank: Option<crate::scoring::rank::Rank>,
@@ -98,6 +102,8 @@ impl StoredPage {
             verdict: e.verdict.clone(),
             author_match: e.author_match,
             followed: e.followed.clone(),
+            namesakes: e.namesakes.clone(),
+            announced: e.announced,
             rank: e.rank.clone(),
         };
         StoredPage {
@@ -139,6 +145,8 @@ impl StoredPage {
                 rank: e.rank,
                 author_match: e.author_match,
                 followed: e.followed,
+                namesakes: e.namesakes,
+                announced: e.announced,
             })
         };
         Page {

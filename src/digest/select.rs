@@ -3,6 +3,7 @@ use std::collections::HashMap;
 use super::Entry;
 use crate::domain::{followed_authors, Paper, PaperId, Subscriber, Verdict};
 use crate::scoring::rank::Rank;
+use crate::store::library::LibraryPaper;
 
 pub struct Selection {
     /// Shown in full: author matches, then the best scored papers up to `max_papers`.
@@ -32,6 +33,8 @@ pub fn select<'p>(
                 rank: ranks.get(&p.id).cloned(),
                 author_match: true,
                 followed,
+                namesakes: Vec::new(),
+                announced: None,
             });
         } else if let Some(v) = verdicts.get(&p.id) {
             if subscriber.passes(v) {
@@ -41,6 +44,8 @@ pub fn select<'p>(
                     rank: ranks.get(&p.id).cloned(),
                     author_match: false,
                     followed: Vec::new(),
+                    namesakes: Vec::new(),
+                    announced: None,
                 });
             }
         }
@@ -73,6 +78,39 @@ pub fn select<'p>(
     Selection {
         entries: scored,
         more,
+    }
+}
+
+/// Marks, on the followed authors' papers of `selection`, each followed name none of whose
+/// co-authors there appear in the reader's `library`: possibly another person of the same name
+/// (two "Tianyi Chen"s). A paper without co-authors, or a reader without a library, is not
+/// marked: there is nothing to tell them apart by.
+pub fn mark_namesakes(selection: &mut Selection, library: &[LibraryPaper]) {
+    if library.is_empty() {
+        return;
+    }
+    let mut known: Vec<&str> = library
+        .iter()
+        .flat_map(|p| p.authors.iter().map(String::as_str))
+        .collect();
+    known.sort_unstable();
+    known.dedup();
+    for e in selection
+        .entries
+        .iter_mut()
+        .chain(selection.more.iter_mut())
+        .filter(|e| !e.followed.is_empty())
+    {
+        let co = e.co_authors();
+        if co.is_empty() {
+            continue;
+        }
+        let overlap = co
+            .iter()
+            .any(|a| known.iter().any(|k| crate::domain::same_author(k, a)));
+        if !overlap {
+            e.namesakes = e.followed.clone();
+        }
     }
 }
 

@@ -174,6 +174,9 @@ fn id_line(s: &mut String, indent: &str, e: &Entry) {
         crate::domain::Source::Arxiv => writeln!(s, "{indent}ArXiv ID: {}", e.paper.id),
         source => writeln!(s, "{indent}{} DOI: {}", source.name(), e.paper.id),
     };
+    if let Some(day) = e.announced {
+        let _ = writeln!(s, "{indent}Announced: {}", day.format("%a %-d %b %Y"));
+    }
 }
 
 /// A followed author's paper: who, with whom, TL;DR and verdict.
@@ -191,6 +194,9 @@ fn followed_entry(s: &mut String, n: usize, e: &Entry) {
         }
     }
     wrap_into(s, &who, "     ");
+    if let Some(note) = e.namesake_note() {
+        wrap_into(s, &format!("     {note}"), "     ");
+    }
     if let Some(g) = e.gist() {
         wrap_into(s, &format!("     {g}"), "     ");
     }
@@ -202,10 +208,16 @@ fn followed_entry(s: &mut String, n: usize, e: &Entry) {
 
 /// One line (wrapped): number, title, score, TL;DR.
 fn one_line(s: &mut String, n: usize, e: &Entry) {
-    let score = e
+    let notes: Vec<String> = e
         .score_label()
-        .map(|l| format!(" ({l})"))
-        .unwrap_or_default();
+        .into_iter()
+        .chain(e.announced_label())
+        .collect();
+    let score = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join(" · "))
+    };
     wrap_into(
         s,
         &format!("{n:>3}. {}{score}", readable(&e.paper.title)),

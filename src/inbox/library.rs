@@ -39,6 +39,7 @@ impl Inbox<'_> {
             entries: items.len(),
             topics_line: library::keyword_line(&proposal),
             proposal,
+            papers: library::papers(&items),
         };
         let json = serde_json::to_string(&plan)?;
         self.ctx
@@ -101,16 +102,20 @@ impl Inbox<'_> {
                 &Actor::Reply(a.message_id.clone()),
             )?;
         }
-        let (e, ids, today) = (
+        let (e, ids, papers, today) = (
             sub.email.to_string(),
             plan.proposal.arxiv.clone(),
+            plan.papers.clone(),
             self.ctx.clock.now().date_naive(),
         );
         self.ctx
             .store
             .call(move |c| {
-                crate::store::deliveries::remember_known(c, &e, &ids, today)?;
-                crate::store::library::mark_applied(c, row)
+                let tx = c.transaction()?;
+                crate::store::deliveries::remember_known(&tx, &e, &ids, today)?;
+                crate::store::library::remember_papers(&tx, &e, &papers, today)?;
+                crate::store::library::mark_applied(&tx, row)?;
+                tx.commit()
             })
             .await?;
         let now = self.current(&sub.email)?.unwrap_or_else(|| sub.clone());

@@ -54,12 +54,19 @@ pub async fn prepare(
             results.get(&plan.subscriber.profile_hash()),
         );
         let ranks = ranks_of(app, &plan, &merged.verdicts).await?;
-        let selection = digest::select(
+        let mut selection = digest::select(
             plan.candidates.iter().copied(),
             &merged.verdicts,
             &ranks,
             &plan.subscriber,
         );
+        if selection.entries.iter().any(|e| !e.followed.is_empty()) {
+            let email = plan.subscriber.email.clone();
+            let library = app.store.library_papers(vec![email.clone()]).await?;
+            if let Some(papers) = library.get(&email) {
+                digest::mark_namesakes(&mut selection, papers);
+            }
+        }
         selected.push(Selected {
             plan,
             merged,
@@ -263,11 +270,34 @@ impl Day<'_> {
         let Selected {
             plan,
             merged,
-            selection,
+            mut selection,
         } = selected;
         let sub = plan.subscriber;
         let (settled, unscored) = merged.settled_and_unscored(&plan.candidates, &sub.authors);
         let usage = app.store.run_totals(self.run_id, &sub.email).await?;
+        // A weekly digest says on which day each paper was announced, and what the week cost.
+        let mut shown_usage = usage.clone();
+        if let Some(Cadence::Due { since }) = self.week.cadence.get(sub.email.as_str()) {
+            let mut days: HashMap<&PaperId, NaiveDate> =
+                self.week.papers.iter().map(|p| (&p.id, p.id_day)).collect();
+            days.extend(
+                self.announcement
+                    .papers
+                    .iter()
+                    .map(|p| (&p.id, self.announcement.day)),
+            );
+            for e in selection
+                .entries
+                .iter_mut()
+                .chain(selection.more.iter_mut())
+            {
+                e.announced = days.get(&e.paper.id).copied();
+            }
+            shown_usage = app
+                .store
+                .days_totals(&sub.email, *since, self.announcement.day)
+                .await?;
+        }
         let author_matches = selection.entries.iter().filter(|e| e.author_match).count();
         let scored = merged.scored(&plan.candidates);
         let triage_kept = app
@@ -298,7 +328,7 @@ impl Day<'_> {
             subscriber: sub,
             entries: selection.entries,
             more: selection.more,
-            usage: usage.clone(),
+            usage: shown_usage,
             total_papers,
             scanned: plan.candidates.len(),
             unscored,

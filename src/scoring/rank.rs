@@ -419,7 +419,7 @@ impl super::Scorer {
             .zip(&candidate_hashes)
             .filter_map(|(p, h)| found.get(h).map(|v| (p.id.clone(), v.clone())))
             .collect();
-        let signals = examples
+        let mut signals: Vec<Signal> = examples
             .iter()
             .filter_map(|e| {
                 let h = example_hashes.get(e.paper_id.as_str())?;
@@ -429,6 +429,22 @@ impl super::Scorer {
                 })
             })
             .collect();
+        // The reader's library: each paper in it is one "more like this" (embedded by the
+        // prefilter; a title not embedded yet teaches from the next run on).
+        let library = store.library_papers(vec![sub.email.clone()]).await?;
+        if let Some(papers) = library.get(&sub.email) {
+            let hashes: Vec<String> = super::group::library_texts(papers)
+                .iter()
+                .map(|t| super::group::text_hash(t))
+                .collect();
+            let found = store.vectors(model, hashes.clone()).await?;
+            signals.extend(hashes.iter().filter_map(|h| {
+                Some(Signal {
+                    vector: found.get(h)?.clone(),
+                    more: true,
+                })
+            }));
+        }
         Ok(Some(Vectors {
             pieces,
             papers,

@@ -1,5 +1,8 @@
-//! Libraries sent by reply, waiting for the reader's "yes".
+//! Libraries sent by reply, waiting for the reader's "yes"; the papers of imported libraries.
 
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension as _};
 
 use super::{now_utc, Store};
@@ -68,4 +71,122 @@ pub fn mark_applied(conn: &Connection, id: i64) -> rusqlite::Result<()> {
         [id],
     )?;
     Ok(())
+}
+
+/// One paper of a reader's imported library: what it is called and who wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LibraryPaper {
+    pub title: String,
+    /// "Given Last", TeX resolved.
+    pub authors: Vec<String>,
+}
+
+/// Keeps the papers of `subscriber`'s imported library (a title already kept is kept once);
+/// returns how many were new.
+pub fn remember_papers(
+    conn: &Connection,
+    subscriber: &str,
+    papers: &[LibraryPaper],
+    day: NaiveDate,
+) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare(
+        "INSERT INTO library_papers (subscriber, title, authors, imported_on) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO NOTHING",
+    )?;
+    let mut n = 0;
+    for p in papers.iter().filter(|p| !p.title.trim().is_empty()) {
+        let authors = serde_json::to_string(&p.authors).expect("a list of strings");
+        n += stmt.execute(params![
+            subscriber,
+            p.title.trim(),
+            authors,
+            day.to_string()
+        ])?;
+    }
+    Ok(n)
+}
+
+/// The papers of each of `subscribers`' libraries, in the order they were imported.
+pub fn papers_of(
+    conn: &Connection,
+    subscribers: &[String],
+) -> rusqlite::Result<HashMap<String, Vec<LibraryPaper>>> {
+    let mut stmt = conn.prepare(
+        "SELECT title, authors FROM library_papers WHERE subscriber = ?1 ORDER BY rowid",
+    )?;
+    let mut out = HashMap::new();
+    for s in subscribers {
+        let rows = stmt.query_map([s], |r| {
+            let authors: String = r.get(1)?;
+            Ok(LibraryPaper {
+                title: r.get(0)?,
+                authors: serde_json::from_str(&authors).unwrap_or_default(),
+            })
+        })?;
+        let papers: Vec<LibraryPaper> = rows.collect::<rusqlite::Result<_>>()?;
+        if !papers.is_empty() {
+            out.insert(s.clone(), papers);
+        }
+    }
+    Ok(out)
+}
+
+/// What a reader has taught the ranking: "more like" and "less like" examples, and the papers
+/// of their library.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignalCounts {
+    pub more: usize,
+    pub less: usize,
+    pub library: usize,
+}
+
+pub fn signal_counts(conn: &Connection, subscriber: &str) -> rusqlite::Result<SignalCounts> {
+    let (more, less): (i64, i64) = conn.query_row(
+        "SELECT COALESCE(SUM(more), 0), COALESCE(SUM(1 - more), 0) FROM examples WHERE subscriber = ?1",
+        [subscriber],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let library: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM library_papers WHERE subscriber = ?1",
+        [subscriber],
+        |r| r.get(0),
+    )?;
+    Ok(SignalCounts {
+        more: more as usize,
+        less: less as usize,
+        library: library as usize,
+    })
+}
+
+impl Store {
+    /// The papers of each of `subscribers`' imported libraries (readers without one are absent).
+    pub async fn library_papers(
+        &self,
+        subscribers: Vec<SubscriberEmail>,
+    ) -> anyhow::Result<HashMap<SubscriberEmail, Vec<LibraryPaper>>> {
+        let keys: Vec<String> = subscribers.iter().map(|s| s.to_string()).collect();
+        let mut found = self.call(move |c| papers_of(c, &keys)).await?;
+        Ok(subscribers
+            .into_iter()
+            .filter_map(|s| found.remove(&s.to_string()).map(|p| (s, p)))
+            .collect())
+    }
+
+    /// Keeps the papers of `subscriber`'s imported library; how many were new.
+    pub async fn remember_library_papers(
+        &self,
+        subscriber: &SubscriberEmail,
+        papers: Vec<LibraryPaper>,
+        day: NaiveDate,
+    ) -> anyhow::Result<usize> {
+        let s = subscriber.to_string();
+        self.call(move |c| remember_papers(c, &s, &papers, day))
+            .await
+    }
+
+    /// How many signals `subscriber` has taught the ranking.
+    pub fn signal_counts(&self, subscriber: &SubscriberEmail) -> anyhow::Result<SignalCounts> {
+        let s = subscriber.to_string();
+        self.with(move |c| signal_counts(c, &s))
+    }
 }

@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/012_sources.sql"),
     include_str!("migrations/013_alert_keys.sql"),
     include_str!("migrations/014_embeddings.sql"),
+    include_str!("migrations/015_library_papers.sql"),
 ];
 
 /// The database. Cloning is cheap; all clones share one connection.

@@ -207,6 +207,27 @@ pub fn run_totals(
     rows.collect()
 }
 
+/// Totals per model of the calls `subscriber`'s share of which was spent in the runs of
+/// announcement days `after < day <= until`: a weekly digest's week.
+pub fn days_totals(
+    conn: &Connection,
+    subscriber: &str,
+    after: &str,
+    until: &str,
+) -> rusqlite::Result<Vec<Totals>> {
+    let mut stmt = conn.prepare(
+        "SELECT model, count(DISTINCT coalesce(call_id, 'row' || id)), sum(prompt_tokens), sum(cached_tokens), sum(completion_tokens),
+                coalesce(sum(cost_micros), 0), sum(cost_micros IS NULL)
+         FROM spend WHERE subscriber = ?1
+           AND run_id IN (SELECT id FROM runs WHERE day > ?2 AND day <= ?3 AND dry_run = 0)
+         GROUP BY model ORDER BY model",
+    )?;
+    let rows = stmt.query_map(params![subscriber, after, until], |r| {
+        totals_at(r, 1, r.get(0)?)
+    })?;
+    rows.collect()
+}
+
 /// How to group the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupBy {
@@ -319,6 +340,18 @@ impl super::Store {
     ) -> anyhow::Result<Vec<Totals>> {
         let s = subscriber.to_string();
         self.call(move |c| run_totals(c, run_id, &s)).await
+    }
+
+    /// Per model, what `subscriber`'s share of the runs for announcement days after `after`
+    /// up to `until` cost: a weekly digest's usage.
+    pub async fn days_totals(
+        &self,
+        subscriber: &SubscriberEmail,
+        after: chrono::NaiveDate,
+        until: chrono::NaiveDate,
+    ) -> anyhow::Result<Vec<Totals>> {
+        let (s, a, u) = (subscriber.to_string(), after.to_string(), until.to_string());
+        self.call(move |c| days_totals(c, &s, &a, &u)).await
     }
 
     /// Ledger totals for calls made on days `since..=until` (UTC dates), grouped.

@@ -8,6 +8,7 @@ use biblatex::{Bibliography, ChunksExt as _};
 
 use crate::domain::Subscriber;
 use crate::domain::{ArxivId, Doi, PaperId};
+pub use crate::store::library::LibraryPaper;
 
 /// One entry as far as interests go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +102,22 @@ pub struct Plan {
     pub entries: usize,
     pub proposal: Proposal,
     pub topics_line: Option<String>,
+    /// The library's papers, kept on import: signals for the reader's ranking, and the
+    /// co-authors a followed name is checked against.
+    #[serde(default)]
+    pub papers: Vec<LibraryPaper>,
+}
+
+/// The papers of `items` as kept (untitled entries left out).
+pub fn papers(items: &[Item]) -> Vec<LibraryPaper> {
+    items
+        .iter()
+        .filter(|i| !i.title.trim().is_empty())
+        .map(|i| LibraryPaper {
+            title: i.title.trim().to_string(),
+            authors: i.authors.clone(),
+        })
+        .collect()
 }
 
 impl Plan {
@@ -120,6 +137,12 @@ impl Plan {
             "  {} papers of the library (arXiv, bioRxiv, medRxiv) will never be sent as new\n",
             self.proposal.arxiv.len()
         ));
+        if !self.papers.is_empty() {
+            s.push_str(&format!(
+                "  {} titles will teach the ranking what you read\n",
+                self.papers.len()
+            ));
+        }
         s
     }
 

@@ -591,6 +591,50 @@ async fn a_weekly_reader_gets_one_digest_on_friday_with_the_whole_week_scored_on
             week.text
         );
     }
+    // Each paper says on which day it was announced.
+    for (prefix, day) in [("2503.4", "Mon 24 Mar 2025"), ("2503.2", "Fri 28 Mar 2025")] {
+        let card = week
+            .text
+            .split("\n\n")
+            .find(|c| c.contains(&format!("ArXiv ID: {prefix}")))
+            .unwrap();
+        assert!(
+            card.contains(&format!("Announced: {day}")),
+            "{prefix}: {card}"
+        );
+    }
+    assert!(week.html.contains("announced Mon 24 Mar"), "{}", week.html);
+    // The usage table covers the week: every run's share of Ada's calls, not Friday's alone.
+    let (week_tokens, friday_tokens): (i64, i64) = app
+        .db()
+        .query_row(
+            "SELECT sum(prompt_tokens + completion_tokens),
+                    sum(CASE WHEN run_id = (SELECT max(id) FROM runs) THEN prompt_tokens + completion_tokens ELSE 0 END)
+             FROM spend WHERE subscriber = ?1",
+            [ada],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(
+        week_tokens > friday_tokens,
+        "{week_tokens} vs {friday_tokens}"
+    );
+    let table = week
+        .text
+        .split("What scoring this week's papers cost")
+        .nth(1)
+        .expect("the week's usage table");
+    let row: Vec<&str> = table
+        .lines()
+        .find(|l| l.starts_with("gpt-4o-mini"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row[3].replace(',', "").parse::<i64>().unwrap(),
+        week_tokens,
+        "{table}"
+    );
     // The week's total counts the week, and the archive page is the weekly digest, whole.
     let flat = week.text.split_whitespace().collect::<Vec<_>>().join(" ");
     let total: usize = flat

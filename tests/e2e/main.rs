@@ -20,3 +20,4 @@ mod preprints;
 mod render;
 mod replies;
 mod scoring;
+mod teaching;

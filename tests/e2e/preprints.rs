@@ -473,3 +473,76 @@ async fn a_lying_server_can_neither_hang_a_run_nor_make_it_skip_papers() {
         alert[0].text
     );
 }
+
+#[tokio::test]
+async fn a_followed_name_whose_co_authors_are_strangers_to_the_library_is_marked() {
+    let preprints = MockServer::start().await;
+    neuroscience_pages(&preprints).await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/details/medrxiv/"))
+        .respond_with(json(biorxiv_fixture("details-empty.json")))
+        .mount(&preprints)
+        .await;
+    let app = spawn(&preprints).await;
+    // Nora's library: Hannah Okonkwo writes with Magnus Lindqvist and Yuki Tanaka.
+    let bib = app.dir.path().join("nora.bib");
+    std::fs::write(
+        &bib,
+        "@article{okonkwo2024piriform,\n  title = {Piriform ensembles},\n  author = {Okonkwo, Hannah and Lindqvist, Magnus},\n  year = {2024}\n}\n\
+         @article{okonkwo2023odor,\n  title = {Odor maps in mice},\n  author = {Okonkwo, Hannah and Tanaka, Yuki and Lindqvist, Magnus},\n  year = {2023}\n}\n",
+    )
+    .unwrap();
+    let import = app
+        .run(&[
+            "subscribers",
+            "import-library",
+            "nora@lab.example.org",
+            bib.to_str().unwrap(),
+            "--yes",
+        ])
+        .await;
+    assert_eq!(import.code, 0, "{}", import.stderr);
+    assert!(
+        import.stdout.contains("2 titles will teach the ranking"),
+        "{}",
+        import.stdout
+    );
+    let show = app
+        .run(&["subscribers", "show", "nora@lab.example.org"])
+        .await;
+    assert!(
+        show.stdout.contains("and 2 papers of their library"),
+        "{}",
+        show.stdout
+    );
+
+    let run = app
+        .run_with_env(&["digest"], &[("PAPERBOY__LLM__TRIAGE", "false")])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let nora = app.received_by("nora@lab.example.org");
+    assert_eq!(nora.len(), 1);
+    let text = &nora[0].text;
+    // "H. C. Okonkwo with M. Lindqvist, Y. Tanaka" writes with her co-authors: not marked.
+    let with_lindqvist = text
+        .split("\n\n")
+        .find(|card| card.contains("H. C. Okonkwo, M. Lindqvist (followed) with Y. Tanaka"))
+        .unwrap_or_else(|| panic!("the co-authored card:\n{text}"));
+    assert!(
+        !with_lindqvist.contains("Possibly another"),
+        "{with_lindqvist}"
+    );
+    // "E. Novak, H. Okonkwo": nobody Nora's library knows; possibly someone else.
+    let with_novak = text
+        .split("\n\n")
+        .find(|card| card.contains("H. Okonkwo (followed) with E. Novak"))
+        .unwrap_or_else(|| panic!("the card with Novak:\n{text}"));
+    assert!(
+        with_novak
+            .contains("Possibly another H. Okonkwo: none of the co-authors is in your library."),
+        "{with_novak}"
+    );
+    assert!(nora[0]
+        .html
+        .contains("Possibly another H. Okonkwo: none of the co-authors is in your library."));
+}

@@ -10,6 +10,7 @@ use crate::cli::{open_store, Failure, EXIT_OK};
 use crate::config::Config;
 use crate::domain::{Subscriber, SubscriberEmail};
 use crate::store::deliveries::Delivery;
+use crate::store::library::SignalCounts;
 use crate::store::spend::Totals;
 use crate::subscribers::admin::Subscribers;
 
@@ -94,17 +95,27 @@ pub(super) fn show(
         .format("%Y-%m-01")
         .to_string();
     let month = store.spent_by_since_now(email, &month_start)?;
+    let signals = store.signal_counts(email)?;
+    let learns = config.embeddings.enabled();
     if json {
-        print_json(&s, last.as_ref(), &month)?;
+        print_json(&s, last.as_ref(), &month, signals)?;
     } else {
-        print_profile(&s, last.as_ref(), &month);
+        print_profile(&s, last.as_ref(), &month, signals_line(signals, learns));
     }
     Ok(EXIT_OK)
 }
 
 /// The subscriber as JSON: their entry, the last digest and the spend this month.
-fn print_json(s: &Subscriber, last: Option<&Delivery>, month: &Totals) -> Result<(), Failure> {
+fn print_json(
+    s: &Subscriber,
+    last: Option<&Delivery>,
+    month: &Totals,
+    signals: SignalCounts,
+) -> Result<(), Failure> {
     let mut v = s.to_json();
+    v["signals"] = serde_json::json!({
+        "more_like": signals.more, "less_like": signals.less, "library_papers": signals.library,
+    });
     v["last_digest"] = serde_json::json!(last.map(|d| serde_json::json!({
         "day": d.day.to_string(), "subject": d.subject, "message_id": d.message_id, "papers": d.paper_ids.len()
     })));
@@ -118,11 +129,12 @@ fn print_json(s: &Subscriber, last: Option<&Delivery>, month: &Totals) -> Result
 }
 
 /// The subscriber as text: one bold key and its value a line, then the topics.
-fn print_profile(s: &Subscriber, last: Option<&Delivery>, month: &Totals) {
+fn print_profile(s: &Subscriber, last: Option<&Delivery>, month: &Totals, signals: String) {
     let mut out = std::io::stdout().lock();
     for (k, v) in profile_lines(s)
         .into_iter()
         .chain(activity_lines(last, month))
+        .chain([("learned from", signals)])
     {
         let _ = writeln!(out, "{:<16} {v}", output::bold(k));
     }
@@ -207,6 +219,29 @@ fn activity_lines(last: Option<&Delivery>, month: &Totals) -> Vec<(&'static str,
             ),
         ),
     ]
+}
+
+/// What the reader's ranking has learned from: "2 signals (1 more like, 1 less like), and 40
+/// papers of their library".
+fn signals_line(c: SignalCounts, learns: bool) -> String {
+    let taught = c.more + c.less;
+    if taught + c.library == 0 {
+        return "nothing yet (replies \"more like N\" / \"less like N\", an imported library)"
+            .into();
+    }
+    let mut s = format!(
+        "{taught} signal{} ({} more like, {} less like)",
+        if taught == 1 { "" } else { "s" },
+        c.more,
+        c.less
+    );
+    if c.library > 0 {
+        s.push_str(&format!(", and {} papers of their library", c.library));
+    }
+    if !learns {
+        s.push_str(" — without [embeddings] they are examples in the prompt, not a model");
+    }
+    s
 }
 
 /// `subscribers history`: the audited changes to one subscriber, with what each changed.

@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use futures::StreamExt as _;
 
 mod nearest;
-pub(super) use nearest::{dot, paper_text, profile_pieces, robust_scale, text_hash};
+pub(super) use nearest::{dot, library_texts, paper_text, profile_pieces, robust_scale, text_hash};
 mod pack;
 mod triage;
 mod verdicts;

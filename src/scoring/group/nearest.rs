@@ -29,6 +29,9 @@ use crate::store::triage::{Decision, Reason};
 use crate::store::verdicts::Decided;
 use crate::support::text::hex;
 
+/// The papers of a reader's library the ranking learns from, at most (the latest imported):
+/// enough to know what they read, few enough to learn from in a blink.
+pub(crate) const LIBRARY_SIGNALS: usize = 500;
 /// Per reader, the nearest papers that get a verdict however little they stand out.
 pub(super) const ALWAYS: u32 = 3;
 /// The least spread a piece's similarities are measured against (cosine units), so a piece
@@ -126,12 +129,28 @@ async fn rank_and_decide<'p>(
                     .collect()
             })
             .collect();
+        // The papers of the readers' libraries are embedded with their pieces: signals for
+        // the ranking (`rank::Vectors`), not pieces a paper is measured against.
+        let emails = group
+            .iter()
+            .flat_map(|&r| run.readers[r].job.subscribers.iter())
+            .map(|s| s.email.clone())
+            .collect();
+        let libraries = run.store.library_papers(emails).await?;
         let mut items = Vec::new();
         let mut weights = Vec::new();
         let mut seen = HashSet::new();
         for (&r, mine) in group.iter().zip(&pieces) {
-            weights.push((r, mine.len() as u64));
-            for (h, t) in mine {
+            let library: Vec<(String, String)> = run.readers[r]
+                .job
+                .subscribers
+                .iter()
+                .filter_map(|s| libraries.get(&s.email))
+                .flat_map(|papers| library_texts(papers))
+                .map(|t| (text_hash(&t), t))
+                .collect();
+            weights.push((r, (mine.len() + library.len()) as u64));
+            for (h, t) in mine.iter().chain(&library) {
                 if seen.insert(h.clone()) {
                     items.push((h.clone(), t.clone()));
                 }
@@ -352,6 +371,16 @@ async fn vectors_of(
         have.extend(vectors);
     }
     Ok(Ok(have))
+}
+
+/// The papers of a reader's library that teach the ranking (the latest imported), each as
+/// what it is embedded as: its title.
+pub(crate) fn library_texts(papers: &[crate::store::library::LibraryPaper]) -> Vec<String> {
+    let start = papers.len().saturating_sub(LIBRARY_SIGNALS);
+    papers[start..]
+        .iter()
+        .map(|p| p.title.trim().to_string())
+        .collect()
 }
 
 /// What a paper is embedded as.

@@ -1,0 +1,256 @@
+//! Teaching the ranking from the mail (issue 20): Ada clicks "Less like this" on one paper of her
+//! digest and "More like this" on another; her mail client sends the prefilled replies, which
+//! arrive in paperboy's mailbox over IMAP. On the next announcement day the papers near the first
+//! rank lower for her, and those near the second higher, than for Grace, who reads the same
+//! topics and clicked nothing. The ranks come from `paperboy why --json`, as stored with each
+//! sent digest.
+
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::operations::next_day_feed;
+use crate::replies::{ADA, GRACE, PAPERBOY};
+
+/// Two readers with the same topics; only Ada teaches.
+const SAME_TOPICS: &str = r#"
+[[subscriber]]
+email = "ada@lab.example.org"
+name = "Ada Lovelace"
+topics = "Language models, mixture of experts, quantization and sparsity."
+
+[[subscriber]]
+email = "grace@lab.example.org"
+name = "Grace Hopper"
+topics = "Language models, mixture of experts, quantization and sparsity."
+"#;
+
+/// Every paper of the day gets a verdict (the prefilter keeps all 17), so the ranks of all are
+/// seen.
+const EVERY_PAPER: &[(&str, &str)] = &[("PAPERBOY__EMBEDDINGS__MIN_Z", "-100")];
+
+/// "How do language models learn facts? Dynamics, curricula and hallucinations".
+const A: &str = "2503.21676";
+/// "MoQa: Rethinking MoE Quantization with Multi-stage Data-model Distribution Awareness".
+const B: &str = "2503.21135";
+
+/// The `(to, subject, body)` of the card's link `label` for paper `id`, percent-decoded.
+fn mailto(html: &str, id: &str, label: &str) -> (String, String, String) {
+    let link = html
+        .split("href=\"mailto:")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .find(|href| {
+            let decoded = decode(href);
+            decoded.contains(&format!("subject={label} {id}"))
+        })
+        .unwrap_or_else(|| panic!("a '{label}' link for {id} in the digest:\n{html}"));
+    let (to, query) = link
+        .split_once('?')
+        .expect("the link has a subject and body");
+    let mut subject = String::new();
+    let mut body = String::new();
+    for pair in query.replace("&amp;", "&").split('&') {
+        let (k, v) = pair.split_once('=').unwrap();
+        match k {
+            "subject" => subject = decode(v),
+            "body" => body = decode(v),
+            other => panic!("unexpected mailto field {other}"),
+        }
+    }
+    (to.to_string(), subject, body)
+}
+
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .unwrap()
+        .to_string()
+}
+
+/// What a mail client sends for a clicked `mailto:` link: a new message (no In-Reply-To) with
+/// the prefilled subject and body, as Thunderbird writes it.
+fn clicked(from: &str, to: &str, subject: &str, body: &str, id: &str) -> Vec<u8> {
+    format!(
+        "Message-ID: <{id}@lab.example.org>\r\nDate: Fri, 28 Mar 2025 10:00:00 +0100\r\nMIME-Version: 1.0\r\n\
+         User-Agent: Mozilla Thunderbird\r\nTo: {to}\r\nFrom: Ada Lovelace <{from}>\r\nSubject: {subject}\r\n\
+         Content-Type: text/plain; charset=UTF-8; format=flowed\r\nContent-Transfer-Encoding: 7bit\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+async fn rank(app: &TestApp, id: &str, reader: &str) -> Value {
+    let run = app.run(&["why", id, "--for", reader, "--json"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(v["rank"].is_object(), "{id} was sent to {reader}: {v}");
+    v["rank"].clone()
+}
+
+fn score(rank: &Value) -> f64 {
+    rank["score"].as_f64().unwrap()
+}
+
+fn learned(rank: &Value) -> Option<f64> {
+    rank["learned"].as_f64()
+}
+
+/// Monday's papers near A and near B, as arXiv would list them.
+const NEIGHBOURS: [(&str, &str, &str); 2] = [
+    (
+        "2503.39001",
+        "Factual recall in language models: plateaus, circuits and hallucinations",
+        "We study how language models acquire factual knowledge during pre-training. Trained on a synthetic factual recall task, they show a performance plateau, after which attention-based circuits that support recall form; hallucinations emerge together with knowledge, and fine-tuning new knowledge corrupts parametric memories.",
+    ),
+    (
+        "2503.39002",
+        "Expert-aware quantization for Mixture-of-Experts language models",
+        "Mixture-of-Experts (MoE) models are hard to compress: their experts see different data. We propose an expert-aware quantization framework that analyses the data distribution of each expert and assigns mixed-precision quantization accordingly, lowering perplexity at 3 bits and improving zero-shot accuracy over quantization methods designed for dense models.",
+    ),
+];
+
+/// Monday's feed: Friday's papers under new IDs (`next_day_feed`), then [`NEIGHBOURS`].
+fn monday_feed(app: &TestApp) -> std::path::PathBuf {
+    let path = next_day_feed(app);
+    let mut feed = std::fs::read_to_string(&path).unwrap();
+    let items: String = NEIGHBOURS
+        .iter()
+        .map(|(id, title, abs)| {
+            format!(
+                "    <item>\n      <title>{title}</title>\n      <link>https://arxiv.org/abs/{id}</link>\n      \
+                 <description>arXiv:{id}v1 Announce Type: new \nAbstract: {abs}</description>\n      \
+                 <guid isPermaLink=\"false\">oai:arXiv.org:{id}v1</guid>\n      <category>cs.LG</category>\n      \
+                 <pubDate>Mon, 31 Mar 2025 00:00:00 -0400</pubDate>\n      <arxiv:announce_type>new</arxiv:announce_type>\n      \
+                 <dc:rights>http://creativecommons.org/licenses/by/4.0/</dc:rights>\n      \
+                 <dc:creator>Mei Lin, Tomas Berg</dc:creator>\n    </item>\n"
+            )
+        })
+        .collect();
+    let end = feed.rfind("  </channel>").expect("the channel's end");
+    feed.insert_str(end, &items);
+    std::fs::write(&path, feed).unwrap();
+    path
+}
+
+/// The IDs the day-2 feed gives to day 1's papers.
+fn next_day(id: &str) -> String {
+    id.replacen("2503.2", "2503.3", 1)
+}
+
+#[tokio::test]
+async fn less_like_and_more_like_clicked_in_the_mail_move_the_next_days_neighbours() {
+    let app = TestApp::spawn(Options {
+        subscribers: SAME_TOPICS.into(),
+        imap_users: vec![PAPERBOY, ADA, GRACE],
+        embeddings: true,
+        ..Default::default()
+    })
+    .await;
+    let friday = app.run_with_env(&["digest"], EVERY_PAPER).await;
+    assert_eq!(friday.code, 0, "{}", friday.stderr);
+    let digest = crate::replies::ada_inbox(&app)
+        .await
+        .pop()
+        .expect("Ada's digest arrived in her mailbox");
+
+    // Two clicks, two sends, exactly as prefilled.
+    for (n, (id, label)) in [(A, "less like"), (B, "more like")].into_iter().enumerate() {
+        let (to, subject, body) = mailto(&digest.html, id, label);
+        assert_eq!(
+            to, digest.reply_to,
+            "the link goes to Ada's own reply address"
+        );
+        assert_eq!(subject, format!("{label} {id}"));
+        assert_eq!(body, subject);
+        smtp_send(
+            app.smtp.port,
+            ADA,
+            &to,
+            &clicked(ADA, &to, &subject, &body, &format!("click-{n}")),
+        );
+    }
+    let report = crate::replies::poll(&app).await;
+    assert_eq!(
+        crate::replies::outcomes(&report),
+        vec!["applied", "applied"],
+        "{report}"
+    );
+    let show = app.run(&["subscribers", "show", ADA]).await;
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert!(
+        show.stdout.contains("2 signals (1 more like, 1 less like)"),
+        "{}",
+        show.stdout
+    );
+
+    // Monday: the same papers again under new IDs, and two new ones, one near each.
+    let monday = monday_feed(&app);
+    let run = app
+        .run_with_env(&["digest", "--feed", monday.to_str().unwrap()], EVERY_PAPER)
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let (a, b) = (next_day(A), next_day(B));
+    let (ada_a, grace_a) = (rank(&app, &a, ADA).await, rank(&app, &a, GRACE).await);
+    let (ada_b, grace_b) = (rank(&app, &b, ADA).await, rank(&app, &b, GRACE).await);
+    // Grace taught nothing: nothing is learned for her.
+    assert_eq!(learned(&grace_a), None, "{grace_a}");
+    assert_eq!(learned(&grace_b), None, "{grace_b}");
+    // The same verdict for both readers: the clicks alone move Ada's ranks.
+    assert_eq!(ada_a["verdict"], grace_a["verdict"]);
+    assert_eq!(ada_b["verdict"], grace_b["verdict"]);
+    assert!(learned(&ada_a).unwrap() < 0.0, "{ada_a}");
+    assert!(learned(&ada_b).unwrap() > 0.0, "{ada_b}");
+    assert!(score(&ada_a) < score(&grace_a), "{ada_a} vs {grace_a}");
+    assert!(score(&ada_b) > score(&grace_b), "{ada_b} vs {grace_b}");
+
+    // Every Monday paper nearer A than B (in the model's space) loses ground for Ada, every one
+    // nearer B gains.
+    let cos = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f32>();
+    let text_of = |id: &str| -> String {
+        let db = app.db();
+        db.query_row(
+            "SELECT title || char(10) || char(10) || abstract FROM papers WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let (va, vb) = (embed(&text_of(A)), embed(&text_of(B)));
+    let sent: Vec<String> = {
+        let db = app.db();
+        let mut stmt = db
+            .prepare("SELECT paper_id FROM sent_papers WHERE subscriber = ?1 AND paper_id LIKE '2503.3%'")
+            .unwrap();
+        let ids = stmt
+            .query_map([GRACE], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        ids
+    };
+    let mut checked = 0;
+    for id in &sent {
+        let v = embed(&text_of(id));
+        let lean = cos(&v, &va) - cos(&v, &vb);
+        if lean.abs() < 0.05 {
+            continue;
+        }
+        let (ada, grace) = (rank(&app, id, ADA).await, rank(&app, id, GRACE).await);
+        let moved = score(&ada) - score(&grace);
+        eprintln!("{id}: lean to A {lean:+.2}, moved {moved:+.3}");
+        if lean > 0.0 {
+            assert!(moved < 0.0, "{id} is nearer A yet rose: {ada} vs {grace}");
+        } else {
+            assert!(moved > 0.0, "{id} is nearer B yet fell: {ada} vs {grace}");
+        }
+        checked += 1;
+    }
+    assert!(
+        checked >= 4,
+        "only {checked} of {} papers lean either way",
+        sent.len()
+    );
+    for (id, _, _) in NEIGHBOURS {
+        assert!(sent.iter().any(|s| s == id), "{id} was sent to Grace");
+    }
+}
