@@ -46,6 +46,13 @@ pub async fn prepare(
     let results = score_plans(app, run_id, &plans, progress).await?;
 
     // 3. Select each digest's papers; a TL;DR once per paper and language for what is shown.
+    let mut seen = HashSet::new();
+    let run_papers: Vec<&Paper> = plans
+        .iter()
+        .flat_map(|p| p.candidates.iter().copied())
+        .filter(|p| seen.insert(&p.id))
+        .collect();
+    let day_vectors = app.scorer.day_vectors(&app.store, &run_papers).await?;
     let mut selected: Vec<Selected> = Vec::new();
     for mut plan in plans {
         let merged = Merged::of(
@@ -53,7 +60,7 @@ pub async fn prepare(
             std::mem::take(&mut plan.cached),
             results.get(&plan.subscriber.profile_hash()),
         );
-        let ranks = ranks_of(app, &plan, &merged.verdicts).await?;
+        let ranks = ranks_of(app, &plan, &merged.verdicts, day_vectors.as_ref()).await?;
         let mut selection = digest::select(
             plan.candidates.iter().copied(),
             &merged.verdicts,
@@ -97,6 +104,7 @@ async fn ranks_of(
     app: &App,
     plan: &Plan<'_>,
     verdicts: &HashMap<PaperId, Verdict>,
+    day: Option<&crate::scoring::rank::DayVectors>,
 ) -> anyhow::Result<HashMap<PaperId, crate::scoring::rank::Rank>> {
     let sub = &plan.subscriber;
     let passed: Vec<(&Paper, &Verdict)> = plan
@@ -108,10 +116,7 @@ async fn ranks_of(
     if passed.is_empty() {
         return Ok(HashMap::new());
     }
-    let vectors = app
-        .scorer
-        .ranking_vectors(&app.store, sub, &plan.candidates)
-        .await?;
+    let vectors = app.scorer.ranking_vectors(&app.store, sub, day).await?;
     Ok(crate::scoring::rank::rank(
         sub,
         &plan.candidates,

@@ -11,6 +11,8 @@ use crate::helpers::*;
 use crate::operations::next_day_feed;
 use crate::replies::{ADA, GRACE, PAPERBOY};
 
+const LIN_USER: &str = "lin@lab.example.org";
+
 /// Two readers with the same topics; only Ada teaches.
 const SAME_TOPICS: &str = r#"
 [[subscriber]]
@@ -22,6 +24,29 @@ topics = "Language models, mixture of experts, quantization and sparsity."
 email = "grace@lab.example.org"
 name = "Grace Hopper"
 topics = "Language models, mixture of experts, quantization and sparsity."
+
+# Lin reads the same, clicks nothing, and imports her library.
+[[subscriber]]
+email = "lin@lab.example.org"
+name = "Lin Wei"
+topics = "Language models, mixture of experts, quantization and sparsity."
+"#;
+
+const LIN: &str = LIN_USER;
+
+/// Lin's Zotero export: two papers on quantizing experts.
+const LIN_LIBRARY: &str = r#"@article{frantar2023qmoe,
+	title = {{QMoE}: Sub-1-Bit Compression of Trillion-Parameter Mixture-of-Experts Models},
+	author = {Frantar, Elias and Alistarh, Dan},
+	year = {2023},
+	eprint = {2310.16795},
+	archivePrefix = {arXiv},
+}
+@inproceedings{li2024examining,
+	title = {Examining Post-Training Quantization for Mixture-of-Experts},
+	author = {Li, Pingzhi and Jin, Xiaolong and Chen, Tianlong},
+	year = {2024},
+}
 "#;
 
 /// Every paper of the day gets a verdict (the prefilter keeps all 17), so the ranks of all are
@@ -140,7 +165,7 @@ fn next_day(id: &str) -> String {
 async fn less_like_and_more_like_clicked_in_the_mail_move_the_next_days_neighbours() {
     let app = TestApp::spawn(Options {
         subscribers: SAME_TOPICS.into(),
-        imap_users: vec![PAPERBOY, ADA, GRACE],
+        imap_users: vec![PAPERBOY, ADA, GRACE, LIN_USER],
         embeddings: true,
         ..Default::default()
     })
@@ -182,6 +207,27 @@ async fn less_like_and_more_like_clicked_in_the_mail_move_the_next_days_neighbou
         show.stdout
     );
 
+    // Lin imports her library: each of its papers is a "more like this".
+    let bib = app.dir.path().join("lin.bib");
+    std::fs::write(&bib, LIN_LIBRARY).unwrap();
+    let import = app
+        .run(&[
+            "subscribers",
+            "import-library",
+            LIN,
+            bib.to_str().unwrap(),
+            "--yes",
+        ])
+        .await;
+    assert_eq!(import.code, 0, "{}", import.stderr);
+    let show = app.run(&["subscribers", "show", LIN]).await;
+    assert!(
+        show.stdout
+            .contains("0 signals (0 more like, 0 less like), and 2 papers of their library"),
+        "{}",
+        show.stdout
+    );
+
     // Monday: the same papers again under new IDs, and two new ones, one near each.
     let monday = monday_feed(&app);
     let run = app
@@ -202,6 +248,17 @@ async fn less_like_and_more_like_clicked_in_the_mail_move_the_next_days_neighbou
     assert!(learned(&ada_b).unwrap() > 0.0, "{ada_b}");
     assert!(score(&ada_a) < score(&grace_a), "{ada_a} vs {grace_a}");
     assert!(score(&ada_b) > score(&grace_b), "{ada_b} vs {grace_b}");
+
+    // Lin's library is about quantizing experts: B and its neighbour rise for her, A does not.
+    let (lin_a, lin_b) = (rank(&app, &a, LIN).await, rank(&app, &b, LIN).await);
+    assert!(learned(&lin_b).unwrap() > 0.0, "{lin_b}");
+    assert!(
+        learned(&lin_a).unwrap() < learned(&lin_b).unwrap(),
+        "{lin_a} vs {lin_b}"
+    );
+    assert!(score(&lin_b) > score(&grace_b), "{lin_b} vs {grace_b}");
+    let lin_b2 = rank(&app, NEIGHBOURS[1].0, LIN).await;
+    assert!(learned(&lin_b2).unwrap() > 0.0, "{lin_b2}");
 
     // Every Monday paper nearer A than B (in the model's space) loses ground for Ada, every one
     // nearer B gains.

@@ -14,12 +14,11 @@
 //! part's share.
 
 use std::collections::HashMap;
-
-use linfa::prelude::*;
-use linfa_logistic::LogisticRegression;
-use ndarray::{Array1, Array2};
+use std::sync::Arc;
 
 use crate::domain::{Paper, PaperId, Subscriber, Verdict};
+
+mod learn;
 
 /// Points the reader's teaching can move a paper, either way.
 pub const LEARNED_POINTS: f32 = 1.5;
@@ -81,14 +80,20 @@ pub struct Signal {
     pub more: bool,
 }
 
+/// The run's papers' vectors, by paper, read once and shared.
+pub type DayVectors = Arc<HashMap<PaperId, Vec<f32>>>;
+
 /// The embeddings a reader's ranking draws on (all under one embedding model).
 #[derive(Debug, Default)]
 pub struct Vectors {
     /// Each of [`pieces`]' vector, in order (`None` when not stored).
     pub pieces: Vec<Option<Vec<f32>>>,
-    /// The day's candidates' vectors.
-    pub papers: HashMap<PaperId, Vec<f32>>,
+    /// The run's papers' vectors (shared by every reader's ranking).
+    pub papers: DayVectors,
+    /// "More like"/"less like" examples: papers the reader pointed at.
     pub signals: Vec<Signal>,
+    /// The papers of the reader's library, each embedded as its title.
+    pub library: Vec<Vec<f32>>,
 }
 
 /// The pieces of a reader's profile a paper is measured against (the embedding prefilter's).
@@ -112,7 +117,7 @@ pub fn rank(
         }
         _ => lexical_nearness(&pieces, passed),
     };
-    let learned = vectors.and_then(|v| learned(candidates, passed, v));
+    let learned = vectors.and_then(|v| learn::learned(candidates, passed, v));
     passed
         .iter()
         .map(|(p, v)| {
@@ -261,132 +266,48 @@ fn embedded_nearness(
         .collect()
 }
 
-/// The reader's model: trained on their signals (and, when they only said one of "more" or
-/// "less", on the day's other papers as the other side), its probability for each passed paper
-/// against the day's mean, as points. `None` without signals.
-fn learned(
-    candidates: &[&Paper],
-    passed: &[(&Paper, &Verdict)],
-    v: &Vectors,
-) -> Option<HashMap<PaperId, f32>> {
-    let model = Learner::train(candidates, v)?;
-    let day: Vec<&Vec<f32>> = candidates
-        .iter()
-        .filter_map(|p| v.papers.get(&p.id))
-        .collect();
-    let day_p = model.probabilities(&day);
-    let mean = day_p.iter().sum::<f32>() / day_p.len().max(1) as f32;
-    let mine: Vec<(&PaperId, &Vec<f32>)> = passed
-        .iter()
-        .filter_map(|(p, _)| v.papers.get(&p.id).map(|pv| (&p.id, pv)))
-        .collect();
-    let probs = model.probabilities(&mine.iter().map(|(_, pv)| *pv).collect::<Vec<_>>());
-    Some(
-        mine.iter()
-            .zip(probs)
-            .map(|((id, _), p)| {
-                let points =
-                    ((p - mean) * 2.0 * LEARNED_POINTS).clamp(-LEARNED_POINTS, LEARNED_POINTS);
-                ((*id).clone(), points)
-            })
-            .collect(),
-    )
-}
-
-/// A per-reader logistic regression on paper embeddings.
-struct Learner {
-    model: linfa_logistic::FittedLogisticRegression<f64, bool>,
-    dims: usize,
-}
-
-impl Learner {
-    fn train(candidates: &[&Paper], v: &Vectors) -> Option<Learner> {
-        let dims = v.signals.first()?.vector.len();
-        let pos: Vec<&Vec<f32>> = v
-            .signals
-            .iter()
-            .filter(|s| s.more)
-            .map(|s| &s.vector)
-            .collect();
-        let neg: Vec<&Vec<f32>> = v
-            .signals
-            .iter()
-            .filter(|s| !s.more)
-            .map(|s| &s.vector)
-            .collect();
-        let background = || -> Vec<&Vec<f32>> {
-            candidates
-                .iter()
-                .filter_map(|p| v.papers.get(&p.id))
-                .filter(|pv| !v.signals.iter().any(|s| &s.vector == *pv))
-                .collect()
-        };
-        let (pos, neg) = match (pos.is_empty(), neg.is_empty()) {
-            (false, false) => (pos, neg),
-            (false, true) => (pos, background()),
-            (true, false) => (background(), neg),
-            (true, true) => return None,
-        };
-        if pos.is_empty() || neg.is_empty() {
-            return None;
-        }
-        let rows: Vec<(&Vec<f32>, bool)> = pos
-            .iter()
-            .map(|x| (*x, true))
-            .chain(neg.iter().map(|x| (*x, false)))
-            .filter(|(x, _)| x.len() == dims)
-            .collect();
-        let x = features(&rows.iter().map(|(x, _)| *x).collect::<Vec<_>>(), dims);
-        let y = Array1::from_iter(rows.iter().map(|(_, y)| *y));
-        let model = LogisticRegression::default()
-            .alpha(1.0)
-            .max_iterations(60)
-            .fit(&Dataset::new(x, y))
-            .map_err(|e| tracing::warn!(error = %e, "the reader's model could not be trained"))
-            .ok()?;
-        Some(Learner { model, dims })
-    }
-
-    fn probabilities(&self, xs: &[&Vec<f32>]) -> Vec<f32> {
-        let xs: Vec<&Vec<f32>> = xs
-            .iter()
-            .copied()
-            .filter(|x| x.len() == self.dims)
-            .collect();
-        if xs.is_empty() {
-            return Vec::new();
-        }
-        let x = features(&xs, self.dims);
-        self.model
-            .predict_probabilities(&x)
-            .iter()
-            .map(|p| *p as f32)
-            .collect()
-    }
-}
-
-/// Unit vectors scaled so each dimension is of order one (the regularization then means the
-/// same whatever the model's dimensions).
-fn features(rows: &[&Vec<f32>], dims: usize) -> Array2<f64> {
-    let scale = (dims as f64).sqrt();
-    Array2::from_shape_fn((rows.len(), dims), |(i, j)| rows[i][j] as f64 * scale)
-}
-
 impl super::Scorer {
-    /// The stored embeddings `sub`'s ranking draws on: their profile's pieces, the day's
-    /// `candidates`, and the papers they pointed at ("more/less like this"). `None` without
-    /// an embedding endpoint. Nothing is embedded here: the prefilter stored what the day
-    /// needs, and a missing vector only leaves its part out.
+    /// The stored vectors of the run's papers (every reader's candidates), read once for all
+    /// readers' rankings. `None` without an embedding endpoint.
+    pub async fn day_vectors(
+        &self,
+        store: &crate::store::Store,
+        papers: &[&Paper],
+    ) -> anyhow::Result<Option<DayVectors>> {
+        let Some(model) = self.embedding_model() else {
+            return Ok(None);
+        };
+        let hashes: Vec<String> = papers
+            .iter()
+            .map(|p| super::group::text_hash(&super::group::paper_text(p)))
+            .collect();
+        let mut found = store.vectors(model, hashes.clone()).await?;
+        let vectors = papers
+            .iter()
+            .zip(&hashes)
+            .filter_map(|(p, h)| found.remove(h).map(|v| (p.id.clone(), v)))
+            .collect();
+        Ok(Some(Arc::new(vectors)))
+    }
+
+    fn embedding_model(&self) -> Option<&str> {
+        match self {
+            super::Scorer::Llm(s) => s.meter.embedding_model(),
+            _ => None,
+        }
+    }
+
+    /// The stored embeddings `sub`'s ranking draws on: their profile's pieces, the run's papers
+    /// (`day`, from [`Self::day_vectors`]), the papers they pointed at ("more/less like this")
+    /// and their library. `None` without an embedding endpoint. Nothing is embedded here: the
+    /// prefilter stored what the day needs, and a missing vector only leaves its part out.
     pub async fn ranking_vectors(
         &self,
         store: &crate::store::Store,
         sub: &Subscriber,
-        candidates: &[&Paper],
+        day: Option<&DayVectors>,
     ) -> anyhow::Result<Option<Vectors>> {
-        let super::Scorer::Llm(s) = self else {
-            return Ok(None);
-        };
-        let Some(model) = s.meter.embedding_model() else {
+        let (Some(model), Some(day)) = (self.embedding_model(), day) else {
             return Ok(None);
         };
         let piece_hashes: Vec<String> = pieces(sub)
@@ -405,21 +326,17 @@ impl super::Scorer {
             .filter_map(|e| PaperId::parse(&e.paper_id).ok())
             .collect();
         let example_papers = store.papers_by_ids(example_ids).await?;
-        let hash_of = |p: &Paper| super::group::text_hash(&super::group::paper_text(p));
-        let candidate_hashes: Vec<String> = candidates.iter().map(|p| hash_of(p)).collect();
         let example_hashes: HashMap<&str, String> = example_papers
             .iter()
-            .map(|p| (p.id.as_str(), hash_of(p)))
+            .map(|p| {
+                let h = super::group::text_hash(&super::group::paper_text(p));
+                (p.id.as_str(), h)
+            })
             .collect();
-        let mut hashes = candidate_hashes.clone();
-        hashes.extend(example_hashes.values().cloned());
-        let found = store.vectors(model, hashes).await?;
-        let papers = candidates
-            .iter()
-            .zip(&candidate_hashes)
-            .filter_map(|(p, h)| found.get(h).map(|v| (p.id.clone(), v.clone())))
-            .collect();
-        let mut signals: Vec<Signal> = examples
+        let found = store
+            .vectors(model, example_hashes.values().cloned().collect())
+            .await?;
+        let signals: Vec<Signal> = examples
             .iter()
             .filter_map(|e| {
                 let h = example_hashes.get(e.paper_id.as_str())?;
@@ -429,26 +346,26 @@ impl super::Scorer {
                 })
             })
             .collect();
-        // The reader's library: each paper in it is one "more like this" (embedded by the
-        // prefilter; a title not embedded yet teaches from the next run on).
-        let library = store.library_papers(vec![sub.email.clone()]).await?;
-        if let Some(papers) = library.get(&sub.email) {
+        // The reader's library (embedded by the prefilter; a title not embedded yet teaches
+        // from the next run on).
+        let mut library = Vec::new();
+        if let Some(papers) = store
+            .library_papers(vec![sub.email.clone()])
+            .await?
+            .get(&sub.email)
+        {
             let hashes: Vec<String> = super::group::library_texts(papers)
                 .iter()
                 .map(|t| super::group::text_hash(t))
                 .collect();
-            let found = store.vectors(model, hashes.clone()).await?;
-            signals.extend(hashes.iter().filter_map(|h| {
-                Some(Signal {
-                    vector: found.get(h)?.clone(),
-                    more: true,
-                })
-            }));
+            let mut found = store.vectors(model, hashes.clone()).await?;
+            library.extend(hashes.iter().filter_map(|h| found.remove(h)));
         }
         Ok(Some(Vectors {
             pieces,
-            papers,
+            papers: day.clone(),
             signals,
+            library,
         }))
     }
 }
@@ -494,7 +411,7 @@ mod tests {
         };
         let mut v = Vectors::default();
         for (i, p) in papers.iter().enumerate() {
-            v.papers.insert(p.id.clone(), theme(i));
+            Arc::make_mut(&mut v.papers).insert(p.id.clone(), theme(i));
         }
         let verdict = Verdict {
             relevance: Score::new(8).unwrap(),
@@ -534,6 +451,56 @@ mod tests {
         assert!(
             parts.contains("learned") && parts.starts_with("75 verdict"),
             "{parts}"
+        );
+    }
+
+    /// A library of B-theme titles (embedded apart from the papers: a title alone lands off
+    /// the papers' own direction) pulls the B papers up and leaves the A papers below them.
+    #[test]
+    fn a_library_pulls_its_neighbours_up() {
+        let sub = crate::domain::testing::subscriber("Sparse attention");
+        let papers: Vec<Paper> = (1..=12)
+            .map(|i| paper(&format!("2503.{:05}", i), &format!("Paper {i}")))
+            .collect();
+        let theme = |i: usize| -> Vec<f32> {
+            let mut v = vec![0.05; 7];
+            v[i % 3] = 1.0;
+            v[3 + i % 3] += 0.1 * (i as f32 / 12.0);
+            unit(v)
+        };
+        let mut v = Vectors::default();
+        for (i, p) in papers.iter().enumerate() {
+            Arc::make_mut(&mut v.papers).insert(p.id.clone(), theme(i));
+        }
+        // Titles: theme B plus a direction no paper has.
+        v.library = (0..2)
+            .map(|k| unit(vec![0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.8 + 0.1 * k as f32]))
+            .collect();
+        let verdict = Verdict {
+            relevance: Score::new(8).unwrap(),
+            novelty: Some(Score::new(7).unwrap()),
+            comment: String::new(),
+            tldr: None,
+        };
+        let candidates: Vec<&Paper> = papers.iter().collect();
+        let passed: Vec<(&Paper, &Verdict)> = papers.iter().map(|p| (p, &verdict)).collect();
+        let ranks = rank(&sub, &candidates, &passed, Some(&v));
+        let (mut b, mut others) = (Vec::new(), Vec::new());
+        for (i, p) in papers.iter().enumerate() {
+            let l = ranks[&p.id].learned.expect("a library teaches");
+            assert!(l.abs() <= LEARNED_POINTS);
+            if i % 3 == 1 {
+                b.push(l)
+            } else {
+                others.push(l)
+            }
+        }
+        let lowest_b = b.iter().copied().fold(f32::MAX, f32::min);
+        let highest_other = others.iter().copied().fold(f32::MIN, f32::max);
+        assert!(lowest_b > 0.5, "the B papers are pulled up: {b:?}");
+        assert!(
+            highest_other < 0.1 && lowest_b > highest_other,
+            "the others are not: {others:?} vs {b:?}"
         );
     }
 
