@@ -352,7 +352,7 @@ impl Digest {
     pub fn how_to_change(&self) -> Vec<String> {
         match &self.reply {
             Some(r) => vec![
-                "Reply to this email to change your digest, one command per line: \"add topic: sparse attention\", \"follow Yann LeCun\", \"more like 3\", \"less like 5\", \"relevance 8\", \"pause\". Reply \"help\" for every command. Each paper's \"more like this\" and \"less like this\" links write such a reply for you.".to_string(),
+                "Reply to this email to change your digest, one command per line: \"add topic: sparse attention\", \"follow Yann LeCun\", \"more like 3\", \"less like 5\", \"relevance 8\", \"pause\". Reply \"help\" for every command. \"more like 3\" and \"less like 5\" teach your ranking: papers like those move up or down from the next digest on.".to_string(),
                 format!("To unsubscribe, reply \"unsubscribe\" or write to {}.", r.unsubscribe),
             ],
             None => vec![format!(

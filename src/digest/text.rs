@@ -40,7 +40,7 @@ pub fn render_text(d: &Digest) -> String {
     let parts = d.parts();
     for (n, e, _) in parts.iter().filter(|(_, _, p)| *p == Part::Full) {
         let _ = writeln!(s, "\n{rule}\n");
-        entry(&mut s, *n, e);
+        entry(&mut s, *n, e, d.reply.is_some());
     }
     let followed: Vec<_> = parts
         .iter()
@@ -127,7 +127,7 @@ fn usage(s: &mut String, d: &Digest) {
 
 /// Entry number `n` in full: title, links, score and reason, TL;DR, id, verdict, authors and
 /// abstract.
-fn entry(s: &mut String, n: usize, e: &Entry) {
+fn entry(s: &mut String, n: usize, e: &Entry, teach: bool) {
     wrap_into(s, &format!("{n}. {}", readable(&e.paper.title)), "   ");
     let _ = writeln!(s, "   {}\n", e.paper.abs_url());
     let why: Vec<String> = [
@@ -166,6 +166,12 @@ fn entry(s: &mut String, n: usize, e: &Entry) {
         &format!("Abstract: {}", readable(&e.paper.abstract_text)),
         "",
     );
+    if teach {
+        let _ = writeln!(
+            s,
+            "\nMore or less like this: reply \"more like {n}\" or \"less like {n}\"."
+        );
+    }
 }
 
 /// "ArXiv ID: 2503.21419" or "bioRxiv DOI: 10.1101/…".

@@ -112,6 +112,22 @@ document.getElementById('f').onload = function () {{
         ))
         .arg(&url)
         .output();
+    // And as a reader with a dark system theme sees it (`prefers-color-scheme: dark`).
+    let _ = Command::new(chromium())
+        .args(base)
+        .args([
+            "--force-dark-mode",
+            "--blink-settings=preferredColorScheme=0",
+        ])
+        .arg(format!("--window-size={},{}", width.max(500), height))
+        .arg(format!(
+            "--screenshot={}",
+            shots
+                .join(format!("{screenshot}-{width}-dark.png"))
+                .display()
+        ))
+        .arg(&url)
+        .output();
     Seen {
         scroll_width: v["scroll_width"].as_f64().unwrap(),
         width: v["width"].as_f64().unwrap(),
@@ -129,7 +145,7 @@ fn html_unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
-fn screenshots() -> PathBuf {
+pub fn screenshots() -> PathBuf {
     let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&d).unwrap();
     d

@@ -110,6 +110,13 @@ async fn a_fifty_paper_day_fits_under_the_clip_and_reads_well() {
         "{c}"
     );
     assert!(c.contains("href=\"mailto:digest+"), "{c}");
+    // A text-only client (mutt) has no links to click: each full card says what to reply.
+    assert!(
+        ada.text
+            .contains("More or less like this: reply \"more like 2\" or \"less like 2\"."),
+        "{}",
+        ada.text
+    );
 
     // No two of the first ten have the same shown score unless a shown reason tells them apart.
     let mut shown = Vec::new();
@@ -260,6 +267,9 @@ async fn a_fifty_paper_day_fits_under_the_clip_and_reads_well() {
     // the first screen (within 800 px at 375 px).
     let page = app.dir.path().join("digest.html");
     std::fs::write(&page, &ada.html).unwrap();
+    // For people: the mail's two parts, to open in a browser and a pager (what mutt shows).
+    std::fs::write(browser::screenshots().join("digest.html"), &ada.html).unwrap();
+    std::fs::write(browser::screenshots().join("digest.txt"), &ada.text).unwrap();
     for width in [375, 900] {
         let title = browser::look(&page, width, 812, ".pk a[href='#paper-1']", "digest");
         let seen = browser::look(&page, width, 812, ".pk .tl", "digest");
