@@ -383,7 +383,9 @@ fn feed(
     feed.set_updated(at(&latest));
     feed.set_links(vec![me, html]);
     feed.set_entries(entries);
-    feed.to_string()
+    // Whatever was stored, the document is XML: characters XML forbids (a control character in
+    // a stored title or comment) never reach a feed reader.
+    crate::support::text::clean(&feed.to_string()).into_owned()
 }
 
 /// Papers named per day in a month overview.

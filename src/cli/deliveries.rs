@@ -217,7 +217,12 @@ pub fn print_sent(config: &Config, email: &SubscriberEmail, json: bool) -> Resul
             );
             last = Some(*day);
         }
-        let _ = writeln!(out, "  {:<12} {title}", id.as_str());
+        let _ = writeln!(
+            out,
+            "  {:<12} {}",
+            id.as_str(),
+            super::output::untrusted(title)
+        );
     }
     let days = {
         let mut days: Vec<_> = sent.iter().map(|s| s.0).collect();

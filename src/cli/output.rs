@@ -145,6 +145,12 @@ impl Progress for Bar {
     }
 }
 
+/// Text from outside (a title, a name, a model's comment) for the terminal: control and bidi
+/// characters shown as their codes, never obeyed.
+pub fn untrusted(s: &str) -> String {
+    crate::support::text::for_terminal(s).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

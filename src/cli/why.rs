@@ -425,9 +425,10 @@ fn print_json(
 /// The facts as text: the paper, the reader, then one line per fact.
 fn print_text(paper: &Paper, sub: &Subscriber, lines: &[(&str, String)]) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}  {}", paper.id, paper.title);
-    let _ = writeln!(out, "for {} <{}>", sub.name, sub.email);
+    let untrusted = super::output::untrusted;
+    let _ = writeln!(out, "{}  {}", paper.id, untrusted(&paper.title));
+    let _ = writeln!(out, "for {} <{}>", untrusted(&sub.name), sub.email);
     for (what, says) in lines {
-        let _ = writeln!(out, "  {what:<11} {says}");
+        let _ = writeln!(out, "  {what:<11} {}", untrusted(says));
     }
 }

@@ -48,6 +48,27 @@ pub struct Paper {
 }
 
 impl Paper {
+    /// The paper with its text from outside cleaned ([`crate::support::text::clean`]): what a
+    /// source parser hands on.
+    pub fn cleaned(mut self) -> Paper {
+        let clean = |s: &mut String| {
+            if let std::borrow::Cow::Owned(c) = crate::support::text::clean(s) {
+                *s = c;
+            }
+        };
+        clean(&mut self.title);
+        clean(&mut self.abstract_text);
+        self.authors.iter_mut().for_each(clean);
+        self.authors.retain(|a| !a.trim().is_empty());
+        if let Some(j) = self.journal_ref.as_mut() {
+            clean(j);
+        }
+        if let Some(d) = self.doi.as_mut() {
+            clean(d);
+        }
+        self
+    }
+
     /// The paper's page: arXiv's abstract page, or the preprint server's page of this version.
     pub fn abs_url(&self) -> String {
         match self.source {

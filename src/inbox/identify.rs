@@ -59,7 +59,7 @@ impl Inbox<'_> {
             .and_then(|f| f.first())
             .and_then(|f| f.address())
             .map(|s| s.to_lowercase());
-        a.subject = msg.subject().unwrap_or_default().to_string();
+        a.subject = crate::support::text::clean(msg.subject().unwrap_or_default()).into_owned();
         let headers: Vec<(String, String)> = msg
             .headers_raw()
             .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string()))

@@ -5,14 +5,18 @@ use mail_parser::{HeaderValue, MessageParser, MimeHeaders as _, PartType};
 
 use crate::inbox::reply;
 
-/// The body a person wrote in: the text part, or an HTML-only message as lines.
+/// The body a person wrote in: the text part, or an HTML-only message as lines; cleaned at the
+/// door ([`crate::support::text::clean`]).
 pub fn body_text(msg: &mail_parser::Message) -> String {
+    use crate::support::text::clean;
+    // Cleaned before the HTML is read: the reader marks quotes with a control character of its
+    // own, which nothing from outside can forge.
     match msg.text_part(0).map(|p| &p.body) {
-        Some(PartType::Text(t)) => t.to_string(),
-        Some(PartType::Html(h)) => reply::html_to_text(h),
+        Some(PartType::Text(t)) => clean(t).into_owned(),
+        Some(PartType::Html(h)) => reply::html_to_text(&clean(h)),
         _ => msg
             .body_html(0)
-            .map(|h| reply::html_to_text(&h))
+            .map(|h| reply::html_to_text(&clean(&h)))
             .unwrap_or_default(),
     }
 }
@@ -28,7 +32,9 @@ pub fn bib_attachment(msg: &mail_parser::Message) -> Option<String> {
                 s.eq_ignore_ascii_case("x-bibtex") || s.eq_ignore_ascii_case("bibtex")
             })
         });
-        (named_bib || typed_bib).then(|| String::from_utf8_lossy(part.contents()).into_owned())
+        (named_bib || typed_bib).then(|| {
+            crate::support::text::clean(&String::from_utf8_lossy(part.contents())).into_owned()
+        })
     })
 }
 

@@ -54,7 +54,7 @@ pub fn parse_verdicts(text: &str, asked: &HashMap<PaperId, Vec<String>>) -> Pars
                     && !t.trim().is_empty()
                     && !tldrs.iter().any(|(i, _)| *i == id) =>
             {
-                tldrs.push((id, t.trim().to_string()));
+                tldrs.push((id, tldr_of(t)));
             }
             _ => {}
         }
@@ -167,7 +167,7 @@ pub fn parse_tldrs(text: &str, papers: &[PaperId]) -> (Vec<(PaperId, String)>, V
                 return Err(format!("TL;DR for {id}, which is not in this call"));
             }
             match field(map, "TLDR") {
-                Some(Value::String(t)) if !t.trim().is_empty() => Ok((id, t.trim().to_string())),
+                Some(Value::String(t)) if !t.trim().is_empty() => Ok((id, tldr_of(t))),
                 _ => Err(format!("TL;DR line for {id} has no text")),
             }
         })();
@@ -253,27 +253,55 @@ fn verdicts_of(v: &Value) -> Vec<Entry> {
     }
 }
 
-/// A score `name` (a whole number 1–10, or a string holding one) for `whose` verdict.
+/// A score `name` (a whole number 1–10 — `9`, `9.0`, `"9"` and `"9.0"` alike) for `whose`
+/// verdict.
 fn score_of(value: Option<&Value>, name: &str, whose: &str) -> Result<Score, String> {
+    let whole = |x: f64| (x.fract() == 0.0 && x.abs() < 1e6).then_some(x as i64);
     let n = match value {
         Some(Value::Number(n)) => n
             .as_i64()
+            .or_else(|| n.as_f64().and_then(whole))
             .ok_or_else(|| format!("{name} {n} is not a whole number"))?,
         Some(Value::String(s)) => s
             .trim()
-            .parse::<i64>()
-            .map_err(|_| format!("{name} `{s}` is not a whole number"))?,
+            .parse::<f64>()
+            .ok()
+            .and_then(whole)
+            .ok_or_else(|| format!("{name} `{s}` is not a whole number"))?,
         _ => return Err(format!("no {name} for {whose}")),
     };
     Score::new(n).map_err(|e| format!("{name} for {whose}: {e}"))
 }
 
-/// A comment: text trimmed, none for null or missing, anything else as written.
+/// A comment's length at most, in characters: one sentence is asked for, and one paper's
+/// comment must not push every other paper out of the mail.
+pub const MAX_COMMENT: usize = 600;
+/// A TL;DR's length at most, in words (25 are asked for).
+pub const MAX_TLDR_WORDS: usize = 60;
+
+/// A comment: text cleaned and trimmed, cut at [`MAX_COMMENT`]; none for null or missing,
+/// anything else as written.
 fn comment_of(value: Option<&Value>) -> String {
-    match value {
-        Some(Value::String(c)) => c.trim().to_string(),
-        Some(Value::Null) | None => String::new(),
+    let text = match value {
+        Some(Value::String(c)) => c.clone(),
+        Some(Value::Null) | None => return String::new(),
         Some(other) => other.to_string(),
+    };
+    let text = crate::support::text::clean(&text).trim().to_string();
+    match crate::support::text::shortened(&text, MAX_COMMENT) {
+        Some(head) => format!("{head} …"),
+        None => text,
+    }
+}
+
+/// A TL;DR as kept: cleaned, trimmed, at most [`MAX_TLDR_WORDS`] words.
+fn tldr_of(text: &str) -> String {
+    let text = crate::support::text::clean(text);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.len() > MAX_TLDR_WORDS {
+        format!("{} …", words[..MAX_TLDR_WORDS].join(" "))
+    } else {
+        words.join(" ")
     }
 }
 
@@ -312,7 +340,7 @@ fn verdict(v: &Value) -> Entry {
     let novelty = score_of(field(obj, "NOVELTY"), "NOVELTY", &whose)?;
     let comment = comment_of(field(obj, "COMMENT"));
     let tldr = match field(obj, "TLDR") {
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(tldr_of(s)),
         _ => None,
     };
     Ok((

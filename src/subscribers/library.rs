@@ -23,6 +23,7 @@ pub struct Item {
 
 /// Reads a BibTeX/BibLaTeX file; a syntax error names its byte range.
 pub fn parse_bibtex(text: &str) -> Result<Vec<Item>, String> {
+    let text = &*crate::support::text::clean(text);
     let bib = Bibliography::parse(text).map_err(|e| {
         let line = text[..e.span.start.min(text.len())].lines().count().max(1);
         format!("line {line}: {}", e.kind)

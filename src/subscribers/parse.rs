@@ -186,6 +186,12 @@ fn validate(
         return None;
     }
     let email = email?;
+    // The file is written by people and by subscribe requests: its text is cleaned like any
+    // text from outside.
+    let clean = |s: String| crate::support::text::clean(&s).into_owned();
+    let (topics, name) = (clean(topics), clean(name));
+    let authors: Vec<String> = authors.into_iter().map(clean).collect();
+    let keywords: Vec<String> = keywords.into_iter().map(clean).collect();
     Some(Subscriber {
         name: if name.is_empty() {
             email.as_str().split('@').next().unwrap_or("").to_string()

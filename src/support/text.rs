@@ -69,24 +69,89 @@ fn is_block(tag: TagEnd) -> bool {
     )
 }
 
-/// Text with its URLs made into links (abstracts carry code and data links).
+/// Whether a character never belongs in text from outside: C0 and C1 controls (newline and tab
+/// excepted), bidirectional overrides and isolates (they reorder what a reader or an admin's
+/// terminal shows), zero-width spaces and the byte-order mark, and what XML 1.0 forbids. The
+/// zero-width (non-)joiners stay: Persian, Indic scripts and emoji need them.
+pub fn unwanted_char(c: char) -> bool {
+    match c {
+        '\n' | '\t' => false,
+        c if c.is_control() => true,
+        '\u{061C}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}' => true,
+        '\u{200B}' | '\u{2060}' | '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}' => true,
+        _ => false,
+    }
+}
+
+/// Text from outside (feeds, APIs, model answers, replies, subscribe requests, BibTeX) as it is
+/// kept: [`unwanted_char`]s removed (a carriage return becomes a newline's job: `\r\n` → `\n`).
+/// Applied once, where the text arrives; each output still escapes for its medium.
+pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(unwanted_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\r' => out.push('\n'),
+            c if unwanted_char(c) => {}
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Text for a terminal: every [`unwanted_char`] shown as its code (`<U+001B>`), so nothing from
+/// outside moves the cursor, recolours the screen or reverses a line.
+pub fn for_terminal(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(unwanted_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if unwanted_char(c) {
+                    format!("<U+{:04X}>", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Whether a URL found in text may become a link: `http` and `https` only, whatever the text
+/// says (`javascript:`, `file:`, `smb:`, `data:` … stay text).
+pub fn linkable(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// Text with its web URLs made into links (abstracts carry code and data links); other
+/// schemes stay text.
 pub fn linked(text: &str) -> Markup {
     let finder = linkify::LinkFinder::new();
     html! {
         @for span in finder.spans(text) {
             @match span.kind() {
-                Some(linkify::LinkKind::Url) => a href=(span.as_str()) { (span.as_str()) },
+                Some(linkify::LinkKind::Url) if linkable(span.as_str()) => a href=(span.as_str()) { (span.as_str()) },
                 _ => (span.as_str()),
             }
         }
     }
 }
 
-/// The URLs in `text`, in order.
+/// The web URLs in `text`, in order.
 pub fn urls(text: &str) -> Vec<&str> {
     linkify::LinkFinder::new()
         .links(text)
-        .filter(|l| *l.kind() == linkify::LinkKind::Url)
+        .filter(|l| *l.kind() == linkify::LinkKind::Url && linkable(l.as_str()))
         .map(|l| l.as_str())
         .collect()
 }
@@ -122,6 +187,32 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_from_outside_loses_what_would_hide_or_reorder_it() {
+        let hostile = "Ti\u{1b}[31mtle\u{1}\u{202E}txt.exe\u{200B}\u{FEFF} \u{9b}x\r\nnext\tcol";
+        assert_eq!(clean(hostile), "Ti[31mtletxt.exe x\nnext\tcol");
+        // Scripts that need the joiners keep them.
+        assert_eq!(
+            clean("می\u{200C}خواهم 👩\u{200D}🔬"),
+            "می\u{200C}خواهم 👩\u{200D}🔬"
+        );
+        assert!(matches!(clean("plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(for_terminal("a\u{1b}[2Jb\u{202E}"), "a<U+001B>[2Jb<U+202E>");
+    }
+
+    #[test]
+    fn only_web_links_become_links() {
+        let abs = "Code: https://github.com/x/y and javascript://github.com/code%0A'PWNED' \
+                   JaVaScRiPt://a.b/c file:///etc/passwd smb://host/share data://x vbscript://y";
+        let html = linked(abs).into_string();
+        assert_eq!(html.matches("<a href").count(), 1, "{html}");
+        assert!(html.contains("<a href=\"https://github.com/x/y\">"));
+        assert_eq!(urls(abs), vec!["https://github.com/x/y"]);
+        assert!(
+            linkable("HTTPS://EXAMPLE.ORG") && !linkable("ms-msdt://x") && !linkable("intent://x")
+        );
+    }
 
     #[test]
     fn model_markdown_and_tex_never_show_raw() {

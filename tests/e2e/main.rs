@@ -5,6 +5,7 @@
 mod admin;
 mod admin_ops;
 mod architecture;
+mod attacked;
 mod bench;
 mod beyond;
 mod browser;

@@ -30,9 +30,9 @@ pub(super) fn list(config: &Config, subs: &Subscribers, json: bool) -> Result<u8
         }
         rows.push(vec![
             s.email.to_string(),
-            s.name.clone(),
+            output::untrusted(&s.name),
             output::status(if s.paused { "paused" } else { "active" }),
-            shorten(&s.topics, 39),
+            output::untrusted(&shorten(&s.topics, 39)),
             s.authors.len().to_string(),
             s.keywords.len().to_string(),
             format!("R≥{} N≥{}", s.min_relevance, s.min_novelty),
@@ -137,10 +137,11 @@ fn print_profile(s: &Subscriber, last: Option<&Delivery>, month: &Totals, signal
         .chain([("learned from", signals)])
     {
         let _ = writeln!(out, "{:<16} {v}", output::bold(k));
+        // (Values from outside are made safe in `profile_lines`.)
     }
     let _ = writeln!(out, "{}", output::bold("topics"));
     for l in s.topics.lines() {
-        let _ = writeln!(out, "  {l}");
+        let _ = writeln!(out, "  {}", output::untrusted(l));
     }
 }
 
@@ -156,7 +157,7 @@ fn profile_lines(s: &Subscriber) -> Vec<(&'static str, String)> {
     };
     vec![
         ("email", s.email.to_string()),
-        ("name", s.name.clone()),
+        ("name", output::untrusted(&s.name)),
         (
             "status",
             output::status(if s.paused { "paused" } else { "active" }),
@@ -174,8 +175,8 @@ fn profile_lines(s: &Subscriber) -> Vec<(&'static str, String)> {
             "language",
             format!("{} ({})", s.language.tag(), s.language.name()),
         ),
-        ("authors", or_dash(&s.authors, "; ")),
-        ("keywords", or_dash(&s.keywords, ", ")),
+        ("authors", output::untrusted(&or_dash(&s.authors, "; "))),
+        ("keywords", output::untrusted(&or_dash(&s.keywords, ", "))),
         (
             "categories",
             s.categories.as_ref().map_or("all configured".into(), |c| {
@@ -268,7 +269,7 @@ pub(super) fn history(config: &Config, email: &SubscriberEmail, json: bool) -> R
         };
         let _ = writeln!(out, "{}  {:<20} {}", r.at, who, output::bold(&r.action));
         for l in diff(r.before.as_ref(), r.after.as_ref()) {
-            let _ = writeln!(out, "    {l}");
+            let _ = writeln!(out, "    {}", output::untrusted(&l));
         }
     }
     Ok(EXIT_OK)

@@ -163,7 +163,8 @@ fn rss_item(item: Item) -> Result<Paper, String> {
             .journal_reference
             .map(|j| clean(&j))
             .filter(|j| !j.is_empty()),
-    })
+    }
+    .cleaned())
 }
 
 /// Collapses whitespace and converts TeX to Unicode.
@@ -302,23 +303,26 @@ pub fn parse_api(xml: &str, wanted: &[Category]) -> Result<ApiPage, FeedError> {
         } else {
             AnnounceType::Cross
         };
-        papers.push(Paper {
-            id: id.into(),
-            source: Source::Arxiv,
-            version: version.unwrap_or(1),
-            title,
-            authors: e
-                .authors
-                .iter()
-                .map(|a| clean(&a.name))
-                .filter(|n| !n.is_empty())
-                .collect(),
-            abstract_text: clean(e.summary.as_deref().unwrap_or("")),
-            categories,
-            announce_type,
-            doi: e.doi.map(|d| d.trim().to_string()),
-            journal_ref: e.journal_ref.map(|j| clean(&j)),
-        });
+        papers.push(
+            Paper {
+                id: id.into(),
+                source: Source::Arxiv,
+                version: version.unwrap_or(1),
+                title,
+                authors: e
+                    .authors
+                    .iter()
+                    .map(|a| clean(&a.name))
+                    .filter(|n| !n.is_empty())
+                    .collect(),
+                abstract_text: clean(e.summary.as_deref().unwrap_or("")),
+                categories,
+                announce_type,
+                doi: e.doi.map(|d| d.trim().to_string()),
+                journal_ref: e.journal_ref.map(|j| clean(&j)),
+            }
+            .cleaned(),
+        );
     }
     Ok(ApiPage {
         papers,

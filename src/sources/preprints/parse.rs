@@ -192,29 +192,32 @@ pub fn papers(source: Source, records: Vec<Record>) -> (Vec<Paper>, Vec<String>)
                 continue;
             }
         };
-        out.push(Paper {
-            id: PaperId::Doi(doi),
-            source,
-            version,
-            title,
-            authors: r
-                .authors
-                .split(';')
-                .map(display_author)
-                .filter(|a| !a.is_empty())
-                .collect(),
-            abstract_text: capped(strip_html(&r.abstract_text), MAX_ABSTRACT),
-            categories: vec![category],
-            announce_type: if first <= 1 {
-                AnnounceType::New
-            } else {
-                AnnounceType::Replace
-            },
-            doi: r
-                .published
-                .filter(|p| !p.trim().is_empty() && !p.trim().eq_ignore_ascii_case("NA")),
-            journal_ref: None,
-        });
+        out.push(
+            Paper {
+                id: PaperId::Doi(doi),
+                source,
+                version,
+                title,
+                authors: r
+                    .authors
+                    .split(';')
+                    .map(display_author)
+                    .filter(|a| !a.is_empty())
+                    .collect(),
+                abstract_text: capped(strip_html(&r.abstract_text), MAX_ABSTRACT),
+                categories: vec![category],
+                announce_type: if first <= 1 {
+                    AnnounceType::New
+                } else {
+                    AnnounceType::Replace
+                },
+                doi: r
+                    .published
+                    .filter(|p| !p.trim().is_empty() && !p.trim().eq_ignore_ascii_case("NA")),
+                journal_ref: None,
+            }
+            .cleaned(),
+        );
     }
     (out, rejected)
 }

@@ -1,0 +1,141 @@
+//! Strangers' text, attacked (issue 21): what a feed, a model or a reader writes is cleaned at
+//! the door and escaped for its medium on the way out — no script in the archive or the mail, no
+//! character that breaks a feed, no escape sequence in the admin's terminal.
+
+use crate::helpers::*;
+
+const ADA: &str = "ada@lab.example.org";
+
+/// Control characters, a bidi override and links with every scheme an attacker would try, in
+/// the title and abstract of the paper Ada's keyword picks (MoQa).
+fn hostile_feed(app: &TestApp) -> std::path::PathBuf {
+    let feed = fixture(FEED_DAY)
+        .replace(
+            "<title>MoQa: Rethinking",
+            "<title>MoQa\u{1b}[2J\u{1}\u{202E}gnp.exe\u{200B}: Rethinking",
+        )
+        .replace(
+            "We believe MoQa will play a role",
+            "Code: https://github.com/moqa/code and javascript://github.com/code%0A'PWNED'+location.pathname \
+             JaVaScRiPt://a.example/x file:///etc/passwd smb://evil.example/share vbscript://x.example/y \
+             data://text/html,x search-ms://query ms-msdt://x intent://x.example/#Intent;end. We believe MoQa will play a role",
+        );
+    let path = app.dir.path().join("hostile.xml");
+    std::fs::write(&path, feed).unwrap();
+    path
+}
+
+fn no_hidden_characters(what: &str, text: &str) {
+    for c in ['\u{1b}', '\u{1}', '\u{202E}', '\u{200B}'] {
+        assert!(
+            !text.contains(c),
+            "{what} holds U+{:04X}:\n{text}",
+            c as u32
+        );
+    }
+}
+
+fn only_web_links(what: &str, html: &str) {
+    for href in html.split("href=\"").skip(1) {
+        let href = href.split('"').next().unwrap().to_ascii_lowercase();
+        assert!(
+            href.starts_with("http://")
+                || href.starts_with("https://")
+                || href.starts_with("mailto:")
+                || href.starts_with('#')
+                || !href.contains(':'),
+            "{what} links {href}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_hostile_abstract_runs_nothing_and_hides_nothing_anywhere() {
+    let subscribers = TWO_SUBSCRIBERS.replace(
+        "topics = \"Mixture-of-Experts, quantization and sparsity.\"",
+        "topics = \"Mixture-of-Experts\\u001b[31m, quantization and sparsity.\\u202e\"",
+    );
+    let app = TestApp::spawn(Options {
+        subscribers,
+        extra_config:
+            "[archive]\ndir = \"archive\"\nbase_url = \"https://lab.example.org/papers/\"\n".into(),
+        ..Default::default()
+    })
+    .await;
+    let feed = hostile_feed(&app);
+    let run = app.run(&["digest", "--feed", feed.to_str().unwrap()]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    // The mail: the web link is a link, every other scheme stays text; nothing hidden.
+    let ada = app.received_by(ADA).pop().expect("Ada's digest");
+    assert!(ada
+        .html
+        .contains("<a href=\"https://github.com/moqa/code\">"));
+    assert!(
+        ada.html.contains("javascript://github.com/code"),
+        "kept as text"
+    );
+    only_web_links("the mail", &ada.html);
+    no_hidden_characters("the mail's HTML", &ada.html);
+    no_hidden_characters("the mail's text", &ada.text);
+    assert!(
+        ada.text.contains("MoQa[2Jgnp.exe: Rethinking"),
+        "{}",
+        ada.text
+    );
+
+    // The archive page, in Chromium: no link a click could run.
+    let dir = app.archive_dir(ADA);
+    let page = dir.join("2025-03/2025-03-28.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    only_web_links("the archive page", &html);
+    no_hidden_characters("the archive page", &html);
+    let seen = crate::browser::look(
+        &page,
+        900,
+        800,
+        "a[href*='script:' i], a[href^='file:' i], a[href^='smb:' i], a[href^='data:' i]",
+        "attacked-archive",
+    );
+    assert_eq!(seen.first_top, None, "a link a click could run");
+    assert!(seen.text.contains("javascript://github.com/code"));
+
+    // The feed stays XML a feed reader accepts.
+    let xml = std::fs::read(dir.join("feed.xml")).unwrap();
+    feed_rs::parser::parse(xml.as_slice()).expect("a valid Atom feed");
+    no_hidden_characters("the feed", &String::from_utf8(xml).unwrap());
+
+    // The admin's terminal: shown as codes, never obeyed.
+    let why = app.run(&["why", "2503.21135", "--for", ADA]).await;
+    assert_eq!(why.code, 0, "{}", why.stderr);
+    no_hidden_characters("why", &why.stdout);
+    let show = app.run(&["subscribers", "show", ADA]).await;
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    no_hidden_characters("subscribers show", &show.stdout);
+    assert!(
+        show.stdout.contains("Mixture-of-Experts[31m"),
+        "cleaned when the file is read: {}",
+        show.stdout
+    );
+    // A title stored before the door cleaned it (an older version's store): the terminal
+    // shows its codes.
+    app.db()
+        .execute(
+            "UPDATE papers SET title = 'Old\u{1b}[2J\u{202E}title' WHERE id = '2503.21135'",
+            [],
+        )
+        .unwrap();
+    for args in [
+        vec!["why", "2503.21135", "--for", ADA],
+        vec!["subscribers", "show", ADA, "--sent"],
+    ] {
+        let out = app.run(&args).await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        no_hidden_characters(&args.join(" "), &out.stdout);
+        assert!(
+            out.stdout.contains("Old<U+001B>[2J<U+202E>title"),
+            "{args:?}: {}",
+            out.stdout
+        );
+    }
+}
