@@ -41,6 +41,10 @@ class Sink(Mailbox):
     def deliver(self, rcpt, data):
         local, _, domain = rcpt.lower().partition("@")
         box = os.path.join(self.mailroot, "%s@%s" % (local.split("+", 1)[0], domain))
+        # Dovecot creates a user's Maildir on first login (root first, then cur/, new/, tmp/):
+        # a delivery racing it finds the root but no tmp/ yet. Make all three ourselves.
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(box, sub), exist_ok=True)
         md = mailbox.Maildir(box, create=True)
         md.add(b"Delivered-To: " + rcpt.encode() + b"\r\n" + data)
         if self.owner:
