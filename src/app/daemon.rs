@@ -26,11 +26,8 @@ enum Wake {
     Retry,
 }
 
-/// Holds the data directory's lock file for as long as the daemon runs: one daemon per store.
-pub struct Lock {
-    _file: std::fs::File,
-    pub path: PathBuf,
-}
+/// The data directory's daemon lock, held for as long as the daemon runs: one daemon per store.
+pub type Lock = crate::support::lock::Held;
 
 pub fn lock_path(app_config: &crate::config::Config) -> PathBuf {
     let db = app_config.resolve(&app_config.store.path);
@@ -38,44 +35,28 @@ pub fn lock_path(app_config: &crate::config::Config) -> PathBuf {
 }
 
 pub fn acquire_lock(path: PathBuf) -> anyhow::Result<Lock> {
-    use std::io::Write as _;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)?;
-    if file.try_lock().is_err() {
-        let pid = std::fs::read_to_string(&path).unwrap_or_default();
-        anyhow::bail!(
-            "another paperboy daemon (pid {}) holds {}; stop it first",
-            pid.trim(),
+    crate::support::lock::try_hold(&path, "paperboy run")?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "another paperboy daemon ({}) holds {}; stop it first",
+            crate::support::lock::holder(&path),
             path.display()
-        );
-    }
-    file.set_len(0)?;
-    write!(file, "{}", std::process::id())?;
-    Ok(Lock { _file: file, path })
+        )
+    })
 }
 
-/// Whether a daemon holds the lock now (for `status`).
+/// The daemon's pid, when one holds the lock now (for `status`).
 pub fn running_pid(path: &std::path::Path) -> Option<String> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .ok()?;
-    match file.try_lock() {
-        Ok(()) => None,
-        Err(_) => Some(
-            std::fs::read_to_string(path)
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-        ),
+    if !path.exists() {
+        return None;
+    }
+    match crate::support::lock::try_hold(path, "paperboy status") {
+        Ok(Some(_free)) => None,
+        Ok(None) => {
+            let holder = crate::support::lock::holder(path);
+            let pid = holder.strip_prefix("pid ").unwrap_or(&holder);
+            Some(pid.split(':').next().unwrap_or(pid).trim().to_string())
+        }
+        Err(_) => None,
     }
 }
 
@@ -110,7 +91,10 @@ async fn arm(
 pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
     let lock = acquire_lock(lock_path(&app.config))?;
     tracing::info!(lock = %lock.path.display(), pid = std::process::id(), "paperboy daemon starting");
+    // Under the runs lock: a `paperboy digest` running now is not a stopped process's run.
+    let runs = app.hold_runs("paperboy run (starting)").await?;
     let stale = app.store.interrupt_stale_runs().await?;
+    drop(runs);
     if stale > 0 {
         tracing::warn!(
             runs = stale,
@@ -311,6 +295,7 @@ async fn run_day(app: &App, day: NaiveDate, today: bool) -> anyhow::Result<()> {
         date: (!today).then_some(day),
         ..Default::default()
     };
+    let _runs = app.hold_runs("paperboy run").await?;
     tracing::info!(%day, source = if today { "RSS" } else { "API" }, "running the digest");
     let report = pipeline::run_digest(app, &subscribers, &opts, &Quiet).await?;
     tracing::info!(

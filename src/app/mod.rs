@@ -151,8 +151,26 @@ impl App {
         }
     }
 
-    /// Polls the inbox once: replies handled, answers and alerts sent.
+    /// The runs lock: one digest, preview or daemon run at a time per store (a second waits
+    /// for the first, up to a quarter of an hour, and is told whom it waits for).
+    pub async fn hold_runs(&self, what: &str) -> anyhow::Result<crate::support::lock::Held> {
+        crate::support::lock::hold(
+            &self.config.lock_path("runs"),
+            what,
+            Duration::from_secs(15 * 60),
+        )
+        .await
+    }
+
+    /// Polls the inbox once: replies handled, answers and alerts sent. One poll at a time per
+    /// store, so a message taken and never finished was left by a poll that is gone.
     pub async fn poll_inbox(&self) -> anyhow::Result<crate::inbox::poll::PollReport> {
+        let _polling = crate::support::lock::hold(
+            &self.config.lock_path("inbox"),
+            "polling the inbox",
+            Duration::from_secs(120),
+        )
+        .await?;
         let inbox = crate::inbox::Inbox::new(self.inbox_ctx())?;
         crate::inbox::poll::poll(&inbox, &self.alerts(), &self.outbox).await
     }

@@ -118,6 +118,7 @@ pub async fn run(config: Config, args: DigestArgs) -> Result<u8, Failure> {
         feed: args.feed,
         again: args.again,
     };
+    let _runs = app.hold_runs("paperboy digest").await?;
     let bar = Bar::new(!args.json, "scoring");
     let report = pipeline::run_digest(&app, &subscribers, &opts, &bar)
         .await

@@ -21,11 +21,22 @@ pub async fn import(
     file: &Path,
     yes: bool,
 ) -> Result<u8, Failure> {
+    let limit = library::Limits::default().bytes as u64;
+    if let Ok(meta) = std::fs::metadata(file) {
+        if meta.len() > limit {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "{}: the file is {} MB; paperboy reads libraries of at most {} MB",
+                file.display(),
+                meta.len() / 1_048_576,
+                limit / 1_048_576
+            )));
+        }
+    }
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failure::usage(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;
-    let items = library::parse_bibtex(&text).map_err(|e| {
+    let items = library::read(text).await.map_err(|e| {
         Failure::usage(anyhow::anyhow!(
-            "{}: {e} (a BibTeX/BibLaTeX export is expected)",
+            "{}: {e}; nothing was changed",
             file.display()
         ))
     })?;

@@ -49,6 +49,7 @@ pub async fn preview(config: Config, args: PreviewArgs) -> Result<u8, Failure> {
             ))
         })?;
     let app = build_app(config).await?;
+    let _runs = app.hold_runs("paperboy preview").await?;
     let run_id = start_run(&app, crate::store::runs::RunKind::Preview, true, "preview").await?;
     let result = async {
         let announcement = pipeline::stored_or_fetched(&app, run_id, args.date).await?;

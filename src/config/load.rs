@@ -153,7 +153,15 @@ impl Config {
         let Some(mut config) = config else {
             return Err(ConfigError::Problems(problems));
         };
-        config.base_dir = match path.parent() {
+        // Relative paths are read from the folder of the real file: a symlinked
+        // /etc/paperboy/paperboy.toml pointing into /srv/lab finds /srv/lab's subscribers.toml.
+        let real = match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+            }
+            _ => path.to_path_buf(),
+        };
+        config.base_dir = match real.parent() {
             Some(p) if text.is_some() && !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };

@@ -476,6 +476,13 @@ impl Config {
         }
     }
 
+    /// The lock file for one kind of work (`runs`, `inbox`, `subscribers`), beside the database:
+    /// `data/paperboy.runs.lock`.
+    pub fn lock_path(&self, kind: &str) -> PathBuf {
+        self.resolve(&self.store.path)
+            .with_extension(format!("{kind}.lock"))
+    }
+
     /// The model API key, from the environment variable named by `llm.api_key_env`.
     /// An unset or empty variable means "no model": the keyword scorer runs instead.
     pub fn llm_api_key(&self) -> Option<SecretString> {

@@ -38,6 +38,12 @@ pub fn same_author(followed: &str, author: &str) -> bool {
     !f.is_empty() && same_person(&f, &name_tokens(author))
 }
 
+/// The surname as `same_author` compares it ("Björn W. Schuller" → "schuller"): names with
+/// different surnames are never the same person, so it is a key to group names by.
+pub fn surname_key(name: &str) -> Option<String> {
+    name_tokens(name).pop()
+}
+
 /// Lowercased, accent-free name parts without parenthesised nicknames: "Björn W. Schuller" →
 /// ["bjorn", "w", "schuller"]; `Bj\"orn` is already Unicode by the time it gets here.
 fn name_tokens(name: &str) -> Vec<String> {

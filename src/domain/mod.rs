@@ -17,7 +17,7 @@ mod subscriber;
 pub mod testing;
 
 pub use arxiv_id::{ArxivId, ArxivIdError};
-pub use author::{author_matches, followed_authors, same_author};
+pub use author::{author_matches, followed_authors, same_author, surname_key};
 pub use category::{Category, CategoryError};
 pub use email::{EmailError, SubscriberEmail};
 pub use language::{Language, LanguageError};

@@ -18,7 +18,7 @@ impl Inbox<'_> {
     ) -> anyhow::Result<Handling> {
         use crate::subscribers::library;
         let who = Some(sub.email.to_string());
-        let items = match library::parse_bibtex(bib) {
+        let items = match library::read(bib.to_string()).await {
             Ok(items) => items,
             Err(why) => {
                 let body = format!(

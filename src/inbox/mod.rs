@@ -252,14 +252,29 @@ impl<'a> Inbox<'a> {
             Err(e) => Analysis::unreadable(raw, format!("{e:#}")),
         };
         let id = a.message_id.clone();
-        let seen = self.ctx.store.inbound(&id).await?;
-        if let Some(prev) = seen {
-            return Ok(Handled {
-                message_id: id,
-                outcome: Outcome::Duplicate,
-                detail: format!("handled before ({})", prev.outcome),
-                subscriber: None,
-            });
+        // Taken (recorded) before anything in it is parsed: if handling never finishes, the next
+        // poll sets it aside (rejected folder, one alert) instead of choking on it again.
+        match self.ctx.store.take_inbound(&id, a.from.as_deref()).await? {
+            None => {}
+            Some(prev) if prev.outcome == crate::store::inbox::TAKEN => {
+                let detail = "an earlier attempt to handle it never finished (paperboy stopped or was killed while handling it); it is not tried again";
+                tracing::error!(message_id = %id, "{detail}");
+                self.record(&a, Outcome::Failed, detail, None, None).await?;
+                return Ok(Handled {
+                    message_id: id,
+                    outcome: Outcome::Failed,
+                    detail: detail.into(),
+                    subscriber: None,
+                });
+            }
+            Some(prev) => {
+                return Ok(Handled {
+                    message_id: id,
+                    outcome: Outcome::Duplicate,
+                    detail: format!("handled before ({})", prev.outcome),
+                    subscriber: None,
+                })
+            }
         }
         let handled = match &a.auth {
             Auth::Rejected(why) | Auth::Ignored(why) => {

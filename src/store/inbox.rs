@@ -167,7 +167,32 @@ impl Store {
     }
 }
 
-/// Records a handled message (and the answer to send). Returns `false` when it was handled before.
+/// The outcome a message has while it is being handled: recorded before anything in it is
+/// parsed, so a message whose handling never finishes (a crash, a kill, a hang) is known on the
+/// next poll and set aside instead of being tried again forever.
+pub const TAKEN: &str = "taken";
+
+/// Takes a message for handling: `None` when it is new (now recorded as `taken`), else how it
+/// was recorded before (a `taken` outcome means an earlier handling never finished).
+pub fn take_inbound(
+    conn: &Connection,
+    message_id: &str,
+    sender: Option<&str>,
+) -> rusqlite::Result<Option<Inbound>> {
+    let n = conn.execute(
+        "INSERT INTO inbound (message_id, received_at, sender, outcome, detail)
+         VALUES (?1, ?2, ?3, ?4, 'being handled') ON CONFLICT(message_id) DO NOTHING",
+        params![message_id, now_utc(), sender, TAKEN],
+    )?;
+    if n == 1 {
+        Ok(None)
+    } else {
+        inbound(conn, message_id)
+    }
+}
+
+/// Records a handled message (and the answer to send) over its `taken` row, or as a new row.
+/// Returns `false` when it was handled before.
 #[allow(clippy::too_many_arguments)]
 pub fn record_inbound(
     conn: &Connection,
@@ -180,7 +205,12 @@ pub fn record_inbound(
 ) -> rusqlite::Result<bool> {
     let n = conn.execute(
         "INSERT INTO inbound (message_id, received_at, sender, subscriber, outcome, detail, reply, reply_to, reply_status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(message_id) DO NOTHING",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT(message_id) DO UPDATE SET
+             sender = excluded.sender, subscriber = excluded.subscriber, outcome = excluded.outcome,
+             detail = excluded.detail, reply = excluded.reply, reply_to = excluded.reply_to,
+             reply_status = excluded.reply_status
+         WHERE inbound.outcome = 'taken'",
         params![
             message_id,
             now_utc(),
@@ -197,6 +227,17 @@ pub fn record_inbound(
 }
 
 impl Store {
+    /// Takes a message for handling (see `take_inbound`).
+    pub async fn take_inbound(
+        &self,
+        message_id: &str,
+        sender: Option<&str>,
+    ) -> anyhow::Result<Option<Inbound>> {
+        let (id, sender) = (message_id.to_string(), sender.map(str::to_string));
+        self.call(move |c| take_inbound(c, &id, sender.as_deref()))
+            .await
+    }
+
     /// Records a handled message (and the answer to send: recipient, message). Returns `false`
     /// when it was handled before.
     pub async fn record_inbound(

@@ -68,6 +68,13 @@ impl Store {
                 .with_context(|| format!("cannot make {} private", path.display()))?;
         }
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Two processes opening a new database at once would both see version 0 and both
+        // create the tables: one migrates while the other waits, then finds nothing to do.
+        let _migrating = crate::support::lock::hold_blocking(
+            &path.with_extension("migrate.lock"),
+            "migrating the database",
+            std::time::Duration::from_secs(120),
+        )?;
         Self::init(conn).with_context(|| format!("cannot prepare the database {}", path.display()))
     }
 
@@ -80,9 +87,12 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
-        migrations
-            .to_latest(&mut conn)
-            .context("schema migration failed")?;
+        // All pending migrations in one IMMEDIATE transaction: the write lock is taken before
+        // the first statement, not halfway through.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+        let migrated = migrations.to_latest(&mut conn);
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Deferred);
+        migrated.context("schema migration failed")?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
         })

@@ -109,6 +109,13 @@ impl<'a> Subscribers<'a> {
         change: Change,
         actor: &Actor,
     ) -> Result<Applied, AdminError> {
+        // One editor at a time (the admin, the inbox applying a reply, an import): each reads,
+        // changes and writes the file whole under the lock, so no edit is lost to another.
+        let _edit = crate::support::lock::hold_blocking(
+            &self.config.lock_path("subscribers"),
+            &format!("editing {}", self.path.display()),
+            std::time::Duration::from_secs(30),
+        )?;
         let mut file = SubscribersFile::open(&self.path)?;
         let before = self
             .parse_text(file.original())

@@ -379,7 +379,15 @@ impl SubscribersFile {
             path: self.path.clone(),
             source,
         };
-        let dir = match self.path.parent() {
+        // A symlinked file is written through to its target: the link stays a link, and the
+        // file it points to is the one that changes.
+        let target = match std::fs::symlink_metadata(&self.path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                std::fs::canonicalize(&self.path).map_err(write_err)?
+            }
+            _ => self.path.clone(),
+        };
+        let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
@@ -390,7 +398,7 @@ impl SubscribersFile {
             .map_err(write_err)?;
         std::io::Write::write_all(&mut tmp, self.text().as_bytes()).map_err(write_err)?;
         tmp.as_file().sync_all().map_err(write_err)?;
-        if let Ok(meta) = std::fs::metadata(&self.path) {
+        if let Ok(meta) = std::fs::metadata(&target) {
             // The new file keeps the old one's mode and owner (run as root, the file does not
             // become root's).
             use std::os::unix::fs::MetadataExt as _;
@@ -401,7 +409,7 @@ impl SubscribersFile {
                     .map_err(write_err)?;
             }
         }
-        tmp.persist(&self.path).map_err(|e| write_err(e.error))?;
+        tmp.persist(&target).map_err(|e| write_err(e.error))?;
         Ok(())
     }
 }

@@ -2,88 +2,24 @@
 //! crate): co-authors who recur become followed authors, recurring keywords and title terms
 //! become keywords, and the library's arXiv and bioRxiv/medRxiv papers are never sent again as new.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use biblatex::{Bibliography, ChunksExt as _};
-
+use crate::domain::PaperId;
 use crate::domain::Subscriber;
-use crate::domain::{ArxivId, Doi, PaperId};
 pub use crate::store::library::LibraryPaper;
 
-/// One entry as far as interests go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Item {
-    pub title: String,
-    /// "Given Last", TeX resolved.
-    pub authors: Vec<String>,
-    pub keywords: Vec<String>,
-    /// Its arXiv ID, or its DOI when it is a bioRxiv/medRxiv preprint (10.1101/…).
-    pub arxiv: Option<PaperId>,
-}
+pub use super::bibtex::{parse_bibtex, Item, Limits};
 
-/// Reads a BibTeX/BibLaTeX file; a syntax error names its byte range.
-pub fn parse_bibtex(text: &str) -> Result<Vec<Item>, String> {
-    let text = &*crate::support::text::clean(text);
-    let bib = Bibliography::parse(text).map_err(|e| {
-        let line = text[..e.span.start.min(text.len())].lines().count().max(1);
-        format!("line {line}: {}", e.kind)
-    })?;
-    let mut items = Vec::new();
-    for entry in bib.iter() {
-        let title = entry
-            .title()
-            .map(|t| crate::support::tex::to_unicode(&t.format_verbatim()))
-            .unwrap_or_default();
-        let authors = entry
-            .author()
-            .unwrap_or_default()
-            .iter()
-            .map(|p| {
-                let name = format!("{} {} {}", p.given_name, p.prefix, p.name);
-                crate::support::tex::to_unicode(
-                    &name.split_whitespace().collect::<Vec<_>>().join(" "),
-                )
-            })
-            .filter(|n| !n.is_empty())
-            .collect();
-        let keywords = entry
-            .keywords()
-            .map(|k| {
-                k.format_verbatim()
-                    .split([',', ';'])
-                    .map(|w| w.trim().to_lowercase())
-                    .filter(|w| !w.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let arxiv = entry
-            .eprint()
-            .ok()
-            .and_then(|e| ArxivId::parse(&e).ok())
-            .or_else(|| {
-                entry
-                    .url()
-                    .ok()
-                    .filter(|u| u.contains("arxiv.org/"))
-                    .and_then(|u| ArxivId::parse(&u).ok())
-            })
-            .map(PaperId::from)
-            .or_else(|| {
-                entry
-                    .doi()
-                    .ok()
-                    .and_then(|d| Doi::parse_versioned(&d).ok())
-                    .filter(|(d, _)| d.as_str().starts_with("10.1101/"))
-                    .map(|(d, _)| PaperId::Doi(d))
-            });
-        items.push(Item {
-            title,
-            authors,
-            keywords,
-            arxiv,
-        });
-    }
-    Ok(items)
+/// How long reading a library may take before paperboy gives up on it.
+pub const READ_TIME: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// Reads a library (text from outside) off the async runtime, within the default limits and
+/// `READ_TIME`.
+pub async fn read(text: String) -> Result<Vec<Item>, String> {
+    crate::support::bounded::off_runtime("the library", READ_TIME, move || {
+        parse_bibtex(&text, &Limits::default())
+    })
+    .await?
 }
 
 /// What importing a library would change for a reader.
@@ -248,25 +184,31 @@ const STOPWORDS: &[&str] = &[
 
 pub fn propose(items: &[Item], reader: &Subscriber) -> Proposal {
     // Co-authors, counted once per entry; "J. Müller" and "Jürgen Müller" are one person (the
-    // fuller name is kept).
+    // fuller name is kept). Names are grouped by surname first (different surnames are never
+    // one person), so a 10,000-entry library is compared within groups, not all against all.
     let same =
         |a: &str, b: &str| crate::domain::same_author(a, b) || crate::domain::same_author(b, a);
     let mut people: Vec<(String, usize)> = Vec::new();
+    let mut by_surname: HashMap<String, Vec<usize>> = HashMap::new();
     for item in items {
-        let mut counted: Vec<usize> = Vec::new();
+        let mut counted: BTreeSet<usize> = BTreeSet::new();
         for a in &item.authors {
-            let i = match people.iter().position(|(p, _)| same(p, a)) {
+            let Some(key) = crate::domain::surname_key(a) else {
+                continue;
+            };
+            let group = by_surname.entry(key).or_default();
+            let i = match group.iter().copied().find(|&i| same(&people[i].0, a)) {
                 Some(i) => i,
                 None => {
                     people.push((a.clone(), 0));
+                    group.push(people.len() - 1);
                     people.len() - 1
                 }
             };
             if a.chars().count() > people[i].0.chars().count() {
                 people[i].0 = a.clone();
             }
-            if !counted.contains(&i) {
-                counted.push(i);
+            if counted.insert(i) {
                 people[i].1 += 1;
             }
         }
@@ -345,7 +287,7 @@ mod tests {
 @article{a4, author = {Lovelace, Ada and Turing, Alan}, title = {On Computable Numbers}, doi = {10.1112/plms/s2-42.1.230}}
 @article{a5, author = {Okonkwo, Hannah C.}, title = {Sparse coding of odor identity}, doi = {10.1101/2025.03.20.644321}, journal = {bioRxiv}}
 "#;
-        let items = parse_bibtex(bib).unwrap();
+        let items = parse_bibtex(bib, &Limits::default()).unwrap();
         assert_eq!(items.len(), 5);
         // A bioRxiv preprint is known by its DOI; a journal DOI is not a paper paperboy sends.
         assert_eq!(
@@ -390,6 +332,6 @@ mod tests {
             p.keywords
         );
         assert_eq!(p.arxiv.len(), 3);
-        assert!(parse_bibtex("@article{x, title = {unclosed").is_err());
+        assert!(parse_bibtex("@article{x, title = {unclosed", &Limits::default()).is_err());
     }
 }

@@ -4,6 +4,7 @@
 //! problem is refused whole, so a typo never mails the wrong people or the wrong topics.
 
 pub mod admin;
+pub mod bibtex;
 pub mod edit;
 pub mod library;
 mod parse;
