@@ -218,8 +218,10 @@ pub struct SubscribeConfig {
     pub approve: bool,
     /// Topics of a reader who gave none.
     pub default_topics: String,
-    /// Confirmation mails per address per day, and in all per day (no mail-bombing through us).
+    /// Mails subscribing sends (confirmations, notes, welcomes) per address (its +tag removed),
+    /// per domain and in all, per day: no mail-bombing through us.
     pub per_address_per_day: u32,
+    pub per_domain_per_day: u32,
     pub per_day: u32,
     /// How long a confirmation stays valid.
     pub valid_hours: u32,
@@ -232,7 +234,8 @@ impl Default for SubscribeConfig {
             allowed_domains: Vec::new(),
             approve: false,
             default_topics: "New papers in the lab's categories.".into(),
-            per_address_per_day: 2,
+            per_address_per_day: 3,
+            per_domain_per_day: 10,
             per_day: 50,
             valid_hours: 48,
         }

@@ -65,16 +65,38 @@ pub fn subscribe_request(text: &str) -> Option<Wanted> {
 }
 
 impl Wanted {
+    /// What the confirmation says was asked for: a short summary, never the stranger's free
+    /// text (a genuine mail from the lab must not carry their phishing text): the name with
+    /// only the characters names are made of, how many topic lines and words, how many
+    /// authors, the language.
     fn describe(&self) -> String {
         let mut s = String::new();
-        if let Some(n) = &self.name {
+        if let Some(n) = self
+            .name
+            .as_deref()
+            .map(plain_name)
+            .filter(|n| !n.is_empty())
+        {
             s.push_str(&format!("  name: {n}\n"));
         }
-        for t in &self.topics {
-            s.push_str(&format!("  topics: {t}\n"));
+        if !self.topics.is_empty() {
+            let words: usize = self
+                .topics
+                .iter()
+                .map(|t| t.split_whitespace().count())
+                .sum();
+            s.push_str(&format!(
+                "  topics: {} line{} ({words} words; you will see them in your first digest)\n",
+                self.topics.len(),
+                if self.topics.len() == 1 { "" } else { "s" }
+            ));
         }
-        for a in &self.authors {
-            s.push_str(&format!("  follow {a}\n"));
+        if !self.authors.is_empty() {
+            s.push_str(&format!(
+                "  follow: {} author{}\n",
+                self.authors.len(),
+                if self.authors.len() == 1 { "" } else { "s" }
+            ));
         }
         if let Some(l) = &self.language {
             s.push_str(&format!("  language: {l}\n"));
@@ -84,6 +106,36 @@ impl Wanted {
         }
         s
     }
+}
+
+/// A name as names are written: the name's characters up to the first that is not one
+/// (letters, marks, spaces, `.`, `-`, `'`), words that look like domains left out (a `.` is
+/// only an initial's), at most 60 characters.
+fn plain_name(name: &str) -> String {
+    let kept: String = name
+        .chars()
+        .take_while(|c| {
+            c.is_alphabetic() || matches!(c, ' ' | '.' | '-' | '\'') || unicode_mark(*c)
+        })
+        .take(60)
+        .collect();
+    kept.split_whitespace()
+        .filter(|w| !w.trim_end_matches('.').contains('.'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn unicode_mark(c: char) -> bool {
+    unicode_normalization::char::is_combining_mark(c)
+}
+
+/// The address as the limits count it: lowercased, its `+tag` removed (victim+1@x and
+/// victim+2@x are one inbox), and its domain.
+fn limit_key(email: &SubscriberEmail) -> (String, String) {
+    let lower = email.as_str().to_lowercase();
+    let (local, domain) = lower.rsplit_once('@').unwrap_or((&lower, ""));
+    let base = local.split('+').next().unwrap_or(local);
+    (format!("{base}@{domain}"), domain.to_string())
 }
 
 impl Inbox<'_> {
@@ -99,6 +151,38 @@ impl Inbox<'_> {
         )
     }
 
+    /// Why no more subscribing mail may go to `email` today, if it may not: per address
+    /// (its +tag removed), per domain and in all, every kind of mail counted.
+    async fn over_mail_limit(&self, email: &SubscriberEmail) -> anyhow::Result<Option<String>> {
+        let cfg = &self.ctx.config.subscribe;
+        let (address, domain) = limit_key(email);
+        let since = self.ctx.clock.now() - chrono::Duration::days(1);
+        let (mine, theirs, all) = self
+            .ctx
+            .store
+            .subscribe_mail_since(&address, &domain, since)
+            .await?;
+        let over = if mine >= i64::from(cfg.per_address_per_day) {
+            format!("{address} was sent {mine} subscribing mails today")
+        } else if theirs >= i64::from(cfg.per_domain_per_day) {
+            format!("{domain} was sent {theirs} subscribing mails today")
+        } else if all >= i64::from(cfg.per_day) {
+            format!("{all} subscribing mails were sent today")
+        } else {
+            return Ok(None);
+        };
+        tracing::warn!(address = %email, mine, theirs, all, "subscribing mail over the daily limit; no mail sent");
+        Ok(Some(format!("{over} (the daily limit); no mail sent")))
+    }
+
+    async fn count_mail(&self, email: &SubscriberEmail, kind: &'static str) -> anyhow::Result<()> {
+        let (address, domain) = limit_key(email);
+        self.ctx
+            .store
+            .note_subscribe_mail(&address, &domain, kind, self.ctx.clock.now())
+            .await
+    }
+
     /// "subscribe" from `email` (the message's From): a confirmation to that address.
     pub(super) async fn request_subscription(
         &self,
@@ -107,7 +191,17 @@ impl Inbox<'_> {
     ) -> anyhow::Result<Handling> {
         let cfg = &self.ctx.config.subscribe;
         let who = Some(email.to_string());
-        let domain = email.as_str().rsplit('@').next().unwrap_or("");
+        let (local, domain) = email.as_str().rsplit_once('@').unwrap_or(("", ""));
+        // `x%evil.com@lab.org` and `evil.com!x@lab.org` pass a domain check yet route, at MTAs
+        // that still honour them, to another host: never mailed.
+        if local.contains(['%', '!', '@', ':']) {
+            return Ok((
+                Outcome::Rejected,
+                "an address with % or ! (mail routing) cannot subscribe".into(),
+                who,
+                None,
+            ));
+        }
         if !cfg.allowed_domains.is_empty()
             && !cfg
                 .allowed_domains
@@ -125,29 +219,18 @@ impl Inbox<'_> {
             ));
         }
         let to: Address = email.as_str().parse()?;
+        if let Some(over) = self.over_mail_limit(email).await? {
+            return Ok((Outcome::Ignored, over, who, None));
+        }
+        let now = self.ctx.clock.now();
         if self.current(email)?.is_some() {
             let note = self.subscription_note(&to, "This address already receives the lab's paper digest; nothing was changed.\nReply \"help\" to any digest for the commands.")?;
+            self.count_mail(email, "note").await?;
             return Ok((
                 Outcome::Answered,
                 "already subscribed".into(),
                 who,
                 Some((email.to_string(), note)),
-            ));
-        }
-        let now = self.ctx.clock.now();
-        let since = now - chrono::Duration::days(1);
-        let (mine, all) = self
-            .ctx
-            .store
-            .join_request_counts_since(email, since)
-            .await?;
-        if mine >= i64::from(cfg.per_address_per_day) || all >= i64::from(cfg.per_day) {
-            tracing::warn!(address = %email, mine, all, "subscribe requests over the daily limit; no confirmation sent");
-            return Ok((
-                Outcome::Ignored,
-                "too many subscribe requests today; no mail sent".into(),
-                who,
-                None,
             ));
         }
         let wanted = subscribe_request(&a.text).unwrap_or_default();
@@ -177,6 +260,7 @@ impl Inbox<'_> {
             Some(&reply),
             &body,
         )?;
+        self.count_mail(email, "confirmation").await?;
         Ok((
             Outcome::Answered,
             "subscribe request: confirmation sent".into(),
@@ -212,7 +296,29 @@ impl Inbox<'_> {
                 None,
             ));
         }
-        if req.status != JoinStatus::Pending {
+        let email = SubscriberEmail::parse(&req.email)?;
+        let subscribed = self.current(&email)?.is_some();
+        if subscribed || req.status != JoinStatus::Pending {
+            if subscribed {
+                if req.status == JoinStatus::Pending {
+                    self.ctx
+                        .store
+                        .set_join_status(&req.token, JoinStatus::Added)
+                        .await?;
+                }
+                if let Some(over) = self.over_mail_limit(&email).await? {
+                    return Ok((Outcome::Ignored, over, who, None));
+                }
+                let to: Address = req.email.parse()?;
+                let note = self.subscription_note(&to, "This address already receives the lab's paper digest; nothing was changed.\nReply \"help\" to any digest for the commands.")?;
+                self.count_mail(&email, "note").await?;
+                return Ok((
+                    Outcome::Answered,
+                    "already subscribed".into(),
+                    who,
+                    Some((req.email.clone(), note)),
+                ));
+            }
             return Ok((
                 Outcome::Ignored,
                 format!("confirmation already {}", req.status),
@@ -241,6 +347,7 @@ impl Inbox<'_> {
                 .set_join_status(&req.token, JoinStatus::Confirmed)
                 .await?;
             let to: Address = req.email.parse()?;
+            self.count_mail(&email, "note").await?;
             let note = self.subscription_note(&to, "Thank you: your request is confirmed. The person who runs paperboy for the lab will approve it, and the digest starts then.")?;
             return Ok((
                 Outcome::Answered,
@@ -252,6 +359,8 @@ impl Inbox<'_> {
         let welcome = self
             .admit(&req, &Actor::Reply(a.message_id.clone()))
             .await?;
+        // Counted, never refused: it answers the address's own confirmation.
+        self.count_mail(&email, "welcome").await?;
         Ok((
             Outcome::Applied,
             "self-subscribed".into(),

@@ -56,35 +56,67 @@ impl Store {
     }
 }
 
-/// Requests made for `email` since `since` (for the rate limit), and in all since `since`.
-pub fn counts_since(
+/// Mails sent by subscribing since `since`: to `address` (its +tag removed), to `domain`, and
+/// in all.
+pub fn subscribe_mail_since(
     conn: &Connection,
-    email: &str,
+    address: &str,
+    domain: &str,
     since: DateTime<Utc>,
-) -> rusqlite::Result<(i64, i64)> {
+) -> rusqlite::Result<(i64, i64, i64)> {
     let since = since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mine = conn.query_row(
-        "SELECT count(*) FROM join_requests WHERE email = ?1 AND created_at >= ?2",
-        params![email, since],
-        |r| r.get(0),
+    conn.query_row(
+        "SELECT coalesce(sum(address = ?1), 0), coalesce(sum(domain = ?2), 0), count(*)
+         FROM subscribe_mail WHERE sent_at >= ?3",
+        params![address, domain, since],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+}
+
+/// Counts one mail sent by subscribing.
+pub fn note_subscribe_mail(
+    conn: &Connection,
+    address: &str,
+    domain: &str,
+    kind: &str,
+    at: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO subscribe_mail (address, domain, kind, sent_at) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            address,
+            domain,
+            kind,
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ],
     )?;
-    let all = conn.query_row(
-        "SELECT count(*) FROM join_requests WHERE created_at >= ?1",
-        [since],
-        |r| r.get(0),
-    )?;
-    Ok((mine, all))
+    Ok(())
 }
 
 impl Store {
-    /// Subscribe requests made for `email` since `since`, and in all since `since`.
-    pub async fn join_request_counts_since(
+    /// Mails sent by subscribing since `since` (see `subscribe_mail_since`).
+    pub async fn subscribe_mail_since(
         &self,
-        email: &SubscriberEmail,
+        address: &str,
+        domain: &str,
         since: DateTime<Utc>,
-    ) -> anyhow::Result<(i64, i64)> {
-        let e = email.to_string();
-        self.call(move |c| counts_since(c, &e, since)).await
+    ) -> anyhow::Result<(i64, i64, i64)> {
+        let (a, d) = (address.to_string(), domain.to_string());
+        self.call(move |c| subscribe_mail_since(c, &a, &d, since))
+            .await
+    }
+
+    /// Counts one mail sent by subscribing.
+    pub async fn note_subscribe_mail(
+        &self,
+        address: &str,
+        domain: &str,
+        kind: &'static str,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let (a, d) = (address.to_string(), domain.to_string());
+        self.call(move |c| note_subscribe_mail(c, &a, &d, kind, at))
+            .await
     }
 }
 

@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/013_alert_keys.sql"),
     include_str!("migrations/014_embeddings.sql"),
     include_str!("migrations/015_library_papers.sql"),
+    include_str!("migrations/016_subscribe_mail.sql"),
 ];
 
 /// The database. Cloning is cheap; all clones share one connection.

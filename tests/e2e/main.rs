@@ -22,5 +22,6 @@ mod preprints;
 mod render;
 mod replies;
 mod scoring;
+mod subscribing;
 mod teaching;
 mod untrusted;
