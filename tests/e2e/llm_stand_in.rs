@@ -86,7 +86,7 @@ pub struct LlmState {
     /// The longest prompt answered, in tokens.
     pub largest_prompt: AtomicU64,
     /// System prompts seen so far: the provider caches the longest prefix shared with one.
-    seen_systems: Mutex<Vec<String>>,
+    pub seen_systems: Mutex<Vec<String>>,
     /// Set by [`LlmStandIn::revive`]: a model that died is back.
     pub revived: std::sync::atomic::AtomicBool,
     omitted: Mutex<bool>,
@@ -187,8 +187,12 @@ fn readers(system: &str) -> Vec<(String, String, u8)> {
                 .and_then(|b| b.parse().ok())
                 .unwrap_or(1);
             out.push((label, String::new(), bar));
+        } else if line.starts_with("<profile ") || line.starts_with("</profile ") {
+            // The fence around a reader's text.
         } else if let Some(last) = out.last_mut() {
-            last.1.push_str(line);
+            // A reader's text, each line quoted with "| " (an unquoted line would be the
+            // prompt's own).
+            last.1.push_str(line.strip_prefix("| ").unwrap_or(line));
             last.1.push('\n');
         }
     }
