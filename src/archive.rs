@@ -8,8 +8,13 @@
 //! dir/<key>/2025-03/2025-03-28.html      the day, as the digest showed it
 //! ```
 //!
-//! `<key>` is a random 128-bit name per reader (kept in the store), never their address; no page
-//! names another reader. Links are relative, so any static web server serves the folder.
+//! `<key>` is a random name per reader (a UUIDv4 as 32 hex digits: 122 random bits, kept in the
+//! store), never their address; no page names another reader. Links are relative, so any static
+//! web server serves the folder. Folders are 0711 (a web server can reach a page it is asked
+//! for, no local user can list the readers' folders) and pages 0644.
+//!
+//! The key is a capability: `subscribers rotate-token` gives a new one (the folder moves, the
+//! old address stops working) and `subscribers remove` deletes the folder.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -221,6 +226,13 @@ fn write(
     pages: BTreeMap<NaiveDate, Page>,
 ) -> anyhow::Result<Written> {
     let root = dir.join(key);
+    // Folders made by an older paperboy (0755) become 0711 too: no local user lists readers.
+    make_dirs(&root)?;
+    for folder in [dir, root.as_path()] {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(folder, std::fs::Permissions::from_mode(DIR_MODE))
+            .with_context(|| format!("cannot set the mode of {}", folder.display()))?;
+    }
     write_file(
         &dir.join("index.html"),
         &digest::page_shell(
@@ -452,17 +464,97 @@ fn month_label(m: &str) -> String {
         .unwrap_or_else(|_| m.to_string())
 }
 
-/// Writes through a temporary file and a rename, so a web server never serves half a page.
+/// Folders: a web server may pass through, nobody but the owner may list.
+const DIR_MODE: u32 = 0o711;
+const PAGE_MODE: u32 = 0o644;
+
+/// Creates `dir` and the folders above it that are missing, each 0711.
+fn make_dirs(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+        .with_context(|| format!("cannot create the archive folder {}", dir.display()))
+}
+
+/// Writes through a temporary file and a rename, so a web server never serves half a page; a
+/// failed write leaves no temporary file behind.
 fn write_file(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
     let parent = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create the archive folder {}", parent.display()))?;
+    make_dirs(parent)?;
     let tmp: PathBuf = path.with_extension("html.tmp");
-    std::fs::write(&tmp, content)
-        .with_context(|| format!("cannot write the archive page {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot write the archive page {}", path.display()))?;
-    Ok(())
+    let written = std::fs::write(&tmp, content)
+        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(PAGE_MODE)))
+        .with_context(|| format!("cannot write the archive page {}", tmp.display()))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path)
+                .with_context(|| format!("cannot write the archive page {}", path.display()))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Whether `key` is a key paperboy made (32 hex digits): nothing else is joined to a path.
+fn is_key(key: &str) -> bool {
+    key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `rotate-token`: the reader gets a new archive key and their folder moves to it; the old
+/// address stops working. The new key, or `None` when they had no archive.
+pub fn rekey(store: &Store, dir: &Path, email: &str) -> anyhow::Result<Option<String>> {
+    let email = email.to_string();
+    let Some((old, new)) = store.with(|c| crate::store::archive::rotate_key(c, &email))? else {
+        return Ok(None);
+    };
+    let from = dir.join(&old);
+    if is_key(&old) && from.is_dir() {
+        std::fs::rename(&from, dir.join(&new)).with_context(|| {
+            format!(
+                "cannot move the archive folder {} to its new name",
+                from.display()
+            )
+        })?;
+    }
+    Ok(Some(new))
+}
+
+/// `subscribers remove`: the reader's folder is deleted and their key forgotten. The number of
+/// pages removed.
+pub fn withdraw(store: &Store, dir: &Path, email: &str) -> anyhow::Result<usize> {
+    let email = email.to_string();
+    let Some(key) = store.with(|c| crate::store::archive::forget_key(c, &email))? else {
+        return Ok(0);
+    };
+    let folder = dir.join(&key);
+    if !is_key(&key) || !folder.is_dir() {
+        return Ok(0);
+    }
+    let pages = count_pages(&folder);
+    std::fs::remove_dir_all(&folder)
+        .with_context(|| format!("cannot remove the archive folder {}", folder.display()))?;
+    Ok(pages)
+}
+
+fn count_pages(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() {
+                        count_pages(&p)
+                    } else {
+                        usize::from(p.extension().is_some_and(|x| x == "html"))
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

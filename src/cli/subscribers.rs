@@ -55,6 +55,10 @@ pub enum SubscribersCmd {
     Remove {
         #[arg(value_parser = parse_email)]
         email: SubscriberEmail,
+        /// Leave the reader's web archive folder published (by default it is deleted, so the
+        /// link in their forwarded digests stops working).
+        #[arg(long)]
+        keep_archive: bool,
     },
     /// Stop sending digests to a subscriber until resumed.
     #[command(after_help = "Example:\n  paperboy subscribers pause ada@lab.org")]
@@ -62,8 +66,8 @@ pub enum SubscribersCmd {
         #[arg(value_parser = parse_email)]
         email: SubscriberEmail,
     },
-    /// New reply and unsubscribe addresses for a subscriber: the old ones (in every digest and
-    /// forward they have sent) stop working at once.
+    /// New reply and unsubscribe addresses and a new web archive address for a subscriber: the
+    /// old ones (in every digest and forward they have sent) stop working at once.
     #[command(after_help = "Example:\n  paperboy subscribers rotate-token ada@lab.org")]
     RotateToken {
         #[arg(value_parser = parse_email)]
@@ -212,7 +216,32 @@ pub async fn run(config: Config, cmd: SubscribersCmd) -> Result<u8, Failure> {
             )?;
             change(&config, &subs, &a.email, Change::Add(fields))
         }
-        SubscribersCmd::Remove { email } => change(&config, &subs, &email, Change::Remove),
+        SubscribersCmd::Remove {
+            email,
+            keep_archive,
+        } => {
+            let code = change(&config, &subs, &email, Change::Remove)?;
+            if let Some(archive) = &config.archive {
+                let dir = config.resolve(&archive.dir);
+                let store = open_store(&config)?;
+                if keep_archive {
+                    let key =
+                        store.with(|c| crate::store::archive::forget_key(c, email.as_str()))?;
+                    if let Some(key) = key {
+                        println!(
+                            "their web archive stays published in {} (delete that folder to withdraw it)",
+                            dir.join(key).display()
+                        );
+                    }
+                } else {
+                    let pages = crate::archive::withdraw(&store, &dir, email.as_str())?;
+                    if pages > 0 {
+                        println!("removed their web archive ({pages} pages)");
+                    }
+                }
+            }
+            Ok(code)
+        }
         SubscribersCmd::Pause { email } => change(&config, &subs, &email, Change::Pause),
         SubscribersCmd::Resume { email } => change(&config, &subs, &email, Change::Resume),
         SubscribersCmd::Pending { json } => super::join::pending(&config, json),
@@ -232,6 +261,18 @@ pub async fn run(config: Config, cmd: SubscribersCmd) -> Result<u8, Failure> {
             let store = open_store(&config)?;
             store.rotate_reply_tokens(&email)?;
             println!("{email}: new reply and unsubscribe addresses; the old ones no longer work");
+            if let Some(archive) = &config.archive {
+                let dir = config.resolve(&archive.dir);
+                if let Some(key) = crate::archive::rekey(&store, &dir, email.as_str())? {
+                    let at = match &archive.base_url {
+                        Some(b) => format!("{}/{key}/", b.trim_end_matches('/')),
+                        None => dir.join(&key).display().to_string(),
+                    };
+                    println!(
+                        "{email}: the web archive moved to {at}; the old address no longer works"
+                    );
+                }
+            }
             Ok(EXIT_OK)
         }
         SubscribersCmd::Set { email, key, value } => {

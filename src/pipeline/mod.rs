@@ -194,11 +194,17 @@ async fn steps(
         report.subscribers.push(r?);
     }
 
-    if !opts.dry_run {
-        write_archive(app, subscribers, day).await;
-    }
-
-    report.settle(preprint_problem);
+    let archive_problem = if opts.dry_run {
+        None
+    } else {
+        write_archive(app, subscribers, day).await
+    };
+    report.settle_with(
+        preprint_problem
+            .into_iter()
+            .chain(archive_problem)
+            .collect(),
+    );
     Ok(())
 }
 
@@ -413,13 +419,12 @@ async fn handle(
 }
 
 /// Brings each reader's web archive up to date with `day` (when `[archive]` is configured). A
-/// page that cannot be written is logged and left for `paperboy archive rebuild`; it never
-/// holds up a digest.
-async fn write_archive(app: &App, subscribers: &[Subscriber], day: NaiveDate) {
-    let Some(archive) = &app.config.archive else {
-        return;
-    };
+/// page that cannot be written never holds up a digest, but degrades the run (its record and
+/// the admin's alert say so) and is left for `paperboy archive rebuild`.
+async fn write_archive(app: &App, subscribers: &[Subscriber], day: NaiveDate) -> Option<Problem> {
+    let archive = app.config.archive.as_ref()?;
     let dir = app.config.resolve(&archive.dir);
+    let mut failed: Vec<String> = Vec::new();
     for sub in subscribers {
         if let Err(e) = crate::archive::update(
             &app.store,
@@ -431,8 +436,18 @@ async fn write_archive(app: &App, subscribers: &[Subscriber], day: NaiveDate) {
         .await
         {
             tracing::error!(subscriber = %sub.email, error = %format!("{e:#}"), "could not write the web archive; `paperboy archive rebuild` writes it again");
+            failed.push(format!("{e:#}"));
         }
     }
+    let first = failed.first()?;
+    Some(Problem::new(
+        Kind::Local,
+        format!(
+            "the web archive could not be written for {} reader{} ({first}); the digests were sent; `paperboy archive rebuild` writes it again",
+            failed.len(),
+            if failed.len() == 1 { "" } else { "s" }
+        ),
+    ))
 }
 
 /// Fetches the announcement the options ask for (file, API day or latest RSS).

@@ -88,9 +88,10 @@ impl RunReport {
     }
 
     /// The run's status and error once every subscriber is handled: failed when shut down part
-    /// way or when everyone failed, degraded when some failed or a preprint server could not be
-    /// read (`preprint_problem`).
-    pub(super) fn settle(&mut self, preprint_problem: Option<Problem>) {
+    /// way or when everyone failed, degraded when some failed or when a problem of the run as a
+    /// whole did not stop it (`run_problems`: a preprint server that could not be read, an
+    /// archive that could not be written), each said in its error and its alert.
+    pub(super) fn settle_with(&mut self, run_problems: Vec<Problem>) {
         let interrupted = self
             .subscribers
             .iter()
@@ -124,8 +125,9 @@ impl RunReport {
             })
             .collect();
         self.error = (!problems.is_empty()).then(|| problems.join("; "));
-        // A preprint server that could not be read: everyone got what was read, the run says so.
-        if let Some(p) = preprint_problem {
+        // A preprint server that could not be read, an archive not written: everyone got their
+        // digest, the run says what is missing.
+        for p in run_problems.into_iter().rev() {
             if self.status == RunStatus::Ok {
                 self.status = RunStatus::Degraded;
             }

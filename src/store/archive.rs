@@ -5,7 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension as _};
 
 use super::{now_utc, Store};
 
-/// The reader's archive key, made (128 random bits) the first time it is asked for.
+/// The reader's archive key, made the first time it is asked for: a random UUIDv4 written as 32
+/// hex digits (122 random bits).
 pub fn key_for(conn: &Connection, subscriber: &str) -> rusqlite::Result<String> {
     let existing: Option<String> = conn
         .query_row(
@@ -27,6 +28,44 @@ pub fn key_for(conn: &Connection, subscriber: &str) -> rusqlite::Result<String> 
         [subscriber],
         |r| r.get(0),
     )
+}
+
+/// A new archive key for the reader (the old folder's address stops working): (old, new), or
+/// `None` when they never had one.
+pub fn rotate_key(
+    conn: &Connection,
+    subscriber: &str,
+) -> rusqlite::Result<Option<(String, String)>> {
+    let old: Option<String> = conn
+        .query_row(
+            "SELECT key FROM archive_keys WHERE subscriber = ?1",
+            [subscriber],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(old) = old else { return Ok(None) };
+    let new = uuid::Uuid::new_v4().simple().to_string();
+    conn.execute(
+        "UPDATE archive_keys SET key = ?2, created_at = ?3 WHERE subscriber = ?1",
+        params![subscriber, new, now_utc()],
+    )?;
+    Ok(Some((old, new)))
+}
+
+/// Forgets the reader's archive key (they were removed): the one they had, if any.
+pub fn forget_key(conn: &Connection, subscriber: &str) -> rusqlite::Result<Option<String>> {
+    let old: Option<String> = conn
+        .query_row(
+            "SELECT key FROM archive_keys WHERE subscriber = ?1",
+            [subscriber],
+            |r| r.get(0),
+        )
+        .optional()?;
+    conn.execute(
+        "DELETE FROM archive_keys WHERE subscriber = ?1",
+        [subscriber],
+    )?;
+    Ok(old)
 }
 
 impl Store {

@@ -9,6 +9,7 @@ mod attacked;
 mod bench;
 mod beyond;
 mod browser;
+mod capabilities;
 mod daemon;
 mod digest;
 mod helpers;
