@@ -78,16 +78,25 @@ fn is_attribution(line: &str) -> bool {
     line.chars().count() <= 300 && COMPILED.attribution.is_match(line)
 }
 
-/// An Outlook-style quoted header block starts here: "From:" and a date line just below it.
+/// A quoted header block starts here: "From:" with a date or subject line in the lines just
+/// below it (Outlook, Apple Mail's forward, Reply-To and Cc lines between them), or the whole
+/// block flattened onto one line ("From: … Sent: … To: … Subject: …", HTML made text).
 fn header_block(rest: &[&str]) -> bool {
     let first = rest[0].trim();
     if !COMPILED.header_from.is_match(first) {
         return false;
     }
-    rest.iter()
-        .skip(1)
-        .take(4)
-        .any(|l| COMPILED.header_sent.is_match(l.trim()))
+    let confirms =
+        |l: &str| COMPILED.header_sent.is_match(l) || COMPILED.header_subject.is_match(l);
+    if rest.iter().skip(1).take(6).any(|l| confirms(l.trim())) {
+        return true;
+    }
+    // Flattened: a later "Sent:"/"Subject:" word on the same line starts a field too.
+    first
+        .split_whitespace()
+        .skip(2)
+        .filter(|w| w.ends_with(':') || w.ends_with('：'))
+        .any(confirms)
 }
 
 /// A line as compared with the digest's own text: lowercase, spaces collapsed, `>` marks gone.

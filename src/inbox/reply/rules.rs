@@ -20,6 +20,8 @@ pub enum Role {
     HeaderFrom,
     /// The date line of a quoted header block ("Sent:", "Gesendet:").
     HeaderSent,
+    /// The subject line of a quoted header block ("Subject:", "Betreff:"): confirms it too.
+    HeaderSubject,
     /// The sender's signature starts here: nothing below it is typed text.
     Signature,
 }
@@ -34,6 +36,23 @@ pub const RULES: &[(&str, Role, &str)] = &[
         r"^-{2,}\s*(original message|forwarded message)\s*-{2,}$",
     ),
     ("en", Role::Separator, r"^begin forwarded message:$"),
+    // mutt: "----- Forwarded message from Grace <g@x> -----"
+    ("en", Role::Separator, r"^-{2,}\s*forwarded message from .+-{2,}$"),
+    // Apple Mail's forward, localized.
+    (
+        "de",
+        Role::Separator,
+        r"^anfang der weitergeleiteten (nachricht|e-mail)\s?:$",
+    ),
+    (
+        "fr",
+        Role::Separator,
+        r"^début du message (réexpédié|transféré)\s?:$",
+    ),
+    ("es", Role::Separator, r"^(inicio|comienzo) del mensaje reenviado\s?:$"),
+    ("it", Role::Separator, r"^inizio messaggio inoltrato\s?:$"),
+    ("nl", Role::Separator, r"^begin doorgestuurd bericht\s?:$"),
+    ("pt", Role::Separator, r"^início da mensagem reencaminhada\s?:$"),
     ("en", Role::Separator, r"^-{2,} ?on .+ wrote ?-{2,}$"),
     (
         "de",
@@ -146,6 +165,17 @@ pub const RULES: &[(&str, Role, &str)] = &[
     ("ru", Role::HeaderSent, r"^\*?(отправлено|дата)\s?:"),
     ("zh", Role::HeaderSent, r"^\*?(发送时间|日期)\s?[:：]"),
     ("ja", Role::HeaderSent, r"^\*?(送信日時|日付)\s?[:：]"),
+    ("en", Role::HeaderSubject, r"^\*?subject\s?:"),
+    ("de", Role::HeaderSubject, r"^\*?betreff\s?:"),
+    ("fr", Role::HeaderSubject, r"^\*?(objet|sujet)\s?:"),
+    ("es/pt", Role::HeaderSubject, r"^\*?(asunto|assunto)\s?:"),
+    ("it", Role::HeaderSubject, r"^\*?oggetto\s?:"),
+    ("sv", Role::HeaderSubject, r"^\*?ämne\s?:"),
+    ("nl", Role::HeaderSubject, r"^\*?onderwerp\s?:"),
+    ("pl", Role::HeaderSubject, r"^\*?temat\s?:"),
+    ("ru", Role::HeaderSubject, r"^\*?тема\s?:"),
+    ("zh", Role::HeaderSubject, r"^\*?主题\s?[:：]"),
+    ("ja", Role::HeaderSubject, r"^\*?件名\s?[:：]"),
     // --- Signatures ---------------------------------------------------------------------------
     ("*", Role::Signature, r"^--\s?$"),
     (
@@ -183,6 +213,7 @@ pub struct Compiled {
     pub attribution: RegexSet,
     pub header_from: RegexSet,
     pub header_sent: RegexSet,
+    pub header_subject: RegexSet,
     pub signature: RegexSet,
 }
 
@@ -201,6 +232,7 @@ pub static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
         attribution: set(Role::Attribution),
         header_from: set(Role::HeaderFrom),
         header_sent: set(Role::HeaderSent),
+        header_subject: set(Role::HeaderSubject),
         signature: set(Role::Signature),
     }
 });
