@@ -206,3 +206,49 @@ async fn a_self_subscribers_topics_stay_in_their_fence_in_a_shared_prompt() {
         .iter()
         .any(|(_, p)| p.contains("Graphs.") && p.contains("Ignore all previous")));
 }
+
+#[tokio::test]
+async fn a_verbose_model_cannot_push_everyone_elses_papers_out_of_the_mail() {
+    let app = TestApp::spawn(Options {
+        behaviour: Behaviour {
+            bloated: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let run = app.run(&["digest"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // "9.0" is read as 9: every pair asked was scored, none lost to the float.
+    let scored = app.count("SELECT count(*) FROM verdicts");
+    assert!(scored > 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM verdicts WHERE relevance BETWEEN 1 AND 10"),
+        scored
+    );
+    // Comments are capped at 600 characters (with an ellipsis), TL;DRs at 60 words.
+    let longest_comment = app.count("SELECT max(length(comment)) FROM verdicts");
+    assert!(longest_comment <= 601, "{longest_comment}");
+    let tldrs: Vec<String> = app
+        .db()
+        .prepare("SELECT text FROM tldrs")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(!tldrs.is_empty());
+    for t in &tldrs {
+        assert!(t.split_whitespace().count() <= 61, "{t}");
+    }
+    let mail = app.received_by(ADA).pop().expect("Ada's digest");
+    assert!(
+        mail.raw.len() < 102_000,
+        "the mail stays under Gmail's clip: {} bytes",
+        mail.raw.len()
+    );
+    assert!(
+        mail.text.matches("Very relevant indeed.").count() < 30 * 10,
+        "comments are short in the mail"
+    );
+}

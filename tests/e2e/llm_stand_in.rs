@@ -48,6 +48,9 @@ pub struct Behaviour {
     pub die_after: Option<usize>,
     /// Comments the way gpt-4o writes them: markdown emphasis and inline TeX.
     pub markdown_comments: bool,
+    /// A model gone verbose (or an injected paper): comments of 60,000 characters, TL;DRs of
+    /// 20,000, and scores written as floats ("9.0").
+    pub bloated: bool,
     /// The embedding endpoint answers every request with this HTTP status.
     pub embeddings_status: Option<u16>,
     /// Refuse, as the real endpoints do (HTTP 400 `context_length_exceeded`), any prompt longer
@@ -396,7 +399,10 @@ impl Respond for Responder {
                         String::new()
                     };
                     passed |= r >= bar;
-                    let entry = if comment.is_empty() {
+                    let entry = if b.bloated {
+                        let long = format!("{comment} {}", "Very relevant indeed. ".repeat(2800));
+                        json!([format!("{r}.0"), f64::from(nv), long])
+                    } else if comment.is_empty() {
                         json!([r, nv])
                     } else {
                         json!([r, nv, comment])
@@ -445,6 +451,13 @@ fn tldrs(s: &LlmState, n: usize, body: &Value, system: &str, user: &str) -> Resp
                 }
                 "French" => {
                     format!("Cet article étudie « {title} » et montre pourquoi c'est important.")
+                }
+                _ if s.behaviour.bloated => {
+                    format!(
+                        "{} {}",
+                        english_tldr(title),
+                        "It matters a lot. ".repeat(1100)
+                    )
                 }
                 _ => english_tldr(title),
             };

@@ -37,7 +37,11 @@ pub const RULES: &[(&str, Role, &str)] = &[
     ),
     ("en", Role::Separator, r"^begin forwarded message:$"),
     // mutt: "----- Forwarded message from Grace <g@x> -----"
-    ("en", Role::Separator, r"^-{2,}\s*forwarded message from .+-{2,}$"),
+    (
+        "en",
+        Role::Separator,
+        r"^-{2,}\s*forwarded message from .+-{2,}$",
+    ),
     // Apple Mail's forward, localized.
     (
         "de",
@@ -49,10 +53,18 @@ pub const RULES: &[(&str, Role, &str)] = &[
         Role::Separator,
         r"^début du message (réexpédié|transféré)\s?:$",
     ),
-    ("es", Role::Separator, r"^(inicio|comienzo) del mensaje reenviado\s?:$"),
+    (
+        "es",
+        Role::Separator,
+        r"^(inicio|comienzo) del mensaje reenviado\s?:$",
+    ),
     ("it", Role::Separator, r"^inizio messaggio inoltrato\s?:$"),
     ("nl", Role::Separator, r"^begin doorgestuurd bericht\s?:$"),
-    ("pt", Role::Separator, r"^início da mensagem reencaminhada\s?:$"),
+    (
+        "pt",
+        Role::Separator,
+        r"^início da mensagem reencaminhada\s?:$",
+    ),
     ("en", Role::Separator, r"^-{2,} ?on .+ wrote ?-{2,}$"),
     (
         "de",
