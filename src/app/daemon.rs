@@ -66,11 +66,11 @@ async fn arm(
     schedule: &Schedule,
     app: &App,
     tx: &mpsc::Sender<Wake>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<uuid::Uuid>> {
     let now = app.clock.now();
     let Some(next) = schedule.next_after(now) else {
         tracing::warn!(cron = schedule.pattern(), "the schedule never fires again");
-        return Ok(());
+        return Ok(None);
     };
     let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
     tracing::info!(next = %next.with_timezone(&schedule.timezone()), "next scheduled run");
@@ -82,13 +82,15 @@ async fn arm(
         })
     })
     .context("scheduling the next run")?;
-    sched.add(job).await.context("scheduling the next run")?;
-    Ok(())
+    let id = sched.add(job).await.context("scheduling the next run")?;
+    Ok(Some(id))
 }
 
 /// The daemon: holds the lock, finishes runs a stopped process left, then catches up at start
 /// and at each firing (retrying what is left undone) and polls the inbox, until SIGTERM/SIGINT.
-pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
+/// SIGHUP reads the configuration and the subscribers file again; a configuration with problems
+/// is refused (logged as an error) and the running one kept.
+pub async fn run(mut app: Arc<App>) -> anyhow::Result<()> {
     let lock = acquire_lock(lock_path(&app.config))?;
     tracing::info!(lock = %lock.path.display(), pid = std::process::id(), "paperboy daemon starting");
     // Under the runs lock: a `paperboy digest` running now is not a stopped process's run.
@@ -101,8 +103,18 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
             "found runs left unfinished by a stopped process; they will be finished now"
         );
     }
-    let schedule = app.config.run_schedule().map_err(|e| anyhow::anyhow!(e))?;
+    let mut schedule = app.config.run_schedule().map_err(|e| anyhow::anyhow!(e))?;
     cancel_on_signal(&app);
+    if let Some(m) = &app.config.metrics {
+        let listener = super::metrics::bind(m.listen).await?;
+        tokio::spawn(super::metrics::serve(
+            listener,
+            app.store.clone(),
+            app.cancel.clone(),
+        ));
+    }
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("listening for SIGHUP")?;
 
     let sched = JobScheduler::new()
         .await
@@ -110,14 +122,16 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
     sched.start().await.context("starting the scheduler")?;
     let (tx, mut rx) = mpsc::channel::<Wake>(16);
     tx.send(Wake::Start).await.ok();
-    arm(&sched, &schedule, &app, &tx).await?;
+    let mut armed = arm(&sched, &schedule, &app, &tx).await?;
 
-    let poll_every = app
-        .config
-        .imap
-        .as_ref()
-        .map(|i| Duration::from_secs(i.poll_seconds.max(1)));
-    let mut inbox_timer = tokio::time::interval(poll_every.unwrap_or(Duration::from_secs(3600)));
+    let poll_every = |app: &App| {
+        app.config
+            .imap
+            .as_ref()
+            .map(|i| Duration::from_secs(i.poll_seconds.max(1)))
+    };
+    let mut inbox_every = poll_every(&app);
+    let mut inbox_timer = tokio::time::interval(inbox_every.unwrap_or(Duration::from_secs(3600)));
     inbox_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut running: Option<tokio::task::JoinHandle<()>> = None;
     // Consecutive catch-ups that left work undone: the retry delay doubles with each.
@@ -129,7 +143,7 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
             _ = app.cancel.cancelled() => break,
             Some(wake) = rx.recv() => {
                 if wake == Wake::Scheduled {
-                    arm(&sched, &schedule, &app, &tx).await?;
+                    armed = arm(&sched, &schedule, &app, &tx).await?;
                 }
                 if running.as_ref().is_some_and(|h| !h.is_finished()) {
                     tracing::warn!("a run is still going; not starting another (it will be caught up later)");
@@ -137,7 +151,19 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
                 }
                 running = Some(tokio::spawn(catch_up_or_retry(app.clone(), failures.clone(), tx.clone())));
             }
-            _ = inbox_timer.tick(), if poll_every.is_some() => {
+            _ = hangup.recv() => {
+                let Some(new) = reload(&app).await else { continue };
+                app = new;
+                schedule = app.config.run_schedule().map_err(|e| anyhow::anyhow!(e))?;
+                if let Some(id) = armed.take() {
+                    let _ = sched.remove(&id).await;
+                }
+                armed = arm(&sched, &schedule, &app, &tx).await?;
+                inbox_every = poll_every(&app);
+                inbox_timer = tokio::time::interval(inbox_every.unwrap_or(Duration::from_secs(3600)));
+                inbox_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            }
+            _ = inbox_timer.tick(), if inbox_every.is_some() => {
                 if polling.as_ref().is_some_and(|h| !h.is_finished()) {
                     continue;
                 }
@@ -148,6 +174,42 @@ pub async fn run(app: Arc<App>) -> anyhow::Result<()> {
 
     wind_down([running, polling], sched).await;
     Ok(())
+}
+
+/// SIGHUP: the configuration (from where it was read) and the subscribers file, read and checked
+/// again. `None` keeps the running configuration: the problems are logged as an error.
+async fn reload(app: &App) -> Option<Arc<App>> {
+    let (path, required) = match &app.config.source {
+        Some(p) => (p.clone(), true),
+        None => (PathBuf::from("paperboy.toml"), false),
+    };
+    tracing::info!(config = %path.display(), "SIGHUP: reading the configuration again");
+    let config = match crate::config::Config::load(&path, required, std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(problems = %e, "SIGHUP: the configuration has problems; keeping the one running");
+            return None;
+        }
+    };
+    match Subscribers::new(&config).load() {
+        Ok(subs) => tracing::info!(
+            subscribers = subs.len(),
+            "SIGHUP: the subscribers file reads well"
+        ),
+        Err(e) => {
+            tracing::error!(problems = %e, "SIGHUP: the subscribers file has problems; nothing is sent until it is fixed")
+        }
+    }
+    match app.reloaded(config).await {
+        Ok(new) => {
+            tracing::info!("SIGHUP: configuration reloaded");
+            Some(Arc::new(new))
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "SIGHUP: cannot start with the new configuration; keeping the one running");
+            None
+        }
+    }
 }
 
 /// SIGTERM / SIGINT: stop taking new work (cancels `app.cancel`).
@@ -236,7 +298,18 @@ pub async fn catch_up(app: &App) -> anyhow::Result<bool> {
     let today = announcement_date(now);
     let mut ran = 0;
     let mut all_done = true;
-    for day in days_to_check(now, app.config.schedule.catch_up_days) {
+    let mut days = days_to_check(now, app.config.schedule.catch_up_days);
+    match app.store.first_run_day().await? {
+        // A new store starts with the latest announcement: no mail for days before it existed.
+        None => {
+            days = days.last().copied().into_iter().collect();
+            if let Some(day) = days.first() {
+                tracing::info!(%day, "a new store: starting with the latest announcement day; earlier days are not sent");
+            }
+        }
+        Some(first) => days.retain(|d| *d >= first),
+    }
+    for day in days {
         if app.cancel.is_cancelled() {
             break;
         }

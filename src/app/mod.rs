@@ -22,11 +22,14 @@ use crate::outbox::{Outbox, RetryPolicy};
 use crate::pipeline::Pipeline;
 
 pub mod daemon;
+pub mod metrics;
 
 /// Every part, built once from the configuration. Reads as its `Pipeline` (`app.store`,
 /// `app.config`, …); services get narrower views (`inbox`, `alerts`).
 pub struct App {
     parts: Pipeline,
+    /// `[admin] webhook`: alerts that do not need the mail server.
+    webhook: Option<crate::alerts::Webhook>,
 }
 
 impl std::ops::Deref for App {
@@ -47,21 +50,66 @@ pub enum StartError {
     Other(#[from] anyhow::Error),
 }
 
+/// How a command uses the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreAccess {
+    /// Created when missing, migrated (after a backup) when older.
+    Write,
+    /// As it is: never created or migrated (see `Store::open_existing`).
+    Read,
+}
+
 impl App {
     pub async fn build(config: Config) -> Result<App, StartError> {
+        App::build_with(config, StoreAccess::Write).await
+    }
+
+    pub async fn build_with(config: Config, access: StoreAccess) -> Result<App, StartError> {
+        App::assemble(config, access, tokio_util::sync::CancellationToken::new()).await
+    }
+
+    /// The same application with a new configuration (SIGHUP): the store, clients and outbox
+    /// built again from `config`, sharing this one's shutdown signal.
+    pub async fn reloaded(&self, config: Config) -> Result<App, StartError> {
+        App::assemble(config, StoreAccess::Write, self.cancel.clone()).await
+    }
+
+    async fn assemble(
+        config: Config,
+        access: StoreAccess,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> Result<App, StartError> {
         for warning in config.cleartext_passwords() {
             tracing::warn!("{warning}");
         }
         let from = config
             .from_mailbox()
             .map_err(|e| StartError::Config(anyhow::anyhow!(e)))?;
-        let store = Store::open(&config.resolve(&config.store.path))?;
+        let path = config.resolve(&config.store.path);
+        let store = match access {
+            StoreAccess::Write => Store::open(&path),
+            StoreAccess::Read => Store::open_existing(&path),
+        }
+        .map_err(|e| {
+            if e.chain().any(|c| {
+                c.downcast_ref::<crate::store::schema::SchemaError>()
+                    .is_some()
+            }) {
+                StartError::Config(e)
+            } else {
+                StartError::Other(e)
+            }
+        })?;
         let arxiv = ArxivClient::new(&config.arxiv, from.email.as_ref())?;
         let preprints = crate::sources::preprints::PreprintClient::new(from.email.as_ref())?;
-        let scorer = match config.llm_api_key() {
+        let key = config
+            .model_key()
+            .map_err(|e| StartError::Config(anyhow::anyhow!(e)))?;
+        let scorer = match key {
             Some(key) => {
-                let prompts =
-                    Prompts::load(&config.resolve(&config.prompts)).map_err(StartError::Config)?;
+                let dir = config.resolve(&config.prompts);
+                crate::scoring::prompt::check_dir(&dir).map_err(StartError::Config)?;
+                let prompts = Prompts::load(&dir).map_err(StartError::Config)?;
                 let mut meter = Meter::new(
                     LlmClient::new(&config.llm, &key)?,
                     Budget::new(&config.budget),
@@ -90,16 +138,13 @@ impl App {
             }
             None => {
                 tracing::warn!(
-                    "no model API key in ${}: scoring with keywords instead (set it to use {})",
-                    config.llm.api_key_env,
-                    config.llm.model
+                    "no [llm] section in the configuration: scoring with keywords instead (add one to use a model)"
                 );
                 Scorer::Keyword
             }
         };
         let clock = crate::support::clock::Clock::from_env()
             .map_err(|e| StartError::Config(anyhow::anyhow!(e)))?;
-        let cancel = tokio_util::sync::CancellationToken::new();
         let transport: Arc<dyn Transport> = Arc::from(crate::mail::transport::from_config(&config));
         let outbox = Outbox::new(
             transport,
@@ -110,7 +155,15 @@ impl App {
             },
             cancel.clone(),
         );
+        let webhook = match &config.admin.webhook {
+            Some(url) => Some(crate::alerts::Webhook::new(
+                url,
+                config.admin.webhook_format,
+            )?),
+            None => None,
+        };
         Ok(App {
+            webhook,
             parts: Pipeline {
                 config,
                 store,
@@ -148,6 +201,7 @@ impl App {
             outbox: &self.outbox,
             from: &self.from,
             admin: self.config.admin_address(),
+            webhook: self.webhook.as_ref(),
         }
     }
 
@@ -171,8 +225,24 @@ impl App {
             Duration::from_secs(120),
         )
         .await?;
-        let inbox = crate::inbox::Inbox::new(self.inbox_ctx())?;
-        crate::inbox::poll::poll(&inbox, &self.alerts(), &self.outbox).await
+        let polled = match crate::inbox::Inbox::new(self.inbox_ctx()) {
+            Ok(inbox) => crate::inbox::poll::poll(&inbox, &self.alerts(), &self.outbox).await,
+            Err(e) => Err(e),
+        };
+        // `status` and the metrics read how the inbox has been doing; the admin hears of a
+        // failing inbox once a spell.
+        let outcome = polled.as_ref().map(|_| ()).map_err(|e| format!("{e:#}"));
+        if let Err(e) = self.alerts().inbox_health(&outcome).await {
+            tracing::warn!(error = %format!("{e:#}"), "could not alert about the inbox");
+        }
+        if let Err(e) = self
+            .store
+            .record_health(crate::store::health::Service::Inbox, outcome)
+            .await
+        {
+            tracing::warn!(error = %format!("{e:#}"), "could not record the inbox's health");
+        }
+        polled
     }
 
     /// Tells the admin about `report` (when it deserves it) and sends what is pending.

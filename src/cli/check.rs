@@ -18,7 +18,8 @@ use crate::subscribers::admin::Subscribers;
 
 /// Check the setup: the config, subscribers and prompts are valid, and every configured service
 /// answers (SMTP login, the model endpoint with a tiny request, the arXiv feed, each preprint server). Each is reported
-/// as ok or with what failed and how to fix it; exits 1 when anything failed.
+/// as ok or with what failed and how to fix it; exits 2 when a file is wrong (configuration,
+/// subscribers, prompts, the store's schema), 1 when a service failed.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  paperboy check\n  paperboy check --offline     only the local files\n  paperboy check --json"
@@ -54,6 +55,17 @@ struct Item {
 
 pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
     let (mut items, store) = local_checks(&config);
+    // The model check records its spend: with the network checks, a store that does not exist
+    // yet is created now (at this paperboy's schema; an older one is never migrated here).
+    let path = config.resolve(&config.store.path);
+    let store = if !args.offline && !path.exists() && store.is_ok() {
+        Store::open(&path)
+    } else {
+        store
+    };
+    // A file that is wrong (the subscribers, a stale prompt, the store's schema) is the admin's
+    // to fix before anything runs: exit 2, as startup would. A service that does not answer: 1.
+    let files_failed = items.iter().any(|i| i.ok == Some(false));
     if !args.offline {
         items.extend(service_checks(&config, &store).await);
     }
@@ -63,7 +75,13 @@ pub async fn run(config: Config, args: CheckArgs) -> Result<u8, Failure> {
     } else {
         print_items(&items);
     }
-    Ok(if failed { EXIT_FAILED } else { EXIT_OK })
+    Ok(if files_failed {
+        super::EXIT_USAGE
+    } else if failed {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    })
 }
 
 /// The local checks: the config, the subscribers, passwords in cleartext, the prompts and the
@@ -90,6 +108,16 @@ fn local_checks(config: &Config) -> (Vec<Item>, anyhow::Result<Store>) {
             })
             .map_err(|e| e.to_string().trim_end().to_string()),
     ));
+    items.push(item(
+        "model's key",
+        config.model_key().map(|key| match key {
+            Some(_) => match &config.llm.api_key_file {
+                Some(f) => format!("read from {}", f.display()),
+                None => format!("found in ${}", config.llm.api_key_env),
+            },
+            None => "no [llm] section: the keyword scorer runs".into(),
+        }),
+    ));
     let cleartext = config.cleartext_passwords();
     items.push(item(
         "security",
@@ -99,22 +127,51 @@ fn local_checks(config: &Config) -> (Vec<Item>, anyhow::Result<Store>) {
             Err(cleartext.join("; "))
         },
     ));
+    let prompts = config.resolve(&config.prompts);
     items.push(item(
         "prompts",
-        Prompts::load(&config.resolve(&config.prompts))
-            .map(|p| format!("scoring prompt version {}", p.version()))
+        crate::scoring::prompt::check_dir(&prompts)
+            .and_then(|overrides| Ok((overrides, Prompts::load(&prompts)?)))
+            .map(|(overrides, p)| {
+                let built_in: Vec<String> = crate::scoring::prompt::CONTRACTS
+                    .iter()
+                    .map(|c| format!("{} {}", c.name, c.version))
+                    .collect();
+                format!(
+                    "answer formats {}; {}; scoring prompt version {}",
+                    built_in.join(", "),
+                    if overrides.is_empty() {
+                        "all built in".to_string()
+                    } else {
+                        format!(
+                            "overridden in {}: {}",
+                            prompts.display(),
+                            overrides.join(", ")
+                        )
+                    },
+                    p.version()
+                )
+            })
             .map_err(|e| format!("{e:#}")),
     ));
-    let store = Store::open(&config.resolve(&config.store.path));
+    // Checked as it is: `check` never creates or migrates the store.
+    let path = config.resolve(&config.store.path);
+    let exists = path.exists();
+    let store = Store::open_existing(&path);
     items.push(item(
         "database",
         store
             .as_ref()
             .map(|_| {
-                format!(
-                    "{} opens, schema up to date",
-                    config.resolve(&config.store.path).display()
-                )
+                if exists {
+                    format!(
+                        "{} opens, schema {} (this paperboy's)",
+                        path.display(),
+                        crate::store::schema::SCHEMA_VERSION
+                    )
+                } else {
+                    format!("none yet at {}: the first run creates it", path.display())
+                }
             })
             .map_err(|e| format!("{e:#}")),
     ));
@@ -180,14 +237,11 @@ async fn open_mailbox(imap: &ImapConfig, password: &str) -> Result<String, Strin
 
 /// The model: skipped without an API key, else one tiny metered request.
 async fn check_model(config: &Config, store: &anyhow::Result<Store>) -> Item {
-    let Some(key) = config.llm_api_key() else {
+    let Ok(Some(key)) = config.model_key() else {
         return Item {
             what: "model",
             ok: None,
-            detail: format!(
-                "no API key in ${}: the keyword scorer runs",
-                config.llm.api_key_env
-            ),
+            detail: "no key (see `model's key` above): not asked".into(),
         };
     };
     let r = match LlmClient::new(&config.llm, &key) {

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::digest::build_app;
 use super::output::{self, table};
-use super::{open_store, Failure, EXIT_OK};
+use super::{read_store, Failure, EXIT_OK};
 use crate::app::daemon;
 use crate::config::Config;
 use crate::store::runs::RunSummary;
@@ -29,42 +29,135 @@ pub async fn run(config: Config, _args: RunArgs) -> Result<u8, Failure> {
 }
 
 /// The state of things: whether the daemon runs, the last runs, the next scheduled run in local
-/// time, and the inbox.
+/// time, the inbox and the alerts. The exit code says what needs attention, for scripts and
+/// monitoring: 0 all is well, 3 the daemon is not running, 4 the last run failed, 5 the last run
+/// was degraded, 6 the inbox is failing, 7 an alert could not be sent (the lowest applies; the
+/// JSON lists them all). Never creates or migrates the store.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  paperboy status\n  paperboy status --json")]
+#[command(
+    after_help = "Examples:\n  paperboy status\n  paperboy status --json\n  paperboy status >/dev/null || echo \"paperboy needs attention (exit $?)\"\n\nExit codes: 0 all is well, 2 bad configuration or store, 3 daemon not running, 4 last run failed,\n5 last run degraded, 6 inbox failing, 7 an alert could not be sent."
+)]
 pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn status(config: Config, args: StatusArgs) -> Result<u8, Failure> {
-    let store = open_store(&config)?;
+    let store_path = config.resolve(&config.store.path);
+    let store = read_store(&config)?;
     let next = next_run(&config)?;
     let daemon_pid = daemon::running_pid(&daemon::lock_path(&config));
     let recent = store.recent_runs_now(5)?;
     let (last_reply, pending) = store.inbox_status()?;
+    // The inbox counts while the configuration reads one.
+    let inbox = store
+        .health_now()?
+        .into_iter()
+        .find(|h| h.service == crate::store::health::Service::Inbox.as_str())
+        .filter(|_| config.imap.is_some());
+    let unsent_alerts = store.unsent_alerts_now()?;
     let state = State {
+        store_exists: store_path.exists(),
         daemon_pid,
         next,
         recent,
         last_reply,
         pending,
+        inbox,
+        unsent_alerts,
     };
+    let attention = state.attention();
     if args.json {
-        print_json(&config, &state)?;
+        print_json(&config, &state, &attention)?;
     } else {
-        print_text(&config, &state);
+        print_text(&config, &state, &attention);
     }
-    Ok(EXIT_OK)
+    Ok(attention.first().map_or(EXIT_OK, |a| a.code))
+}
+
+/// Something `status` says needs attention, with its exit code.
+struct Attention {
+    code: u8,
+    what: String,
+}
+
+pub const STATUS_NOT_RUNNING: u8 = 3;
+pub const STATUS_RUN_FAILED: u8 = 4;
+pub const STATUS_RUN_DEGRADED: u8 = 5;
+pub const STATUS_INBOX_FAILING: u8 = 6;
+pub const STATUS_ALERT_UNSENT: u8 = 7;
+
+impl State {
+    /// What needs attention, most serious first (its code is the exit code).
+    fn attention(&self) -> Vec<Attention> {
+        let mut a = Vec::new();
+        if self.daemon_pid.is_none() {
+            a.push(Attention {
+                code: STATUS_NOT_RUNNING,
+                what: "the daemon is not running".into(),
+            });
+        }
+        // The last run that did something (a day without an announcement is fine).
+        if let Some(r) = self.recent.first() {
+            let what = |how: &str| {
+                format!(
+                    "run {} ({}) {how}{}",
+                    r.id,
+                    r.day.as_deref().unwrap_or("-"),
+                    r.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                )
+            };
+            match r.status.as_str() {
+                "failed" => a.push(Attention {
+                    code: STATUS_RUN_FAILED,
+                    what: what("failed"),
+                }),
+                "degraded" => a.push(Attention {
+                    code: STATUS_RUN_DEGRADED,
+                    what: what("was degraded"),
+                }),
+                _ => {}
+            }
+        }
+        if let Some(h) = self.inbox.as_ref().filter(|h| h.failing > 0) {
+            a.push(Attention {
+                code: STATUS_INBOX_FAILING,
+                what: format!(
+                    "the inbox failed {} time{} in a row (last at {}): {}",
+                    h.failing,
+                    if h.failing == 1 { "" } else { "s" },
+                    h.failed_at.as_deref().unwrap_or("-"),
+                    h.error.as_deref().unwrap_or("-")
+                ),
+            });
+        }
+        if self.unsent_alerts > 0 {
+            a.push(Attention {
+                code: STATUS_ALERT_UNSENT,
+                what: format!(
+                    "{} alert{} could not be sent to the admin (`paperboy deliveries --failed`)",
+                    self.unsent_alerts,
+                    if self.unsent_alerts == 1 { "" } else { "s" }
+                ),
+            });
+        }
+        a
+    }
 }
 
 /// What `status` reports, gathered from the lock file, the schedule and the store.
 struct State {
+    store_exists: bool,
     daemon_pid: Option<String>,
     next: Option<DateTime<Tz>>,
     recent: Vec<RunSummary>,
     last_reply: Option<String>,
     pending: i64,
+    inbox: Option<crate::store::health::ServiceHealth>,
+    unsent_alerts: i64,
 }
 
 /// The next scheduled run, in the schedule's time zone (`None`: the schedule never fires again).
@@ -80,12 +173,16 @@ fn next_run(config: &Config) -> Result<Option<DateTime<Tz>>, Failure> {
 }
 
 /// The state as one JSON object.
-fn print_json(config: &Config, s: &State) -> Result<(), Failure> {
+fn print_json(config: &Config, s: &State, attention: &[Attention]) -> Result<(), Failure> {
     let v = serde_json::json!({
+        "exit_code": attention.first().map_or(EXIT_OK, |a| a.code),
+        "attention": attention.iter().map(|a| serde_json::json!({"code": a.code, "what": a.what})).collect::<Vec<_>>(),
+        "store": {"path": config.resolve(&config.store.path), "exists": s.store_exists, "schema": crate::store::schema::SCHEMA_VERSION},
+        "alerts_unsent": s.unsent_alerts,
         "daemon": s.daemon_pid.as_ref().map(|p| serde_json::json!({"pid": p})),
         "next_run": s.next.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         "schedule": {"cron": config.schedule.cron, "timezone": config.schedule.timezone},
-        "inbox": {"configured": config.imap.is_some(), "last_message_at": s.last_reply, "answers_pending": s.pending},
+        "inbox": {"configured": config.imap.is_some(), "last_message_at": s.last_reply, "answers_pending": s.pending, "health": s.inbox},
         "runs": s.recent.iter().map(|r| serde_json::json!({"id": r.id, "kind": r.kind, "day": r.day, "status": r.status, "error": r.error})).collect::<Vec<_>>(),
     });
     println!("{}", serde_json::to_string_pretty(&v).context("json")?);
@@ -93,8 +190,35 @@ fn print_json(config: &Config, s: &State) -> Result<(), Failure> {
 }
 
 /// The state as lines (daemon, next run, inbox) and a table of the last runs.
-fn print_text(config: &Config, s: &State) {
+fn print_text(config: &Config, s: &State, attention: &[Attention]) {
     let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{}",
+        if attention.is_empty() {
+            format!("{}: all is well", output::status("ok"))
+        } else {
+            format!(
+                "needs attention: {}",
+                attention
+                    .iter()
+                    .map(|a| format!(
+                        "{} [{}]",
+                        crate::support::text::for_terminal(&a.what),
+                        a.code
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        }
+    );
+    if !s.store_exists {
+        let _ = writeln!(
+            out,
+            "store      none at {} (is --config right? the daemon's first run creates it)",
+            config.resolve(&config.store.path).display()
+        );
+    }
     let _ = writeln!(
         out,
         "daemon     {}",

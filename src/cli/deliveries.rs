@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 
 use super::digest::build_app;
 use super::output::{self, table};
-use super::{open_store, parse_date, Failure, EXIT_FAILED, EXIT_OK};
+use super::{parse_date, read_store, Failure, EXIT_FAILED, EXIT_OK};
 use crate::config::Config;
 use crate::domain::SubscriberEmail;
 use crate::store::deliveries::DeliveryStatus;
@@ -60,7 +60,7 @@ pub async fn run(config: Config, args: DeliveriesArgs) -> Result<u8, Failure> {
 }
 
 fn list(config: &Config, args: &DeliveriesArgs) -> Result<u8, Failure> {
-    let store = open_store(config)?;
+    let store = read_store(config)?;
     let (failed, day, limit) = (args.failed, args.day, args.limit);
     let rows = store.deliveries_now(failed, day, limit)?;
     if args.json {
@@ -192,7 +192,7 @@ async fn resend(
 
 /// `subscribers show EMAIL --sent`: the papers a reader has been sent, by day.
 pub fn print_sent(config: &Config, email: &SubscriberEmail, json: bool) -> Result<u8, Failure> {
-    let store = open_store(config)?;
+    let store = read_store(config)?;
     let sent = store.sent_papers_now(email)?;
     if json {
         let v: Vec<serde_json::Value> = sent

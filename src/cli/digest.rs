@@ -57,7 +57,16 @@ pub struct DigestArgs {
 }
 
 pub async fn build_app(config: Config) -> Result<App, Failure> {
-    App::build(config).await.map_err(|e| match e {
+    build_app_with(config, crate::app::StoreAccess::Write).await
+}
+
+/// The application for a command that only reads the store (never creates or migrates it).
+pub async fn build_reader(config: Config) -> Result<App, Failure> {
+    build_app_with(config, crate::app::StoreAccess::Read).await
+}
+
+async fn build_app_with(config: Config, access: crate::app::StoreAccess) -> Result<App, Failure> {
+    App::build_with(config, access).await.map_err(|e| match e {
         StartError::Config(e) => Failure::usage(e),
         StartError::Other(e) => Failure::from(e),
     })

@@ -192,7 +192,7 @@ fn print_poll_table(report: &PollReport) {
 
 /// `inbox log`: the messages read from the inbox, newest first.
 fn log(config: &Config, limit: usize, json: bool) -> Result<u8, Failure> {
-    let store = super::open_store(config)?;
+    let store = super::read_store(config)?;
     let entries = store.inbox_log(limit)?;
     if json {
         println!(

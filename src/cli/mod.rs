@@ -11,8 +11,10 @@ mod join;
 mod library;
 mod output;
 mod preview;
+mod prompts;
 mod runs;
 mod spend;
+mod store;
 mod subscribers;
 mod why;
 
@@ -24,6 +26,16 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::support::telemetry::LogFormat;
 
+/// `paperboy --version`: the release, the commit it was built from and the store schema it writes.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("PAPERBOY_COMMIT"),
+    ", store schema ",
+    env!("PAPERBOY_SCHEMA"),
+    ")"
+);
+
 /// Exit codes (documented in `--help` and the README).
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
@@ -32,7 +44,7 @@ pub const EXIT_USAGE: u8 = 2;
 #[derive(Debug, Parser)]
 #[command(
     name = "paperboy",
-    version,
+    version = VERSION,
     about = "Mails researchers a personalized daily (or weekly) digest of new arXiv, bioRxiv and medRxiv papers.",
     after_help = "Examples:\n  paperboy digest                      run today's digest for every subscriber\n  paperboy digest --dry-run            same, but only write the emails to the outbox\n  paperboy digest --date 2025-03-28    a past announcement day (arXiv API)\n  paperboy subscribers list            who gets what\n  paperboy spend --by subscriber       what the model cost\n  paperboy runs                        recent runs and how they went\n  paperboy check                       is everything set up?\n  paperboy run                         the daemon: daily digests on schedule, replies, catch-up\n  paperboy status                      is it running, what ran, what runs next\n  paperboy archive rebuild             write the web archive again from the store\n  paperboy deliveries --failed         digests waiting or refused, with the server's answer\n  paperboy why 2503.21135 --for ada@lab.org   why a paper did or did not reach a reader\n  paperboy inbox log                   the replies read and what became of them\n  paperboy --config /etc/paperboy/paperboy.toml digest\n\nExit codes: 0 success (or no announcement today), 1 a run failed or a subscriber could not be\nscored or delivered, 2 bad configuration, subscribers file or arguments.\n\nEnvironment: OPENAI_API_KEY (or the variable named by [llm] api_key_env) enables the model;\nwithout it a keyword scorer runs. PAPERBOY__SECTION__KEY overrides a config key. RUST_LOG tunes logs."
 )]
@@ -74,6 +86,14 @@ pub enum Command {
     /// The web archive: every reader's digests as static pages ([archive] in paperboy.toml).
     #[command(subcommand)]
     Archive(archive::ArchiveCmd),
+    /// The prompts paperboy carries, and the files that override them.
+    #[command(subcommand)]
+    Prompts(prompts::PromptsCmd),
+    Migrate(store::MigrateArgs),
+    Backup(store::BackupArgs),
+    /// The store as a file: how big it is and what takes the room.
+    #[command(subcommand)]
+    Store(store::StoreCmd),
 }
 
 pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
@@ -81,10 +101,29 @@ pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
         .map_err(|_| format!("`{s}` is not a date; write it as YYYY-MM-DD"))
 }
 
+/// The store for a command that writes: created when missing, migrated (after a backup) when
+/// older than this build.
 pub(crate) fn open_store(config: &Config) -> Result<crate::store::Store, Failure> {
-    Ok(crate::store::Store::open(
-        &config.resolve(&config.store.path),
-    )?)
+    crate::store::Store::open(&config.resolve(&config.store.path)).map_err(store_failure)
+}
+
+/// The store for a command that only reads: never created or migrated (a missing store reads as
+/// empty; one at another schema is refused with both versions, exit 2).
+pub(crate) fn read_store(config: &Config) -> Result<crate::store::Store, Failure> {
+    crate::store::Store::open_existing(&config.resolve(&config.store.path)).map_err(store_failure)
+}
+
+/// A store at the wrong schema is the admin's to fix (exit 2, which the unit does not restart
+/// on); anything else failed the command (exit 1).
+pub(crate) fn store_failure(e: anyhow::Error) -> Failure {
+    if e.chain().any(|c| {
+        c.downcast_ref::<crate::store::schema::SchemaError>()
+            .is_some()
+    }) {
+        Failure::usage(e)
+    } else {
+        e.into()
+    }
 }
 
 /// A failure with the exit code it deserves.
@@ -181,5 +220,19 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Archive(cmd) => archive::run(config, cmd).await,
         Command::Deliveries(args) => deliveries::run(config, args).await,
         Command::Why(args) => why::run(config, args).await,
+        Command::Prompts(cmd) => prompts::run(config, cmd),
+        Command::Migrate(args) => store::migrate(config, args),
+        Command::Backup(args) => store::backup(config, args),
+        Command::Store(cmd) => store::run(config, cmd),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_version_names_the_schema_this_build_writes() {
+        let schema: u32 = env!("PAPERBOY_SCHEMA").parse().unwrap();
+        assert_eq!(schema, crate::store::schema::SCHEMA_VERSION);
+        assert!(super::VERSION.contains(&format!("store schema {schema})")));
     }
 }

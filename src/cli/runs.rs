@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use super::output::{self, table};
-use super::{open_store, Failure, EXIT_OK};
+use super::{read_store, Failure, EXIT_OK};
 use crate::config::Config;
 use crate::domain::Money;
 use crate::store::runs::{RunSummary, SubscriberOutcome};
@@ -56,7 +56,7 @@ pub(super) fn cost(micros: i64, unpriced: i64) -> String {
 }
 
 pub fn run(config: Config, args: RunsArgs) -> Result<u8, Failure> {
-    let store = open_store(&config)?;
+    let store = read_store(&config)?;
     match args.cmd {
         Some(RunsCmd::Show { id }) => show(&store, id, args.json),
         None => list(&store, args.limit, args.json),

@@ -5,7 +5,7 @@ use chrono::{Duration, NaiveDate};
 use clap::{Args, ValueEnum};
 
 use super::output::{self, table};
-use super::{open_store, parse_date, Failure, EXIT_OK};
+use super::{parse_date, read_store, Failure, EXIT_OK};
 use crate::config::Config;
 use crate::domain::Money;
 use crate::store::spend::{self, Group, GroupBy, Totals};
@@ -45,7 +45,7 @@ pub fn run(config: Config, args: SpendArgs) -> Result<u8, Failure> {
         By::Subscriber => GroupBy::Subscriber,
         By::Model => GroupBy::Model,
     };
-    let store = open_store(&config)?;
+    let store = read_store(&config)?;
     let groups = store.spend_report_now(since, until, by)?;
     let daily = store.spend_report_now(since, until, GroupBy::Day)?;
     let report = Report {

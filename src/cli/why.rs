@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use clap::Args;
 use rusqlite::Connection;
 
-use super::digest::build_app;
+use super::digest::build_reader;
 use super::{Failure, EXIT_OK};
 use crate::app::App;
 use crate::config::Config;
@@ -61,7 +61,7 @@ struct Facts {
 
 pub async fn run(config: Config, args: WhyArgs) -> Result<u8, Failure> {
     let mut sub = find_reader(&config, &args.reader)?;
-    let app = build_app(config).await?;
+    let app = build_reader(config).await?;
     sub.examples = examples(&app, &sub.email).await?;
     let facts = gather(&app, &sub, &args.id).await?;
     let Some(paper) = &facts.paper else {

@@ -39,6 +39,17 @@ impl Config {
                 );
             }
         }
+        if let Some(w) = &self.admin.webhook {
+            match reqwest::Url::parse(w.trim()) {
+                Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() => {}
+                _ => bad(
+                    "admin.webhook",
+                    format!(
+                        "`{w}` is not a web address; write the incoming webhook's https:// URL"
+                    ),
+                ),
+            }
+        }
         if let Some(imap) = &self.imap {
             if imap.username.trim().is_empty() {
                 bad(

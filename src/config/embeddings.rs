@@ -15,6 +15,8 @@ pub struct EmbeddingsConfig {
     pub model: String,
     /// The environment variable holding the key; unset or empty sends none (local servers).
     pub api_key_env: String,
+    /// A file holding the key instead (see `llm.api_key_file`).
+    pub api_key_file: Option<std::path::PathBuf>,
     /// Ask the endpoint for vectors this long (OpenAI's v3 models shorten on request).
     pub dimensions: Option<u32>,
     /// Texts per request.
@@ -38,6 +40,7 @@ impl Default for EmbeddingsConfig {
             base_url: "https://api.openai.com/v1".into(),
             model: String::new(),
             api_key_env: "OPENAI_API_KEY".into(),
+            api_key_file: None,
             dimensions: None,
             batch_size: 256,
             top_k: 100,

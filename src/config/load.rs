@@ -135,6 +135,7 @@ impl Config {
             env: HashMap::new(),
         };
         let mut problems = apply_env_overrides(&mut table, env, &mut origins.env);
+        let llm_configured = table.contains_key("llm");
         check_keys(&table, &[], &origins, &mut problems);
         let config = match toml::Value::Table(table).try_into::<Config>() {
             Ok(c) => Some(c),
@@ -166,6 +167,7 @@ impl Config {
             _ => PathBuf::from("."),
         };
         config.source = text.is_some().then(|| path.to_path_buf());
+        config.llm_configured = llm_configured;
         if let Some(imap) = &mut config.imap {
             if let Some(ca) = imap.ca_file.as_mut().filter(|c| c.is_relative()) {
                 *ca = config.base_dir.join(&*ca);

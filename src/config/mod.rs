@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::domain::{AnnounceType, Category};
@@ -14,6 +13,7 @@ mod check;
 mod embeddings;
 mod load;
 pub mod schedule;
+mod secrets;
 mod typed;
 
 pub use embeddings::EmbeddingsConfig;
@@ -45,12 +45,18 @@ pub struct Config {
     pub archive: Option<ArchiveConfig>,
     /// Subscribing by mail (double opt-in).
     pub subscribe: SubscribeConfig,
+    /// The daemon's metrics endpoint (Prometheus text); `None` (no `[metrics]` section): none.
+    pub metrics: Option<MetricsConfig>,
     /// Directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
     /// Where the configuration was read from (`None`: defaults only).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// The file (or the environment) has an `[llm]` section: a model is asked for, so its key
+    /// must be there. Without one the keyword scorer runs.
+    #[serde(skip)]
+    pub llm_configured: bool,
     /// The values that are text in the file, parsed once (on first use, after loading and
     /// checking); nothing parses them again.
     #[serde(skip)]
@@ -107,6 +113,9 @@ pub struct LlmConfig {
     pub base_url: String,
     pub model: String,
     pub api_key_env: String,
+    /// A file holding the key instead (relative: under `$CREDENTIALS_DIRECTORY` when systemd
+    /// passes credentials, else beside this file). Read before `api_key_env`.
+    pub api_key_file: Option<PathBuf>,
     /// Papers per verdict call (each with the readers it is scored for).
     pub batch_size: usize,
     pub concurrency: usize,
@@ -259,6 +268,37 @@ pub struct ArchiveConfig {
 pub struct AdminConfig {
     /// Where alerts about failed or degraded runs go (unset: no alert mails, only logs).
     pub email: Option<String>,
+    /// An incoming-webhook URL that gets every alert too, without the mail server: Slack,
+    /// Matrix (hookshot), Zulip (Slack-compatible) and Mattermost take `format = "json"`
+    /// (`{"text": …}`); ntfy takes `"text"` (the body as the message, the subject as `Title`).
+    pub webhook: Option<String>,
+    pub webhook_format: WebhookFormat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served; loopback unless you open it on purpose.
+    pub listen: std::net::SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
+        }
+    }
+}
+
+/// How an alert is posted to `[admin] webhook`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// `{"text": "subject\n\nbody"}` (Slack, Matrix hookshot, Zulip, Mattermost).
+    #[default]
+    Json,
+    /// The body as plain text, the subject in a `Title` header (ntfy).
+    Text,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -269,6 +309,8 @@ pub struct ImapConfig {
     pub security: Security,
     pub username: String,
     pub password_env: String,
+    /// A file holding the password instead (see `llm.api_key_file`).
+    pub password_file: Option<PathBuf>,
     pub mailbox: String,
     pub poll_seconds: u64,
     /// Where handled messages go (`/` is replaced by the server's hierarchy delimiter).
@@ -289,6 +331,7 @@ impl Default for ImapConfig {
             security: Security::Tls,
             username: String::new(),
             password_env: "PAPERBOY_IMAP_PASSWORD".into(),
+            password_file: None,
             mailbox: "INBOX".into(),
             poll_seconds: 60,
             processed_folder: "paperboy/processed".into(),
@@ -322,6 +365,8 @@ pub struct SmtpConfig {
     pub security: Security,
     pub username: String,
     pub password_env: String,
+    /// A file holding the password instead (see `llm.api_key_file`).
+    pub password_file: Option<PathBuf>,
     pub timeout_secs: u64,
 }
 
@@ -343,8 +388,10 @@ impl Default for Config {
             admin: AdminConfig::default(),
             archive: None,
             subscribe: SubscribeConfig::default(),
+            metrics: None,
             base_dir: PathBuf::from("."),
             source: None,
+            llm_configured: false,
             typed: std::sync::OnceLock::new(),
         }
     }
@@ -371,6 +418,7 @@ impl Default for LlmConfig {
             base_url: "https://api.openai.com/v1".into(),
             model: "gpt-4o-mini".into(),
             api_key_env: "OPENAI_API_KEY".into(),
+            api_key_file: None,
             batch_size: 200,
             concurrency: 4,
             triage: true,
@@ -416,6 +464,7 @@ impl Default for SmtpConfig {
             security: Security::Starttls,
             username: String::new(),
             password_env: "PAPERBOY_SMTP_PASSWORD".into(),
+            password_file: None,
             timeout_secs: 30,
         }
     }
@@ -486,70 +535,12 @@ impl Config {
             .with_extension(format!("{kind}.lock"))
     }
 
-    /// The model API key, from the environment variable named by `llm.api_key_env`.
-    /// An unset or empty variable means "no model": the keyword scorer runs instead.
-    pub fn llm_api_key(&self) -> Option<SecretString> {
-        secret_from_env(&self.llm.api_key_env)
-    }
-
-    /// The embedding endpoint's key, from `embeddings.api_key_env` (none: sent without one).
-    pub fn embeddings_api_key(&self) -> Option<SecretString> {
-        secret_from_env(&self.embeddings.api_key_env)
-    }
-
     /// The base reply address (`digest@lab.org`), without a `+TOKEN`.
     pub fn reply_address(&self) -> Result<lettre::Address, String> {
         self.typed().reply_address.clone()
     }
-
-    pub fn imap_password(&self) -> Option<SecretString> {
-        self.imap
-            .as_ref()
-            .and_then(|i| secret_from_env(&i.password_env))
-    }
-
-    pub fn smtp_password(&self) -> Option<SecretString> {
-        secret_from_env(&self.mail.smtp.password_env)
-    }
-
-    /// Passwords that would cross the network unencrypted (`security = "none"` to a host other
-    /// than this machine), each said as a sentence with its fix.
-    pub fn cleartext_passwords(&self) -> Vec<String> {
-        let local = |host: &str| matches!(host, "localhost" | "127.0.0.1" | "::1");
-        let mut out = Vec::new();
-        let smtp = &self.mail.smtp;
-        if self.mail.transport == Transport::Smtp
-            && smtp.security == Security::None
-            && self.smtp_password().is_some()
-            && !local(&smtp.host)
-        {
-            out.push(format!(
-                "the SMTP password would cross the network unencrypted to {}:{}; set [mail.smtp] security = \"starttls\" or \"tls\"",
-                smtp.host, smtp.port
-            ));
-        }
-        if let Some(imap) = &self.imap {
-            if imap.security == Security::None && !local(&imap.host) {
-                out.push(format!(
-                    "the IMAP password would cross the network unencrypted to {}:{}; set [imap] security = \"tls\" or \"starttls\"",
-                    imap.host, imap.port
-                ));
-            }
-        }
-        out
-    }
 }
 
-/// A web address paperboy can call: http or https, with a host.
-fn secret_from_env(name: &str) -> Option<SecretString> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => Some(SecretString::from(v.trim().to_string())),
-        _ => None,
-    }
-}
-
-/// `PAPERBOY__LLM__MODEL=gpt-4o` sets `[llm] model`. Values are read as TOML when they parse
-/// (numbers, booleans, arrays) and as strings otherwise.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -380,7 +380,7 @@ impl Digest {
 
     pub fn scorer_note(&self) -> Option<String> {
         self.keyword_scorer.then(|| {
-            "Scored by keywords: no model API key is configured, so relevance comes from your keywords and topic words, and novelty is not assessed.".to_string()
+            "Scored by keywords: no model is configured, so relevance comes from your keywords and topic words, and novelty is not assessed.".to_string()
         })
     }
 }

@@ -29,6 +29,8 @@ pub enum Kind {
     Interrupted,
     /// arXiv could not be reached or kept failing.
     ArxivUnreachable,
+    /// arXiv refused the request as wrong (HTTP 4xx other than 408/429): the URL is wrong.
+    ArxivRefused,
     /// arXiv answered with its error feed (e.g. an unknown category).
     ArxivErrorFeed,
     /// arXiv's answer could not be read.
@@ -83,6 +85,7 @@ impl Problem {
             Kind::Budget => "The spending limit in [budget] was reached. Raise daily_usd / monthly_usd if this was expected; otherwise nothing to do: owed papers are scored when the budget allows.",
             Kind::Interrupted => "paperboy stopped during the run; the next run finishes the day. Nothing to do unless it keeps happening.",
             Kind::ArxivUnreachable => "arXiv could not be reached. paperboy retries with backoff and catches up missed days; check the network if it persists.",
+            Kind::ArxivRefused => "arXiv refused the request as wrong (an HTTP 4xx answer such as 404 Not Found): check [arxiv] rss_url and api_url in paperboy.toml (`paperboy check` tries them). Trying again does not help until they are fixed.",
             Kind::ArxivErrorFeed => "arXiv answered with an error feed: check [arxiv] categories (`paperboy check` names unknown ones).",
             Kind::ArxivMalformed => "arXiv's answer could not be read; paperboy retries. If it persists, the feed format may have changed: please report it.",
             Kind::PreprintUnavailable => "The preprint servers named above could not be read. Their windows stay open: the next run reads the missed days and their papers come in the readers' next digest, once. Check [biorxiv]/[medrxiv] api_url and the network if it persists.",
@@ -120,6 +123,7 @@ impl Kind {
             Kind::Budget => "budget",
             Kind::Interrupted => "interrupted",
             Kind::ArxivUnreachable => "arxiv_unreachable",
+            Kind::ArxivRefused => "arxiv_refused",
             Kind::ArxivErrorFeed => "arxiv_error_feed",
             Kind::ArxivMalformed => "arxiv_malformed",
             Kind::PreprintUnavailable => "preprint_unavailable",

@@ -478,6 +478,10 @@ impl Inbox<'_> {
                 ));
             }
         }
+        // A stale override is the admin's to fix; found before anything is reserved.
+        let prompt = crate::scoring::prompt::reply_prompt(
+            &self.ctx.config.resolve(&self.ctx.config.prompts),
+        )?;
         let reserved = match meter.reserve(self.ctx.store, now, worst).await? {
             Ok(r) => r,
             Err(why) => {
@@ -487,9 +491,7 @@ impl Inbox<'_> {
                 ));
             }
         };
-        let prompt = crate::scoring::prompt::reply_prompt(
-            &self.ctx.config.resolve(&self.ctx.config.prompts),
-        );
+
         let answer = meter
             .commands(
                 &reserved,

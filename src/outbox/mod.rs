@@ -30,6 +30,9 @@ pub struct Outbox {
     from: Address,
     policy: RetryPolicy,
     cancel: CancellationToken,
+    /// One drain at a time in this process: a run's alerts and the inbox's answers are drained
+    /// from different tasks, and both must not send the same pending row.
+    draining: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What was drained from the queues.
@@ -54,6 +57,7 @@ impl Outbox {
             from,
             policy,
             cancel,
+            draining: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -122,6 +126,7 @@ impl Outbox {
     /// Sends every alert and answer still pending (this run's, and earlier ones the server
     /// refused for now). Digests are resumed by the run, which reports on each reader.
     pub async fn drain(&self, store: &Store) -> anyhow::Result<Drained> {
+        let _one_at_a_time = self.draining.lock().await;
         let pending = store.pending_alerts_and_answers().await?;
         let mut drained = Drained::default();
         for p in pending {

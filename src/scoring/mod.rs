@@ -144,7 +144,7 @@ impl Scorer {
     pub fn describe(&self) -> String {
         match self {
             Scorer::Llm(s) => format!("{} at {}", s.meter.model(), s.meter.base_url()),
-            Scorer::Keyword => "keyword scorer (no model API key configured)".to_string(),
+            Scorer::Keyword => "keyword scorer (no model configured)".to_string(),
         }
     }
 

@@ -18,13 +18,189 @@ const LAYOUT_VERSION: &str = "readers-v5";
 pub const INSTRUCTIONS_FILE: &str = "instructions.md";
 pub const TRIAGE_FILE: &str = "triage.md";
 pub const TLDR_FILE: &str = "tldr.md";
-const BUILTIN_INSTRUCTIONS: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/prompts/instructions.md"
-));
-const BUILTIN_TRIAGE: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/triage.md"));
-const BUILTIN_TLDR: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/tldr.md"));
+pub const REPLY_FILE: &str = "reply.md";
+
+/// What the code that reads a prompt's answers expects of it: the answer format, numbered. The
+/// binary carries its own copy of each prompt; a file under `prompts/` overrides it only while it
+/// declares the format this binary reads (its first line, [`Contract::header`]).
+#[derive(Debug)]
+pub struct Contract {
+    pub file: &'static str,
+    /// The answer format's name, as the header writes it.
+    pub name: &'static str,
+    pub version: u32,
+    /// What each version changed, oldest first.
+    pub changes: &'static [(u32, &'static str)],
+    builtin: &'static str,
+}
+
+pub const VERDICTS: Contract = Contract {
+    file: INSTRUCTIONS_FILE,
+    name: "verdicts",
+    version: 3,
+    changes: &[
+        (1, "one reader: one JSON line per paper with ARXIVID, RELEVANCE, NOVELTY and COMMENT"),
+        (2, "several readers per call: one line per paper and reader, each naming its READER"),
+        (
+            3,
+            "one line per paper with SCORES by reader label (R1, R2, …): [RELEVANCE, NOVELTY], and a COMMENT only from the reader's comment bar; readers' profiles fenced as data",
+        ),
+    ],
+    builtin: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/instructions.md")),
+};
+
+pub const TRIAGE: Contract = Contract {
+    file: TRIAGE_FILE,
+    name: "triage",
+    version: 1,
+    changes: &[(
+        1,
+        "one line per paper with ARXIVID and READERS (the labels to keep it for)",
+    )],
+    builtin: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/triage.md")),
+};
+
+pub const TLDR: Contract = Contract {
+    file: TLDR_FILE,
+    name: "tldr",
+    version: 1,
+    changes: &[(
+        1,
+        "one line per paper with ARXIVID and TLDR, in the language named",
+    )],
+    builtin: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/tldr.md")),
+};
+
+pub const REPLY: Contract = Contract {
+    file: REPLY_FILE,
+    name: "reply",
+    version: 1,
+    changes: &[(
+        1,
+        "a JSON object {\"commands\": [...]} of the listed reply commands",
+    )],
+    builtin: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/reply.md")),
+};
+
+/// Every prompt the binary carries.
+pub const CONTRACTS: [&Contract; 4] = [&VERDICTS, &TRIAGE, &TLDR, &REPLY];
+
+impl Contract {
+    /// The first line an override must carry.
+    pub fn header(&self) -> String {
+        format!("<!-- paperboy prompt: {} {} -->", self.name, self.version)
+    }
+
+    /// The built-in prompt as the model sees it (without its header).
+    pub fn builtin_text(&self) -> &'static str {
+        split_header(self.builtin).1
+    }
+
+    /// The built-in prompt as a file, header included (`paperboy prompts show`).
+    pub fn builtin_file(&self) -> &'static str {
+        self.builtin
+    }
+
+    /// An override's text as the model sees it, or why it is refused.
+    pub fn read_override(&self, path: &Path, text: &str) -> Result<String, Box<StalePrompt>> {
+        let (declared, body) = split_header(text);
+        match declared {
+            Some((name, version)) if name == self.name && version == self.version => {
+                Ok(body.to_string())
+            }
+            declared => Err(Box::new(StalePrompt {
+                path: path.to_path_buf(),
+                declared: declared.map(|(n, v)| format!("{n} {v}")),
+                expected: format!("{} {}", self.name, self.version),
+                changes: self
+                    .changes
+                    .iter()
+                    .filter(|(v, _)| match declared {
+                        Some((n, old)) if n == self.name => *v > old,
+                        _ => true,
+                    })
+                    .map(|(v, what)| format!("{} {v}: {what}", self.name))
+                    .collect(),
+                header: self.header(),
+                file: self.file,
+            })),
+        }
+    }
+}
+
+/// A prompt file written for another answer format than the binary reads.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{} was written for {}, but this paperboy reads answers in the format `{expected}` ({}). Update the file from `paperboy prompts show {file}` (its first line must be `{header}`), or delete it to use the built-in prompt",
+    path.display(),
+    declared.as_ref().map_or("an older paperboy (it declares no answer format on its first line)".to_string(), |d| format!("the answer format `{d}`")),
+    changes.join("; ")
+)]
+pub struct StalePrompt {
+    pub path: std::path::PathBuf,
+    pub declared: Option<String>,
+    pub expected: String,
+    pub changes: Vec<String>,
+    pub header: String,
+    pub file: &'static str,
+}
+
+/// `(Some((name, version)), rest)` when the first line is `<!-- paperboy prompt: NAME N -->`.
+fn split_header(text: &str) -> (Option<(&str, u32)>, &str) {
+    let trimmed = text.trim_start_matches('\u{feff}');
+    let (first, rest) = trimmed.split_once('\n').unwrap_or((trimmed, ""));
+    let parsed = first
+        .trim()
+        .strip_prefix("<!--")
+        .and_then(|l| l.strip_suffix("-->"))
+        .and_then(|l| l.trim().strip_prefix("paperboy prompt:"))
+        .and_then(|l| {
+            let mut words = l.split_whitespace();
+            let name = words.next()?;
+            let version = words.next()?.parse().ok()?;
+            words.next().is_none().then_some((name, version))
+        });
+    match parsed {
+        Some(p) => (Some(p), rest.trim_start_matches('\n')),
+        None => (None, text),
+    }
+}
+
+/// Every prompt in `dir` checked against its contract: the files that override a built-in prompt,
+/// or every stale or unreadable one, reported together.
+pub fn check_dir(dir: &Path) -> anyhow::Result<Vec<&'static str>> {
+    let mut overrides = Vec::new();
+    let mut problems = Vec::new();
+    for contract in CONTRACTS {
+        match load_one(dir, contract) {
+            Ok(_) if dir.join(contract.file).exists() => overrides.push(contract.file),
+            Ok(_) => {}
+            Err(e) => problems.push(format!("{e:#}")),
+        }
+    }
+    anyhow::ensure!(problems.is_empty(), "{}", problems.join("\n"));
+    Ok(overrides)
+}
+
+/// One prompt: the override in `dir` when there is one (checked against its contract), else the
+/// built-in copy.
+pub fn load_one(dir: &Path, contract: &Contract) -> anyhow::Result<String> {
+    let path = dir.join(contract.file);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            anyhow::ensure!(
+                !text.trim().is_empty(),
+                "the prompt {} is empty; delete it to use the built-in copy",
+                path.display()
+            );
+            Ok(contract.read_override(&path, &text)?)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(contract.builtin_text().to_string())
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read the prompt {}", path.display())),
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Prompts {
@@ -45,38 +221,24 @@ pub struct ReaderBlock<'a> {
 }
 
 impl Prompts {
-    /// The prompt files in `dir`; a missing file means the built-in copy, an unreadable or empty
-    /// one is an error.
+    /// The prompt files in `dir`; a missing file means the built-in copy. A file there is an
+    /// override and must declare, on its first line, the answer format it was written for
+    /// (`<!-- paperboy prompt: verdicts 3 -->`): one written for another format, or declaring
+    /// none, is refused ([`StalePrompt`]) so it cannot outlive the binary that reads its answers.
+    /// An unreadable or empty file is an error too.
     pub fn load(dir: &Path) -> anyhow::Result<Prompts> {
-        let read = |name: &str, builtin: &str| -> anyhow::Result<String> {
-            let path = dir.join(name);
-            match std::fs::read_to_string(&path) {
-                Ok(text) => {
-                    anyhow::ensure!(
-                        !text.trim().is_empty(),
-                        "the prompt {} is empty; delete it to use the built-in copy",
-                        path.display()
-                    );
-                    Ok(text)
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(builtin.to_string()),
-                Err(e) => {
-                    Err(e).with_context(|| format!("cannot read the prompt {}", path.display()))
-                }
-            }
-        };
         Ok(Prompts::from_texts(
-            read(INSTRUCTIONS_FILE, BUILTIN_INSTRUCTIONS)?,
-            read(TRIAGE_FILE, BUILTIN_TRIAGE)?,
-            read(TLDR_FILE, BUILTIN_TLDR)?,
+            load_one(dir, &VERDICTS)?,
+            load_one(dir, &TRIAGE)?,
+            load_one(dir, &TLDR)?,
         ))
     }
 
     pub fn builtin() -> Prompts {
         Prompts::from_texts(
-            BUILTIN_INSTRUCTIONS.into(),
-            BUILTIN_TRIAGE.into(),
-            BUILTIN_TLDR.into(),
+            VERDICTS.builtin_text().into(),
+            TRIAGE.builtin_text().into(),
+            TLDR.builtin_text().into(),
         )
     }
 
@@ -248,15 +410,10 @@ fn system(instructions: &str, readers: &[ReaderBlock]) -> String {
     s
 }
 
-const REPLY_PROMPT: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/reply.md"));
-
-/// The instructions for reading a free-text reply as commands (`prompts/reply.md`, or the
-/// built-in copy when the file is missing).
-pub fn reply_prompt(dir: &Path) -> String {
-    match std::fs::read_to_string(dir.join("reply.md")) {
-        Ok(t) if !t.trim().is_empty() => t,
-        _ => REPLY_PROMPT.to_string(),
-    }
+/// The instructions for reading a free-text reply as commands (`prompts/reply.md`, checked
+/// against its contract, or the built-in copy when the file is missing).
+pub fn reply_prompt(dir: &Path) -> anyhow::Result<String> {
+    load_one(dir, &REPLY)
 }
 
 #[cfg(test)]
@@ -271,7 +428,11 @@ mod tests {
         std::fs::write(dir.path().join(INSTRUCTIONS_FILE), "  \n").unwrap();
         let e = Prompts::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("is empty"), "{e}");
-        std::fs::write(dir.path().join(INSTRUCTIONS_FILE), "Score papers.").unwrap();
+        std::fs::write(
+            dir.path().join(INSTRUCTIONS_FILE),
+            format!("{}\nScore papers.", VERDICTS.header()),
+        )
+        .unwrap();
         let edited = Prompts::load(dir.path()).unwrap();
         assert_ne!(
             edited.version(),
@@ -279,6 +440,55 @@ mod tests {
             "an edit means fresh verdicts"
         );
         assert_eq!(edited.triage_version(), p.triage_version());
+    }
+
+    #[test]
+    fn an_override_for_another_answer_format_is_refused_with_what_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        // As the install steps of 0.1 copied it: no header, an answer format without SCORES.
+        let old = "# Paper Selection Prompt\nWrite {ARXIVID, RELEVANCE, NOVELTY, COMMENT}.\n";
+        std::fs::write(dir.path().join(INSTRUCTIONS_FILE), old).unwrap();
+        let e = format!("{:#}", Prompts::load(dir.path()).unwrap_err());
+        assert!(
+            e.contains("instructions.md was written for an older paperboy"),
+            "{e}"
+        );
+        assert!(
+            e.contains("`verdicts 3`") && e.contains("SCORES by reader label"),
+            "{e}"
+        );
+        assert!(e.contains("<!-- paperboy prompt: verdicts 3 -->"), "{e}");
+
+        std::fs::write(
+            dir.path().join(INSTRUCTIONS_FILE),
+            format!("<!-- paperboy prompt: verdicts 2 -->\n{old}"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join(REPLY_FILE),
+            "<!-- paperboy prompt: tldr 1 -->\nx",
+        )
+        .unwrap();
+        let e = format!("{:#}", check_dir(dir.path()).unwrap_err());
+        assert!(e.contains("the answer format `verdicts 2`"), "{e}");
+        assert!(
+            !e.contains("verdicts 2: several readers"),
+            "only what changed since: {e}"
+        );
+        assert!(
+            e.contains("reply.md was written for the answer format `tldr 1`"),
+            "{e}"
+        );
+
+        // The built-in copy, as `prompts show` writes it, is a valid override with the same text.
+        std::fs::write(dir.path().join(INSTRUCTIONS_FILE), VERDICTS.builtin_file()).unwrap();
+        std::fs::remove_file(dir.path().join(REPLY_FILE)).unwrap();
+        assert_eq!(check_dir(dir.path()).unwrap(), vec![INSTRUCTIONS_FILE]);
+        assert_eq!(
+            Prompts::load(dir.path()).unwrap().version(),
+            Prompts::builtin().version()
+        );
+        assert!(!Prompts::builtin().instructions.contains("paperboy prompt:"));
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub enum AlertKey {
     Run(i64),
     /// An inbox message that could not be handled (its `inbound` row).
     InboxMessage(i64),
+    /// A spell of a lasting problem, such as the inbox failing (its `problems` row).
+    Problem(i64),
 }
 
 impl AlertKey {
@@ -20,6 +22,7 @@ impl AlertKey {
         match self {
             AlertKey::Run(id) => ("run_id = ?1", id),
             AlertKey::InboxMessage(row) => ("inbox_entry = ?1", row),
+            AlertKey::Problem(id) => ("problem = ?1", id),
         }
     }
 }
@@ -33,14 +36,15 @@ pub fn create_pending(
     subject: &str,
     message: &[u8],
 ) -> rusqlite::Result<bool> {
-    let (run, entry) = match key {
-        AlertKey::Run(id) => (Some(id), None),
-        AlertKey::InboxMessage(row) => (None, Some(row)),
+    let (run, entry, problem) = match key {
+        AlertKey::Run(id) => (Some(id), None, None),
+        AlertKey::InboxMessage(row) => (None, Some(row), None),
+        AlertKey::Problem(id) => (None, None, Some(id)),
     };
     let n = conn.execute(
-        "INSERT INTO alerts (run_id, inbox_entry, recipient, status, message_id, subject, message, created_at)
-         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
-        params![run, entry, recipient, message_id, subject, message, now_utc()],
+        "INSERT INTO alerts (run_id, inbox_entry, problem, recipient, status, message_id, subject, message, created_at)
+         VALUES (?1, ?2, ?8, ?3, 'pending', ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+        params![run, entry, recipient, message_id, subject, message, now_utc(), problem],
     )?;
     Ok(n == 1)
 }
@@ -76,19 +80,24 @@ pub struct PendingAlert {
 /// Alerts not sent yet, oldest first.
 pub fn pending(conn: &Connection) -> rusqlite::Result<Vec<PendingAlert>> {
     let mut stmt = conn.prepare(
-        "SELECT run_id, inbox_entry, recipient, message FROM alerts WHERE status = 'pending' ORDER BY id",
+        "SELECT run_id, inbox_entry, problem, recipient, message FROM alerts WHERE status = 'pending' ORDER BY id",
     )?;
     let rows = stmt.query_map([], |r| {
         // The table's CHECK gives every alert exactly one key.
-        let key = match (r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?) {
-            (Some(run), _) => AlertKey::Run(run),
-            (None, Some(row)) => AlertKey::InboxMessage(row),
-            (None, None) => return Ok(None),
+        let key = match (
+            r.get::<_, Option<i64>>(0)?,
+            r.get::<_, Option<i64>>(1)?,
+            r.get::<_, Option<i64>>(2)?,
+        ) {
+            (Some(run), _, _) => AlertKey::Run(run),
+            (None, Some(row), _) => AlertKey::InboxMessage(row),
+            (None, None, Some(id)) => AlertKey::Problem(id),
+            (None, None, None) => return Ok(None),
         };
         Ok(Some(PendingAlert {
             key,
-            recipient: r.get(2)?,
-            message: r.get(3)?,
+            recipient: r.get(3)?,
+            message: r.get(4)?,
         }))
     })?;
     rows.filter_map(Result::transpose).collect()

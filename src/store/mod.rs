@@ -6,6 +6,7 @@ pub mod archive;
 pub mod audit;
 pub mod deliveries;
 pub mod embeddings;
+pub mod health;
 pub mod inbox;
 pub mod join;
 pub mod library;
@@ -13,8 +14,10 @@ pub mod outbox;
 pub mod owed;
 pub mod papers;
 pub mod runs;
+pub mod schema;
 pub mod source_reads;
 pub mod spend;
+pub mod stats;
 pub mod tldrs;
 pub mod triage;
 pub mod verdicts;
@@ -43,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/014_embeddings.sql"),
     include_str!("migrations/015_library_papers.sql"),
     include_str!("migrations/016_subscribe_mail.sql"),
+    include_str!("migrations/017_health.sql"),
 ];
 
 /// The database. Cloning is cheap; all clones share one connection.
@@ -52,23 +56,38 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    /// Opens (or creates) the database. A new data directory is created 0700 and a new database
-    /// 0600: it holds readers' addresses and reply tokens.
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date,
+    /// saying so in the log when it migrated (see [`Store::open_migrating`]).
     pub fn open(path: &Path) -> anyhow::Result<Store> {
+        let (store, opened) = Store::open_migrating(path)?;
+        if let Some(line) = opened.describe(path) {
+            tracing::warn!("{line}");
+        }
+        Ok(store)
+    }
+
+    /// Opens (or creates) the database for writing. A new data directory is created 0700 and a
+    /// new database 0600: it holds readers' addresses and reply tokens. A store at an older
+    /// schema is first copied beside itself (`paperboy.db.schema-N.bak`, 0600) and then migrated
+    /// in one transaction; one at a newer schema is refused untouched ([`schema::SchemaError`]).
+    pub fn open_migrating(path: &Path) -> anyhow::Result<(Store, schema::Opened)> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             crate::support::fs::private_dir(dir)
+                .map_err(|e| crate::support::fs::explain_io(e, dir))
                 .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         }
         let new = !path.exists();
         let conn = Connection::open(path)
+            .map_err(|e| crate::support::fs::explain_sqlite(e, path))
             .with_context(|| format!("cannot open the database {}", path.display()))?;
         if new {
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
                 .with_context(|| format!("cannot make {} private", path.display()))?;
         }
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| crate::support::fs::explain_sqlite(e, path))
+            .with_context(|| format!("cannot open the database {}", path.display()))?;
         // Two processes opening a new database at once would both see version 0 and both
         // create the tables: one migrates while the other waits, then finds nothing to do.
         let _migrating = crate::support::lock::hold_blocking(
@@ -76,7 +95,77 @@ impl Store {
             "migrating the database",
             std::time::Duration::from_secs(120),
         )?;
-        Self::init(conn).with_context(|| format!("cannot prepare the database {}", path.display()))
+        let found = schema::version_of(&conn)?;
+        let opened = if found > schema::SCHEMA_VERSION {
+            return Err(schema::SchemaError::TooNew {
+                path: path.to_path_buf(),
+                found,
+            }
+            .into());
+        } else if found == schema::SCHEMA_VERSION {
+            schema::Opened::Current
+        } else if found == 0 && !Self::has_tables(&conn)? {
+            schema::Opened::Created
+        } else {
+            let backup = schema::backup_path_before(path, found);
+            schema::backup_to(&conn, &backup).with_context(|| {
+                format!(
+                    "cannot back up {} before migrating it; nothing was changed",
+                    path.display()
+                )
+            })?;
+            schema::Opened::Migrated {
+                from: found,
+                backup,
+            }
+        };
+        let store = Self::init(conn)
+            .with_context(|| format!("cannot prepare the database {}", path.display()))?;
+        Ok((store, opened))
+    }
+
+    /// Opens an existing store as it is, for commands that only read: never created, never
+    /// migrated. A missing file reads as an empty store (in memory); a store at another schema
+    /// is refused with both versions ([`schema::SchemaError`]).
+    pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
+        let Some(found) = schema::version_at(path)? else {
+            return Store::open_in_memory();
+        };
+        if found != schema::SCHEMA_VERSION {
+            let path = path.to_path_buf();
+            return Err(if found > schema::SCHEMA_VERSION {
+                schema::SchemaError::TooNew { path, found }
+            } else {
+                schema::SchemaError::Behind { path, found }
+            }
+            .into());
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| crate::support::fs::explain_sqlite(e, path))
+        .with_context(|| format!("cannot open the database {}", path.display()))?;
+        Self::init(conn).with_context(|| format!("cannot open the database {}", path.display()))
+    }
+
+    fn has_tables(conn: &Connection) -> rusqlite::Result<bool> {
+        conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+    }
+
+    /// Copies the store to `dest` while it may be in use (SQLite's online backup API; 0600).
+    /// Returns the copy's size in bytes.
+    pub fn backup_to(&self, dest: &Path) -> anyhow::Result<u64> {
+        let guard = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        schema::backup_to(&guard, dest)
     }
 
     pub fn open_in_memory() -> anyhow::Result<Store> {

@@ -491,6 +491,15 @@ impl super::Store {
         self.call(|c| interrupt_stale(c)).await
     }
 
+    /// The earliest announcement day any run was for (`None`: a new store). The daemon never
+    /// catches up days before it: a fresh install starts with today.
+    pub async fn first_run_day(&self) -> anyhow::Result<Option<NaiveDate>> {
+        let day: Option<String> = self
+            .call(|c| c.query_row("SELECT min(day) FROM runs WHERE day IS NOT NULL AND kind = 'digest' AND dry_run = 0", [], |r| r.get(0)))
+            .await?;
+        Ok(day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
+    }
+
     /// Whether `day` has a finished digest run that left nobody out.
     pub async fn day_complete(&self, day: NaiveDate) -> anyhow::Result<bool> {
         self.call(move |c| day_complete(c, day)).await

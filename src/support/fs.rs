@@ -9,3 +9,74 @@ pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
+
+/// The user this process runs as (the owner of `/proc/self`), with its name when `/etc/passwd`
+/// has one.
+pub fn current_user() -> Option<(u32, String)> {
+    use std::os::unix::fs::MetadataExt as _;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    Some((uid, user_name(uid)))
+}
+
+/// `uid` as `name (uid N)`, or `uid N` when `/etc/passwd` does not know it.
+pub fn user_name(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let id: u32 = f.nth(1)?.parse().ok()?;
+            (id == uid).then(|| format!("{name} (uid {uid})"))
+        })
+        .next()
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// When `path` (or the folder it is in, or SQLite's `-wal`/`-shm` beside it) belongs to another
+/// user than this process, a sentence saying whose it is and what to run; `None` otherwise.
+pub fn ownership_problem(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let (me, my_name) = current_user()?;
+    if me == 0 {
+        return None;
+    }
+    let mut candidates = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        candidates.push(p.into());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        candidates.push(dir.to_path_buf());
+    }
+    candidates.into_iter().find_map(|p| {
+        let owner = std::fs::metadata(&p).ok()?.uid();
+        (owner != me).then(|| {
+            let top = path.parent().unwrap_or(path);
+            format!(
+                "{} belongs to {}, but paperboy runs as {my_name}: give it back with `chown -R {} {}` (a command run as root created it)",
+                p.display(),
+                user_name(owner),
+                my_name.split(' ').next().unwrap_or("USER"),
+                top.display()
+            )
+        })
+    })
+}
+
+/// `e`, with the owner named when a file or folder at `path` belongs to someone else.
+pub fn explain_io(e: std::io::Error, path: &std::path::Path) -> anyhow::Error {
+    match ownership_problem(path) {
+        Some(why) => anyhow::Error::new(e).context(why),
+        None => e.into(),
+    }
+}
+
+/// `e`, with the owner named when the database or its folder belongs to someone else.
+pub fn explain_sqlite(e: rusqlite::Error, path: &std::path::Path) -> anyhow::Error {
+    match ownership_problem(path) {
+        Some(why) => anyhow::Error::new(e).context(why),
+        None => e.into(),
+    }
+}

@@ -57,6 +57,10 @@ async fn missed_days_are_caught_up_oldest_first_and_sigterm_stops_cleanly() {
     })
     .await;
     mount_api(&app).await;
+    // The store began on Wednesday (a day without an announcement); the daemon was down from
+    // then to Monday: the days missed are caught up, oldest first.
+    let first = app.run(&["digest", "--date", "2025-03-26"]).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
     let daemon = Daemon::start(&app, &[("PAPERBOY_FAKE_NOW", MONDAY_0600_NY)]);
     daemon.wait_log("catch-up done", 1, 60).await;
     assert_eq!(daemon.term(10).await, 0, "SIGTERM exits 0");
@@ -102,6 +106,39 @@ async fn missed_days_are_caught_up_oldest_first_and_sigterm_stops_cleanly() {
     assert_eq!(daemon.term(10).await, 0);
     assert_eq!(app.received().len(), 6);
     assert_eq!(app.llm.requests(), calls);
+}
+
+#[tokio::test]
+async fn a_fresh_install_starts_with_today_and_mails_each_reader_once() {
+    let app = TestApp::spawn(Options {
+        feed: Some(FEED_ESCAPING),
+        ..Default::default()
+    })
+    .await;
+    mount_api(&app).await;
+    let daemon = Daemon::start(&app, &[("PAPERBOY_FAKE_NOW", MONDAY_0600_NY)]);
+    daemon.wait_log("catch-up done", 1, 60).await;
+    assert!(
+        daemon
+            .log()
+            .contains("a new store: starting with the latest announcement day"),
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(daemon.term(10).await, 0);
+    assert_eq!(
+        days_and_statuses(&app),
+        vec![("2025-03-31".to_string(), "ok".to_string())],
+        "no backfill of the days before the store existed"
+    );
+    for who in ["ada@lab.example.org", "grace@lab.example.org"] {
+        assert_eq!(app.received_by(who).len(), 1, "{who}");
+    }
+    // Started again later that morning: the store has a history now, and nothing is owed.
+    let daemon = Daemon::start(&app, &[("PAPERBOY_FAKE_NOW", MONDAY_0600_NY)]);
+    daemon.wait_log("catch-up done", 1, 30).await;
+    assert_eq!(daemon.term(10).await, 0);
+    assert_eq!(app.received().len(), 2);
 }
 
 #[tokio::test]
@@ -450,7 +487,7 @@ async fn status_shows_the_next_run_in_local_time() {
         ("PAPERBOY__SCHEDULE__TIMEZONE", "America/New_York"),
     ];
     let run = app.run_with_env(&["status"], &env).await;
-    assert_eq!(run.code, 0);
+    assert_eq!(run.code, 3, "no daemon runs here");
     // Friday 7 March after 06:30 EST: next is Monday 10 March 06:30, after the switch to EDT.
     assert!(
         run.stdout.contains("next run   Mon 10 Mar 2025 06:30 EDT"),
@@ -508,6 +545,10 @@ async fn a_subscriber_added_after_todays_run_gets_today_but_no_past_days() {
     })
     .await;
     mount_api(&app).await;
+    // The store's history starts on Thursday (a run by hand), so Monday's start catches up
+    // Friday and delivers Monday.
+    let first = app.run(&["digest", "--date", "2025-03-27"]).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
     let env = [
         ("PAPERBOY_FAKE_NOW", MONDAY_0600_NY),
         ("PAPERBOY__SCHEDULE__CRON", "* * * * * *"),

@@ -619,7 +619,7 @@ async fn text_is_escaped_and_tex_becomes_unicode() {
 }
 
 #[tokio::test]
-async fn without_an_api_key_the_keyword_scorer_runs_and_says_so() {
+async fn without_a_model_the_keyword_scorer_runs_and_says_so() {
     let app = TestApp::spawn(Options {
         api_key: false,
         ..Default::default()
@@ -627,12 +627,14 @@ async fn without_an_api_key_the_keyword_scorer_runs_and_says_so() {
     .await;
     let run = app.run(&["digest"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("scoring with keywords instead"));
+    assert!(run
+        .stderr
+        .contains("no [llm] section in the configuration: scoring with keywords instead"));
     assert_eq!(app.llm.requests(), 0);
     let ada = app.received_by("ada@lab.example.org").pop().unwrap();
     assert!(ada
         .text
-        .contains("Scored by keywords: no model API key is configured"));
+        .contains("Scored by keywords: no model is configured"));
     assert!(ada.html.contains("Scored by keywords"));
     assert!(ada.text.contains("Novelty: not assessed"));
     assert!(

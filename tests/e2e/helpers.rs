@@ -379,6 +379,11 @@ impl Daemon {
         assert!(status.success(), "kill -{sig} {pid}");
     }
 
+    /// SIGHUP: read the configuration and the subscribers file again.
+    pub fn hangup(&self) {
+        self.signal("HUP");
+    }
+
     /// SIGTERM, then the exit code (it must exit within `secs`).
     pub async fn term(mut self, secs: u64) -> i32 {
         self.signal("TERM");
@@ -553,14 +558,7 @@ min_interval_ms = 10
 retry_base_ms = 50
 max_attempts = 4
 timeout_secs = 10
-[llm]
-base_url = "{llm}/v1"
-model = "{model}"
-api_key_env = "PAPERBOY_TEST_API_KEY"
-batch_size = {batch_size}
-concurrency = {concurrency}
-retry_base_ms = 50
-timeout_secs = 10
+{llm_section}
 [store]
 path = "data/paperboy.db"
 [schedule]
@@ -577,10 +575,18 @@ security = "none"
 {extra}
 "#,
                 arxiv = arxiv.uri(),
-                llm = llm.server.uri(),
-                model = o.model,
-                batch_size = o.batch_size,
-                concurrency = o.concurrency,
+                // Without a key the configuration asks for no model (keywords).
+                llm_section = if o.api_key {
+                    format!(
+                        "[llm]\nbase_url = \"{}/v1\"\nmodel = \"{}\"\napi_key_env = \"PAPERBOY_TEST_API_KEY\"\nbatch_size = {}\nconcurrency = {}\nretry_base_ms = 50\ntimeout_secs = 10",
+                        llm.server.uri(),
+                        o.model,
+                        o.batch_size,
+                        o.concurrency
+                    )
+                } else {
+                    String::new()
+                },
                 port = smtp.port,
                 extra = extra,
             ),
@@ -617,6 +623,17 @@ security = "none"
             .env("PAPERBOY_TEST_IMAP_PASSWORD", IMAP_PASSWORD);
         cmd.envs(env.iter().copied());
         cmd
+    }
+
+    /// No model from now on: no key, and no `[llm]` section asking for one (keywords score).
+    pub fn without_model(&mut self) {
+        self.api_key = false;
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let start = text.find("[llm]\n").expect("an [llm] section");
+        let end = text[start + 1..]
+            .find("\n[")
+            .map_or(text.len(), |i| start + 1 + i + 1);
+        std::fs::write(&self.config, format!("{}{}", &text[..start], &text[end..])).unwrap();
     }
 
     /// Runs `paperboy --config <temp config> ARGS...`.

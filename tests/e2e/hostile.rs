@@ -203,7 +203,7 @@ async fn passwords_never_reach_the_logs_or_cross_the_network_in_clear_unnoticed(
     );
     std::fs::write(&app.config, config).unwrap();
     let check = app.run(&["check", "--offline"]).await;
-    assert_eq!(check.code, 1, "{}", check.stdout);
+    assert_eq!(check.code, 2, "a configuration problem: {}", check.stdout);
     assert!(
         check.stdout.contains(
             "the IMAP password would cross the network unencrypted to mail.lab.example.org"

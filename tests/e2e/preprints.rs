@@ -375,7 +375,7 @@ async fn without_a_model_keywords_pick_preprints_and_an_empty_window_is_no_failu
         .mount(&preprints)
         .await;
     let mut app = spawn(&preprints).await;
-    app.api_key = false;
+    app.without_model();
     let readers = READERS.replace(
         "authors = [\"Hannah Okonkwo\"]",
         "keywords = [\"connectome\"]",

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 
 use super::{diff, load, shorten};
 use crate::cli::output::{self, table};
-use crate::cli::{open_store, Failure, EXIT_OK};
+use crate::cli::{read_store, Failure, EXIT_OK};
 use crate::config::Config;
 use crate::domain::{Subscriber, SubscriberEmail};
 use crate::store::deliveries::Delivery;
@@ -17,7 +17,7 @@ use crate::subscribers::admin::Subscribers;
 /// `subscribers list`: everyone, with their last digest, as a table or JSON.
 pub(super) fn list(config: &Config, subs: &Subscribers, json: bool) -> Result<u8, Failure> {
     let all = load(subs)?;
-    let store = open_store(config)?;
+    let store = read_store(config)?;
     let mut rows = Vec::new();
     let mut json_rows = Vec::new();
     for s in &all {
@@ -89,7 +89,7 @@ pub(super) fn show(
     json: bool,
 ) -> Result<u8, Failure> {
     let s = find(subs, email)?;
-    let store = open_store(config)?;
+    let store = read_store(config)?;
     let last = store.latest_sent_to(email)?;
     let month_start = crate::support::clock::now_utc()
         .format("%Y-%m-01")
@@ -247,7 +247,7 @@ fn signals_line(c: SignalCounts, learns: bool) -> String {
 
 /// `subscribers history`: the audited changes to one subscriber, with what each changed.
 pub(super) fn history(config: &Config, email: &SubscriberEmail, json: bool) -> Result<u8, Failure> {
-    let store = open_store(config)?;
+    let store = read_store(config)?;
     let rows = store.audit_history_now(email)?;
     if json {
         let v: Vec<serde_json::Value> = rows

@@ -24,7 +24,7 @@ pub struct ArxivClient {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArxivError {
-    #[error("arXiv answered HTTP {status} for {url} (after {attempts} attempts)")]
+    #[error("arXiv answered HTTP {status}{} for {url} (after {attempts} attempt{})", reason(*status), if *attempts == 1 { "" } else { "s" })]
     Status {
         url: String,
         status: u16,
@@ -52,6 +52,7 @@ pub enum ArxivError {
 impl ArxivError {
     pub fn problem(&self) -> Problem {
         let kind = match self {
+            ArxivError::Status { status, .. } if refused(*status) => Kind::ArxivRefused,
             ArxivError::Status { .. } | ArxivError::Transport { .. } => Kind::ArxivUnreachable,
             ArxivError::Feed {
                 source: FeedError::ErrorFeed(_),
@@ -65,6 +66,7 @@ impl ArxivError {
     /// Whether trying again soon can help (not for an error feed or an unreachable host).
     fn worth_retrying(&self) -> bool {
         match self {
+            ArxivError::Status { status, .. } => !refused(*status),
             ArxivError::Transport { unreachable, .. } => !unreachable,
             ArxivError::Feed {
                 source: FeedError::ErrorFeed(_),
@@ -73,6 +75,21 @@ impl ArxivError {
             _ => true,
         }
     }
+}
+
+/// An HTTP status that says the request itself is wrong (4xx but a timeout or a rate limit):
+/// asking again does not help.
+fn refused(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 408 | 429)
+}
+
+/// ` Not Found` for 404: the status's reason phrase, when it has one.
+fn reason(status: u16) -> String {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default()
 }
 
 fn transport(url: &str, attempts: u32, e: &reqwest::Error) -> ArxivError {

@@ -1,0 +1,250 @@
+//! `[metrics] listen`: the daemon's state in the Prometheus text format, read from the store at
+//! each scrape (so it says what the store says, whoever wrote it). Bound to loopback by default.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+
+use anyhow::Context as _;
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Request, Response, StatusCode};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::store::health::Snapshot;
+use crate::store::Store;
+
+/// The metrics as text, from one snapshot of the store.
+pub fn render(s: &Snapshot) -> String {
+    let mut r = <Registry>::with_prefix("paperboy");
+    let gauge = |r: &mut Registry, name: &str, help: &str, v: i64| {
+        let g = Gauge::<i64>::default();
+        g.set(v);
+        r.register(name, help, g);
+    };
+    gauge(
+        &mut r,
+        "store_schema",
+        "The store's schema version",
+        i64::from(crate::store::schema::SCHEMA_VERSION),
+    );
+    let status = Family::<Vec<(String, String)>, Gauge>::default();
+    let (mut at, mut papers) = (0, 0);
+    if let Some((st, when, n)) = &s.last_run {
+        for kind in ["ok", "degraded", "failed", "no_announcement", "running"] {
+            status
+                .get_or_create(&vec![("status".into(), kind.into())])
+                .set(i64::from(st == kind));
+        }
+        at = chrono::DateTime::parse_from_rfc3339(when).map_or(0, |t| t.timestamp());
+        papers = *n;
+    }
+    r.register(
+        "last_run_status",
+        "1 for the status the last digest run ended with",
+        status,
+    );
+    gauge(
+        &mut r,
+        "last_run_timestamp_seconds",
+        "When the last digest run ended (Unix time; 0: never)",
+        at,
+    );
+    gauge(
+        &mut r,
+        "last_run_papers",
+        "Papers the last digest run fetched",
+        papers,
+    );
+    let digests = Family::<Vec<(String, String)>, Gauge>::default();
+    for status in ["sent", "pending", "failed"] {
+        let n = s
+            .digests
+            .iter()
+            .find(|(st, _)| st == status)
+            .map_or(0, |(_, n)| *n);
+        digests
+            .get_or_create(&vec![("status".into(), status.into())])
+            .set(n);
+    }
+    r.register("digests", "Digests recorded, by delivery status", digests);
+    gauge(
+        &mut r,
+        "queue_depth",
+        "Mail waiting in the outbox: digests, alerts and answers",
+        s.queue_depth,
+    );
+    gauge(
+        &mut r,
+        "alerts_unsent",
+        "Alerts to the admin refused or still waiting after a try",
+        s.alerts_unsent,
+    );
+    gauge(
+        &mut r,
+        "problems_open",
+        "Problems the admin was told about that have not cleared",
+        s.open_problems,
+    );
+    let spend = Counter::<f64, AtomicU64>::default();
+    spend.inc_by(s.spend_micros as f64 / 1e6);
+    r.register(
+        "model_spend_usd",
+        "Dollars spent on model calls (priced calls)",
+        spend,
+    );
+    let tokens = Family::<Vec<(String, String)>, Counter>::default();
+    tokens
+        .get_or_create(&vec![("kind".into(), "prompt".into())])
+        .inc_by(s.prompt_tokens.max(0) as u64);
+    tokens
+        .get_or_create(&vec![("kind".into(), "completion".into())])
+        .inc_by(s.completion_tokens.max(0) as u64);
+    r.register(
+        "model_tokens",
+        "Tokens sent to and received from the model",
+        tokens,
+    );
+    let failures = Family::<Vec<(String, String)>, Counter>::default();
+    let failing = Family::<Vec<(String, String)>, Gauge>::default();
+    for service in ["inbox", "smtp", "webhook"] {
+        let h = s.services.iter().find(|h| h.service == service);
+        let labels = vec![("service".to_string(), service.to_string())];
+        failures
+            .get_or_create(&labels)
+            .inc_by(h.map_or(0, |h| h.failures.max(0) as u64));
+        failing
+            .get_or_create(&labels)
+            .set(h.map_or(0, |h| h.failing));
+    }
+    r.register(
+        "service_errors",
+        "Failures of the inbox, the mail server and the webhook",
+        failures,
+    );
+    r.register(
+        "service_failing",
+        "Failures in a row, now (0: working)",
+        failing,
+    );
+    let mut out = String::new();
+    encode(&mut out, &r).expect("writing to a String cannot fail");
+    out
+}
+
+/// Takes the metrics address (before the daemon starts work, so a taken port fails the start).
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for metrics on {addr} ([metrics] listen)"))?;
+    tracing::info!(%addr, "metrics at http://{addr}/metrics");
+    Ok(listener)
+}
+
+/// Serves `GET /metrics` on `listener` until `cancel`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    store: Store,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = cancel.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics: could not accept a connection");
+                    continue;
+                }
+            },
+        };
+        let store = store.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let store = store.clone();
+                async move { Ok::<_, std::convert::Infallible>(answer(&store, &req).await) }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+            // A scraper that stalls is dropped, not waited on.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), conn).await;
+        });
+    }
+}
+
+async fn answer<B>(store: &Store, req: &Request<B>) -> Response<Full<Bytes>> {
+    let reply = |status: StatusCode, ctype: &str, body: String| {
+        Response::builder()
+            .status(status)
+            .header("content-type", ctype)
+            .body(Full::new(Bytes::from(body)))
+            .expect("a valid response")
+    };
+    if req.method() != hyper::Method::GET || req.uri().path() != "/metrics" {
+        return reply(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "paperboy serves GET /metrics\n".into(),
+        );
+    }
+    match store.snapshot().await {
+        Ok(s) => reply(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            render(&s),
+        ),
+        Err(e) => reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain; charset=utf-8",
+            format!("cannot read the store: {e:#}\n"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_reads_as_prometheus_text() {
+        let s = Snapshot {
+            last_run: Some(("failed".into(), "2025-03-28T10:00:00Z".into(), 17)),
+            digests: vec![("sent".into(), 40), ("failed".into(), 2)],
+            queue_depth: 3,
+            spend_micros: 1_250_000,
+            prompt_tokens: 1000,
+            completion_tokens: 50,
+            alerts_unsent: 1,
+            services: vec![crate::store::health::ServiceHealth {
+                service: "inbox".into(),
+                ok_at: None,
+                failed_at: Some("x".into()),
+                error: Some("refused".into()),
+                failing: 2,
+                failures: 5,
+            }],
+            open_problems: 1,
+        };
+        let text = render(&s);
+        for line in [
+            "paperboy_last_run_status{status=\"failed\"} 1",
+            "paperboy_last_run_status{status=\"ok\"} 0",
+            "paperboy_last_run_timestamp_seconds 1743156000",
+            "paperboy_last_run_papers 17",
+            "paperboy_digests{status=\"failed\"} 2",
+            "paperboy_digests{status=\"pending\"} 0",
+            "paperboy_queue_depth 3",
+            "paperboy_model_spend_usd_total 1.25",
+            "paperboy_model_tokens_total{kind=\"prompt\"} 1000",
+            "paperboy_service_errors_total{service=\"inbox\"} 5",
+            "paperboy_service_failing{service=\"inbox\"} 2",
+            "paperboy_alerts_unsent 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

@@ -1,0 +1,130 @@
+//! Secrets: the model's key and the mail passwords, from a file (systemd credentials) or the
+//! environment, never from `paperboy.toml` itself; and the passwords that would cross the
+//! network in clear.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+
+use super::{Config, Security, Transport};
+
+impl Config {
+    /// The model API key, from `llm.api_key_file` or the environment variable named by
+    /// `llm.api_key_env`; `None` when neither has one.
+    pub fn llm_api_key(&self) -> Option<SecretString> {
+        self.model_key().ok().flatten()
+    }
+
+    /// The model's key as the configuration asks for it: `Ok(None)` when no `[llm]` section
+    /// asks for a model (the keyword scorer runs), an error a person can act on when `[llm]`
+    /// is there and its key is not.
+    pub fn model_key(&self) -> Result<Option<SecretString>, String> {
+        let key = self.secret(&self.llm.api_key_env, self.llm.api_key_file.as_deref())?;
+        match key {
+            Some(k) => Ok(Some(k)),
+            None if !self.llm_configured => Ok(None),
+            None => Err(format!(
+                "[llm] asks for {} at {}, but its key is not there: ${} is unset or empty in paperboy's environment{}. Set it (for systemd, in the unit's EnvironmentFile; for admin commands, `--env-file`), or name a file with `api_key_file`; remove the [llm] section to score by keywords instead",
+                self.llm.model,
+                self.llm.base_url,
+                self.llm.api_key_env,
+                match self.similar_env(&self.llm.api_key_env) {
+                    Some(near) => format!(" (${near} is set: a misspelling?)"),
+                    None => String::new(),
+                }
+            )),
+        }
+    }
+
+    /// The embedding endpoint's key, from `embeddings.api_key_file` or `embeddings.api_key_env`
+    /// (none: sent without one).
+    pub fn embeddings_api_key(&self) -> Option<SecretString> {
+        self.secret(
+            &self.embeddings.api_key_env,
+            self.embeddings.api_key_file.as_deref(),
+        )
+        .ok()
+        .flatten()
+    }
+
+    /// A secret from `file` when given (relative to `$CREDENTIALS_DIRECTORY`, where systemd puts
+    /// credentials, or else to this file's folder), else from the variable `env`.
+    fn secret(&self, env: &str, file: Option<&Path>) -> Result<Option<SecretString>, String> {
+        let Some(file) = file else {
+            return Ok(secret_from_env(env));
+        };
+        let path = match std::env::var_os("CREDENTIALS_DIRECTORY") {
+            Some(dir) if file.is_relative() => PathBuf::from(dir).join(file),
+            _ => self.resolve(file),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(s) if !s.trim().is_empty() => Ok(Some(SecretString::from(s.trim().to_string()))),
+            Ok(_) => Err(format!("the secret file {} is empty", path.display())),
+            Err(e) => Err(format!(
+                "cannot read the secret file {}: {e}",
+                path.display()
+            )),
+        }
+    }
+
+    /// A set environment variable whose name is close to `name` (a likely misspelling).
+    fn similar_env(&self, name: &str) -> Option<String> {
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v)))
+            .filter(|(k, v)| k != name && !v.is_empty())
+            .map(|(k, _)| (strsim::jaro_winkler(&k, name), k))
+            .filter(|(score, _)| *score > 0.9)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, k)| k)
+    }
+
+    pub fn imap_password(&self) -> Option<SecretString> {
+        self.imap.as_ref().and_then(|i| {
+            self.secret(&i.password_env, i.password_file.as_deref())
+                .ok()
+                .flatten()
+        })
+    }
+
+    pub fn smtp_password(&self) -> Option<SecretString> {
+        let smtp = &self.mail.smtp;
+        self.secret(&smtp.password_env, smtp.password_file.as_deref())
+            .ok()
+            .flatten()
+    }
+
+    /// Passwords that would cross the network unencrypted (`security = "none"` to a host other
+    /// than this machine), each said as a sentence with its fix.
+    pub fn cleartext_passwords(&self) -> Vec<String> {
+        let local = |host: &str| matches!(host, "localhost" | "127.0.0.1" | "::1");
+        let mut out = Vec::new();
+        let smtp = &self.mail.smtp;
+        if self.mail.transport == Transport::Smtp
+            && smtp.security == Security::None
+            && self.smtp_password().is_some()
+            && !local(&smtp.host)
+        {
+            out.push(format!(
+                "the SMTP password would cross the network unencrypted to {}:{}; set [mail.smtp] security = \"starttls\" or \"tls\"",
+                smtp.host, smtp.port
+            ));
+        }
+        if let Some(imap) = &self.imap {
+            if imap.security == Security::None && !local(&imap.host) {
+                out.push(format!(
+                    "the IMAP password would cross the network unencrypted to {}:{}; set [imap] security = \"tls\" or \"starttls\"",
+                    imap.host, imap.port
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// The variable `name`'s value, trimmed; `None` when it is unset or blank.
+fn secret_from_env(name: &str) -> Option<SecretString> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Some(SecretString::from(v.trim().to_string())),
+        _ => None,
+    }
+}

@@ -1,0 +1,216 @@
+//! The store's schema over time: which version a file is at, opening it without migrating (read-only
+//! commands), migrating on purpose with a backup first, and online backups.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use rusqlite::Connection;
+
+use super::MIGRATIONS;
+
+/// The schema version this build writes (the number of migrations it knows).
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Why a store could not be opened as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// The file was written by a newer paperboy: nothing here may touch it.
+    #[error("the store {path} is at schema {found}, newer than this paperboy (schema {SCHEMA_VERSION}): run the paperboy that wrote it, or restore the backup made before its upgrade")]
+    TooNew { path: PathBuf, found: u32 },
+    /// The file is older than this build and the command only reads.
+    #[error("the store {path} is at schema {found}; this paperboy reads schema {SCHEMA_VERSION}: run `paperboy migrate` (it backs the store up first) or start the daemon, which does the same")]
+    Behind { path: PathBuf, found: u32 },
+}
+
+/// What opening a store for writing did to its schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    /// A new file, created at the current schema.
+    Created,
+    /// Already at the current schema.
+    Current,
+    /// Migrated from `from` to [`SCHEMA_VERSION`], after a copy was saved at `backup`.
+    Migrated { from: u32, backup: PathBuf },
+}
+
+impl Opened {
+    /// One line for the admin, or `None` when there is nothing to say.
+    pub fn describe(&self, path: &Path) -> Option<String> {
+        match self {
+            Opened::Migrated { from, backup } => Some(format!(
+                "migrated the store {} from schema {from} to {SCHEMA_VERSION}; the store as it was is saved at {}",
+                path.display(),
+                backup.display()
+            )),
+            Opened::Created | Opened::Current => None,
+        }
+    }
+}
+
+/// The schema version recorded in an open connection (`PRAGMA user_version`).
+pub fn version_of(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
+}
+
+/// The schema version of the store file at `path`, read without writing anything (`None`: no file).
+pub fn version_at(path: &Path) -> anyhow::Result<Option<u32>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .with_context(|| format!("cannot open the database {}", path.display()))?;
+    Ok(Some(version_of(&conn).with_context(|| {
+        format!("{} is not a paperboy database", path.display())
+    })?))
+}
+
+/// Where the copy made before migrating from `from` goes: beside the store, named by the schema.
+pub fn backup_path_before(path: &Path, from: u32) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "paperboy.db".into());
+    path.with_file_name(format!("{name}.schema-{from}.bak"))
+}
+
+/// Copies the open database `conn` to `dest` with SQLite's online backup API: consistent while
+/// other processes write (the WAL included), written to a temporary file beside `dest` and
+/// renamed into place, 0600 from the start. An existing `dest` is replaced only when the copy is
+/// complete.
+pub fn backup_to(conn: &Connection, dest: &Path) -> anyhow::Result<u64> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let dir = dest
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".paperboy-backup-")
+        .suffix(".tmp")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write a backup in {}", dir.display()))?;
+    // Keep the name; SQLite writes through its own handle.
+    let (file, tmp_path) = tmp
+        .keep()
+        .context("cannot keep the backup's temporary file")?;
+    drop(file);
+    let copied = (|| -> anyhow::Result<()> {
+        conn.backup(rusqlite::MAIN_DB, &tmp_path, None)
+            .context("SQLite's backup failed")?;
+        let check = Connection::open(&tmp_path)?;
+        let ok: String = check.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        anyhow::ensure!(ok == "ok", "the copy does not check out: {ok}");
+        // A backup is one file: fold its WAL in and leave no -wal/-shm beside it.
+        check.pragma_update(None, "journal_mode", "DELETE")?;
+        drop(check);
+        std::fs::rename(&tmp_path, dest)
+            .with_context(|| format!("cannot move the backup to {}", dest.display()))?;
+        Ok(())
+    })();
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&tmp_path);
+        return Err(e);
+    }
+    // The rename keeps the temporary file's 0600; say so for a `dest` that existed with others.
+    let _ = std::fs::OpenOptions::new()
+        .mode(0o600)
+        .open(dest)
+        .and_then(|f| f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600)));
+    Ok(std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn an_old_store_is_backed_up_then_migrated_and_a_newer_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paperboy.db");
+        // A store as schema 3 left it.
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let old = rusqlite_migration::Migrations::new(
+                MIGRATIONS[..3]
+                    .iter()
+                    .map(|s| rusqlite_migration::M::up(s))
+                    .collect(),
+            );
+            old.to_latest(&mut conn).unwrap();
+            conn.execute("INSERT INTO sent_papers (subscriber, paper_id, day) VALUES ('a@b.org', '2503.00001', '2025-03-28')", []).unwrap();
+        }
+        assert_eq!(version_at(&path).unwrap(), Some(3));
+        let err = Store::open_existing(&path)
+            .err()
+            .expect("read-only refuses");
+        assert!(
+            matches!(
+                err.downcast_ref::<SchemaError>(),
+                Some(SchemaError::Behind { found: 3, .. })
+            ),
+            "{err:#}"
+        );
+        assert_eq!(
+            version_at(&path).unwrap(),
+            Some(3),
+            "reading never migrates"
+        );
+
+        let (store, opened) = Store::open_migrating(&path).unwrap();
+        let backup = backup_path_before(&path, 3);
+        assert_eq!(
+            opened,
+            Opened::Migrated {
+                from: 3,
+                backup: backup.clone()
+            }
+        );
+        drop(store);
+        assert_eq!(version_at(&path).unwrap(), Some(SCHEMA_VERSION));
+        assert_eq!(version_at(&backup).unwrap(), Some(3));
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let kept: i64 = Connection::open(&backup)
+            .unwrap()
+            .query_row("SELECT count(*) FROM sent_papers", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 1);
+
+        // A store from the future: refused by both doors, untouched.
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        for err in [
+            Store::open_existing(&path).err().unwrap(),
+            Store::open_migrating(&path).err().unwrap(),
+        ] {
+            assert!(
+                matches!(
+                    err.downcast_ref::<SchemaError>(),
+                    Some(SchemaError::TooNew { .. })
+                ),
+                "{err:#}"
+            );
+        }
+        assert_eq!(version_at(&path).unwrap(), Some(SCHEMA_VERSION + 1));
+    }
+
+    #[test]
+    fn a_missing_store_reads_as_empty_and_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data/paperboy.db");
+        let store = Store::open_existing(&path).unwrap();
+        let n: i64 = store
+            .with(|c| c.query_row("SELECT count(*) FROM runs", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(n, 0);
+        assert!(!path.exists());
+        assert!(!path.parent().unwrap().exists());
+    }
+}
