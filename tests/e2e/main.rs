@@ -12,6 +12,7 @@ mod browser;
 mod capabilities;
 mod daemon;
 mod digest;
+mod fuzzed;
 mod helpers;
 mod hostile;
 mod institute;
