@@ -227,7 +227,13 @@ async fn open_mailbox(imap: &ImapConfig, password: &str) -> Result<String, Strin
                         imap.username, imap.host, imap.port, imap.mailbox, m.exists
                     )
                 })
-                .map_err(|e| format!("logged in, but cannot open {}: {e}", imap.mailbox));
+                .map_err(|e| {
+                    format!(
+                        "logged in, but the server has no mailbox `{}` (it said: {}); set [imap] mailbox to one that exists, usually INBOX",
+                        imap.mailbox,
+                        crate::mail::imap::server_said(&e)
+                    )
+                });
             let _ = session.logout().await;
             r
         }

@@ -25,10 +25,16 @@ impl Config {
         }
         self.check_arxiv(&mut bad);
         self.check_llm_and_mail(&mut bad);
-        if let Err(e) =
-            crate::config::schedule::Schedule::parse(&self.schedule.cron, &self.schedule.timezone)
-        {
-            bad("schedule", e);
+        // The time zone and the cron expression each on their own: one round finds both.
+        if self.schedule.timezone.parse::<chrono_tz::Tz>().is_err() {
+            if let Err(e) =
+                crate::config::schedule::Schedule::parse("0 0 0 * * *", &self.schedule.timezone)
+            {
+                bad("schedule.timezone", e);
+            }
+        }
+        if let Err(e) = crate::config::schedule::Schedule::parse(&self.schedule.cron, "UTC") {
+            bad("schedule.cron", e);
         }
         self.check_budget(&mut bad);
         if let Some(e) = &self.admin.email {
@@ -156,6 +162,8 @@ impl Config {
             bad("mail.from", e);
         }
         match self.reply_address() {
+            // Unset, it is `from`'s address: said once, under `mail.from`.
+            Err(_) if self.mail.reply_to.is_none() => {}
             Err(e) => bad("mail.reply_to", e),
             Ok(reply) if reply.user().contains('+') => bad(
                 "mail.reply_to",

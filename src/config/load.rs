@@ -137,7 +137,7 @@ impl Config {
         let mut problems = apply_env_overrides(&mut table, env, &mut origins.env);
         let llm_configured = table.contains_key("llm");
         check_keys(&table, &[], &origins, &mut problems);
-        let config = match toml::Value::Table(table).try_into::<Config>() {
+        let config = match toml::Value::Table(table.clone()).try_into::<Config>() {
             Ok(c) => Some(c),
             Err(e) => {
                 if problems.is_empty() {
@@ -148,7 +148,13 @@ impl Config {
                         message: e.message().to_string(),
                     });
                 }
-                None
+                // Leave out the keys already reported and read the rest, so that their values
+                // are checked in this round too: every problem at once, not one kind per run.
+                let mut rest = table;
+                for key in problems.iter().filter_map(|p| p.key.as_deref()) {
+                    remove_key(&mut rest, key);
+                }
+                toml::Value::Table(rest).try_into::<Config>().ok()
             }
         };
         let Some(mut config) = config else {
@@ -213,6 +219,22 @@ fn check_keys(
             if !e.message().starts_with("missing field") {
                 problems.push(origins.problem(&dotted, explain(e.message(), key)));
             }
+        }
+    }
+}
+
+/// Removes the dotted `key` (`llm.batch_size`) from `table`, if it is there.
+fn remove_key(table: &mut toml::Table, key: &str) {
+    let mut node = table;
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            node.remove(part);
+            return;
+        }
+        match node.get_mut(part) {
+            Some(toml::Value::Table(inner)) => node = inner,
+            _ => return,
         }
     }
 }

@@ -665,4 +665,26 @@ mod tests {
         has("paperboy.toml:5: key `llm.concurrency`: must be at least 1");
         has("paperboy.toml:7: key `mail.from`:");
     }
+
+    #[test]
+    fn one_round_finds_names_types_values_the_zone_and_the_cron_together() {
+        // Eight mistakes of every kind: all reported by the first load.
+        let (_d, path) = write(
+            "[arxiv]\ncategories = [\"cs.LG\", \"astroph\"]\nrss_url = \"not a url\"\n[llm]\nmodle = \"x\"\nconcurrency = \"two\"\n[mail]\nfrom = \"nobody\"\n[schedule]\ncron = \"every day\"\ntimezone = \"Mars/Olympus\"\n[admin]\nwebhook = \"ftp://x\"\n",
+        );
+        let text = Config::load(&path, true, []).unwrap_err().to_string();
+        assert!(
+            text.starts_with("8 problems in the configuration:"),
+            "{text}"
+        );
+        let has = |needle: &str| assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+        has("key `llm.modle`: unknown key `modle`; did you mean `model`?");
+        has("key `llm.concurrency`: invalid type: string \"two\"");
+        has("key `arxiv.categories`: `astroph` is not an arXiv category");
+        has("key `arxiv.rss_url`: `not a url` is not a web address");
+        has("key `mail.from`:");
+        has("paperboy.toml:10: key `schedule.cron`: `every day` is not a cron expression");
+        has("paperboy.toml:11: key `schedule.timezone`: `Mars/Olympus` is not an IANA time zone");
+        has("key `admin.webhook`: `ftp://x` is not a web address");
+    }
 }

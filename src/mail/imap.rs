@@ -50,7 +50,32 @@ async fn tls(
     tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
-        .with_context(|| format!("TLS with the IMAP server {host} failed"))
+        .map_err(|e| {
+            match super::tls_on_plaintext(
+                &format!("{e:?} {e}"),
+                &format!("the IMAP server {host}"),
+                "imap",
+            ) {
+                Some(why) => anyhow::anyhow!(why),
+                None => {
+                    anyhow::Error::new(e).context(format!("TLS with the IMAP server {host} failed"))
+                }
+            }
+        })
+}
+
+/// What the server said in a NO or BAD answer, without async-imap's debug wrapping
+/// (`code: None, info: Some("Mailbox doesn't exist: Inbx")` → `Mailbox doesn't exist: Inbx`).
+pub fn server_said(e: &async_imap::error::Error) -> String {
+    let text = match e {
+        async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s) => s.clone(),
+        other => return other.to_string(),
+    };
+    let said = regex::Regex::new(r#"(?:information|info): Some\("((?:[^"\\]|\\.)*)"\)"#)
+        .expect("a valid pattern")
+        .captures(&text)
+        .map(|c| c[1].replace("\\\"", "\""));
+    said.unwrap_or(text)
 }
 
 /// Connects and logs in.
@@ -105,8 +130,9 @@ pub async fn connect(cfg: &ImapConfig, password: &str) -> anyhow::Result<Session
     };
     client.login(&cfg.username, password).await.map_err(|(e, _)| {
         anyhow::anyhow!(
-            "the IMAP server {server} refused the login for {} ({e}); check [imap] username and the password in ${}",
+            "the IMAP server {server} refused the login for {} ({}); check [imap] username and the password in ${}",
             cfg.username,
+            server_said(&e),
             cfg.password_env
         )
     })
@@ -182,10 +208,13 @@ impl ImapMailbox {
     /// Connects, logs in, selects `[imap] mailbox` and makes sure both folders exist.
     pub async fn open(cfg: &ImapConfig, password: &str) -> anyhow::Result<ImapMailbox> {
         let mut session = connect(cfg, password).await?;
-        session
-            .select(&cfg.mailbox)
-            .await
-            .with_context(|| format!("cannot open the IMAP mailbox {}", cfg.mailbox))?;
+        session.select(&cfg.mailbox).await.map_err(|e| {
+            anyhow::anyhow!(
+                "the IMAP server has no mailbox `{}` to read replies from (it said: {}); set [imap] mailbox to one that exists, usually INBOX",
+                cfg.mailbox,
+                server_said(&e)
+            )
+        })?;
         let delim = delimiter(&mut session, &cfg.mailbox).await?;
         let can_move = session
             .capabilities()

@@ -7,3 +7,19 @@ pub mod message;
 pub mod transport;
 
 pub use transport::{SendError, Transport};
+
+/// When `error` is what TLS says on meeting a server that speaks plain text (the handshake reads
+/// "220 …" or "* OK …" as a record), the sentence that tells the admin so; `None` otherwise.
+pub fn tls_on_plaintext(error: &str, server: &str, section: &str) -> Option<String> {
+    let plain = [
+        "InvalidContentType",
+        "corrupt message",
+        "InvalidMessage",
+        "wrong version number",
+    ];
+    plain.iter().any(|p| error.contains(p)).then(|| {
+        format!(
+            "{server} answered in plain text where TLS was expected: that port takes STARTTLS or no encryption, not TLS from the first byte. Set [{section}] security = \"starttls\" (ports 587 and 143), or use the TLS port (465 for SMTP, 993 for IMAP)"
+        )
+    })
+}

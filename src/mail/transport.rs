@@ -158,11 +158,18 @@ impl Transport for SmtpTransport {
                     } else {
                         Kind::SmtpTemporary
                     },
-                    message: format!(
-                        "SMTP {} refused the message: {}",
-                        self.host,
-                        server_answer(&e)
-                    ),
+                    message: match super::tls_on_plaintext(
+                        &format!("{e:?} {e}"),
+                        &format!("SMTP {}", self.host),
+                        "mail.smtp",
+                    ) {
+                        Some(why) => why,
+                        None => format!(
+                            "SMTP {} refused the message: {}",
+                            self.host,
+                            server_answer(&e)
+                        ),
+                    },
                 }),
             }
         })
@@ -178,9 +185,14 @@ impl Transport for SmtpTransport {
             match self.transport.test_connection().await {
                 Ok(true) => Ok(format!("SMTP {host} accepted the connection")),
                 Ok(false) => Err(format!("SMTP {host} did not answer as a mail server")),
-                Err(e) => Err(format!(
-                    "SMTP {host}: {e}; check [mail.smtp] host, port, security and username, and the password in the environment variable named by password_env"
-                )),
+                Err(e) => Err(
+                    match super::tls_on_plaintext(&format!("{e:?} {e}"), &format!("SMTP {host}"), "mail.smtp") {
+                        Some(why) => why,
+                        None => format!(
+                            "SMTP {host}: {e}; check [mail.smtp] host, port, security and username, and the password in the environment variable named by password_env"
+                        ),
+                    },
+                ),
             }
         })
     }

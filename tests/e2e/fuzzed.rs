@@ -53,7 +53,10 @@ fn replies_give_the_text_typed() {
         if let Some(msg) = mail_parser::MessageParser::default().parse(&bytes[..]) {
             let body = paperboy::inbox::body_text(&msg);
             let typed = paperboy::inbox::reply::typed_text(&body);
-            assert!(typed.len() <= body.len() + 1, "{name}: the typed text grows");
+            assert!(
+                typed.len() <= body.len() + 1,
+                "{name}: the typed text grows"
+            );
         }
         let s = String::from_utf8_lossy(&bytes);
         let _ = paperboy::inbox::reply::typed_text(&s);

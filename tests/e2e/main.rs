@@ -25,6 +25,7 @@ mod preprints;
 mod render;
 mod replies;
 mod scoring;
+mod setup_errors;
 mod subscribing;
 mod teaching;
 mod untrusted;

@@ -1,0 +1,83 @@
+//! Setup mistakes an operator makes, each answered in one round and in words they act on
+//! (issue 22): a configuration with mistakes of every kind, TLS spoken to a plaintext port, a
+//! mailbox that does not exist.
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_config_with_eight_mistakes_is_answered_in_one_round() {
+    let app = TestApp::spawn(Options::default()).await;
+    let text = std::fs::read_to_string(&app.config).unwrap();
+    let typos = text
+        .replace("[llm]\n", "[llm]\nmodle = \"gpt-4o\"\ntemperature = 0.2\n")
+        .replace("concurrency = 2\n", "concurrency = \"two\"\n")
+        .replace(
+            "[schedule]\n",
+            "[schedule]\ncron = \"every morning\"\ntimezone = \"Europe/Berln\"\n",
+        )
+        .replace(
+            "from = \"paperboy <digest@lab.example.org>\"",
+            "from = \"paperboy\"",
+        )
+        .replace("[mail.smtp]\n", "[mail.smtp]\nprot = 25\n");
+    let typos = format!("{typos}\n[admin]\nwebhook = \"hooks.example.org/x\"\n");
+    std::fs::write(&app.config, typos).unwrap();
+    let r = app.run(&["check", "--offline"]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let said = r.stderr.clone();
+    for needle in [
+        "8 problems in the configuration:",
+        "key `llm.modle`: unknown key `modle`; did you mean `model`?",
+        "key `llm.temperature`: unknown key",
+        "key `llm.concurrency`: invalid type: string \"two\"",
+        "key `schedule.cron`: `every morning` is not a cron expression",
+        "key `schedule.timezone`: `Europe/Berln` is not an IANA time zone",
+        "key `mail.from`:",
+        "key `mail.smtp.prot`: unknown key `prot`; did you mean `port`?",
+        "key `admin.webhook`: `hooks.example.org/x` is not a web address",
+    ] {
+        assert!(said.contains(needle), "missing {needle:?} in\n{said}");
+    }
+}
+
+#[tokio::test]
+async fn tls_on_a_plaintext_port_and_a_mailbox_that_does_not_exist_are_said_in_words() {
+    let app = TestApp::spawn(Options {
+        imap_users: vec!["digest@lab.example.org"],
+        ..Default::default()
+    })
+    .await;
+    let text = std::fs::read_to_string(&app.config).unwrap();
+    // SMTP: implicit TLS to aiosmtpd's plaintext port. IMAP: a mailbox with a typo.
+    let wrong = text.replacen("security = \"none\"", "security = \"tls\"", 1);
+    let wrong = wrong.replace(
+        "password_env = \"PAPERBOY_TEST_IMAP_PASSWORD\"",
+        "password_env = \"PAPERBOY_TEST_IMAP_PASSWORD\"\nmailbox = \"Inbx\"",
+    );
+    std::fs::write(&app.config, wrong).unwrap();
+    let r = app.run(&["check", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let detail = |what: &str| -> String {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["check"] == what)
+            .map(|i| i["detail"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no {what} in {}", r.stdout))
+    };
+    let mail = detail("mail");
+    assert!(
+        mail.contains("answered in plain text where TLS was expected")
+            && mail.contains("security = \"starttls\"")
+            && !mail.contains("InvalidContentType"),
+        "{mail}"
+    );
+    let inbox = detail("inbox");
+    assert!(
+        inbox.contains("has no mailbox `Inbx`")
+            && inbox.contains("usually INBOX")
+            && !inbox.contains("Outcome")
+            && !inbox.contains("code:"),
+        "{inbox}"
+    );
+}
