@@ -94,6 +94,7 @@ impl App {
             if e.chain().any(|c| {
                 c.downcast_ref::<crate::store::schema::SchemaError>()
                     .is_some()
+                    || c.downcast_ref::<crate::support::fs::OwnerError>().is_some()
             }) {
                 StartError::Config(e)
             } else {
@@ -102,9 +103,16 @@ impl App {
         })?;
         let arxiv = ArxivClient::new(&config.arxiv, from.email.as_ref())?;
         let preprints = crate::sources::preprints::PreprintClient::new(from.email.as_ref())?;
-        let key = config
-            .model_key()
-            .map_err(|e| StartError::Config(anyhow::anyhow!(e)))?;
+        let key = match (config.model_key(), access) {
+            (Ok(key), _) => key,
+            // A command that only reads (`why`) needs the model's name, not its key: what is
+            // stored under that model is read as it is, and nothing is asked.
+            (Err(e), StoreAccess::Read) => {
+                tracing::debug!("{e}; reading what is stored for the model without calling it");
+                Some(secrecy::SecretString::from(String::new()))
+            }
+            (Err(e), StoreAccess::Write) => return Err(StartError::Config(anyhow::anyhow!(e))),
+        };
         let scorer = match key {
             Some(key) => {
                 let dir = config.resolve(&config.prompts);

@@ -46,10 +46,11 @@ pub const EXIT_USAGE: u8 = 2;
     name = "paperboy",
     version = VERSION,
     about = "Mails researchers a personalized daily (or weekly) digest of new arXiv, bioRxiv and medRxiv papers.",
-    after_help = "Examples:\n  paperboy digest                      run today's digest for every subscriber\n  paperboy digest --dry-run            same, but only write the emails to the outbox\n  paperboy digest --date 2025-03-28    a past announcement day (arXiv API)\n  paperboy subscribers list            who gets what\n  paperboy spend --by subscriber       what the model cost\n  paperboy runs                        recent runs and how they went\n  paperboy check                       is everything set up?\n  paperboy run                         the daemon: daily digests on schedule, replies, catch-up\n  paperboy status                      is it running, what ran, what runs next\n  paperboy archive rebuild             write the web archive again from the store\n  paperboy deliveries --failed         digests waiting or refused, with the server's answer\n  paperboy why 2503.21135 --for ada@lab.org   why a paper did or did not reach a reader\n  paperboy inbox log                   the replies read and what became of them\n  paperboy --config /etc/paperboy/paperboy.toml digest\n\nExit codes: 0 success (or no announcement today), 1 a run failed or a subscriber could not be\nscored or delivered, 2 bad configuration, subscribers file or arguments.\n\nEnvironment: OPENAI_API_KEY (or the variable named by [llm] api_key_env) enables the model;\nwithout it a keyword scorer runs. PAPERBOY__SECTION__KEY overrides a config key. RUST_LOG tunes logs."
+    after_help = "Examples:\n  paperboy digest                      run today's digest for every subscriber\n  paperboy digest --dry-run            same, but only write the emails to the outbox\n  paperboy digest --date 2025-03-28    a past announcement day (arXiv API)\n  paperboy subscribers list            who gets what\n  paperboy spend --by subscriber       what the model cost\n  paperboy runs                        recent runs and how they went\n  paperboy check                       is everything set up?\n  paperboy run                         the daemon: daily digests on schedule, replies, catch-up\n  paperboy status                      is it running, what ran, what runs next\n  paperboy archive rebuild             write the web archive again from the store\n  paperboy deliveries --failed         digests waiting or refused, with the server's answer\n  paperboy why 2503.21135 --for ada@lab.org   why a paper did or did not reach a reader\n  paperboy inbox log                   the replies read and what became of them\n  paperboy --config /etc/paperboy/paperboy.toml digest\n  sudo -u paperboy paperboy --env-file /etc/paperboy/paperboy.env why 2503.21135 --for ada@lab.org\n\nExit codes: 0 success (or no announcement today), 1 a run failed or a subscriber could not be\nscored or delivered, 2 bad configuration, subscribers file, store or arguments; `status` has its own\n(3 daemon not running, 4 last run failed, 5 degraded, 6 inbox failing, 7 an alert unsent).\n\nConfiguration: --config, else ./paperboy.toml, else /etc/paperboy/paperboy.toml, else built-in\ndefaults. Environment: an [llm] section asks for a model, whose key is in the variable named by\napi_key_env (OPENAI_API_KEY) or the file api_key_file; without [llm] a keyword scorer runs.\nPAPERBOY__SECTION__KEY overrides a config key. RUST_LOG tunes logs."
 )]
 pub struct Cli {
-    /// Configuration file [default: ./paperboy.toml, where a missing file means built-in defaults].
+    /// Configuration file [default: ./paperboy.toml, else /etc/paperboy/paperboy.toml; neither
+    /// means built-in defaults].
     #[arg(
         long,
         short,
@@ -58,6 +59,11 @@ pub struct Cli {
         value_name = "FILE"
     )]
     pub config: Option<PathBuf>,
+
+    /// Read KEY=VALUE lines (systemd's EnvironmentFile format) into the environment first, so
+    /// an admin command sees the daemon's secrets; variables already set win.
+    #[arg(long, global = true, env = "PAPERBOY_ENV_FILE", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
 
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text")]
@@ -96,6 +102,18 @@ pub enum Command {
     Store(store::StoreCmd),
 }
 
+/// Where the configuration is when `--config` does not say: `./paperboy.toml`, else the
+/// system-wide `/etc/paperboy/paperboy.toml` (as the package installs it), else none (defaults).
+fn default_config() -> (PathBuf, bool) {
+    let here = PathBuf::from("paperboy.toml");
+    let system = PathBuf::from("/etc/paperboy/paperboy.toml");
+    if !here.exists() && system.exists() {
+        (system, true)
+    } else {
+        (here, false)
+    }
+}
+
 pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| format!("`{s}` is not a date; write it as YYYY-MM-DD"))
@@ -119,6 +137,7 @@ pub(crate) fn store_failure(e: anyhow::Error) -> Failure {
     if e.chain().any(|c| {
         c.downcast_ref::<crate::store::schema::SchemaError>()
             .is_some()
+            || c.downcast_ref::<crate::support::fs::OwnerError>().is_some()
     }) {
         Failure::usage(e)
     } else {
@@ -176,6 +195,16 @@ impl From<anyhow::Error> for Failure {
 }
 
 pub fn main(cli: Cli) -> ExitCode {
+    // Before any thread starts: the environment is read by everything after.
+    if let Some(file) = &cli.env_file {
+        if let Err(e) = dotenvy::from_path(file) {
+            eprintln!(
+                "error: cannot read the environment file {} ({e}); it holds KEY=VALUE lines, as systemd's EnvironmentFile does",
+                file.display()
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -203,7 +232,7 @@ pub fn main(cli: Cli) -> ExitCode {
 async fn run(cli: Cli) -> Result<u8, Failure> {
     let (path, required) = match cli.config {
         Some(p) => (p, true),
-        None => (PathBuf::from("paperboy.toml"), false),
+        None => default_config(),
     };
     let config = Config::load(&path, required, std::env::vars()).map_err(Failure::usage)?;
     match cli.command {

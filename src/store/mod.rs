@@ -71,6 +71,9 @@ impl Store {
     /// schema is first copied beside itself (`paperboy.db.schema-N.bak`, 0600) and then migrated
     /// in one transaction; one at a newer schema is refused untouched ([`schema::SchemaError`]).
     pub fn open_migrating(path: &Path) -> anyhow::Result<(Store, schema::Opened)> {
+        if let Some(why) = crate::support::fs::root_in_foreign_folder(path) {
+            return Err(crate::support::fs::OwnerError(why).into());
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             crate::support::fs::private_dir(dir)
                 .map_err(|e| crate::support::fs::explain_io(e, dir))
@@ -128,6 +131,9 @@ impl Store {
     /// migrated. A missing file reads as an empty store (in memory); a store at another schema
     /// is refused with both versions ([`schema::SchemaError`]).
     pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
+        if let Some(why) = crate::support::fs::root_in_foreign_folder(path) {
+            return Err(crate::support::fs::OwnerError(why).into());
+        }
         let Some(found) = schema::version_at(path)? else {
             return Store::open_in_memory();
         };

@@ -65,6 +65,35 @@ pub fn ownership_problem(path: &std::path::Path) -> Option<String> {
     })
 }
 
+/// Files that belong to someone else than the user paperboy runs as: the admin's to fix (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OwnerError(pub String);
+
+/// Run as root on a store folder that belongs to another user (the daemon's): the sentence that
+/// says to run as that user, since files root makes there would lock the daemon out.
+pub fn root_in_foreign_folder(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let (me, _) = current_user()?;
+    if me != 0 {
+        return None;
+    }
+    // The nearest folder that exists: `data/` may not yet, the state directory above it does.
+    let dir = path
+        .ancestors()
+        .skip(1)
+        .find(|d| !d.as_os_str().is_empty() && d.is_dir())?;
+    let owner = std::fs::metadata(dir).ok()?.uid();
+    (owner != 0).then(|| {
+        let who = user_name(owner);
+        let name = who.split(' ').next().unwrap_or("paperboy").to_string();
+        format!(
+            "{} belongs to {who}, and this is root: files root made there would lock the daemon out. Run the command as that user: sudo -u {name} paperboy …",
+            dir.display()
+        )
+    })
+}
+
 /// `e`, with the owner named when a file or folder at `path` belongs to someone else.
 pub fn explain_io(e: std::io::Error, path: &std::path::Path) -> anyhow::Error {
     match ownership_problem(path) {

@@ -363,3 +363,55 @@ async fn under_journald_every_log_line_carries_its_priority() {
     let r = app.run(&["--log-format", "json", "runs"]).await;
     assert!(!r.stderr.contains("<6>{"), "{}", r.stderr);
 }
+
+#[tokio::test]
+async fn admin_commands_read_the_daemons_secrets_and_refuse_to_leave_root_owned_files() {
+    let mut app = TestApp::spawn(Options::default()).await;
+    assert_eq!(app.run(&["digest"]).await.code, 0);
+    let with_key = app
+        .run(&["why", "2503.21135", "--for", "ada@lab.example.org"])
+        .await;
+    assert_eq!(with_key.code, 0, "{}", with_key.stderr);
+
+    // Without the key in the environment: `why` only reads, and says the same.
+    app.api_key = false;
+    let without = app
+        .run(&["why", "2503.21135", "--for", "ada@lab.example.org"])
+        .await;
+    assert_eq!(without.code, 0, "{}", without.stderr);
+    assert_eq!(without.stdout, with_key.stdout);
+    // A command that would call the model refuses without it, and `--env-file` gives it the
+    // daemon's environment file.
+    assert_eq!(app.run(&["digest", "--date", "2025-03-27"]).await.code, 2);
+    let env = app.dir.path().join("paperboy.env");
+    std::fs::write(&env, "# as systemd's EnvironmentFile\nPAPERBOY_TEST_API_KEY=sk-test-0123456789\n").unwrap();
+    let r = app.run(&["--env-file", env.to_str().unwrap(), "check", "--offline"]).await;
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(r.stdout.contains("found in $PAPERBOY_TEST_API_KEY"), "{}", r.stdout);
+    let r = app.run(&["--env-file", "/nonexistent/paperboy.env", "status"]).await;
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("cannot read the environment file"), "{}", r.stderr);
+
+    // The state directory belongs to the daemon's user; root running a command there would
+    // leave files the daemon cannot open: refused, with what to run instead.
+    let data = app.dir.path().join("data");
+    let chown = |owner: &str| {
+        let ok = std::process::Command::new("chown")
+            .args(["-R", owner, data.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    chown("nobody");
+    for args in [&["runs"][..], &["digest"]] {
+        let r = app.run(args).await;
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("belongs to nobody") && r.stderr.contains("sudo -u nobody paperboy"),
+            "{}",
+            r.stderr
+        );
+    }
+    chown("root");
+}
