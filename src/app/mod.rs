@@ -257,4 +257,22 @@ impl App {
     pub async fn alert_after(&self, report: &crate::pipeline::RunReport) -> anyhow::Result<usize> {
         self.alerts().after_run(&report.alert()).await
     }
+
+    /// `[store] keep_days`: prunes what is older (logged; a failure is logged, never fatal).
+    pub async fn prune_old(&self) {
+        let Some(keep) = self.config.store.keep_days else {
+            return;
+        };
+        let today = self.clock.now().date_naive();
+        match self.store.prune(today, keep).await {
+            Ok(p) if p.total() > 0 => tracing::info!(
+                keep_days = keep,
+                digests = p.digests,
+                triage = p.triage,
+                "pruned what is older than keep_days"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not prune the store"),
+        }
+    }
 }

@@ -98,6 +98,23 @@ pub fn backup(config: Config, args: BackupArgs) -> Result<u8, Failure> {
 /// The store as a file: its size, and what takes the room.
 #[derive(Debug, Subcommand)]
 pub enum StoreCmd {
+    /// Prune what is older than `[store] keep_days` (or --keep-days) now, as the daemon does after
+    /// each run: sent digests' bytes and pages, superseded digests, triage decisions, answered
+    /// replies. Never the ledger of papers sent, the runs, the verdicts or the spend.
+    #[command(
+        after_help = "Examples:\n  paperboy store prune\n  paperboy store prune --keep-days 90 --vacuum"
+    )]
+    Prune {
+        /// Days to keep (default: `[store] keep_days`).
+        #[arg(long)]
+        keep_days: Option<u32>,
+        /// Give the freed pages back to the file system afterwards (rewrites the file; needs as
+        /// much free disk as the store).
+        #[arg(long)]
+        vacuum: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Size on disk (with the write-ahead log), days covered, rows and message bytes per table.
     #[command(after_help = "Examples:\n  paperboy store stats\n  paperboy store stats --json")]
     Stats {
@@ -109,6 +126,11 @@ pub enum StoreCmd {
 pub fn run(config: Config, cmd: StoreCmd) -> Result<u8, Failure> {
     match cmd {
         StoreCmd::Stats { json } => stats(&config, json),
+        StoreCmd::Prune {
+            keep_days,
+            vacuum,
+            json,
+        } => prune(&config, keep_days, vacuum, json),
     }
 }
 
@@ -145,6 +167,7 @@ fn stats(config: &Config, json: bool) -> Result<u8, Failure> {
             vec![
                 t.table.clone(),
                 t.rows.to_string(),
+                human_bytes(t.disk_bytes),
                 t.payload_bytes.map(human_bytes).unwrap_or_default(),
             ]
         })
@@ -152,8 +175,47 @@ fn stats(config: &Config, json: bool) -> Result<u8, Failure> {
     let _ = write!(
         out,
         "{}",
-        table(&["table", "rows", "bytes"], &rows, &[1, 2])
+        table(
+            &["table", "rows", "on disk", "of which mail/vectors"],
+            &rows,
+            &[1, 2, 3]
+        )
     );
+    Ok(EXIT_OK)
+}
+
+fn prune(config: &Config, keep: Option<u32>, vacuum: bool, json: bool) -> Result<u8, Failure> {
+    let Some(keep) = keep.or(config.store.keep_days) else {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "nothing to prune by: set [store] keep_days in the configuration or give --keep-days"
+        )));
+    };
+    let store = super::open_store(config)?;
+    let today = crate::support::clock::Clock::from_env()
+        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?
+        .now()
+        .date_naive();
+    let runtime = tokio::runtime::Handle::current();
+    let pruned = tokio::task::block_in_place(|| runtime.block_on(store.prune(today, keep)))?;
+    if vacuum {
+        store.with(|c| c.execute_batch("VACUUM"))?;
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"keep_days": keep, "pruned": pruned, "vacuumed": vacuum})
+        );
+    } else {
+        println!(
+            "pruned what is older than {keep} days: {} digests' bytes and pages, {} superseded digests, {} triage decisions, {} alerts, {} answers{}",
+            pruned.digests,
+            pruned.superseded,
+            pruned.triage,
+            pruned.alerts,
+            pruned.answers,
+            if vacuum { "; the file was compacted" } else { "" }
+        );
+    }
     Ok(EXIT_OK)
 }
 

@@ -154,6 +154,10 @@ pub struct PriceOverride {
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     pub path: PathBuf,
+    /// Days of digest bytes, pages, triage decisions and answered replies to keep; older ones
+    /// are pruned after each run (`None`: kept for ever). The ledger of papers sent, the runs,
+    /// the verdicts and the spend are never pruned.
+    pub keep_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -438,6 +442,7 @@ impl Default for LlmConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
+            keep_days: None,
             path: "data/paperboy.db".into(),
         }
     }

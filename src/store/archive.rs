@@ -89,7 +89,7 @@ impl Store {
 /// The days the reader has a stored page for, oldest first.
 pub fn days(conn: &Connection, subscriber: &str) -> rusqlite::Result<Vec<NaiveDate>> {
     let mut stmt = conn.prepare(
-        "SELECT day FROM deliveries WHERE subscriber = ?1 AND page IS NOT NULL ORDER BY day",
+        "SELECT day FROM deliveries WHERE subscriber = ?1 AND (page_z IS NOT NULL OR page IS NOT NULL) ORDER BY day",
     )?;
     let days = stmt
         .query_map([subscriber], |r| r.get::<_, String>(0))?
@@ -105,9 +105,21 @@ pub fn page(
     day: NaiveDate,
 ) -> rusqlite::Result<Option<String>> {
     conn.query_row(
-        "SELECT page FROM deliveries WHERE subscriber = ?1 AND day = ?2",
+        "SELECT page_z, page FROM deliveries WHERE subscriber = ?1 AND day = ?2",
         params![subscriber, day.to_string()],
-        |r| r.get(0),
+        |r| match r.get::<_, Option<Vec<u8>>>(0)? {
+            Some(z) => {
+                let bytes = super::packed::column(z, 0)?;
+                String::from_utf8(bytes).map(Some).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Blob,
+                        Box::new(e),
+                    )
+                })
+            }
+            None => r.get(1),
+        },
     )
     .optional()
     .map(Option::flatten)
@@ -116,7 +128,7 @@ pub fn page(
 /// Everyone with a stored page, for a rebuild.
 pub fn subscribers(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare(
-        "SELECT DISTINCT subscriber FROM deliveries WHERE page IS NOT NULL ORDER BY subscriber",
+        "SELECT DISTINCT subscriber FROM deliveries WHERE page_z IS NOT NULL OR page IS NOT NULL ORDER BY subscriber",
     )?;
     let out = stmt
         .query_map([], |r| r.get(0))?

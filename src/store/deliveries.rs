@@ -59,7 +59,7 @@ pub fn get(
                     .iter()
                     .filter_map(|s| PaperId::parse(s).ok())
                     .collect(),
-                message: r.get(7)?,
+                message: super::packed::column(r.get(7)?, 7)?,
                 attempts: r.get(8)?,
                 last_error: r.get(9)?,
             })
@@ -85,7 +85,7 @@ pub fn create_pending(
 ) -> rusqlite::Result<bool> {
     let ids: Vec<&str> = paper_ids.iter().map(PaperId::as_str).collect();
     let n = conn.execute(
-        "INSERT INTO deliveries (subscriber, day, run_id, status, kind, message_id, subject, paper_ids, message, created_at, page)
+        "INSERT INTO deliveries (subscriber, day, run_id, status, kind, message_id, subject, paper_ids, message, created_at, page_z)
          VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT(subscriber, day) DO NOTHING",
         params![
@@ -96,9 +96,9 @@ pub fn create_pending(
             message_id,
             subject,
             serde_json::to_string(&ids).expect("strings serialize"),
-            message,
+            super::packed::pack(message),
             now_utc(),
-            page
+            page.map(|p| super::packed::pack(p.as_bytes()))
         ],
     )?;
     Ok(n == 1)

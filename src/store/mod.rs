@@ -12,7 +12,9 @@ pub mod join;
 pub mod library;
 pub mod outbox;
 pub mod owed;
+pub mod packed;
 pub mod papers;
+pub mod retention;
 pub mod runs;
 pub mod schema;
 pub mod source_reads;
@@ -47,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/015_library_papers.sql"),
     include_str!("migrations/016_subscribe_mail.sql"),
     include_str!("migrations/017_health.sql"),
+    include_str!("migrations/018_compact.sql"),
 ];
 
 /// The database. Cloning is cheap; all clones share one connection.

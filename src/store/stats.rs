@@ -4,11 +4,14 @@ use std::path::Path;
 
 use super::Store;
 
-/// One table: its rows and the bytes of its largest column family, where that is what grows.
+/// One table: its rows, its pages on disk (indexes included), and the bytes of its largest
+/// column family, where that is what grows.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TableStats {
     pub table: String,
     pub rows: i64,
+    /// The table's and its indexes' pages, as SQLite's `dbstat` counts them.
+    pub disk_bytes: i64,
     /// Bytes of stored messages or vectors in it (the exact mail bytes, embeddings), if any.
     pub payload_bytes: Option<i64>,
 }
@@ -49,6 +52,12 @@ impl Store {
                 .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
+            let disk: std::collections::HashMap<String, i64> = c
+                .prepare(
+                    "SELECT m.tbl_name, sum(d.pgsize) FROM dbstat d JOIN sqlite_master m ON m.name = d.name GROUP BY m.tbl_name",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
             let mut tables = Vec::new();
             for name in names {
                 // Names come from sqlite_master, quoted as identifiers.
@@ -64,6 +73,7 @@ impl Store {
                     None => None,
                 };
                 tables.push(TableStats {
+                    disk_bytes: disk.get(&name).copied().unwrap_or(0),
                     table: name,
                     rows,
                     payload_bytes,
@@ -110,6 +120,7 @@ mod tests {
         let s = store.stats(&path).unwrap();
         let deliveries = s.tables.iter().find(|t| t.table == "deliveries").unwrap();
         assert_eq!((deliveries.rows, deliveries.payload_bytes), (1, Some(1000)));
+        assert!(deliveries.disk_bytes >= 1000, "{deliveries:?}");
         assert_eq!(s.oldest_day.as_deref(), Some("2025-03-28"));
         assert_eq!(s.schema, super::super::schema::SCHEMA_VERSION);
         assert!(s.file_bytes + s.wal_bytes > 0);

@@ -328,3 +328,57 @@ async fn institute(readers: usize, embeddings: bool) {
         );
     }
 }
+
+/// What one announcement day for 100 readers leaves in the store (issue 22: at most 1.5 MB), by
+/// table, from `paperboy store stats` after a checkpoint.
+#[tokio::test]
+#[ignore = "benchmark: scripts/bench"]
+async fn bench_store_day() {
+    let readers: usize = std::env::var("BENCH_READERS").map_or(100, |v| v.parse().unwrap());
+    let embeddings = std::env::var("BENCH_EMBEDDINGS").map_or(true, |v| v != "0");
+    let app = TestApp::spawn(Options {
+        subscribers: crate::institute::institute_readers(readers, ""),
+        feed: Some(FEED_BENCH),
+        batch_size: 200,
+        concurrency: 4,
+        model: "gpt-4o".into(),
+        embeddings,
+        behaviour: Behaviour {
+            context_window: Some(128_000),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let run = app.run(&["digest"]).await;
+    assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+    app.db()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    let stats = app.run(&["store", "stats", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&stats.stdout).unwrap();
+    let mut tables: Vec<(String, i64, i64)> = v["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["table"].as_str().unwrap().to_string(),
+                t["rows"].as_i64().unwrap(),
+                t["disk_bytes"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    tables.sort_by_key(|t| -t.2);
+    let top: Vec<String> = tables
+        .iter()
+        .take(6)
+        .map(|(t, rows, b)| format!("{t} {rows} rows {:.0} KB", *b as f64 / 1e3))
+        .collect();
+    println!(
+        "BENCH store day, {readers} readers, embeddings {embeddings}: {:.2} MB file ({} digests); {}",
+        v["file_bytes"].as_f64().unwrap() / 1e6,
+        app.count("SELECT count(*) FROM deliveries"),
+        top.join(", ")
+    );
+}

@@ -384,13 +384,29 @@ async fn admin_commands_read_the_daemons_secrets_and_refuse_to_leave_root_owned_
     // daemon's environment file.
     assert_eq!(app.run(&["digest", "--date", "2025-03-27"]).await.code, 2);
     let env = app.dir.path().join("paperboy.env");
-    std::fs::write(&env, "# as systemd's EnvironmentFile\nPAPERBOY_TEST_API_KEY=sk-test-0123456789\n").unwrap();
-    let r = app.run(&["--env-file", env.to_str().unwrap(), "check", "--offline"]).await;
+    std::fs::write(
+        &env,
+        "# as systemd's EnvironmentFile\nPAPERBOY_TEST_API_KEY=sk-test-0123456789\n",
+    )
+    .unwrap();
+    let r = app
+        .run(&["--env-file", env.to_str().unwrap(), "check", "--offline"])
+        .await;
     assert_eq!(r.code, 0, "{}", r.stdout);
-    assert!(r.stdout.contains("found in $PAPERBOY_TEST_API_KEY"), "{}", r.stdout);
-    let r = app.run(&["--env-file", "/nonexistent/paperboy.env", "status"]).await;
+    assert!(
+        r.stdout.contains("found in $PAPERBOY_TEST_API_KEY"),
+        "{}",
+        r.stdout
+    );
+    let r = app
+        .run(&["--env-file", "/nonexistent/paperboy.env", "status"])
+        .await;
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("cannot read the environment file"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot read the environment file"),
+        "{}",
+        r.stderr
+    );
 
     // The state directory belongs to the daemon's user; root running a command there would
     // leave files the daemon cannot open: refused, with what to run instead.
@@ -414,4 +430,61 @@ async fn admin_commands_read_the_daemons_secrets_and_refuse_to_leave_root_owned_
         );
     }
     chown("root");
+}
+
+#[tokio::test]
+async fn keep_days_prunes_bytes_and_decisions_never_the_ledger_and_nothing_is_sent_twice() {
+    let app = TestApp::spawn(Options {
+        extra_config: String::new(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(app.run(&["digest"]).await.code, 0);
+    let bytes = || app.count("SELECT sum(length(message)) FROM deliveries");
+    let stored = bytes();
+    assert!(stored > 0);
+    let sent = app.count("SELECT count(*) FROM sent_papers");
+    let spend = app.count("SELECT count(*) FROM spend");
+    assert!(
+        app.count("SELECT count(*) FROM triage") + app.count("SELECT count(*) FROM verdicts") > 0
+    );
+
+    // Nothing is old enough yet on 2025-04-01 with 30 days to keep.
+    let later = [("PAPERBOY_FAKE_NOW", "2025-04-01T10:00:00Z")];
+    let r = app
+        .run_with_env(&["store", "prune", "--keep-days", "30"], &later)
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(bytes(), stored);
+    // In May, the day is past 30 days: its bytes, pages and decisions go.
+    let may = [("PAPERBOY_FAKE_NOW", "2025-05-15T10:00:00Z")];
+    let r = app
+        .run_with_env(&["store", "prune", "--keep-days", "30", "--json"], &may)
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["pruned"]["digests"], 2, "{}", r.stdout);
+    assert_eq!(bytes(), 0);
+    assert_eq!(app.count("SELECT count(*) FROM triage"), 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM deliveries"),
+        2,
+        "the rows stay"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM sent_papers"),
+        sent,
+        "the ledger stays"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM spend"),
+        spend,
+        "the spend stays"
+    );
+    // The day again: already delivered, nothing sent twice.
+    let again = app.run(&["digest"]).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(app.received().len(), 2);
+    let r = app.run(&["store", "prune"]).await;
+    assert_eq!(r.code, 2, "no keep_days configured: {}", r.stderr);
 }
