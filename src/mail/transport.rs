@@ -233,15 +233,26 @@ impl Transport for FileTransport {
         message: &'a [u8],
     ) -> BoxFuture<'a, Result<String, SendError>> {
         Box::pin(async move {
-            self.transport
+            let id = self
+                .transport
                 .send_raw(envelope, message)
                 .await
-                .map(|id| self.dir.join(format!("{id}.eml")).display().to_string())
                 .map_err(|e| SendError {
                     message: format!("cannot write to the outbox {}: {e}", self.dir.display()),
                     transient: true,
                     kind: Kind::Local,
-                })
+                })?;
+            // The message carries the reader's reply token: private, whatever the umask.
+            let path = self.dir.join(format!("{id}.eml"));
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(
+                |e| SendError {
+                    message: format!("cannot make {} private: {e}", path.display()),
+                    transient: true,
+                    kind: Kind::Local,
+                },
+            )?;
+            Ok(path.display().to_string())
         })
     }
 

@@ -59,6 +59,24 @@ pub fn record(
     Ok(())
 }
 
+/// Every service's record, by name.
+pub fn services(conn: &mut Connection) -> rusqlite::Result<Vec<ServiceHealth>> {
+    conn.prepare(
+        "SELECT service, ok_at, failed_at, error, failing, failures FROM health ORDER BY service",
+    )?
+    .query_map([], |r| {
+        Ok(ServiceHealth {
+            service: r.get(0)?,
+            ok_at: r.get(1)?,
+            failed_at: r.get(2)?,
+            error: r.get(3)?,
+            failing: r.get(4)?,
+            failures: r.get(5)?,
+        })
+    })?
+    .collect()
+}
+
 /// Opens the problem `key` (or notes it again). Returns the new spell's id when it is new, i.e.
 /// the admin has not been told yet; `None` while it lasts.
 pub fn open_problem(conn: &Connection, key: &str, summary: &str) -> rusqlite::Result<Option<i64>> {
@@ -123,20 +141,7 @@ impl Store {
 
     /// Every service's record (those never used have none).
     pub fn health_now(&self) -> anyhow::Result<Vec<ServiceHealth>> {
-        self.with(|c| {
-            c.prepare("SELECT service, ok_at, failed_at, error, failing, failures FROM health ORDER BY service")?
-                .query_map([], |r| {
-                    Ok(ServiceHealth {
-                        service: r.get(0)?,
-                        ok_at: r.get(1)?,
-                        failed_at: r.get(2)?,
-                        error: r.get(3)?,
-                        failing: r.get(4)?,
-                        failures: r.get(5)?,
-                    })
-                })?
-                .collect()
-        })
+        self.with(services)
     }
 
     /// Alerts the admin has not received: refused for good, or tried and still waiting.
@@ -233,21 +238,7 @@ pub struct Snapshot {
 
 impl Store {
     pub async fn snapshot(&self) -> anyhow::Result<Snapshot> {
-        let services = self.call(|c| {
-            c.prepare("SELECT service, ok_at, failed_at, error, failing, failures FROM health ORDER BY service")?
-                .query_map([], |r| {
-                    Ok(ServiceHealth {
-                        service: r.get(0)?,
-                        ok_at: r.get(1)?,
-                        failed_at: r.get(2)?,
-                        error: r.get(3)?,
-                        failing: r.get(4)?,
-                        failures: r.get(5)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        });
-        let services = services.await?;
+        let services = self.call(|c| services(c)).await?;
         let alerts_unsent = self.unsent_alerts_now()?;
         self.call(move |c| {
             use rusqlite::OptionalExtension as _;

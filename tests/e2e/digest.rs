@@ -227,6 +227,11 @@ async fn verdicts_are_reused_when_the_day_is_scored_again() {
         .unwrap()
         .count();
     assert_eq!(outbox, 2, "a dry run writes the emails to the outbox");
+    for f in std::fs::read_dir(app.dir.path().join("outbox")).unwrap() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = f.unwrap().metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a digest carries its reader's reply token");
+    }
     assert_eq!(app.count("SELECT count(*) FROM deliveries"), 0);
     let calls = app.llm.requests();
 
