@@ -238,7 +238,7 @@ pub struct Snapshot {
 
 impl Store {
     pub async fn snapshot(&self) -> anyhow::Result<Snapshot> {
-        let services = self.call(|c| services(c)).await?;
+        let services = self.call(services).await?;
         let alerts_unsent = self.unsent_alerts_now()?;
         self.call(move |c| {
             use rusqlite::OptionalExtension as _;
