@@ -151,6 +151,11 @@ async fn resend(
             "no digest of {day} for {to} is recorded (`paperboy deliveries --day {day}` lists that day)"
         )));
     };
+    if d.message.is_empty() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "the digest of {day} for {to} was sent, and its bytes were pruned since ([store] keep_days); there is nothing to send again"
+        )));
+    }
     let rcpt: lettre::Address = recipient
         .parse()
         .with_context(|| format!("`{recipient}` is not a mail address"))?;

@@ -42,8 +42,7 @@ pub fn prune(conn: &mut Connection, cutoff: NaiveDate) -> rusqlite::Result<Prune
     // By the announcement day of the run that decided (the clock of the decision is not the
     // day it was for).
     let triage = tx.execute(
-        "DELETE FROM triage WHERE run_id IN (SELECT id FROM runs WHERE day < ?1)
-            OR (run_id IS NULL AND created_at < ?1)",
+        "DELETE FROM triage_pairs WHERE run_id IN (SELECT id FROM runs WHERE day < ?1)",
         params![day],
     )?;
     let alerts = tx.execute(

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection};
 
 use super::verdicts::VerdictKey;
-use super::{now_utc, Store};
+use super::Store;
 use crate::domain::PaperId;
 
 /// Why a pair was kept or dropped.
@@ -34,23 +34,36 @@ impl Reason {
         }
     }
 
-    fn parse(s: &str, rank: Option<i64>, similarity: Option<f64>) -> Option<Reason> {
-        Some(match s {
-            "model" => Reason::Model,
-            "keyword" => Reason::Keyword,
-            "no_answer" => Reason::NoAnswer,
-            "nearest" => Reason::Nearest {
+    /// The stored number (`triage_pairs.reason`).
+    fn code(self) -> i64 {
+        match self {
+            Reason::Model => 0,
+            Reason::Keyword => 1,
+            Reason::NoAnswer => 2,
+            Reason::Nearest { .. } => 3,
+        }
+    }
+
+    fn parse(code: i64, rank: Option<i64>, similarity: Option<i64>) -> Option<Reason> {
+        Some(match code {
+            0 => Reason::Model,
+            1 => Reason::Keyword,
+            2 => Reason::NoAnswer,
+            3 => Reason::Nearest {
                 rank: u32::try_from(rank?).ok()?,
-                similarity: similarity? as f32,
+                similarity: similarity? as f32 / 1e6,
             },
             _ => return None,
         })
     }
 
-    /// The rank and similarity columns.
-    fn place(self) -> (Option<i64>, Option<f64>) {
+    /// The rank and similarity columns (similarity in millionths).
+    fn place(self) -> (Option<i64>, Option<i64>) {
         match self {
-            Reason::Nearest { rank, similarity } => (Some(rank as i64), Some(similarity as f64)),
+            Reason::Nearest { rank, similarity } => (
+                Some(rank as i64),
+                Some((f64::from(similarity) * 1e6).round() as i64),
+            ),
             _ => (None, None),
         }
     }
@@ -69,30 +82,48 @@ pub fn save(
     decisions: &[(PaperId, Decision)],
     run_id: Option<i64>,
 ) -> rusqlite::Result<()> {
-    {
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO triage (paper_id, profile_hash, model, prompt_version, kept, reason, run_id, created_at, rank, similarity)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT DO NOTHING",
-        )?;
-        let now = now_utc();
-        for (id, d) in decisions {
-            let (rank, similarity) = d.reason.place();
-            stmt.execute(params![
-                id.as_str(),
-                key.profile_hash,
-                key.model,
-                key.prompt_version,
-                d.kept as i64,
-                d.reason.as_str(),
-                run_id,
-                now,
-                rank,
-                similarity
-            ])?;
-        }
+    if decisions.is_empty() {
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO triage_keys (profile_hash, model, prompt_version) VALUES (?1, ?2, ?3)
+         ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![key.profile_hash, key.model, key.prompt_version])?;
+    let Some(key_id) = key_id(conn, key)? else {
+        return Ok(());
+    };
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO triage_pairs (key_id, paper_id, kept, reason, run_id, rank, similarity)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT DO NOTHING",
+    )?;
+    for (id, d) in decisions {
+        let (rank, similarity) = d.reason.place();
+        stmt.execute(params![
+            key_id,
+            id.as_str(),
+            d.kept as i64,
+            d.reason.code(),
+            run_id,
+            rank,
+            similarity
+        ])?;
     }
     Ok(())
+}
+
+/// The number `key` is stored under, once a decision was saved with it.
+fn key_id(conn: &Connection, key: &VerdictKey) -> rusqlite::Result<Option<i64>> {
+    use rusqlite::OptionalExtension as _;
+    conn.prepare_cached(
+        "SELECT id FROM triage_keys WHERE profile_hash = ?1 AND model = ?2 AND prompt_version = ?3",
+    )?
+    .query_row(
+        params![key.profile_hash, key.model, key.prompt_version],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 impl Store {
@@ -115,22 +146,19 @@ pub fn load(
     key: &VerdictKey,
     ids: &[PaperId],
 ) -> rusqlite::Result<HashMap<PaperId, Decision>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT kept, reason, rank, similarity FROM triage
-         WHERE paper_id = ?1 AND profile_hash = ?2 AND model = ?3 AND prompt_version = ?4",
-    )?;
     let mut out = HashMap::new();
+    let Some(key_id) = key_id(conn, key)? else {
+        return Ok(out);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT kept, reason, rank, similarity FROM triage_pairs WHERE key_id = ?1 AND paper_id = ?2",
+    )?;
     for id in ids {
-        let mut rows = stmt.query(params![
-            id.as_str(),
-            key.profile_hash,
-            key.model,
-            key.prompt_version
-        ])?;
+        let mut rows = stmt.query(params![key_id, id.as_str()])?;
         if let Some(r) = rows.next()? {
             let kept: i64 = r.get(0)?;
-            let reason: String = r.get(1)?;
-            match Reason::parse(&reason, r.get(2)?, r.get(3)?) {
+            let reason: i64 = r.get(1)?;
+            match Reason::parse(reason, r.get(2)?, r.get(3)?) {
                 Some(reason) => {
                     out.insert(
                         id.clone(),

@@ -376,9 +376,11 @@ async fn bench_store_day() {
         .map(|(t, rows, b)| format!("{t} {rows} rows {:.0} KB", *b as f64 / 1e3))
         .collect();
     println!(
-        "BENCH store day, {readers} readers, embeddings {embeddings}: {:.2} MB file ({} digests); {}",
+        "BENCH store day, {readers} readers, embeddings {embeddings}: {:.2} MB file ({} digests, {} B message and {} B page each, deflated); {}",
         v["file_bytes"].as_f64().unwrap() / 1e6,
         app.count("SELECT count(*) FROM deliveries"),
+        app.count("SELECT CAST(avg(length(message)) AS INTEGER) FROM deliveries"),
+        app.count("SELECT CAST(avg(length(page_z)) AS INTEGER) FROM deliveries"),
         top.join(", ")
     );
 }

@@ -487,4 +487,18 @@ async fn keep_days_prunes_bytes_and_decisions_never_the_ledger_and_nothing_is_se
     assert_eq!(app.received().len(), 2);
     let r = app.run(&["store", "prune"]).await;
     assert_eq!(r.code, 2, "no keep_days configured: {}", r.stderr);
+    // A pruned digest is not sent again as an empty message.
+    let r = app
+        .run(&[
+            "deliveries",
+            "resend",
+            "--day",
+            "2025-03-28",
+            "--to",
+            "ada@lab.example.org",
+        ])
+        .await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("its bytes were pruned"), "{}", r.stderr);
+    assert_eq!(app.received().len(), 2);
 }
