@@ -110,7 +110,7 @@ pub fn render(s: &Snapshot) -> String {
     );
     let failures = Family::<Vec<(String, String)>, Counter>::default();
     let failing = Family::<Vec<(String, String)>, Gauge>::default();
-    for service in ["inbox", "smtp", "webhook"] {
+    for service in ["inbox", "mail", "webhook"] {
         let h = s.services.iter().find(|h| h.service == service);
         let labels = vec![("service".to_string(), service.to_string())];
         failures
@@ -122,7 +122,7 @@ pub fn render(s: &Snapshot) -> String {
     }
     r.register(
         "service_errors",
-        "Failures of the inbox, the mail server and the webhook",
+        "Failures of the inbox, the outgoing mail and the webhook",
         failures,
     );
     r.register(
@@ -240,6 +240,7 @@ mod tests {
             "paperboy_model_spend_usd_total 1.25",
             "paperboy_model_tokens_total{kind=\"prompt\"} 1000",
             "paperboy_service_errors_total{service=\"inbox\"} 5",
+            "paperboy_service_errors_total{service=\"mail\"} 0",
             "paperboy_service_failing{service=\"inbox\"} 2",
             "paperboy_alerts_unsent 1",
         ] {

@@ -49,12 +49,13 @@ pub fn status(config: Config, args: StatusArgs) -> Result<u8, Failure> {
     let daemon_pid = daemon::running_pid(&daemon::lock_path(&config));
     let recent = store.recent_runs_now(5)?;
     let (last_reply, pending) = store.inbox_status()?;
-    // The inbox counts while the configuration reads one.
-    let inbox = store
-        .health_now()?
-        .into_iter()
-        .find(|h| h.service == crate::store::health::Service::Inbox.as_str())
-        .filter(|_| config.imap.is_some());
+    // The inbox and the webhook count while the configuration names them.
+    let health = store.health_now()?;
+    let find =
+        |s: crate::store::health::Service| health.iter().find(|h| h.service == s.as_str()).cloned();
+    let inbox = find(crate::store::health::Service::Inbox).filter(|_| config.imap.is_some());
+    let webhook =
+        find(crate::store::health::Service::Webhook).filter(|_| config.admin.webhook.is_some());
     let unsent_alerts = store.unsent_alerts_now()?;
     let state = State {
         store_exists: store_path.exists(),
@@ -64,6 +65,7 @@ pub fn status(config: Config, args: StatusArgs) -> Result<u8, Failure> {
         last_reply,
         pending,
         inbox,
+        webhook,
         unsent_alerts,
     };
     let attention = state.attention();
@@ -134,6 +136,15 @@ impl State {
                 ),
             });
         }
+        if let Some(h) = self.webhook.as_ref().filter(|h| h.failing > 0) {
+            a.push(Attention {
+                code: STATUS_ALERT_UNSENT,
+                what: format!(
+                    "the webhook failed the last alert: {}",
+                    h.error.as_deref().unwrap_or("-")
+                ),
+            });
+        }
         if self.unsent_alerts > 0 {
             a.push(Attention {
                 code: STATUS_ALERT_UNSENT,
@@ -157,6 +168,7 @@ struct State {
     last_reply: Option<String>,
     pending: i64,
     inbox: Option<crate::store::health::ServiceHealth>,
+    webhook: Option<crate::store::health::ServiceHealth>,
     unsent_alerts: i64,
 }
 

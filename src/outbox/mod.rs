@@ -101,7 +101,20 @@ impl Outbox {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.transport.send_raw(&envelope, message).await {
+            let sent = self.transport.send_raw(&envelope, message).await;
+            // How the transport is doing, for `status` and the metrics: a refusal for good is
+            // the address's, not the server's.
+            let health = match &sent {
+                Ok(_) => Some(Ok(())),
+                Err(e) if e.transient => Some(Err(e.message.clone())),
+                Err(_) => None,
+            };
+            if let Some(h) = health {
+                store
+                    .record_health(crate::store::health::Service::Mail, h)
+                    .await?;
+            }
+            match sent {
                 Ok(where_) => {
                     store.mark_sent(item).await?;
                     return Ok(Ok(where_));

@@ -9,7 +9,8 @@ use super::{now_utc, Store};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     Inbox,
-    Smtp,
+    /// The outgoing mail transport (SMTP, or the outbox folder).
+    Mail,
     Webhook,
 }
 
@@ -17,7 +18,7 @@ impl Service {
     pub fn as_str(self) -> &'static str {
         match self {
             Service::Inbox => "inbox",
-            Service::Smtp => "smtp",
+            Service::Mail => "mail",
             Service::Webhook => "webhook",
         }
     }

@@ -224,6 +224,10 @@ async fn with_the_mail_server_down_the_webhook_still_tells_and_a_refusing_webhoo
     let status = app.run(&["status", "--json"]).await;
     let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(v["alerts_unsent"], 1, "{}", status.stdout);
+    assert!(
+        app.count("SELECT failing FROM health WHERE service = 'mail'") >= 1,
+        "the mail transport's failures are recorded for status and the metrics"
+    );
 
     // A webhook that answers 404: said as such, not as the network.
     let config = std::fs::read_to_string(&app.config)
@@ -236,5 +240,20 @@ async fn with_the_mail_server_down_the_webhook_still_tells_and_a_refusing_webhoo
             .contains("answered HTTP 404 Not Found: check [admin] webhook"),
         "{}",
         run.stderr
+    );
+    let status = app.run(&["status", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert!(
+        v["attention"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["code"] == 7
+                && a["what"]
+                    .as_str()
+                    .unwrap()
+                    .contains("the webhook failed the last alert")),
+        "{}",
+        status.stdout
     );
 }

@@ -1,7 +1,7 @@
 -- The daemon's recurring work as `status`, the metrics and the alerts see it: one row per
 -- service it depends on, with the last success, the last failure and how many failed in a row.
 CREATE TABLE health (
-    service      TEXT PRIMARY KEY CHECK (service IN ('inbox', 'smtp', 'webhook')),
+    service      TEXT PRIMARY KEY CHECK (service IN ('inbox', 'mail', 'webhook')),
     ok_at        TEXT,
     failed_at    TEXT,
     error        TEXT,                           -- the last failure, NULL once it works again
