@@ -15,10 +15,12 @@ use crate::store::runs::RunSummary;
 
 /// Run as a daemon: on the schedule (and at start) make sure every recent announcement day has
 /// been delivered — catching up days missed while down, oldest first — and poll the inbox for
-/// replies. Stops cleanly on SIGTERM or Ctrl-C. Meant for systemd (see contrib/paperboy.service).
+/// replies. Stops cleanly on SIGTERM or Ctrl-C; SIGHUP reads the configuration and the
+/// subscribers file again. A store at an older schema is backed up, then migrated. Meant for
+/// systemd (see contrib/paperboy.service).
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  paperboy run\n  paperboy --log-format json run\n  systemctl start paperboy    (with contrib/paperboy.service)"
+    after_help = "Examples:\n  paperboy run\n  paperboy --log-format json run\n  systemctl start paperboy    (with contrib/paperboy.service)\n  systemctl reload paperboy   (SIGHUP: read the configuration again)"
 )]
 pub struct RunArgs {}
 
