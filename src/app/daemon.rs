@@ -379,7 +379,7 @@ async fn run_day(app: &App, day: NaiveDate, today: bool) -> anyhow::Result<()> {
         "run finished"
     );
     app.alert_after(&report).await?;
-    app.prune_old().await;
+    app.tidy_store(&report).await;
     Ok(())
 }
 

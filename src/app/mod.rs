@@ -258,6 +258,23 @@ impl App {
         self.alerts().after_run(&report.alert()).await
     }
 
+    /// After a run: its day's sent digests compressed together, then what is older than
+    /// `[store] keep_days` pruned. Logged; a failure is logged, never fatal.
+    pub async fn tidy_store(&self, report: &crate::pipeline::RunReport) {
+        if let Some(day) = report.day {
+            match self.store.bundle_day(day).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::debug!(%day, digests = n, "the day's sent digests compressed together")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "could not compress the day's digests")
+                }
+            }
+        }
+        self.prune_old().await;
+    }
+
     /// `[store] keep_days`: prunes what is older (logged; a failure is logged, never fatal).
     pub async fn prune_old(&self) {
         let Some(keep) = self.config.store.keep_days else {

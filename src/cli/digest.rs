@@ -135,7 +135,7 @@ pub async fn run(config: Config, args: DigestArgs) -> Result<u8, Failure> {
     // A dry run is the admin at the terminal: the report is the alert.
     if !opts.dry_run {
         app.alert_after(&report).await?;
-        app.prune_old().await;
+        app.tidy_store(&report).await;
     }
     if args.json {
         println!(

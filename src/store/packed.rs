@@ -1,5 +1,8 @@
 //! Large stored texts kept small: a digest's exact message bytes and its page are deflated
 //! (`PBZ1` + deflate), and read back byte for byte. Rows written before are read as they are.
+//! Once a day's digests are sent they are compressed together into one bundle (`mail_bundles`,
+//! zstd) and each row keeps a reference into it (`PBB1`): they share their template and many
+//! papers, so the bundle is a fraction of the messages deflated one by one.
 
 use std::io::{Read as _, Write as _};
 
@@ -26,6 +29,63 @@ pub fn unpack(blob: &[u8]) -> std::io::Result<Vec<u8>> {
     }
 }
 
+const BUNDLED: &[u8] = b"PBB1";
+
+/// Where a message sits in a bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InBundle {
+    pub bundle: i64,
+    pub offset: u32,
+    pub len: u32,
+}
+
+/// The reference a row keeps once its message is in a bundle.
+pub fn reference(at: InBundle) -> Vec<u8> {
+    let mut out = BUNDLED.to_vec();
+    out.extend_from_slice(&at.bundle.to_le_bytes());
+    out.extend_from_slice(&at.offset.to_le_bytes());
+    out.extend_from_slice(&at.len.to_le_bytes());
+    out
+}
+
+/// The bundle reference in `blob`, when it is one.
+pub fn bundled(blob: &[u8]) -> Option<InBundle> {
+    let rest = blob.strip_prefix(BUNDLED)?;
+    if rest.len() != 16 {
+        return None;
+    }
+    Some(InBundle {
+        bundle: i64::from_le_bytes(rest[..8].try_into().ok()?),
+        offset: u32::from_le_bytes(rest[8..12].try_into().ok()?),
+        len: u32::from_le_bytes(rest[12..].try_into().ok()?),
+    })
+}
+
+/// Messages, one after another, compressed as one (zstd, with a window that spans them all).
+pub fn bundle(messages: &[Vec<u8>]) -> std::io::Result<Vec<u8>> {
+    let total: usize = messages.iter().map(Vec::len).sum();
+    let mut z = zstd::stream::Encoder::new(Vec::new(), 19)?;
+    z.include_checksum(true)?;
+    // A window as long as the day (up to 128 MB): every message can refer back to the first.
+    let window = (usize::BITS - total.max(1 << 20).leading_zeros()).min(27);
+    z.window_log(window)?;
+    z.long_distance_matching(true)?;
+    z.set_pledged_src_size(Some(total as u64))?;
+    for m in messages {
+        z.write_all(m)?;
+    }
+    z.finish()
+}
+
+/// The messages of a bundle, one after another.
+pub fn unbundle(blob: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut d = zstd::stream::Decoder::new(blob)?;
+    d.window_log_max(27)?;
+    let mut out = Vec::new();
+    d.read_to_end(&mut out)?;
+    Ok(out)
+}
+
 /// [`unpack`] for a SQLite column: a broken blob is a conversion error naming the column.
 pub fn column(blob: Vec<u8>, col: usize) -> rusqlite::Result<Vec<u8>> {
     unpack(&blob).map_err(|e| {
@@ -50,5 +110,29 @@ mod tests {
         assert_eq!(unpack(&packed).unwrap(), mail);
         assert_eq!(unpack(b"From: a raw row").unwrap(), b"From: a raw row");
         assert!(unpack(b"PBZ1\xff\xff not deflate").is_err());
+    }
+
+    #[test]
+    fn a_bundle_gives_every_message_back_and_is_smaller_than_each_alone() {
+        let template = "<style>td{padding:4px}</style><p>Your papers today</p>".repeat(40);
+        let messages: Vec<Vec<u8>> = (0..20)
+            .map(|i| format!("Message-ID: <{i}@x>\r\n\r\n{template} reader {i}").into_bytes())
+            .collect();
+        let blob = bundle(&messages).unwrap();
+        let alone: usize = messages.iter().map(|m| pack(m).len()).sum();
+        assert!(blob.len() * 5 < alone, "{} vs {alone}", blob.len());
+        let all = unbundle(&blob).unwrap();
+        let mut offset = 0;
+        for m in &messages {
+            assert_eq!(&all[offset..offset + m.len()], &m[..]);
+            offset += m.len();
+        }
+        let at = InBundle {
+            bundle: 7,
+            offset: 123,
+            len: 456,
+        };
+        assert_eq!(bundled(&reference(at)), Some(at));
+        assert_eq!(bundled(b"PBZ1 deflated"), None);
     }
 }

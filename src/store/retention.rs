@@ -35,6 +35,7 @@ pub fn prune(conn: &mut Connection, cutoff: NaiveDate) -> rusqlite::Result<Prune
          WHERE day < ?1 AND status = 'sent' AND (length(message) > 0 OR page IS NOT NULL OR page_z IS NOT NULL)",
         params![day],
     )?;
+    tx.execute("DELETE FROM mail_bundles WHERE day < ?1", params![day])?;
     let superseded = tx.execute(
         "DELETE FROM superseded_deliveries WHERE day < ?1",
         params![day],

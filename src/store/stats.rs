@@ -35,6 +35,7 @@ fn payload_column(table: &str) -> Option<&'static str> {
         "deliveries" | "alerts" | "superseded_deliveries" => Some("message"),
         "inbound" => Some("reply"),
         "embeddings" => Some("vector"),
+        "mail_bundles" => Some("bundle"),
         _ => None,
     }
 }

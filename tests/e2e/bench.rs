@@ -357,6 +357,9 @@ async fn bench_store_day() {
         .unwrap();
     let stats = app.run(&["store", "stats", "--json"]).await;
     let v: serde_json::Value = serde_json::from_str(&stats.stdout).unwrap();
+    if let Ok(keep) = std::env::var("BENCH_KEEP_DB") {
+        std::fs::copy(app.dir.path().join("data/paperboy.db"), keep).unwrap();
+    }
     let mut tables: Vec<(String, i64, i64)> = v["tables"]
         .as_array()
         .unwrap()
@@ -376,7 +379,8 @@ async fn bench_store_day() {
         .map(|(t, rows, b)| format!("{t} {rows} rows {:.0} KB", *b as f64 / 1e3))
         .collect();
     println!(
-        "BENCH store day, {readers} readers, embeddings {embeddings}: {:.2} MB file ({} digests, {} B message and {} B page each, deflated); {}",
+        "BENCH store day, {readers} readers, embeddings {embeddings}: {:.2} MB in use ({:.2} MB file, the rest free pages reused by the next day; {} digests, {} B message and {} B page each); {}",
+        (v["file_bytes"].as_f64().unwrap() - v["free_bytes"].as_f64().unwrap()) / 1e6,
         v["file_bytes"].as_f64().unwrap() / 1e6,
         app.count("SELECT count(*) FROM deliveries"),
         app.count("SELECT CAST(avg(length(message)) AS INTEGER) FROM deliveries"),

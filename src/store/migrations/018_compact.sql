@@ -38,3 +38,14 @@ CREATE VIEW triage AS
            CASE t.reason WHEN 0 THEN 'model' WHEN 1 THEN 'keyword' WHEN 2 THEN 'no_answer' ELSE 'nearest' END AS reason,
            t.run_id, t.rank, t.similarity / 1000000.0 AS similarity
     FROM triage_pairs t JOIN triage_keys k ON k.id = t.key_id;
+
+-- A day's sent digests, compressed together once they are sent: they share their template and
+-- many papers, so one bundle is a seventh of the messages deflated one by one. Each delivery's
+-- `message` then holds a reference into its bundle (`PBB1`, bundle id, offset, length).
+CREATE TABLE mail_bundles (
+    id      INTEGER PRIMARY KEY,
+    day     TEXT NOT NULL,
+    bundle  BLOB NOT NULL,          -- zstd of the messages, one after another
+    created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX mail_bundles_day ON mail_bundles(day);
