@@ -41,84 +41,8 @@ pub fn get(
     let Some(mut d) = get_stored(conn, subscriber, day)? else {
         return Ok(None);
     };
-    d.message = message_bytes(conn, &d.message)?;
+    d.message = super::bundles::message_bytes(conn, &d.message)?;
     Ok(Some(d))
-}
-
-/// A stored `message` column as the bytes it stands for.
-fn message_bytes(conn: &Connection, stored: &[u8]) -> rusqlite::Result<Vec<u8>> {
-    use rusqlite::OptionalExtension as _;
-    let broken = |e: std::io::Error| {
-        rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Blob, Box::new(e))
-    };
-    let Some(at) = super::packed::bundled(stored) else {
-        return super::packed::unpack(stored).map_err(broken);
-    };
-    let blob: Option<Vec<u8>> = conn
-        .query_row(
-            "SELECT bundle FROM mail_bundles WHERE id = ?1",
-            [at.bundle],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(blob) = blob else {
-        // Its day was pruned: nothing to give back.
-        return Ok(Vec::new());
-    };
-    let all = super::packed::unbundle(&blob).map_err(broken)?;
-    let (start, end) = (at.offset as usize, at.offset as usize + at.len as usize);
-    all.get(start..end).map(<[u8]>::to_vec).ok_or_else(|| {
-        broken(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "a message reference points past its bundle",
-        ))
-    })
-}
-
-/// Compresses the sent digests of `day` that are still stored one by one into one bundle, and
-/// points each at its place in it. Returns how many were bundled.
-pub fn bundle_day(conn: &mut Connection, day: NaiveDate) -> rusqlite::Result<usize> {
-    let tx = conn.transaction()?;
-    let rows: Vec<(String, Vec<u8>)> = tx
-        .prepare(
-            "SELECT subscriber, message FROM deliveries
-             WHERE day = ?1 AND status = 'sent' AND substr(message, 1, 4) = CAST('PBZ1' AS BLOB)
-             ORDER BY subscriber",
-        )?
-        .query_map([day.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    if rows.len() < 2 {
-        return Ok(0);
-    }
-    let broken = |e: std::io::Error| {
-        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Blob, Box::new(e))
-    };
-    let mut messages = Vec::with_capacity(rows.len());
-    for (_, stored) in &rows {
-        messages.push(super::packed::unpack(stored).map_err(broken)?);
-    }
-    let blob = super::packed::bundle(&messages).map_err(broken)?;
-    tx.execute(
-        "INSERT INTO mail_bundles (day, bundle, created_at) VALUES (?1, ?2, ?3)",
-        params![day.to_string(), blob, now_utc()],
-    )?;
-    let bundle = tx.last_insert_rowid();
-    let mut offset = 0u32;
-    for ((subscriber, _), m) in rows.iter().zip(&messages) {
-        let len = u32::try_from(m.len()).unwrap_or(u32::MAX);
-        let at = super::packed::InBundle {
-            bundle,
-            offset,
-            len,
-        };
-        tx.execute(
-            "UPDATE deliveries SET message = ?3 WHERE subscriber = ?1 AND day = ?2",
-            params![subscriber, day.to_string(), super::packed::reference(at)],
-        )?;
-        offset = offset.saturating_add(len);
-    }
-    tx.commit()?;
-    Ok(rows.len())
 }
 
 fn get_stored(
@@ -473,11 +397,6 @@ pub struct NewDelivery {
 
 /// The ledger as typed methods.
 impl super::Store {
-    /// Bundles the sent digests of `day` (see [`bundle_day`]).
-    pub async fn bundle_day(&self, day: NaiveDate) -> anyhow::Result<usize> {
-        self.call(move |c| bundle_day(c, day)).await
-    }
-
     /// The digest of `subscriber` for `day`, if one is recorded.
     pub async fn delivery(
         &self,

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod archive;
 pub mod audit;
+pub mod bundles;
 pub mod deliveries;
 pub mod embeddings;
 pub mod health;
