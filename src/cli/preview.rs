@@ -131,6 +131,12 @@ pub async fn send_test(config: Config, args: SendTestArgs) -> Result<u8, Failure
             "no digest has been sent to {email} yet; `paperboy preview {email}` shows what they would get"
         )));
     };
+    if d.message.is_empty() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "the latest digest sent to {email} ({}) is older than [store] keep_days and its bytes were pruned; `paperboy preview {email}` shows what they would get now",
+            d.day
+        )));
+    }
     let from = config
         .from_mailbox()
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
