@@ -224,22 +224,14 @@ impl Alerts<'_> {
                     let body = format!(
                         "paperboy could not read the inbox, so replies wait unanswered:\n\n  {e}\n\nCheck [imap] in paperboy.toml and the mail server; `paperboy check` tries the login. You are told again only after it has worked once more.\n"
                     );
-                    self.post_webhook("paperboy: the inbox cannot be read", &body)
-                        .await;
+                    self.notify(
+                        AlertKey::Problem(spell),
+                        "paperboy: the inbox cannot be read",
+                        &body,
+                    )
+                    .await?;
                     // By mail too: the inbox failing does not mean the outgoing server does.
-                    if let Some(admin) = &self.admin {
-                        let subject = "paperboy: the inbox cannot be read";
-                        let (recipient, message_id, bytes) =
-                            build_alert(self.from, admin, subject, body)?;
-                        self.store
-                            .create_pending_alert(
-                                AlertKey::Problem(spell),
-                                &recipient,
-                                &message_id,
-                                subject,
-                                bytes,
-                            )
-                            .await?;
+                    if self.admin.is_some() {
                         self.outbox.drain(self.store).await?;
                     }
                 }

@@ -91,11 +91,7 @@ impl App {
             StoreAccess::Read => Store::open_existing(&path),
         }
         .map_err(|e| {
-            if e.chain().any(|c| {
-                c.downcast_ref::<crate::store::schema::SchemaError>()
-                    .is_some()
-                    || c.downcast_ref::<crate::support::fs::OwnerError>().is_some()
-            }) {
+            if crate::store::is_setup_problem(&e) {
                 StartError::Config(e)
             } else {
                 StartError::Other(e)

@@ -134,11 +134,7 @@ pub(crate) fn read_store(config: &Config) -> Result<crate::store::Store, Failure
 /// A store at the wrong schema is the admin's to fix (exit 2, which the unit does not restart
 /// on); anything else failed the command (exit 1).
 pub(crate) fn store_failure(e: anyhow::Error) -> Failure {
-    if e.chain().any(|c| {
-        c.downcast_ref::<crate::store::schema::SchemaError>()
-            .is_some()
-            || c.downcast_ref::<crate::support::fs::OwnerError>().is_some()
-    }) {
+    if crate::store::is_setup_problem(&e) {
         Failure::usage(e)
     } else {
         e.into()
@@ -252,7 +248,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Prompts(cmd) => prompts::run(config, cmd),
         Command::Migrate(args) => store::migrate(config, args),
         Command::Backup(args) => store::backup(config, args),
-        Command::Store(cmd) => store::run(config, cmd),
+        Command::Store(cmd) => store::run(config, cmd).await,
     }
 }
 

@@ -123,14 +123,14 @@ pub enum StoreCmd {
     },
 }
 
-pub fn run(config: Config, cmd: StoreCmd) -> Result<u8, Failure> {
+pub async fn run(config: Config, cmd: StoreCmd) -> Result<u8, Failure> {
     match cmd {
         StoreCmd::Stats { json } => stats(&config, json),
         StoreCmd::Prune {
             keep_days,
             vacuum,
             json,
-        } => prune(&config, keep_days, vacuum, json),
+        } => prune(&config, keep_days, vacuum, json).await,
     }
 }
 
@@ -184,7 +184,12 @@ fn stats(config: &Config, json: bool) -> Result<u8, Failure> {
     Ok(EXIT_OK)
 }
 
-fn prune(config: &Config, keep: Option<u32>, vacuum: bool, json: bool) -> Result<u8, Failure> {
+async fn prune(
+    config: &Config,
+    keep: Option<u32>,
+    vacuum: bool,
+    json: bool,
+) -> Result<u8, Failure> {
     let Some(keep) = keep.or(config.store.keep_days) else {
         return Err(Failure::usage(anyhow::anyhow!(
             "nothing to prune by: set [store] keep_days in the configuration or give --keep-days"
@@ -195,8 +200,7 @@ fn prune(config: &Config, keep: Option<u32>, vacuum: bool, json: bool) -> Result
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?
         .now()
         .date_naive();
-    let runtime = tokio::runtime::Handle::current();
-    let pruned = tokio::task::block_in_place(|| runtime.block_on(store.prune(today, keep)))?;
+    let pruned = store.prune(today, keep).await?;
     if vacuum {
         store.with(|c| c.execute_batch("VACUUM"))?;
     }
@@ -220,7 +224,7 @@ fn prune(config: &Config, keep: Option<u32>, vacuum: bool, json: bool) -> Result
 }
 
 /// `1.4 MB`, `812 KB`, `96 B` (powers of 1,000, as `du --si` and file managers show them).
-pub(crate) fn human_bytes(n: i64) -> String {
+fn human_bytes(n: i64) -> String {
     let n = n.max(0) as f64;
     if n >= 1e9 {
         format!("{:.1} GB", n / 1e9)

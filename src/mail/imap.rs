@@ -51,11 +51,7 @@ async fn tls(
         .connect(name, tcp)
         .await
         .map_err(|e| {
-            match super::tls_on_plaintext(
-                &format!("{e:?} {e}"),
-                &format!("the IMAP server {host}"),
-                "imap",
-            ) {
+            match super::tls_on_plaintext(&e, &format!("the IMAP server {host}"), "imap") {
                 Some(why) => anyhow::anyhow!(why),
                 None => {
                     anyhow::Error::new(e).context(format!("TLS with the IMAP server {host} failed"))

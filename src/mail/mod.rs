@@ -10,7 +10,13 @@ pub use transport::{SendError, Transport};
 
 /// When `error` is what TLS says on meeting a server that speaks plain text (the handshake reads
 /// "220 …" or "* OK …" as a record), the sentence that tells the admin so; `None` otherwise.
-pub fn tls_on_plaintext(error: &str, server: &str, section: &str) -> Option<String> {
+/// Both renderings of the error are read: the TLS layer's kind is often only in its `Debug`.
+pub fn tls_on_plaintext(
+    e: &(impl std::fmt::Debug + std::fmt::Display),
+    server: &str,
+    section: &str,
+) -> Option<String> {
+    let error = format!("{e:?} {e}");
     let plain = [
         "InvalidContentType",
         "corrupt message",

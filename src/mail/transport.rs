@@ -159,7 +159,7 @@ impl Transport for SmtpTransport {
                         Kind::SmtpTemporary
                     },
                     message: match super::tls_on_plaintext(
-                        &format!("{e:?} {e}"),
+                        &e,
                         &format!("SMTP {}", self.host),
                         "mail.smtp",
                     ) {
@@ -186,7 +186,7 @@ impl Transport for SmtpTransport {
                 Ok(true) => Ok(format!("SMTP {host} accepted the connection")),
                 Ok(false) => Err(format!("SMTP {host} did not answer as a mail server")),
                 Err(e) => Err(
-                    match super::tls_on_plaintext(&format!("{e:?} {e}"), &format!("SMTP {host}"), "mail.smtp") {
+                    match super::tls_on_plaintext(&e, &format!("SMTP {host}"), "mail.smtp") {
                         Some(why) => why,
                         None => format!(
                             "SMTP {host}: {e}; check [mail.smtp] host, port, security and username, and the password in the environment variable named by password_env"

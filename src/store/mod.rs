@@ -80,12 +80,12 @@ impl Store {
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             crate::support::fs::private_dir(dir)
-                .map_err(|e| crate::support::fs::explain_io(e, dir))
+                .map_err(|e| crate::support::fs::explain(e, dir))
                 .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         }
         let new = !path.exists();
         let conn = Connection::open(path)
-            .map_err(|e| crate::support::fs::explain_sqlite(e, path))
+            .map_err(|e| crate::support::fs::explain(e, path))
             .with_context(|| format!("cannot open the database {}", path.display()))?;
         if new {
             use std::os::unix::fs::PermissionsExt as _;
@@ -93,7 +93,7 @@ impl Store {
                 .with_context(|| format!("cannot make {} private", path.display()))?;
         }
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| crate::support::fs::explain_sqlite(e, path))
+            .map_err(|e| crate::support::fs::explain(e, path))
             .with_context(|| format!("cannot open the database {}", path.display()))?;
         // Two processes opening a new database at once would both see version 0 and both
         // create the tables: one migrates while the other waits, then finds nothing to do.
@@ -154,7 +154,7 @@ impl Store {
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| crate::support::fs::explain_sqlite(e, path))
+        .map_err(|e| crate::support::fs::explain(e, path))
         .with_context(|| format!("cannot open the database {}", path.display()))?;
         Self::init(conn).with_context(|| format!("cannot open the database {}", path.display()))
     }
@@ -166,16 +166,6 @@ impl Store {
             |r| r.get::<_, i64>(0),
         )
         .map(|n| n > 0)
-    }
-
-    /// Copies the store to `dest` while it may be in use (SQLite's online backup API; 0600).
-    /// Returns the copy's size in bytes.
-    pub fn backup_to(&self, dest: &Path) -> anyhow::Result<u64> {
-        let guard = self
-            .conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        schema::backup_to(&guard, dest)
     }
 
     pub fn open_in_memory() -> anyhow::Result<Store> {
@@ -225,6 +215,15 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut guard).context("database error")
     }
+}
+
+/// Whether opening the store failed for a reason the admin must fix before anything runs (its
+/// schema is another paperboy's, or its files belong to another user): exit 2, not restarted.
+pub fn is_setup_problem(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<schema::SchemaError>().is_some()
+            || c.downcast_ref::<crate::support::fs::OwnerError>().is_some()
+    })
 }
 
 pub(crate) fn now_utc() -> String {

@@ -94,16 +94,12 @@ pub fn root_in_foreign_folder(path: &std::path::Path) -> Option<String> {
     })
 }
 
-/// `e`, with the owner named when a file or folder at `path` belongs to someone else.
-pub fn explain_io(e: std::io::Error, path: &std::path::Path) -> anyhow::Error {
-    match ownership_problem(path) {
-        Some(why) => anyhow::Error::new(e).context(why),
-        None => e.into(),
-    }
-}
-
-/// `e`, with the owner named when the database or its folder belongs to someone else.
-pub fn explain_sqlite(e: rusqlite::Error, path: &std::path::Path) -> anyhow::Error {
+/// `e`, with the owner named when the file or folder at `path` (or SQLite's files beside it)
+/// belongs to someone else.
+pub fn explain<E>(e: E, path: &std::path::Path) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     match ownership_problem(path) {
         Some(why) => anyhow::Error::new(e).context(why),
         None => e.into(),
