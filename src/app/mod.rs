@@ -99,54 +99,7 @@ impl App {
         })?;
         let arxiv = ArxivClient::new(&config.arxiv, from.email.as_ref())?;
         let preprints = crate::sources::preprints::PreprintClient::new(from.email.as_ref())?;
-        let key = match (config.model_key(), access) {
-            (Ok(key), _) => key,
-            // A command that only reads (`why`) needs the model's name, not its key: what is
-            // stored under that model is read as it is, and nothing is asked.
-            (Err(e), StoreAccess::Read) => {
-                tracing::debug!("{e}; reading what is stored for the model without calling it");
-                Some(secrecy::SecretString::from(String::new()))
-            }
-            (Err(e), StoreAccess::Write) => return Err(StartError::Config(anyhow::anyhow!(e))),
-        };
-        let scorer = match key {
-            Some(key) => {
-                let dir = config.resolve(&config.prompts);
-                crate::scoring::prompt::check_dir(&dir).map_err(StartError::Config)?;
-                let prompts = Prompts::load(&dir).map_err(StartError::Config)?;
-                let mut meter = Meter::new(
-                    LlmClient::new(&config.llm, &key)?,
-                    Budget::new(&config.budget),
-                    PriceTable::new(&config.llm.prices),
-                );
-                if config.embeddings.enabled() {
-                    let key = config.embeddings_api_key();
-                    meter = meter
-                        .with_embedder(EmbeddingClient::new(&config.embeddings, key.as_ref())?);
-                }
-                Scorer::Llm(Box::new(LlmScorer {
-                    meter,
-                    context_tokens: config.llm.context_tokens(),
-                    top_k: config.embeddings.top_k,
-                    min_z: config.embeddings.min_z,
-                    min_similarity: config.embeddings.min_similarity,
-                    embed_batch_size: config.embeddings.batch_size,
-                    prompts,
-                    batch_size: config.llm.batch_size,
-                    concurrency: config.llm.concurrency,
-                    reask_attempts: config.llm.reask_attempts,
-                    triage: config.llm.triage,
-                    triage_batch_size: config.llm.triage_batch_size,
-                    tldr: config.llm.tldr,
-                }))
-            }
-            None => {
-                tracing::warn!(
-                    "no [llm] section in the configuration: scoring with keywords instead (add one to use a model)"
-                );
-                Scorer::Keyword
-            }
-        };
+        let scorer = scorer(&config, access)?;
         let clock = crate::support::clock::Clock::from_env()
             .map_err(|e| StartError::Config(anyhow::anyhow!(e)))?;
         let transport: Arc<dyn Transport> = Arc::from(crate::mail::transport::from_config(&config));
@@ -288,4 +241,57 @@ impl App {
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not prune the store"),
         }
     }
+}
+
+/// The scorer the configuration asks for: the model (its prompts checked, with the embedding
+/// stage when configured), or keywords without an `[llm]` section.
+fn scorer(config: &Config, access: StoreAccess) -> Result<Scorer, StartError> {
+    let key = match (config.model_key(), access) {
+        (Ok(key), _) => key,
+        // A command that only reads (`why`) needs the model's name, not its key: what is
+        // stored under that model is read as it is, and nothing is asked.
+        (Err(e), StoreAccess::Read) => {
+            tracing::debug!("{e}; reading what is stored for the model without calling it");
+            Some(secrecy::SecretString::from(String::new()))
+        }
+        (Err(e), StoreAccess::Write) => return Err(StartError::Config(anyhow::anyhow!(e))),
+    };
+    Ok(match key {
+        Some(key) => {
+            let dir = config.resolve(&config.prompts);
+            crate::scoring::prompt::check_dir(&dir).map_err(StartError::Config)?;
+            let prompts = Prompts::load(&dir).map_err(StartError::Config)?;
+            let mut meter = Meter::new(
+                LlmClient::new(&config.llm, &key)?,
+                Budget::new(&config.budget),
+                PriceTable::new(&config.llm.prices),
+            );
+            if config.embeddings.enabled() {
+                let key = config.embeddings_api_key();
+                meter =
+                    meter.with_embedder(EmbeddingClient::new(&config.embeddings, key.as_ref())?);
+            }
+            Scorer::Llm(Box::new(LlmScorer {
+                meter,
+                context_tokens: config.llm.context_tokens(),
+                top_k: config.embeddings.top_k,
+                min_z: config.embeddings.min_z,
+                min_similarity: config.embeddings.min_similarity,
+                embed_batch_size: config.embeddings.batch_size,
+                prompts,
+                batch_size: config.llm.batch_size,
+                concurrency: config.llm.concurrency,
+                reask_attempts: config.llm.reask_attempts,
+                triage: config.llm.triage,
+                triage_batch_size: config.llm.triage_batch_size,
+                tldr: config.llm.tldr,
+            }))
+        }
+        None => {
+            tracing::warn!(
+                "no [llm] section in the configuration: scoring with keywords instead (add one to use a model)"
+            );
+            Scorer::Keyword
+        }
+    })
 }
