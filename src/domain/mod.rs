@@ -15,6 +15,7 @@ mod score;
 mod subscriber;
 #[cfg(test)]
 pub mod testing;
+pub mod vector;
 
 pub use arxiv_id::{ArxivId, ArxivIdError};
 pub use author::{author_matches, followed_authors, same_author, surname_key};

@@ -99,7 +99,7 @@ impl EmbeddingClient {
             let slot = slots
                 .get_mut(e.index as usize)
                 .ok_or_else(|| bad(format!("a vector for input {} of {n}", e.index)))?;
-            *slot = Some(unit(e.embedding));
+            *slot = Some(crate::domain::vector::unit(e.embedding));
         }
         let vectors: Vec<Vec<f32>> = slots
             .into_iter()
@@ -115,13 +115,4 @@ impl EmbeddingClient {
             prompt_tokens: response.usage.prompt_tokens as u64,
         })
     }
-}
-
-/// `v` scaled to length 1 (a zero vector stays zero).
-pub fn unit(mut v: Vec<f32>) -> Vec<f32> {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
-    }
-    v
 }

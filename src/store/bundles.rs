@@ -55,6 +55,9 @@ pub fn bundle_day(conn: &mut Connection, day: NaiveDate) -> rusqlite::Result<usi
     let broken = |e: std::io::Error| {
         rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Blob, Box::new(e))
     };
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS moving AS SELECT * FROM main.deliveries LIMIT 0",
+    )?;
     // A bundle at a time: only its messages are read and inflated in memory.
     for chunk in rows.chunks(super::packed::BUNDLE_SIZE) {
         let mut group = Vec::with_capacity(chunk.len());
@@ -80,9 +83,23 @@ pub fn bundle_day(conn: &mut Connection, day: NaiveDate) -> rusqlite::Result<usi
                 offset,
                 len,
             };
+            // Moved to the table's end with its small reference rather than updated in place:
+            // an update would leave the day's pages half empty for good; a delete lets SQLite
+            // merge them.
             tx.execute(
-                "UPDATE deliveries SET message = ?3 WHERE subscriber = ?1 AND day = ?2",
-                params![subscriber, day.to_string(), super::packed::reference(at)],
+                "INSERT INTO temp.moving SELECT * FROM deliveries WHERE subscriber = ?1 AND day = ?2",
+                params![subscriber, day.to_string()],
+            )?;
+            tx.execute(
+                "DELETE FROM deliveries WHERE subscriber = ?1 AND day = ?2",
+                params![subscriber, day.to_string()],
+            )?;
+            tx.execute(
+                "UPDATE temp.moving SET message = ?1",
+                params![super::packed::reference(at)],
+            )?;
+            tx.execute_batch(
+                "INSERT INTO deliveries SELECT * FROM temp.moving; DELETE FROM temp.moving;",
             )?;
             offset = offset.saturating_add(len);
         }
@@ -124,10 +141,10 @@ mod tests {
         };
         store
             .with(|c| {
-                for i in 0..70 {
+                for i in 0..140 {
                     create_pending(
                         c,
-                        &format!("r{i:02}@lab.org"),
+                        &format!("r{i:03}@lab.org"),
                         day,
                         1,
                         "digest",
@@ -139,25 +156,40 @@ mod tests {
                     )?;
                 }
                 c.execute(
-                    "UPDATE deliveries SET status = 'sent' WHERE subscriber <> 'r69@lab.org'",
+                    "UPDATE deliveries SET status = 'sent' WHERE subscriber <> 'r139@lab.org'",
                     [],
                 )?;
                 Ok(())
             })
             .unwrap();
         let bundled = store.with(|c| bundle_day(c, day)).unwrap();
-        assert_eq!(bundled, 69, "the one not sent yet keeps its own bytes");
+        assert_eq!(bundled, 139, "the one not sent yet keeps its own bytes");
         let bundles: i64 = store
             .with(|c| c.query_row("SELECT count(*) FROM mail_bundles", [], |r| r.get(0)))
             .unwrap();
-        assert_eq!(bundles, 2, "64 to a bundle");
-        for i in [0, 37, 63, 64, 68, 69] {
+        assert_eq!(bundles, 2, "128 to a bundle");
+        for i in [0, 77, 127, 128, 138, 139] {
             let d = store
-                .with(|c| super::super::deliveries::get(c, &format!("r{i:02}@lab.org"), day))
+                .with(|c| super::super::deliveries::get(c, &format!("r{i:03}@lab.org"), day))
                 .unwrap()
                 .unwrap();
             assert_eq!(d.message, message(i), "reader {i}");
+            // The row moved with everything else it holds.
+            assert_eq!(
+                (d.subject.as_str(), d.message_id.clone()),
+                ("s", format!("<{i}@x>"))
+            );
         }
+        let rows: i64 = store
+            .with(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM deliveries WHERE page_z IS NOT NULL",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        assert_eq!(rows, 140);
         assert_eq!(store.with(|c| bundle_day(c, day)).unwrap(), 0, "done once");
     }
 }

@@ -51,7 +51,27 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/016_subscribe_mail.sql"),
     include_str!("migrations/017_health.sql"),
     include_str!("migrations/018_compact.sql"),
+    include_str!("migrations/019_smaller_day.sql"),
 ];
+
+/// The migrations, each with the Rust code that finishes it, when SQL alone cannot.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(
+        MIGRATIONS
+            .iter()
+            .enumerate()
+            .map(|(i, sql)| match i + 1 {
+                19 => M::up_with_hook(sql, |tx: &rusqlite::Transaction| {
+                    triage::migrate_pairs(tx)?;
+                    embeddings::migrate_f32(tx)?;
+                    papers::migrate_abstracts(tx)?;
+                    Ok(())
+                }),
+                _ => M::up(sql),
+            })
+            .collect(),
+    )
+}
 
 /// The database. Cloning is cheap; all clones share one connection.
 #[derive(Clone)]
@@ -176,7 +196,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+        let migrations = migrations();
         // All pending migrations in one IMMEDIATE transaction: the write lock is taken before
         // the first statement, not halfway through.
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
@@ -236,8 +256,7 @@ mod tests {
 
     #[test]
     fn migrations_are_valid() {
-        let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
-        migrations.validate().unwrap();
+        migrations().validate().unwrap();
     }
 
     #[test]

@@ -40,11 +40,12 @@ pub fn save_revisions(conn: &mut Connection, papers: &[Paper]) -> rusqlite::Resu
 fn upsert(conn: &Connection, papers: &[Paper]) -> rusqlite::Result<()> {
     let now = now_utc();
     let mut upsert = conn.prepare_cached(
-        "INSERT INTO papers (id, version, title, authors, abstract, categories, doi, journal_ref, first_seen, updated_at, source)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
+        "INSERT INTO papers (id, version, title, authors, abstract, abstract_z, categories, doi, journal_ref, first_seen, updated_at, source)
+         VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, ?7, ?8, ?9, ?9, ?10)
          ON CONFLICT(id) DO UPDATE SET
             version = excluded.version, title = excluded.title, authors = excluded.authors,
-            abstract = excluded.abstract, categories = excluded.categories, doi = excluded.doi,
+            abstract = excluded.abstract, abstract_z = excluded.abstract_z,
+            categories = excluded.categories, doi = excluded.doi,
             journal_ref = excluded.journal_ref, updated_at = excluded.updated_at
          WHERE excluded.version >= papers.version",
     )?;
@@ -57,7 +58,7 @@ fn upsert(conn: &Connection, papers: &[Paper]) -> rusqlite::Result<()> {
             p.version,
             p.title,
             authors,
-            p.abstract_text,
+            super::packed::pack(p.abstract_text.as_bytes()),
             cats,
             p.doi,
             p.journal_ref,
@@ -88,7 +89,7 @@ pub fn announced_elsewhere(
 /// The papers announced on `day`, as stored. Rows that no longer parse are logged and skipped.
 pub fn announced(conn: &Connection, day: NaiveDate) -> rusqlite::Result<Vec<Paper>> {
     let mut stmt = conn.prepare(
-        "SELECT p.id, p.version, p.title, p.authors, p.abstract, p.categories, p.doi, p.journal_ref, a.announce_type, p.source
+        "SELECT p.id, p.version, p.title, p.authors, p.abstract, p.categories, p.doi, p.journal_ref, a.announce_type, p.source, p.abstract_z
          FROM announcements a JOIN papers p ON p.id = a.paper_id WHERE a.day = ?1 ORDER BY a.rowid",
     )?;
     let rows = stmt.query_map([day.to_string()], row)?;
@@ -104,7 +105,7 @@ pub fn by_ids(conn: &Connection, ids: &[PaperId]) -> rusqlite::Result<Vec<Paper>
     let mut stmt = conn.prepare_cached(
         "SELECT p.id, p.version, p.title, p.authors, p.abstract, p.categories, p.doi, p.journal_ref,
                 (SELECT a.announce_type FROM announcements a WHERE a.paper_id = p.id ORDER BY a.day LIMIT 1),
-                p.source
+                p.source, p.abstract_z
          FROM papers p WHERE p.id = ?1",
     )?;
     let mut out = Vec::new();
@@ -118,7 +119,7 @@ pub fn by_ids(conn: &Connection, ids: &[PaperId]) -> rusqlite::Result<Vec<Paper>
 }
 
 /// One stored paper (id, version, title, authors, abstract, categories, doi, journal_ref,
-/// announce type, source); `None`, logged, when it no longer parses.
+/// announce type, source, deflated abstract); `None`, logged, when it no longer parses.
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Paper>> {
     let id: String = r.get(0)?;
     let announce: Option<String> = r.get(8)?;
@@ -130,7 +131,10 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Paper>> {
             version: r.get(1).ok()?,
             title: r.get(2).ok()?,
             authors: serde_json::from_str(&authors).ok()?,
-            abstract_text: r.get(4).ok()?,
+            abstract_text: match r.get::<_, Option<Vec<u8>>>(10).ok()? {
+                Some(z) => String::from_utf8(super::packed::unpack(&z).ok()?).ok()?,
+                None => r.get(4).ok()?,
+            },
             categories: serde_json::from_str::<Vec<String>>(&cats)
                 .ok()?
                 .iter()
@@ -145,6 +149,19 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Paper>> {
         tracing::warn!(paper = %id, "skipping a stored paper that no longer parses");
     }
     Ok(parsed)
+}
+
+/// Deflates the abstracts stored in the clear (migration 19's hook).
+pub(super) fn migrate_abstracts(conn: &Connection) -> rusqlite::Result<()> {
+    let mut read = conn.prepare("SELECT id, abstract FROM papers WHERE abstract_z IS NULL")?;
+    let mut write =
+        conn.prepare("UPDATE papers SET abstract = '', abstract_z = ?2 WHERE id = ?1")?;
+    let mut rows = read.query([])?;
+    while let Some(r) = rows.next()? {
+        let (id, text): (String, String) = (r.get(0)?, r.get(1)?);
+        write.execute(params![id, super::packed::pack(text.as_bytes())])?;
+    }
+    Ok(())
 }
 
 /// The days `id` was announced and how (`new`, `cross`, …), oldest first.

@@ -42,8 +42,19 @@ pub fn prune(conn: &mut Connection, cutoff: NaiveDate) -> rusqlite::Result<Prune
     )?;
     // By the announcement day of the run that decided (the clock of the decision is not the
     // day it was for).
-    let triage = tx.execute(
-        "DELETE FROM triage_pairs WHERE run_id IN (SELECT id FROM runs WHERE day < ?1)",
+    let triage: i64 = tx.query_row(
+        "SELECT coalesce(sum(decisions), 0) FROM triage_sets
+         WHERE run_id IN (SELECT id FROM runs WHERE day < ?1)",
+        params![day],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "DELETE FROM triage_sets WHERE run_id IN (SELECT id FROM runs WHERE day < ?1)",
+        params![day],
+    )?;
+    // Vectors of the papers of those days: a cache no later day reads (profiles stay).
+    tx.execute(
+        "DELETE FROM embeddings WHERE kind = 'paper' AND created_at < ?1",
         params![day],
     )?;
     let alerts = tx.execute(
@@ -58,7 +69,7 @@ pub fn prune(conn: &mut Connection, cutoff: NaiveDate) -> rusqlite::Result<Prune
     Ok(Pruned {
         digests,
         superseded,
-        triage,
+        triage: usize::try_from(triage).unwrap_or(0),
         alerts,
         answers,
     })

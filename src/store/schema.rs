@@ -202,6 +202,132 @@ mod tests {
     }
 
     #[test]
+    fn schema_18s_triage_rows_vectors_and_verdicts_are_carried_into_19() {
+        use crate::domain::PaperId;
+        use crate::store::triage::{Decision, Reason};
+        use crate::store::verdicts::VerdictKey;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paperboy.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            rusqlite_migration::Migrations::new(
+                MIGRATIONS[..18]
+                    .iter()
+                    .map(|s| rusqlite_migration::M::up(s))
+                    .collect(),
+            )
+            .to_latest(&mut conn)
+            .unwrap();
+            let v: Vec<u8> = [0.6f32, -0.8, 0.0]
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect();
+            conn.execute_batch(
+                "INSERT INTO papers (id, version, title, authors, abstract, categories, first_seen, updated_at)
+                     VALUES ('2503.21135', 1, 't', '[]', 'a', '[]', 'x', 'x'), ('2503.21536', 1, 't', '[]', 'a', '[]', 'x', 'x');
+                 INSERT INTO triage_keys (id, profile_hash, model, prompt_version) VALUES (5, 'p1', 'm', 't1');
+                 INSERT INTO triage_pairs VALUES (5, '2503.21135', 0, 3, 1, 12, -431234), (5, '2503.21536', 1, 1, 1, NULL, NULL);
+                 INSERT INTO verdicts (paper_id, profile_hash, model, prompt_version, relevance, novelty, comment, run_id, created_at)
+                     VALUES ('2503.21536', 'p1', 'm', 'v3', 8, 6, 'MoE', 1, 'x');
+                 INSERT INTO sent_papers VALUES ('a@b.org', '2503.21536', '2025-03-28');",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO embeddings VALUES ('e', 'h1', 'paper', 3, ?1, 'x')",
+                [v],
+            )
+            .unwrap();
+        }
+        let (store, _) = Store::open_migrating(&path).unwrap();
+        let (a, b) = (
+            PaperId::parse("2503.21135").unwrap(),
+            PaperId::parse("2503.21536").unwrap(),
+        );
+        let key = |version: &str| VerdictKey {
+            profile_hash: "p1".into(),
+            model: "m".into(),
+            prompt_version: version.into(),
+        };
+        let triage = store
+            .with(|c| crate::store::triage::load(c, &key("t1"), &[a.clone(), b.clone()]))
+            .unwrap();
+        match triage[&a] {
+            Decision {
+                kept: false,
+                reason:
+                    Reason::Nearest {
+                        rank: 12,
+                        similarity,
+                    },
+            } => assert!((similarity + 0.431).abs() < 1e-6, "{similarity}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            triage[&b],
+            Decision {
+                kept: true,
+                reason: Reason::Keyword
+            }
+        );
+        let verdicts = store
+            .with(|c| crate::store::verdicts::load(c, &key("v3"), std::slice::from_ref(&b)))
+            .unwrap();
+        assert_eq!(verdicts[&b].comment, "MoE");
+        assert_eq!(verdicts[&b].relevance.get(), 8);
+        let view: i64 = store
+            .with(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM verdicts WHERE profile_hash = 'p1'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        assert_eq!(view, 1, "the verdicts view reads as the table did");
+        let sent: i64 = store
+            .with(|c| c.query_row("SELECT count(*) FROM sent_papers", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(sent, 1);
+        let vectors = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(store.vectors("e", vec!["h1".into()]))
+            .unwrap();
+        let v = &vectors["h1"];
+        assert!(
+            (v[0] - 0.6).abs() < 0.01 && (v[1] + 0.8).abs() < 0.01,
+            "{v:?}"
+        );
+        let left: i64 = store
+            .with(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM sqlite_schema WHERE name IN ('triage_pairs', 'triage_keys', 'triage', 'embeddings_q')",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        assert_eq!(left, 0, "the old tables are gone");
+        let papers = store
+            .with(|c| crate::store::papers::by_ids(c, std::slice::from_ref(&a)))
+            .unwrap();
+        assert_eq!(
+            papers[0].abstract_text, "a",
+            "abstracts are deflated and read back"
+        );
+        let clear: i64 = store
+            .with(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM papers WHERE abstract <> ''",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        assert_eq!(clear, 0);
+    }
+
+    #[test]
     fn a_missing_store_reads_as_empty_and_is_not_created() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("data/paperboy.db");

@@ -1,6 +1,10 @@
 //! The title triage's decisions: for a paper and a reader profile, whether a full verdict is
 //! worth asking for. Kept like verdicts (by paper, profile, model and triage prompt version), so
 //! a re-run, or a new reader with a known profile, pays nothing for what is already decided.
+//!
+//! A day decides a pair for every reader and paper, so decisions are stored packed: the ones a
+//! save makes (a reader's papers of a run) in one row of `triage_sets`, deflated, about 5 bytes a
+//! decision. [`all`] lists them for reports and tests.
 
 use std::collections::HashMap;
 
@@ -56,17 +60,6 @@ impl Reason {
             _ => return None,
         })
     }
-
-    /// The rank and similarity columns (similarity in millionths).
-    fn place(self) -> (Option<i64>, Option<i64>) {
-        match self {
-            Reason::Nearest { rank, similarity } => (
-                Some(rank as i64),
-                Some((f64::from(similarity) * 1e6).round() as i64),
-            ),
-            _ => (None, None),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -75,7 +68,8 @@ pub struct Decision {
     pub reason: Reason,
 }
 
-/// Saves within the caller's transaction (if any).
+/// Saves within the caller's transaction (if any), as one packed set. Decisions already
+/// stored under `key` are kept as they are (the first decision stands).
 pub fn save(
     conn: &Connection,
     key: &VerdictKey,
@@ -85,45 +79,31 @@ pub fn save(
     if decisions.is_empty() {
         return Ok(());
     }
-    conn.prepare_cached(
-        "INSERT INTO triage_keys (profile_hash, model, prompt_version) VALUES (?1, ?2, ?3)
-         ON CONFLICT DO NOTHING",
-    )?
-    .execute(params![key.profile_hash, key.model, key.prompt_version])?;
-    let Some(key_id) = key_id(conn, key)? else {
+    let key_id = super::verdicts::ensure_key(conn, key)?;
+    let ids: Vec<PaperId> = decisions.iter().map(|(id, _)| id.clone()).collect();
+    let known = load_by_id(conn, key_id, &ids)?;
+    let mut fresh: Vec<&(PaperId, Decision)> = decisions
+        .iter()
+        .filter(|(id, _)| !known.contains_key(id))
+        .collect();
+    fresh.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+    fresh.dedup_by(|a, b| a.0 == b.0);
+    let (Some(first), Some(last)) = (fresh.first(), fresh.last()) else {
         return Ok(());
     };
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO triage_pairs (key_id, paper_id, kept, reason, run_id, rank, similarity)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT DO NOTHING",
-    )?;
-    for (id, d) in decisions {
-        let (rank, similarity) = d.reason.place();
-        stmt.execute(params![
-            key_id,
-            id.as_str(),
-            d.kept as i64,
-            d.reason.code(),
-            run_id,
-            rank,
-            similarity
-        ])?;
-    }
-    Ok(())
-}
-
-/// The number `key` is stored under, once a decision was saved with it.
-fn key_id(conn: &Connection, key: &VerdictKey) -> rusqlite::Result<Option<i64>> {
-    use rusqlite::OptionalExtension as _;
     conn.prepare_cached(
-        "SELECT id FROM triage_keys WHERE profile_hash = ?1 AND model = ?2 AND prompt_version = ?3",
+        "INSERT INTO triage_sets (key_id, run_id, decisions, first_paper, last_paper, packed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .query_row(
-        params![key.profile_hash, key.model, key.prompt_version],
-        |r| r.get(0),
-    )
-    .optional()
+    .execute(params![
+        key_id,
+        run_id,
+        fresh.len() as i64,
+        first.0.as_str(),
+        last.0.as_str(),
+        set::pack(fresh.iter().map(|(id, d)| (id.as_str(), *d)))
+    ])?;
+    Ok(())
 }
 
 impl Store {
@@ -140,37 +120,47 @@ impl Store {
     }
 }
 
-/// Stored decisions for `ids` under `key`; rows that do not read back are logged and skipped.
+/// Stored decisions for `ids` under `key`; a set that does not read back is logged and skipped.
 pub fn load(
     conn: &Connection,
     key: &VerdictKey,
     ids: &[PaperId],
 ) -> rusqlite::Result<HashMap<PaperId, Decision>> {
+    match super::verdicts::key_id(conn, key)? {
+        Some(key_id) => load_by_id(conn, key_id, ids),
+        None => Ok(HashMap::new()),
+    }
+}
+
+fn load_by_id(
+    conn: &Connection,
+    key_id: i64,
+    ids: &[PaperId],
+) -> rusqlite::Result<HashMap<PaperId, Decision>> {
     let mut out = HashMap::new();
-    let Some(key_id) = key_id(conn, key)? else {
+    let wanted: HashMap<&str, &PaperId> = ids.iter().map(|id| (id.as_str(), id)).collect();
+    let (Some(lo), Some(hi)) = (wanted.keys().min(), wanted.keys().max()) else {
         return Ok(out);
     };
+    // Only the sets whose id range meets the wanted one: a key's older days stay packed.
     let mut stmt = conn.prepare_cached(
-        "SELECT kept, reason, rank, similarity FROM triage_pairs WHERE key_id = ?1 AND paper_id = ?2",
+        "SELECT id, packed FROM triage_sets
+         WHERE key_id = ?1 AND last_paper >= ?2 AND first_paper <= ?3 ORDER BY id",
     )?;
-    for id in ids {
-        let mut rows = stmt.query(params![key_id, id.as_str()])?;
-        if let Some(r) = rows.next()? {
-            let kept: i64 = r.get(0)?;
-            let reason: i64 = r.get(1)?;
-            match Reason::parse(reason, r.get(2)?, r.get(3)?) {
-                Some(reason) => {
-                    out.insert(
-                        id.clone(),
-                        Decision {
-                            kept: kept != 0,
-                            reason,
-                        },
-                    );
-                }
-                None => {
-                    tracing::warn!(paper = %id, %reason, "skipping a stored triage decision with an unknown reason")
-                }
+    let mut rows = stmt.query(params![key_id, lo, hi])?;
+    while let Some(r) = rows.next()? {
+        let set_id: i64 = r.get(0)?;
+        let packed: Vec<u8> = r.get(1)?;
+        let decoded = match set::unpack(&packed) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(set = set_id, error = %e, "skipping a stored triage set that does not read back");
+                continue;
+            }
+        };
+        for (paper, d) in decoded {
+            if let Some(id) = wanted.get(paper.as_str()) {
+                out.entry((*id).clone()).or_insert(d);
             }
         }
     }
@@ -186,6 +176,200 @@ impl Store {
     ) -> anyhow::Result<HashMap<PaperId, Decision>> {
         let key = key.clone();
         self.call(move |c| load(c, &key, &ids)).await
+    }
+}
+
+/// One stored decision with its key, as [`all`] lists them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub paper_id: String,
+    pub key: VerdictKey,
+    pub run_id: Option<i64>,
+    pub decision: Decision,
+}
+
+/// Every stored decision, set by set (for reports and `sqlite3`-free inspection; the sets are
+/// packed). A set that does not read back is an error here.
+pub fn all(conn: &Connection) -> rusqlite::Result<Vec<Stored>> {
+    let mut stmt = conn.prepare(
+        "SELECT k.profile_hash, k.model, k.prompt_version, t.run_id, t.packed
+         FROM triage_sets t JOIN score_keys k ON k.id = t.key_id ORDER BY t.id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let key = VerdictKey {
+            profile_hash: r.get(0)?,
+            model: r.get(1)?,
+            prompt_version: r.get(2)?,
+        };
+        let run_id: Option<i64> = r.get(3)?;
+        let packed: Vec<u8> = r.get(4)?;
+        let decoded = set::unpack(&packed).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Blob, Box::new(e))
+        })?;
+        out.extend(decoded.into_iter().map(|(paper_id, decision)| Stored {
+            paper_id,
+            key: key.clone(),
+            run_id,
+            decision,
+        }));
+    }
+    Ok(out)
+}
+
+/// Moves the one-row-per-decision table of schema 18 into sets (migration 19's hook): one set
+/// per key and run.
+pub(super) fn migrate_pairs(conn: &Connection) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT key_id, run_id, paper_id, kept, reason, rank, similarity FROM triage_pairs
+         ORDER BY key_id, run_id, paper_id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut group: Option<(i64, Option<i64>)> = None;
+    let mut pending: Vec<(PaperId, Decision)> = Vec::new();
+    let flush = |group: Option<(i64, Option<i64>)>, pending: &mut Vec<(PaperId, Decision)>| {
+        let result = match group {
+            Some((key_id, run_id)) if !pending.is_empty() => {
+                insert_set(conn, key_id, run_id, pending)
+            }
+            _ => Ok(()),
+        };
+        pending.clear();
+        result
+    };
+    while let Some(r) = rows.next()? {
+        let this = (r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?);
+        if group != Some(this) {
+            flush(group, &mut pending)?;
+            group = Some(this);
+        }
+        let paper: String = r.get(2)?;
+        let kept: i64 = r.get(3)?;
+        let Some(reason) = Reason::parse(r.get(4)?, r.get(5)?, r.get(6)?) else {
+            continue;
+        };
+        // Ids that no longer parse are dropped with their decision: it is only a cache.
+        if let Ok(id) = PaperId::parse(&paper) {
+            pending.push((
+                id,
+                Decision {
+                    kept: kept != 0,
+                    reason,
+                },
+            ));
+        }
+    }
+    flush(group, &mut pending)?;
+    conn.execute_batch("DROP VIEW triage; DROP TABLE triage_pairs; DROP TABLE triage_keys;")
+}
+
+fn insert_set(
+    conn: &Connection,
+    key_id: i64,
+    run_id: Option<i64>,
+    decisions: &[(PaperId, Decision)],
+) -> rusqlite::Result<()> {
+    let first = decisions
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .min()
+        .unwrap_or("");
+    let last = decisions
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .max()
+        .unwrap_or("");
+    conn.execute(
+        "INSERT INTO triage_sets (key_id, run_id, decisions, first_paper, last_paper, packed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            key_id,
+            run_id,
+            decisions.len() as i64,
+            first,
+            last,
+            set::pack(decisions.iter().map(|(id, d)| (id.as_str(), *d)))
+        ],
+    )?;
+    Ok(())
+}
+
+/// The packed form of a set: `PBT1`, then deflate of, per decision, the paper id, a NUL, one
+/// byte (bit 0 kept, bits 1–2 the reason) and for the prefilter the rank (u16, the last one
+/// standing for any further) and the similarity in thousandths (i16: what `why` shows),
+/// little-endian.
+mod set {
+    use std::io::{Read as _, Write as _};
+
+    use super::{Decision, Reason};
+
+    const MAGIC: &[u8] = b"PBT1";
+
+    pub fn pack<'a>(decisions: impl Iterator<Item = (&'a str, Decision)>) -> Vec<u8> {
+        let mut raw = Vec::new();
+        for (id, d) in decisions {
+            raw.extend_from_slice(id.as_bytes());
+            raw.push(0);
+            raw.push(u8::from(d.kept) | (d.reason.code() as u8) << 1);
+            if let Reason::Nearest { rank, similarity } = d.reason {
+                raw.extend_from_slice(&u16::try_from(rank).unwrap_or(u16::MAX).to_le_bytes());
+                let similarity = (f64::from(similarity) * 1e3).round() as i16;
+                raw.extend_from_slice(&similarity.to_le_bytes());
+            }
+        }
+        let mut out = MAGIC.to_vec();
+        let mut z = flate2::write::DeflateEncoder::new(&mut out, flate2::Compression::best());
+        z.write_all(&raw).expect("writing to memory cannot fail");
+        z.finish().expect("writing to memory cannot fail");
+        out
+    }
+
+    pub fn unpack(blob: &[u8]) -> std::io::Result<Vec<(String, Decision)>> {
+        let bad =
+            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+        let deflated = blob
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| bad("not a triage set (no PBT1 marker)"))?;
+        let mut raw = Vec::new();
+        flate2::read::DeflateDecoder::new(deflated).read_to_end(&mut raw)?;
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < raw.len() {
+            let end = raw[at..]
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or_else(|| bad("a paper id runs past the set"))?;
+            let id = std::str::from_utf8(&raw[at..at + end])
+                .map_err(|_| bad("a paper id is not UTF-8"))?
+                .to_string();
+            at += end + 1;
+            let byte = *raw.get(at).ok_or_else(|| bad("a decision is cut short"))?;
+            at += 1;
+            let code = i64::from(byte >> 1);
+            let (rank, similarity) = if code == 3 {
+                let place: [u8; 4] = raw
+                    .get(at..at + 4)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| bad("a rank and similarity are cut short"))?;
+                at += 4;
+                let rank = u16::from_le_bytes([place[0], place[1]]);
+                let similarity = i16::from_le_bytes([place[2], place[3]]);
+                (Some(i64::from(rank)), Some(i64::from(similarity) * 1000))
+            } else {
+                (None, None)
+            };
+            let reason =
+                Reason::parse(code, rank, similarity).ok_or_else(|| bad("an unknown reason"))?;
+            out.push((
+                id,
+                Decision {
+                    kept: byte & 1 == 1,
+                    reason,
+                },
+            ));
+        }
+        Ok(out)
     }
 }
 
@@ -233,8 +417,124 @@ mod tests {
         assert_eq!(got.get(&b), Some(&kept));
         let other = VerdictKey {
             profile_hash: "p2".into(),
-            ..key
+            ..key.clone()
         };
-        assert!(store.with(|c| load(c, &other, &[a])).unwrap().is_empty());
+        assert!(store
+            .with(|c| load(c, &other, std::slice::from_ref(&a)))
+            .unwrap()
+            .is_empty());
+
+        // A second save: what was decided stands, the new paper is added in a set of its own.
+        let c_id = PaperId::parse("hep-th/9901001").unwrap();
+        let near = Decision {
+            kept: false,
+            reason: Reason::Nearest {
+                rank: 70_000,
+                similarity: -0.4321,
+            },
+        };
+        let changed = Decision {
+            kept: true,
+            reason: Reason::NoAnswer,
+        };
+        store
+            .with(|c| {
+                save(
+                    c,
+                    &key,
+                    &[(a.clone(), changed), (c_id.clone(), near)],
+                    Some(7),
+                )
+            })
+            .unwrap();
+        let got = store
+            .with(|c| load(c, &key, &[a.clone(), b.clone(), c_id.clone()]))
+            .unwrap();
+        assert_eq!(got.get(&a), Some(&dropped), "the first decision stands");
+        match got.get(&c_id).map(|d| d.reason) {
+            Some(Reason::Nearest { rank, similarity }) => {
+                assert_eq!(
+                    rank,
+                    u32::from(u16::MAX),
+                    "ranks past 65,535 read as the last"
+                );
+                assert!((similarity + 0.432).abs() < 1e-6, "{similarity}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let listed = store.with(|c| all(c)).unwrap();
+        assert_eq!(listed.len(), 3);
+        assert_eq!(listed[2].run_id, Some(7));
+        assert_eq!(listed[2].key, key);
+
+        // A set that does not read back is skipped with a warning; the others still answer.
+        store
+            .with(|c| {
+                c.execute(
+                    "UPDATE triage_sets SET packed = x'50425431ff' WHERE run_id = 7",
+                    [],
+                )
+            })
+            .unwrap();
+        let got = store
+            .with(|c| load(c, &key, &[a.clone(), c_id.clone()]))
+            .unwrap();
+        assert_eq!(got.get(&a), Some(&dropped));
+        assert!(!got.contains_key(&c_id));
+        assert!(
+            store.with(|c| all(c)).is_err(),
+            "listing them all says it cannot"
+        );
+    }
+
+    #[test]
+    fn a_lookup_finds_decisions_in_every_set_whose_id_range_meets_the_wanted_ids() {
+        let store = Store::open_in_memory().unwrap();
+        let key = VerdictKey {
+            profile_hash: "p1".into(),
+            model: "m".into(),
+            prompt_version: "t1".into(),
+        };
+        let decided = |kept: bool, ids: &[&str]| -> Vec<(PaperId, Decision)> {
+            let d = Decision {
+                kept,
+                reason: Reason::Model,
+            };
+            ids.iter()
+                .map(|i| (PaperId::parse(i).unwrap(), d))
+                .collect()
+        };
+        // One set spans the other (a cross-list from an older month, a newer paper).
+        store
+            .with(|c| {
+                save(
+                    c,
+                    &key,
+                    &decided(true, &["2503.00001", "2505.00001"]),
+                    Some(1),
+                )
+            })
+            .unwrap();
+        store
+            .with(|c| {
+                save(
+                    c,
+                    &key,
+                    &decided(false, &["2504.00001", "2504.00005"]),
+                    Some(2),
+                )
+            })
+            .unwrap();
+        store
+            .with(|c| save(c, &key, &decided(false, &["2502.00001"]), Some(3)))
+            .unwrap();
+        let ids: Vec<PaperId> = ["2504.00005", "2505.00001", "2504.00003"]
+            .iter()
+            .map(|i| PaperId::parse(i).unwrap())
+            .collect();
+        let got = store.with(|c| load(c, &key, &ids)).unwrap();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(!got[&ids[0]].kept);
+        assert!(got[&ids[1]].kept);
     }
 }

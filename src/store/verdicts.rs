@@ -4,7 +4,7 @@ use rusqlite::{params, Connection};
 
 use super::spend::{self, SpendRow};
 use super::triage::{self, Decision};
-use super::{now_utc, Store};
+use super::Store;
 use crate::domain::{PaperId, Score, Verdict};
 
 /// The cache key of a verdict besides the paper.
@@ -15,6 +15,29 @@ pub struct VerdictKey {
     pub prompt_version: String,
 }
 
+/// The number `key` is stored under (`score_keys`), once something was saved with it.
+pub(super) fn key_id(conn: &Connection, key: &VerdictKey) -> rusqlite::Result<Option<i64>> {
+    use rusqlite::OptionalExtension as _;
+    conn.prepare_cached(
+        "SELECT id FROM score_keys WHERE profile_hash = ?1 AND model = ?2 AND prompt_version = ?3",
+    )?
+    .query_row(
+        params![key.profile_hash, key.model, key.prompt_version],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// The number `key` is stored under, given one if it has none yet.
+pub(super) fn ensure_key(conn: &Connection, key: &VerdictKey) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO score_keys (profile_hash, model, prompt_version) VALUES (?1, ?2, ?3)
+         ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![key.profile_hash, key.model, key.prompt_version])?;
+    key_id(conn, key)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
+}
+
 /// Saves within the caller's transaction (if any).
 pub fn save(
     conn: &Connection,
@@ -22,27 +45,25 @@ pub fn save(
     verdicts: &[(PaperId, Verdict)],
     run_id: Option<i64>,
 ) -> rusqlite::Result<()> {
-    {
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO verdicts (paper_id, profile_hash, model, prompt_version, relevance, novelty, comment, run_id, created_at, tldr)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT DO NOTHING",
-        )?;
-        let now = now_utc();
-        for (id, v) in verdicts {
-            stmt.execute(params![
-                id.as_str(),
-                key.profile_hash,
-                key.model,
-                key.prompt_version,
-                v.relevance.get(),
-                v.novelty.map(Score::get),
-                v.comment,
-                run_id,
-                now,
-                v.tldr
-            ])?;
-        }
+    if verdicts.is_empty() {
+        return Ok(());
+    }
+    let key_id = ensure_key(conn, key)?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO verdict_rows (key_id, paper_id, relevance, novelty, comment, tldr, run_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT DO NOTHING",
+    )?;
+    for (id, v) in verdicts {
+        stmt.execute(params![
+            key_id,
+            id.as_str(),
+            v.relevance.get(),
+            v.novelty.map(Score::get),
+            v.comment,
+            v.tldr,
+            run_id
+        ])?;
     }
     Ok(())
 }
@@ -134,24 +155,24 @@ pub fn load(
     key: &VerdictKey,
     ids: &[PaperId],
 ) -> rusqlite::Result<HashMap<PaperId, Verdict>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT relevance, novelty, comment, tldr FROM verdicts
-         WHERE paper_id = ?1 AND profile_hash = ?2 AND model = ?3 AND prompt_version = ?4",
-    )?;
     let mut out = HashMap::new();
+    let Some(key_id) = key_id(conn, key)? else {
+        return Ok(out);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT relevance, novelty, comment, tldr FROM verdict_rows
+         WHERE key_id = ?1 AND paper_id = ?2",
+    )?;
     for id in ids {
         let row = stmt
-            .query_row(
-                params![id.as_str(), key.profile_hash, key.model, key.prompt_version],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, Option<i64>>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                    ))
-                },
-            )
+            .query_row(params![key_id, id.as_str()], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })
             .map(Some)
             .or_else(|e| {
                 if e == rusqlite::Error::QueryReturnedNoRows {

@@ -701,6 +701,11 @@ security = "none"
         self.db().query_row(sql, [], |r| r.get(0)).unwrap()
     }
 
+    /// Every stored triage decision (they are stored packed, a set per reader and run).
+    pub fn triage(&self) -> Vec<paperboy::store::triage::Stored> {
+        paperboy::store::triage::all(&self.db()).unwrap()
+    }
+
     /// Received messages, parsed, in arrival order.
     pub fn received(&self) -> Vec<Received> {
         self.smtp

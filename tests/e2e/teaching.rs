@@ -264,13 +264,11 @@ async fn less_like_and_more_like_clicked_in_the_mail_move_the_next_days_neighbou
     // nearer B gains.
     let cos = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f32>();
     let text_of = |id: &str| -> String {
-        let db = app.db();
-        db.query_row(
-            "SELECT title || char(10) || char(10) || abstract FROM papers WHERE id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .unwrap()
+        let id = paperboy::domain::PaperId::parse(id).unwrap();
+        let p = paperboy::store::papers::by_ids(&app.db(), &[id])
+            .unwrap()
+            .remove(0);
+        format!("{}\n\n{}", p.title, p.abstract_text)
     };
     let (va, vb) = (embed(&text_of(A)), embed(&text_of(B)));
     let sent: Vec<String> = {

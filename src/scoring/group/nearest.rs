@@ -23,7 +23,7 @@ use super::{JobResult, Run};
 use crate::domain::problem::{Kind, Problem};
 use crate::domain::{Paper, PaperId, Subscriber};
 use crate::llm::LlmError;
-use crate::store::embeddings::VectorKind;
+use crate::store::embeddings::{self, VectorKind};
 use crate::store::spend::SpendRow;
 use crate::store::triage::{Decision, Reason};
 use crate::store::verdicts::Decided;
@@ -352,7 +352,7 @@ async fn vectors_of(
         let vectors: Vec<(String, Vec<f32>)> = batch
             .iter()
             .map(|(h, _)| h.clone())
-            .zip(embedded.vectors)
+            .zip(embedded.vectors.iter().map(|v| embeddings::as_stored(v)))
             .collect();
         let saved = run
             .store
@@ -511,7 +511,7 @@ mod tests {
 
     #[test]
     fn nearness_ranks_the_best_matching_piece_first() {
-        let unit = |v: Vec<f32>| crate::llm::embed::unit(v);
+        let unit = |v: Vec<f32>| crate::domain::vector::unit(v);
         let pieces = [unit(vec![1.0, 0.0, 0.0]), unit(vec![0.0, 1.0, 0.0])];
         let refs: Vec<&[f32]> = pieces.iter().map(Vec::as_slice).collect();
         let papers: Vec<Paper> = ["2503.00001", "2503.00002", "2503.00003"]
