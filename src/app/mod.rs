@@ -82,6 +82,10 @@ impl App {
         for warning in config.cleartext_passwords() {
             tracing::warn!("{warning}");
         }
+        let unreadable = config.unreadable_secrets();
+        if access == StoreAccess::Write && !unreadable.is_empty() {
+            return Err(StartError::Config(anyhow::anyhow!(unreadable.join("; "))));
+        }
         let from = config
             .from_mailbox()
             .map_err(|e| StartError::Config(anyhow::anyhow!(e)))?;
@@ -111,7 +115,8 @@ impl App {
                 base: Duration::from_millis(config.schedule.send_retry_base_ms),
             },
             cancel.clone(),
-        );
+        )
+        .with_drain_lock(config.lock_path("outbox"));
         let webhook = match &config.admin.webhook {
             Some(url) => Some(crate::alerts::Webhook::new(
                 url,

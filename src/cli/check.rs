@@ -118,6 +118,15 @@ fn local_checks(config: &Config) -> (Vec<Item>, anyhow::Result<Store>) {
             None => "no [llm] section: the keyword scorer runs".into(),
         }),
     ));
+    let unreadable = config.unreadable_secrets();
+    items.push(item(
+        "secret files",
+        if unreadable.is_empty() {
+            Ok("every secret file named is readable".into())
+        } else {
+            Err(unreadable.join("; "))
+        },
+    ));
     let cleartext = config.cleartext_passwords();
     items.push(item(
         "security",

@@ -47,6 +47,42 @@ impl Config {
         .flatten()
     }
 
+    /// The secret files the configuration names for the services it uses (the mail server's
+    /// password, the inbox's, the embedding endpoint's key) that cannot be read or are empty,
+    /// each said with its key. Read as "no password" they would fail later, as a refused login.
+    pub fn unreadable_secrets(&self) -> Vec<String> {
+        let smtp = &self.mail.smtp;
+        let mut named: Vec<(&str, &str, Option<&Path>)> = Vec::new();
+        if self.mail.transport == Transport::Smtp {
+            named.push((
+                "[mail.smtp] password_file",
+                &smtp.password_env,
+                smtp.password_file.as_deref(),
+            ));
+        }
+        if let Some(imap) = &self.imap {
+            named.push((
+                "[imap] password_file",
+                &imap.password_env,
+                imap.password_file.as_deref(),
+            ));
+        }
+        if self.embeddings.enabled() {
+            named.push((
+                "[embeddings] api_key_file",
+                &self.embeddings.api_key_env,
+                self.embeddings.api_key_file.as_deref(),
+            ));
+        }
+        named
+            .into_iter()
+            .filter(|(_, _, file)| file.is_some())
+            .filter_map(|(key, env, file)| {
+                self.secret(env, file).err().map(|e| format!("{key}: {e}"))
+            })
+            .collect()
+    }
+
     /// A secret from `file` when given (relative to `$CREDENTIALS_DIRECTORY`, where systemd puts
     /// credentials, or else to this file's folder), else from the variable `env`.
     fn secret(&self, env: &str, file: Option<&Path>) -> Result<Option<SecretString>, String> {

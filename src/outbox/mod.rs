@@ -33,6 +33,9 @@ pub struct Outbox {
     /// One drain at a time in this process: a run's alerts and the inbox's answers are drained
     /// from different tasks, and both must not send the same pending row.
     draining: Arc<tokio::sync::Mutex<()>>,
+    /// And across processes (the daemon, `paperboy inbox poll`, a one-shot `digest`): a lock
+    /// file beside the store, held while a drain reads and sends.
+    drain_lock: Option<std::path::PathBuf>,
 }
 
 /// What was drained from the queues.
@@ -58,6 +61,16 @@ impl Outbox {
             policy,
             cancel,
             draining: Arc::new(tokio::sync::Mutex::new(())),
+            drain_lock: None,
+        }
+    }
+
+    /// Drains hold the lock file at `path` too, so two processes on one store never send the
+    /// same pending alert or answer.
+    pub fn with_drain_lock(self, path: std::path::PathBuf) -> Outbox {
+        Outbox {
+            drain_lock: Some(path),
+            ..self
         }
     }
 
@@ -140,6 +153,14 @@ impl Outbox {
     /// refused for now). Digests are resumed by the run, which reports on each reader.
     pub async fn drain(&self, store: &Store) -> anyhow::Result<Drained> {
         let _one_at_a_time = self.draining.lock().await;
+        let _one_process = match &self.drain_lock {
+            Some(path) => Some(
+                crate::support::lock::hold(path, "sending queued mail", Duration::from_secs(300))
+                    .await?,
+            ),
+            None => None,
+        };
+        // Read once the locks are held: what another drain sent is no longer pending.
         let pending = store.pending_alerts_and_answers().await?;
         let mut drained = Drained::default();
         for p in pending {
@@ -209,6 +230,37 @@ mod tests {
         assert_eq!(t.sent()[0].1, b"bytes");
         let again = outbox(t.clone(), 3).drain(&store).await.unwrap();
         assert_eq!(again, Drained::default(), "nothing is sent twice");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_processes_draining_one_store_send_each_alert_once() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .with(|c| {
+                for i in 0..20 {
+                    alerts::create_pending(
+                        c,
+                        AlertKey::Run(i),
+                        "admin@lab.org",
+                        &format!("<{i}@lab.org>"),
+                        "s",
+                        b"bytes",
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("paperboy.outbox.lock");
+        // Two outboxes with a mutex each, as two processes would have.
+        let t = Arc::new(MemoryTransport::new());
+        let (a, b) = (
+            outbox(t.clone(), 1).with_drain_lock(lock.clone()),
+            outbox(t.clone(), 1).with_drain_lock(lock),
+        );
+        let (x, y) = tokio::join!(a.drain(&store), b.drain(&store));
+        assert_eq!(x.unwrap().alerts_sent + y.unwrap().alerts_sent, 20);
+        assert_eq!(t.sent().len(), 20, "none sent twice");
     }
 
     #[tokio::test]

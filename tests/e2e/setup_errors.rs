@@ -81,3 +81,50 @@ async fn tls_on_a_plaintext_port_and_a_mailbox_that_does_not_exist_are_said_in_w
         "{inbox}"
     );
 }
+
+#[tokio::test]
+async fn a_password_file_that_cannot_be_read_is_a_setup_error_not_an_empty_password() {
+    let app = TestApp::spawn(Options::default()).await;
+    let text = std::fs::read_to_string(&app.config).unwrap();
+    std::fs::write(
+        &app.config,
+        text.replace(
+            "[mail.smtp]\n",
+            "[mail.smtp]\npassword_file = \"smtp.secret\"\n",
+        ),
+    )
+    .unwrap();
+    let secret = app.dir.path().join("smtp.secret");
+
+    let r = app.run(&["check", "--offline"]).await;
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    let said = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        said.contains("[mail.smtp] password_file: cannot read the secret file")
+            && said.contains("smtp.secret"),
+        "{said}"
+    );
+    // The daemon's work refuses to start rather than log in without it.
+    let run = app.run(&["digest"]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("[mail.smtp] password_file"),
+        "{}",
+        run.stderr
+    );
+    assert!(app.smtp.messages().is_empty());
+
+    std::fs::write(&secret, "\n").unwrap();
+    let r = app.run(&["check", "--offline"]).await;
+    assert_eq!(r.code, 2);
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("is empty"),
+        "{}",
+        r.stdout
+    );
+
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let r = app.run(&["check", "--offline"]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("secret files"), "{}", r.stdout);
+}
