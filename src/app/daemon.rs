@@ -105,14 +105,7 @@ pub async fn run(mut app: Arc<App>) -> anyhow::Result<()> {
     }
     let mut schedule = app.config.run_schedule().map_err(|e| anyhow::anyhow!(e))?;
     cancel_on_signal(&app);
-    if let Some(m) = &app.config.metrics {
-        let listener = super::metrics::bind(m.listen).await?;
-        tokio::spawn(super::metrics::serve(
-            listener,
-            app.store.clone(),
-            app.cancel.clone(),
-        ));
-    }
+    let mut metrics = start_metrics(&app).await?;
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .context("listening for SIGHUP")?;
 
@@ -154,6 +147,7 @@ pub async fn run(mut app: Arc<App>) -> anyhow::Result<()> {
             _ = hangup.recv() => {
                 let Some(new) = reload(&app).await else { continue };
                 app = new;
+                metrics = move_metrics(metrics, &app).await;
                 schedule = app.config.run_schedule().map_err(|e| anyhow::anyhow!(e))?;
                 if let Some(id) = armed.take() {
                     let _ = sched.remove(&id).await;
@@ -176,6 +170,52 @@ pub async fn run(mut app: Arc<App>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The metrics endpoint while it serves: where, and what stops it.
+struct Metrics {
+    addr: std::net::SocketAddr,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+/// Serves the metrics when the configuration asks for them (a taken port fails the start).
+async fn start_metrics(app: &App) -> anyhow::Result<Option<Metrics>> {
+    let Some(m) = &app.config.metrics else {
+        return Ok(None);
+    };
+    let listener = super::metrics::bind(m.listen).await?;
+    let stop = app.cancel.child_token();
+    tokio::spawn(super::metrics::serve(
+        listener,
+        app.store.clone(),
+        stop.clone(),
+    ));
+    Ok(Some(Metrics {
+        addr: m.listen,
+        stop,
+    }))
+}
+
+/// After SIGHUP: the endpoint moved, started or stopped as the new configuration says. An
+/// address that cannot be had is logged and the endpoint kept where it was.
+async fn move_metrics(current: Option<Metrics>, app: &App) -> Option<Metrics> {
+    let wanted = app.config.metrics.as_ref().map(|m| m.listen);
+    if current.as_ref().map(|m| m.addr) == wanted {
+        return current;
+    }
+    match start_metrics(app).await {
+        Ok(new) => {
+            if let Some(old) = current {
+                old.stop.cancel();
+                tracing::info!(was = %old.addr, "SIGHUP: the metrics endpoint moved");
+            }
+            new
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "SIGHUP: cannot serve the metrics at the new address; they stay where they were");
+            current
+        }
+    }
+}
+
 /// SIGHUP: the configuration (from where it was read) and the subscribers file, read and checked
 /// again. `None` keeps the running configuration: the problems are logged as an error.
 async fn reload(app: &App) -> Option<Arc<App>> {
@@ -191,6 +231,18 @@ async fn reload(app: &App) -> Option<Arc<App>> {
             return None;
         }
     };
+    let (running, wanted) = (
+        app.config.resolve(&app.config.store.path),
+        config.resolve(&config.store.path),
+    );
+    if running != wanted {
+        tracing::error!(
+            running = %running.display(),
+            asked = %wanted.display(),
+            "SIGHUP: [store] path changed; a running daemon keeps its store (and its locks): restart paperboy to move it; keeping the configuration running"
+        );
+        return None;
+    }
     match Subscribers::new(&config).load() {
         Ok(subs) => tracing::info!(
             subscribers = subs.len(),

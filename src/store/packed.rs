@@ -62,7 +62,7 @@ pub fn bundled(blob: &[u8]) -> Option<InBundle> {
 }
 
 /// Messages per bundle: enough to share the template and the day's papers (100 digests in one
-/// bundle take 163 KB, in bundles of 64 and 36 238 KB), few enough that one stays small in memory
+/// bundle take 172 KB, in bundles of 64 and 36 about 250 KB), few enough that one stays small in memory
 /// (about 5 MB of mail).
 pub const BUNDLE_SIZE: usize = 128;
 
@@ -70,15 +70,15 @@ pub const BUNDLE_SIZE: usize = 128;
 pub fn bundle(messages: &[Vec<u8>]) -> std::io::Result<Vec<u8>> {
     let total: usize = messages.iter().map(Vec::len).sum();
     // Level 19 with small match tables (the level's own take 60 MB): 100 digests of 4.1 MB take
-    // 163 KB in 1.3 s and 20 MB (level 15 as it comes: 212 KB in 0.9 s and 73 MB; level 15
-    // with 2^17/2^18 tables: 250 KB; deflated one by one: 1 MB).
+    // 172 KB in 1 s and 15 MB (2^20/2^21 tables: 163 KB, but 6 MB more at the 1,000-reader
+    // peak; level 15 as it comes: 212 KB and 73 MB; deflated one by one: 1 MB).
     let mut z = zstd::stream::Encoder::new(Vec::new(), 19)?;
     z.include_checksum(true)?;
     // A window as long as the bundle (1 to 4 MB): every message can refer back to the first.
     let window = (usize::BITS - total.max(1 << 20).leading_zeros()).min(22);
     z.window_log(window)?;
-    z.set_parameter(zstd::stream::raw::CParameter::HashLog(20))?;
-    z.set_parameter(zstd::stream::raw::CParameter::ChainLog(21))?;
+    z.set_parameter(zstd::stream::raw::CParameter::HashLog(19))?;
+    z.set_parameter(zstd::stream::raw::CParameter::ChainLog(20))?;
     z.set_pledged_src_size(Some(total as u64))?;
     for m in messages {
         z.write_all(m)?;

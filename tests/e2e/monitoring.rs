@@ -182,6 +182,36 @@ async fn a_failing_day_alerts_once_by_webhook_status_and_metrics_tell_and_sighup
         text.contains("paperboy_last_run_status{status=\"ok\"} 1"),
         "{text}"
     );
+
+    // SIGHUP with the metrics on another port: they move, the old port is let go.
+    let moved_port = free_port();
+    let moved = fixed.replace(
+        &format!("listen = \"127.0.0.1:{metrics_port}\""),
+        &format!("listen = \"127.0.0.1:{moved_port}\""),
+    );
+    assert_ne!(moved, fixed);
+    std::fs::write(&app.config, &moved).unwrap();
+    daemon.hangup();
+    daemon.wait_log("the metrics endpoint moved", 1, 20).await;
+    assert!(metrics(moved_port)
+        .await
+        .contains("paperboy_last_run_status{status=\"ok\"} 1"));
+    wait_until(10, "the old metrics port let go", || {
+        std::net::TcpStream::connect(("127.0.0.1", metrics_port)).is_err()
+    })
+    .await;
+
+    // A new store path is not taken on the fly: refused, the running configuration kept.
+    let elsewhere = moved.replace(
+        "path = \"data/paperboy.db\"",
+        "path = \"elsewhere/paperboy.db\"",
+    );
+    assert_ne!(elsewhere, moved);
+    std::fs::write(&app.config, elsewhere).unwrap();
+    daemon.hangup();
+    daemon.wait_log("restart paperboy to move it", 1, 20).await;
+    assert!(!app.dir.path().join("elsewhere").exists());
+    assert!(metrics(moved_port).await.contains("paperboy_"));
     assert_eq!(daemon.term(15).await, 0);
 
     // Stopped: exit 3.
