@@ -82,28 +82,14 @@ pub fn save(
     let key_id = super::verdicts::ensure_key(conn, key)?;
     let ids: Vec<PaperId> = decisions.iter().map(|(id, _)| id.clone()).collect();
     let known = load_by_id(conn, key_id, &ids)?;
-    let mut fresh: Vec<&(PaperId, Decision)> = decisions
+    let mut fresh: Vec<(&str, Decision)> = decisions
         .iter()
         .filter(|(id, _)| !known.contains_key(id))
+        .map(|(id, d)| (id.as_str(), *d))
         .collect();
-    fresh.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+    fresh.sort_by(|a, b| a.0.cmp(b.0));
     fresh.dedup_by(|a, b| a.0 == b.0);
-    let (Some(first), Some(last)) = (fresh.first(), fresh.last()) else {
-        return Ok(());
-    };
-    conn.prepare_cached(
-        "INSERT INTO triage_sets (key_id, run_id, decisions, first_paper, last_paper, packed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        key_id,
-        run_id,
-        fresh.len() as i64,
-        first.0.as_str(),
-        last.0.as_str(),
-        set::pack(fresh.iter().map(|(id, d)| (id.as_str(), *d)))
-    ])?;
-    Ok(())
+    insert_set(conn, key_id, run_id, &fresh)
 }
 
 impl Store {
@@ -230,10 +216,12 @@ pub(super) fn migrate_pairs(conn: &Connection) -> rusqlite::Result<()> {
     let mut pending: Vec<(PaperId, Decision)> = Vec::new();
     let flush = |group: Option<(i64, Option<i64>)>, pending: &mut Vec<(PaperId, Decision)>| {
         let result = match group {
-            Some((key_id, run_id)) if !pending.is_empty() => {
-                insert_set(conn, key_id, run_id, pending)
+            Some((key_id, run_id)) => {
+                let decisions: Vec<(&str, Decision)> =
+                    pending.iter().map(|(id, d)| (id.as_str(), *d)).collect();
+                insert_set(conn, key_id, run_id, &decisions)
             }
-            _ => Ok(()),
+            None => Ok(()),
         };
         pending.clear();
         result
@@ -264,34 +252,29 @@ pub(super) fn migrate_pairs(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch("DROP VIEW triage; DROP TABLE triage_pairs; DROP TABLE triage_keys;")
 }
 
+/// One set of `decisions` (paper id, decision) under `key_id`; none is no set.
 fn insert_set(
     conn: &Connection,
     key_id: i64,
     run_id: Option<i64>,
-    decisions: &[(PaperId, Decision)],
+    decisions: &[(&str, Decision)],
 ) -> rusqlite::Result<()> {
-    let first = decisions
-        .iter()
-        .map(|(id, _)| id.as_str())
-        .min()
-        .unwrap_or("");
-    let last = decisions
-        .iter()
-        .map(|(id, _)| id.as_str())
-        .max()
-        .unwrap_or("");
-    conn.execute(
+    let ids = || decisions.iter().map(|(id, _)| *id);
+    let (Some(first), Some(last)) = (ids().min(), ids().max()) else {
+        return Ok(());
+    };
+    conn.prepare_cached(
         "INSERT INTO triage_sets (key_id, run_id, decisions, first_paper, last_paper, packed)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            key_id,
-            run_id,
-            decisions.len() as i64,
-            first,
-            last,
-            set::pack(decisions.iter().map(|(id, d)| (id.as_str(), *d)))
-        ],
-    )?;
+    )?
+    .execute(params![
+        key_id,
+        run_id,
+        decisions.len() as i64,
+        first,
+        last,
+        set::pack(decisions.iter().copied())
+    ])?;
     Ok(())
 }
 
