@@ -606,7 +606,17 @@ security = "none"
     /// `paperboy --config <temp config> ARGS...` in the app's directory, with the test secrets and
     /// `env` on top.
     pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_paperboy"));
+        self.command_of(env!("CARGO_BIN_EXE_paperboy"), args, env)
+    }
+
+    /// [`TestApp::command`] with another build of paperboy (an upgrade rehearsal's older one).
+    pub fn command_of(
+        &self,
+        bin: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(bin);
         cmd.arg("--config")
             .arg(&self.config)
             .args(args)
@@ -642,7 +652,15 @@ security = "none"
     }
 
     pub async fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = self.command(args, env);
+        self.finish(self.command(args, env), args).await
+    }
+
+    /// Runs another build of paperboy (`bin`) on this app.
+    pub async fn run_of(&self, bin: &str, args: &[&str]) -> Run {
+        self.finish(self.command_of(bin, args, &[]), args).await
+    }
+
+    async fn finish(&self, mut cmd: tokio::process::Command, args: &[&str]) -> Run {
         let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
             .await
             .expect("paperboy finished in time")

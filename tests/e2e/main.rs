@@ -22,6 +22,7 @@ mod monitoring;
 mod one_writer;
 mod operations;
 mod preprints;
+mod rehearsal;
 mod render;
 mod replies;
 mod scoring;
