@@ -38,7 +38,7 @@ impl Reason {
         }
     }
 
-    /// The stored number (`triage_pairs.reason`).
+    /// The stored number (the reason bits of a packed set).
     fn code(self) -> i64 {
         match self {
             Reason::Model => 0,
