@@ -74,20 +74,51 @@ pub fn server_said(e: &async_imap::error::Error) -> String {
     said.unwrap_or(text)
 }
 
-/// Connects and logs in.
+/// A step of talking to the server, within `[imap] timeout_secs`: a server that accepts the
+/// connection and then says nothing is an error the poll reports, never a poll that hangs (and
+/// holds the inbox lock) for good.
+async fn within<T>(
+    cfg: &ImapConfig,
+    what: &str,
+    step: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    match tokio::time::timeout(Duration::from_secs(cfg.timeout_secs), step).await {
+        Ok(done) => done,
+        Err(_) => anyhow::bail!(
+            "the IMAP server {}:{} did not answer within {}s ({what}); check [imap] host, port and security, or raise [imap] timeout_secs",
+            cfg.host,
+            cfg.port,
+            cfg.timeout_secs
+        ),
+    }
+}
+
+/// Connects and logs in, each step within `[imap] timeout_secs`.
 pub async fn connect(cfg: &ImapConfig, password: &str) -> anyhow::Result<Session<Stream>> {
-    let timeout = Duration::from_secs(cfg.timeout_secs);
     let server = format!("{}:{}", cfg.host, cfg.port);
-    let tcp = tokio::time::timeout(timeout, TcpStream::connect((cfg.host.as_str(), cfg.port)))
-        .await
-        .with_context(|| {
-            format!(
-                "the IMAP server {server} did not answer within {}s",
-                cfg.timeout_secs
+    let tcp = within(cfg, "connecting", async {
+        TcpStream::connect((cfg.host.as_str(), cfg.port))
+            .await
+            .with_context(|| format!("cannot connect to the IMAP server {server}"))
+    })
+    .await?;
+    let client = within(cfg, "its greeting", greet(cfg, tcp)).await?;
+    within(cfg, "the login", async {
+        client.login(&cfg.username, password).await.map_err(|(e, _)| {
+            anyhow::anyhow!(
+                "the IMAP server {server} refused the login for {} ({}); check [imap] username and the password in ${}",
+                cfg.username,
+                server_said(&e),
+                cfg.password_env
             )
-        })?
-        .with_context(|| format!("cannot connect to the IMAP server {server}"))?;
-    let client = match cfg.security {
+        })
+    })
+    .await
+}
+
+/// The server's greeting read, and TLS started as `[imap] security` says.
+async fn greet(cfg: &ImapConfig, tcp: TcpStream) -> anyhow::Result<async_imap::Client<Stream>> {
+    Ok(match cfg.security {
         Security::None => {
             let stream: Stream = Either::Left(tcp);
             let mut c = async_imap::Client::new(stream);
@@ -123,14 +154,6 @@ pub async fn connect(cfg: &ImapConfig, password: &str) -> anyhow::Result<Session
                 tls(&cfg.host, cfg.ca_file.as_deref(), tcp).await?,
             ))
         }
-    };
-    client.login(&cfg.username, password).await.map_err(|(e, _)| {
-        anyhow::anyhow!(
-            "the IMAP server {server} refused the login for {} ({}); check [imap] username and the password in ${}",
-            cfg.username,
-            server_said(&e),
-            cfg.password_env
-        )
     })
 }
 
@@ -188,6 +211,7 @@ async fn move_message(
 /// An open mailbox: the configured one selected, its processed and rejected folders made.
 pub struct ImapMailbox {
     session: Session<Stream>,
+    cfg: ImapConfig,
     can_move: bool,
     processed: String,
     rejected: String,
@@ -204,25 +228,30 @@ impl ImapMailbox {
     /// Connects, logs in, selects `[imap] mailbox` and makes sure both folders exist.
     pub async fn open(cfg: &ImapConfig, password: &str) -> anyhow::Result<ImapMailbox> {
         let mut session = connect(cfg, password).await?;
-        session.select(&cfg.mailbox).await.map_err(|e| {
-            anyhow::anyhow!(
-                "the IMAP server has no mailbox `{}` to read replies from (it said: {}); set [imap] mailbox to one that exists, usually INBOX",
-                cfg.mailbox,
-                server_said(&e)
-            )
-        })?;
-        let delim = delimiter(&mut session, &cfg.mailbox).await?;
-        let can_move = session
-            .capabilities()
-            .await
-            .map(|c| c.has_str("MOVE"))
-            .unwrap_or(false);
-        let processed = cfg.processed_folder.replace('/', &delim);
-        let rejected = cfg.rejected_folder.replace('/', &delim);
-        ensure_folder(&mut session, &processed).await?;
-        ensure_folder(&mut session, &rejected).await?;
+        let (can_move, processed, rejected) = within(cfg, "opening the mailbox", async {
+            session.select(&cfg.mailbox).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "the IMAP server has no mailbox `{}` to read replies from (it said: {}); set [imap] mailbox to one that exists, usually INBOX",
+                    cfg.mailbox,
+                    server_said(&e)
+                )
+            })?;
+            let delim = delimiter(&mut session, &cfg.mailbox).await?;
+            let can_move = session
+                .capabilities()
+                .await
+                .map(|c| c.has_str("MOVE"))
+                .unwrap_or(false);
+            let processed = cfg.processed_folder.replace('/', &delim);
+            let rejected = cfg.rejected_folder.replace('/', &delim);
+            ensure_folder(&mut session, &processed).await?;
+            ensure_folder(&mut session, &rejected).await?;
+            Ok((can_move, processed, rejected))
+        })
+        .await?;
         Ok(ImapMailbox {
             session,
+            cfg: cfg.clone(),
             can_move,
             processed,
             rejected,
@@ -231,12 +260,11 @@ impl ImapMailbox {
 
     /// The UIDs of the unseen messages, oldest first.
     pub async fn unseen(&mut self) -> anyhow::Result<Vec<u32>> {
-        let mut uids: Vec<u32> = self
-            .session
-            .uid_search("UNSEEN")
-            .await?
-            .into_iter()
-            .collect();
+        let session = &mut self.session;
+        let mut uids: Vec<u32> = within(&self.cfg, "searching for unseen messages", async {
+            Ok(session.uid_search("UNSEEN").await?.into_iter().collect())
+        })
+        .await?;
         uids.sort_unstable();
         Ok(uids)
     }
@@ -245,34 +273,36 @@ impl ImapMailbox {
     /// `max_size` bytes is not downloaded: its header comes back padded to its size, so the
     /// reader of it sees how large it is.
     pub async fn fetch(&mut self, uid: u32, max_size: usize) -> anyhow::Result<Option<Vec<u8>>> {
-        let set = uid.to_string();
-        let fetched: Vec<_> = self
-            .session
-            .uid_fetch(&set, "(UID RFC822.SIZE BODY.PEEK[HEADER])")
-            .await?
-            .try_collect()
-            .await?;
-        let Some(head) = fetched.first() else {
-            return Ok(None);
-        };
-        let size = head.size.unwrap_or(0) as usize;
-        if size > max_size {
-            let mut raw = head.header().unwrap_or_default().to_vec();
-            raw.resize(size, b' ');
-            return Ok(Some(raw));
-        }
-        let full: Vec<_> = self
-            .session
-            .uid_fetch(&set, "(UID BODY.PEEK[])")
-            .await?
-            .try_collect()
-            .await?;
-        Ok(Some(
-            full.first()
-                .and_then(|f| f.body())
-                .unwrap_or_default()
-                .to_vec(),
-        ))
+        let session = &mut self.session;
+        within(&self.cfg, &format!("fetching message {uid}"), async {
+            let set = uid.to_string();
+            let fetched: Vec<_> = session
+                .uid_fetch(&set, "(UID RFC822.SIZE BODY.PEEK[HEADER])")
+                .await?
+                .try_collect()
+                .await?;
+            let Some(head) = fetched.first() else {
+                return Ok(None);
+            };
+            let size = head.size.unwrap_or(0) as usize;
+            if size > max_size {
+                let mut raw = head.header().unwrap_or_default().to_vec();
+                raw.resize(size, b' ');
+                return Ok(Some(raw));
+            }
+            let full: Vec<_> = session
+                .uid_fetch(&set, "(UID BODY.PEEK[])")
+                .await?
+                .try_collect()
+                .await?;
+            Ok(Some(
+                full.first()
+                    .and_then(|f| f.body())
+                    .unwrap_or_default()
+                    .to_vec(),
+            ))
+        })
+        .await
     }
 
     /// Flags `uid` \Seen and moves it to `folder`.
@@ -282,18 +312,22 @@ impl ImapMailbox {
             Folder::Processed => &self.processed,
             Folder::Rejected => &self.rejected,
         };
-        let _: Vec<_> = self
-            .session
-            .uid_store(&set, "+FLAGS (\\Seen)")
-            .await?
-            .try_collect()
-            .await?;
-        move_message(&mut self.session, self.can_move, &set, folder)
-            .await
-            .with_context(|| format!("cannot move message {uid} to {folder}"))
+        let (session, can_move) = (&mut self.session, self.can_move);
+        within(&self.cfg, &format!("filing message {uid}"), async {
+            let _: Vec<_> = session
+                .uid_store(&set, "+FLAGS (\\Seen)")
+                .await?
+                .try_collect()
+                .await?;
+            move_message(session, can_move, &set, folder)
+                .await
+                .with_context(|| format!("cannot move message {uid} to {folder}"))
+        })
+        .await
     }
 
     pub async fn logout(mut self) {
-        let _ = self.session.logout().await;
+        let timeout = Duration::from_secs(self.cfg.timeout_secs);
+        let _ = tokio::time::timeout(timeout, self.session.logout()).await;
     }
 }

@@ -128,3 +128,35 @@ async fn a_password_file_that_cannot_be_read_is_a_setup_error_not_an_empty_passw
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("secret files"), "{}", r.stdout);
 }
+
+#[tokio::test]
+async fn an_imap_server_that_accepts_and_then_says_nothing_fails_the_poll_in_time() {
+    let app = TestApp::spawn(Options::default()).await;
+    // Listening, never accepting: the kernel completes the connection and nothing is ever said.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let text = std::fs::read_to_string(&app.config).unwrap();
+    std::fs::write(
+        &app.config,
+        format!("{text}\n[imap]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nusername = \"digest@lab.example.org\"\npassword_env = \"PAPERBOY_TEST_IMAP_PASSWORD\"\ntimeout_secs = 1\n"),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let r = app.run(&["inbox", "poll"]).await;
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("did not answer within 1s (its greeting)")
+            && r.stderr.contains("timeout_secs"),
+        "{}",
+        r.stderr
+    );
+    // Bounded by the configured second, not by the test harness's two minutes.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let check = app.run(&["check", "--json"]).await;
+    assert!(
+        check.stdout.contains("did not answer within 1s"),
+        "{}",
+        check.stdout
+    );
+    drop(silent);
+}
