@@ -82,7 +82,11 @@ impl App {
         for warning in config.cleartext_passwords() {
             tracing::warn!("{warning}");
         }
-        let unreadable = config.unreadable_secrets();
+        // Every secret at once, before anything is created: the model's key with the others.
+        let mut unreadable = config.unreadable_secrets();
+        if let Err(e) = config.model_key() {
+            unreadable.insert(0, e);
+        }
         if access == StoreAccess::Write && !unreadable.is_empty() {
             return Err(StartError::Config(anyhow::anyhow!(unreadable.join("; "))));
         }

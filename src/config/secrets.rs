@@ -19,7 +19,9 @@ impl Config {
     /// asks for a model (the keyword scorer runs), an error a person can act on when `[llm]`
     /// is there and its key is not.
     pub fn model_key(&self) -> Result<Option<SecretString>, String> {
-        let key = self.secret(&self.llm.api_key_env, self.llm.api_key_file.as_deref())?;
+        let key = self
+            .secret(&self.llm.api_key_env, self.llm.api_key_file.as_deref())
+            .map_err(|e| format!("[llm] api_key_file: {e}"))?;
         match key {
             Some(k) => Ok(Some(k)),
             None if !self.llm_configured => Ok(None),

@@ -86,14 +86,18 @@ async fn tls_on_a_plaintext_port_and_a_mailbox_that_does_not_exist_are_said_in_w
 async fn a_password_file_that_cannot_be_read_is_a_setup_error_not_an_empty_password() {
     let app = TestApp::spawn(Options::default()).await;
     let text = std::fs::read_to_string(&app.config).unwrap();
-    std::fs::write(
-        &app.config,
-        text.replace(
+    let both = text
+        .replace(
             "[mail.smtp]\n",
             "[mail.smtp]\npassword_file = \"smtp.secret\"\n",
-        ),
-    )
-    .unwrap();
+        )
+        .replacen(
+            "api_key_env = \"PAPERBOY_TEST_API_KEY\"\n",
+            "api_key_env = \"PAPERBOY_TEST_API_KEY\"\napi_key_file = \"llm.secret\"\n",
+            1,
+        );
+    assert!(both.contains("llm.secret"), "{both}");
+    std::fs::write(&app.config, both).unwrap();
     let secret = app.dir.path().join("smtp.secret");
 
     let r = app.run(&["check", "--offline"]).await;
@@ -104,15 +108,21 @@ async fn a_password_file_that_cannot_be_read_is_a_setup_error_not_an_empty_passw
             && said.contains("smtp.secret"),
         "{said}"
     );
-    // The daemon's work refuses to start rather than log in without it.
+    // The daemon's work refuses to start rather than log in without it: both files named in
+    // one round, before anything is created.
     let run = app.run(&["digest"]).await;
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
-        run.stderr.contains("[mail.smtp] password_file"),
+        run.stderr.contains("[mail.smtp] password_file")
+            && run
+                .stderr
+                .contains("[llm] api_key_file: cannot read the secret file"),
         "{}",
         run.stderr
     );
     assert!(app.smtp.messages().is_empty());
+    assert!(!app.dir.path().join("data/paperboy.db").exists());
+    std::fs::write(app.dir.path().join("llm.secret"), "sk-test-0123456789\n").unwrap();
 
     std::fs::write(&secret, "\n").unwrap();
     let r = app.run(&["check", "--offline"]).await;
