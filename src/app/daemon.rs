@@ -205,7 +205,14 @@ async fn move_metrics(current: Option<Metrics>, app: &App) -> Option<Metrics> {
         Ok(new) => {
             if let Some(old) = current {
                 old.stop.cancel();
-                tracing::info!(was = %old.addr, "SIGHUP: the metrics endpoint moved");
+                match &new {
+                    Some(m) => {
+                        tracing::info!(was = %old.addr, now = %m.addr, "SIGHUP: the metrics endpoint moved")
+                    }
+                    None => {
+                        tracing::info!(was = %old.addr, "SIGHUP: the metrics endpoint stopped ([metrics] was removed)")
+                    }
+                }
             }
             new
         }

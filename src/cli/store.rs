@@ -67,6 +67,25 @@ pub fn backup(config: Config, args: BackupArgs) -> Result<u8, Failure> {
             path.display()
         )));
     }
+    // Over the store itself (or its WAL), the "backup" would swap the file under the daemon.
+    let real = |p: &std::path::Path| -> Option<PathBuf> {
+        let dir = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        Some(dir.canonicalize().ok()?.join(p.file_name()?))
+    };
+    if let (Some(store), Some(dest)) = (real(&path), real(&args.file)) {
+        let name = store.as_os_str().to_string_lossy().into_owned();
+        let taken = ["", "-wal", "-shm", "-journal"].map(|s| PathBuf::from(format!("{name}{s}")));
+        if taken.contains(&dest) {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "{} is the store itself (or one of its files): write the backup somewhere else, e.g. {}",
+                args.file.display(),
+                path.with_file_name("paperboy-backup.db").display()
+            )));
+        }
+    }
     // Any schema: a backup is what an operator wants before an upgrade, too.
     let conn =
         rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -102,22 +121,24 @@ pub enum StoreCmd {
     /// each run: sent digests' bytes and pages, superseded digests, triage decisions, answered
     /// replies. Never the ledger of papers sent, the runs, the verdicts or the spend.
     #[command(
-        after_help = "Examples:\n  paperboy store prune\n  paperboy store prune --keep-days 90 --vacuum"
+        after_help = "Examples:\n  paperboy store prune\n  paperboy store prune --keep-days 90 --vacuum\n  paperboy store prune --vacuum        only compact the file"
     )]
     Prune {
         /// Days to keep (default: `[store] keep_days`).
         #[arg(long)]
         keep_days: Option<u32>,
         /// Give the freed pages back to the file system afterwards (rewrites the file; needs as
-        /// much free disk as the store).
+        /// much free disk as the store). Alone, it only compacts.
         #[arg(long)]
         vacuum: bool,
+        /// What was pruned and the file's size before and after, as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Size on disk (with the write-ahead log), days covered, rows and message bytes per table.
     #[command(after_help = "Examples:\n  paperboy store stats\n  paperboy store stats --json")]
     Stats {
+        /// The same, as JSON (`tables`: rows and bytes on disk per table).
         #[arg(long)]
         json: bool,
     },
@@ -190,34 +211,58 @@ async fn prune(
     vacuum: bool,
     json: bool,
 ) -> Result<u8, Failure> {
-    let Some(keep) = keep.or(config.store.keep_days) else {
+    let keep = keep.or(config.store.keep_days);
+    if keep.is_none() && !vacuum {
         return Err(Failure::usage(anyhow::anyhow!(
-            "nothing to prune by: set [store] keep_days in the configuration or give --keep-days"
+            "nothing to prune by: set [store] keep_days in the configuration or give --keep-days (or only compact the file: --vacuum)"
         )));
-    };
+    }
     let store = super::open_store(config)?;
     let today = crate::support::clock::Clock::from_env()
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?
         .now()
         .date_naive();
-    let pruned = store.prune(today, keep).await?;
+    let pruned = match keep {
+        Some(keep) => Some(store.prune(today, keep).await?),
+        None => None,
+    };
+    let size = |store: &Store| -> Result<i64, Failure> {
+        Ok(store.with(|c| {
+            c.query_row(
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                [],
+                |r| r.get(0),
+            )
+        })?)
+    };
+    let before = size(&store)?;
     if vacuum {
         store.with(|c| c.execute_batch("VACUUM"))?;
     }
+    let after = size(&store)?;
     if json {
         println!(
             "{}",
-            serde_json::json!({"keep_days": keep, "pruned": pruned, "vacuumed": vacuum})
+            serde_json::json!({"keep_days": keep, "pruned": pruned, "vacuumed": vacuum, "file_bytes_before": before, "file_bytes": after})
         );
-    } else {
+        return Ok(EXIT_OK);
+    }
+    if let (Some(keep), Some(pruned)) = (keep, pruned) {
         println!(
-            "pruned what is older than {keep} days: {} digests' bytes and pages, {} superseded digests, {} triage decisions, {} alerts, {} answers{}",
+            "pruned what is older than {keep} day{}: {} digests' bytes and pages, {} superseded digests, {} triage decisions, {} alerts, {} answers",
+            if keep == 1 { "" } else { "s" },
             pruned.digests,
             pruned.superseded,
             pruned.triage,
             pruned.alerts,
             pruned.answers,
-            if vacuum { "; the file was compacted" } else { "" }
+        );
+    }
+    if vacuum {
+        println!(
+            "compacted the file: {} → {}",
+            human_bytes(before),
+            human_bytes(after)
         );
     }
     Ok(EXIT_OK)

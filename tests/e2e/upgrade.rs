@@ -512,3 +512,34 @@ async fn keep_days_prunes_bytes_and_decisions_never_the_ledger_and_nothing_is_se
     assert!(r.stderr.contains("its bytes were pruned"), "{}", r.stderr);
     assert_eq!(app.received().len(), 2);
 }
+
+#[tokio::test]
+async fn a_backup_over_the_store_is_refused_and_vacuum_alone_compacts() {
+    let app = TestApp::spawn(Options::default()).await;
+    assert_eq!(app.run(&["digest"]).await.code, 0);
+    let store = app.dir.path().join("data/paperboy.db");
+    let runs = app.count("SELECT count(*) FROM runs");
+    for target in ["data/paperboy.db", "./data/../data/paperboy.db-wal"] {
+        let r = app.run(&["backup", target]).await;
+        assert_eq!(r.code, 2, "{target}: {}", r.stderr);
+        assert!(r.stderr.contains("is the store itself"), "{}", r.stderr);
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM runs"),
+        runs,
+        "the store is untouched"
+    );
+    assert!(store.exists());
+
+    let r = app.run(&["store", "prune", "--vacuum"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("compacted the file:"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("pruned"),
+        "nothing was asked to be pruned: {}",
+        r.stdout
+    );
+    let r = app.run(&["store", "prune"]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--vacuum"), "{}", r.stderr);
+}
