@@ -125,6 +125,15 @@ impl Alerts<'_> {
     /// alerted again (a bad URL fails every catch-up day and every retry: one alert). A healthy
     /// run clears the run problems; the webhook hears that they did.
     pub async fn after_run(&self, report: &RunOutcome<'_>) -> anyhow::Result<usize> {
+        if report.status == RunStatus::Interrupted {
+            // A stop or restart: the next run finishes the day, and tells if that goes wrong.
+            // Nothing is told, and nothing the admin was told of is cleared.
+            tracing::info!(
+                run = report.run_id,
+                "the run was interrupted; no alert (the next run finishes the day)"
+            );
+            return Ok(0);
+        }
         match compose(report) {
             Some((subject, body)) => {
                 let mut new = Vec::new();

@@ -299,6 +299,10 @@ async fn catch_up_or_retry(app: Arc<App>, failures: Arc<AtomicU32>, tx: mpsc::Se
         failures.store(0, Ordering::SeqCst);
         return;
     }
+    if app.cancel.is_cancelled() {
+        // Stopping: the next start catches up; there is no "later" to announce.
+        return;
+    }
     let n = failures.fetch_add(1, Ordering::SeqCst);
     let wait = retry_delay(&app.config.schedule, n);
     tracing::warn!(
@@ -406,11 +410,24 @@ pub async fn catch_up(app: &App) -> anyhow::Result<bool> {
             all_done = false;
         }
     }
-    tracing::info!(
-        days_run = ran,
-        all_done,
-        "catch-up done: the recent announcement days are taken care of"
-    );
+    if app.cancel.is_cancelled() {
+        tracing::info!(
+            days_run = ran,
+            "catch-up stopped by shutdown; the next start finishes it"
+        );
+    } else if all_done {
+        tracing::info!(
+            days_run = ran,
+            all_done,
+            "catch-up done: the recent announcement days are taken care of"
+        );
+    } else {
+        tracing::info!(
+            days_run = ran,
+            all_done,
+            "catch-up done: some work is left for a later try"
+        );
+    }
     Ok(all_done)
 }
 

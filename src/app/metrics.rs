@@ -34,7 +34,14 @@ pub fn render(s: &Snapshot) -> String {
     let status = Family::<Vec<(String, String)>, Gauge>::default();
     let (mut at, mut papers) = (0, 0);
     if let Some((st, when, n)) = &s.last_run {
-        for kind in ["ok", "degraded", "failed", "no_announcement", "running"] {
+        for kind in [
+            "ok",
+            "degraded",
+            "failed",
+            "interrupted",
+            "no_announcement",
+            "running",
+        ] {
             status
                 .get_or_create(&vec![("status".into(), kind.into())])
                 .set(i64::from(st == kind));

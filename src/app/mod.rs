@@ -82,6 +82,15 @@ impl App {
         for warning in config.cleartext_passwords() {
             tracing::warn!("{warning}");
         }
+        let path = config.resolve(&config.store.path);
+        if access == StoreAccess::Write {
+            // Whose folder it is comes first: nothing else can be fixed from the wrong user.
+            if let Some(why) = crate::support::fs::root_in_foreign_folder(&path) {
+                return Err(StartError::Config(
+                    crate::support::fs::OwnerError(why).into(),
+                ));
+            }
+        }
         // Every secret at once, before anything is created: the model's key with the others.
         let mut unreadable = config.unreadable_secrets();
         if let Err(e) = config.model_key() {
@@ -93,7 +102,6 @@ impl App {
         let from = config
             .from_mailbox()
             .map_err(|e| StartError::Config(anyhow::anyhow!(e)))?;
-        let path = config.resolve(&config.store.path);
         let store = match access {
             StoreAccess::Write => Store::open(&path),
             StoreAccess::Read => Store::open_existing(&path),

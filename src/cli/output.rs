@@ -18,7 +18,7 @@ pub fn status(s: &str) -> String {
         "failed" | "send_failed" | "not_scored" | "rejected" => shown
             .if_supports_color(Stream::Stdout, |t| t.red())
             .to_string(),
-        "degraded" | "running" | "paused" | "pending" => shown
+        "degraded" | "running" | "interrupted" | "paused" | "pending" => shown
             .if_supports_color(Stream::Stdout, |t| t.yellow())
             .to_string(),
         _ => shown,

@@ -122,8 +122,13 @@ pub async fn run_digest(
             StepError::Problem(p) => p,
             StepError::Other(e) => Problem::new(Kind::Local, format!("{e:#}")),
         };
-        tracing::error!(error = %problem, "the run failed");
-        report.status = RunStatus::Failed;
+        report.status = if problem.kind == Kind::Interrupted {
+            tracing::warn!(error = %problem, "the run was interrupted; the next run finishes the day");
+            RunStatus::Interrupted
+        } else {
+            tracing::error!(error = %problem, "the run failed");
+            RunStatus::Failed
+        };
         report.error = Some(match report.error.take() {
             Some(e) => format!("{problem}; {e}"),
             None => problem.to_string(),

@@ -59,7 +59,7 @@ pub struct RunReport {
 impl RunReport {
     /// Whether a one-shot command should exit non-zero.
     pub fn failed(&self) -> bool {
-        self.status == RunStatus::Failed
+        matches!(self.status, RunStatus::Failed | RunStatus::Interrupted)
             || self.problem.is_some()
             || self.subscribers.iter().any(SubscriberReport::failed)
     }
@@ -97,7 +97,7 @@ impl RunReport {
             .iter()
             .any(|s| s.outcome.status == SubscriberStatus::Interrupted);
         self.status = if interrupted {
-            RunStatus::Failed
+            RunStatus::Interrupted
         } else if self.subscribers.iter().any(SubscriberReport::failed) {
             let all_failed = self
                 .subscribers

@@ -12,6 +12,8 @@ pub enum RunStatus {
     Degraded,
     /// The run could not do its job (feed unreachable, nothing could be scored or sent).
     Failed,
+    /// Stopped part way (shutdown, restart, a killed process): the next run finishes the day.
+    Interrupted,
     /// arXiv announced nothing that day.
     NoAnnouncement,
 }
@@ -23,6 +25,7 @@ impl RunStatus {
             RunStatus::Ok => "ok",
             RunStatus::Degraded => "degraded",
             RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
             RunStatus::NoAnnouncement => "no_announcement",
         }
     }
@@ -74,7 +77,7 @@ pub fn interrupt_dead(conn: &Connection) -> rusqlite::Result<usize> {
         .collect();
     for id in &dead {
         conn.execute(
-            "UPDATE runs SET status = 'failed', finished_at = ?1,
+            "UPDATE runs SET status = 'interrupted', finished_at = ?1,
                     error = coalesce(error || '; ', '') || 'interrupted: the process stopped during this run; a later run finishes the day'
              WHERE id = ?2 AND status = 'running'",
             params![now_utc(), id],
@@ -371,7 +374,7 @@ pub fn subscriber_rows(
 /// Runs left `running` by a process that stopped (crash, SIGKILL): recorded as failed.
 pub fn interrupt_stale(conn: &Connection) -> rusqlite::Result<usize> {
     conn.execute(
-        "UPDATE runs SET status = 'failed', finished_at = ?1,
+        "UPDATE runs SET status = 'interrupted', finished_at = ?1,
                 error = coalesce(error || '; ', '') || 'interrupted: the process stopped during this run; a later run finishes the day'
          WHERE status = 'running'",
         [now_utc()],
@@ -559,7 +562,7 @@ mod tests {
                 let status = |id: i64| -> rusqlite::Result<String> {
                     c.query_row("SELECT status FROM runs WHERE id = ?1", [id], |r| r.get(0))
                 };
-                assert_eq!(status(1)?, "failed");
+                assert_eq!(status(1)?, "interrupted");
                 assert_eq!(status(mine)?, "running");
                 start(c, RunKind::Digest, false, "arXiv RSS", "x")?;
                 assert_eq!(status(mine)?, "running", "this process is alive");

@@ -301,6 +301,7 @@ async fn sigterm_during_a_run_exits_promptly_and_the_next_start_finishes_the_day
     let env = [
         ("PAPERBOY_FAKE_NOW", FRIDAY_0600_NY),
         ("PAPERBOY__SCHEDULE__CATCH_UP_DAYS", "0"),
+        ("PAPERBOY__ADMIN__EMAIL", "admin@lab.example.org"),
     ];
     let daemon = Daemon::start(&app, &env);
     wait_until(60, "a model call in flight", || app.llm.requests() >= 1).await;
@@ -320,8 +321,18 @@ async fn sigterm_during_a_run_exits_promptly_and_the_next_start_finishes_the_day
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!(status, "failed");
+    assert_eq!(status, "interrupted");
     assert!(error.contains("interrupted"), "{error}");
+    // A stop is not a failure: nothing for the admin to act on, and monitoring says only that
+    // the daemon is down.
+    assert_eq!(
+        app.count("SELECT count(*) FROM alerts"),
+        0,
+        "no alert for an interrupted run"
+    );
+    let st = app.run(&["status", "--json"]).await;
+    assert_eq!(st.code, 3, "{}", st.stdout);
+    assert!(!st.stdout.contains("failed"), "{}", st.stdout);
 }
 
 #[tokio::test]

@@ -70,3 +70,49 @@ CREATE TABLE embeddings_q (
 -- Abstracts deflated (`PBZ1` + deflate, in `abstract_z`; `abstract` is then empty): two in five
 -- of their bytes, and more papers to a page.
 ALTER TABLE papers ADD COLUMN abstract_z BLOB;
+
+-- A run stopped part way (SIGTERM, a restart, a killed process) is `interrupted`, not `failed`:
+-- the next run finishes its day, and monitoring has nothing to act on. SQLite cannot change a
+-- CHECK in place, so `runs` is rebuilt, with `run_subscribers` that points at it (each new table
+-- made before the old ones go, so no foreign key is ever left pointing nowhere). Past runs keep
+-- the status they were recorded with.
+CREATE TABLE runs_new (
+    id             INTEGER PRIMARY KEY,
+    day            TEXT,
+    started_at     TEXT NOT NULL,
+    finished_at    TEXT,
+    status         TEXT NOT NULL CHECK (status IN ('running', 'ok', 'degraded', 'failed', 'interrupted', 'no_announcement')),
+    dry_run        INTEGER NOT NULL DEFAULT 0,
+    source         TEXT,
+    scorer         TEXT,
+    papers_fetched INTEGER,
+    error          TEXT,
+    kind           TEXT NOT NULL DEFAULT 'digest',
+    pid            INTEGER
+) STRICT;
+INSERT INTO runs_new (id, day, started_at, finished_at, status, dry_run, source, scorer, papers_fetched, error, kind, pid)
+    SELECT id, day, started_at, finished_at, status, dry_run, source, scorer, papers_fetched,
+           error, kind, pid
+    FROM runs;
+CREATE TABLE run_subscribers_new (
+    run_id         INTEGER NOT NULL REFERENCES runs_new(id),
+    subscriber     TEXT NOT NULL,
+    scanned        INTEGER NOT NULL DEFAULT 0,
+    author_matches INTEGER NOT NULL DEFAULT 0,
+    selected       INTEGER NOT NULL DEFAULT 0,
+    unscored       INTEGER NOT NULL DEFAULT 0,
+    status         TEXT NOT NULL,
+    detail         TEXT,
+    triage_kept    INTEGER,
+    scored         INTEGER,
+    problem        TEXT,
+    PRIMARY KEY (run_id, subscriber)
+) STRICT;
+INSERT INTO run_subscribers_new (run_id, subscriber, scanned, author_matches, selected, unscored, status, detail, triage_kept, scored, problem)
+    SELECT run_id, subscriber, scanned, author_matches, selected, unscored, status, detail, triage_kept, scored, problem
+    FROM run_subscribers;
+DROP TABLE run_subscribers;
+DROP TABLE runs;
+-- Renaming also points run_subscribers_new's foreign key at `runs`.
+ALTER TABLE runs_new RENAME TO runs;
+ALTER TABLE run_subscribers_new RENAME TO run_subscribers;
