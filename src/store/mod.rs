@@ -61,12 +61,14 @@ fn migrations() -> Migrations<'static> {
             .iter()
             .enumerate()
             .map(|(i, sql)| match i + 1 {
+                // Tables rebuilt: every foreign key is checked before the migration commits.
                 19 => M::up_with_hook(sql, |tx: &rusqlite::Transaction| {
                     triage::migrate_pairs(tx)?;
                     embeddings::migrate_f32(tx)?;
                     papers::migrate_abstracts(tx)?;
                     Ok(())
-                }),
+                })
+                .foreign_key_check(),
                 _ => M::up(sql),
             })
             .collect(),

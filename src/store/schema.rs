@@ -229,7 +229,9 @@ mod tests {
                  INSERT INTO triage_pairs VALUES (5, '2503.21135', 0, 3, 1, 12, -431234), (5, '2503.21536', 1, 1, 1, NULL, NULL);
                  INSERT INTO verdicts (paper_id, profile_hash, model, prompt_version, relevance, novelty, comment, run_id, created_at)
                      VALUES ('2503.21536', 'p1', 'm', 'v3', 8, 6, 'MoE', 1, 'x');
-                 INSERT INTO sent_papers VALUES ('a@b.org', '2503.21536', '2025-03-28');",
+                 INSERT INTO sent_papers VALUES ('a@b.org', '2503.21536', '2025-03-28');
+                 INSERT INTO runs (id, day, started_at, status) VALUES (1, '2025-03-28', 'x', 'ok');
+                 INSERT INTO run_subscribers (run_id, subscriber, status) VALUES (1, 'a@b.org', 'delivered');",
             )
             .unwrap();
             conn.execute(
@@ -308,6 +310,33 @@ mod tests {
             })
             .unwrap();
         assert_eq!(left, 0, "the old tables are gone");
+        let points_at: String = store
+            .with(|c| {
+                c.query_row(
+                    "SELECT \"table\" FROM pragma_foreign_key_list('run_subscribers')",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        assert_eq!(points_at, "runs", "run_subscribers still points at runs");
+        let kept: i64 = store
+            .with(|c| {
+                c.execute(
+                    "INSERT INTO runs (day, started_at, status) VALUES ('2025-03-31', 'y', 'interrupted')",
+                    [],
+                )?;
+                c.query_row(
+                    "SELECT count(*) FROM run_subscribers JOIN runs ON runs.id = run_id WHERE runs.status = 'ok'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        assert_eq!(
+            kept, 1,
+            "runs and what they did for each reader carried over"
+        );
         let papers = store
             .with(|c| crate::store::papers::by_ids(c, std::slice::from_ref(&a)))
             .unwrap();
