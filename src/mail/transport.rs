@@ -164,6 +164,11 @@ impl Transport for SmtpTransport {
                         "mail.smtp",
                     ) {
                         Some(why) => why,
+                        // No SMTP reply at all: nothing was refused, the server was not reached.
+                        None if e.status().is_none() => format!(
+                            "could not reach SMTP {}: {e}; check [mail.smtp] host and port (sending is tried again)",
+                            self.host
+                        ),
                         None => format!(
                             "SMTP {} refused the message: {}",
                             self.host,

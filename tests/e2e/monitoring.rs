@@ -258,6 +258,17 @@ async fn with_the_mail_server_down_the_webhook_still_tells_and_a_refusing_webhoo
         app.count("SELECT failing FROM health WHERE service = 'mail'") >= 1,
         "the mail transport's failures are recorded for status and the metrics"
     );
+    // Nothing listens: the server was not reached, it did not refuse anything.
+    let said: String = app
+        .db()
+        .query_row("SELECT error FROM health WHERE service = 'mail'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(
+        said.contains("could not reach SMTP") && !said.contains("refused the message"),
+        "{said}"
+    );
 
     // A webhook that answers 404: said as such, not as the network.
     let config = std::fs::read_to_string(&app.config)
