@@ -190,7 +190,17 @@ async fn answer<B>(store: &Store, req: &Request<B>) -> Response<Full<Bytes>> {
             .body(Full::new(Bytes::from(body)))
             .expect("a valid response")
     };
-    if req.method() != hyper::Method::GET || req.uri().path() != "/metrics" {
+    if req.uri().path() == "/metrics" && req.method() != hyper::Method::GET {
+        let mut r = reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain; charset=utf-8",
+            "paperboy serves GET /metrics\n".into(),
+        );
+        r.headers_mut()
+            .insert("allow", hyper::header::HeaderValue::from_static("GET"));
+        return r;
+    }
+    if req.uri().path() != "/metrics" {
         return reply(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",

@@ -153,7 +153,7 @@ async fn resend(
     };
     if d.message.is_empty() {
         return Err(Failure::usage(anyhow::anyhow!(
-            "the digest of {day} for {to} was sent, and its bytes were pruned since ([store] keep_days); there is nothing to send again"
+            "the digest of {day} for {to} was sent, and its bytes were pruned since (by [store] keep_days or `paperboy store prune`); there is nothing to send again"
         )));
     }
     let rcpt: lettre::Address = recipient

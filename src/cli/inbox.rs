@@ -139,6 +139,11 @@ fn sender(auth: &Auth) -> String {
 
 /// `inbox poll`: handles the new mail once; exits 1 when an answer could not be sent.
 async fn poll(app: &App, json: bool) -> Result<u8, Failure> {
+    if app.config.imap.is_none() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "no [imap] section in the configuration: paperboy does not read replies (see paperboy.toml.example for [imap])"
+        )));
+    }
     let report = app.poll_inbox().await?;
     if json {
         print_poll_json(&report)?;

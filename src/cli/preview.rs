@@ -133,7 +133,7 @@ pub async fn send_test(config: Config, args: SendTestArgs) -> Result<u8, Failure
     };
     if d.message.is_empty() {
         return Err(Failure::usage(anyhow::anyhow!(
-            "the latest digest sent to {email} ({}) is older than [store] keep_days and its bytes were pruned; `paperboy preview {email}` shows what they would get now",
+            "the bytes of the latest digest sent to {email} ({}) were pruned (by [store] keep_days or `paperboy store prune`); `paperboy preview {email}` shows what they would get now",
             d.day
         )));
     }

@@ -95,7 +95,7 @@ impl Outbox {
     /// The send loop: sends the recorded message `item` to `to`, retrying temporary refusals with
     /// backoff, and marks its row after every attempt. `Ok(Err(_))` is a send that failed (the
     /// row says whether for good); `Err(_)` is the store failing.
-    #[tracing::instrument(skip_all, fields(to = %to, item = ?item))]
+    #[tracing::instrument(skip_all, fields(to = %to, item = %item))]
     pub async fn send(
         &self,
         store: &Store,

@@ -22,6 +22,25 @@ pub enum Queued {
     Answer(String),
 }
 
+/// For the log: "the digest for ada@lab.org of 2025-03-28", "the alert about run 7", ….
+impl std::fmt::Display for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Queued::Digest { subscriber, day } => {
+                write!(f, "the digest for {subscriber} of {day}")
+            }
+            Queued::Alert(alerts::AlertKey::Run(id)) => write!(f, "the alert about run {id}"),
+            Queued::Alert(alerts::AlertKey::InboxMessage(row)) => {
+                write!(f, "the alert about inbox message {row}")
+            }
+            Queued::Alert(alerts::AlertKey::Problem(id)) => {
+                write!(f, "the alert about problem {id}")
+            }
+            Queued::Answer(message_id) => write!(f, "the answer to {message_id}"),
+        }
+    }
+}
+
 /// A message waiting to be sent.
 #[derive(Debug, Clone)]
 pub struct Pending {

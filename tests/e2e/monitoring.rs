@@ -196,6 +196,13 @@ async fn a_failing_day_alerts_once_by_webhook_status_and_metrics_tell_and_sighup
     assert!(metrics(moved_port)
         .await
         .contains("paperboy_last_run_status{status=\"ok\"} 1"));
+    let post = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{moved_port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405);
+    assert_eq!(post.headers()["allow"], "GET");
     wait_until(10, "the old metrics port let go", || {
         std::net::TcpStream::connect(("127.0.0.1", metrics_port)).is_err()
     })

@@ -146,6 +146,17 @@ async fn an_imap_server_that_accepts_and_then_says_nothing_fails_the_poll_in_tim
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
     let text = std::fs::read_to_string(&app.config).unwrap();
+    let without = app.run(&["inbox", "poll"]).await;
+    assert_eq!(
+        without.code, 2,
+        "no [imap] is the configuration's to fix: {}",
+        without.stderr
+    );
+    assert!(
+        without.stderr.contains("no [imap] section"),
+        "{}",
+        without.stderr
+    );
     std::fs::write(
         &app.config,
         format!("{text}\n[imap]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nusername = \"digest@lab.example.org\"\npassword_env = \"PAPERBOY_TEST_IMAP_PASSWORD\"\ntimeout_secs = 1\n"),
