@@ -73,7 +73,10 @@ async fn arm(
         return Ok(None);
     };
     let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
-    tracing::info!(next = %next.with_timezone(&schedule.timezone()), "next scheduled run");
+    tracing::info!(
+        next = %next.with_timezone(&schedule.timezone()).format("%Y-%m-%d %H:%M:%S %Z"),
+        "next scheduled run"
+    );
     let tx = tx.clone();
     let job = Job::new_one_shot_async(wait, move |_, _| {
         let tx = tx.clone();

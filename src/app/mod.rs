@@ -79,7 +79,11 @@ impl App {
         access: StoreAccess,
         cancel: tokio_util::sync::CancellationToken,
     ) -> Result<App, StartError> {
-        for warning in config.cleartext_passwords() {
+        for warning in config
+            .cleartext_passwords()
+            .into_iter()
+            .chain(config.loose_secret_files())
+        {
             tracing::warn!("{warning}");
         }
         let path = config.resolve(&config.store.path);

@@ -119,12 +119,15 @@ fn local_checks(config: &Config) -> (Vec<Item>, anyhow::Result<Store>) {
         }),
     ));
     let unreadable = config.unreadable_secrets();
+    let loose = config.loose_secret_files();
     items.push(item(
         "secret files",
-        if unreadable.is_empty() {
+        if !unreadable.is_empty() {
+            Err(unreadable.join("; "))
+        } else if loose.is_empty() {
             Ok("every secret file named is readable".into())
         } else {
-            Err(unreadable.join("; "))
+            Ok(format!("readable, but warning: {}", loose.join("; ")))
         },
     ));
     let cleartext = config.cleartext_passwords();

@@ -85,16 +85,48 @@ impl Config {
             .collect()
     }
 
+    /// The secret files named (the model's key included) that every user of this machine can
+    /// read, each with its key and the fix. Not an error: a warning at start and in `check`.
+    pub fn loose_secret_files(&self) -> Vec<String> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let imap = self.imap.as_ref();
+        [
+            ("[llm] api_key_file", self.llm.api_key_file.as_deref()),
+            ("[mail.smtp] password_file", self.mail.smtp.password_file.as_deref()),
+            ("[imap] password_file", imap.and_then(|i| i.password_file.as_deref())),
+            ("[embeddings] api_key_file", self.embeddings.api_key_file.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(key, file)| {
+            let path = self.secret_path(file?);
+            let mode = std::fs::metadata(&path).ok()?.permissions().mode();
+            (mode & 0o007 != 0).then(|| {
+                format!(
+                    "{key} {} can be read by every user of this machine (mode {:o}); chmod o-rwx it",
+                    path.display(),
+                    mode & 0o777
+                )
+            })
+        })
+        .collect()
+    }
+
+    /// Where a secret file named `file` is: under `$CREDENTIALS_DIRECTORY` when relative and
+    /// systemd gave one, else relative to this file's folder.
+    fn secret_path(&self, file: &Path) -> PathBuf {
+        match std::env::var_os("CREDENTIALS_DIRECTORY") {
+            Some(dir) if file.is_relative() => PathBuf::from(dir).join(file),
+            _ => self.resolve(file),
+        }
+    }
+
     /// A secret from `file` when given (relative to `$CREDENTIALS_DIRECTORY`, where systemd puts
     /// credentials, or else to this file's folder), else from the variable `env`.
     fn secret(&self, env: &str, file: Option<&Path>) -> Result<Option<SecretString>, String> {
         let Some(file) = file else {
             return Ok(secret_from_env(env));
         };
-        let path = match std::env::var_os("CREDENTIALS_DIRECTORY") {
-            Some(dir) if file.is_relative() => PathBuf::from(dir).join(file),
-            _ => self.resolve(file),
-        };
+        let path = self.secret_path(file);
         match std::fs::read_to_string(&path) {
             Ok(s) if !s.trim().is_empty() => Ok(Some(SecretString::from(s.trim().to_string()))),
             Ok(_) => Err(format!("the secret file {} is empty", path.display())),

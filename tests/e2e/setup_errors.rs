@@ -134,9 +134,25 @@ async fn a_password_file_that_cannot_be_read_is_a_setup_error_not_an_empty_passw
     );
 
     std::fs::write(&secret, "s3cret\n").unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
     let r = app.run(&["check", "--offline"]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("secret files"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("readable, but warning:")
+            && r.stdout
+                .contains("smtp.secret can be read by every user of this machine (mode 644)"),
+        "{}",
+        r.stdout
+    );
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let r = app.run(&["check", "--offline"]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("secret files") && !r.stdout.contains("smtp.secret can be read"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[tokio::test]
