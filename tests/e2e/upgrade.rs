@@ -509,7 +509,7 @@ async fn keep_days_prunes_bytes_and_decisions_never_the_ledger_and_nothing_is_se
     assert!(r.stderr.contains("its bytes were pruned"), "{}", r.stderr);
     let r = app.run(&["send-test", "ada@lab.example.org"]).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("its bytes were pruned"), "{}", r.stderr);
+    assert!(r.stderr.contains("were pruned"), "{}", r.stderr);
     assert_eq!(app.received().len(), 2);
 }
 
