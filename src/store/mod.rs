@@ -146,10 +146,26 @@ impl Store {
             schema::Opened::Migrated {
                 from: found,
                 backup,
+                freed: 0,
             }
         };
         let store = Self::init(conn)
             .with_context(|| format!("cannot prepare the database {}", path.display()))?;
+        let opened = match opened {
+            schema::Opened::Migrated { from, backup, .. } => schema::Opened::Migrated {
+                from,
+                backup,
+                freed: store.with(|c| {
+                    c.query_row(
+                        "SELECT freelist_count * page_size FROM pragma_freelist_count(), pragma_page_size()",
+                        [],
+                        |r| r.get::<_, i64>(0),
+                    )
+                })?
+                .max(0) as u64,
+            },
+            other => other,
+        };
         Ok((store, opened))
     }
 

@@ -29,18 +29,35 @@ pub enum Opened {
     Created,
     /// Already at the current schema.
     Current,
-    /// Migrated from `from` to [`SCHEMA_VERSION`], after a copy was saved at `backup`.
-    Migrated { from: u32, backup: PathBuf },
+    /// Migrated from `from` to [`SCHEMA_VERSION`], after a copy was saved at `backup`; `freed`
+    /// bytes inside the file are free pages afterwards (tables the migration rebuilt).
+    Migrated {
+        from: u32,
+        backup: PathBuf,
+        freed: u64,
+    },
 }
 
 impl Opened {
     /// One line for the admin, or `None` when there is nothing to say.
     pub fn describe(&self, path: &Path) -> Option<String> {
         match self {
-            Opened::Migrated { from, backup } => Some(format!(
-                "migrated the store {} from schema {from} to {SCHEMA_VERSION}; the store as it was is saved at {}",
+            Opened::Migrated {
+                from,
+                backup,
+                freed,
+            } => Some(format!(
+                "migrated the store {} from schema {from} to {SCHEMA_VERSION}; the store as it was is saved at {}{}",
                 path.display(),
-                backup.display()
+                backup.display(),
+                if *freed >= 256 * 1024 {
+                    format!(
+                        "; {:.1} MB inside the file is free now, reused by the next days (`paperboy store prune --vacuum` gives it back at once)",
+                        *freed as f64 / 1e6
+                    )
+                } else {
+                    String::new()
+                }
             )),
             Opened::Created | Opened::Current => None,
         }
@@ -160,12 +177,9 @@ mod tests {
 
         let (store, opened) = Store::open_migrating(&path).unwrap();
         let backup = backup_path_before(&path, 3);
-        assert_eq!(
-            opened,
-            Opened::Migrated {
-                from: 3,
-                backup: backup.clone()
-            }
+        assert!(
+            matches!(&opened, Opened::Migrated { from: 3, backup: b, .. } if *b == backup),
+            "{opened:?}"
         );
         drop(store);
         assert_eq!(version_at(&path).unwrap(), Some(SCHEMA_VERSION));
@@ -354,6 +368,28 @@ mod tests {
             })
             .unwrap();
         assert_eq!(clear, 0);
+    }
+
+    #[test]
+    fn a_migration_that_frees_room_in_the_file_says_so() {
+        let path = Path::new("/var/lib/paperboy/data/paperboy.db");
+        let said = |freed| {
+            Opened::Migrated {
+                from: 18,
+                backup: backup_path_before(path, 18),
+                freed,
+            }
+            .describe(path)
+            .unwrap()
+        };
+        assert!(
+            said(5_000_000).contains("5.0 MB inside the file is free now")
+                && said(5_000_000).contains("store prune --vacuum"),
+            "{}",
+            said(5_000_000)
+        );
+        assert!(!said(4096).contains("free now"), "{}", said(4096));
+        assert!(said(0).contains("paperboy.db.schema-18.bak"));
     }
 
     #[test]
