@@ -227,13 +227,7 @@ async fn prune(
         None => None,
     };
     let size = |store: &Store| -> Result<i64, Failure> {
-        Ok(store.with(|c| {
-            c.query_row(
-                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
-                [],
-                |r| r.get(0),
-            )
-        })?)
+        Ok(store.with(|c| crate::store::stats::page_bytes(c))?.0)
     };
     let before = size(&store)?;
     if vacuum {

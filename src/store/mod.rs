@@ -155,14 +155,7 @@ impl Store {
             schema::Opened::Migrated { from, backup, .. } => schema::Opened::Migrated {
                 from,
                 backup,
-                freed: store.with(|c| {
-                    c.query_row(
-                        "SELECT freelist_count * page_size FROM pragma_freelist_count(), pragma_page_size()",
-                        [],
-                        |r| r.get::<_, i64>(0),
-                    )
-                })?
-                .max(0) as u64,
+                freed: store.with(|c| stats::page_bytes(c))?.1.max(0) as u64,
             },
             other => other,
         };

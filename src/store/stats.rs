@@ -40,6 +40,17 @@ fn payload_column(table: &str) -> Option<&'static str> {
     }
 }
 
+/// The database's pages in bytes: all of them, and those free for reuse (what a `VACUUM` would
+/// give back).
+pub fn page_bytes(conn: &rusqlite::Connection) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row(
+        "SELECT p.page_count * s.page_size, f.freelist_count * s.page_size
+         FROM pragma_page_count() p, pragma_freelist_count() f, pragma_page_size() s",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
 impl Store {
     /// Row counts for every table, the payload bytes of those that hold messages or vectors, and
     /// the file's size (with its write-ahead log).
@@ -80,8 +91,7 @@ impl Store {
                     payload_bytes,
                 });
             }
-            let free: i64 = c.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
-            let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let (_, free_bytes) = page_bytes(c)?;
             let (oldest_day, newest_day) = c.query_row(
                 "SELECT min(day), max(day) FROM runs WHERE day IS NOT NULL",
                 [],
@@ -90,7 +100,7 @@ impl Store {
             Ok(StoreStats {
                 file_bytes,
                 wal_bytes,
-                free_bytes: free * page,
+                free_bytes,
                 schema: super::schema::version_of(c)?,
                 oldest_day,
                 newest_day,
