@@ -4,7 +4,9 @@
 //! needs (`inbox`, `alerts`), and the daily job its `Pipeline`.
 
 use crate::config::Config;
-use crate::llm::embed::EmbeddingClient;
+use crate::config::EmbeddingSource;
+use crate::llm::embed::{Embedder, EmbeddingClient};
+use crate::llm::local::LocalEmbedder;
 use crate::llm::LlmClient;
 use crate::scoring::budget::Budget;
 use crate::scoring::meter::Meter;
@@ -287,10 +289,8 @@ fn scorer(config: &Config, access: StoreAccess) -> Result<Scorer, StartError> {
                 Budget::new(&config.budget),
                 PriceTable::new(&config.llm.prices),
             );
-            if config.embeddings.enabled() {
-                let key = config.embeddings_api_key();
-                meter =
-                    meter.with_embedder(EmbeddingClient::new(&config.embeddings, key.as_ref())?);
+            if let Some(e) = embedder(config)? {
+                meter = meter.with_embedder(e);
             }
             Scorer::Llm(Box::new(LlmScorer {
                 meter,
@@ -309,10 +309,43 @@ fn scorer(config: &Config, access: StoreAccess) -> Result<Scorer, StartError> {
             }))
         }
         None => {
-            tracing::warn!(
-                "no [llm] section in the configuration: scoring with keywords instead (add one to use a model)"
-            );
-            Scorer::Keyword
+            let embedder = embedder(config)?;
+            match &embedder {
+                Some(e) => tracing::warn!(
+                    embeddings = e.model(),
+                    "no [llm] section in the configuration: scoring by meaning (the embedding model) and keywords (add [llm] to use a model)"
+                ),
+                None => tracing::warn!(
+                    "no [llm] section in the configuration: scoring with keywords instead (add one to use a model)"
+                ),
+            }
+            Scorer::Keyword { embedder }
         }
+    })
+}
+
+/// The embedding model the configuration asks for: the endpoint, or the in-process model
+/// (loaded on first use). Missing weights are one line and no embeddings, never a failed start.
+fn embedder(config: &Config) -> anyhow::Result<Option<Embedder>> {
+    Ok(match config.embeddings.source(&config.base_dir) {
+        EmbeddingSource::Endpoint => {
+            let key = config.embeddings_api_key();
+            Some(Embedder::Endpoint(EmbeddingClient::new(
+                &config.embeddings,
+                key.as_ref(),
+            )?))
+        }
+        EmbeddingSource::Local(dir) => Some(Embedder::Local(Arc::new(LocalEmbedder::new(&dir)))),
+        EmbeddingSource::Missing { looked, named } => {
+            let looked: Vec<String> = looked.iter().map(|d| d.display().to_string()).collect();
+            let fix = "scripts/fetch-model installs all-MiniLM-L6-v2 (README, \"The embedding model\"); [embeddings] local = false turns this off";
+            if named {
+                tracing::warn!(looked = %looked.join(", "), "[embeddings] local_dir holds no embedding model (config.json, model.safetensors, tokenizer.json): ranking without embeddings; {fix}");
+            } else {
+                tracing::warn!(looked = %looked.join(", "), "no embedding model installed: ranking without embeddings; {fix}");
+            }
+            None
+        }
+        EmbeddingSource::Off => None,
     })
 }

@@ -49,6 +49,8 @@ struct Facts {
     announced: Vec<(NaiveDate, String)>,
     verdict: Option<Verdict>,
     triage: Option<Decision>,
+    /// The embedding stage's place for the paper (or, from paperboy 0.2, its prefilter's).
+    placed: Option<Decision>,
     sent_on: Option<NaiveDate>,
     /// Position in that day's digest (1-based) and whether it was only listed past the cap.
     place: Option<(usize, bool)>,
@@ -106,11 +108,20 @@ async fn examples(app: &App, email: &SubscriberEmail) -> Result<Vec<(bool, Strin
 async fn gather(app: &App, sub: &Subscriber, id: &PaperId) -> Result<Facts, Failure> {
     let key = app.scorer.key(sub);
     let triage_key = app.scorer.triage_key(sub);
+    let nearest_key = app.scorer.nearest_key(sub);
     let email = sub.email.to_string();
     let id = id.clone();
     Ok(app
         .store
-        .call(move |c| read_facts(c, &email, &id, &key, triage_key.as_ref()))
+        .call(move |c| {
+            read_facts(
+                c,
+                &email,
+                &id,
+                &key,
+                [triage_key.as_ref(), nearest_key.as_ref()],
+            )
+        })
         .await?)
 }
 
@@ -121,7 +132,7 @@ fn read_facts(
     email: &str,
     id: &PaperId,
     key: &VerdictKey,
-    triage_key: Option<&VerdictKey>,
+    [triage_key, nearest_key]: [Option<&VerdictKey>; 2],
 ) -> rusqlite::Result<Facts> {
     let announced = crate::store::papers::appearances(c, id)?;
     let paper = match announced.first() {
@@ -132,10 +143,12 @@ fn read_facts(
     };
     let ids = [id.clone()];
     let verdict = crate::store::verdicts::load(c, key, &ids)?.remove(id);
-    let triage = match triage_key {
-        Some(k) => crate::store::triage::load(c, k, &ids)?.remove(id),
-        None => None,
+    let decision = |k: Option<&VerdictKey>| match k {
+        Some(k) => Ok(crate::store::triage::load(c, k, &ids)?.remove(id)),
+        None => Ok::<_, rusqlite::Error>(None),
     };
+    let triage = decision(triage_key)?;
+    let placed = decision(nearest_key)?;
     let sent_on = crate::store::deliveries::sent_papers(c, email)?
         .into_iter()
         .find(|(_, p, _)| p == id)
@@ -156,6 +169,7 @@ fn read_facts(
         announced,
         verdict,
         triage,
+        placed,
         sent_on,
         place,
         rank,
@@ -244,8 +258,11 @@ fn explain(
             ),
         ));
     }
-    if let Some(d) = &facts.triage {
-        let (label, fact) = triage_fact(d, &app.config.embeddings);
+    let keyword = crate::scoring::keyword::Terms::of(sub)
+        .with_authors(sub.authors.clone())
+        .why_look(paper);
+    for d in facts.placed.iter().chain(&facts.triage) {
+        let (label, fact) = triage_fact(d, &app.config.embeddings, keyword.as_deref());
         lines.push((label, fact));
     }
     lines.extend(verdict_facts(
@@ -307,7 +324,12 @@ fn type_fact(announced: &[(NaiveDate, String)], wanted_types: &[&str]) -> Option
 
 /// What picked the paper for a verdict or left it out: the embedding prefilter (with the
 /// paper's rank and similarity) or the title triage.
-fn triage_fact(d: &Decision, e: &crate::config::EmbeddingsConfig) -> (&'static str, String) {
+fn triage_fact(
+    d: &Decision,
+    e: &crate::config::EmbeddingsConfig,
+    keyword: Option<&str>,
+) -> (&'static str, String) {
+    const ALWAYS: u32 = crate::scoring::ALWAYS_NEAREST;
     use crate::store::triage::Reason;
     match (d.reason, d.kept) {
         (Reason::Nearest { rank, similarity }, true) => ("nearest", format!(
@@ -317,6 +339,12 @@ fn triage_fact(d: &Decision, e: &crate::config::EmbeddingsConfig) -> (&'static s
             "left out by the embedding prefilter: rank {rank} among the reader's papers of its day, similarity {similarity:.3} (a verdict goes to the 3 nearest, and up to the {} nearest that stand {:.1} standard deviations above the reader's median, with similarity {:.3} or more; lower [embeddings] min_z or raise top_k to look further)",
             e.top_k, e.min_z, e.min_similarity
         )),
+        (Reason::Placed { rank, similarity, nearness }, kept) => ("nearest", format!(
+            "{}: rank {rank} among the reader's papers of its day, cosine {similarity:.3} to its nearest piece of the profile, nearness {nearness:.2} (robust standard deviations above the day's median; straight to a verdict: the {ALWAYS} nearest, and up to the {} nearest with nearness {:.1} or more, cosine {:.3} or more)",
+            if kept { "sent straight to a verdict by the embedding stage" } else { "ordered by the embedding stage, which sent it on to the title triage" },
+            e.top_k, e.min_z, e.min_similarity
+        )),
+        (Reason::Keyword, true) => ("triage", format!("kept for a verdict without asking: {}", keyword.unwrap_or("one of the reader's keywords (no longer in the profile)"))),
         (reason, true) => ("triage", format!("kept for a verdict ({})", reason.as_str())),
         (_, false) => ("triage", "dropped by the title triage: the model judged the title not worth a full read for this reader".to_string()),
     }
@@ -417,9 +445,34 @@ fn print_json(
         "sent_on": facts.sent_on.map(|d| d.to_string()),
         "place": facts.place.map(|(n, _)| n),
         "rank": facts.rank,
+        "embedding_stage": facts.placed.map(|d| decision_json(&d)),
+        "triage": facts.triage.map(|d| decision_json(&d)),
     });
     println!("{}", serde_json::to_string_pretty(&v).context("json")?);
     Ok(())
+}
+
+/// A stored decision with its numbers, for `--json`.
+fn decision_json(d: &Decision) -> serde_json::Value {
+    use crate::store::triage::Reason;
+    let mut v = serde_json::json!({"kept": d.kept, "reason": d.reason.as_str()});
+    match d.reason {
+        Reason::Placed {
+            rank,
+            similarity,
+            nearness,
+        } => {
+            v["rank"] = rank.into();
+            v["cosine"] = serde_json::json!((similarity * 1e3).round() / 1e3);
+            v["nearness"] = serde_json::json!((nearness * 1e2).round() / 1e2);
+        }
+        Reason::Nearest { rank, similarity } => {
+            v["rank"] = rank.into();
+            v["cosine"] = serde_json::json!((similarity * 1e3).round() / 1e3);
+        }
+        _ => {}
+    }
+    v
 }
 
 /// The facts as text: the paper, the reader, then one line per fact.

@@ -16,7 +16,7 @@ pub mod schedule;
 mod secrets;
 mod typed;
 
-pub use embeddings::EmbeddingsConfig;
+pub use embeddings::{EmbeddingSource, EmbeddingsConfig};
 pub use load::{ConfigError, ConfigProblem};
 
 #[derive(Debug, Clone, Deserialize)]

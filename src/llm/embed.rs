@@ -1,7 +1,9 @@
-//! The embedding endpoint: any OpenAI-compatible `/v1/embeddings`, through async-openai. Many
-//! texts per request; the vectors come back in input order, scaled to unit length (so a dot
-//! product is the cosine similarity), with the tokens the endpoint counted.
+//! Embeddings: an in-process model ([`super::local`]) or any OpenAI-compatible
+//! `/v1/embeddings`, through async-openai. Many texts per request; the vectors come back in
+//! input order, scaled to unit length (so a dot product is the cosine similarity), with the
+//! tokens read.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_openai::config::OpenAIConfig;
@@ -11,6 +13,50 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Endpoint, LlmError};
 use crate::config::EmbeddingsConfig;
 use crate::domain::problem::Kind;
+
+/// Where vectors come from: the model in-process, or an endpoint.
+pub enum Embedder {
+    Local(Arc<super::local::LocalEmbedder>),
+    Endpoint(EmbeddingClient),
+}
+
+impl Embedder {
+    /// The model's name, which its vectors are stored under.
+    pub fn model(&self) -> &str {
+        match self {
+            Embedder::Local(m) => m.name(),
+            Embedder::Endpoint(c) => c.model(),
+        }
+    }
+
+    /// Whether it runs here (and so costs nothing).
+    pub fn is_local(&self) -> bool {
+        matches!(self, Embedder::Local(_))
+    }
+
+    /// The vectors of `texts`, in order. The local model runs on a blocking thread.
+    pub async fn embed(&self, texts: Vec<String>) -> Result<Embedded, LlmError> {
+        match self {
+            Embedder::Endpoint(c) => c.embed(texts).await,
+            Embedder::Local(m) => {
+                let m = Arc::clone(m);
+                let out = tokio::task::spawn_blocking(move || {
+                    let model = m.model().map_err(|e| e.to_string())?;
+                    model.embed(&texts)
+                })
+                .await
+                .map_err(|e| {
+                    LlmError::new(Kind::Local, format!("the embedding model stopped: {e}"))
+                })?
+                .map_err(|e| LlmError::new(Kind::Local, e))?;
+                Ok(Embedded {
+                    vectors: out.vectors,
+                    prompt_tokens: out.tokens,
+                })
+            }
+        }
+    }
+}
 
 pub struct EmbeddingClient {
     client: async_openai::Client<OpenAIConfig>,

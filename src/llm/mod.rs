@@ -21,6 +21,7 @@ use crate::config::LlmConfig;
 use crate::domain::problem::{Kind, Problem};
 
 pub mod embed;
+pub mod local;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {

@@ -156,22 +156,47 @@ impl Terms {
     /// triage without asking: an author they follow, one of their keywords in the title, or two
     /// in the abstract.
     pub fn must_look(&self, paper: &Paper) -> bool {
-        if crate::domain::author_matches(paper, &self.authors) {
-            return true;
+        self.why_look(paper).is_some()
+    }
+
+    /// Two points for one of the reader's keywords in the title, one for one in the abstract.
+    pub fn keyword_points(&self, paper: &Paper) -> i64 {
+        let title = format!(" {} ", normalise(&paper.title));
+        let abstract_text = format!(" {} ", normalise(&paper.abstract_text));
+        let needles = || self.keywords.iter().map(|k| format!(" {k} "));
+        if needles().any(|n| title.contains(&n)) {
+            2
+        } else if needles().any(|n| abstract_text.contains(&n)) {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// What keeps `paper` without asking, in words ("the keyword \"kv cache\" in the title"),
+    /// when something does (see [`Terms::must_look`]).
+    pub fn why_look(&self, paper: &Paper) -> Option<String> {
+        let followed = crate::domain::followed_authors(paper, &self.authors);
+        if !followed.is_empty() {
+            return Some(format!(
+                "by {}, whom the reader follows",
+                followed.join(", ")
+            ));
         }
         let title = format!(" {} ", normalise(&paper.title));
         let abstract_text = format!(" {} ", normalise(&paper.abstract_text));
-        let mut in_abstract = 0;
+        let mut in_abstract = Vec::new();
         for k in &self.keywords {
             let needle = format!(" {k} ");
             if title.contains(&needle) {
-                return true;
+                return Some(format!("the keyword \"{k}\" in the title"));
             }
             if abstract_text.contains(&needle) {
-                in_abstract += 1;
+                in_abstract.push(format!("\"{k}\""));
             }
         }
-        in_abstract >= 2
+        (in_abstract.len() >= 2)
+            .then(|| format!("the keywords {} in the abstract", in_abstract.join(", ")))
     }
 }
 

@@ -10,7 +10,7 @@ use super::budget::Budget;
 use super::prices::{Price, PriceTable};
 use crate::domain::problem::{Kind, Problem};
 use crate::domain::{Money, SubscriberEmail};
-use crate::llm::embed::{Embedded, EmbeddingClient};
+use crate::llm::embed::{Embedded, Embedder};
 use crate::llm::{Completion, LlmClient, LlmError, Usage};
 use crate::store::spend::{SpendRow, Stage};
 use crate::store::Store;
@@ -19,7 +19,7 @@ use crate::store::Store;
 /// prices they are metered by.
 pub struct Meter {
     client: LlmClient,
-    embedder: Option<EmbeddingClient>,
+    embedder: Option<Embedder>,
     budget: Budget,
     prices: PriceTable,
 }
@@ -57,8 +57,8 @@ impl Meter {
         }
     }
 
-    /// The same meter with an embedding endpoint, under the same budget.
-    pub fn with_embedder(self, embedder: EmbeddingClient) -> Meter {
+    /// The same meter with an embedding model, under the same budget.
+    pub fn with_embedder(self, embedder: Embedder) -> Meter {
         Meter {
             embedder: Some(embedder),
             ..self
@@ -67,7 +67,7 @@ impl Meter {
 
     /// The embedding model's name, when there is an embedding endpoint.
     pub fn embedding_model(&self) -> Option<&str> {
-        self.embedder.as_ref().map(EmbeddingClient::model)
+        self.embedder.as_ref().map(Embedder::model)
     }
 
     /// The most embedding `chars` characters can cost (3 characters a token).

@@ -6,6 +6,7 @@
 pub mod budget;
 mod group;
 pub mod keyword;
+pub mod meaning;
 pub mod meter;
 
 pub mod prices;
@@ -22,10 +23,17 @@ use crate::store::verdicts::VerdictKey;
 use crate::store::Store;
 use prompt::Prompts;
 
+/// Per reader, the nearest papers the embedding stage sends straight to a verdict however
+/// little they stand out.
+pub const ALWAYS_NEAREST: u32 = 3;
+
 pub enum Scorer {
     Llm(Box<LlmScorer>),
-    /// No API key configured: keywords and topic words against title and abstract.
-    Keyword,
+    /// No `[llm]` configured: nearness to the reader's topics by the embedding model (when there
+    /// is one), with keywords and topic words against title and abstract.
+    Keyword {
+        embedder: Option<crate::llm::embed::Embedder>,
+    },
 }
 
 pub struct LlmScorer {
@@ -70,7 +78,7 @@ impl LlmScorer {
             profile_hash: subscriber.profile_hash(),
             model: self.meter.embedding_model().unwrap_or_default().to_string(),
             prompt_version: format!(
-                "nearest-v1:top{}:z{:.2}:min{:.3}",
+                "nearest-v2:top{}:z{:.2}:min{:.3}",
                 self.top_k, self.min_z, self.min_similarity
             ),
         }
@@ -120,22 +128,31 @@ impl Scorer {
                 model: s.meter.model().to_string(),
                 prompt_version: s.prompts.version().to_string(),
             },
-            Scorer::Keyword => VerdictKey {
+            Scorer::Keyword { embedder: Some(e) } => VerdictKey {
                 profile_hash: subscriber.profile_hash(),
-                model: keyword::MODEL.to_string(),
-                prompt_version: keyword::VERSION.to_string(),
+                model: format!("{}+{}", keyword::MODEL, e.model()),
+                prompt_version: format!("{}+{}", keyword::VERSION, meaning::VERSION),
             },
+            Scorer::Keyword { embedder: None } => keyword_key(subscriber),
         }
     }
 
-    /// The key of the decisions that pick the papers worth a verdict: the embedding
-    /// prefilter's when there is an embedding endpoint, else the title triage's when it is on.
+    /// The key of the title triage's decisions (the stage that can leave a paper without a
+    /// verdict), when it is on.
     pub fn triage_key(&self, subscriber: &Subscriber) -> Option<VerdictKey> {
+        match self {
+            Scorer::Llm(s) if s.triage => Some(s.title_triage_key(subscriber)),
+            _ => None,
+        }
+    }
+
+    /// The key of the embedding stage's places (rank, cosine, nearness), when there is an
+    /// embedding model in the model's scoring.
+    pub fn nearest_key(&self, subscriber: &Subscriber) -> Option<VerdictKey> {
         match self {
             Scorer::Llm(s) if s.meter.embedding_model().is_some() => {
                 Some(s.nearest_key(subscriber))
             }
-            Scorer::Llm(s) if s.triage => Some(s.title_triage_key(subscriber)),
             _ => None,
         }
     }
@@ -144,7 +161,13 @@ impl Scorer {
     pub fn describe(&self) -> String {
         match self {
             Scorer::Llm(s) => format!("{} at {}", s.meter.model(), s.meter.base_url()),
-            Scorer::Keyword => "keyword scorer (no model configured)".to_string(),
+            Scorer::Keyword { embedder: Some(e) } => format!(
+                "meaning ({}) and keywords (no model configured)",
+                e.model().trim_start_matches("local:")
+            ),
+            Scorer::Keyword { embedder: None } => {
+                "keyword scorer (no model configured)".to_string()
+            }
         }
     }
 
@@ -152,12 +175,15 @@ impl Scorer {
     pub fn model_name(&self) -> String {
         match self {
             Scorer::Llm(s) => s.meter.model().to_string(),
-            Scorer::Keyword => "keywords".to_string(),
+            Scorer::Keyword { embedder: Some(e) } => {
+                format!("{} and keywords", e.model().trim_start_matches("local:"))
+            }
+            Scorer::Keyword { embedder: None } => "keywords".to_string(),
         }
     }
 
     pub fn is_keyword(&self) -> bool {
-        matches!(self, Scorer::Keyword)
+        matches!(self, Scorer::Keyword { .. })
     }
 
     /// Scores every job (one per distinct profile), storing verdicts and spend as calls complete.
@@ -171,16 +197,39 @@ impl Scorer {
         ctx: &ScoreContext<'_>,
     ) -> anyhow::Result<HashMap<String, JobResult>> {
         match self {
-            Scorer::Keyword => {
+            Scorer::Keyword { embedder } => {
+                let subs: Vec<&Subscriber> = jobs.iter().map(|j| &j.subscribers[0]).collect();
+                let papers: Vec<Vec<&Paper>> = jobs.iter().map(|j| j.papers.clone()).collect();
+                let near = match embedder {
+                    Some(e) => match meaning::nearness(store, e, &subs, &papers).await? {
+                        Ok(n) => Some(n),
+                        Err(why) => {
+                            tracing::warn!(error = %why, "the embedding model failed: scoring by keywords alone this run");
+                            None
+                        }
+                    },
+                    None => None,
+                };
                 let mut out = HashMap::new();
-                for job in jobs {
-                    let terms = keyword::Terms::of(&job.subscribers[0]);
+                for (i, job) in jobs.iter().enumerate() {
+                    let sub = &job.subscribers[0];
+                    let terms = keyword::Terms::of(sub);
+                    let pieces = rank::pieces(sub);
                     let verdicts: Vec<(PaperId, Verdict)> = job
                         .papers
                         .iter()
-                        .map(|p| (p.id.clone(), keyword::score(p, &terms)))
+                        .map(|p| {
+                            let v = match &near {
+                                Some(n) => meaning::verdict(p, &terms, n[i].get(&p.id), &pieces),
+                                None => keyword::score(p, &terms),
+                            };
+                            (p.id.clone(), v)
+                        })
                         .collect();
-                    let key = self.key(&job.subscribers[0]);
+                    let key = match near {
+                        Some(_) => self.key(sub),
+                        None => keyword_key(sub),
+                    };
                     store.save_verdicts(&key, verdicts.clone(), run_id).await?;
                     on_progress(verdicts.len());
                     out.insert(
@@ -205,6 +254,15 @@ impl Scorer {
                 group::score(s, keys, store, run_id, jobs, on_progress, ctx).await
             }
         }
+    }
+}
+
+/// The key of the keyword scorer's verdicts (words alone).
+fn keyword_key(subscriber: &Subscriber) -> VerdictKey {
+    VerdictKey {
+        profile_hash: subscriber.profile_hash(),
+        model: keyword::MODEL.to_string(),
+        prompt_version: keyword::VERSION.to_string(),
     }
 }
 

@@ -77,6 +77,14 @@ impl PriceTable {
     /// The price of `model`: an exact entry, or the longest entry that is a prefix of it followed
     /// by a date or tag (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`). `None` for unknown models.
     pub fn get(&self, model: &str) -> Option<Price> {
+        // A model run in-process costs nothing.
+        if model.starts_with("local:") {
+            return Some(Price {
+                input: 0,
+                cached_input: 0,
+                output: 0,
+            });
+        }
         if let Some(p) = self.prices.get(model) {
             return Some(*p);
         }

@@ -23,9 +23,19 @@ pub enum Reason {
     Keyword,
     /// The model gave no usable answer for the paper after re-asking: kept, to lose nothing.
     NoAnswer,
-    /// The embedding prefilter: where the paper stood among the reader's papers of the run
-    /// (1 = nearest) and its cosine similarity to the reader's profile.
+    /// The embedding prefilter of paperboy 0.2, which left papers out: where the
+    /// paper stood among the reader's papers of the run (1 = nearest) and its cosine
+    /// similarity to the reader's profile.
     Nearest { rank: u32, similarity: f32 },
+    /// The embedding stage's place for the paper (it orders, never leaves out): its rank among
+    /// the reader's papers of the run (1 = nearest), its best piece's cosine and its nearness
+    /// (robust standard deviations above the day's median). Kept: sent straight to a verdict;
+    /// not kept: left to the title triage.
+    Placed {
+        rank: u32,
+        similarity: f32,
+        nearness: f32,
+    },
 }
 
 impl Reason {
@@ -35,6 +45,7 @@ impl Reason {
             Reason::Keyword => "keyword",
             Reason::NoAnswer => "no_answer",
             Reason::Nearest { .. } => "nearest",
+            Reason::Placed { .. } => "placed",
         }
     }
 
@@ -45,6 +56,7 @@ impl Reason {
             Reason::Keyword => 1,
             Reason::NoAnswer => 2,
             Reason::Nearest { .. } => 3,
+            Reason::Placed { .. } => 4,
         }
     }
 
@@ -279,9 +291,9 @@ fn insert_set(
 }
 
 /// The packed form of a set: `PBT1`, then deflate of, per decision, the paper id, a NUL, one
-/// byte (bit 0 kept, bits 1–2 the reason) and for the prefilter the rank (u16, the last one
-/// standing for any further) and the similarity in thousandths (i16: what `why` shows),
-/// little-endian.
+/// byte (bit 0 kept, bits 1–7 the reason) and for the embedding stage the rank (u16, the last
+/// one standing for any further) and the similarity in thousandths (i16: what `why` shows),
+/// then for a place (reason 4) the nearness in hundredths (i16), little-endian.
 mod set {
     use std::io::{Read as _, Write as _};
 
@@ -295,10 +307,21 @@ mod set {
             raw.extend_from_slice(id.as_bytes());
             raw.push(0);
             raw.push(u8::from(d.kept) | (d.reason.code() as u8) << 1);
-            if let Reason::Nearest { rank, similarity } = d.reason {
-                raw.extend_from_slice(&u16::try_from(rank).unwrap_or(u16::MAX).to_le_bytes());
-                let similarity = (f64::from(similarity) * 1e3).round() as i16;
-                raw.extend_from_slice(&similarity.to_le_bytes());
+            match d.reason {
+                Reason::Nearest { rank, similarity } => place(&mut raw, rank, similarity),
+                Reason::Placed {
+                    rank,
+                    similarity,
+                    nearness,
+                } => {
+                    place(&mut raw, rank, similarity);
+                    let nearness = (f64::from(nearness) * 1e2)
+                        .round()
+                        .clamp(f64::from(i16::MIN), f64::from(i16::MAX))
+                        as i16;
+                    raw.extend_from_slice(&nearness.to_le_bytes());
+                }
+                _ => {}
             }
         }
         let mut out = MAGIC.to_vec();
@@ -306,6 +329,12 @@ mod set {
         z.write_all(&raw).expect("writing to memory cannot fail");
         z.finish().expect("writing to memory cannot fail");
         out
+    }
+
+    fn place(raw: &mut Vec<u8>, rank: u32, similarity: f32) {
+        raw.extend_from_slice(&u16::try_from(rank).unwrap_or(u16::MAX).to_le_bytes());
+        let similarity = (f64::from(similarity) * 1e3).round() as i16;
+        raw.extend_from_slice(&similarity.to_le_bytes());
     }
 
     pub fn unpack(blob: &[u8]) -> std::io::Result<Vec<(String, Decision)>> {
@@ -330,6 +359,26 @@ mod set {
             let byte = *raw.get(at).ok_or_else(|| bad("a decision is cut short"))?;
             at += 1;
             let code = i64::from(byte >> 1);
+            if code == 4 {
+                let b: [u8; 6] = raw
+                    .get(at..at + 6)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| bad("a place is cut short"))?;
+                at += 6;
+                let reason = Reason::Placed {
+                    rank: u32::from(u16::from_le_bytes([b[0], b[1]])),
+                    similarity: f32::from(i16::from_le_bytes([b[2], b[3]])) / 1e3,
+                    nearness: f32::from(i16::from_le_bytes([b[4], b[5]])) / 1e2,
+                };
+                out.push((
+                    id,
+                    Decision {
+                        kept: byte & 1 == 1,
+                        reason,
+                    },
+                ));
+                continue;
+            }
             let (rank, similarity) = if code == 3 {
                 let place: [u8; 4] = raw
                     .get(at..at + 4)

@@ -2,6 +2,10 @@
 //! and local stand-ins for arXiv and the model that speak their real wire formats.
 //! One test binary, so the suite links once.
 
+/// As the binary's (src/main.rs), for the benchmarks that run the embedding model in-process.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod admin;
 mod admin_ops;
 mod architecture;
@@ -22,6 +26,7 @@ mod monitoring;
 mod one_writer;
 mod operations;
 mod preprints;
+mod recall;
 mod rehearsal;
 mod render;
 mod replies;

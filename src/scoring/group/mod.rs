@@ -1,6 +1,8 @@
 //! Scoring for the whole group at once, so the cost grows with papers rather than readers ×
 //! papers. Each distinct reader profile is a reader, labelled `R1…Rn` for the run.
 //!
+//! 0. Order (with an embedding model): each reader's papers nearest first; the likely ones go
+//!    straight to a verdict, the rest to the triage. It never leaves a paper out.
 //! 1. Triage (`[llm] triage`): the day's titles go to the model once, with every reader's
 //!    topics, and come back as `{"ARXIVID", "READERS": [...]}` lines: the readers each paper is
 //!    worth a careful look for. A reader's keyword in the title (or two in the abstract) keeps a
@@ -18,7 +20,9 @@ use std::sync::Mutex;
 use futures::StreamExt as _;
 
 mod nearest;
-pub(super) use nearest::{dot, library_texts, paper_text, profile_pieces, robust_scale, text_hash};
+pub(super) use nearest::{
+    closeness, dot, library_texts, paper_text, profile_pieces, robust_scale, text_hash,
+};
 mod pack;
 mod triage;
 mod verdicts;
@@ -185,13 +189,23 @@ pub(super) async fn score(
     let mut pending: Vec<Vec<&Paper>> = jobs.iter().map(|j| j.papers.clone()).collect();
 
     if scorer.meter.embedding_model().is_some() {
-        if let Err(why) = nearest::nearest(&run, &mut pending, &mut results).await? {
-            if matches!(why.kind, Kind::Budget | Kind::Interrupted) {
+        match nearest::order(&run, &mut pending).await? {
+            Ok(mut rest) => {
+                if scorer.triage {
+                    triage::triage(&run, &mut rest, &mut results).await?;
+                }
+                for (r, more) in rest.into_iter().enumerate() {
+                    pending[r].extend(more);
+                }
+            }
+            Err(why) if matches!(why.kind, Kind::Budget | Kind::Interrupted) => {
                 unscored_all(&run, &mut pending, &mut results, &why);
-            } else if scorer.triage {
-                tracing::warn!(error = %why, "the embedding stage failed; the title triage picks the papers instead");
+            }
+            Err(why) if scorer.triage => {
+                tracing::warn!(error = %why, "the embedding stage failed; the title triage reads every paper in the day's order");
                 triage::triage(&run, &mut pending, &mut results).await?;
-            } else {
+            }
+            Err(why) => {
                 tracing::warn!(error = %why, "the embedding stage failed; every paper gets a full verdict");
             }
         }

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest as _, Sha256};
 
-use super::{JobResult, Run};
+use super::Run;
 use crate::domain::problem::{Kind, Problem};
 use crate::domain::{Paper, PaperId, Subscriber};
 use crate::llm::LlmError;
@@ -32,8 +32,7 @@ use crate::support::text::hex;
 /// The papers of a reader's library the ranking learns from, at most (the latest imported):
 /// enough to know what they read, few enough to learn from in a blink.
 pub(crate) const LIBRARY_SIGNALS: usize = 500;
-/// Per reader, the nearest papers that get a verdict however little they stand out.
-pub(super) const ALWAYS: u32 = 3;
+use super::super::ALWAYS_NEAREST as ALWAYS;
 /// The least spread a piece's similarities are measured against (cosine units), so a piece
 /// nearly every paper is equally far from does not make noise look like a match.
 const MIN_SPREAD: f32 = 0.01;
@@ -42,64 +41,32 @@ const MAX_PIECES: usize = 64;
 /// Readers ranked at a time (their vectors in memory together).
 const READERS_AT_ONCE: usize = 128;
 
-/// Decides for each pending pair whether it is near enough for a full verdict; drops the others
-/// from `pending` (into `results[r].dropped`). On a failed embedding call, `pending` is left
-/// with every pair not yet decided and the reason comes back, for the caller to fall back on.
-pub(super) async fn nearest<'p>(
+/// Orders each reader's pending papers, nearest first, and splits them: the likely ones (see
+/// [`straight`]) stay in `pending` for a full verdict; the rest come back, in order, for the
+/// title triage — no paper is left out here. Each paper's place is saved (rank, cosine,
+/// nearness), so `why` can say where it stood. On a failed embedding call `pending` is left
+/// as it was and the reason comes back, for the caller to fall back on.
+pub(super) async fn order<'p>(
     run: &Run<'_>,
     pending: &mut [Vec<&'p Paper>],
-    results: &mut [JobResult],
-) -> anyhow::Result<Result<(), Problem>> {
-    let mut ask: Vec<Vec<&'p Paper>> = vec![Vec::new(); pending.len()];
-    let mut keep: Vec<Vec<&'p Paper>> = vec![Vec::new(); pending.len()];
-    let mut known_dropped = 0;
-    for (r, papers) in pending.iter_mut().enumerate() {
-        let key = &run.readers[r].nearest_key;
-        let ids: Vec<PaperId> = papers.iter().map(|p| p.id.clone()).collect();
-        let known = run.store.triage_decisions(key, ids).await?;
-        for p in papers.drain(..) {
-            match known.get(&p.id) {
-                Some(d) if !d.kept => {
-                    results[r].dropped.insert(p.id.clone());
-                    known_dropped += 1;
-                }
-                Some(_) => keep[r].push(p),
-                None => ask[r].push(p),
-            }
-        }
-    }
-    (run.on_progress)(known_dropped);
-    let outcome = rank_and_decide(run, &mut ask, &mut keep, results).await;
-    for (r, kept) in keep.into_iter().enumerate() {
-        pending[r] = kept;
-        // Pairs left undecided (an embedding call failed) stay pending.
-        pending[r].append(&mut ask[r]);
-    }
-    outcome
-}
-
-/// Embeds what is missing and decides the pairs in `ask`, moving them to `keep` or to
-/// `results[r].dropped`; readers are decided in groups, so a failure leaves the rest in `ask`.
-async fn rank_and_decide<'p>(
-    run: &Run<'_>,
-    ask: &mut [Vec<&'p Paper>],
-    keep: &mut [Vec<&'p Paper>],
-    results: &mut [JobResult],
-) -> anyhow::Result<Result<(), Problem>> {
-    let asking: Vec<usize> = (0..ask.len()).filter(|&r| !ask[r].is_empty()).collect();
+) -> anyhow::Result<Result<Vec<Vec<&'p Paper>>, Problem>> {
+    let asking: Vec<usize> = (0..pending.len())
+        .filter(|&r| !pending[r].is_empty())
+        .collect();
+    let mut rest: Vec<Vec<&'p Paper>> = vec![Vec::new(); pending.len()];
     if asking.is_empty() {
-        return Ok(Ok(()));
+        return Ok(Ok(rest));
     }
     let mut seen = HashSet::new();
     let papers: Vec<&Paper> = asking
         .iter()
-        .flat_map(|&r| ask[r].iter().copied())
+        .flat_map(|&r| pending[r].iter().copied())
         .filter(|p| seen.insert(p.id.clone()))
         .collect();
     tracing::info!(
         papers = papers.len(),
         readers = asking.len(),
-        "embedding prefilter"
+        "embedding stage: ordering each reader's papers"
     );
     let items: Vec<(String, String)> = papers
         .iter()
@@ -119,58 +86,89 @@ async fn rank_and_decide<'p>(
         Err(why) => return Ok(Err(why)),
     };
 
+    let mut placed_all: Vec<Option<Vec<Place>>> = vec![None; pending.len()];
     for group in asking.chunks(READERS_AT_ONCE) {
-        let pieces: Vec<Vec<(String, String)>> = group
-            .iter()
-            .map(|&r| {
-                profile_pieces(&run.readers[r].job.subscribers[0])
-                    .into_iter()
-                    .map(|t| (text_hash(&t), t))
-                    .collect()
-            })
-            .collect();
-        // The papers of the readers' libraries are embedded with their pieces: signals for
-        // the ranking (`rank::Vectors`), not pieces a paper is measured against.
-        let emails = group
-            .iter()
-            .flat_map(|&r| run.readers[r].job.subscribers.iter())
-            .map(|s| s.email.clone())
-            .collect();
-        let libraries = run.store.library_papers(emails).await?;
-        let mut items = Vec::new();
-        let mut weights = Vec::new();
-        let mut seen = HashSet::new();
-        for (&r, mine) in group.iter().zip(&pieces) {
-            let library: Vec<(String, String)> = run.readers[r]
-                .job
-                .subscribers
-                .iter()
-                .filter_map(|s| libraries.get(&s.email))
-                .flat_map(|papers| library_texts(papers))
-                .map(|t| (text_hash(&t), t))
-                .collect();
-            weights.push((r, (mine.len() + library.len()) as u64));
-            for (h, t) in mine.iter().chain(&library) {
-                if seen.insert(h.clone()) {
-                    items.push((h.clone(), t.clone()));
-                }
-            }
-        }
-        let piece_vectors = match vectors_of(run, VectorKind::Profile, items, &weights).await? {
+        let piece_vectors = match profile_vectors(run, group).await? {
             Ok(v) => v,
             Err(why) => return Ok(Err(why)),
         };
-        for (&r, mine) in group.iter().zip(&pieces) {
-            let vs: Vec<&[f32]> = mine
-                .iter()
-                .filter_map(|(h, _)| piece_vectors.get(h).map(Vec::as_slice))
-                .collect();
-            let candidates = std::mem::take(&mut ask[r]);
-            let placed = rank(&candidates, &vs, &paper_vectors, &paper_hash);
-            decide(run, r, candidates, placed, &mut keep[r], &mut results[r]).await?;
+        for (&r, vs) in group.iter().zip(&piece_vectors) {
+            let vs: Vec<&[f32]> = vs.iter().map(Vec::as_slice).collect();
+            placed_all[r] = Some(rank(&pending[r], &vs, &paper_vectors, &paper_hash));
         }
     }
-    Ok(Ok(()))
+    let mut thin = 0;
+    for (r, placed) in placed_all.into_iter().enumerate() {
+        let Some(placed) = placed else { continue };
+        let straight_to_verdict = split(run, r, &mut pending[r], placed, &mut rest[r]).await?;
+        if straight_to_verdict <= ALWAYS as usize {
+            thin += 1;
+        }
+    }
+    if thin * 2 > asking.len() && asking.len() > 1 {
+        tracing::warn!(
+            readers = asking.len(),
+            thin,
+            min_z = run.scorer.min_z,
+            "the embedding stage sends only its {ALWAYS} nearest papers straight to a verdict for most readers (the title triage reads the rest); [embeddings] min_z may be set for another model's vectors"
+        );
+    }
+    Ok(Ok(rest))
+}
+
+/// The vectors of each reader's profile pieces in `group` (embedded where missing), in the
+/// order of [`profile_pieces`]. The papers of their libraries are embedded with them: signals
+/// for the ranking (`rank::Vectors`), not pieces a paper is measured against.
+async fn profile_vectors(
+    run: &Run<'_>,
+    group: &[usize],
+) -> anyhow::Result<Result<Vec<Vec<Vec<f32>>>, Problem>> {
+    let pieces: Vec<Vec<(String, String)>> = group
+        .iter()
+        .map(|&r| {
+            profile_pieces(&run.readers[r].job.subscribers[0])
+                .into_iter()
+                .map(|t| (text_hash(&t), t))
+                .collect()
+        })
+        .collect();
+    let emails = group
+        .iter()
+        .flat_map(|&r| run.readers[r].job.subscribers.iter())
+        .map(|s| s.email.clone())
+        .collect();
+    let libraries = run.store.library_papers(emails).await?;
+    let mut items = Vec::new();
+    let mut weights = Vec::new();
+    let mut seen = HashSet::new();
+    for (&r, mine) in group.iter().zip(&pieces) {
+        let library: Vec<(String, String)> = run.readers[r]
+            .job
+            .subscribers
+            .iter()
+            .filter_map(|s| libraries.get(&s.email))
+            .flat_map(|papers| library_texts(papers))
+            .map(|t| (text_hash(&t), t))
+            .collect();
+        weights.push((r, (mine.len() + library.len()) as u64));
+        for (h, t) in mine.iter().chain(&library) {
+            if seen.insert(h.clone()) {
+                items.push((h.clone(), t.clone()));
+            }
+        }
+    }
+    let vectors = match vectors_of(run, VectorKind::Profile, items, &weights).await? {
+        Ok(v) => v,
+        Err(why) => return Ok(Err(why)),
+    };
+    Ok(Ok(pieces
+        .iter()
+        .map(|mine| {
+            mine.iter()
+                .filter_map(|(h, _)| vectors.get(h).cloned())
+                .collect()
+        })
+        .collect()))
 }
 
 /// Where a paper stands among a reader's papers of the run.
@@ -180,8 +178,8 @@ struct Place {
     rank: u32,
     /// The cosine similarity of its best-matching piece.
     similarity: f32,
-    /// Its nearness: how far above the day's median it stands to its best-matching piece, in
-    /// robust standard deviations (plus half that for its second-best).
+    /// Its nearness: how far its [`closeness`] stands above the median of the reader's papers
+    /// of the run, in robust standard deviations.
     z: f32,
 }
 
@@ -196,94 +194,106 @@ fn rank(
         .iter()
         .map(|p| vectors.get(&hash[&p.id]).map(Vec::as_slice))
         .collect();
-    // sims[i][j]: piece i against candidate j.
-    let sims: Vec<Vec<f32>> = pieces
+    let close: Vec<(f32, usize, f32)> = paper_vs
         .iter()
-        .map(|piece| {
-            paper_vs
-                .iter()
-                .map(|v| v.map_or(-1.0, |v| dot(piece, v)))
-                .collect()
-        })
+        .map(|v| v.map_or((-1.0, 0, -1.0), |v| closeness(pieces, v)))
         .collect();
-    // Each piece's similarities as robust z-scores over the day's papers: how unusually near a
-    // paper is to that interest, whatever the interest's wording.
-    let zs: Vec<Vec<f32>> = sims
-        .iter()
-        .map(|s| {
-            let (centre, spread) = robust_scale(s);
-            s.iter().map(|x| (x - centre) / spread).collect()
-        })
-        .collect();
-    let mut scored: Vec<(usize, f32, f32)> = (0..candidates.len())
-        .map(|j| {
-            let mut z: Vec<f32> = zs.iter().map(|z| z[j]).collect();
-            z.sort_by(|a, b| b.total_cmp(a));
-            let near =
-                z.first().copied().unwrap_or(0.0) + 0.5 * z.get(1).copied().unwrap_or(0.0).max(0.0);
-            let best = sims.iter().map(|s| s[j]).fold(-1.0f32, f32::max);
-            (j, near, best)
-        })
-        .collect();
-    scored.sort_by(|a, b| {
-        b.1.total_cmp(&a.1)
-            .then_with(|| candidates[a.0].id.cmp(&candidates[b.0].id))
+    // Measured against the day's other papers: how unusually near a paper is to this reader,
+    // whatever the wording of their profile.
+    let all: Vec<f32> = close.iter().map(|c| c.0).collect();
+    let (centre, spread) = robust_scale(&all);
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    order.sort_by(|&a, &b| {
+        close[b]
+            .0
+            .total_cmp(&close[a].0)
+            .then_with(|| candidates[a].id.cmp(&candidates[b].id))
     });
     let mut out = vec![Place::default(); candidates.len()];
-    for (rank, (j, near, best)) in scored.into_iter().enumerate() {
+    for (rank, j) in order.into_iter().enumerate() {
         out[j] = Place {
             rank: rank as u32 + 1,
-            similarity: best,
-            z: near,
+            similarity: close[j].2,
+            z: (close[j].0 - centre) / spread,
         };
     }
     out
 }
 
-/// Keeps or drops each of reader `r`'s `candidates` by its place, saving the decisions.
-async fn decide<'p>(
+/// Pieces a paper's closeness averages over: its nearest few, so a paper on one of the
+/// reader's interests counts fully whatever the others, and a paper that touches several
+/// counts more. Chosen on the recall benchmark (README, "The embedding model").
+const NEAREST_PIECES: usize = 3;
+
+/// A paper's closeness to a profile's `pieces`: the mean cosine of its [`NEAREST_PIECES`]
+/// nearest pieces (of all, for fewer), with the nearest piece's index and cosine.
+pub(crate) fn closeness(pieces: &[&[f32]], paper: &[f32]) -> (f32, usize, f32) {
+    let mut cos: Vec<(f32, usize)> = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (dot(p, paper), i))
+        .collect();
+    if cos.is_empty() {
+        return (-1.0, 0, -1.0);
+    }
+    cos.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let n = cos.len().min(NEAREST_PIECES);
+    let mean = cos[..n].iter().map(|c| c.0).sum::<f32>() / n as f32;
+    (mean, cos[0].1, cos[0].0)
+}
+
+/// Whether a paper at `place` goes straight to a full verdict: among the reader's
+/// [`ALWAYS`] nearest, or within `top_k` with a nearness of `min_z` or more — and, either way,
+/// with its best piece's cosine at least `min_similarity`.
+fn straight(s: &super::super::LlmScorer, place: &Place) -> bool {
+    let near = place.rank <= ALWAYS || (place.rank as usize <= s.top_k && place.z >= s.min_z);
+    near && place.similarity >= s.min_similarity
+}
+
+/// Orders reader `r`'s `papers` by their place and splits them: those going straight to a
+/// verdict (and those a keyword keeps) stay, the others move to `rest` for the title triage.
+/// Saves each place. Returns how many went straight by nearness.
+async fn split<'p>(
     run: &Run<'_>,
     r: usize,
-    candidates: Vec<&'p Paper>,
+    papers: &mut Vec<&'p Paper>,
     placed: Vec<Place>,
-    keep: &mut Vec<&'p Paper>,
-    result: &mut JobResult,
-) -> anyhow::Result<()> {
+    rest: &mut Vec<&'p Paper>,
+) -> anyhow::Result<usize> {
     let reader = &run.readers[r];
-    let s = run.scorer;
+    let mut both: Vec<(&'p Paper, Place)> = papers.drain(..).zip(placed).collect();
+    both.sort_by_key(|(_, place)| place.rank);
     let mut decisions = Vec::new();
-    let mut dropped = 0;
-    for (p, place) in candidates.into_iter().zip(placed) {
-        let Place {
-            rank,
-            similarity,
-            z,
-        } = place;
+    let mut by_nearness = 0;
+    for (p, place) in both {
         let d = if reader.terms.must_look(p) {
             Decision {
                 kept: true,
                 reason: Reason::Keyword,
             }
         } else {
-            let near = rank <= ALWAYS || (rank <= s.top_k as u32 && z >= s.min_z);
+            let kept = straight(run.scorer, &place);
+            by_nearness += usize::from(kept);
             Decision {
-                kept: near && similarity >= s.min_similarity,
-                reason: Reason::Nearest { rank, similarity },
+                kept,
+                reason: Reason::Placed {
+                    rank: place.rank,
+                    similarity: place.similarity,
+                    nearness: place.z,
+                },
             }
         };
         if d.kept {
-            keep.push(p);
+            papers.push(p);
         } else {
-            result.dropped.insert(p.id.clone());
-            dropped += 1;
+            rest.push(p);
         }
         decisions.push((p.id.clone(), d));
     }
     run.store
         .save_triage(&reader.nearest_key, decisions, run.run_id)
         .await?;
-    (run.on_progress)(dropped);
-    Ok(())
+    Ok(by_nearness)
 }
 
 /// The vectors of `items` (text hash, text): stored ones read back, the rest embedded in
@@ -425,26 +435,44 @@ fn unwanted(line: &str) -> bool {
         || l.starts_with("not relevant")
 }
 
-/// The pieces a profile is embedded as: its topics' paragraphs (unwanted lines left out), each
-/// item of a keyword list (a line of three or more short comma-separated items), each keyword,
-/// and each paper the reader asked for more of.
+/// The pieces a profile is embedded as, each a whole thought in the reader's words: each
+/// paragraph of its topics (a numbered topic with its lines; lines about what is *not* wanted,
+/// Markdown headings and list markers left out, a paragraph that is only a heading such as
+/// "**Keywords:**" skipped), each keyword list as one piece, each keyword, and each paper the
+/// reader asked for more of. Phrases are never cut at "/" or "(": "Sparse/Sparsity" and
+/// "Mixture of Experts (MoE)" are read as written.
 pub(crate) fn profile_pieces(sub: &Subscriber) -> Vec<String> {
     let mut pieces: Vec<String> = Vec::new();
     for paragraph in sub.topics.split("\n\n") {
         let mut kept = Vec::new();
         for line in paragraph.lines().filter(|l| !unwanted(l)) {
-            match list_items(line) {
-                Some(items) => pieces.extend(items.iter().flat_map(|i| alternatives(i))),
-                None => kept.push(line.trim()),
+            let line = line.trim();
+            if line.starts_with('#') {
+                continue;
+            }
+            let line = line.trim_start_matches(['-', '*', '•', ' ', '\t']);
+            // "1. Model Compression": the number is a list marker too.
+            let digits = line.len() - line.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            let line = match line[digits..].strip_prefix(['.', ')']) {
+                Some(rest) if digits > 0 => rest.trim_start(),
+                _ => line,
+            };
+            let line = line
+                .strip_prefix("Relevant:")
+                .or_else(|| line.strip_prefix("relevant:"))
+                .unwrap_or(line)
+                .trim();
+            if !line.is_empty() {
+                kept.push(line);
             }
         }
         let text = kept.join("\n");
         let heading = text.trim_end_matches(['*', ' ']).ends_with(':');
         if !heading && text.chars().filter(|c| c.is_alphanumeric()).count() >= 3 {
-            pieces.push(text);
+            pieces.push(text.replace("**", ""));
         }
     }
-    pieces.extend(sub.keywords.iter().flat_map(|k| alternatives(k)));
+    pieces.extend(sub.keywords.iter().map(|k| k.trim().to_string()));
     pieces.extend(
         sub.examples
             .iter()
@@ -460,28 +488,6 @@ pub(crate) fn profile_pieces(sub: &Subscriber) -> Vec<String> {
     pieces
 }
 
-/// "Mixture of Experts (MoE)" and "Sparse/Sparsity" name alternatives: each is a piece.
-fn alternatives(item: &str) -> Vec<String> {
-    item.split(['/', '(', ')'])
-        .map(|a| a.trim().to_string())
-        .filter(|a| a.chars().any(char::is_alphanumeric))
-        .collect()
-}
-
-/// A line that is a list of three or more short items ("- Relevant: MoE, Pruning, KV cache,
-/// etc."): the items.
-fn list_items(line: &str) -> Option<Vec<String>> {
-    let body = line.split_once(':').map_or(line, |(_, rest)| rest);
-    let items: Vec<String> = body
-        .split(',')
-        .map(|i| i.trim().trim_end_matches('.').trim())
-        .filter(|i| !i.is_empty() && !i.eq_ignore_ascii_case("etc"))
-        .map(str::to_string)
-        .collect();
-    let short = items.iter().all(|i| i.split_whitespace().count() <= 5);
-    (items.len() >= 3 && short).then_some(items)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,17 +501,10 @@ mod tests {
         assert_eq!(
             pieces,
             [
-                "Sparsity",
-                "pruning",
-                "quantization",
-                "low-rank approaches",
-                "KV cache",
-                "or other algorithmic efficiency breakthroughs",
-                "1. Model Compression",
-                "Mixture of Experts",
-                "MoE",
-                "Low-rank",
-            ]
+                "Model Compression\nSparsity, pruning, quantization, low-rank approaches, KV cache, or other algorithmic efficiency breakthroughs.",
+                "Mixture of Experts (MoE), Pruning, Quantization, Low-rank, etc.",
+            ],
+            "whole thoughts: no heading, no list marker or number, nothing unwanted, no phrase cut"
         );
     }
 

@@ -101,6 +101,11 @@ pub fn pieces(sub: &Subscriber) -> Vec<String> {
     super::group::profile_pieces(sub)
 }
 
+/// What a paper is embedded as: its title and abstract.
+pub fn paper_text(p: &Paper) -> String {
+    super::group::paper_text(p)
+}
+
 /// The ranks of `passed` (papers with their verdict) among the day's `candidates`, for `sub`.
 /// `vectors` is `None` without an embedding endpoint: nearness then comes from shared words and
 /// nothing is learned.
@@ -163,9 +168,15 @@ fn lexical_nearness(
     pieces: &[String],
     passed: &[(&Paper, &Verdict)],
 ) -> HashMap<PaperId, (f32, Option<String>)> {
-    let labels: Vec<(&String, Vec<String>)> = pieces
+    // A list piece ("MoE quantization, KV cache, …") gives each item as a topic.
+    let items: Vec<String> = pieces
         .iter()
-        .filter(|p| short(p))
+        .flat_map(|p| p.split([',', '\n', ';']))
+        .map(|i| i.trim().trim_end_matches('.').trim().to_string())
+        .filter(|i| short(i) && !i.eq_ignore_ascii_case("etc"))
+        .collect();
+    let labels: Vec<(&String, Vec<String>)> = items
+        .iter()
         .map(|p| (p, words(p)))
         .filter(|(_, w)| !w.is_empty())
         .collect();
@@ -225,42 +236,39 @@ fn lexical_nearness(
         .collect()
 }
 
-/// With embeddings: each paper's best piece cosine against the day's candidates' (robust z),
-/// as points, and the short piece it is nearest as the reason.
+/// With embeddings: each paper's closeness to the profile (the mean cosine of its nearest
+/// pieces) against the day's candidates' (robust z), as points, and the first line of the piece
+/// it is nearest (a topic's heading, a keyword) as the reason.
 fn embedded_nearness(
     pieces: &[String],
     candidates: &[&Paper],
     passed: &[(&Paper, &Verdict)],
     v: &Vectors,
 ) -> HashMap<PaperId, (f32, Option<String>)> {
-    let best = |paper: &[f32]| -> (f32, Option<(f32, &String)>) {
-        let mut all = -1.0f32;
-        let mut label: Option<(f32, &String)> = None;
-        for (piece, pv) in pieces.iter().zip(&v.pieces) {
-            let Some(pv) = pv else { continue };
-            let c = super::group::dot(pv, paper);
-            all = all.max(c);
-            if short(piece) && label.is_none_or(|(l, _)| c > l) {
-                label = Some((c, piece));
-            }
-        }
-        (all, label)
-    };
+    let stored: Vec<(&String, &[f32])> = pieces
+        .iter()
+        .zip(&v.pieces)
+        .filter_map(|(p, pv)| Some((p, pv.as_deref()?)))
+        .collect();
+    let vs: Vec<&[f32]> = stored.iter().map(|(_, pv)| *pv).collect();
     let day: Vec<f32> = candidates
         .iter()
         .filter_map(|p| v.papers.get(&p.id))
-        .map(|pv| best(pv).0)
+        .map(|pv| super::group::closeness(&vs, pv).0)
         .collect();
     let (centre, spread) = super::group::robust_scale(&day);
     passed
         .iter()
         .filter_map(|(p, _)| {
             let pv = v.papers.get(&p.id)?;
-            let (cos, label) = best(pv);
-            let z = ((cos - centre) / spread).clamp(-2.0, 3.0);
-            let reason = label
-                .filter(|(c, _)| *c > centre)
-                .map(|(_, l)| l.trim().to_string());
+            let (close, nearest, _) = super::group::closeness(&vs, pv);
+            let z = ((close - centre) / spread).clamp(-2.0, 3.0);
+            let reason = stored
+                .get(nearest)
+                .filter(|_| close > centre)
+                .map(|(piece, _)| super::meaning::piece_label(piece))
+                .filter(|l| l.split_whitespace().count() <= LABEL_WORDS)
+                .map(str::to_string);
             Some((p.id.clone(), (z / 3.0 * NEARNESS_POINTS, reason)))
         })
         .collect()
@@ -290,10 +298,11 @@ impl super::Scorer {
         Ok(Some(Arc::new(vectors)))
     }
 
-    fn embedding_model(&self) -> Option<&str> {
+    /// The embedding model's name, when there is one.
+    pub fn embedding_model(&self) -> Option<&str> {
         match self {
             super::Scorer::Llm(s) => s.meter.embedding_model(),
-            _ => None,
+            super::Scorer::Keyword { embedder } => embedder.as_ref().map(|e| e.model()),
         }
     }
 

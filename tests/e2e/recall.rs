@@ -1,0 +1,265 @@
+//! The in-process embedding model against its published numbers, and the recall benchmark
+//! (issue 31): the papers gpt-4o picked in the five seed digests, each seed's picks mixed into
+//! a real-format day of other papers, the seeds' own "Relevant Topics" as the reader.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use paperboy::domain::Paper;
+use paperboy::llm::local::LocalModel;
+
+/// The model the test command installs (`scripts/fetch-model`), or `PAPERBOY_TEST_MODEL`.
+pub fn model_dir() -> PathBuf {
+    let dir = std::env::var_os("PAPERBOY_TEST_MODEL").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2"),
+        PathBuf::from,
+    );
+    assert!(
+        LocalModel::present(&dir),
+        "no embedding model in {}: scripts/fetch-model installs it (scripts/test does)",
+        dir.display()
+    );
+    dir
+}
+
+fn cos(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[test]
+fn the_in_process_model_reproduces_sentence_transformers() {
+    let model = LocalModel::load(&model_dir()).unwrap();
+    let texts: Vec<String> = [
+        "The weather is lovely today.",
+        "It's so sunny outside!",
+        "He drove to the stadium.",
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = model.embed(&texts).unwrap();
+    assert_eq!(out.vectors.len(), 3);
+    assert!(out.vectors.iter().all(|v| v.len() == 384));
+    let v = &out.vectors;
+    // sentence-transformers' README for all-MiniLM-L6-v2.
+    for ((a, b), want) in [((0, 1), 0.6660), ((0, 2), 0.1046), ((1, 2), 0.1411)] {
+        let got = cos(&v[a], &v[b]);
+        assert!(
+            (got - want).abs() <= 0.002,
+            "cosine of sentences {a} and {b}: {got:.4}, published {want:.4}"
+        );
+    }
+    // Alone or in a batch of other lengths, a text has the same vector (padding is masked).
+    let alone = model.embed(&texts[2..].to_vec()).unwrap();
+    assert!(cos(&alone.vectors[0], &v[2]) > 0.9999);
+}
+
+/// Each seed's picks, by seed.
+pub fn seed_picks() -> Vec<(String, Vec<String>)> {
+    let text = std::fs::read_to_string(fixture("bench/seed-picks.txt")).unwrap();
+    let picks: Vec<(String, Vec<String>)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            let seed = words.next().unwrap().to_string();
+            (seed, words.map(String::from).collect())
+        })
+        .collect();
+    assert_eq!(picks.len(), 5, "five seeds");
+    picks
+}
+
+/// A reader with `topics` and the default thresholds.
+pub fn reader(topics: &str) -> paperboy::domain::Subscriber {
+    use paperboy::domain::*;
+    Subscriber {
+        email: SubscriberEmail::parse("seeds@lab.example.org").unwrap(),
+        name: "Seeds".into(),
+        topics: topics.into(),
+        authors: vec![],
+        keywords: vec![],
+        categories: None,
+        min_relevance: Score::new(7).unwrap(),
+        min_novelty: Score::new(6).unwrap(),
+        max_papers: 25,
+        send_empty: true,
+        paused: false,
+        language: Language::english(),
+        frequency: Frequency::Daily,
+        examples: vec![],
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+pub fn feed_papers(name: &str) -> Vec<Paper> {
+    let xml = std::fs::read_to_string(fixture(&format!("arxiv/{name}"))).unwrap();
+    paperboy::sources::arxiv::parse_rss(&xml).unwrap().papers
+}
+
+/// Per rule: the share of picks in the top fifth and top half of the day, and within 25/50/100.
+#[test]
+#[ignore]
+fn bench_recall_vectors() {
+    let model = LocalModel::load(&model_dir()).unwrap();
+    let picks_by_seed = seed_picks();
+    let all_picks = feed_papers("rss-bench-cs.LG-174.xml");
+    let topics = std::fs::read_to_string(fixture("bench/seed-topics.md")).unwrap();
+    let sub = reader(&topics);
+    let pieces = paperboy::scoring::rank::pieces(&sub);
+    println!("pieces ({}): {pieces:?}", pieces.len());
+    for day in [
+        "rss-recall-cs.LG+cs.AI-2025-03-25.xml",
+        "rss-recall-cs.LG+cs.AI-2025-04-02.xml",
+    ] {
+        if !fixture(&format!("arxiv/{day}")).exists() {
+            println!("(no {day})");
+            continue;
+        }
+        let others = feed_papers(day);
+        let started = std::time::Instant::now();
+        let texts: Vec<String> = others
+            .iter()
+            .chain(&all_picks)
+            .map(paperboy::scoring::rank::paper_text)
+            .collect();
+        let embedded = model.embed(&texts).unwrap();
+        println!(
+            "BENCH embedded {} papers ({} word pieces) in {:.1} s",
+            texts.len(),
+            embedded.tokens,
+            started.elapsed().as_secs_f32()
+        );
+        let vectors = embedded.vectors;
+        let piece_vs = model.embed(&pieces).unwrap().vectors;
+        let (other_vs, pick_vs) = vectors.split_at(others.len());
+        let mut totals: Vec<(String, [usize; 5], usize)> = Vec::new();
+        for (_seed, ids) in &picks_by_seed {
+            let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+            let mut day_vs: Vec<(&[f32], bool)> =
+                other_vs.iter().map(|v| (v.as_slice(), false)).collect();
+            for (p, v) in all_picks.iter().zip(pick_vs) {
+                if wanted.contains(p.id.as_str()) {
+                    day_vs.push((v.as_slice(), true));
+                }
+            }
+            for (name, score) in rules() {
+                let scores: Vec<f32> =
+                    score(&piece_vs, &day_vs.iter().map(|d| d.0).collect::<Vec<_>>());
+                let mut order: Vec<usize> = (0..day_vs.len()).collect();
+                order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+                let n = day_vs.len();
+                let cuts = [n / 5, n / 2, 25, 50, 100];
+                let mut hit = [0usize; 5];
+                for (rank, &i) in order.iter().enumerate() {
+                    if day_vs[i].1 {
+                        for (c, cut) in cuts.iter().enumerate() {
+                            if rank < *cut {
+                                hit[c] += 1;
+                            }
+                        }
+                    }
+                }
+                let total = day_vs.iter().filter(|d| d.1).count();
+                if name == "mean top-3 pieces" {
+                    // The nearness the embedding stage uses: robust z of this closeness.
+                    let mut sorted = scores.clone();
+                    sorted.sort_by(f32::total_cmp);
+                    let centre = sorted[n / 2];
+                    let mut dev: Vec<f32> = scores.iter().map(|x| (x - centre).abs()).collect();
+                    dev.sort_by(f32::total_cmp);
+                    let spread = (1.4826 * dev[n / 2]).max(0.01);
+                    let line: Vec<String> = [1.0f32, 1.5, 2.0, 2.5, 3.0, 4.0]
+                        .iter()
+                        .map(|t| {
+                            let (p, o) =
+                                day_vs.iter().zip(&scores).fold((0, 0), |(p, o), (d, s)| {
+                                    let above = (s - centre) / spread >= *t;
+                                    (
+                                        p + usize::from(above && d.1),
+                                        o + usize::from(above && !d.1),
+                                    )
+                                });
+                            format!("z≥{t}: {p} picks {o} others")
+                        })
+                        .collect();
+                    println!("BENCH   {_seed} ({total} picks): {}", line.join(" | "));
+                }
+                match totals.iter_mut().find(|t| t.0 == name) {
+                    Some(t) => {
+                        for c in 0..5 {
+                            t.1[c] += hit[c];
+                        }
+                        t.2 += total;
+                    }
+                    None => totals.push((name.to_string(), hit, total)),
+                }
+            }
+        }
+        println!("BENCH day {day}: {} other papers", others.len());
+        for (name, hit, total) in totals {
+            let pct = |h: usize| 100.0 * h as f32 / total as f32;
+            println!(
+                "BENCH {name:<24} top fifth {:5.1} %  top half {:5.1} %  top 25 {:5.1} %  top 50 {:5.1} %  top 100 {:5.1} %  ({total} picks)",
+                pct(hit[0]), pct(hit[1]), pct(hit[2]), pct(hit[3]), pct(hit[4])
+            );
+        }
+    }
+}
+
+type Rule = fn(&[Vec<f32>], &[&[f32]]) -> Vec<f32>;
+
+fn rules() -> Vec<(&'static str, Rule)> {
+    vec![
+        ("max piece", |ps, xs| {
+            xs.iter()
+                .map(|x| ps.iter().map(|p| cos(p, x)).fold(-1.0, f32::max))
+                .collect()
+        }),
+        ("mean piece", |ps, xs| {
+            xs.iter()
+                .map(|x| ps.iter().map(|p| cos(p, x)).sum::<f32>() / ps.len() as f32)
+                .collect()
+        }),
+        ("mean top-3 pieces", |ps, xs| {
+            xs.iter()
+                .map(|x| {
+                    let mut c: Vec<f32> = ps.iter().map(|p| cos(p, x)).collect();
+                    c.sort_by(|a, b| b.total_cmp(a));
+                    c.iter().take(3).sum::<f32>() / 3.0
+                })
+                .collect()
+        }),
+        ("mean top-2 pieces", |ps, xs| {
+            xs.iter()
+                .map(|x| {
+                    let mut c: Vec<f32> = ps.iter().map(|p| cos(p, x)).collect();
+                    c.sort_by(|a, b| b.total_cmp(a));
+                    c.iter().take(2).sum::<f32>() / 2.0
+                })
+                .collect()
+        }),
+        ("max + half second", |ps, xs| {
+            xs.iter()
+                .map(|x| {
+                    let mut c: Vec<f32> = ps.iter().map(|p| cos(p, x)).collect();
+                    c.sort_by(|a, b| b.total_cmp(a));
+                    c[0] + 0.5 * c.get(1).copied().unwrap_or(0.0)
+                })
+                .collect()
+        }),
+        ("centroid", |ps, xs| {
+            let mut c = vec![0.0f32; ps[0].len()];
+            for p in ps {
+                for (a, b) in c.iter_mut().zip(p) {
+                    *a += b;
+                }
+            }
+            xs.iter().map(|x| cos(&c, x)).collect()
+        }),
+    ]
+}
