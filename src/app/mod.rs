@@ -330,10 +330,10 @@ fn embedder(config: &Config) -> anyhow::Result<Option<Embedder>> {
     Ok(match config.embeddings.source(&config.base_dir) {
         EmbeddingSource::Endpoint => {
             let key = config.embeddings_api_key();
-            Some(Embedder::Endpoint(EmbeddingClient::new(
+            Some(Embedder::Endpoint(Box::new(EmbeddingClient::new(
                 &config.embeddings,
                 key.as_ref(),
-            )?))
+            )?)))
         }
         EmbeddingSource::Local(dir) => Some(Embedder::Local(Arc::new(LocalEmbedder::new(&dir)))),
         EmbeddingSource::Missing { looked, named } => {

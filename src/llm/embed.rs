@@ -17,7 +17,7 @@ use crate::domain::problem::Kind;
 /// Where vectors come from: the model in-process, or an endpoint.
 pub enum Embedder {
     Local(Arc<super::local::LocalEmbedder>),
-    Endpoint(EmbeddingClient),
+    Endpoint(Box<EmbeddingClient>),
 }
 
 impl Embedder {

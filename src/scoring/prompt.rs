@@ -371,7 +371,7 @@ fn examples_section(examples: &[(&str, &str)]) -> String {
 }
 
 /// Appended to the verdict instructions when TL;DRs are on (see [`Prompts::verdict_system`]).
-pub const INLINE_TLDR: &str = "## TL;DR\n\nWhen RELEVANCE reaches the comment bar for at least one reader listed with a paper, add a key TLDR to the paper's line: one plain English sentence of at most 25 words saying what the paper does and what it finds, for researchers skimming their morning digest. No markdown, no \"This paper\" filler where a verb will do. Leave TLDR out for the other papers.\n\nExample line:\n{\"ARXIVID\": \"2503.21135\", \"TLDR\": \"A quantization framework for Mixture-of-Experts models that keeps accuracy at 4 bits.\", \"SCORES\": {\"R1\": [9, 7, \"Matches the model compression criterion.\"]}}";
+pub const INLINE_TLDR: &str = "## TL;DR\n\nWhen RELEVANCE reaches the comment bar for at least one reader listed with a paper, add a key TLDR to the paper's line: one plain English sentence of at most 25 words saying what the paper does and what it finds, for researchers skimming their morning digest. No markdown, no \"This paper\" filler where a verb will do. Leave TLDR out for the other papers.\n\nExample line:\n{\"ARXIVID\": \"2599.00001\", \"TLDR\": \"A quantization framework for Mixture-of-Experts models that keeps accuracy at 4 bits.\", \"SCORES\": {\"R1\": [9, 7, \"Matches the model compression criterion.\"]}}";
 
 /// How readers' own text is fenced in every prompt (said in the instructions, so the model
 /// knows): between `<profile R3>` and `</profile R3>`, every line quoted with `| `. A reader's

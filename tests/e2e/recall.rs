@@ -49,7 +49,7 @@ fn the_in_process_model_reproduces_sentence_transformers() {
         );
     }
     // Alone or in a batch of other lengths, a text has the same vector (padding is masked).
-    let alone = model.embed(&texts[2..].to_vec()).unwrap();
+    let alone = model.embed(&texts[2..]).unwrap();
     assert!(cos(&alone.vectors[0], &v[2]) > 0.9999);
 }
 
@@ -138,7 +138,7 @@ fn bench_recall_vectors() {
         let piece_vs = model.embed(&pieces).unwrap().vectors;
         let (other_vs, pick_vs) = vectors.split_at(others.len());
         let mut totals: Vec<(String, [usize; 5], usize)> = Vec::new();
-        for (_seed, ids) in &picks_by_seed {
+        for (seed, ids) in &picks_by_seed {
             let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
             let mut day_vs: Vec<(&[f32], bool)> =
                 other_vs.iter().map(|v| (v.as_slice(), false)).collect();
@@ -187,12 +187,12 @@ fn bench_recall_vectors() {
                             format!("z≥{t}: {p} picks {o} others")
                         })
                         .collect();
-                    println!("BENCH   {_seed} ({total} picks): {}", line.join(" | "));
+                    println!("BENCH   {seed} ({total} picks): {}", line.join(" | "));
                 }
                 match totals.iter_mut().find(|t| t.0 == name) {
                     Some(t) => {
-                        for c in 0..5 {
-                            t.1[c] += hit[c];
+                        for (sum, h) in t.1.iter_mut().zip(hit) {
+                            *sum += h;
                         }
                         t.2 += total;
                     }
@@ -262,4 +262,131 @@ fn rules() -> Vec<(&'static str, Rule)> {
             xs.iter().map(|x| cos(&c, x)).collect()
         }),
     ]
+}
+
+/// `[embeddings]` naming the installed model's folder.
+fn local_model_config() -> String {
+    format!("[embeddings]\nlocal_dir = \"{}\"\n", model_dir().display())
+}
+
+#[tokio::test]
+async fn without_an_account_the_day_is_scored_by_meaning_with_the_model_in_process() {
+    use crate::helpers::*;
+    let app = TestApp::spawn(Options {
+        api_key: false,
+        extra_config: local_model_config(),
+        ..Default::default()
+    })
+    .await;
+    let out = app.run(&["digest"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("scorer: meaning (all-MiniLM-L6-v2) and keywords"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stderr.contains("no embedding model"), "{}", out.stderr);
+    // Ada reads about MoE and quantization: the MoE quantization paper is near her topics.
+    let why = app
+        .run(&[
+            "why",
+            "2503.21135",
+            "--for",
+            "ada@lab.example.org",
+            "--json",
+        ])
+        .await;
+    assert_eq!(why.code, 0, "{}", why.stderr);
+    let v: serde_json::Value = serde_json::from_str(&why.stdout).unwrap();
+    let comment = v["verdict"]["comment"].as_str().unwrap();
+    assert!(comment.starts_with("By meaning: "), "{comment}");
+    assert!(
+        v["verdict"]["relevance"].as_u64().unwrap() >= 7,
+        "the paper on her topics passes her bar: {v}"
+    );
+    // A second run pays nothing and embeds nothing: the vectors are stored.
+    let again = app.run(&["digest", "--dry-run"]).await;
+    assert!(
+        !again.stderr.contains("embedding the day's papers"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[tokio::test]
+async fn missing_weights_are_one_line_and_the_keyword_scorer_never_a_failed_run() {
+    use crate::helpers::*;
+    let app = TestApp::spawn(Options {
+        api_key: false,
+        extra_config: "[embeddings]\nlocal_dir = \"no-such-model\"\n".into(),
+        ..Default::default()
+    })
+    .await;
+    let out = app.run(&["digest"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("holds no embedding model").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("scripts/fetch-model"), "{}", out.stderr);
+    assert!(out.stdout.contains("keyword scorer"), "{}", out.stdout);
+}
+
+#[tokio::test]
+async fn with_a_model_every_paper_reaches_a_model_call_whatever_its_nearness() {
+    use crate::helpers::*;
+    let app = TestApp::spawn(Options {
+        extra_config: local_model_config(),
+        ..Default::default()
+    })
+    .await;
+    let out = app.run(&["digest"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let bodies: Vec<String> = app
+        .llm
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/chat/completions"))
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    // The day's new papers and cross-lists (replacements are not announced to readers by
+    // default).
+    let papers: Vec<Paper> = feed_papers(FEED_DAY)
+        .into_iter()
+        .filter(|p| {
+            matches!(
+                p.announce_type,
+                paperboy::domain::AnnounceType::New | paperboy::domain::AnnounceType::Cross
+            )
+        })
+        .collect();
+    assert!(papers.len() >= 14, "{}", papers.len());
+    for p in &papers {
+        assert!(
+            bodies.iter().any(|b| b.contains(p.id.as_str())),
+            "{} never reached the model",
+            p.id
+        );
+    }
+    // The embedding stage's numbers are in `why`.
+    let why = app
+        .run(&[
+            "why",
+            "2503.21135",
+            "--for",
+            "grace@lab.example.org",
+            "--json",
+        ])
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&why.stdout).unwrap();
+    let stage = &v["embedding_stage"];
+    assert!(stage["rank"].as_u64().is_some(), "{v}");
+    assert!(stage["cosine"].as_f64().is_some(), "{v}");
+    assert!(stage["nearness"].as_f64().is_some(), "{v}");
 }
