@@ -114,6 +114,9 @@ impl Store {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
                 .with_context(|| format!("cannot make {} private", path.display()))?;
         }
+        // Before the first statement: three processes opening a fresh store at once wait for
+        // each other's switch to WAL instead of failing with "database is locked".
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| crate::support::fs::explain(e, path))
             .with_context(|| format!("cannot open the database {}", path.display()))?;
