@@ -43,6 +43,7 @@ fn the_in_process_model_reproduces_sentence_transformers() {
     // sentence-transformers' README for all-MiniLM-L6-v2.
     for ((a, b), want) in [((0, 1), 0.6660), ((0, 2), 0.1046), ((1, 2), 0.1411)] {
         let got = cos(&v[a], &v[b]);
+        println!("cosine {a}-{b}: {got:.4} (published {want:.4})");
         assert!(
             (got - want).abs() <= 0.002,
             "cosine of sentences {a} and {b}: {got:.4}, published {want:.4}"
