@@ -96,7 +96,11 @@ pub(super) fn show(
         .to_string();
     let month = store.spent_by_since_now(email, &month_start)?;
     let signals = store.signal_counts(email)?;
-    let learns = config.embeddings.enabled();
+    // The ranking learns wherever there are vectors: an endpoint, or the in-process model.
+    let learns = matches!(
+        config.embeddings.source(&config.base_dir),
+        crate::config::EmbeddingSource::Endpoint | crate::config::EmbeddingSource::Local(_)
+    );
     if json {
         print_json(&s, last.as_ref(), &month, signals)?;
     } else {
