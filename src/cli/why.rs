@@ -258,9 +258,7 @@ fn explain(
             ),
         ));
     }
-    let keyword = crate::scoring::keyword::Terms::of(sub)
-        .with_authors(sub.authors.clone())
-        .why_look(paper);
+    let keyword = crate::scoring::keyword::Terms::of(sub).why_look(paper);
     for d in facts.placed.iter().chain(&facts.triage) {
         let (label, fact) = triage_fact(d, &app.config.embeddings, keyword.as_deref());
         lines.push((label, fact));

@@ -67,6 +67,14 @@ impl Default for EmbeddingsConfig {
     }
 }
 
+/// The files an in-process model's folder holds.
+pub const MODEL_FILES: [&str; 3] = ["config.json", "model.safetensors", "tokenizer.json"];
+
+/// Whether `dir` holds every file of [`MODEL_FILES`] (nothing is read).
+pub fn holds_model(dir: &Path) -> bool {
+    MODEL_FILES.iter().all(|f| dir.join(f).is_file())
+}
+
 /// Where the Debian package and the container image put the default model.
 pub const PACKAGED_MODEL_DIR: &str = "/usr/share/paperboy/models/all-MiniLM-L6-v2";
 /// Where `scripts/fetch-model` puts it, beside the configuration.
@@ -101,11 +109,6 @@ impl EmbeddingsConfig {
         if !self.local {
             return EmbeddingSource::Off;
         }
-        let holds = |d: &Path| {
-            ["config.json", "model.safetensors", "tokenizer.json"]
-                .iter()
-                .all(|f| d.join(f).is_file())
-        };
         let looked: Vec<PathBuf> = match &self.local_dir {
             Some(d) => vec![base.join(d)],
             None => vec![
@@ -113,7 +116,7 @@ impl EmbeddingsConfig {
                 PathBuf::from(PACKAGED_MODEL_DIR),
             ],
         };
-        match looked.iter().find(|d| holds(d)) {
+        match looked.iter().find(|d| holds_model(d)) {
             Some(d) => EmbeddingSource::Local(d.clone()),
             None => EmbeddingSource::Missing {
                 looked,

@@ -16,7 +16,7 @@ pub mod schedule;
 mod secrets;
 mod typed;
 
-pub use embeddings::{EmbeddingSource, EmbeddingsConfig};
+pub use embeddings::{holds_model, EmbeddingSource, EmbeddingsConfig, MODEL_FILES};
 pub use load::{ConfigError, ConfigProblem};
 
 #[derive(Debug, Clone, Deserialize)]

@@ -29,11 +29,6 @@ impl Embedder {
         }
     }
 
-    /// Whether it runs here (and so costs nothing).
-    pub fn is_local(&self) -> bool {
-        matches!(self, Embedder::Local(_))
-    }
-
     /// The vectors of `texts`, in order. The local model runs on a blocking thread.
     pub async fn embed(&self, texts: Vec<String>) -> Result<Embedded, LlmError> {
         match self {

@@ -15,10 +15,8 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{Tokenizer, TruncationParams};
 
-/// The files a model folder must hold.
-pub const FILES: [&str; 3] = ["config.json", "model.safetensors", "tokenizer.json"];
-/// The default model's folder name (where `scripts/fetch-model` installs it).
-pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
+use crate::config::MODEL_FILES as FILES;
+
 /// The longest input the default model reads, in word pieces (sentence-transformers'
 /// `max_seq_length`; the shipped `tokenizer.json` says 128, which would cut abstracts short).
 const DEFAULT_MAX_TOKENS: usize = 256;
@@ -40,7 +38,6 @@ pub struct LocalModel {
     tokenizer: Tokenizer,
     name: String,
     dir: PathBuf,
-    max_tokens: usize,
 }
 
 /// The vectors of a batch of texts, in input order, and the word pieces read.
@@ -61,7 +58,7 @@ impl std::fmt::Debug for LocalModel {
 impl LocalModel {
     /// Whether `dir` holds every file a model needs (nothing is read).
     pub fn present(dir: &Path) -> bool {
-        FILES.iter().all(|f| dir.join(f).is_file())
+        crate::config::holds_model(dir)
     }
 
     /// Loads the model in `dir`. Its name (what its vectors are stored under) is the folder's
@@ -114,17 +111,12 @@ impl LocalModel {
             tokenizer,
             name: name_of(dir),
             dir: dir.to_path_buf(),
-            max_tokens,
         })
     }
 
     /// What its vectors are stored under, e.g. `local:all-MiniLM-L6-v2`.
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The vectors of `texts` (blocking: run it off the async threads). Texts are tokenized,
@@ -181,11 +173,6 @@ impl LocalModel {
         let rows: Vec<Vec<f32>> = mean.to_vec2()?;
         Ok(rows.into_iter().map(crate::domain::vector::unit).collect())
     }
-
-    /// The longest input it reads, in word pieces.
-    pub fn max_tokens(&self) -> usize {
-        self.max_tokens
-    }
 }
 
 /// The in-process model, loaded on its first use (commands that only read never pay for
@@ -207,10 +194,6 @@ impl LocalEmbedder {
 
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The model, loaded now if it is not yet (blocking: call it off the async threads).

@@ -41,9 +41,15 @@ pub async fn nearness(
     let model = embedder.model().to_string();
     let mut items: Vec<(String, String, VectorKind)> = Vec::new();
     let mut seen = HashSet::new();
+    // Each paper's text hashed once, whatever the number of its readers.
+    let mut hash_of: HashMap<&PaperId, String> = HashMap::new();
     for p in papers.iter().flatten() {
+        if hash_of.contains_key(&p.id) {
+            continue;
+        }
         let t = paper_text(p);
         let h = text_hash(&t);
+        hash_of.insert(&p.id, h.clone());
         if seen.insert(h.clone()) {
             items.push((h, t, VectorKind::Paper));
         }
@@ -96,7 +102,7 @@ pub async fn nearness(
                 .iter()
                 .filter_map(|(h, _)| have.get(h).map(Vec::as_slice))
                 .collect();
-            place(papers, &vs, &have)
+            place(papers, &vs, &have, &hash_of)
         })
         .collect()))
 }
@@ -106,11 +112,12 @@ fn place(
     papers: &[&Paper],
     vs: &[&[f32]],
     vectors: &HashMap<String, Vec<f32>>,
+    hash_of: &HashMap<&PaperId, String>,
 ) -> HashMap<PaperId, Near> {
     let found: Vec<(&Paper, (f32, usize, f32))> = papers
         .iter()
         .filter_map(|p| {
-            let v = vectors.get(&text_hash(&paper_text(p)))?;
+            let v = vectors.get(hash_of.get(&p.id)?)?;
             Some((*p, closeness(vs, v)))
         })
         .collect();
