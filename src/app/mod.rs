@@ -335,7 +335,10 @@ fn embedder(config: &Config) -> anyhow::Result<Option<Embedder>> {
                 key.as_ref(),
             )?)))
         }
-        EmbeddingSource::Local(dir) => Some(Embedder::Local(Arc::new(LocalEmbedder::new(&dir)))),
+        EmbeddingSource::Local(dir) => Some(Embedder::Local(Arc::new(LocalEmbedder::new(
+            &dir,
+            config.embeddings.max_tokens,
+        )))),
         EmbeddingSource::Missing { looked, named } => {
             let looked: Vec<String> = looked.iter().map(|d| d.display().to_string()).collect();
             let fix = "scripts/fetch-model installs all-MiniLM-L6-v2 (README, \"The embedding model\"); [embeddings] local = false turns this off";

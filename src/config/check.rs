@@ -134,6 +134,12 @@ impl Config {
         if e.batch_size == 0 || e.batch_size > 2048 {
             bad("embeddings.batch_size", "must be between 1 and 2048".into());
         }
+        if !(16..=512).contains(&e.max_tokens) {
+            bad(
+                "embeddings.max_tokens",
+                "must be between 16 and 512 word pieces (the default model reads up to 256)".into(),
+            );
+        }
         if e.top_k == 0 {
             bad("embeddings.top_k", "must be at least 1".into());
         }

@@ -17,12 +17,9 @@ use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::config::MODEL_FILES as FILES;
 
-/// The longest input the default model reads, in word pieces (sentence-transformers'
-/// `max_seq_length`; the shipped `tokenizer.json` says 128, which would cut abstracts short).
-const DEFAULT_MAX_TOKENS: usize = 256;
 /// Word pieces (padding included) in one forward pass at most: bounds the attention's memory
 /// (batch × 12 heads × length² floats) while keeping the matrix products large.
-const TOKENS_PER_PASS: usize = 4096;
+const TOKENS_PER_PASS: usize = 2048;
 
 /// Why a model folder cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -61,9 +58,10 @@ impl LocalModel {
         crate::config::holds_model(dir)
     }
 
-    /// Loads the model in `dir`. Its name (what its vectors are stored under) is the folder's
-    /// name, with `local:` before it.
-    pub fn load(dir: &Path) -> Result<LocalModel, LoadError> {
+    /// Loads the model in `dir`, to read at most `max_tokens` word pieces of a text (or the
+    /// model's own longest input, if shorter). Its name (what its vectors are stored under) is
+    /// [`stored_name`].
+    pub fn load(dir: &Path, max_tokens: usize) -> Result<LocalModel, LoadError> {
         for file in FILES {
             if !dir.join(file).is_file() {
                 return Err(LoadError::Missing {
@@ -81,8 +79,9 @@ impl LocalModel {
         let max_tokens = read_json::<serde_json::Value>(&dir.join("sentence_bert_config.json"))
             .ok()
             .and_then(|v| v.get("max_seq_length")?.as_u64())
-            .map_or(DEFAULT_MAX_TOKENS, |n| n as usize)
-            .min(config.max_position_embeddings);
+            .map_or(max_tokens, |n| (n as usize).min(max_tokens))
+            .min(config.max_position_embeddings)
+            .max(1);
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| bad("tokenizer.json", format!("cannot read the tokenizer: {e}")))?;
         tokenizer
@@ -93,12 +92,9 @@ impl LocalModel {
             .map_err(|e| bad("tokenizer.json", e.to_string()))?;
         tokenizer.with_padding(None);
 
-        let weights = std::fs::read(dir.join("model.safetensors"))
-            .map_err(|e| bad("model.safetensors", format!("cannot read it ({e})")))?;
         let device = Device::Cpu;
-        let tensors = candle_core::safetensors::load_buffer(&weights, &device)
-            .map_err(|e| bad("model.safetensors", format!("not safetensors weights: {e}")))?;
-        drop(weights);
+        let tensors = read_weights(&dir.join("model.safetensors"), &device)
+            .map_err(|e| bad("model.safetensors", e))?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
         let model = BertModel::load(vb, &config).map_err(|e| {
             bad(
@@ -109,12 +105,12 @@ impl LocalModel {
         Ok(LocalModel {
             model,
             tokenizer,
-            name: name_of(dir),
+            name: stored_name(dir, max_tokens),
             dir: dir.to_path_buf(),
         })
     }
 
-    /// What its vectors are stored under, e.g. `local:all-MiniLM-L6-v2`.
+    /// What its vectors are stored under, e.g. `local:all-MiniLM-L6-v2@128`.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -131,13 +127,18 @@ impl LocalModel {
         let tokens = ids.iter().map(|i| i.len() as u64).sum();
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
-        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        // Passes of similar length; the longest text of each comes first and sets its padded
+        // length.
+        let mut passes: Vec<(&[usize], usize)> = Vec::new();
         let mut start = 0;
         while start < order.len() {
-            // The longest text comes first, so it sets the pass's padded length.
             let len = ids[order[start]].len().max(1);
             let n = (TOKENS_PER_PASS / len).max(1).min(order.len() - start);
-            let pass = &order[start..start + n];
+            passes.push((&order[start..start + n], len));
+            start += n;
+        }
+        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for (pass, len) in passes {
             let batch: Vec<&[u32]> = pass.iter().map(|&i| ids[i]).collect();
             let out = self
                 .forward(&batch, len)
@@ -145,7 +146,6 @@ impl LocalModel {
             for (&i, v) in pass.iter().zip(out) {
                 vectors[i] = v;
             }
-            start += n;
         }
         Ok(LocalEmbedded { vectors, tokens })
     }
@@ -179,15 +179,17 @@ impl LocalModel {
 /// it) and kept for the process.
 pub struct LocalEmbedder {
     dir: PathBuf,
+    max_tokens: usize,
     name: String,
     model: std::sync::Mutex<Option<std::sync::Arc<LocalModel>>>,
 }
 
 impl LocalEmbedder {
-    pub fn new(dir: &Path) -> LocalEmbedder {
+    pub fn new(dir: &Path, max_tokens: usize) -> LocalEmbedder {
         LocalEmbedder {
             dir: dir.to_path_buf(),
-            name: name_of(dir),
+            max_tokens,
+            name: stored_name(dir, max_tokens),
             model: std::sync::Mutex::new(None),
         }
     }
@@ -203,19 +205,121 @@ impl LocalEmbedder {
             return Ok(std::sync::Arc::clone(m));
         }
         let started = std::time::Instant::now();
-        let m = std::sync::Arc::new(LocalModel::load(&self.dir)?);
+        let m = std::sync::Arc::new(LocalModel::load(&self.dir, self.max_tokens)?);
         tracing::info!(model = %self.name, dir = %self.dir.display(), secs = format!("{:.1}", started.elapsed().as_secs_f32()), "loaded the embedding model");
         *slot = Some(std::sync::Arc::clone(&m));
         Ok(m)
     }
 }
 
-/// What the vectors of the model in `dir` are stored under: `local:` and the folder's name.
-fn name_of(dir: &Path) -> String {
+/// What the vectors of the model in `dir`, reading `max_tokens` word pieces, are stored
+/// under: `local:`, the folder's name and the length (vectors of another length are other
+/// vectors), e.g. `local:all-MiniLM-L6-v2@128`.
+pub fn stored_name(dir: &Path, max_tokens: usize) -> String {
     let folder = dir
         .file_name()
         .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
-    format!("local:{folder}")
+    format!("local:{folder}@{max_tokens}")
+}
+
+/// A stored model name as a reader sees it: `all-MiniLM-L6-v2` for `local:all-MiniLM-L6-v2@128`;
+/// an endpoint's model as it is.
+pub fn shown_name(model: &str) -> &str {
+    match model.strip_prefix("local:") {
+        Some(rest) => rest.rsplit_once('@').map_or(rest, |(name, _)| name),
+        None => model,
+    }
+}
+
+/// The tensors of a safetensors file, read one at a time into their own buffers (the file is
+/// never held whole beside them: the weights' memory is what the model keeps). Only `F32`
+/// weights are read, which is how sentence-transformers ships its models.
+fn read_weights(
+    path: &Path,
+    device: &Device,
+) -> Result<std::collections::HashMap<String, Tensor>, String> {
+    use std::io::{Read, Seek, SeekFrom};
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        dtype: String,
+        shape: Vec<usize>,
+        data_offsets: [u64; 2],
+    }
+    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot read it ({e})"))?;
+    let size = file.metadata().map_err(|e| e.to_string())?.len();
+    let mut head = [0u8; 8];
+    file.read_exact(&mut head)
+        .map_err(|_| "not safetensors weights: shorter than its header".to_string())?;
+    let header_len = u64::from_le_bytes(head);
+    if header_len > 100 << 20 || 8 + header_len > size {
+        return Err(format!(
+            "not safetensors weights: a header of {header_len} bytes"
+        ));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header).map_err(|e| e.to_string())?;
+    let mut entries: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&header)
+            .map_err(|e| format!("not safetensors weights: its header is not JSON ({e})"))?;
+    entries.remove("__metadata__");
+    let data_start = 8 + header_len;
+    let mut tensors = std::collections::HashMap::new();
+    for (name, entry) in entries {
+        let entry: Entry = serde_json::from_value(entry)
+            .map_err(|e| format!("not safetensors weights: tensor {name}: {e}"))?;
+        let [from, to] = entry.data_offsets;
+        let count: usize = entry.shape.iter().product();
+        let width = match entry.dtype.as_str() {
+            "F32" => 4,
+            "I64" => 8,
+            other => {
+                return Err(format!(
+                    "tensor {name} is {other}; only F32 weights are read"
+                ))
+            }
+        };
+        if to < from || to - from != width * count as u64 || data_start + to > size {
+            return Err(format!(
+                "not safetensors weights: tensor {name} does not fit the file"
+            ));
+        }
+        file.seek(SeekFrom::Start(data_start + from))
+            .map_err(|e| e.to_string())?;
+        let tensor = if width == 4 {
+            let values = read_values(&mut file, count, f32::from_le_bytes)?;
+            Tensor::from_vec(values, entry.shape, device)
+        } else {
+            let values = read_values(&mut file, count, i64::from_le_bytes)?;
+            Tensor::from_vec(values, entry.shape, device)
+        }
+        .map_err(|e| e.to_string())?;
+        tensors.insert(name, tensor);
+    }
+    Ok(tensors)
+}
+
+/// `count` little-endian values of `N` bytes each, read in 64 KB chunks.
+fn read_values<T, const N: usize>(
+    file: &mut std::fs::File,
+    count: usize,
+    from_bytes: fn([u8; N]) -> T,
+) -> Result<Vec<T>, String> {
+    use std::io::Read;
+    let mut values = Vec::with_capacity(count);
+    let mut chunk = vec![0u8; (1 << 16) / N * N];
+    let mut left = count * N;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        file.read_exact(&mut chunk[..n])
+            .map_err(|e| e.to_string())?;
+        values.extend(
+            chunk[..n]
+                .chunks_exact(N)
+                .map(|b| from_bytes(b.try_into().expect("chunks of N bytes"))),
+        );
+        left -= n;
+    }
+    Ok(values)
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
@@ -231,7 +335,7 @@ mod tests {
     fn a_folder_without_weights_names_the_missing_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.json"), "{}").unwrap();
-        let e = LocalModel::load(dir.path()).unwrap_err().to_string();
+        let e = LocalModel::load(dir.path(), 128).unwrap_err().to_string();
         assert!(e.contains("no model.safetensors"), "{e}");
         assert!(e.contains("scripts/fetch-model"), "{e}");
         assert!(!LocalModel::present(dir.path()));
@@ -243,7 +347,7 @@ mod tests {
         for f in FILES {
             std::fs::write(dir.path().join(f), "{}").unwrap();
         }
-        let e = LocalModel::load(dir.path()).unwrap_err().to_string();
+        let e = LocalModel::load(dir.path(), 128).unwrap_err().to_string();
         assert!(e.contains("config.json: not a BERT configuration"), "{e}");
     }
 }

@@ -163,7 +163,7 @@ impl Scorer {
             Scorer::Llm(s) => format!("{} at {}", s.meter.model(), s.meter.base_url()),
             Scorer::Keyword { embedder: Some(e) } => format!(
                 "meaning ({}) and keywords (no model configured)",
-                e.model().trim_start_matches("local:")
+                crate::llm::local::shown_name(e.model())
             ),
             Scorer::Keyword { embedder: None } => {
                 "keyword scorer (no model configured)".to_string()
@@ -176,7 +176,7 @@ impl Scorer {
         match self {
             Scorer::Llm(s) => s.meter.model().to_string(),
             Scorer::Keyword { embedder: Some(e) } => {
-                format!("{} and keywords", e.model().trim_start_matches("local:"))
+                format!("{} and keywords", crate::llm::local::shown_name(e.model()))
             }
             Scorer::Keyword { embedder: None } => "keywords".to_string(),
         }

@@ -6,6 +6,9 @@
 
 use std::time::{Duration, Instant};
 
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
 use crate::helpers::*;
 use crate::scoring::{bench_subscribers, delivered, planted, FEED_BENCH};
 
@@ -239,21 +242,48 @@ async fn bench_institute() {
         "refus.",
         "lost"
     );
-    for embeddings in [true, false] {
+    for vectors in [Vectors::Model, Vectors::StandIn, Vectors::None] {
         for &n in &sizes {
-            institute(n, embeddings).await;
+            institute(n, vectors).await;
         }
     }
 }
 
-async fn institute(readers: usize, embeddings: bool) {
+/// Where the institute benchmark's vectors come from.
+#[derive(Clone, Copy, PartialEq)]
+enum Vectors {
+    /// The in-process all-MiniLM-L6-v2 (the default).
+    Model,
+    /// The stand-in's one-hot `/v1/embeddings` (the figures of issue 19, for comparison).
+    StandIn,
+    /// No embedding stage: the title triage reads every paper.
+    None,
+}
+
+impl Vectors {
+    fn label(self) -> &'static str {
+        match self {
+            Vectors::Model => "model",
+            Vectors::StandIn => "stand-in vectors",
+            Vectors::None => "triage only",
+        }
+    }
+}
+
+async fn institute(readers: usize, vectors: Vectors) {
     let app = TestApp::spawn(Options {
         subscribers: crate::institute::institute_readers(readers, ""),
+        extra_config: match vectors {
+            Vectors::Model => crate::recall::local_model_config(),
+            // The stand-in's endpoint (added by the harness) takes the model's place.
+            Vectors::StandIn => String::new(),
+            Vectors::None => "[embeddings]\nlocal = false\n".into(),
+        },
         feed: Some(FEED_BENCH),
         batch_size: std::env::var("BENCH_BATCH").map_or(200, |b| b.parse().unwrap()),
         concurrency: 4,
         model: "gpt-4o".into(),
-        embeddings,
+        embeddings: vectors == Vectors::StandIn,
         behaviour: Behaviour {
             delay: Some(Duration::from_secs(1)),
             context_window: Some(128_000),
@@ -299,7 +329,7 @@ async fn institute(readers: usize, embeddings: bool) {
         .collect();
     println!(
         "BENCH {:<22} {:>5} {:>6}k {:>9.0} {:>9.0} {:>8.0} {:>7.4} {:>7.4} {:>6.1} {:>5} {:>7} {:>6} {:>9}",
-        format!("{readers} readers, {}", if embeddings { "embeddings" } else { "triage only" }),
+        format!("{readers} readers, {}", vectors.label()),
         format!("{chat_calls}+{embed_calls}"),
         s.largest_prompt.load(std::sync::atomic::Ordering::SeqCst) / 1000,
         prompt,
@@ -327,6 +357,45 @@ async fn institute(readers: usize, embeddings: bool) {
             stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
         );
     }
+    if vectors == Vectors::Model {
+        second_day(&app, readers).await;
+    }
+}
+
+/// The next announcement day (another real day of 200 papers) on the same store: profiles are
+/// embedded once per change, so the second day embeds only its papers.
+async fn second_day(app: &TestApp, readers: usize) {
+    app.arxiv.reset().await;
+    Mock::given(method("GET"))
+        .and(path(RSS_PATH))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(fixture("rss-recall-cs.LG+cs.AI-2025-04-02.xml"))
+                .insert_header("content-type", "application/rss+xml"),
+        )
+        .mount(&app.arxiv)
+        .await;
+    let (out, wall, peak) = timed(app, &["digest"], &[]).await;
+    let run = "(SELECT max(run_id) FROM spend)";
+    let sum = |what: &str, stage: &str| {
+        app.count(&format!(
+            "SELECT coalesce(sum({what}), 0) FROM spend WHERE run_id = {run} AND stage {stage}"
+        )) as f64
+    };
+    let (prompt, completion) = (
+        sum("prompt_tokens", "!= 'embedding'"),
+        sum("completion_tokens", "!= 'embedding'"),
+    );
+    let embedded = sum("prompt_tokens", "= 'embedding'");
+    let texts = app.count(&format!(
+        "SELECT coalesce(sum(papers), 0) FROM spend WHERE run_id = {run} AND stage = 'embedding'"
+    ));
+    println!(
+        "BENCH     day 2 (200 papers): exit {}, {wall:.1} s, {peak} MB, {embedded:.0} embedded tokens over {texts} texts, ${:.4}/reader-day at gpt-4o, {} digests in all",
+        out.status.code().unwrap_or(-1),
+        (prompt * 2.5 + completion * 10.0) / 1e6 / readers as f64,
+        app.count("SELECT count(*) FROM deliveries"),
+    );
 }
 
 /// What one announcement day for 100 readers leaves in the store (issue 22: at most 1.5 MB), by

@@ -22,13 +22,21 @@ pub fn model_dir() -> PathBuf {
     dir
 }
 
+/// The length the recall benchmark reads (`BENCH_MAX_TOKENS`, else the default).
+fn max_tokens() -> usize {
+    std::env::var("BENCH_MAX_TOKENS").map_or(
+        paperboy::config::EmbeddingsConfig::default().max_tokens,
+        |v| v.parse().unwrap(),
+    )
+}
+
 fn cos(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 #[test]
 fn the_in_process_model_reproduces_sentence_transformers() {
-    let model = LocalModel::load(&model_dir()).unwrap();
+    let model = LocalModel::load(&model_dir(), max_tokens()).unwrap();
     let texts: Vec<String> = [
         "The weather is lovely today.",
         "It's so sunny outside!",
@@ -106,7 +114,7 @@ pub fn feed_papers(name: &str) -> Vec<Paper> {
 #[test]
 #[ignore]
 fn bench_recall_vectors() {
-    let model = LocalModel::load(&model_dir()).unwrap();
+    let model = LocalModel::load(&model_dir(), max_tokens()).unwrap();
     let picks_by_seed = seed_picks();
     let all_picks = feed_papers("rss-bench-cs.LG-174.xml");
     let topics = std::fs::read_to_string(fixture("bench/seed-topics.md")).unwrap();
@@ -266,7 +274,7 @@ fn rules() -> Vec<(&'static str, Rule)> {
 }
 
 /// `[embeddings]` naming the installed model's folder.
-fn local_model_config() -> String {
+pub fn local_model_config() -> String {
     format!("[embeddings]\nlocal_dir = \"{}\"\n", model_dir().display())
 }
 
