@@ -191,6 +191,11 @@ impl Alerts<'_> {
     /// One alert: queued as mail to the admin (when there is one) under `key`, and posted to
     /// the webhook (when there is one) right away.
     async fn notify(&self, key: AlertKey, subject: &str, body: &str) -> anyhow::Result<()> {
+        let (subject, body) = (
+            crate::support::redact::redact(subject),
+            crate::support::redact::redact(body),
+        );
+        let (subject, body) = (subject.as_ref(), body.as_ref());
         if let Some(admin) = &self.admin {
             let (recipient, message_id, bytes) =
                 build_alert(self.from, admin, subject, body.to_string())?;

@@ -20,6 +20,8 @@ impl Webhook {
         let http = reqwest::Client::builder()
             .user_agent(concat!("paperboy/", env!("CARGO_PKG_VERSION"), " (alerts)"))
             .timeout(Duration::from_secs(10))
+            // A redirect would re-post the alert to another host: it is an answer, not a hop.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Webhook {
             url: url.trim().to_string(),
@@ -41,6 +43,11 @@ impl Webhook {
     /// Posts one alert. A 4xx answer is the configuration's fault and is not tried again; a
     /// 5xx, a timeout or a refused connection is, twice, with backoff.
     pub async fn post(&self, subject: &str, body: &str) -> Result<(), String> {
+        let (subject, body) = (
+            crate::support::redact::redact(subject),
+            crate::support::redact::redact(body),
+        );
+        let (subject, body) = (subject.as_ref(), body.as_ref());
         let mut attempt = 0;
         loop {
             attempt += 1;

@@ -96,6 +96,15 @@ async fn arm(
 pub async fn run(mut app: Arc<App>) -> anyhow::Result<()> {
     let lock = acquire_lock(lock_path(&app.config))?;
     tracing::info!(lock = %lock.path.display(), pid = std::process::id(), "paperboy daemon starting");
+    match crate::support::limits::raise_open_files() {
+        Some((from, to)) => tracing::info!(from, to, "raised the open-file limit"),
+        None => {
+            let (soft, _) = crate::support::limits::open_files();
+            if soft.is_some_and(|n| n < 4096) {
+                tracing::warn!(limit = soft, "the open-file limit is low for a daemon (LimitNOFILE in the unit; the package's sets 65536)");
+            }
+        }
+    }
     // Under the runs lock: a `paperboy digest` running now is not a stopped process's run.
     let runs = app.hold_runs("paperboy run (starting)").await?;
     let stale = app.store.interrupt_stale_runs().await?;

@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use http_body_util::Full;
@@ -14,7 +16,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::store::health::Snapshot;
+use crate::store::health::{Service, Snapshot};
 use crate::store::Store;
 
 /// The metrics as text, from one snapshot of the store.
@@ -151,35 +153,134 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     Ok(listener)
 }
 
-/// Serves `GET /metrics` on `listener` until `cancel`.
+/// Connections served at once; more wait in the kernel's queue, using no descriptor.
+const MAX_CONNECTIONS: usize = 64;
+/// A client must send its request's head within this, and is done within `CONNECTION_TIMEOUT`.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(15);
+/// The pause after a failed accept, doubling up to `MAX_PAUSE` while the failures last.
+const FIRST_PAUSE: Duration = Duration::from_millis(50);
+const MAX_PAUSE: Duration = Duration::from_secs(2);
+
+/// Serves `GET /metrics` on `listener` until `cancel`: at most [`MAX_CONNECTIONS`] at once,
+/// each bounded in time. A failed accept (out of file descriptors, most often) pauses the loop,
+/// is logged once for the spell it begins, and is recorded in `health` for `status`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Store,
     cancel: tokio_util::sync::CancellationToken,
 ) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut spell: Option<Spell> = None;
     loop {
-        let (stream, _) = tokio::select! {
+        let permit = tokio::select! {
             _ = cancel.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "metrics: could not accept a connection");
-                    continue;
-                }
-            },
+            p = Arc::clone(&permits).acquire_owned() => p.expect("the semaphore is never closed"),
         };
-        let store = store.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let store = store.clone();
-                async move { Ok::<_, std::convert::Infallible>(answer(&store, &req).await) }
-            });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
-            // A scraper that stalls is dropped, not waited on.
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), conn).await;
-        });
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                if spell.as_ref().is_some_and(Spell::over) {
+                    spell.take().expect("a spell").ended(&store).await;
+                }
+                tokio::spawn(connection(stream, store.clone(), permit));
+            }
+            Err(e) => {
+                drop(permit);
+                let pause = match &mut spell {
+                    Some(s) => s.again(),
+                    None => spell.insert(Spell::began(&e, &store).await).pause,
+                };
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
     }
+}
+
+/// One connection, holding its permit until it is done.
+async fn connection(
+    stream: tokio::net::TcpStream,
+    store: Store,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+        let store = store.clone();
+        async move { Ok::<_, std::convert::Infallible>(answer(&store, &req).await) }
+    });
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(16 * 1024)
+        .serve_connection(io, service);
+    // A client that stalls is dropped, not waited on.
+    let _ = tokio::time::timeout(CONNECTION_TIMEOUT, conn).await;
+}
+
+/// A run of failed accepts: logged when it begins and when it ends, never per failure. It ends
+/// at the first accept after [`QUIET`] without a failure (an attack that keeps the descriptors
+/// taken lets one connection through now and then: that is not the end of it).
+struct Spell {
+    began: std::time::Instant,
+    last: std::time::Instant,
+    failures: u64,
+    pause: Duration,
+}
+
+const QUIET: Duration = Duration::from_secs(10);
+
+impl Spell {
+    async fn began(e: &std::io::Error, store: &Store) -> Spell {
+        let what = accept_error(e);
+        tracing::warn!("metrics: cannot accept connections: {what}; pausing, and saying so once until it clears");
+        if let Err(e) = store
+            .record_health(Service::Metrics, Err(what.clone()))
+            .await
+        {
+            tracing::warn!(error = %format!("{e:#}"), "metrics: cannot record the endpoint's health");
+        }
+        Spell {
+            began: std::time::Instant::now(),
+            last: std::time::Instant::now(),
+            failures: 1,
+            pause: FIRST_PAUSE,
+        }
+    }
+
+    fn over(&self) -> bool {
+        self.last.elapsed() >= QUIET
+    }
+
+    fn again(&mut self) -> Duration {
+        self.failures += 1;
+        if self.over() {
+            // Failures again after a quiet while: the same spell, starting its pauses over.
+            self.pause = FIRST_PAUSE;
+        }
+        self.last = std::time::Instant::now();
+        self.pause = (self.pause * 2).min(MAX_PAUSE);
+        self.pause
+    }
+
+    async fn ended(self, store: &Store) {
+        tracing::info!(
+            failures = self.failures,
+            secs = self.began.elapsed().as_secs(),
+            "metrics: accepting connections again"
+        );
+        let _ = store.record_health(Service::Metrics, Ok(())).await;
+    }
+}
+
+/// What a failed accept means, in words an admin can act on.
+fn accept_error(e: &std::io::Error) -> String {
+    crate::support::limits::io_problem(e)
 }
 
 async fn answer<B>(store: &Store, req: &Request<B>) -> Response<Full<Bytes>> {

@@ -37,7 +37,7 @@ pub async fn run(config: Config, _args: RunArgs) -> Result<u8, Failure> {
 /// JSON lists them all). Never creates or migrates the store.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  paperboy status\n  paperboy status --json\n  paperboy status >/dev/null || echo \"paperboy needs attention (exit $?)\"\n\nExit codes: 0 all is well, 2 bad configuration or store, 3 daemon not running, 4 last run failed,\n5 last run degraded, 6 inbox failing, 7 an alert could not be sent."
+    after_help = "Examples:\n  paperboy status\n  paperboy status --json\n  paperboy status >/dev/null || echo \"paperboy needs attention (exit $?)\"\n\nExit codes: 0 all is well, 2 bad configuration or store, 3 daemon not running, 4 last run failed,\n5 last run degraded, 6 inbox failing, 7 an alert could not be sent, 8 the metrics endpoint\ncannot accept connections."
 )]
 pub struct StatusArgs {
     #[arg(long)]
@@ -58,6 +58,7 @@ pub fn status(config: Config, args: StatusArgs) -> Result<u8, Failure> {
     let inbox = find(crate::store::health::Service::Inbox).filter(|_| config.imap.is_some());
     let webhook =
         find(crate::store::health::Service::Webhook).filter(|_| config.admin.webhook.is_some());
+    let metrics = find(crate::store::health::Service::Metrics).filter(|_| config.metrics.is_some());
     let unsent_alerts = store.unsent_alerts_now()?;
     let state = State {
         store_exists: store_path.exists(),
@@ -68,6 +69,7 @@ pub fn status(config: Config, args: StatusArgs) -> Result<u8, Failure> {
         pending,
         inbox,
         webhook,
+        metrics,
         unsent_alerts,
     };
     let attention = state.attention();
@@ -90,6 +92,7 @@ pub const STATUS_RUN_FAILED: u8 = 4;
 pub const STATUS_RUN_DEGRADED: u8 = 5;
 pub const STATUS_INBOX_FAILING: u8 = 6;
 pub const STATUS_ALERT_UNSENT: u8 = 7;
+pub const STATUS_METRICS_FAILING: u8 = 8;
 
 impl State {
     /// What needs attention, most serious first (its code is the exit code).
@@ -147,6 +150,16 @@ impl State {
                 ),
             });
         }
+        if let Some(h) = self.metrics.as_ref().filter(|h| h.failing > 0) {
+            a.push(Attention {
+                code: STATUS_METRICS_FAILING,
+                what: format!(
+                    "the metrics endpoint cannot accept connections (since {}): {}",
+                    h.failed_at.as_deref().unwrap_or("-"),
+                    h.error.as_deref().unwrap_or("-")
+                ),
+            });
+        }
         if self.unsent_alerts > 0 {
             a.push(Attention {
                 code: STATUS_ALERT_UNSENT,
@@ -171,6 +184,8 @@ struct State {
     pending: i64,
     inbox: Option<crate::store::health::ServiceHealth>,
     webhook: Option<crate::store::health::ServiceHealth>,
+    /// The `/metrics` endpoint, while `[metrics]` is configured.
+    metrics: Option<crate::store::health::ServiceHealth>,
     unsent_alerts: i64,
 }
 
@@ -197,6 +212,7 @@ fn print_json(config: &Config, s: &State, attention: &[Attention]) -> Result<(),
         "next_run": s.next.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         "schedule": {"cron": config.schedule.cron, "timezone": config.schedule.timezone},
         "inbox": {"configured": config.imap.is_some(), "last_message_at": s.last_reply, "answers_pending": s.pending, "health": s.inbox},
+        "metrics": {"configured": config.metrics.is_some(), "listen": config.metrics.as_ref().map(|m| m.listen.to_string()), "health": s.metrics},
         "runs": s.recent.iter().map(|r| serde_json::json!({"id": r.id, "kind": r.kind, "day": r.day, "status": r.status, "error": r.error})).collect::<Vec<_>>(),
     });
     println!("{}", serde_json::to_string_pretty(&v).context("json")?);
@@ -263,6 +279,21 @@ fn print_text(config: &Config, s: &State, attention: &[Attention]) {
             )
         }
     );
+    if let Some(m) = &config.metrics {
+        let _ = writeln!(
+            out,
+            "metrics    http://{}/metrics{}",
+            m.listen,
+            match s.metrics.as_ref().filter(|h| h.failing > 0) {
+                Some(h) => format!(
+                    ", {} since {}",
+                    output::status("failed"),
+                    h.failed_at.as_deref().unwrap_or("-")
+                ),
+                None => String::new(),
+            }
+        );
+    }
     if s.recent.is_empty() {
         let _ = writeln!(out, "\nno runs yet");
     } else {

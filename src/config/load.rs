@@ -64,7 +64,10 @@ impl ConfigError {
                 source: path.display().to_string(),
                 line: None,
                 key: None,
-                message: format!("cannot read it: {source}"),
+                message: format!(
+                    "cannot read it: {}",
+                    crate::support::limits::io_problem(source)
+                ),
             }],
             ConfigError::Problems(p) => p.clone(),
         }

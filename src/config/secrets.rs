@@ -128,7 +128,10 @@ impl Config {
         };
         let path = self.secret_path(file);
         match std::fs::read_to_string(&path) {
-            Ok(s) if !s.trim().is_empty() => Ok(Some(SecretString::from(s.trim().to_string()))),
+            Ok(s) if !s.trim().is_empty() => {
+                crate::support::redact::register(s.trim());
+                Ok(Some(SecretString::from(s.trim().to_string())))
+            }
             Ok(_) => Err(format!("the secret file {} is empty", path.display())),
             Err(e) => Err(format!(
                 "cannot read the secret file {}: {e}",
@@ -194,7 +197,10 @@ impl Config {
 /// The variable `name`'s value, trimmed; `None` when it is unset or blank.
 fn secret_from_env(name: &str) -> Option<SecretString> {
     match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => Some(SecretString::from(v.trim().to_string())),
+        Ok(v) if !v.trim().is_empty() => {
+            crate::support::redact::register(v.trim());
+            Some(SecretString::from(v.trim().to_string()))
+        }
         _ => None,
     }
 }

@@ -56,7 +56,7 @@ impl Problem {
     pub fn new(kind: Kind, detail: impl Into<String>) -> Problem {
         Problem {
             kind,
-            detail: detail.into(),
+            detail: crate::support::redact::redact(&detail.into()).into_owned(),
         }
     }
 

@@ -56,6 +56,11 @@ impl Embedder {
 pub struct EmbeddingClient {
     client: async_openai::Client<OpenAIConfig>,
     model: String,
+    /// What its vectors are stored under: the model, and `@dimensions` when asked for (vectors
+    /// of another length are other vectors).
+    stored_as: String,
+    /// The length of the first vectors it sent: every later one must match.
+    dims: std::sync::Mutex<Option<usize>>,
     base_url: String,
     dimensions: Option<u32>,
     max_attempts: u32,
@@ -84,6 +89,11 @@ impl EmbeddingClient {
         Ok(EmbeddingClient {
             client: async_openai::Client::with_config(openai_config).with_http_client(http),
             model: config.model.clone(),
+            stored_as: match config.dimensions {
+                Some(d) => format!("{}@{d}", config.model),
+                None => config.model.clone(),
+            },
+            dims: std::sync::Mutex::new(None),
             base_url: config.base_url.clone(),
             dimensions: config.dimensions,
             max_attempts: config.max_attempts.max(1),
@@ -91,8 +101,9 @@ impl EmbeddingClient {
         })
     }
 
+    /// What its vectors are stored under (the model, with `@dimensions` when set).
     pub fn model(&self) -> &str {
-        &self.model
+        &self.stored_as
     }
 
     /// The vectors of `texts` (one request), retried with backoff where asking again may help.
@@ -123,7 +134,8 @@ impl EmbeddingClient {
         self.read(response, n)
     }
 
-    /// The answer's vectors in input order, checked: one per text, all of one length.
+    /// The answer's vectors in input order, checked at the door: one per text, each finite and
+    /// not zero, all of one length — the length of every vector this endpoint sent before.
     fn read(
         &self,
         response: async_openai::types::embeddings::CreateEmbeddingResponse,
@@ -140,6 +152,12 @@ impl EmbeddingClient {
             let slot = slots
                 .get_mut(e.index as usize)
                 .ok_or_else(|| bad(format!("a vector for input {} of {n}", e.index)))?;
+            if !crate::domain::vector::is_direction(&e.embedding) {
+                return Err(bad(format!(
+                    "a vector for input {} that is not a direction (a value not finite, or all zero)",
+                    e.index
+                )));
+            }
             *slot = Some(crate::domain::vector::unit(e.embedding));
         }
         let vectors: Vec<Vec<f32>> = slots
@@ -150,6 +168,16 @@ impl EmbeddingClient {
         let dims = vectors.first().map_or(0, Vec::len);
         if dims == 0 || vectors.iter().any(|v| v.len() != dims) {
             return Err(bad("vectors of different or zero lengths".into()));
+        }
+        let mut known = self.dims.lock().unwrap_or_else(|e| e.into_inner());
+        match *known {
+            Some(before) if before != dims => {
+                return Err(bad(format!(
+                    "vectors of {dims} dimensions where it sent {before} before (did the model behind {} change? set [embeddings] dimensions, or a new model name)",
+                    self.model
+                )))
+            }
+            _ => *known = Some(dims),
         }
         Ok(Embedded {
             vectors,

@@ -85,6 +85,8 @@ impl PriceTable {
                 output: 0,
             });
         }
+        // Vectors asked at a length (`model@512`) cost what the model costs.
+        let model = model.rsplit_once('@').map_or(model, |(m, _)| m);
         if let Some(p) = self.prices.get(model) {
             return Some(*p);
         }

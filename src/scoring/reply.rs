@@ -276,8 +276,10 @@ fn score_of(value: Option<&Value>, name: &str, whose: &str) -> Result<Score, Str
 /// A comment's length at most, in characters: one sentence is asked for, and one paper's
 /// comment must not push every other paper out of the mail.
 pub const MAX_COMMENT: usize = 600;
-/// A TL;DR's length at most, in words (25 are asked for).
+/// A TL;DR's length at most, in words (25 are asked for)...
 pub const MAX_TLDR_WORDS: usize = 60;
+/// ...and in characters: one "word" of 100 KB is one word.
+pub const MAX_TLDR_CHARS: usize = 480;
 
 /// A comment: text cleaned and trimmed, cut at [`MAX_COMMENT`]; none for null or missing,
 /// anything else as written.
@@ -294,14 +296,17 @@ fn comment_of(value: Option<&Value>) -> String {
     }
 }
 
-/// A TL;DR as kept: cleaned, trimmed, at most [`MAX_TLDR_WORDS`] words.
+/// A TL;DR as kept: cleaned, trimmed, at most [`MAX_TLDR_WORDS`] words and
+/// [`MAX_TLDR_CHARS`] characters.
 fn tldr_of(text: &str) -> String {
     let text = crate::support::text::clean(text);
     let words: Vec<&str> = text.split_whitespace().collect();
-    if words.len() > MAX_TLDR_WORDS {
-        format!("{} …", words[..MAX_TLDR_WORDS].join(" "))
-    } else {
-        words.join(" ")
+    let joined = words[..words.len().min(MAX_TLDR_WORDS)].join(" ");
+    let cut = words.len() > MAX_TLDR_WORDS;
+    match crate::support::text::shortened(&joined, MAX_TLDR_CHARS) {
+        Some(head) => format!("{head} …"),
+        None if cut => format!("{joined} …"),
+        None => joined,
     }
 }
 
@@ -366,6 +371,21 @@ fn shorten(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tldr_is_cut_by_characters_as_well_as_words() {
+        let one_word = "x".repeat(100_000);
+        let kept = tldr_of(&one_word);
+        assert!(kept.chars().count() <= MAX_TLDR_CHARS + 2, "{}", kept.len());
+        assert!(kept.ends_with(" …"));
+        let short = "Sparse attention, cheaper.";
+        assert_eq!(tldr_of(short), short);
+        let many = "word ".repeat(100);
+        assert_eq!(
+            tldr_of(&many).split_whitespace().count(),
+            MAX_TLDR_WORDS + 1
+        );
+    }
 
     #[test]
     fn a_papers_line_scores_each_reader_and_only_those_asked() {

@@ -12,6 +12,8 @@ pub enum Service {
     /// The outgoing mail transport (SMTP, or the outbox folder).
     Mail,
     Webhook,
+    /// The `/metrics` endpoint (accepting connections).
+    Metrics,
 }
 
 impl Service {
@@ -20,6 +22,7 @@ impl Service {
             Service::Inbox => "inbox",
             Service::Mail => "mail",
             Service::Webhook => "webhook",
+            Service::Metrics => "metrics",
         }
     }
 }

@@ -126,7 +126,12 @@ pub fn finish(
 ) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE runs SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
-        params![run_id, status.as_str(), error, now_utc()],
+        params![
+            run_id,
+            status.as_str(),
+            error.map(|e| crate::support::redact::redact(e).into_owned()),
+            now_utc()
+        ],
     )?;
     Ok(())
 }

@@ -54,9 +54,14 @@ pub fn load(
             source: file.clone(),
             line: None,
             key: None,
-            message: format!(
-                "cannot read it ({e}); create it from the commented example in the README"
-            ),
+            message: if e.kind() == std::io::ErrorKind::NotFound {
+                format!("cannot read it ({e}); create it from the commented example in the README")
+            } else {
+                format!(
+                    "cannot read it ({})",
+                    crate::support::limits::io_problem(&e)
+                )
+            },
         }],
     })?;
     parse(&text, &file, prompts_dir, known_categories)

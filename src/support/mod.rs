@@ -4,7 +4,9 @@
 pub mod bounded;
 pub mod clock;
 pub mod fs;
+pub mod limits;
 pub mod lock;
+pub mod redact;
 pub mod telemetry;
 pub mod tex;
 pub mod text;

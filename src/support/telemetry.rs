@@ -63,7 +63,11 @@ impl std::io::Write for PrefixedStderr {
         if let Some(p) = self.prefix.take() {
             err.write_all(p.as_bytes())?;
         }
-        err.write_all(buf)?;
+        // Every line passes the one redaction of secrets.
+        match std::str::from_utf8(buf) {
+            Ok(text) => err.write_all(super::redact::redact(text).as_bytes())?,
+            Err(_) => err.write_all(buf)?,
+        }
         Ok(buf.len())
     }
 

@@ -341,8 +341,24 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(app: &TestApp, env: &[(&str, &str)]) -> Daemon {
+        Daemon::watch(app.spawn_paperboy(&["run"], env))
+    }
+
+    /// The daemon with at most `limit` open files (through util-linux's `prlimit`).
+    pub fn start_with_open_files(app: &TestApp, env: &[(&str, &str)], limit: u64) -> Daemon {
+        let mut cmd = app.command_via(
+            &["prlimit", &format!("--nofile={limit}:{limit}"), "--"],
+            &["run"],
+            env,
+        );
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        Daemon::watch(cmd.spawn().expect("start paperboy under prlimit"))
+    }
+
+    fn watch(mut child: tokio::process::Child) -> Daemon {
         use tokio::io::AsyncBufReadExt as _;
-        let mut child = app.spawn_paperboy(&["run"], env);
         let log = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().unwrap();
         let sink = log.clone();
@@ -616,7 +632,21 @@ security = "none"
         args: &[&str],
         env: &[(&str, &str)],
     ) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(bin);
+        self.command_via(&[bin], args, env)
+    }
+
+    /// [`TestApp::command`] run through `wrapper` (a program and its arguments, paperboy after).
+    pub fn command_via(
+        &self,
+        wrapper: &[&str],
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(wrapper[0]);
+        cmd.args(&wrapper[1..]);
+        if wrapper.len() > 1 {
+            cmd.arg(env!("CARGO_BIN_EXE_paperboy"));
+        }
         cmd.arg("--config")
             .arg(&self.config)
             .args(args)

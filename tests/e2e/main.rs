@@ -32,6 +32,7 @@ mod render;
 mod replies;
 mod scoring;
 mod setup_errors;
+mod strangers;
 mod subscribing;
 mod teaching;
 mod untrusted;

@@ -96,7 +96,7 @@ fn from_examples(
         .iter()
         .filter_map(|p| v.papers.get(&p.id))
         .collect();
-    let day_p = model.probabilities(&day);
+    let day_p: Vec<f32> = model.probabilities(&day).into_iter().flatten().collect();
     let mean = day_p.iter().sum::<f32>() / day_p.len().max(1) as f32;
     let mine: Vec<(&PaperId, &Vec<f32>)> = passed
         .iter()
@@ -106,10 +106,10 @@ fn from_examples(
     Some(
         mine.iter()
             .zip(probs)
-            .map(|((id, _), p)| {
+            .filter_map(|((id, _), p)| {
                 let points =
-                    ((p - mean) * 2.0 * LEARNED_POINTS).clamp(-LEARNED_POINTS, LEARNED_POINTS);
-                ((*id).clone(), points)
+                    ((p? - mean) * 2.0 * LEARNED_POINTS).clamp(-LEARNED_POINTS, LEARNED_POINTS);
+                Some(((*id).clone(), points))
             })
             .collect(),
     )
@@ -169,20 +169,32 @@ impl Learner {
         Some(Learner { model, dims })
     }
 
-    fn probabilities(&self, xs: &[&Vec<f32>]) -> Vec<f32> {
-        let xs: Vec<&Vec<f32>> = xs
+    /// One probability per vector of `xs`, in order; `None` for a vector of another length
+    /// (it cannot be read by this model, and must not take another paper's place).
+    fn probabilities(&self, xs: &[&Vec<f32>]) -> Vec<Option<f32>> {
+        let fit: Vec<&Vec<f32>> = xs
             .iter()
             .copied()
             .filter(|x| x.len() == self.dims)
             .collect();
-        if xs.is_empty() {
-            return Vec::new();
+        let mut probs = if fit.is_empty() {
+            Vec::new()
+        } else {
+            self.model
+                .predict_probabilities(&features(&fit, self.dims))
+                .iter()
+                .map(|p| *p as f32)
+                .collect()
         }
-        let x = features(&xs, self.dims);
-        self.model
-            .predict_probabilities(&x)
-            .iter()
-            .map(|p| *p as f32)
+        .into_iter();
+        xs.iter()
+            .map(|x| {
+                if x.len() == self.dims {
+                    probs.next()
+                } else {
+                    None
+                }
+            })
             .collect()
     }
 }
@@ -192,4 +204,73 @@ impl Learner {
 fn features(rows: &[&Vec<f32>], dims: usize) -> Array2<f64> {
     let scale = (dims as f64).sqrt();
     Array2::from_shape_fn((rows.len(), dims), |(i, j)| rows[i][j] as f64 * scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AnnounceType, Score, Source};
+    use crate::scoring::rank::Signal;
+
+    fn paper(id: &str) -> Paper {
+        Paper {
+            id: PaperId::parse(id).unwrap(),
+            source: Source::Arxiv,
+            version: 1,
+            title: format!("Paper {id}"),
+            authors: vec![],
+            abstract_text: String::new(),
+            categories: vec![],
+            announce_type: AnnounceType::New,
+            doi: None,
+            journal_ref: None,
+        }
+    }
+
+    /// A paper whose vector is of another length comes before one that fits: the second must
+    /// get its own points and the first none (they were shifted onto each other).
+    #[test]
+    fn a_vector_of_another_length_takes_no_other_papers_points() {
+        let unit = |i: usize| {
+            let mut v = vec![0.0f32; 4];
+            v[i] = 1.0;
+            v
+        };
+        let papers: Vec<Paper> = ["2501.00001", "2501.00002", "2501.00003", "2501.00004"]
+            .iter()
+            .map(|id| paper(id))
+            .collect();
+        let mut day = HashMap::new();
+        day.insert(papers[0].id.clone(), vec![1.0f32, 0.0, 0.0]); // another length
+        day.insert(papers[1].id.clone(), unit(0)); // like the "more" example
+        day.insert(papers[2].id.clone(), unit(1)); // like the "less" example
+        day.insert(papers[3].id.clone(), unit(2));
+        let v = Vectors {
+            pieces: vec![],
+            papers: std::sync::Arc::new(day),
+            signals: vec![
+                Signal {
+                    vector: unit(0),
+                    more: true,
+                },
+                Signal {
+                    vector: unit(1),
+                    more: false,
+                },
+            ],
+            library: vec![],
+        };
+        let verdict = Verdict {
+            relevance: Score::new(8).unwrap(),
+            novelty: Some(Score::new(7).unwrap()),
+            comment: String::new(),
+            tldr: None,
+        };
+        let candidates: Vec<&Paper> = papers.iter().collect();
+        let passed: Vec<(&Paper, &Verdict)> = papers[..3].iter().map(|p| (p, &verdict)).collect();
+        let points = from_examples(&candidates, &passed, &v).unwrap();
+        assert!(!points.contains_key(&papers[0].id), "{points:?}");
+        assert!(points[&papers[1].id] > 0.0, "{points:?}");
+        assert!(points[&papers[2].id] < 0.0, "{points:?}");
+    }
 }

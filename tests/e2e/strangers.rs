@@ -1,0 +1,220 @@
+//! What strangers can send (issue 32): nothing takes the daemon down, steers another reader or
+//! reads a secret. Each test is a finding of the attacker's pass, through the binary.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+
+/// Saturday noon in New York: no run is due, the daemon only serves.
+const SATURDAY_NOON_NY: &str = "2025-03-29T16:00:00Z";
+
+async fn scrape(port: u16) -> Result<String, String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    r.text().await.map_err(|e| e.to_string())
+}
+
+/// Finding 1: idle connections past the open-file limit. The daemon keeps running, says so once
+/// (not per failed accept), `status` names the endpoint's trouble, and scrapes work again once
+/// the connections are gone.
+#[tokio::test]
+async fn idle_connections_past_the_open_file_limit_do_not_take_the_daemon_down() {
+    let port = free_port();
+    let app = TestApp::spawn(Options {
+        extra_config: format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+        ..Default::default()
+    })
+    .await;
+    let daemon =
+        Daemon::start_with_open_files(&app, &[("PAPERBOY_FAKE_NOW", SATURDAY_NOON_NY)], 64);
+    daemon.wait_log("metrics at http://", 1, 30).await;
+    assert!(scrape(port).await.unwrap().contains("paperboy_"));
+
+    // More idle connections than the process may open files.
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        idle.push(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap(),
+        );
+    }
+    daemon
+        .wait_log("metrics: cannot accept connections", 1, 20)
+        .await;
+    // Under pressure for a while: still one line, and the daemon is up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let log = daemon.log();
+    assert_eq!(
+        log.matches("metrics: cannot accept connections").count(),
+        1,
+        "once per spell, not per failed accept: {}",
+        &log[log.len().saturating_sub(3000)..]
+    );
+    assert!(
+        log.contains("no file descriptors left"),
+        "named as a resource failure: {log}"
+    );
+    let status = app.run(&["status", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(
+        v["metrics"]["health"]["failing"].as_i64().map(|n| n > 0),
+        Some(true),
+        "{v}"
+    );
+    let codes: Vec<i64> = v["attention"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["code"].as_i64().unwrap())
+        .collect();
+    assert!(codes.contains(&8), "status names the endpoint: {v}");
+
+    // The strangers leave; the endpoint answers again, and once it has been quiet for a while
+    // (a scraper comes every 15 s or so), says it recovered.
+    drop(idle);
+    let mut answered = 0;
+    for _ in 0..120 {
+        if scrape(port).await.is_ok_and(|t| t.contains("paperboy_")) {
+            answered += 1;
+        }
+        if daemon
+            .log()
+            .contains("metrics: accepting connections again")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(answered > 0, "{}", daemon.log());
+    daemon
+        .wait_log("metrics: accepting connections again", 1, 1)
+        .await;
+    let status = app.run(&["status", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(v["metrics"]["health"]["failing"].as_i64(), Some(0), "{v}");
+    assert!(
+        !daemon.log().contains("subscribers.toml"),
+        "{}",
+        daemon.log()
+    );
+}
+
+/// Finding 1, the other half: a client that opens a connection and sends nothing is dropped
+/// after the header timeout, so a few dozen of them cannot hold the endpoint.
+#[tokio::test]
+async fn a_client_that_sends_nothing_is_dropped() {
+    use tokio::io::AsyncReadExt as _;
+    let port = free_port();
+    let app = TestApp::spawn(Options {
+        extra_config: format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+        ..Default::default()
+    })
+    .await;
+    let daemon = Daemon::start(&app, &[("PAPERBOY_FAKE_NOW", SATURDAY_NOON_NY)]);
+    daemon.wait_log("metrics at http://", 1, 30).await;
+    let mut silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    // The server closes it (whatever it says first) well before a minute.
+    let closed = tokio::time::timeout(Duration::from_secs(20), silent.read_to_end(&mut got)).await;
+    assert!(closed.is_ok(), "a silent client is dropped within 20 s");
+}
+
+/// Finding 5: an endpoint that echoes the key in its error. The key is redacted once, before
+/// anything is logged, stored or sent: stderr, `runs show`, `status --json`, the admin's mail
+/// and the webhook's body say `[redacted]`. And the webhook follows no redirect: a 307 to
+/// another host is an answer (a failed alert), never a second post of the body.
+#[tokio::test]
+async fn an_endpoint_echoing_the_key_never_puts_it_anywhere_and_the_webhook_follows_no_redirect() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    const KEY: &str = "sk-test-0123456789";
+    let hook = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/stolen", elsewhere.uri()).as_str()),
+        )
+        .mount(&hook)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&elsewhere)
+        .await;
+    let app = TestApp::spawn(Options {
+        extra_config: format!(
+            "[admin]\nemail = \"admin@lab.example.org\"\nwebhook = \"{}/hooks/paperboy\"\n",
+            hook.uri()
+        ),
+        ..Default::default()
+    })
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
+            "error": {
+                "message": format!("Incorrect API key provided: {KEY}. You can find your API key at https://platform.openai.com/account/api-keys."),
+                "type": "invalid_request_error",
+                "param": null,
+                "code": "invalid_api_key"
+            }
+        })))
+        .with_priority(1)
+        .mount(&app.llm.server)
+        .await;
+    let out = app.run(&["digest"]).await;
+    assert_ne!(
+        out.code, 0,
+        "a rejected key is a failed run: {}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("[redacted]"), "{}", out.stderr);
+    let runs = app.run(&["runs", "show", "1"]).await;
+    let status = app.run(&["status", "--json"]).await;
+    wait_until(20, "the admin's alert", || {
+        !app.received_by("admin@lab.example.org").is_empty()
+    })
+    .await;
+    let mail: String = app
+        .received_by("admin@lab.example.org")
+        .iter()
+        .map(|m| format!("{}\n{}", m.text, m.html))
+        .collect();
+    let posts: Vec<String> = hook
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert!(!posts.is_empty(), "the webhook was tried");
+    for (what, text) in [
+        ("stdout", out.stdout.as_str()),
+        ("stderr", &out.stderr),
+        ("runs show", &runs.stdout),
+        ("status --json", &status.stdout),
+        ("the admin's mail", &mail),
+        ("the webhook", &posts.join("\n")),
+    ] {
+        assert!(!text.contains(KEY), "the key in {what}: {text}");
+    }
+    assert!(runs.stdout.contains("[redacted]"), "{}", runs.stdout);
+    assert!(
+        elsewhere
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "the alert was re-posted to the redirect's host"
+    );
+}
