@@ -300,10 +300,36 @@ fn cancel_on_signal(app: &App) {
 /// Catches up; when work is left undone, wakes the loop again after the retry delay (doubled
 /// with each consecutive `failures`), unless shutting down first.
 async fn catch_up_or_retry(app: Arc<App>, failures: Arc<AtomicU32>, tx: mpsc::Sender<Wake>) {
-    let done = match catch_up(&app).await {
-        Ok(done) => done,
-        Err(e) => {
+    use futures::FutureExt as _;
+    let done = match std::panic::AssertUnwindSafe(catch_up(&app))
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => {
             tracing::error!(error = %format!("{e:#}"), "the run stopped with an error");
+            false
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            let why = format!("paperboy failed inside the run ({what}); this is a bug: please report it with the log");
+            tracing::error!(error = %why, "the run panicked; it is recorded as failed");
+            // Under the runs lock, so a one-shot run of another process is not touched.
+            match app.hold_runs("paperboy run (after a panic)").await {
+                Ok(lock) => {
+                    if let Err(e) = app.store.fail_running_runs(&why).await {
+                        tracing::error!(error = %format!("{e:#}"), "could not record the run as failed");
+                    }
+                    drop(lock);
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "could not record the run as failed")
+                }
+            }
             false
         }
     };

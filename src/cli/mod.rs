@@ -190,13 +190,35 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+/// What is wrong with an environment file, never quoting its lines (they hold secrets): the
+/// line's number and the variable's name when there is one.
+fn env_file_problem(file: &std::path::Path, e: &dotenvy::Error) -> String {
+    let dotenvy::Error::LineParse(content, at) = e else {
+        return e.to_string();
+    };
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let first = content.lines().next().unwrap_or_default();
+    let line = text.lines().position(|l| l == first).map(|n| n + 1);
+    let name = first
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_start_matches("export ").trim())
+        .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    format!(
+        "{}{} cannot be read at character {} (the line is not shown: it may hold a secret); put the value in quotes",
+        line.map_or("a line".to_string(), |n| format!("line {n}")),
+        name.map(|k| format!(" ({k})")).unwrap_or_default(),
+        at + 1
+    )
+}
+
 pub fn main(cli: Cli) -> ExitCode {
     // Before any thread starts: the environment is read by everything after.
     if let Some(file) = &cli.env_file {
         if let Err(e) = dotenvy::from_path(file) {
             eprintln!(
-                "error: cannot read the environment file {} ({e}); it holds KEY=VALUE lines, as systemd's EnvironmentFile does",
-                file.display()
+                "error: cannot read the environment file {} ({}); it holds KEY=VALUE lines, as systemd's EnvironmentFile does",
+                file.display(),
+                env_file_problem(file, &e)
             );
             return ExitCode::from(EXIT_USAGE);
         }

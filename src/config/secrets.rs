@@ -21,7 +21,7 @@ impl Config {
     pub fn model_key(&self) -> Result<Option<SecretString>, String> {
         let key = self
             .secret(&self.llm.api_key_env, self.llm.api_key_file.as_deref())
-            .map_err(|e| format!("[llm] api_key_file: {e}"))?;
+            .map_err(|e| format!("[llm] {e}"))?;
         match key {
             Some(k) => Ok(Some(k)),
             None if !self.llm_configured => Ok(None),
@@ -78,8 +78,12 @@ impl Config {
         }
         named
             .into_iter()
-            .filter(|(_, _, file)| file.is_some())
             .filter_map(|(key, env, file)| {
+                let key = if file.is_some() {
+                    key
+                } else {
+                    key.split(' ').next().unwrap_or(key)
+                };
                 self.secret(env, file).err().map(|e| format!("{key}: {e}"))
             })
             .collect()
@@ -124,11 +128,19 @@ impl Config {
     /// credentials, or else to this file's folder), else from the variable `env`.
     fn secret(&self, env: &str, file: Option<&Path>) -> Result<Option<SecretString>, String> {
         let Some(file) = file else {
-            return Ok(secret_from_env(env));
+            return match std::env::var(env) {
+                Ok(v) if !v.trim().is_empty() => {
+                    one_line(v.trim()).map_err(|e| format!("${env} {e}"))?;
+                    Ok(secret_from_env(env))
+                }
+                _ => Ok(None),
+            };
         };
         let path = self.secret_path(file);
         match std::fs::read_to_string(&path) {
             Ok(s) if !s.trim().is_empty() => {
+                one_line(s.trim())
+                    .map_err(|e| format!("the secret file {} {e}", path.display()))?;
                 crate::support::redact::register(s.trim());
                 Ok(Some(SecretString::from(s.trim().to_string())))
             }
@@ -191,6 +203,19 @@ impl Config {
             }
         }
         out
+    }
+}
+
+/// A secret is one line of printable characters: a line break or a control character inside
+/// it (a key file written with two lines, a pasted `\r`) would be sent as a broken header.
+fn one_line(secret: &str) -> Result<(), String> {
+    match secret.chars().position(char::is_control) {
+        Some(at) => Err(format!(
+            "holds a line break or control character (character {} of {}): a key or password is one line; rewrite it without it",
+            at + 1,
+            secret.chars().count()
+        )),
+        None => Ok(()),
     }
 }
 

@@ -386,6 +386,17 @@ pub fn interrupt_stale(conn: &Connection) -> rusqlite::Result<usize> {
     )
 }
 
+/// Runs left `running` by this process's run that stopped in a panic: recorded as failed, with
+/// `why`.
+pub fn fail_running(conn: &Connection, why: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE runs SET status = 'failed', finished_at = ?1,
+                error = coalesce(error || '; ', '') || ?2
+         WHERE status = 'running'",
+        params![now_utc(), crate::support::redact::redact(why).into_owned()],
+    )
+}
+
 /// Whether the announcement day needs no more work: its latest digest run finished well (or
 /// found no announcement), no digest of the day waits to be resent, and nobody is left unscored.
 pub fn day_complete(conn: &Connection, day: NaiveDate) -> rusqlite::Result<bool> {
@@ -497,6 +508,12 @@ impl super::Store {
     /// Runs left `running` by an earlier process, now marked failed; how many.
     pub async fn interrupt_stale_runs(&self) -> anyhow::Result<usize> {
         self.call(|c| interrupt_stale(c)).await
+    }
+
+    /// [`fail_running`].
+    pub async fn fail_running_runs(&self, why: &str) -> anyhow::Result<usize> {
+        let why = why.to_string();
+        self.call(move |c| fail_running(c, &why)).await
     }
 
     /// The earliest announcement day any run was for (`None`: a new store). The daemon never

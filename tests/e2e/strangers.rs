@@ -218,3 +218,49 @@ async fn an_endpoint_echoing_the_key_never_puts_it_anywhere_and_the_webhook_foll
         "the alert was re-posted to the redirect's host"
     );
 }
+
+/// Finding 9: a key with a line break in it (a key file written as two lines) is a
+/// configuration error that `check --offline` finds, exit 2 — not a worker's panic on a bad
+/// header with the run left `running`.
+#[tokio::test]
+async fn a_key_with_a_line_break_is_a_configuration_error_found_offline() {
+    let app = TestApp::spawn(Options::default()).await;
+    let env = [("PAPERBOY_TEST_API_KEY", "sk-test-0123456789\nsecond-line")];
+    let check = app.run_with_env(&["check", "--offline"], &env).await;
+    assert_eq!(check.code, 2, "{}{}", check.stdout, check.stderr);
+    let said = format!("{}{}", check.stdout, check.stderr);
+    assert!(said.contains("line break or control character"), "{said}");
+    assert!(
+        !said.contains("second-line"),
+        "the secret is not shown: {said}"
+    );
+    let run = app.run_with_env(&["digest"], &env).await;
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        app.try_count("SELECT count(*) FROM runs WHERE status = 'running'"),
+        0
+    );
+}
+
+/// Finding 10: a line the environment-file parser cannot read is named by its number and its
+/// variable, never printed (it holds the secret).
+#[tokio::test]
+async fn a_bad_environment_file_line_is_named_not_printed() {
+    let app = TestApp::spawn(Options::default()).await;
+    let file = app.dir.path().join("paperboy.env");
+    std::fs::write(
+        &file,
+        "# secrets\nPAPERBOY_OTHER=1\nOPENAI_API_KEY=sk-live-VERYSECRET'unbalanced\n",
+    )
+    .unwrap();
+    let out = app
+        .run(&["--env-file", file.to_str().unwrap(), "status"])
+        .await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("line 3 (OPENAI_API_KEY)"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("VERYSECRET"), "{}", out.stderr);
+}
