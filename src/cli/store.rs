@@ -67,24 +67,42 @@ pub fn backup(config: Config, args: BackupArgs) -> Result<u8, Failure> {
             path.display()
         )));
     }
-    // Over the store itself (or its WAL), the "backup" would swap the file under the daemon.
+    // Over the store itself (or its WAL), the "backup" would swap the file under the daemon:
+    // refused whatever path leads there (a symlink to the store, or the file behind a
+    // symlinked store path).
     let real = |p: &std::path::Path| -> Option<PathBuf> {
+        if let Ok(full) = p.canonicalize() {
+            return Some(full);
+        }
         let dir = p
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(std::path::Path::new("."));
         Some(dir.canonicalize().ok()?.join(p.file_name()?))
     };
-    if let (Some(store), Some(dest)) = (real(&path), real(&args.file)) {
+    let store_files: Vec<PathBuf> = [
+        real(&path),
+        path.parent().and_then(|_| {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            Some(dir.canonicalize().ok()?.join(path.file_name()?))
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .flat_map(|store| {
         let name = store.as_os_str().to_string_lossy().into_owned();
-        let taken = ["", "-wal", "-shm", "-journal"].map(|s| PathBuf::from(format!("{name}{s}")));
-        if taken.contains(&dest) {
-            return Err(Failure::usage(anyhow::anyhow!(
-                "{} is the store itself (or one of its files): write the backup somewhere else, e.g. {}",
-                args.file.display(),
-                path.with_file_name("paperboy-backup.db").display()
-            )));
-        }
+        ["", "-wal", "-shm", "-journal"].map(|s| PathBuf::from(format!("{name}{s}")))
+    })
+    .collect();
+    if real(&args.file).is_some_and(|dest| store_files.contains(&dest)) {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "{} is the store itself (or one of its files): write the backup somewhere else, e.g. {}",
+            args.file.display(),
+            path.with_file_name("paperboy-backup.db").display()
+        )));
     }
     // Any schema: a backup is what an operator wants before an upgrade, too.
     let conn =

@@ -27,8 +27,8 @@ pub(super) fn message_bytes(conn: &Connection, stored: &[u8]) -> rusqlite::Resul
         // Its day was pruned: nothing to give back.
         return Ok(Vec::new());
     };
-    let all = super::packed::unbundle(&blob).map_err(broken)?;
     let (start, end) = (at.offset as usize, at.offset as usize + at.len as usize);
+    let all = super::packed::unbundle(&blob, end).map_err(broken)?;
     all.get(start..end).map(<[u8]>::to_vec).ok_or_else(|| {
         broken(std::io::Error::new(
             std::io::ErrorKind::InvalidData,

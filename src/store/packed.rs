@@ -8,6 +8,28 @@ use std::io::{Read as _, Write as _};
 
 const MAGIC: &[u8] = b"PBZ1";
 
+/// One stored message or page decompresses to at most this (a digest is well under 5 MB).
+pub const MAX_UNPACKED: usize = 64 << 20;
+/// A day's bundle decompresses to at most this (1,000 digests of 100 KB are 100 MB).
+pub const MAX_BUNDLE: usize = 512 << 20;
+
+/// All of `reader`, but an error past `max` bytes: a stored blob that would decompress to more
+/// was not written by paperboy (a bomb, or a broken store), and is not expanded.
+pub fn read_at_most(reader: impl std::io::Read, max: usize) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    reader.take(max as u64 + 1).read_to_end(&mut out)?;
+    if out.len() > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "a stored blob decompresses past {} MB: not one paperboy wrote",
+                max >> 20
+            ),
+        ));
+    }
+    Ok(out)
+}
+
 /// `bytes`, deflated behind the marker.
 pub fn pack(bytes: &[u8]) -> Vec<u8> {
     let mut out = MAGIC.to_vec();
@@ -20,11 +42,7 @@ pub fn pack(bytes: &[u8]) -> Vec<u8> {
 /// What [`pack`] was given; a blob without the marker (an older row) as it is.
 pub fn unpack(blob: &[u8]) -> std::io::Result<Vec<u8>> {
     match blob.strip_prefix(MAGIC) {
-        Some(deflated) => {
-            let mut out = Vec::with_capacity(deflated.len() * 4);
-            flate2::read::DeflateDecoder::new(deflated).read_to_end(&mut out)?;
-            Ok(out)
-        }
+        Some(deflated) => read_at_most(flate2::read::DeflateDecoder::new(deflated), MAX_UNPACKED),
         None => Ok(blob.to_vec()),
     }
 }
@@ -86,12 +104,19 @@ pub fn bundle(messages: &[Vec<u8>]) -> std::io::Result<Vec<u8>> {
     z.finish()
 }
 
-/// The messages of a bundle, one after another.
-pub fn unbundle(blob: &[u8]) -> std::io::Result<Vec<u8>> {
+/// The messages of a bundle, one after another, up to byte `upto` (what a message at the end of
+/// that needs), and never past [`MAX_BUNDLE`].
+pub fn unbundle(blob: &[u8], upto: usize) -> std::io::Result<Vec<u8>> {
     let mut d = zstd::stream::Decoder::new(blob)?;
     d.window_log_max(22)?;
+    if upto > MAX_BUNDLE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "a message reference points past the largest bundle paperboy writes",
+        ));
+    }
     let mut out = Vec::new();
-    d.read_to_end(&mut out)?;
+    d.take(upto as u64).read_to_end(&mut out)?;
     Ok(out)
 }
 
@@ -105,6 +130,22 @@ pub fn column(blob: Vec<u8>, col: usize) -> rusqlite::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A blob that would decompress past the bound is refused, not expanded (a 64 MB bomb
+    /// deflates to ~64 KB).
+    #[test]
+    fn a_decompression_bomb_is_refused() {
+        let bomb = pack(&vec![0u8; MAX_UNPACKED + 1]);
+        assert!(bomb.len() < 200_000, "{}", bomb.len());
+        let e = unpack(&bomb).unwrap_err();
+        assert!(e.to_string().contains("decompresses past 64 MB"), "{e}");
+        let fine = pack(&vec![0u8; 1000]);
+        assert_eq!(unpack(&fine).unwrap().len(), 1000);
+        // A bundle is read only as far as the message asked for.
+        let bundle = bundle(&[vec![7u8; 10_000], vec![8u8; 10_000]]).unwrap();
+        assert_eq!(unbundle(&bundle, 10_000).unwrap().len(), 10_000);
+        assert!(unbundle(&bundle, MAX_BUNDLE + 1).is_err());
+    }
 
     #[test]
     fn packed_bytes_come_back_exactly_and_old_rows_read_as_they_are() {
@@ -130,7 +171,7 @@ mod tests {
         let blob = bundle(&messages).unwrap();
         let alone: usize = messages.iter().map(|m| pack(m).len()).sum();
         assert!(blob.len() * 5 < alone, "{} vs {alone}", blob.len());
-        let all = unbundle(&blob).unwrap();
+        let all = unbundle(&blob, MAX_BUNDLE).unwrap();
         let mut offset = 0;
         for m in &messages {
             assert_eq!(&all[offset..offset + m.len()], &m[..]);

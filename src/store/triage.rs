@@ -295,7 +295,7 @@ fn insert_set(
 /// one standing for any further) and the similarity in thousandths (i16: what `why` shows),
 /// then for a place (reason 4) the nearness in hundredths (i16), little-endian.
 mod set {
-    use std::io::{Read as _, Write as _};
+    use std::io::Write as _;
 
     use super::{Decision, Reason};
 
@@ -343,8 +343,10 @@ mod set {
         let deflated = blob
             .strip_prefix(MAGIC)
             .ok_or_else(|| bad("not a triage set (no PBT1 marker)"))?;
-        let mut raw = Vec::new();
-        flate2::read::DeflateDecoder::new(deflated).read_to_end(&mut raw)?;
+        let raw = crate::store::packed::read_at_most(
+            flate2::read::DeflateDecoder::new(deflated),
+            crate::store::packed::MAX_UNPACKED,
+        )?;
         let mut out = Vec::new();
         let mut at = 0;
         while at < raw.len() {

@@ -264,3 +264,30 @@ async fn a_bad_environment_file_line_is_named_not_printed() {
     );
     assert!(!out.stderr.contains("VERYSECRET"), "{}", out.stderr);
 }
+
+/// Finding 11: with the store's path a symlink, a backup onto the real file behind it (or a
+/// symlink to it) is refused like one onto the store's own path.
+#[tokio::test]
+async fn a_backup_onto_the_file_behind_a_symlinked_store_is_refused() {
+    let app = TestApp::spawn(Options::default()).await;
+    assert_eq!(app.run(&["digest"]).await.code, 0);
+    let dir = app.dir.path();
+    std::fs::create_dir_all(dir.join("real")).unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let from = dir.join(format!("data/paperboy.db{suffix}"));
+        if from.exists() {
+            std::fs::rename(&from, dir.join(format!("real/paperboy.db{suffix}"))).unwrap();
+        }
+    }
+    std::os::unix::fs::symlink(dir.join("real/paperboy.db"), dir.join("data/paperboy.db")).unwrap();
+    std::os::unix::fs::symlink(dir.join("real/paperboy.db"), dir.join("alias.db")).unwrap();
+    let runs = app.count("SELECT count(*) FROM runs");
+    for target in ["real/paperboy.db", "real/paperboy.db-wal", "alias.db"] {
+        let r = app.run(&["backup", target]).await;
+        assert_eq!(r.code, 2, "{target}: {}", r.stderr);
+        assert!(r.stderr.contains("is the store itself"), "{}", r.stderr);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM runs"), runs);
+    let r = app.run(&["backup", "elsewhere.db"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
