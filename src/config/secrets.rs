@@ -21,7 +21,10 @@ impl Config {
     pub fn model_key(&self) -> Result<Option<SecretString>, String> {
         let key = self
             .secret(&self.llm.api_key_env, self.llm.api_key_file.as_deref())
-            .map_err(|e| format!("[llm] {e}"))?;
+            .map_err(|e| match self.llm.api_key_file {
+                Some(_) => format!("[llm] api_key_file: {e}"),
+                None => format!("[llm] api_key_env: {e}"),
+            })?;
         match key {
             Some(k) => Ok(Some(k)),
             None if !self.llm_configured => Ok(None),
