@@ -70,33 +70,24 @@ pub fn backup(config: Config, args: BackupArgs) -> Result<u8, Failure> {
     // Over the store itself (or its WAL), the "backup" would swap the file under the daemon:
     // refused whatever path leads there (a symlink to the store, or the file behind a
     // symlinked store path).
-    let real = |p: &std::path::Path| -> Option<PathBuf> {
-        if let Ok(full) = p.canonicalize() {
-            return Some(full);
-        }
+    // A path with its folder's symlinks resolved (the file's own link kept), and with the file
+    // resolved too when it exists.
+    let in_real_dir = |p: &std::path::Path| -> Option<PathBuf> {
         let dir = p
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(std::path::Path::new("."));
         Some(dir.canonicalize().ok()?.join(p.file_name()?))
     };
-    let store_files: Vec<PathBuf> = [
-        real(&path),
-        path.parent().and_then(|_| {
-            let dir = path
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            Some(dir.canonicalize().ok()?.join(path.file_name()?))
-        }),
-    ]
-    .into_iter()
-    .flatten()
-    .flat_map(|store| {
-        let name = store.as_os_str().to_string_lossy().into_owned();
-        ["", "-wal", "-shm", "-journal"].map(|s| PathBuf::from(format!("{name}{s}")))
-    })
-    .collect();
+    let real = |p: &std::path::Path| p.canonicalize().ok().or_else(|| in_real_dir(p));
+    let store_files: Vec<PathBuf> = [real(&path), in_real_dir(&path)]
+        .into_iter()
+        .flatten()
+        .flat_map(|store| {
+            let name = store.as_os_str().to_string_lossy().into_owned();
+            ["", "-wal", "-shm", "-journal"].map(|s| PathBuf::from(format!("{name}{s}")))
+        })
+        .collect();
     if real(&args.file).is_some_and(|dest| store_files.contains(&dest)) {
         return Err(Failure::usage(anyhow::anyhow!(
             "{} is the store itself (or one of its files): write the backup somewhere else, e.g. {}",
