@@ -209,23 +209,9 @@ fn features(rows: &[&Vec<f32>], dims: usize) -> Array2<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AnnounceType, Score, Source};
+    use crate::domain::testing::paper;
+    use crate::domain::Score;
     use crate::scoring::rank::Signal;
-
-    fn paper(id: &str) -> Paper {
-        Paper {
-            id: PaperId::parse(id).unwrap(),
-            source: Source::Arxiv,
-            version: 1,
-            title: format!("Paper {id}"),
-            authors: vec![],
-            abstract_text: String::new(),
-            categories: vec![],
-            announce_type: AnnounceType::New,
-            doi: None,
-            journal_ref: None,
-        }
-    }
 
     /// A paper whose vector is of another length comes before one that fits: the second must
     /// get its own points and the first none (they were shifted onto each other).
