@@ -25,7 +25,7 @@ impl Embedder {
     pub fn model(&self) -> &str {
         match self {
             Embedder::Local(m) => m.name(),
-            Embedder::Endpoint(c) => c.model(),
+            Embedder::Endpoint(c) => c.stored_name(),
         }
     }
 
@@ -102,7 +102,7 @@ impl EmbeddingClient {
     }
 
     /// What its vectors are stored under (the model, with `@dimensions` when set).
-    pub fn model(&self) -> &str {
+    pub fn stored_name(&self) -> &str {
         &self.stored_as
     }
 
