@@ -86,10 +86,14 @@ pub async fn import(
     app.store
         .remember_known(email, plan.proposal.arxiv.clone(), today)
         .await?;
-    app.store
+    let kept = app
+        .store
         .remember_library_papers(email, plan.papers.clone(), today)
         .await?;
     let _ = writeln!(out, "Applied (audit: import-library).");
+    if let Some(note) = kept.note() {
+        let _ = writeln!(out, "Note: {note}.");
+    }
     Ok(EXIT_OK)
 }
 

@@ -9,6 +9,8 @@ use crate::support::text::hex;
 pub const DEFAULT_MIN_RELEVANCE: i64 = 7;
 pub const DEFAULT_MIN_NOVELTY: i64 = 6;
 pub const DEFAULT_MAX_PAPERS: usize = 50;
+/// "More like" and "less like" examples in a prompt, at most each: the newest.
+pub const PROMPT_EXAMPLES: usize = 10;
 
 #[derive(Debug, Clone)]
 pub struct Subscriber {
@@ -54,7 +56,8 @@ impl Subscriber {
         p
     }
 
-    /// The papers the reader pointed at by reply ("more like 3"): arXiv titles, so data, never
+    /// The papers the reader pointed at by reply ("more like 3"), the newest [`PROMPT_EXAMPLES`]
+    /// of each kind: arXiv titles, so data, never
     /// instructions — they go in the message with the papers, quoted. Empty without examples.
     pub fn examples_text(&self) -> String {
         let mut p = String::new();
@@ -62,12 +65,16 @@ impl Subscriber {
             (true, "Papers this reader wants more of, for example:"),
             (false, "Papers this reader wants fewer of, for example:"),
         ] {
-            let titles: Vec<&str> = self
+            // The newest few: a prompt carries each reader's examples in every call.
+            let mut titles: Vec<&str> = self
                 .examples
                 .iter()
+                .rev()
                 .filter(|(m, _)| *m == more)
                 .map(|(_, t)| t.as_str())
+                .take(PROMPT_EXAMPLES)
                 .collect();
+            titles.reverse();
             if !titles.is_empty() {
                 p.push_str(&format!("{heading}\n"));
                 for t in titles {
@@ -146,4 +153,19 @@ pub fn parse_weekday(s: &str) -> Option<chrono::Weekday> {
     days.iter()
         .find(|(p, _)| l.len() >= 2 && (p.starts_with(&l) || l.starts_with(p)))
         .map(|(_, d)| *d)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_prompt_carries_the_newest_few_examples_of_each_kind() {
+        let mut s = crate::domain::testing::subscriber("MoE");
+        s.examples = (0..40)
+            .map(|n| (n % 3 != 0, format!("Example {n}")))
+            .collect();
+        let text = s.examples_text();
+        assert_eq!(text.matches("- \"").count(), 2 * super::PROMPT_EXAMPLES);
+        assert!(text.contains("\"Example 29\"") && text.contains("\"Example 27\""));
+        assert!(!text.contains("\"Example 0\"") && !text.contains("\"Example 1\""));
+    }
 }

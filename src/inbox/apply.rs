@@ -218,8 +218,15 @@ impl Inbox<'_> {
                 }
             }
         }
+        let mut let_go = 0;
         for ex in examples.iter() {
-            self.ctx.store.add_example(email, ex, &a.message_id).await?;
+            let_go += self.ctx.store.add_example(email, ex, &a.message_id).await?.len();
+        }
+        if let_go > 0 {
+            notes.push(format!(
+                "paperboy keeps your newest {} \"more/less like\" examples: the {let_go} oldest no longer count",
+                crate::store::inbox::MAX_EXAMPLES
+            ));
         }
         Ok((changed, topics_now))
     }

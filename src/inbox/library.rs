@@ -108,22 +108,28 @@ impl Inbox<'_> {
             plan.papers.clone(),
             self.ctx.clock.now().date_naive(),
         );
-        self.ctx
+        let kept = self
+            .ctx
             .store
             .call(move |c| {
                 let tx = c.transaction()?;
                 crate::store::deliveries::remember_known(&tx, &e, &ids, today)?;
-                crate::store::library::remember_papers(&tx, &e, &papers, today)?;
+                let kept = crate::store::library::remember_papers(&tx, &e, &papers, today)?;
                 crate::store::library::mark_applied(&tx, row)?;
-                tx.commit()
+                tx.commit()?;
+                Ok(kept)
             })
             .await?;
+        let mut changes = plan.describe().trim_end().to_string();
+        if let Some(note) = kept.note() {
+            changes.push_str(&format!("\n- ({note})"));
+        }
         let now = self.current(&sub.email)?.unwrap_or_else(|| sub.clone());
         let body = fill(
             &self.templates.confirmation,
             &[
                 ("name", &now.name),
-                ("changes", plan.describe().trim_end()),
+                ("changes", &changes),
                 ("topics", &numbered(&topic_lines(&now.topics))),
             ],
         );

@@ -7,6 +7,16 @@ use crate::domain::Subscriber;
 use crate::inbox::commands::{Command, TopicRef};
 use crate::subscribers::edit::FieldValue;
 
+/// What replies may grow a reader's settings to (a file the admin writes may hold more): every
+/// topic, author and keyword is in every prompt that carries the reader, so a stranger with a
+/// forwarded digest, or a mail loop, must not make one reader's calls unaffordable.
+pub const MAX_TOPICS: usize = 40;
+pub const MAX_TOPIC_CHARS: usize = 300;
+pub const MAX_AUTHORS: usize = 200;
+pub const MAX_KEYWORDS: usize = 100;
+/// Characters of one followed author or keyword.
+pub const MAX_NAME_CHARS: usize = 100;
+
 /// The subscriber's topics as a list: one per non-empty line, bullets and numbers removed.
 pub fn topic_lines(topics: &str) -> Vec<String> {
     topics
@@ -117,17 +127,30 @@ impl State {
     pub(super) fn apply(&mut self, c: &Command) -> Result<(), String> {
         match c {
             Command::AddTopic(t) => {
+                within(t, MAX_TOPIC_CHARS, "a topic")?;
+                full(&self.topics, MAX_TOPICS, "topics", "remove topic 3")?;
                 add_new(&mut self.topics, t, "you already have this topic")?;
                 self.changes.push(format!("added topic: {t}"));
             }
             Command::RemoveTopic(TopicRef::Number(n)) => self.remove_topic_number(*n)?,
             Command::RemoveTopic(TopicRef::Text(t)) => self.remove_topic_text(t)?,
             Command::SetTopics(list) => {
+                if list.len() > MAX_TOPICS {
+                    return Err(format!(
+                        "{} topics is more than the {MAX_TOPICS} a reply may set",
+                        list.len()
+                    ));
+                }
+                for t in list {
+                    within(t, MAX_TOPIC_CHARS, "a topic")?;
+                }
                 self.topics = list.clone();
                 self.changes
                     .push(format!("topics replaced ({} topics)", list.len()));
             }
             Command::Follow(a) => {
+                within(a, MAX_NAME_CHARS, "an author's name")?;
+                full(&self.authors, MAX_AUTHORS, "followed authors", "unfollow …")?;
                 add_new(&mut self.authors, a, "you already follow them")?;
                 self.changes.push(format!("following {a}"));
             }
@@ -136,6 +159,8 @@ impl State {
                 self.changes.push(format!("no longer following {a}"));
             }
             Command::AddKeyword(k) => {
+                within(k, MAX_NAME_CHARS, "a keyword")?;
+                full(&self.keywords, MAX_KEYWORDS, "keywords", "remove keyword …")?;
                 add_new(&mut self.keywords, k, "you already have this keyword")?;
                 self.changes.push(format!("added keyword: {k}"));
             }
@@ -296,6 +321,28 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 /// Appends `item` to `list` unless it is already there (then `Err(already)`).
+/// `Err` when `text` is longer than `max` characters.
+fn within(text: &str, max: usize, what: &str) -> Result<(), String> {
+    let n = text.chars().count();
+    if n > max {
+        return Err(format!(
+            "{what} may be at most {max} characters; this one has {n}"
+        ));
+    }
+    Ok(())
+}
+
+/// `Err` when `list` already holds `cap` entries: the answer says the cap and how to make room.
+fn full(list: &[String], cap: usize, what: &str, how: &str) -> Result<(), String> {
+    if list.len() >= cap {
+        return Err(format!(
+            "you have {} {what}, the most a reply may add up to ({cap}); make room first (\"{how}\")",
+            list.len()
+        ));
+    }
+    Ok(())
+}
+
 fn add_new(list: &mut Vec<String>, item: &str, already: &str) -> Result<(), String> {
     if list.iter().any(|x| same(x, item)) {
         return Err(already.into());

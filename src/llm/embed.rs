@@ -29,6 +29,14 @@ impl Embedder {
         }
     }
 
+    /// Frees what the model holds between stages (the in-process model's weights); an
+    /// endpoint holds nothing.
+    pub fn release(&self) {
+        if let Embedder::Local(m) = self {
+            m.release();
+        }
+    }
+
     /// The vectors of `texts`, in order. The local model runs on a blocking thread.
     pub async fn embed(&self, texts: Vec<String>) -> Result<Embedded, LlmError> {
         match self {

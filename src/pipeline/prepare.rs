@@ -69,7 +69,10 @@ pub async fn prepare(
         );
         if selection.entries.iter().any(|e| !e.followed.is_empty()) {
             let email = plan.subscriber.email.clone();
-            let library = app.store.library_papers(vec![email.clone()]).await?;
+            let library = app
+                .store
+                .library_papers(vec![email.clone()], crate::store::library::MAX_LIBRARY)
+                .await?;
             if let Some(papers) = library.get(&email) {
                 digest::mark_namesakes(&mut selection, papers);
             }

@@ -70,6 +70,13 @@ impl Meter {
         self.embedder.as_ref().map(Embedder::model)
     }
 
+    /// The embedding stage is over: what the model holds is freed (see [`Embedder::release`]).
+    pub fn embedding_done(&self) {
+        if let Some(e) = &self.embedder {
+            e.release();
+        }
+    }
+
     /// The most embedding `chars` characters can cost (3 characters a token).
     pub fn embed_worst_cost(&self, chars: usize) -> Money {
         self.embedding_model()

@@ -201,7 +201,10 @@ impl Scorer {
                 let subs: Vec<&Subscriber> = jobs.iter().map(|j| &j.subscribers[0]).collect();
                 let papers: Vec<Vec<&Paper>> = jobs.iter().map(|j| j.papers.clone()).collect();
                 let near = match embedder {
-                    Some(e) => match meaning::nearness(store, e, &subs, &papers).await? {
+                    Some(e) => match meaning::nearness(store, e, &subs, &papers)
+                        .await
+                        .inspect(|_| e.release())?
+                    {
                         Ok(n) => Some(n),
                         Err(why) => {
                             tracing::warn!(error = %why, "the embedding model failed: scoring by keywords alone this run");

@@ -319,28 +319,40 @@ pub struct Example {
     pub title: String,
 }
 
+/// "More/less like" examples kept per reader, at most: the newest count, the oldest are let go.
+pub const MAX_EXAMPLES: usize = 100;
+
+/// Adds (or updates) one example, keeping the reader's newest [`MAX_EXAMPLES`]; returns the
+/// titles of the examples let go to make room.
 pub fn add_example(
     conn: &Connection,
     subscriber: &str,
     ex: &Example,
     message_id: &str,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Vec<String>> {
     conn.execute(
         "INSERT INTO examples (subscriber, paper_id, more, title, message_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT(subscriber, paper_id) DO UPDATE SET more = excluded.more, message_id = excluded.message_id",
         params![subscriber, ex.paper_id, ex.more, ex.title, message_id, now_utc()],
     )?;
-    Ok(())
+    let mut stmt = conn.prepare(
+        "DELETE FROM examples WHERE subscriber = ?1 AND id NOT IN
+           (SELECT id FROM examples WHERE subscriber = ?1 ORDER BY id DESC LIMIT ?2)
+         RETURNING title",
+    )?;
+    let gone = stmt.query_map(params![subscriber, MAX_EXAMPLES as i64], |r| r.get(0))?;
+    gone.collect()
 }
 
 impl Store {
-    /// Adds (or updates) one of the reader's "more/less like" examples, from reply `message_id`.
+    /// Adds (or updates) one of the reader's "more/less like" examples, from reply `message_id`;
+    /// the titles of the oldest let go to stay within [`MAX_EXAMPLES`].
     pub async fn add_example(
         &self,
         subscriber: &SubscriberEmail,
         example: &Example,
         message_id: &str,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Vec<String>> {
         let (s, ex, id) = (
             subscriber.to_string(),
             example.clone(),

@@ -81,14 +81,37 @@ pub struct LibraryPaper {
     pub authors: Vec<String>,
 }
 
-/// Keeps the papers of `subscriber`'s imported library (a title already kept is kept once);
-/// returns how many were new.
+/// Papers kept per reader's library, at most: an import past it lets the earliest imported go.
+pub const MAX_LIBRARY: usize = 10_000;
+
+/// What keeping an import did: papers new to the library, and papers let go to stay within
+/// [`MAX_LIBRARY`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Kept {
+    pub new: usize,
+    pub let_go: usize,
+}
+
+impl Kept {
+    /// A sentence for the reader when papers were let go.
+    pub fn note(&self) -> Option<String> {
+        (self.let_go > 0).then(|| {
+            format!(
+                "a library keeps at most {MAX_LIBRARY} papers: the {} imported earliest were let go",
+                self.let_go
+            )
+        })
+    }
+}
+
+/// Keeps the papers of `subscriber`'s imported library (a title already kept is kept once),
+/// the newest [`MAX_LIBRARY`] of them.
 pub fn remember_papers(
     conn: &Connection,
     subscriber: &str,
     papers: &[LibraryPaper],
     day: NaiveDate,
-) -> rusqlite::Result<usize> {
+) -> rusqlite::Result<Kept> {
     let mut stmt = conn.prepare(
         "INSERT INTO library_papers (subscriber, title, authors, imported_on) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT DO NOTHING",
@@ -103,20 +126,29 @@ pub fn remember_papers(
             day.to_string()
         ])?;
     }
-    Ok(n)
+    let let_go = conn.execute(
+        "DELETE FROM library_papers WHERE subscriber = ?1 AND rowid NOT IN
+           (SELECT rowid FROM library_papers WHERE subscriber = ?1 ORDER BY rowid DESC LIMIT ?2)",
+        params![subscriber, MAX_LIBRARY as i64],
+    )?;
+    Ok(Kept { new: n, let_go })
 }
 
-/// The papers of each of `subscribers`' libraries, in the order they were imported.
+/// The latest `latest` papers of each of `subscribers`' libraries, in the order they were
+/// imported (a run reads what it uses, never the whole table).
 pub fn papers_of(
     conn: &Connection,
     subscribers: &[String],
+    latest: usize,
 ) -> rusqlite::Result<HashMap<String, Vec<LibraryPaper>>> {
     let mut stmt = conn.prepare(
-        "SELECT title, authors FROM library_papers WHERE subscriber = ?1 ORDER BY rowid",
+        "SELECT title, authors FROM
+           (SELECT rowid, title, authors FROM library_papers WHERE subscriber = ?1 ORDER BY rowid DESC LIMIT ?2)
+         ORDER BY rowid",
     )?;
     let mut out = HashMap::new();
     for s in subscribers {
-        let rows = stmt.query_map([s], |r| {
+        let rows = stmt.query_map(params![s, latest as i64], |r| {
             let authors: String = r.get(1)?;
             Ok(LibraryPaper {
                 title: r.get(0)?,
@@ -159,26 +191,28 @@ pub fn signal_counts(conn: &Connection, subscriber: &str) -> rusqlite::Result<Si
 }
 
 impl Store {
-    /// The papers of each of `subscribers`' imported libraries (readers without one are absent).
+    /// The latest `latest` papers of each of `subscribers`' imported libraries (readers without
+    /// one are absent).
     pub async fn library_papers(
         &self,
         subscribers: Vec<SubscriberEmail>,
+        latest: usize,
     ) -> anyhow::Result<HashMap<SubscriberEmail, Vec<LibraryPaper>>> {
         let keys: Vec<String> = subscribers.iter().map(|s| s.to_string()).collect();
-        let mut found = self.call(move |c| papers_of(c, &keys)).await?;
+        let mut found = self.call(move |c| papers_of(c, &keys, latest)).await?;
         Ok(subscribers
             .into_iter()
             .filter_map(|s| found.remove(&s.to_string()).map(|p| (s, p)))
             .collect())
     }
 
-    /// Keeps the papers of `subscriber`'s imported library; how many were new.
+    /// Keeps the papers of `subscriber`'s imported library (see [`remember_papers`]).
     pub async fn remember_library_papers(
         &self,
         subscriber: &SubscriberEmail,
         papers: Vec<LibraryPaper>,
         day: NaiveDate,
-    ) -> anyhow::Result<usize> {
+    ) -> anyhow::Result<Kept> {
         let s = subscriber.to_string();
         self.call(move |c| remember_papers(c, &s, &papers, day))
             .await

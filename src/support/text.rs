@@ -71,8 +71,13 @@ fn is_block(tag: TagEnd) -> bool {
 
 /// Whether a character never belongs in text from outside: C0 and C1 controls (newline and tab
 /// excepted), bidirectional overrides and isolates (they reorder what a reader or an admin's
-/// terminal shows), zero-width spaces and the byte-order mark, and what XML 1.0 forbids. The
-/// zero-width (non-)joiners stay: Persian, Indic scripts and emoji need them.
+/// terminal shows), and the characters that show nothing yet carry text or change it: zero-width
+/// spaces and the byte-order mark, the soft hyphen, the invisible operators (U+2061–2064), the
+/// deprecated format characters (U+206A–206F), the Mongolian vowel separator, variation
+/// selectors, and the tag characters (U+E0000–E007F, which smuggle ASCII past a reader into a
+/// prompt). The line and paragraph separators (U+2028/2029) count too: [`clean`] makes them
+/// newlines. What XML 1.0 forbids goes as well. The zero-width (non-)joiners stay: Persian,
+/// Indic scripts and emoji need them.
 pub fn unwanted_char(c: char) -> bool {
     match c {
         '\n' | '\t' => false,
@@ -83,6 +88,15 @@ pub fn unwanted_char(c: char) -> bool {
         | '\u{202A}'..='\u{202E}'
         | '\u{2066}'..='\u{2069}' => true,
         '\u{200B}' | '\u{2060}' | '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}' => true,
+        '\u{00AD}'
+        | '\u{180E}'
+        | '\u{2028}'
+        | '\u{2029}'
+        | '\u{2061}'..='\u{2064}'
+        | '\u{206A}'..='\u{206F}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{E0000}'..='\u{E007F}'
+        | '\u{E0100}'..='\u{E01EF}' => true,
         _ => false,
     }
 }
@@ -99,7 +113,7 @@ pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
     while let Some(c) = chars.next() {
         match c {
             '\r' if chars.peek() == Some(&'\n') => {}
-            '\r' => out.push('\n'),
+            '\r' | '\u{2028}' | '\u{2029}' => out.push('\n'),
             c if unwanted_char(c) => {}
             c => out.push(c),
         }
@@ -198,6 +212,12 @@ mod tests {
             "می\u{200C}خواهم 👩\u{200D}🔬"
         );
         assert!(matches!(clean("plain"), std::borrow::Cow::Borrowed(_)));
+        // What shows nothing yet smuggles text: tag characters spelling "IGNORE", the soft
+        // hyphen, invisible operators, deprecated format characters, the Mongolian vowel
+        // separator, variation selectors; the line and paragraph separators become newlines.
+        let smuggled = "re\u{AD}lu\u{2062}\u{206A}\u{180E}\u{FE0F}\u{E0100}\u{E0049}\u{E0047}\u{E004E}\u{E004F}\u{E0052}\u{E0045}\u{E007F}ad\u{2028}on\u{2029}";
+        assert_eq!(clean(smuggled), "reluad\non\n");
+        assert_eq!(for_terminal("a\u{E0041}b"), "a<U+E0041>b");
         assert_eq!(for_terminal("a\u{1b}[2Jb\u{202E}"), "a<U+001B>[2Jb<U+202E>");
     }
 

@@ -12,21 +12,28 @@ fn hostile_feed(app: &TestApp) -> std::path::PathBuf {
     let feed = fixture(FEED_DAY)
         .replace(
             "<title>MoQa: Rethinking",
-            "<title>MoQa\u{1b}[2J\u{1}\u{202E}gnp.exe\u{200B}: Rethinking",
+            "<title>MoQa\u{1b}[2J\u{1}\u{202E}gnp.exe\u{200B}\u{E0049}\u{E0047}\u{AD}\u{2062}\u{206A}\u{180E}\u{FE0F}\u{E0100}: Rethinking",
         )
         .replace(
             "We believe MoQa will play a role",
             "Code: https://github.com/moqa/code and javascript://github.com/code%0A'PWNED'+location.pathname \
              JaVaScRiPt://a.example/x file:///etc/passwd smb://evil.example/share vbscript://x.example/y \
-             data://text/html,x search-ms://query ms-msdt://x intent://x.example/#Intent;end. We believe MoQa will play a role",
+             data://text/html,x search-ms://query ms-msdt://x intent://x.example/#Intent;end. \
+             \u{E0049}\u{E0067}\u{E006E}\u{E006F}\u{E0072}\u{E0065} se\u{AD}cret\u{2028}line We believe MoQa will play a role",
         );
     let path = app.dir.path().join("hostile.xml");
     std::fs::write(&path, feed).unwrap();
     path
 }
 
+/// One of each kind of character the door takes out (issues 21 and 32).
+const HIDDEN: [char; 14] = [
+    '\u{1b}', '\u{1}', '\u{202E}', '\u{200B}', '\u{E0049}', '\u{E007F}', '\u{AD}', '\u{2028}',
+    '\u{2029}', '\u{2062}', '\u{206A}', '\u{180E}', '\u{FE0F}', '\u{E0100}',
+];
+
 fn no_hidden_characters(what: &str, text: &str) {
-    for c in ['\u{1b}', '\u{1}', '\u{202E}', '\u{200B}'] {
+    for c in HIDDEN {
         assert!(
             !text.contains(c),
             "{what} holds U+{:04X}:\n{text}",
@@ -53,7 +60,7 @@ fn only_web_links(what: &str, html: &str) {
 async fn a_hostile_abstract_runs_nothing_and_hides_nothing_anywhere() {
     let subscribers = TWO_SUBSCRIBERS.replace(
         "topics = \"Mixture-of-Experts, quantization and sparsity.\"",
-        "topics = \"Mixture-of-Experts\\u001b[31m, quantization and sparsity.\\u202e\"",
+        "topics = \"Mixture-of-Experts\\u001b[31m, quantization\\U000E0041\\u00AD and sparsity.\\u202e\\u2029\"",
     );
     let app = TestApp::spawn(Options {
         subscribers,
@@ -78,6 +85,11 @@ async fn a_hostile_abstract_runs_nothing_and_hides_nothing_anywhere() {
     only_web_links("the mail", &ada.html);
     no_hidden_characters("the mail's HTML", &ada.html);
     no_hidden_characters("the mail's text", &ada.text);
+    assert!(
+        ada.text.contains("secret line"),
+        "hidden characters go, a soft hyphen with them: {}",
+        ada.text
+    );
     assert!(
         ada.text.contains("MoQa[2Jgnp.exe: Rethinking"),
         "{}",

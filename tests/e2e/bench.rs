@@ -242,7 +242,15 @@ async fn bench_institute() {
         "refus.",
         "lost"
     );
+    // `BENCH_VECTORS=model` (or `stand-in`, `triage`) measures one row.
+    let only = std::env::var("BENCH_VECTORS").ok();
     for vectors in [Vectors::Model, Vectors::StandIn, Vectors::None] {
+        if only
+            .as_deref()
+            .is_some_and(|o| !vectors.label().starts_with(o))
+        {
+            continue;
+        }
         for &n in &sizes {
             institute(n, vectors).await;
         }

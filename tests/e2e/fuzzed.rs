@@ -16,13 +16,25 @@ fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// A paper that passed the door holds no character the door takes out (issues 21 and 32).
+fn nothing_hidden(name: &str, p: &paperboy::domain::Paper) {
+    for text in [&p.title, &p.abstract_text].into_iter().chain(&p.authors) {
+        assert!(
+            !text.chars().any(paperboy::support::text::unwanted_char),
+            "{name}: {} keeps a hidden character: {text:?}",
+            p.id
+        );
+    }
+}
+
 #[test]
 fn feeds_read_or_refuse_with_a_reason() {
     let cs = paperboy::domain::Category::parse("cs.LG").unwrap();
     for (name, bytes) in inputs("feeds") {
         let xml = String::from_utf8_lossy(&bytes);
-        if let Err(e) = paperboy::sources::arxiv::parse_rss(&xml) {
-            assert!(!e.to_string().is_empty(), "{name}");
+        match paperboy::sources::arxiv::parse_rss(&xml) {
+            Ok(day) => day.papers.iter().for_each(|p| nothing_hidden(&name, p)),
+            Err(e) => assert!(!e.to_string().is_empty(), "{name}"),
         }
         if let Err(e) = paperboy::sources::arxiv::parse_api(&xml, std::slice::from_ref(&cs)) {
             assert!(!e.to_string().is_empty(), "{name}");
@@ -36,10 +48,11 @@ fn preprint_pages_read_or_refuse_with_a_reason() {
         let body = String::from_utf8_lossy(&bytes);
         match paperboy::sources::preprints::parse_page(&body) {
             Ok((page, _)) => {
-                let _ = paperboy::sources::preprints::papers(
+                let (papers, _) = paperboy::sources::preprints::papers(
                     paperboy::domain::Source::Biorxiv,
                     page.records,
                 );
+                papers.iter().for_each(|p| nothing_hidden(&name, p));
             }
             Err(e) => assert!(!e.to_string().is_empty(), "{name}"),
         }
@@ -52,6 +65,10 @@ fn replies_give_the_text_typed() {
     for (name, bytes) in inputs("replies") {
         if let Some(msg) = mail_parser::MessageParser::default().parse(&bytes[..]) {
             let body = paperboy::inbox::body_text(&msg);
+            assert!(
+                !body.chars().any(paperboy::support::text::unwanted_char),
+                "{name}: the body keeps a hidden character: {body:?}"
+            );
             let typed = paperboy::inbox::reply::typed_text(&body);
             assert!(
                 typed.len() <= body.len() + 1,

@@ -399,3 +399,51 @@ async fn with_a_model_every_paper_reaches_a_model_call_whatever_its_nearness() {
     assert!(stage["cosine"].as_f64().is_some(), "{v}");
     assert!(stage["nearness"].as_f64().is_some(), "{v}");
 }
+
+/// This process's resident memory now and at its peak, in MB (from /proc/self/status).
+fn memory_mb() -> (f32, f32) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next()?.parse::<f32>().ok())
+            .map_or(f32::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Embedding a day of 1,500 papers in-process (issue 31: ≤ 60 s on 2 cores): the real days'
+/// papers, cycled to 1,500 texts. Prints the time, the word pieces and the memory.
+#[test]
+#[ignore]
+fn bench_embed_day() {
+    let n: usize = std::env::var("BENCH_PAPERS").map_or(1500, |v| v.parse().unwrap());
+    let (before, _) = memory_mb();
+    let started = std::time::Instant::now();
+    let model = LocalModel::load(&model_dir(), max_tokens()).unwrap();
+    let load = started.elapsed().as_secs_f32();
+    let (loaded, _) = memory_mb();
+    let mut papers = feed_papers("rss-recall-cs.LG+cs.AI-2025-03-25.xml");
+    papers.extend(feed_papers("rss-recall-cs.LG+cs.AI-2025-04-02.xml"));
+    papers.extend(feed_papers("rss-bench-cs.LG-174.xml"));
+    let texts: Vec<String> = papers
+        .iter()
+        .cycle()
+        .take(n)
+        .map(paperboy::scoring::rank::paper_text)
+        .collect();
+    let started = std::time::Instant::now();
+    let mut tokens = 0;
+    for batch in texts.chunks(256) {
+        tokens += model.embed(batch).unwrap().tokens;
+    }
+    let secs = started.elapsed().as_secs_f32();
+    let (after, peak) = memory_mb();
+    drop(model);
+    let (released, _) = memory_mb();
+    println!(
+        "BENCH embed-day: {n} papers ({tokens} word pieces) in {secs:.1} s ({:.1} papers/s); load {load:.1} s; RSS MB before {before:.0}, loaded {loaded:.0}, after {after:.0}, peak {peak:.0}, model dropped {released:.0}",
+        n as f32 / secs
+    );
+}

@@ -291,3 +291,94 @@ async fn a_backup_onto_the_file_behind_a_symlinked_store_is_refused() {
     let r = app.run(&["backup", "elsewhere.db"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// Finding 3 and 4: what a reply can grow is capped, and the reader is told. Ada already has 150
+/// "more like" examples (a flood of forwarded clicks) and 40 topics; her next click keeps the
+/// newest 100 and "add topic" is refused with the cap; an import past 10,000 papers keeps the
+/// newest 10,000.
+#[tokio::test]
+async fn examples_topics_and_libraries_stop_growing_at_their_caps_and_say_so() {
+    use crate::replies::{ada_inbox, gmail, outcomes, poll, setup, subscribers_file, ADA};
+    let s = setup().await;
+    let app = &s.app;
+    {
+        let db = app.db();
+        for n in 0..150 {
+            db.execute(
+                "INSERT INTO examples (subscriber, paper_id, more, title, message_id, created_at)
+                 VALUES (?1, ?2, 1, ?3, '<flood@x>', '2025-03-27T00:00:00Z')",
+                rusqlite::params![ADA, format!("2401.{n:05}"), format!("Flooded example {n}")],
+            )
+            .unwrap();
+        }
+    }
+    let file = app.dir.path().join("subscribers.toml");
+    let forty: Vec<String> = (1..=40).map(|n| format!("Topic number {n}")).collect();
+    let text = subscribers_file(app).replace(
+        "topics = \"Mixture-of-Experts, quantization and sparsity.\"",
+        &format!("topics = \"\"\"\n{}\n\"\"\"", forty.join("\n")),
+    );
+    std::fs::write(&file, text).unwrap();
+
+    let to = s.digest.reply_to.clone();
+    let digest_id = format!("<{}>", s.digest.message_id);
+    smtp_send(
+        app.smtp.port,
+        ADA,
+        &to,
+        &gmail(ADA, &to, &digest_id, "<caps-1@mail.gmail.com>", "more like 1\r\nadd topic: one topic too many"),
+    );
+    let report = poll(app).await;
+    assert_eq!(outcomes(&report), vec!["applied"], "{report}");
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM examples WHERE subscriber = '{ADA}'")),
+        100,
+        "the newest 100 examples are kept"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM examples WHERE subscriber = '{ADA}' AND title = 'Flooded example 0'"
+        )),
+        0,
+        "the oldest went first"
+    );
+    assert!(!subscribers_file(app).contains("one topic too many"));
+    let answer = ada_inbox(app).await.pop().expect("an answer");
+    let body = answer.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        body.contains("keeps your newest 100 \"more/less like\" examples: the 51 oldest no longer count"),
+        "{body}"
+    );
+    assert!(
+        body.contains("you have 40 topics, the most a reply may add up to (40)"),
+        "{body}"
+    );
+
+    // A library past the cap: the newest 10,000 are kept, and the admin is told.
+    let bib: String = (0..10_050)
+        .map(|n| format!("@article{{p{n},\n  title = {{Library paper {n}}},\n  author = {{Lovelace, Ada}},\n  year = {{2024}}\n}}\n"))
+        .collect();
+    let path = app.dir.path().join("big.bib");
+    std::fs::write(&path, bib).unwrap();
+    let import = app
+        .run(&["subscribers", "import-library", ADA, path.to_str().unwrap(), "--yes"])
+        .await;
+    assert_eq!(import.code, 0, "{}", import.stderr);
+    assert!(
+        import
+            .stdout
+            .contains("a library keeps at most 10000 papers: the 50 imported earliest were let go"),
+        "{}",
+        import.stdout
+    );
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM library_papers WHERE subscriber = '{ADA}'")),
+        10_000
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM library_papers WHERE subscriber = '{ADA}' AND title = 'Library paper 0'"
+        )),
+        0
+    );
+}

@@ -22,6 +22,7 @@ use futures::StreamExt as _;
 mod nearest;
 pub(super) use nearest::{
     closeness, dot, library_texts, paper_text, profile_pieces, robust_scale, text_hash,
+    LIBRARY_SIGNALS,
 };
 mod pack;
 mod triage;
@@ -189,7 +190,9 @@ pub(super) async fn score(
     let mut pending: Vec<Vec<&Paper>> = jobs.iter().map(|j| j.papers.clone()).collect();
 
     if scorer.meter.embedding_model().is_some() {
-        match nearest::order(&run, &mut pending).await? {
+        let ordered = nearest::order(&run, &mut pending).await?;
+        scorer.meter.embedding_done();
+        match ordered {
             Ok(mut rest) => {
                 if scorer.triage {
                     triage::triage(&run, &mut rest, &mut results).await?;

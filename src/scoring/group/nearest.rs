@@ -137,7 +137,7 @@ async fn profile_vectors(
         .flat_map(|&r| run.readers[r].job.subscribers.iter())
         .map(|s| s.email.clone())
         .collect();
-    let libraries = run.store.library_papers(emails).await?;
+    let libraries = run.store.library_papers(emails, LIBRARY_SIGNALS).await?;
     let mut items = Vec::new();
     let mut weights = Vec::new();
     let mut seen = HashSet::new();

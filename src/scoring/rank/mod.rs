@@ -359,7 +359,7 @@ impl super::Scorer {
         // from the next run on).
         let mut library = Vec::new();
         if let Some(papers) = store
-            .library_papers(vec![sub.email.clone()])
+            .library_papers(vec![sub.email.clone()], super::group::LIBRARY_SIGNALS)
             .await?
             .get(&sub.email)
         {

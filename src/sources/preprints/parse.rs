@@ -288,10 +288,7 @@ pub fn plain_text(s: &str) -> String {
         .replace_all(s, "")
         .chars()
         .map(|c| if c.is_whitespace() { ' ' } else { c })
-        .filter(|c| {
-            !c.is_control()
-                && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{2060}' | '\u{FEFF}' | '\u{FFFD}')
-        })
+        .filter(|&c| !crate::support::text::unwanted_char(c) && c != '\u{FFFD}')
         .collect::<String>()
         .split_whitespace()
         .collect::<Vec<_>>()
