@@ -325,6 +325,10 @@ pub struct ImapConfig {
     pub ca_file: Option<PathBuf>,
     /// Free-text replies the model reads per reader and day; past it, a polite answer.
     pub model_replies_per_day: u32,
+    /// The receiving mail server's authserv-id (the first word of the `Authentication-Results`
+    /// headers it writes). Set, a reply changes a reader only when that server found DMARC or
+    /// aligned DKIM passing for its From domain; unset, the From address alone is trusted.
+    pub authserv_id: Option<String>,
 }
 
 impl Default for ImapConfig {
@@ -343,6 +347,7 @@ impl Default for ImapConfig {
             timeout_secs: 30,
             ca_file: None,
             model_replies_per_day: 10,
+            authserv_id: None,
         }
     }
 }

@@ -220,7 +220,12 @@ impl Inbox<'_> {
         }
         let mut let_go = 0;
         for ex in examples.iter() {
-            let_go += self.ctx.store.add_example(email, ex, &a.message_id).await?.len();
+            let_go += self
+                .ctx
+                .store
+                .add_example(email, ex, &a.message_id)
+                .await?
+                .len();
         }
         if let_go > 0 {
             notes.push(format!(

@@ -39,6 +39,7 @@ impl Inbox<'_> {
             text: String::new(),
             parsed: Parsed::default(),
             library: None,
+            fingerprint: None,
         };
         if raw.len() > MAX_SIZE {
             a.auth = Auth::Ignored(format!(
@@ -51,8 +52,9 @@ impl Inbox<'_> {
             a.auth = Auth::Rejected("not a mail message".into());
             return Ok(a);
         };
+        // Message-IDs compared as one: `<ABC@x>` again is `<abc@x>` again.
         if let Some(id) = msg.message_id() {
-            a.message_id = format!("<{id}>");
+            a.message_id = format!("<{}>", id.trim().to_lowercase());
         }
         a.from = msg
             .from()
@@ -60,6 +62,7 @@ impl Inbox<'_> {
             .and_then(|f| f.address())
             .map(|s| s.to_lowercase());
         a.subject = crate::support::text::clean(msg.subject().unwrap_or_default()).into_owned();
+        a.fingerprint = Some(fingerprint(&a, &msg));
         let headers: Vec<(String, String)> = msg
             .headers_raw()
             .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string()))
@@ -113,8 +116,11 @@ impl Inbox<'_> {
         }
         if let Some(t) = tokens.unsubscribe.first().cloned() {
             a.auth = match store.unsubscribe_token_holder(&t).await? {
+                // The reader's own word only when the receiving server vouches for the From
+                // (where it is asked to); otherwise the reader is asked to confirm.
                 Some(s) => Auth::Unsubscribe {
-                    by_owner: a.from.as_deref() == Some(s.as_str()),
+                    by_owner: a.from.as_deref() == Some(s.as_str())
+                        && self.vouched_for(msg, &s).is_ok(),
                     email: SubscriberEmail::parse(&s).context("stored subscriber")?,
                 },
                 None => Auth::Rejected("an unsubscribe address with an unknown token".into()),
@@ -205,12 +211,22 @@ impl Inbox<'_> {
             ));
             return Ok(());
         }
-        let how = match (claim.by_token, &claim.by_digest) {
+        let vouched = match self.vouched_for(msg, &claimed) {
+            Ok(v) => v,
+            Err(why) => {
+                a.auth = Auth::Rejected(why);
+                return Ok(());
+            }
+        };
+        let mut how = match (claim.by_token, &claim.by_digest) {
             (true, Some((_, day))) => format!("reply token, and a reply to the digest of {day}"),
             (true, None) => "reply token".to_string(),
             (false, Some((_, day))) => format!("a reply to the digest of {day}"),
             (false, None) => "reply token".to_string(),
         };
+        if let Some(v) = vouched {
+            how.push_str(&format!("; {v}"));
+        }
         let day = claim.by_digest.as_ref().and_then(|(_, d)| d.parse().ok());
         let email = SubscriberEmail::parse(&claimed).context("stored subscriber")?;
         a.auth = Auth::Subscriber {
@@ -220,6 +236,35 @@ impl Inbox<'_> {
         };
         a.library = message::bib_attachment(msg);
         self.read_commands(a, msg, &email, day).await
+    }
+
+    /// Whether the receiving server vouches for a message from `claimed` (`[imap]
+    /// authserv_id`): `Ok(None)` when it is not asked, `Ok(Some(what it found))` when it does,
+    /// `Err(why not)` — a forged From, or a message that did not come through it.
+    fn vouched_for(&self, msg: &Message<'_>, claimed: &str) -> Result<Option<String>, String> {
+        let Some(server) = self
+            .ctx
+            .config
+            .imap
+            .as_ref()
+            .and_then(|i| i.authserv_id.as_deref())
+        else {
+            return Ok(None);
+        };
+        let domain = claimed.rsplit_once('@').map_or("", |(_, d)| d);
+        let headers: Vec<(String, String)> = msg
+            .headers_raw()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+            .collect();
+        match super::authres::vouched(&headers, server, domain) {
+            super::authres::Vouched::Yes(what) => Ok(Some(format!("{what} by {server}"))),
+            super::authres::Vouched::No(found) => Err(format!(
+                "{server} found nothing tying this message to {domain} ({found}): its From ({claimed}) may be forged"
+            )),
+            super::authres::Vouched::Absent => Err(format!(
+                "no Authentication-Results from {server}: the message did not come through it, so its From ({claimed}) cannot be trusted"
+            )),
+        }
     }
 
     /// What the reader typed, without the quote and paperboy's own lines (the digest replied
@@ -253,4 +298,24 @@ impl Inbox<'_> {
         }
         Ok(())
     }
+}
+
+/// A message's sender, `Date:`, subject and text, hashed (see [`Analysis::fingerprint`]). A
+/// reader who sends "pause" again on another day sends another Date.
+fn fingerprint(a: &Analysis, msg: &Message<'_>) -> String {
+    let date = msg
+        .header_raw("Date")
+        .map(|d| d.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    let mut h = Sha256::new();
+    for part in [
+        a.from.as_deref().unwrap_or_default(),
+        &date,
+        &a.subject,
+        &body_text(msg),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    hex(&h.finalize())[..32].to_string()
 }

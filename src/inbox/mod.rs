@@ -9,6 +9,7 @@ use lettre::Address;
 use sha2::{Digest as _, Sha256};
 
 mod apply;
+mod authres;
 pub mod commands;
 mod identify;
 mod join;
@@ -116,6 +117,9 @@ pub enum Auth {
     Ignored(String),
 }
 
+/// How an unsubscribe request from another address is recorded (its detail starts so).
+const CONFIRM_UNSUBSCRIBE: &str = "unsubscribe requested by";
+
 #[derive(Debug, Clone)]
 pub struct Analysis {
     pub message_id: String,
@@ -127,6 +131,9 @@ pub struct Analysis {
     pub parsed: Parsed,
     /// A `.bib` file attached to an authenticated reply (their library).
     pub library: Option<String>,
+    /// Its sender, date, subject and text, hashed: the same mail under another Message-ID is a
+    /// replay. `None` for what could not be read.
+    pub fingerprint: Option<String>,
 }
 
 impl Analysis {
@@ -140,6 +147,7 @@ impl Analysis {
             text: String::new(),
             parsed: Parsed::default(),
             library: None,
+            fingerprint: None,
         }
     }
 
@@ -252,9 +260,29 @@ impl<'a> Inbox<'a> {
             Err(e) => Analysis::unreadable(raw, format!("{e:#}")),
         };
         let id = a.message_id.clone();
-        // Taken (recorded) before anything in it is parsed: if handling never finishes, the next
-        // poll sets it aside (rejected folder, one alert) instead of choking on it again.
-        match self.ctx.store.take_inbound(&id, a.from.as_deref()).await? {
+        if let Some(first) = self
+            .ctx
+            .store
+            .replay_of(&id, a.fingerprint.as_deref())
+            .await?
+        {
+            let detail = format!("the same mail (sender, date, subject and text) as {first}, sent again under another Message-ID: a replay, not applied");
+            tracing::warn!(message_id = %id, from = a.from.as_deref().unwrap_or("-"), "{detail}");
+            return Ok(Handled {
+                message_id: id,
+                outcome: Outcome::Duplicate,
+                detail,
+                subscriber: None,
+            });
+        }
+        // Taken (recorded) before any command in it is applied: if handling never finishes, the
+        // next poll sets it aside (rejected folder, one alert) instead of choking on it again.
+        match self
+            .ctx
+            .store
+            .take_inbound(&id, a.from.as_deref(), a.fingerprint.as_deref())
+            .await?
+        {
             None => {}
             Some(prev) if prev.outcome == crate::store::inbox::TAKEN => {
                 let detail = "an earlier attempt to handle it never finished (paperboy stopped or was killed while handling it); it is not tried again";
@@ -422,6 +450,24 @@ impl<'a> Inbox<'a> {
                 None,
             ));
         };
+        // One confirmation a day at most: fifteen forged requests are not fifteen mails.
+        let since = (self.ctx.clock.now() - chrono::Duration::hours(24))
+            .with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if self
+            .ctx
+            .store
+            .inbound_since(email, CONFIRM_UNSUBSCRIBE, &since)
+            .await?
+            > 0
+        {
+            return Ok((
+                Outcome::Ignored,
+                "unsubscribe requested again; the reader was asked to confirm within the last 24 hours, so is not asked again".into(),
+                Some(email.to_string()),
+                None,
+            ));
+        }
         let body = fill(
             &self.templates.confirm_unsubscribe,
             &[
@@ -435,7 +481,7 @@ impl<'a> Inbox<'a> {
         Ok((
             Outcome::Answered,
             format!(
-                "unsubscribe requested by {}; the reader was asked to confirm",
+                "{CONFIRM_UNSUBSCRIBE} {}; the reader was asked to confirm",
                 a.from.as_deref().unwrap_or("an unknown sender")
             ),
             Some(email.to_string()),

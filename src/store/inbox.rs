@@ -178,11 +178,12 @@ pub fn take_inbound(
     conn: &Connection,
     message_id: &str,
     sender: Option<&str>,
+    fingerprint: Option<&str>,
 ) -> rusqlite::Result<Option<Inbound>> {
     let n = conn.execute(
-        "INSERT INTO inbound (message_id, received_at, sender, outcome, detail)
-         VALUES (?1, ?2, ?3, ?4, 'being handled') ON CONFLICT(message_id) DO NOTHING",
-        params![message_id, now_utc(), sender, TAKEN],
+        "INSERT INTO inbound (message_id, received_at, sender, outcome, detail, fingerprint)
+         VALUES (?1, ?2, ?3, ?4, 'being handled', ?5) ON CONFLICT(message_id) DO NOTHING",
+        params![message_id, now_utc(), sender, TAKEN, fingerprint],
     )?;
     if n == 1 {
         Ok(None)
@@ -232,10 +233,60 @@ impl Store {
         &self,
         message_id: &str,
         sender: Option<&str>,
+        fingerprint: Option<&str>,
     ) -> anyhow::Result<Option<Inbound>> {
-        let (id, sender) = (message_id.to_string(), sender.map(str::to_string));
-        self.call(move |c| take_inbound(c, &id, sender.as_deref()))
+        let (id, sender, f) = (
+            message_id.to_string(),
+            sender.map(str::to_string),
+            fingerprint.map(str::to_string),
+        );
+        self.call(move |c| take_inbound(c, &id, sender.as_deref(), f.as_deref()))
             .await
+    }
+
+    /// Messages recorded for `subscriber` since `since` (RFC 3339) whose detail starts with
+    /// `detail`.
+    pub async fn inbound_since(
+        &self,
+        subscriber: &SubscriberEmail,
+        detail: &str,
+        since: &str,
+    ) -> anyhow::Result<i64> {
+        let (s, d, since) = (
+            subscriber.to_string(),
+            format!("{detail}%"),
+            since.to_string(),
+        );
+        self.call(move |c| {
+            c.query_row(
+                "SELECT count(*) FROM inbound WHERE subscriber = ?1 AND detail LIKE ?2 AND received_at >= ?3",
+                params![s, d, since],
+                |r| r.get(0),
+            )
+        })
+        .await
+    }
+
+    /// The Message-ID of an earlier message with `fingerprint` under another Message-ID than
+    /// `message_id` (a replay), if any.
+    pub async fn replay_of(
+        &self,
+        message_id: &str,
+        fingerprint: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        let Some(f) = fingerprint.map(str::to_string) else {
+            return Ok(None);
+        };
+        let id = message_id.to_string();
+        self.call(move |c| {
+            c.query_row(
+                "SELECT message_id FROM inbound WHERE fingerprint = ?1 AND message_id != ?2 LIMIT 1",
+                params![f, id],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .await
     }
 
     /// Records a handled message (and the answer to send: recipient, message). Returns `false`

@@ -53,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/018_compact.sql"),
     include_str!("migrations/019_smaller_day.sql"),
     include_str!("migrations/020_metrics_health.sql"),
+    include_str!("migrations/021_reply_fingerprints.sql"),
 ];
 
 /// The migrations, each with the Rust code that finishes it, when SQL alone cannot.

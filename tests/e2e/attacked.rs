@@ -28,8 +28,20 @@ fn hostile_feed(app: &TestApp) -> std::path::PathBuf {
 
 /// One of each kind of character the door takes out (issues 21 and 32).
 const HIDDEN: [char; 14] = [
-    '\u{1b}', '\u{1}', '\u{202E}', '\u{200B}', '\u{E0049}', '\u{E007F}', '\u{AD}', '\u{2028}',
-    '\u{2029}', '\u{2062}', '\u{206A}', '\u{180E}', '\u{FE0F}', '\u{E0100}',
+    '\u{1b}',
+    '\u{1}',
+    '\u{202E}',
+    '\u{200B}',
+    '\u{E0049}',
+    '\u{E007F}',
+    '\u{AD}',
+    '\u{2028}',
+    '\u{2029}',
+    '\u{2062}',
+    '\u{206A}',
+    '\u{180E}',
+    '\u{FE0F}',
+    '\u{E0100}',
 ];
 
 fn no_hidden_characters(what: &str, text: &str) {

@@ -326,12 +326,20 @@ async fn examples_topics_and_libraries_stop_growing_at_their_caps_and_say_so() {
         app.smtp.port,
         ADA,
         &to,
-        &gmail(ADA, &to, &digest_id, "<caps-1@mail.gmail.com>", "more like 1\r\nadd topic: one topic too many"),
+        &gmail(
+            ADA,
+            &to,
+            &digest_id,
+            "<caps-1@mail.gmail.com>",
+            "more like 1\r\nadd topic: one topic too many",
+        ),
     );
     let report = poll(app).await;
     assert_eq!(outcomes(&report), vec!["applied"], "{report}");
     assert_eq!(
-        app.count(&format!("SELECT count(*) FROM examples WHERE subscriber = '{ADA}'")),
+        app.count(&format!(
+            "SELECT count(*) FROM examples WHERE subscriber = '{ADA}'"
+        )),
         100,
         "the newest 100 examples are kept"
     );
@@ -346,7 +354,9 @@ async fn examples_topics_and_libraries_stop_growing_at_their_caps_and_say_so() {
     let answer = ada_inbox(app).await.pop().expect("an answer");
     let body = answer.text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        body.contains("keeps your newest 100 \"more/less like\" examples: the 51 oldest no longer count"),
+        body.contains(
+            "keeps your newest 100 \"more/less like\" examples: the 51 oldest no longer count"
+        ),
         "{body}"
     );
     assert!(
@@ -361,7 +371,13 @@ async fn examples_topics_and_libraries_stop_growing_at_their_caps_and_say_so() {
     let path = app.dir.path().join("big.bib");
     std::fs::write(&path, bib).unwrap();
     let import = app
-        .run(&["subscribers", "import-library", ADA, path.to_str().unwrap(), "--yes"])
+        .run(&[
+            "subscribers",
+            "import-library",
+            ADA,
+            path.to_str().unwrap(),
+            "--yes",
+        ])
         .await;
     assert_eq!(import.code, 0, "{}", import.stderr);
     assert!(
@@ -372,7 +388,9 @@ async fn examples_topics_and_libraries_stop_growing_at_their_caps_and_say_so() {
         import.stdout
     );
     assert_eq!(
-        app.count(&format!("SELECT count(*) FROM library_papers WHERE subscriber = '{ADA}'")),
+        app.count(&format!(
+            "SELECT count(*) FROM library_papers WHERE subscriber = '{ADA}'"
+        )),
         10_000
     );
     assert_eq!(
@@ -381,4 +399,144 @@ async fn examples_topics_and_libraries_stop_growing_at_their_caps_and_say_so() {
         )),
         0
     );
+}
+
+/// Finding 2: a forwarded digest and a forged `From:` no longer steer the reader once the
+/// receiving server's `Authentication-Results` are trusted (`[imap] authserv_id`); the reader's
+/// own mail, vouched for by DMARC, still is; the same mail again under a new (or re-cased)
+/// Message-ID is a replay; fifteen forged unsubscribe requests bring one confirmation.
+#[tokio::test]
+async fn a_forged_from_is_refused_by_the_receiving_servers_word_and_replays_are_recognised() {
+    use crate::replies::{ada_inbox, gmail, poll, setup, subscribers_file, ADA};
+    let s = setup().await;
+    let app = &s.app;
+    let config = app.dir.path().join("paperboy.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("[imap]\n", "[imap]\nauthserv_id = \"mx.lab.example.org\"\n"),
+    )
+    .unwrap();
+    let to = s.digest.reply_to.clone();
+    let digest_id = format!("<{}>", s.digest.message_id);
+    let with = |results: &[&str], id: &str, command: &str| -> Vec<u8> {
+        let mut raw: Vec<u8> = results
+            .iter()
+            .flat_map(|r| format!("Authentication-Results: {r}\r\n").into_bytes())
+            .collect();
+        raw.extend(gmail(ADA, &to, &digest_id, id, command));
+        raw
+    };
+    const MALLORY: &str = "mallory@evil.example.org";
+    // Mallory forwards herself Ada's digest and writes Ada's address in From.
+    let forged = [
+        (
+            with(
+                &["mx.lab.example.org; spf=fail smtp.mailfrom=evil.example.org; dkim=none; dmarc=fail (p=none) header.from=lab.example.org"],
+                "<forged-1@evil.example.org>",
+                "add topic: forged one",
+            ),
+            "mx.lab.example.org found nothing tying this message to lab.example.org (spf=fail, dkim=none, dmarc=fail)",
+        ),
+        (
+            with(&[], "<forged-2@evil.example.org>", "add topic: forged two"),
+            "no Authentication-Results from mx.lab.example.org",
+        ),
+        (
+            with(
+                &["mail.evil.example.org; dkim=pass header.d=lab.example.org; dmarc=pass header.from=lab.example.org"],
+                "<forged-3@evil.example.org>",
+                "add topic: forged three",
+            ),
+            "no Authentication-Results from mx.lab.example.org",
+        ),
+    ];
+    for (raw, _) in &forged {
+        smtp_send(app.smtp.port, MALLORY, &to, raw);
+    }
+    let report = poll(app).await;
+    let messages = report["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 3, "{report}");
+    for (m, (_, why)) in messages.iter().zip(&forged) {
+        assert_eq!(m["outcome"], "rejected", "{m}");
+        assert!(m["detail"].as_str().unwrap().contains(why), "{m}");
+    }
+    assert!(
+        !subscribers_file(app).contains("forged"),
+        "nothing forged applied"
+    );
+
+    // Ada's own reply, vouched for by DMARC, is applied; sent again, it is a replay.
+    let ada_results = ["mx.lab.example.org; dkim=pass (2048-bit key) header.d=lab.example.org header.b=\"kX1y\";\r\n\tdmarc=pass (p=quarantine) header.from=lab.example.org"];
+    smtp_send(
+        app.smtp.port,
+        ADA,
+        &to,
+        &with(
+            &ada_results,
+            "<Ada-1@mail.gmail.com>",
+            "add topic: sparse attention",
+        ),
+    );
+    let report = poll(app).await;
+    assert_eq!(report["messages"][0]["outcome"], "applied", "{report}");
+    assert!(subscribers_file(app).contains("sparse attention"));
+    for id in ["<ada-1@MAIL.GMAIL.COM>", "<replayed-2@mail.gmail.com>"] {
+        smtp_send(
+            app.smtp.port,
+            ADA,
+            &to,
+            &with(&ada_results, id, "add topic: sparse attention"),
+        );
+    }
+    let report = poll(app).await;
+    let messages = report["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "{report}");
+    for m in messages {
+        assert_eq!(m["outcome"], "duplicate", "{m}");
+    }
+    assert!(
+        messages[1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("a replay, not applied"),
+        "{report}"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM inbound WHERE outcome = 'applied'"),
+        1,
+        "applied once"
+    );
+
+    // Fifteen forged unsubscribe requests: one confirmation reaches Ada.
+    let unsub = s
+        .digest
+        .list_unsubscribe
+        .trim_start_matches("<mailto:")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let before = ada_inbox(app).await.len();
+    for n in 0..15 {
+        let raw = format!(
+            "From: Ada Lovelace <{ADA}>\r\nTo: {unsub}\r\nSubject: unsubscribe\r\nMessage-ID: <unsub-{n}@evil.example.org>\r\n\
+             Date: Fri, 28 Mar 2025 10:{n:02}:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nunsubscribe\r\n"
+        );
+        smtp_send(app.smtp.port, MALLORY, &unsub, raw.as_bytes());
+    }
+    let report = poll(app).await;
+    let outcomes = crate::replies::outcomes(&report);
+    assert_eq!(outcomes.len(), 15, "{report}");
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "answered").count(),
+        1,
+        "{report}"
+    );
+    assert!(subscribers_file(app).contains(ADA), "still subscribed");
+    let confirmations = ada_inbox(app).await[before..]
+        .iter()
+        .filter(|m| m.text.to_lowercase().contains("unsubscribe"))
+        .count();
+    assert_eq!(confirmations, 1, "one confirmation mail");
 }
