@@ -250,6 +250,22 @@ async fn reload(app: &App) -> Option<Arc<App>> {
             return None;
         }
     };
+    let changed = super::reload::changed_keys(
+        app.config.source_text.as_deref(),
+        config.source_text.as_deref(),
+    );
+    let drops = super::reload::security_drops(&app.config, &config);
+    if !drops.is_empty() {
+        if super::reload::accepted(&app.config, config.source_text.as_deref()) {
+            tracing::warn!(dropped = %drops.join("; "), "SIGHUP: taking a configuration without protections the running one had, as `paperboy reload --accept` said");
+        } else {
+            tracing::error!(
+                dropped = %drops.join("; "),
+                "SIGHUP: the new configuration drops protections the running one has (a file saved half way looks the same); keeping the one running. If this is meant, run `paperboy reload --accept`"
+            );
+            return None;
+        }
+    }
     let (running, wanted) = (
         app.config.resolve(&app.config.store.path),
         config.resolve(&config.store.path),
@@ -273,7 +289,10 @@ async fn reload(app: &App) -> Option<Arc<App>> {
     }
     match app.reloaded(config).await {
         Ok(new) => {
-            tracing::info!("SIGHUP: configuration reloaded");
+            tracing::info!(
+                changed = %if changed.is_empty() { "nothing in the file".to_string() } else { changed.join(" ") },
+                "SIGHUP: configuration reloaded"
+            );
             Some(Arc::new(new))
         }
         Err(e) => {

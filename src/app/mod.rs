@@ -25,6 +25,7 @@ use crate::pipeline::Pipeline;
 
 pub mod daemon;
 pub mod metrics;
+pub mod reload;
 
 /// Every part, built once from the configuration. Reads as its `Pipeline` (`app.store`,
 /// `app.config`, …); services get narrower views (`inbox`, `alerts`).

@@ -324,3 +324,57 @@ fn runs_table(recent: &[RunSummary]) -> String {
         &[0, 4, 5],
     )
 }
+
+/// Asks the running daemon to read its configuration and subscribers file again (SIGHUP, as
+/// `systemctl reload paperboy` does). A configuration that drops a protection the daemon runs
+/// with — `[subscribe] allowed_domains`, a `[budget]` limit, `[imap] authserv_id` — is refused
+/// (a file saved half way looks just like that) unless `--accept` vouches for the file exactly
+/// as it is now. The daemon's log says what it took and what changed.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  paperboy reload\n  paperboy reload --accept    # the file drops [budget] daily_usd on purpose\n\nExit codes: 0 the daemon was asked, 1 no daemon is running."
+)]
+pub struct ReloadArgs {
+    /// Take the configuration file as it is now, even where it drops a protection.
+    #[arg(long)]
+    pub accept: bool,
+}
+
+pub fn reload(config: Config, args: ReloadArgs) -> Result<u8, Failure> {
+    let lock = crate::app::daemon::lock_path(&config);
+    let pid = crate::app::daemon::running_pid(&lock)
+        .and_then(|p| p.parse::<i32>().ok())
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no paperboy daemon holds {}: nothing to reload (start it with `paperboy run`)",
+                lock.display()
+            )
+        })?;
+    let file = config.source.as_ref().map_or_else(
+        || "the built-in defaults".to_string(),
+        |p| p.display().to_string(),
+    );
+    if args.accept {
+        let path = crate::app::reload::accept_path(&config);
+        let hash = crate::app::reload::text_hash(config.source_text.as_deref().unwrap_or(""));
+        std::fs::write(&path, hash)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot signal the daemon (pid {}): {e}",
+            pid.as_raw_nonzero()
+        )
+    })?;
+    println!(
+        "Asked the daemon (pid {}) to read {file} again{}; its log says what it took.",
+        pid.as_raw_nonzero(),
+        if args.accept {
+            ", as it is now, protections dropped or not"
+        } else {
+            ""
+        }
+    );
+    Ok(EXIT_OK)
+}

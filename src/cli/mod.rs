@@ -87,6 +87,7 @@ pub enum Command {
     Inbox(inbox::InboxCmd),
     Run(daemon::RunArgs),
     Status(daemon::StatusArgs),
+    Reload(daemon::ReloadArgs),
     Deliveries(deliveries::DeliveriesArgs),
     Why(why::WhyArgs),
     /// The web archive: every reader's digests as static pages ([archive] in paperboy.toml).
@@ -264,6 +265,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Inbox(cmd) => inbox::run(config, cmd).await,
         Command::Run(args) => daemon::run(config, args).await,
         Command::Status(args) => daemon::status(config, args),
+        Command::Reload(args) => daemon::reload(config, args),
         Command::Archive(cmd) => archive::run(config, cmd).await,
         Command::Deliveries(args) => deliveries::run(config, args).await,
         Command::Why(args) => why::run(config, args).await,

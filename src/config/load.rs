@@ -176,6 +176,7 @@ impl Config {
             _ => PathBuf::from("."),
         };
         config.source = text.is_some().then(|| path.to_path_buf());
+        config.source_text = text.clone();
         config.llm_configured = llm_configured;
         if let Some(imap) = &mut config.imap {
             if let Some(ca) = imap.ca_file.as_mut().filter(|c| c.is_relative()) {

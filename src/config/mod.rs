@@ -53,6 +53,9 @@ pub struct Config {
     /// Where the configuration was read from (`None`: defaults only).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// The file's text as it was read (for a reload to say what changed).
+    #[serde(skip)]
+    pub source_text: Option<String>,
     /// The file (or the environment) has an `[llm]` section: a model is asked for, so its key
     /// must be there. Without one the keyword scorer runs.
     #[serde(skip)]
@@ -400,6 +403,7 @@ impl Default for Config {
             metrics: None,
             base_dir: PathBuf::from("."),
             source: None,
+            source_text: None,
             llm_configured: false,
             typed: std::sync::OnceLock::new(),
         }

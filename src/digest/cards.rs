@@ -39,7 +39,7 @@ fn why(e: &Entry) -> Markup {
     }
 }
 
-/// A mailto that writes the reply: to the reader's own reply address, the command as subject
+/// A mailto that writes the reply: to the digest's one-click address (it expires), the command as subject
 /// and body, so one click and Send is the whole gesture.
 fn mailto(to: &str, command: &str) -> String {
     let c = utf8_percent_encode(command, NON_ALPHANUMERIC).to_string();
@@ -50,7 +50,7 @@ fn mailto(to: &str, command: &str) -> String {
 fn teach(d: &Digest, e: &Entry) -> Markup {
     html! {
         @if let Some(r) = &d.reply {
-            @let to = r.reply_to.to_string();
+            @let to = r.click(d.day).to_string();
             " · " a href=(mailto(&to, &format!("more like {}", e.paper.id))) { "More like this" }
             " · " a href=(mailto(&to, &format!("less like {}", e.paper.id))) { "Less like this" }
         }

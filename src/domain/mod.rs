@@ -10,7 +10,7 @@ mod money;
 mod paper;
 mod paper_id;
 pub mod problem;
-mod reply;
+pub mod reply;
 mod score;
 mod subscriber;
 #[cfg(test)]

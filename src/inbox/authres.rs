@@ -8,7 +8,8 @@
 /// What the receiving server said about a message's `From:` domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Vouched {
-    /// DMARC passed for the From domain, or DKIM passed for it (or a parent domain).
+    /// DMARC passed for the From domain; or, where the server did not evaluate DMARC, DKIM
+    /// passed for it (or a parent domain).
     Yes(String),
     /// It checked and found nothing that ties the message to its From domain.
     No(String),
@@ -29,28 +30,28 @@ pub fn vouched(headers: &[(String, String)], authserv_id: &str, from_domain: &st
         return Vouched::Absent;
     };
     let domain = from_domain.to_ascii_lowercase();
-    for r in &results {
-        let prop = |name: &str| {
-            r.props
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.trim_start_matches('@').to_ascii_lowercase())
-        };
-        if r.result != "pass" {
-            continue;
-        }
-        match r.method.as_str() {
-            "dmarc" if prop("header.from").is_some_and(|d| d == domain) => {
-                return Vouched::Yes(format!("DMARC pass for {domain}"));
+    let prop = |r: &Result_, name: &str| {
+        r.props
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim_start_matches('@').to_ascii_lowercase())
+    };
+    // Where the server evaluated DMARC, its answer is the answer.
+    let dmarc: Vec<&Result_> = results.iter().filter(|r| r.method == "dmarc").collect();
+    if dmarc
+        .iter()
+        .any(|r| r.result == "pass" && prop(r, "header.from").is_some_and(|d| d == domain))
+    {
+        return Vouched::Yes(format!("DMARC pass for {domain}"));
+    }
+    if dmarc.is_empty() {
+        for r in results
+            .iter()
+            .filter(|r| r.method == "dkim" && r.result == "pass")
+        {
+            if let Some(d) = prop(r, "header.d").filter(|d| aligned(d, &domain)) {
+                return Vouched::Yes(format!("DKIM pass for {d}"));
             }
-            "dkim" => {
-                if let Some(d) = prop("header.d") {
-                    if aligned(&d, &domain) {
-                        return Vouched::Yes(format!("DKIM pass for {d}"));
-                    }
-                }
-            }
-            _ => {}
         }
     }
     let found: Vec<String> = results

@@ -18,6 +18,8 @@ struct Tokens {
     reply: Vec<String>,
     unsubscribe: Vec<String>,
     join: Vec<String>,
+    /// One-click addresses: the digest's day and the code.
+    click: Vec<(chrono::NaiveDate, String)>,
 }
 
 /// Whose a reply is, as its token and the digest it answers say.
@@ -89,6 +91,12 @@ impl Inbox<'_> {
                             tokens.unsubscribe.push(t.to_string());
                         } else if let Some(t) = tag.strip_prefix("join-") {
                             tokens.join.push(t.to_string());
+                        } else if tag.starts_with("click-") {
+                            match crate::domain::reply::parse_click(&tag) {
+                                Some(c) => tokens.click.push(c),
+                                // Not ours to read: an unknown token, as below.
+                                None => tokens.reply.push(tag),
+                            }
                         } else {
                             tokens.reply.push(tag);
                         }
@@ -128,7 +136,32 @@ impl Inbox<'_> {
             return Ok(None);
         }
         let mut by_token = None;
-        if let Some(t) = tokens.reply.first().cloned() {
+        if let Some((day, code)) = tokens.click.first().cloned() {
+            let Some(s) = store.click_holder(day, &code).await? else {
+                a.auth = Auth::Rejected("a one-click address with an unknown code".into());
+                return Ok(None);
+            };
+            // Its age counts from when the digest was made (a day caught up late is as new).
+            let made = store
+                .delivery_made_at(&s, day)
+                .await?
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
+            let age = made.map(|t| (self.ctx.clock.now().fixed_offset() - t).num_days());
+            match age {
+                Some(age) if age <= crate::domain::reply::CLICK_DAYS => {}
+                _ => {
+                    a.auth = Auth::Rejected(match age {
+                        Some(age) => format!(
+                            "a one-click link from the digest of {day}, sent {age} days ago: links work for {} days",
+                            crate::domain::reply::CLICK_DAYS
+                        ),
+                        None => format!("a one-click link for the digest of {day}, which was never made"),
+                    });
+                    return Ok(None);
+                }
+            }
+            by_token = Some(s);
+        } else if let Some(t) = tokens.reply.first().cloned() {
             match store.reply_token_holder(&t).await? {
                 Some(s) => by_token = Some(s),
                 None => {
@@ -300,16 +333,26 @@ impl Inbox<'_> {
     }
 }
 
-/// A message's sender, `Date:`, subject and text, hashed (see [`Analysis::fingerprint`]). A
+/// A message's sender, recipients (`To:`), `Date:`, subject and text, hashed (see [`Analysis::fingerprint`]). A
 /// reader who sends "pause" again on another day sends another Date.
 fn fingerprint(a: &Analysis, msg: &Message<'_>) -> String {
     let date = msg
         .header_raw("Date")
         .map(|d| d.split_whitespace().collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
+    let to = msg
+        .header_raw("To")
+        .map(|t| {
+            t.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        })
+        .unwrap_or_default();
     let mut h = Sha256::new();
     for part in [
         a.from.as_deref().unwrap_or_default(),
+        &to,
         &date,
         &a.subject,
         &body_text(msg),

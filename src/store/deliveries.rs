@@ -407,6 +407,24 @@ impl super::Store {
         self.call(move |c| get(c, &s, day)).await
     }
 
+    /// When the digest of `subscriber` for `day` was made (RFC 3339), if there is one.
+    pub async fn delivery_made_at(
+        &self,
+        subscriber: &str,
+        day: NaiveDate,
+    ) -> anyhow::Result<Option<String>> {
+        let s = subscriber.to_string();
+        self.call(move |c| {
+            c.query_row(
+                "SELECT created_at FROM deliveries WHERE subscriber = ?1 AND day = ?2",
+                rusqlite::params![s, day.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .await
+    }
+
     /// The digest of `subscriber` for `day`, or (no day) the latest one sent.
     pub async fn delivery_or_latest(
         &self,

@@ -73,7 +73,37 @@ pub fn who_has(
     Ok(found)
 }
 
+/// Whose one-click code `code` of the digest of `day` is (see [`crate::domain::reply`]), each
+/// reader's compared in constant time.
+pub fn who_clicked(
+    conn: &Connection,
+    day: chrono::NaiveDate,
+    code: &str,
+) -> rusqlite::Result<Option<String>> {
+    let mut stmt =
+        conn.prepare("SELECT subscriber, token FROM reply_tokens WHERE token IS NOT NULL")?;
+    let mut found = None;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+        let (subscriber, token) = row?;
+        let expected = crate::domain::reply::click_code(&token, day);
+        if constant_time_eq::constant_time_eq(expected.as_bytes(), code.as_bytes()) {
+            found = Some(subscriber);
+        }
+    }
+    Ok(found)
+}
+
 impl Store {
+    /// Whose one-click code of the digest of `day` `code` is, if anyone's.
+    pub async fn click_holder(
+        &self,
+        day: chrono::NaiveDate,
+        code: &str,
+    ) -> anyhow::Result<Option<String>> {
+        let c = code.to_string();
+        self.call(move |conn| who_clicked(conn, day, &c)).await
+    }
+
     /// Who holds reply token `token`, if anyone.
     pub async fn reply_token_holder(&self, token: &str) -> anyhow::Result<Option<String>> {
         let t = token.to_string();

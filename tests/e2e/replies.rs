@@ -74,11 +74,28 @@ pub fn outcomes(report: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A `Date:` on the test day, its time of day drawn from the Message-ID: as with real mail, two
+/// messages are never sent in the same second, so a message sent again under a new Message-ID
+/// (a replay) is the only one with another's date and text.
+pub fn date_of(id: &str, zone: &str) -> String {
+    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let s = h % 86_400;
+    format!(
+        "Fri, 28 Mar 2025 {:02}:{:02}:{:02} {zone}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
 /// Gmail: multipart/alternative, quoted-printable, the attribution line wrapped over two lines.
 pub fn gmail(from: &str, to: &str, in_reply_to: &str, id: &str, command: &str) -> Vec<u8> {
+    let date = date_of(id, "+0000");
     format!(
         "From: Ada Lovelace <{from}>\r\nTo: paperboy <{to}>\r\nSubject: Re: arXiv digest Fri 28 Mar 2025: 5 papers\r\n\
-         Message-ID: {id}\r\nIn-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\nDate: Fri, 28 Mar 2025 09:12:00 +0000\r\n\
+         Message-ID: {id}\r\nIn-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\nDate: {date}\r\n\
          MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"000000000000b1\"\r\n\r\n\
          --000000000000b1\r\nContent-Type: text/plain; charset=\"UTF-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
          {command}\r\n\r\nOn Fri, Mar 28, 2025 at 6:00=E2=80=AFAM paperboy <\r\n{to}> wrote:\r\n\r\n> Personalized Daily arXiv Papers\r\n> add topic: quoted and never applied\r\n\r\n\
@@ -122,8 +139,9 @@ pub fn apple(from: &str, to: &str, in_reply_to: &str, id: &str, command: &str) -
 
 /// Thunderbird: plain UTF-8, "On 3/28/25 06:00, paperboy wrote:".
 pub fn thunderbird(from: &str, to: &str, in_reply_to: &str, id: &str, command: &str) -> Vec<u8> {
+    let date = date_of(id, "+0100");
     format!(
-        "Message-ID: {id}\r\nDate: Fri, 28 Mar 2025 10:00:00 +0100\r\nMIME-Version: 1.0\r\nUser-Agent: Mozilla Thunderbird\r\n\
+        "Message-ID: {id}\r\nDate: {date}\r\nMIME-Version: 1.0\r\nUser-Agent: Mozilla Thunderbird\r\n\
          Subject: Re: arXiv digest\r\nTo: paperboy <{to}>\r\nReferences: {in_reply_to}\r\nFrom: Ada Lovelace <{from}>\r\n\
          In-Reply-To: {in_reply_to}\r\nContent-Type: text/plain; charset=UTF-8; format=flowed\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
          {command}\r\n\r\nOn 3/28/25 06:00, paperboy wrote:\r\n> Personalized Daily arXiv Papers\r\n> add topic: quoted\r\n"

@@ -468,26 +468,20 @@ async fn a_forged_from_is_refused_by_the_receiving_servers_word_and_replays_are_
 
     // Ada's own reply, vouched for by DMARC, is applied; sent again, it is a replay.
     let ada_results = ["mx.lab.example.org; dkim=pass (2048-bit key) header.d=lab.example.org header.b=\"kX1y\";\r\n\tdmarc=pass (p=quarantine) header.from=lab.example.org"];
-    smtp_send(
-        app.smtp.port,
-        ADA,
-        &to,
-        &with(
-            &ada_results,
-            "<Ada-1@mail.gmail.com>",
-            "add topic: sparse attention",
-        ),
+    let original = with(
+        &ada_results,
+        "<Ada-1@mail.gmail.com>",
+        "add topic: sparse attention",
     );
+    smtp_send(app.smtp.port, ADA, &to, &original);
     let report = poll(app).await;
     assert_eq!(report["messages"][0]["outcome"], "applied", "{report}");
     assert!(subscribers_file(app).contains("sparse attention"));
+    // The very mail again: its Message-ID in other letter case, then under a new one.
+    let original = String::from_utf8(original).unwrap();
     for id in ["<ada-1@MAIL.GMAIL.COM>", "<replayed-2@mail.gmail.com>"] {
-        smtp_send(
-            app.smtp.port,
-            ADA,
-            &to,
-            &with(&ada_results, id, "add topic: sparse attention"),
-        );
+        let replay = original.replace("<Ada-1@mail.gmail.com>", id);
+        smtp_send(app.smtp.port, ADA, &to, replay.as_bytes());
     }
     let report = poll(app).await;
     let messages = report["messages"].as_array().unwrap();
@@ -539,4 +533,61 @@ async fn a_forged_from_is_refused_by_the_receiving_servers_word_and_replays_are_
         .filter(|m| m.text.to_lowercase().contains("unsubscribe"))
         .count();
     assert_eq!(confirmations, 1, "one confirmation mail");
+}
+
+/// Finding 12: a SIGHUP that catches the configuration half written (cut before
+/// `allowed_domains` and `[budget]`) keeps the running one; the admin's `paperboy reload
+/// --accept` takes the same file on purpose; the log names what changed.
+#[tokio::test]
+async fn a_reload_that_drops_protections_waits_for_the_admins_word() {
+    let app = TestApp::spawn(Options {
+        extra_config: "[subscribe]\nopen = true\nallowed_domains = [\"lab.example.org\"]\n\n[budget]\ndaily_usd = 5.0\n".into(),
+        ..Default::default()
+    })
+    .await;
+    let daemon = Daemon::start(&app, &[("PAPERBOY_FAKE_NOW", SATURDAY_NOON_NY)]);
+    daemon.wait_log("paperboy daemon starting", 1, 20).await;
+    let whole = std::fs::read_to_string(&app.config).unwrap();
+    let cut = &whole[..whole.find("allowed_domains").unwrap()];
+    std::fs::write(&app.config, cut).unwrap();
+    daemon.hangup();
+    daemon
+        .wait_log("drops protections the running one has", 1, 20)
+        .await;
+    let log = daemon.log();
+    assert!(
+        log.contains("[subscribe] allowed_domains (was lab.example.org): anyone could subscribe")
+            && log.contains("[budget] daily_usd (was 5.00): no limit"),
+        "{log}"
+    );
+    assert!(!log.contains("SIGHUP: configuration reloaded"), "{log}");
+
+    // The admin means it.
+    let accept = app
+        .run_with_env(
+            &["reload", "--accept"],
+            &[("PAPERBOY_FAKE_NOW", SATURDAY_NOON_NY)],
+        )
+        .await;
+    assert_eq!(accept.code, 0, "{}", accept.stderr);
+    assert!(
+        accept.stdout.contains("Asked the daemon (pid "),
+        "{}",
+        accept.stdout
+    );
+    daemon
+        .wait_log("SIGHUP: configuration reloaded", 1, 20)
+        .await;
+    let log = daemon.log();
+    assert!(log.contains("as `paperboy reload --accept` said"), "{log}");
+    assert!(
+        log.contains("-budget.daily_usd") && log.contains("-subscribe.allowed_domains"),
+        "what changed is named: {log}"
+    );
+    assert_eq!(daemon.term(20).await, 0);
+
+    // No daemon, nothing to reload: exit 1 and why.
+    let none = app.run(&["reload"]).await;
+    assert_eq!(none.code, 1, "{}", none.stderr);
+    assert!(none.stderr.contains("nothing to reload"), "{}", none.stderr);
 }

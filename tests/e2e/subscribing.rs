@@ -7,7 +7,8 @@ use crate::replies::*;
 
 fn request(from: &str, to: &str, id: &str, body: &str) -> Vec<u8> {
     format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: subscribe\r\nMessage-ID: {id}\r\nDate: Fri, 28 Mar 2025 09:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+        "From: {from}\r\nTo: {to}\r\nSubject: subscribe\r\nMessage-ID: {id}\r\nDate: {}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+        crate::replies::date_of(id, "+0000"),
         body.replace('\n', "\r\n")
     )
     .into_bytes()

@@ -180,9 +180,9 @@ async fn less_like_and_more_like_clicked_in_the_mail_move_the_next_days_neighbou
     // Two clicks, two sends, exactly as prefilled.
     for (n, (id, label)) in [(A, "less like"), (B, "more like")].into_iter().enumerate() {
         let (to, subject, body) = mailto(&digest.html, id, label);
-        assert_eq!(
-            to, digest.reply_to,
-            "the link goes to Ada's own reply address"
+        assert!(
+            to.starts_with("digest+click-20250328-") && to != digest.reply_to,
+            "the link goes to the digest's own one-click address, not Ada's reply address: {to}"
         );
         assert_eq!(subject, format!("{label} {id}"));
         assert_eq!(body, subject);
@@ -204,6 +204,38 @@ async fn less_like_and_more_like_clicked_in_the_mail_move_the_next_days_neighbou
     assert!(
         show.stdout.contains("2 signals (1 more like, 1 less like)"),
         "{}",
+        show.stdout
+    );
+
+    // The digest's links expire: the same click on a digest made 31 days ago changes nothing.
+    app.db()
+        .execute(
+            "UPDATE deliveries SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-31 days') WHERE subscriber = ?1",
+            [ADA],
+        )
+        .unwrap();
+    let (to, subject, body) = mailto(&digest.html, B, "less like");
+    let late = String::from_utf8(clicked(ADA, &to, &subject, &body, "click-late"))
+        .unwrap()
+        .replace("Fri, 28 Mar 2025 10:00:00", "Mon, 28 Apr 2025 10:00:00");
+    smtp_send(app.smtp.port, ADA, &to, late.as_bytes());
+    let report = crate::replies::poll(&app).await;
+    assert_eq!(
+        crate::replies::outcomes(&report),
+        vec!["rejected"],
+        "{report}"
+    );
+    assert!(
+        report["messages"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sent 31 days ago: links work for 30 days"),
+        "{report}"
+    );
+    let show = app.run(&["subscribers", "show", ADA]).await;
+    assert!(
+        show.stdout.contains("2 signals (1 more like, 1 less like)"),
+        "the late click taught nothing: {}",
         show.stdout
     );
 
