@@ -340,10 +340,27 @@ async fn catch_up_or_retry(app: Arc<App>, failures: Arc<AtomicU32>, tx: mpsc::Se
             // Under the runs lock, so a one-shot run of another process is not touched.
             match app.hold_runs("paperboy run (after a panic)").await {
                 Ok(lock) => {
-                    if let Err(e) = app.store.fail_running_runs(&why).await {
-                        tracing::error!(error = %format!("{e:#}"), "could not record the run as failed");
+                    match app.store.fail_running_runs(&why).await {
+                        Ok(failed) => {
+                            drop(lock);
+                            // The admin hears of it like of any failed run.
+                            for (run_id, day) in failed {
+                                let outcome = crate::alerts::RunOutcome {
+                                    run_id,
+                                    day,
+                                    status: crate::store::runs::RunStatus::Failed,
+                                    error: Some(&why),
+                                    problems: Vec::new(),
+                                };
+                                if let Err(e) = app.alerts().after_run(&outcome).await {
+                                    tracing::error!(error = %format!("{e:#}"), "could not alert the admin about the failed run");
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %format!("{e:#}"), "could not record the run as failed")
+                        }
                     }
-                    drop(lock);
                 }
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "could not record the run as failed")

@@ -103,6 +103,11 @@ pub async fn run_digest(
         format!("{source} + {}", preprints.join(" + "))
     };
     let run_id = start_run(app, runs::RunKind::Digest, opts.dry_run, &source).await?;
+    // Fault injection for the tests of what a panic inside a run leaves (debug builds only).
+    #[cfg(debug_assertions)]
+    if std::env::var_os("PAPERBOY_TEST_PANIC_IN_RUN").is_some() {
+        panic!("PAPERBOY_TEST_PANIC_IN_RUN is set");
+    }
     if let Some(day) = opts.date {
         app.store.run_for_day(run_id, day).await?;
     }

@@ -388,13 +388,24 @@ pub fn interrupt_stale(conn: &Connection) -> rusqlite::Result<usize> {
 
 /// Runs left `running` by this process's run that stopped in a panic: recorded as failed, with
 /// `why`.
-pub fn fail_running(conn: &Connection, why: &str) -> rusqlite::Result<usize> {
-    conn.execute(
+/// Every run still `running` marked failed for `why`: (run id, its day) of each.
+pub fn fail_running(
+    conn: &Connection,
+    why: &str,
+) -> rusqlite::Result<Vec<(i64, Option<NaiveDate>)>> {
+    let mut stmt = conn.prepare(
         "UPDATE runs SET status = 'failed', finished_at = ?1,
                 error = coalesce(error || '; ', '') || ?2
-         WHERE status = 'running'",
+         WHERE status = 'running' RETURNING id, day",
+    )?;
+    let rows = stmt.query_map(
         params![now_utc(), crate::support::redact::redact(why).into_owned()],
-    )
+        |r| {
+            let day: Option<String> = r.get(1)?;
+            Ok((r.get(0)?, day.and_then(|d| d.parse().ok())))
+        },
+    )?;
+    rows.collect()
 }
 
 /// Whether the announcement day needs no more work: its latest digest run finished well (or
@@ -511,7 +522,10 @@ impl super::Store {
     }
 
     /// [`fail_running`].
-    pub async fn fail_running_runs(&self, why: &str) -> anyhow::Result<usize> {
+    pub async fn fail_running_runs(
+        &self,
+        why: &str,
+    ) -> anyhow::Result<Vec<(i64, Option<NaiveDate>)>> {
         let why = why.to_string();
         self.call(move |c| fail_running(c, &why)).await
     }

@@ -591,3 +591,44 @@ async fn a_reload_that_drops_protections_waits_for_the_admins_word() {
     assert_eq!(none.code, 1, "{}", none.stderr);
     assert!(none.stderr.contains("nothing to reload"), "{}", none.stderr);
 }
+
+/// Finding 9, the daemon's side: a panic inside a run fails the run (never left `running`),
+/// alerts the admin like any failed run, and `status` says the last run failed.
+#[tokio::test]
+async fn a_panic_inside_a_run_fails_it_alerts_and_never_leaves_it_running() {
+    let app = TestApp::spawn(Options {
+        extra_config: "[admin]\nemail = \"admin@lab.example.org\"\n".into(),
+        ..Default::default()
+    })
+    .await;
+    // Monday 06:00 in New York: the day's run is due at once.
+    const MONDAY_0600_NY: &str = "2025-03-31T10:00:00Z";
+    let daemon = Daemon::start(
+        &app,
+        &[
+            ("PAPERBOY_FAKE_NOW", MONDAY_0600_NY),
+            ("PAPERBOY_TEST_PANIC_IN_RUN", "1"),
+        ],
+    );
+    daemon.wait_log("the run panicked", 1, 30).await;
+    wait_until(30, "the admin's alert", || {
+        !app.received_by("admin@lab.example.org").is_empty()
+    })
+    .await;
+    let alert = app.received_by("admin@lab.example.org").pop().unwrap();
+    assert!(
+        alert.text.contains("paperboy failed inside the run"),
+        "{}",
+        alert.text
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM runs WHERE status = 'running'"),
+        0
+    );
+    assert!(app.count("SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE '%failed inside the run%'") >= 1);
+    let status = app
+        .run_with_env(&["status"], &[("PAPERBOY_FAKE_NOW", MONDAY_0600_NY)])
+        .await;
+    assert_eq!(status.code, 4, "the last run failed: {}", status.stdout);
+    daemon.term(20).await;
+}
