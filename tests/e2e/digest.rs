@@ -171,8 +171,9 @@ async fn digest_end_to_end_over_smtp() {
     );
     // One title pass for both readers, then full verdicts for the papers it kept and Ada's
     // followed author's paper (batches of 4 papers; Ada's calls hold her followed author's
-    // paper, so 3 verdict calls). Both readers read English: the TL;DRs of the papers shown
-    // come in one TL;DR call, which reads the abstracts and no reader's profile.
+    // paper, so 3 verdict calls). Both readers read English, so the TL;DRs
+    // of the papers that passed came in the verdict lines; the followed author's paper, below
+    // the bar, gets its TL;DR in one TL;DR call.
     assert_eq!(
         app.count("SELECT count(DISTINCT call_id) FROM spend WHERE stage = 'triage'"),
         1

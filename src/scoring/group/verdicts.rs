@@ -24,7 +24,7 @@ pub(super) async fn verdicts(
     let base = run
         .scorer
         .prompts
-        .verdict_system(&[])
+        .verdict_system(&[], run.scorer.tldr)
         .len()
         + 200;
     let chunks = pack::verdict_chunks(
@@ -103,7 +103,7 @@ async fn verdict_call<'p>(
         .iter()
         .map(|&r| run.readers[r].block(true))
         .collect();
-    let system = run.scorer.prompts.verdict_system(&blocks);
+    let system = run.scorer.prompts.verdict_system(&blocks, run.scorer.tldr);
     let by_label: HashMap<&str, usize> = in_call
         .iter()
         .map(|&r| (run.readers[r].label.as_str(), r))
@@ -164,7 +164,9 @@ async fn ask_verdicts(
     let user = Prompts::verdict_user(&listed, &super::examples_of(run, in_call.iter()));
     let (shares, pairs) = shares(run, todo);
     // A comment on every pair at worst; the scores alone are a few tokens a pair.
-    let worst = 60 * pairs as u64 + 30 * todo.len() as u64 + 100;
+    // With TL;DRs on, a sentence of 25 words on every paper at worst.
+    let tldrs = if run.scorer.tldr { 50 } else { 0 };
+    let worst = 60 * pairs as u64 + (30 + tldrs) * todo.len() as u64 + 100;
     call(
         run,
         system,
@@ -210,9 +212,16 @@ async fn save_verdicts(
         .iter()
         .map(|(&r, v)| (run.readers[r].key.clone(), v.clone()))
         .collect();
-    // A TLDR the model adds anyway is not kept: TL;DRs come from the call that reads the
-    // abstract alone (see `Prompts::verdict_system`).
-    record(run, paid, Decided::Verdicts(saves, None)).await?;
+    let tldrs = run.scorer.tldr.then(|| {
+        let english = crate::domain::Language::english().name().to_string();
+        let rows = parsed
+            .tldrs
+            .into_iter()
+            .map(|(id, t)| (id, english.clone(), t))
+            .collect();
+        (run.scorer.tldr_key(), rows)
+    });
+    record(run, paid, Decided::Verdicts(saves, tldrs)).await?;
     Ok(to_save)
 }
 
