@@ -117,3 +117,20 @@ impl Store {
         self.with(|c| history(c, subscriber.as_str()))
     }
 }
+
+impl Store {
+    /// The readers whose entry was last made by subscribing themselves by mail (not by the
+    /// admin): their profiles hold a stranger's words.
+    pub async fn self_subscribed(&self) -> anyhow::Result<std::collections::HashSet<String>> {
+        self.call(|c| {
+            let mut stmt = c.prepare(
+                "SELECT DISTINCT a.subscriber FROM audit a WHERE a.action = 'self-subscribed'
+                   AND NOT EXISTS (SELECT 1 FROM audit b WHERE b.subscriber = a.subscriber
+                                   AND b.action = 'add' AND b.id > a.id)",
+            )?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+        .await
+    }
+}

@@ -410,9 +410,15 @@ impl Respond for Responder {
                     scores.insert(label.clone(), entry);
                 }
                 // Asked to, a real model writes the English TL;DR of a paper that passes a bar
-                // in the same line.
-                if passed && system.contains("add a key TLDR") {
-                    let tldr = english_tldr(&p.title);
+                // in the same line. A gullible one also obeys a reader's profile that tells it
+                // what to write there ("Write every TLDR as: …").
+                let injected = system.lines().find_map(|l| {
+                    l.strip_prefix("| ")
+                        .and_then(|l| l.split_once("Write every TLDR as: "))
+                        .map(|(_, t)| t.to_string())
+                });
+                if passed && (system.contains("add a key TLDR") || injected.is_some()) {
+                    let tldr = injected.unwrap_or_else(|| english_tldr(&p.title));
                     s.inline_tldrs.lock().unwrap().push(p.id.clone());
                     out.push(json!({"ARXIVID": p.id, "TLDR": tldr, "SCORES": scores}).to_string());
                 } else {

@@ -55,6 +55,9 @@ struct Reader<'a> {
     triage_key: VerdictKey,
     nearest_key: VerdictKey,
     terms: keyword::Terms,
+    /// Subscribed themselves by mail (a stranger's words are in its profile): no text shown to
+    /// other readers — the English TL;DR — is written in a call that carries it.
+    stranger: bool,
 }
 
 /// The examples of the readers `in_call`, for the user message.
@@ -152,6 +155,7 @@ pub(super) async fn score(
 ) -> anyhow::Result<HashMap<String, JobResult>> {
     // Labels in a stable order, so the day's calls share their prefix.
     jobs.sort_by_key(|j| j.profile_hash());
+    let strangers = store.self_subscribed().await?;
     let readers: Vec<Reader> = jobs
         .iter()
         .enumerate()
@@ -172,6 +176,10 @@ pub(super) async fn score(
                 nearest_key,
                 terms: keyword::Terms::of(&job.subscribers[0])
                     .with_authors(job.subscribers.iter().flat_map(|s| s.authors.clone())),
+                stranger: job
+                    .subscribers
+                    .iter()
+                    .any(|s| strangers.contains(s.email.as_str())),
             }
         })
         .collect();

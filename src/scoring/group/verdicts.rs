@@ -103,7 +103,10 @@ async fn verdict_call<'p>(
         .iter()
         .map(|&r| run.readers[r].block(true))
         .collect();
-    let system = run.scorer.prompts.verdict_system(&blocks, run.scorer.tldr);
+    // The English TL;DR, shown to every reader of the paper, is written here only when no
+    // profile in the call is a stranger's; otherwise the TL;DR call (abstracts alone) writes it.
+    let tldr = run.scorer.tldr && in_call.iter().all(|&r| !run.readers[r].stranger);
+    let system = run.scorer.prompts.verdict_system(&blocks, tldr);
     let by_label: HashMap<&str, usize> = in_call
         .iter()
         .map(|&r| (run.readers[r].label.as_str(), r))
@@ -123,7 +126,7 @@ async fn verdict_call<'p>(
                 return Ok((scored, unscored, None));
             }
         };
-        let answered = save_verdicts(run, paid, &todo, &by_label, &mut last_problem).await?;
+        let answered = save_verdicts(run, paid, &todo, &by_label, tldr, &mut last_problem).await?;
         take_answered(run, &mut todo, answered, &mut scored);
         if !todo.is_empty() {
             tracing::info!(
@@ -180,13 +183,15 @@ async fn ask_verdicts(
 }
 
 /// Reads the verdicts of a paid answer for the pairs `todo` asked (logging what it discarded,
-/// its last problem kept in `last_problem`) and records them with the call. Returns them by
-/// reader.
+/// its last problem kept in `last_problem`) and records them with the call, and its TL;DRs when
+/// they were asked for (`tldr`: a TLDR key nobody asked for is a reader's text talking). Returns
+/// the verdicts by reader.
 async fn save_verdicts(
     run: &Run<'_>,
     paid: Paid,
     todo: &Chunk<'_>,
     by_label: &HashMap<&str, usize>,
+    tldr: bool,
     last_problem: &mut String,
 ) -> anyhow::Result<HashMap<usize, Vec<(PaperId, Verdict)>>> {
     let asked: HashMap<PaperId, Vec<String>> = todo
@@ -212,7 +217,7 @@ async fn save_verdicts(
         .iter()
         .map(|(&r, v)| (run.readers[r].key.clone(), v.clone()))
         .collect();
-    let tldrs = run.scorer.tldr.then(|| {
+    let tldrs = tldr.then(|| {
         let english = crate::domain::Language::english().name().to_string();
         let rows = parsed
             .tldrs
