@@ -57,6 +57,7 @@ pub async fn import(
         proposal,
         topics_line,
         papers: library::papers(&items),
+        replace_topics: None,
     };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{} entries in {}", plan.entries, file.display());

@@ -54,6 +54,14 @@ impl Inbox<'_> {
         if parsed.commands.contains(&Command::Undo) {
             return self.undo(a, email, Some(&sub)).await;
         }
+        // Replacing every topic cuts a reader off from their papers: it waits for their "yes".
+        if let Some(Command::SetTopics(topics)) = parsed
+            .commands
+            .iter()
+            .find(|c| matches!(c, Command::SetTopics(_)))
+        {
+            return self.topics_plan(a, &sub, topics.clone()).await;
+        }
 
         let mut st = State::of(&sub);
         let (mut notes, mut examples, want_help) = self

@@ -40,6 +40,7 @@ impl Inbox<'_> {
             topics_line: library::keyword_line(&proposal),
             proposal,
             papers: library::papers(&items),
+            replace_topics: None,
         };
         let json = serde_json::to_string(&plan)?;
         self.ctx
@@ -56,6 +57,55 @@ impl Inbox<'_> {
         Ok((
             Outcome::Answered,
             "library received; plan sent".into(),
+            who,
+            Some(answer),
+        ))
+    }
+
+    /// "set topics:" by reply: every topic replaced only on the reader's "yes" (this answer
+    /// goes to their own address), like a library import.
+    pub(super) async fn topics_plan(
+        &self,
+        a: &Analysis,
+        sub: &Subscriber,
+        topics: Vec<String>,
+    ) -> anyhow::Result<Handling> {
+        let who = Some(sub.email.to_string());
+        // The caps a reply's topics keep to, checked now rather than on "yes".
+        if let Err(why) = super::state::State::of(sub)
+            .apply(&crate::inbox::commands::Command::SetTopics(topics.clone()))
+        {
+            let body = format!(
+                "Hello {},\n\nI cannot replace your topics: {why}. Nothing was changed.\n",
+                sub.name
+            );
+            let answer = self.answer(a, sub, &body, true).await?;
+            return Ok((
+                Outcome::Answered,
+                format!("set topics refused: {why}"),
+                who,
+                Some(answer),
+            ));
+        }
+        let plan = crate::subscribers::library::Plan {
+            replace_topics: Some(topics),
+            ..Default::default()
+        };
+        self.ctx
+            .store
+            .save_pending_library(&sub.email, &a.message_id, &serde_json::to_string(&plan)?)
+            .await?;
+        let body = format!(
+            "Hello {},\n\nYou asked me to {}\nYour {} topics now:\n{}\n\nReply \"yes\" to do it (within a week); until then nothing changes. Anything else in that mail was not applied: send it again on its own.\n",
+            sub.name,
+            plan.describe().trim_start(),
+            topic_lines(&sub.topics).len(),
+            numbered(&topic_lines(&sub.topics)),
+        );
+        let answer = self.answer(a, sub, &body, true).await?;
+        Ok((
+            Outcome::Answered,
+            "replacing the topics waits for the reader's yes".into(),
             who,
             Some(answer),
         ))
@@ -90,13 +140,18 @@ impl Inbox<'_> {
             ));
         };
         let plan: Plan = serde_json::from_str(&json)?;
+        let action = if plan.replace_topics.is_some() {
+            "replace-topics"
+        } else {
+            "import-library"
+        };
         let sets = plan.sets(sub);
         if !sets.is_empty() {
             self.subs.apply(
                 self.ctx.store,
                 &sub.email,
                 Change::SetMany {
-                    action: "import-library".into(),
+                    action: action.into(),
                     sets,
                 },
                 &Actor::Reply(a.message_id.clone()),
@@ -134,6 +189,6 @@ impl Inbox<'_> {
             ],
         );
         let answer = self.answer(a, sub, &body, true).await?;
-        Ok((Outcome::Applied, "import-library".into(), who, Some(answer)))
+        Ok((Outcome::Applied, action.into(), who, Some(answer)))
     }
 }

@@ -43,6 +43,10 @@ pub struct Plan {
     /// co-authors a followed name is checked against.
     #[serde(default)]
     pub papers: Vec<LibraryPaper>,
+    /// A reply's "set topics:": every topic replaced, on the reader's "yes" (a forged or
+    /// forwarded reply must not cut a reader off from their papers in one mail).
+    #[serde(default)]
+    pub replace_topics: Option<Vec<String>>,
 }
 
 /// The papers of `items` as kept (untitled entries left out).
@@ -69,6 +73,18 @@ impl Plan {
         }
         if let Some(line) = &self.topics_line {
             s.push_str(&format!("  + topics: {line}\n"));
+        }
+        if let Some(topics) = &self.replace_topics {
+            s.push_str(&format!(
+                "  replace all your topics with these {}:\n",
+                topics.len()
+            ));
+            for (n, t) in topics.iter().enumerate() {
+                s.push_str(&format!("    {}. {t}\n", n + 1));
+            }
+        }
+        if self.entries == 0 {
+            return s;
         }
         s.push_str(&format!(
             "  {} papers of the library (arXiv, bioRxiv, medRxiv) will never be sent as new\n",
@@ -114,6 +130,9 @@ impl Plan {
             let mut keywords = reader.keywords.clone();
             keywords.extend(new_keywords);
             sets.push(("keywords".to_string(), FieldValue::List(keywords)));
+        }
+        if let Some(topics) = &self.replace_topics {
+            sets.push(("topics".to_string(), FieldValue::Text(topics.join("\n"))));
         }
         if let Some(line) = &self.topics_line {
             if !reader.topics.contains(line.as_str()) {

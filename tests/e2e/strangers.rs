@@ -681,3 +681,54 @@ async fn a_strangers_profile_never_writes_the_tldr_everyone_reads() {
         "the English TL;DRs came from their own call: {asked:?}"
     );
 }
+
+/// Finding 2, the commands that cut a reader off: "set topics:" by reply replaces nothing until
+/// the reader says "yes" to the answer that reaches their own address.
+#[tokio::test]
+async fn replacing_every_topic_by_reply_waits_for_the_readers_yes() {
+    use crate::replies::{ada_inbox, gmail, outcomes, poll, setup, subscribers_file, ADA};
+    let s = setup().await;
+    let app = &s.app;
+    let to = s.digest.reply_to.clone();
+    let digest_id = format!("<{}>", s.digest.message_id);
+    smtp_send(
+        app.smtp.port,
+        ADA,
+        &to,
+        &gmail(
+            ADA,
+            &to,
+            &digest_id,
+            "<set-1@mail.gmail.com>",
+            "set topics:\r\n- Knitting patterns\r\n- Sourdough",
+        ),
+    );
+    assert_eq!(outcomes(&poll(app).await), vec!["answered"]);
+    let file = subscribers_file(app);
+    assert!(
+        file.contains("Mixture-of-Experts") && !file.contains("Knitting"),
+        "nothing replaced yet: {file}"
+    );
+    let answer = ada_inbox(app).await.pop().unwrap();
+    assert!(
+        answer
+            .text
+            .contains("replace all your topics with these 2:")
+            && answer.text.contains("1. Knitting patterns")
+            && answer.text.contains("Reply \"yes\" to do it"),
+        "{}",
+        answer.text
+    );
+    smtp_send(
+        app.smtp.port,
+        ADA,
+        &to,
+        &gmail(ADA, &to, &digest_id, "<set-2@mail.gmail.com>", "yes"),
+    );
+    assert_eq!(outcomes(&poll(app).await), vec!["applied"]);
+    let file = subscribers_file(app);
+    assert!(
+        file.contains("Knitting patterns") && !file.contains("Mixture-of-Experts"),
+        "{file}"
+    );
+}
