@@ -125,7 +125,10 @@ pub fn finish(
     error: Option<&str>,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE runs SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
+        // A note recorded during the run (a fallback taken) stays, before the run's error.
+        "UPDATE runs SET status = ?2, finished_at = ?4,
+                error = CASE WHEN ?3 IS NULL THEN error WHEN error IS NULL THEN ?3 ELSE error || '; ' || ?3 END
+         WHERE id = ?1",
         params![
             run_id,
             status.as_str(),
@@ -519,6 +522,19 @@ impl super::Store {
     /// Runs left `running` by an earlier process, now marked failed; how many.
     pub async fn interrupt_stale_runs(&self) -> anyhow::Result<usize> {
         self.call(|c| interrupt_stale(c)).await
+    }
+
+    /// Notes what a run worked around (a fallback it took) in its record, beside its error.
+    pub async fn note_run(&self, run_id: i64, note: &str) -> anyhow::Result<()> {
+        let note = crate::support::redact::redact(note).into_owned();
+        self.call(move |c| {
+            c.execute(
+                "UPDATE runs SET error = coalesce(error || '; ', '') || ?2 WHERE id = ?1",
+                params![run_id, note],
+            )
+            .map(|_| ())
+        })
+        .await
     }
 
     /// [`fail_running`].

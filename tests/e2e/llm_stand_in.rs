@@ -53,6 +53,8 @@ pub struct Behaviour {
     pub bloated: bool,
     /// The embedding endpoint answers every request with this HTTP status.
     pub embeddings_status: Option<u16>,
+    /// The embedding endpoint answers 200 with all-zero vectors (a broken deployment does).
+    pub zero_vectors: bool,
     /// Refuse, as the real endpoints do (HTTP 400 `context_length_exceeded`), any prompt longer
     /// than this many tokens.
     pub context_window: Option<u64>,
@@ -672,7 +674,14 @@ impl Respond for Embedder {
         let data: Vec<Value> = inputs
             .iter()
             .enumerate()
-            .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": embed(t)}))
+            .map(|(i, t)| {
+                let v = if s.behaviour.zero_vectors {
+                    vec![0.0f32; embed(t).len()]
+                } else {
+                    embed(t)
+                };
+                json!({"object": "embedding", "index": i, "embedding": v})
+            })
             .collect();
         s.embedded.lock().unwrap().extend(inputs);
         let mut t = ResponseTemplate::new(200).set_body_json(json!({

@@ -732,3 +732,51 @@ async fn replacing_every_topic_by_reply_waits_for_the_readers_yes() {
         "{file}"
     );
 }
+
+/// Finding 7 through the binary: an embedding endpoint that answers 200 with all-zero vectors
+/// is an error, not a day of arbitrary nearness; the title triage reads every paper instead, and
+/// the run record says so.
+#[tokio::test]
+async fn zero_vectors_from_the_endpoint_are_refused_and_the_fallback_is_in_the_run_record() {
+    let app = TestApp::spawn(Options {
+        embeddings: true,
+        behaviour: crate::llm_stand_in::Behaviour {
+            zero_vectors: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let run = app.run(&["digest"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        app.llm
+            .state
+            .embedding_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM embeddings"),
+        0,
+        "no zero vector stored"
+    );
+    let show = app.run(&["runs", "show", "1"]).await;
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert!(
+        show.stdout.contains("the embedding stage failed (")
+            && show.stdout.contains("not a direction")
+            && show.stdout.contains("the title triage read every paper"),
+        "{}",
+        show.stdout
+    );
+    let ada = app
+        .received_by("ada@lab.example.org")
+        .pop()
+        .expect("Ada's digest");
+    assert!(
+        ada.text.contains("Relevance: "),
+        "papers were still scored: {}",
+        ada.text
+    );
+}

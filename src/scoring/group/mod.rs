@@ -214,10 +214,26 @@ pub(super) async fn score(
             }
             Err(why) if scorer.triage => {
                 tracing::warn!(error = %why, "the embedding stage failed; the title triage reads every paper in the day's order");
+                store
+                    .note_run(
+                        run_id,
+                        &format!(
+                            "the embedding stage failed ({why}); the title triage read every paper"
+                        ),
+                    )
+                    .await?;
                 triage::triage(&run, &mut pending, &mut results).await?;
             }
             Err(why) => {
                 tracing::warn!(error = %why, "the embedding stage failed; every paper gets a full verdict");
+                store
+                    .note_run(
+                        run_id,
+                        &format!(
+                            "the embedding stage failed ({why}); every paper got a full verdict"
+                        ),
+                    )
+                    .await?;
             }
         }
     } else if scorer.triage {
