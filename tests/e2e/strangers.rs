@@ -780,3 +780,60 @@ async fn zero_vectors_from_the_endpoint_are_refused_and_the_fallback_is_in_the_r
         ada.text
     );
 }
+
+/// Finding 13 through the binary: a day's bundle replaced by a zstd bomb (64 MB of zeros in a
+/// few KB) and a message reference pointing far into it: `deliveries resend` refuses with a
+/// reason instead of inflating the frame.
+#[tokio::test]
+async fn a_bundle_bomb_is_refused_by_resend_not_inflated() {
+    use std::io::Write as _;
+    let app = TestApp::spawn(Options::default()).await;
+    let run = app.run(&["digest"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut z = zstd::stream::Encoder::new(Vec::new(), 1).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..64 {
+        z.write_all(&zeros).unwrap();
+    }
+    let bomb = z.finish().unwrap();
+    assert!(bomb.len() < 100_000, "{}", bomb.len());
+    {
+        let db = app.db();
+        let bundle: i64 = db
+            .query_row("SELECT id FROM mail_bundles LIMIT 1", [], |r| r.get(0))
+            .expect("the day's digests were bundled");
+        db.execute(
+            "UPDATE mail_bundles SET bundle = ?1 WHERE id = ?2",
+            rusqlite::params![bomb, bundle],
+        )
+        .unwrap();
+        // A reference 600 MB into the bundle (paperboy writes at most 512 MB).
+        let mut reference = b"PBB1".to_vec();
+        reference.extend_from_slice(&bundle.to_le_bytes());
+        reference.extend_from_slice(&(600u32 << 20).to_le_bytes());
+        reference.extend_from_slice(&100u32.to_le_bytes());
+        db.execute(
+            "UPDATE deliveries SET message = ?1 WHERE subscriber = 'ada@lab.example.org'",
+            [reference],
+        )
+        .unwrap();
+    }
+    let resend = app
+        .run(&[
+            "deliveries",
+            "resend",
+            "--day",
+            "2025-03-28",
+            "--to",
+            "ada@lab.example.org",
+        ])
+        .await;
+    assert_ne!(resend.code, 0, "{}", resend.stdout);
+    assert!(
+        resend
+            .stderr
+            .contains("a message reference points past the largest bundle paperboy writes"),
+        "{}",
+        resend.stderr
+    );
+}
