@@ -250,7 +250,8 @@ async fn a_verbose_model_cannot_push_everyone_elses_papers_out_of_the_mail() {
         app.count("SELECT count(*) FROM verdicts WHERE relevance BETWEEN 1 AND 10"),
         scored
     );
-    // Comments are capped at 600 characters (with an ellipsis), TL;DRs at 60 words.
+    // Comments are capped at 600 characters (with an ellipsis), TL;DRs at 60 words and 480
+    // characters (one 100 KB "word" included).
     let longest_comment = app.count("SELECT max(length(comment)) FROM verdicts");
     assert!(longest_comment <= 601, "{longest_comment}");
     let tldrs: Vec<String> = app
@@ -264,6 +265,7 @@ async fn a_verbose_model_cannot_push_everyone_elses_papers_out_of_the_mail() {
     assert!(!tldrs.is_empty());
     for t in &tldrs {
         assert!(t.split_whitespace().count() <= 61, "{t}");
+        assert!(t.chars().count() <= 481, "{} characters", t.chars().count());
     }
     let mail = app.received_by(ADA).pop().expect("Ada's digest");
     assert!(

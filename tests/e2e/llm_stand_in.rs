@@ -461,9 +461,11 @@ fn tldrs(s: &LlmState, n: usize, body: &Value, system: &str, user: &str) -> Resp
                     format!("Cet article étudie « {title} » et montre pourquoi c'est important.")
                 }
                 _ if s.behaviour.bloated => {
+                    // Many words, and one word of 100 KB among them (issue 32, finding 6).
                     format!(
-                        "{} {}",
+                        "{} {} {}",
                         english_tldr(title),
+                        "W".repeat(100_000),
                         "It matters a lot. ".repeat(1100)
                     )
                 }
