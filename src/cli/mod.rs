@@ -191,35 +191,36 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-/// What is wrong with an environment file, never quoting its lines (they hold secrets): the
-/// line's number and the variable's name when there is one.
-fn env_file_problem(file: &std::path::Path, e: &dotenvy::Error) -> String {
-    let dotenvy::Error::LineParse(content, at) = e else {
-        return e.to_string();
-    };
-    let text = std::fs::read_to_string(file).unwrap_or_default();
-    let first = content.lines().next().unwrap_or_default();
-    let line = text.lines().position(|l| l == first).map(|n| n + 1);
-    let name = first
-        .split_once('=')
-        .map(|(k, _)| k.trim().trim_start_matches("export ").trim())
-        .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
-    format!(
-        "{}{} cannot be read at character {} (the line is not shown: it may hold a secret); put the value in quotes",
-        line.map_or("a line".to_string(), |n| format!("line {n}")),
-        name.map(|k| format!(" ({k})")).unwrap_or_default(),
-        at + 1
-    )
+/// Reads `file` (systemd's `EnvironmentFile` format, [`crate::support::envfile`]) into the
+/// environment; variables already set win. What systemd would skip is warned about; what it
+/// cannot read is an error naming the line, never showing it.
+fn load_env_file(file: &std::path::Path) -> Result<(), String> {
+    let bytes = std::fs::read(file).map_err(|e| e.to_string())?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        format!("line {line}: not UTF-8 (the line is not shown: it may hold a secret)")
+    })?;
+    let parsed = crate::support::envfile::parse(&text)
+        .map_err(|p| format!("{p} (the line is not shown: it may hold a secret)"))?;
+    for p in &parsed.ignored {
+        eprintln!("warning: {}: {p}", file.display());
+    }
+    for (key, value) in parsed.vars {
+        if std::env::var_os(&key).is_none() {
+            std::env::set_var(key, value);
+        }
+    }
+    Ok(())
 }
 
 pub fn main(cli: Cli) -> ExitCode {
     // Before any thread starts: the environment is read by everything after.
     if let Some(file) = &cli.env_file {
-        if let Err(e) = dotenvy::from_path(file) {
+        if let Err(e) = load_env_file(file) {
             eprintln!(
-                "error: cannot read the environment file {} ({}); it holds KEY=VALUE lines, as systemd's EnvironmentFile does",
+                "error: cannot read the environment file {} ({e}); it holds KEY=VALUE lines, as systemd's EnvironmentFile does",
                 file.display(),
-                env_file_problem(file, &e)
             );
             return ExitCode::from(EXIT_USAGE);
         }

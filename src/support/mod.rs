@@ -3,6 +3,7 @@
 
 pub mod bounded;
 pub mod clock;
+pub mod envfile;
 pub mod fs;
 pub mod limits;
 pub mod lock;

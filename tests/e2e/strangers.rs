@@ -248,9 +248,10 @@ async fn a_key_with_a_line_break_is_a_configuration_error_found_offline() {
 async fn a_bad_environment_file_line_is_named_not_printed() {
     let app = TestApp::spawn(Options::default()).await;
     let file = app.dir.path().join("paperboy.env");
+    // A quote that is never closed: systemd would read the rest of the file as one value.
     std::fs::write(
         &file,
-        "# secrets\nPAPERBOY_OTHER=1\nOPENAI_API_KEY=sk-live-VERYSECRET'unbalanced\n",
+        "# secrets\nPAPERBOY_OTHER=1\nOPENAI_API_KEY='sk-live-VERYSECRET\n",
     )
     .unwrap();
     let out = app
@@ -258,11 +259,36 @@ async fn a_bad_environment_file_line_is_named_not_printed() {
         .await;
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
-        out.stderr.contains("line 3 (OPENAI_API_KEY)"),
+        out.stderr
+            .contains("line 3 (OPENAI_API_KEY): a ' that is never closed"),
         "{}",
         out.stderr
     );
     assert!(!out.stderr.contains("VERYSECRET"), "{}", out.stderr);
+
+    // What systemd's EnvironmentFile reads, --env-file reads the same: a quote inside an
+    // unquoted value is part of it, and a name that is not a variable's is skipped with a
+    // warning that does not show the line.
+    std::fs::write(
+        &file,
+        "OPENAI_API_KEY=sk-live-VERYSECRET'unbalanced\nnot-a-name=VERYSECRET2\nPAPERBOY__STORE__PATH = \"data/other.db\"\n",
+    )
+    .unwrap();
+    let out = app
+        .run(&["--env-file", file.to_str().unwrap(), "status", "--json"])
+        .await;
+    assert_ne!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("line 2: not a variable name"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("VERYSECRET"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("data/other.db"),
+        "the file's value was used: {}",
+        out.stdout
+    );
 }
 
 /// Finding 11: with the store's path a symlink, a backup onto the real file behind it (or a
