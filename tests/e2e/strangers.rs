@@ -863,3 +863,27 @@ async fn a_bundle_bomb_is_refused_by_resend_not_inflated() {
         resend.stderr
     );
 }
+
+/// Issue 31: an embedding stage that sends only its few nearest papers straight to a verdict
+/// for most readers says so where the admin looks — the run record, `status` — not only in a
+/// WARN line.
+#[tokio::test]
+async fn a_thin_embedding_gate_is_in_the_run_record_and_status() {
+    let app = TestApp::spawn(Options {
+        embeddings: true,
+        ..Default::default()
+    })
+    .await;
+    let run = app
+        .run_with_env(&["digest"], &[("PAPERBOY__EMBEDDINGS__MIN_Z", "100")])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let status = app.run(&["status"]).await;
+    assert!(
+        status
+            .stdout
+            .contains("the embedding stage sent only its 3 nearest papers straight to a verdict for 2 of 2 readers (min_z 100"),
+        "{}",
+        status.stdout
+    );
+}

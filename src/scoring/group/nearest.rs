@@ -112,6 +112,17 @@ pub(super) async fn order<'p>(
             min_z = run.scorer.min_z,
             "the embedding stage sends only its {ALWAYS} nearest papers straight to a verdict for most readers (the title triage reads the rest); [embeddings] min_z may be set for another model's vectors"
         );
+        // In the run record too, so `status` and `runs show` say it.
+        run.store
+            .note_run(
+                run.run_id,
+                &format!(
+                    "the embedding stage sent only its {ALWAYS} nearest papers straight to a verdict for {thin} of {} readers (min_z {}; the title triage read the rest)",
+                    asking.len(),
+                    run.scorer.min_z
+                ),
+            )
+            .await?;
     }
     Ok(Ok(rest))
 }
