@@ -340,7 +340,9 @@ fn footer(d: &Digest) -> Markup {
                     p { "Reply to this email to change your digest, one command per line: \"add topic: sparse attention\", \"follow Yann LeCun\", \"more like 3\", \"less like 5\", \"relevance 8\", \"pause\". Reply \"help\" for every command. Each paper's \"More like this\" and \"Less like this\" links write such a reply for you: click, then Send." }
                     p {
                         "To unsubscribe, "
-                        a href=(format!("mailto:{}?subject=unsubscribe", r.unsubscribe)) { "write to " (r.unsubscribe.to_string()) }
+                        // Short link text: the address itself has no place to break, and a
+                        // phone would scroll sideways for it.
+                        a href=(format!("mailto:{}?subject=unsubscribe", r.unsubscribe)) { "write to your unsubscribe address" }
                         " (or reply \"unsubscribe\")."
                     }
                 }
@@ -351,7 +353,7 @@ fn footer(d: &Digest) -> Markup {
             }
             @if let Some(url) = &d.archive_url { p { a href=(url) { "This digest on the web" } } }
             @if let Some(url) = &d.feed_url {
-                p { "Your papers as a feed (Atom, for any feed reader): " a href=(url) { (url) } }
+                p { "Your papers as a feed, for any feed reader: " a href=(url) { "the Atom feed" } }
             }
         }
     }

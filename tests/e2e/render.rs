@@ -500,3 +500,42 @@ async fn two_days_make_an_archive_whose_links_all_resolve() {
     );
     assert_eq!(html_files(&archive), before);
 }
+
+/// Issue 33: the mail and the archive's day page fit a phone from 320 px up, with a 70-character
+/// archive address and a 40-character reader address (the footer's feed link and unsubscribe
+/// address are where a mail grew to 469 px on every phone).
+#[tokio::test]
+async fn the_mail_and_the_archive_fit_every_phone_with_long_addresses() {
+    const LONG_READER: &str = "ada.lovelace-king@analytical-engine.ac.uk";
+    let base = "https://papers.department-of-computing.university.example.ac.uk/paperboy/";
+    assert!(
+        LONG_READER.len() >= 40 && base.len() >= 70,
+        "{} {}",
+        LONG_READER.len(),
+        base.len()
+    );
+    let app = TestApp::spawn(Options {
+        subscribers: TWO_SUBSCRIBERS.replace("ada@lab.example.org", LONG_READER),
+        imap_users: vec!["digest@lab.example.org", LONG_READER],
+        extra_config: format!("[archive]\ndir = \"archive\"\nbase_url = \"{base}\"\n"),
+        ..Default::default()
+    })
+    .await;
+    let run = app.run(&["digest"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mail = app.received_by(LONG_READER).pop().expect("the digest");
+    let page = app.dir.path().join("phone.html");
+    std::fs::write(&page, &mail.html).unwrap();
+    let day = app.archive_dir(LONG_READER).join("2025-03/2025-03-28.html");
+    for (what, path) in [("the mail", &page), ("the archive day page", &day)] {
+        for width in [320, 375] {
+            let seen = browser::look(path, width, 700, "body", "phone");
+            assert_eq!(seen.width, width as f64);
+            assert!(
+                seen.scroll_width <= seen.width,
+                "{what} is {} px wide at {width} px",
+                seen.scroll_width
+            );
+        }
+    }
+}
