@@ -26,7 +26,7 @@ const TRIMS: [(usize, usize); 4] = [(usize::MAX, 0), (10, 420), (5, 240), (3, 0)
 const CSS: &str = "\
 body{margin:0;padding:0;background:#f3f4f6;font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}\
 .box{background:#fff;color:#111827}\
-.pad{padding:16px 20px;line-height:1.5;font-size:15px;overflow-wrap:break-word;word-wrap:break-word}\
+.pad{padding:16px 20px;line-height:1.5;font-size:15px;overflow-wrap:break-word;word-wrap:break-word;overflow-wrap:anywhere}\
 a{color:#1d4ed8}\
 h1{font-size:22px;line-height:1.3;margin:0 0 4px}\
 h2{font-size:17px;line-height:1.35;margin:0 0 6px}\

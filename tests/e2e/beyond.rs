@@ -546,7 +546,8 @@ async fn a_weekly_reader_gets_one_digest_on_friday_with_the_whole_week_scored_on
     );
     let app = TestApp::spawn(Options {
         subscribers: weekly,
-        extra_config: "[archive]\ndir = \"archive\"\n".into(),
+        // A long archive address: the weekly must still fit a phone (issue 33).
+        extra_config: "[archive]\ndir = \"archive\"\nbase_url = \"https://papers.department-of-computing.university.example.ac.uk/paperboy/\"\n".into(),
         ..Default::default()
     })
     .await;
@@ -578,6 +579,21 @@ async fn a_weekly_reader_gets_one_digest_on_friday_with_the_whole_week_scored_on
     let mails = app.received_by(ada);
     assert_eq!(mails.len(), 1, "one weekly digest");
     let week = &mails[0];
+    let page = app.dir.path().join("weekly.html");
+    std::fs::write(&page, &week.html).unwrap();
+    std::fs::write(
+        crate::browser::screenshots().join("weekly.html"),
+        &week.html,
+    )
+    .unwrap();
+    for width in [320, 375] {
+        let seen = crate::browser::look(&page, width, 700, "body", "weekly");
+        assert!(
+            seen.scroll_width <= seen.width,
+            "the weekly is {} px wide at {width} px",
+            seen.scroll_width
+        );
+    }
     assert!(
         week.subject
             .starts_with("arXiv weekly digest Fri 28 Mar 2025"),
