@@ -330,38 +330,10 @@ async fn catch_up_or_retry(app: Arc<App>, failures: Arc<AtomicU32>, tx: mpsc::Se
             false
         }
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("no message");
-            let why = format!("paperboy failed inside the run ({what}); this is a bug: please report it with the log");
-            tracing::error!(error = %why, "the run panicked; it is recorded as failed");
+            let why = super::panicked(&*panic);
             // Under the runs lock, so a one-shot run of another process is not touched.
             match app.hold_runs("paperboy run (after a panic)").await {
-                Ok(lock) => {
-                    match app.store.fail_running_runs(&why).await {
-                        Ok(failed) => {
-                            drop(lock);
-                            // The admin hears of it like of any failed run.
-                            for (run_id, day) in failed {
-                                let outcome = crate::alerts::RunOutcome {
-                                    run_id,
-                                    day,
-                                    status: crate::store::runs::RunStatus::Failed,
-                                    error: Some(&why),
-                                    problems: Vec::new(),
-                                };
-                                if let Err(e) = app.alerts().after_run(&outcome).await {
-                                    tracing::error!(error = %format!("{e:#}"), "could not alert the admin about the failed run");
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %format!("{e:#}"), "could not record the run as failed")
-                        }
-                    }
-                }
+                Ok(_lock) => app.fail_after_panic(&why).await,
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "could not record the run as failed")
                 }

@@ -231,6 +231,31 @@ impl App {
         self.alerts().after_run(&report.alert()).await
     }
 
+    /// After a panic inside a run (the caller holds the runs lock): every run still `running`
+    /// recorded as failed for `why`, and the admin alerted as for any failed run.
+    pub async fn fail_after_panic(&self, why: &str) {
+        tracing::error!(error = %why, "the run panicked; it is recorded as failed");
+        let failed = match self.store.fail_running_runs(why).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "could not record the run as failed");
+                return;
+            }
+        };
+        for (run_id, day) in failed {
+            let outcome = crate::alerts::RunOutcome {
+                run_id,
+                day,
+                status: crate::store::runs::RunStatus::Failed,
+                error: Some(why),
+                problems: Vec::new(),
+            };
+            if let Err(e) = self.alerts().after_run(&outcome).await {
+                tracing::error!(error = %format!("{e:#}"), "could not alert the admin about the failed run");
+            }
+        }
+    }
+
     /// After a run: its day's sent digests compressed together, then what is older than
     /// `[store] keep_days` pruned. Logged; a failure is logged, never fatal.
     pub async fn tidy_store(&self, report: &crate::pipeline::RunReport) {
@@ -352,4 +377,14 @@ fn embedder(config: &Config) -> anyhow::Result<Option<Embedder>> {
         }
         EmbeddingSource::Off => None,
     })
+}
+
+/// What a run's panic says, as the run record and the admin's alert put it.
+pub fn panicked(panic: &(dyn std::any::Any + Send)) -> String {
+    let what = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("no message");
+    format!("paperboy failed inside the run ({what}); this is a bug: please report it with the log")
 }

@@ -129,9 +129,16 @@ pub async fn run(config: Config, args: DigestArgs) -> Result<u8, Failure> {
     };
     let _runs = app.hold_runs("paperboy digest").await?;
     let bar = Bar::new(!args.json, "scoring");
-    let report = pipeline::run_digest(&app, &subscribers, &opts, &bar)
-        .await
-        .context("the digest run stopped")?;
+    // A panic inside the run fails it (never left `running`) and alerts, as in the daemon.
+    let run = std::panic::AssertUnwindSafe(pipeline::run_digest(&app, &subscribers, &opts, &bar));
+    let report = match futures::FutureExt::catch_unwind(run).await {
+        Ok(report) => report.context("the digest run stopped")?,
+        Err(panic) => {
+            let why = crate::app::panicked(&*panic);
+            app.fail_after_panic(&why).await;
+            return Err(anyhow::anyhow!(why).into());
+        }
+    };
     // A dry run is the admin at the terminal: the report is the alert.
     if !opts.dry_run {
         app.alert_after(&report).await?;

@@ -887,3 +887,40 @@ async fn a_thin_embedding_gate_is_in_the_run_record_and_status() {
         status.stdout
     );
 }
+
+/// Finding 9 for a one-shot `paperboy digest`: a panic inside the run fails it (never left
+/// `running`), alerts the admin, and the command exits 1 saying so.
+#[tokio::test]
+async fn a_panic_inside_a_one_shot_run_fails_it_alerts_and_exits_1() {
+    let app = TestApp::spawn(Options {
+        extra_config: "[admin]\nemail = \"admin@lab.example.org\"\n".into(),
+        ..Default::default()
+    })
+    .await;
+    let run = app
+        .run_with_env(&["digest"], &[("PAPERBOY_TEST_PANIC_IN_RUN", "1")])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("error: paperboy failed inside the run"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM runs WHERE status = 'running'"),
+        0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM runs WHERE status = 'failed'"),
+        1
+    );
+    let alert = app
+        .received_by("admin@lab.example.org")
+        .pop()
+        .expect("the admin's alert");
+    assert!(
+        alert.text.contains("paperboy failed inside the run"),
+        "{}",
+        alert.text
+    );
+}
