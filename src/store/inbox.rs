@@ -55,6 +55,33 @@ pub fn who_has(
     token: &str,
     kind: TokenKind,
 ) -> rusqlite::Result<Option<String>> {
+    let given = token.to_ascii_lowercase();
+    holder(conn, kind, |stored| stored.to_string(), &given)
+}
+
+/// Whose one-click code `code` of the digest of `day` is (see [`crate::domain::reply`]): each
+/// reader's code derived from their reply token and compared in constant time.
+pub fn who_clicked(
+    conn: &Connection,
+    day: chrono::NaiveDate,
+    code: &str,
+) -> rusqlite::Result<Option<String>> {
+    holder(
+        conn,
+        TokenKind::Reply,
+        |token| crate::domain::reply::click_code(token, day),
+        code,
+    )
+}
+
+/// The reader whose stored token of `kind`, made into what a message carries by `carried`,
+/// is `given`. Every reader's is compared, in constant time.
+fn holder(
+    conn: &Connection,
+    kind: TokenKind,
+    carried: impl Fn(&str) -> String,
+    given: &str,
+) -> rusqlite::Result<Option<String>> {
     let column = match kind {
         TokenKind::Reply => "token",
         TokenKind::Unsubscribe => "unsub_token",
@@ -62,31 +89,10 @@ pub fn who_has(
     let mut stmt = conn.prepare(&format!(
         "SELECT subscriber, {column} FROM reply_tokens WHERE {column} IS NOT NULL"
     ))?;
-    let given = token.to_ascii_lowercase();
     let mut found = None;
     for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
         let (subscriber, stored) = row?;
-        if constant_time_eq::constant_time_eq(stored.as_bytes(), given.as_bytes()) {
-            found = Some(subscriber);
-        }
-    }
-    Ok(found)
-}
-
-/// Whose one-click code `code` of the digest of `day` is (see [`crate::domain::reply`]), each
-/// reader's compared in constant time.
-pub fn who_clicked(
-    conn: &Connection,
-    day: chrono::NaiveDate,
-    code: &str,
-) -> rusqlite::Result<Option<String>> {
-    let mut stmt =
-        conn.prepare("SELECT subscriber, token FROM reply_tokens WHERE token IS NOT NULL")?;
-    let mut found = None;
-    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
-        let (subscriber, token) = row?;
-        let expected = crate::domain::reply::click_code(&token, day);
-        if constant_time_eq::constant_time_eq(expected.as_bytes(), code.as_bytes()) {
+        if constant_time_eq::constant_time_eq(carried(&stored).as_bytes(), given.as_bytes()) {
             found = Some(subscriber);
         }
     }

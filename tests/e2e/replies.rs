@@ -44,6 +44,20 @@ pub async fn setup_with(extra: &str) -> Setup {
     Setup { app, digest }
 }
 
+impl Setup {
+    /// Ada answers her digest from Gmail with `command` (Message-ID `id`), over SMTP.
+    pub fn ada_replies(&self, id: &str, command: &str) {
+        let to = &self.digest.reply_to;
+        let digest_id = format!("<{}>", self.digest.message_id);
+        smtp_send(
+            self.app.smtp.port,
+            ADA,
+            to,
+            &gmail(ADA, to, &digest_id, id, command),
+        );
+    }
+}
+
 pub async fn ada_inbox(app: &TestApp) -> Vec<Received> {
     app.dovecot
         .as_ref()

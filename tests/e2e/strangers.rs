@@ -324,7 +324,7 @@ async fn a_backup_onto_the_file_behind_a_symlinked_store_is_refused() {
 /// newest 10,000.
 #[tokio::test]
 async fn examples_topics_and_libraries_stop_growing_at_their_caps_and_say_so() {
-    use crate::replies::{ada_inbox, gmail, outcomes, poll, setup, subscribers_file, ADA};
+    use crate::replies::{ada_inbox, outcomes, poll, setup, subscribers_file, ADA};
     let s = setup().await;
     let app = &s.app;
     {
@@ -346,19 +346,9 @@ async fn examples_topics_and_libraries_stop_growing_at_their_caps_and_say_so() {
     );
     std::fs::write(&file, text).unwrap();
 
-    let to = s.digest.reply_to.clone();
-    let digest_id = format!("<{}>", s.digest.message_id);
-    smtp_send(
-        app.smtp.port,
-        ADA,
-        &to,
-        &gmail(
-            ADA,
-            &to,
-            &digest_id,
-            "<caps-1@mail.gmail.com>",
-            "more like 1\r\nadd topic: one topic too many",
-        ),
+    s.ada_replies(
+        "<caps-1@mail.gmail.com>",
+        "more like 1\r\nadd topic: one topic too many",
     );
     let report = poll(app).await;
     assert_eq!(outcomes(&report), vec!["applied"], "{report}");
@@ -712,22 +702,12 @@ async fn a_strangers_profile_never_writes_the_tldr_everyone_reads() {
 /// the reader says "yes" to the answer that reaches their own address.
 #[tokio::test]
 async fn replacing_every_topic_by_reply_waits_for_the_readers_yes() {
-    use crate::replies::{ada_inbox, gmail, outcomes, poll, setup, subscribers_file, ADA};
+    use crate::replies::{ada_inbox, outcomes, poll, setup, subscribers_file};
     let s = setup().await;
     let app = &s.app;
-    let to = s.digest.reply_to.clone();
-    let digest_id = format!("<{}>", s.digest.message_id);
-    smtp_send(
-        app.smtp.port,
-        ADA,
-        &to,
-        &gmail(
-            ADA,
-            &to,
-            &digest_id,
-            "<set-1@mail.gmail.com>",
-            "set topics:\r\n- Knitting patterns\r\n- Sourdough",
-        ),
+    s.ada_replies(
+        "<set-1@mail.gmail.com>",
+        "set topics:\r\n- Knitting patterns\r\n- Sourdough",
     );
     assert_eq!(outcomes(&poll(app).await), vec!["answered"]);
     let file = subscribers_file(app);
@@ -745,12 +725,7 @@ async fn replacing_every_topic_by_reply_waits_for_the_readers_yes() {
         "{}",
         answer.text
     );
-    smtp_send(
-        app.smtp.port,
-        ADA,
-        &to,
-        &gmail(ADA, &to, &digest_id, "<set-2@mail.gmail.com>", "yes"),
-    );
+    s.ada_replies("<set-2@mail.gmail.com>", "yes");
     assert_eq!(outcomes(&poll(app).await), vec!["applied"]);
     let file = subscribers_file(app);
     assert!(
