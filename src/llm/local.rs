@@ -18,10 +18,28 @@ use tokenizers::{Tokenizer, TruncationParams};
 use crate::config::MODEL_FILES as FILES;
 
 /// Word pieces (padding included) in one forward pass at most: bounds the activations' memory
-/// while keeping the matrix products large. Measured on 1,500 papers (`bench_embed_day`):
-/// 2,048 peaks 161 MB above the loaded model, 1,024 peaks 91 MB in the same time, 512 peaks
-/// 60 MB but takes 12 % longer.
-const TOKENS_PER_PASS: usize = 1024;
+/// while keeping the matrix products large. Measured on 1,500 papers (`bench_embed_day`, 2
+/// cores): one lane of 1,024 took 73 s and peaked 91 MB above the loaded model; two lanes of
+/// 512 take 59 s and peak 84 MB above it (two lanes of 1,024: 62 s, 148 MB; of 256: 66 s).
+const TOKENS_PER_PASS: usize = 512;
+
+/// Forward passes run side by side, each on one core, at most this many: a pass's own
+/// arithmetic (GELU, softmax, layer norm) is single-threaded in candle, so one pass spread over
+/// the cores leaves them idle a third of the time, while passes side by side keep them busy.
+const MAX_LANES: usize = 4;
+
+/// How many passes run side by side: one per core when candle's own arithmetic runs on one
+/// thread (`RAYON_NUM_THREADS=1`, which the binary sets before any thread starts unless the
+/// operator set it); otherwise one, and candle spreads each pass itself.
+fn lanes() -> usize {
+    if candle_core::utils::get_num_threads() > 1 {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_LANES))
+}
+
+/// What one lane of passes gives back: each text's index and vector.
+type LaneRows = candle_core::Result<Vec<(usize, Vec<f32>)>>;
 
 /// Why a model folder cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +137,7 @@ impl LocalModel {
 
     /// The vectors of `texts` (blocking: run it off the async threads). Texts are tokenized,
     /// cut at the model's longest input, and run in passes of similar length, so little is
-    /// spent on padding.
+    /// spent on padding; the passes are shared among [`lanes`] threads.
     pub fn embed(&self, texts: &[String]) -> Result<LocalEmbedded, String> {
         let encodings = self
             .tokenizer
@@ -139,13 +157,29 @@ impl LocalModel {
             passes.push((&order[start..start + n], len));
             start += n;
         }
+        let lanes = lanes().min(passes.len()).max(1);
+        let per_lane: Vec<LaneRows> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..lanes)
+                .map(|lane| {
+                    let (passes, ids) = (&passes, &ids);
+                    s.spawn(move || {
+                        let mut out = Vec::new();
+                        for (pass, len) in passes.iter().skip(lane).step_by(lanes) {
+                            let batch: Vec<&[u32]> = pass.iter().map(|&i| ids[i]).collect();
+                            out.extend(pass.iter().copied().zip(self.forward(&batch, *len)?));
+                        }
+                        Ok(out)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
         let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for (pass, len) in passes {
-            let batch: Vec<&[u32]> = pass.iter().map(|&i| ids[i]).collect();
-            let out = self
-                .forward(&batch, len)
-                .map_err(|e| format!("the model failed: {e}"))?;
-            for (&i, v) in pass.iter().zip(out) {
+        for lane in per_lane {
+            for (i, v) in lane.map_err(|e| format!("the model failed: {e}"))? {
                 vectors[i] = v;
             }
         }

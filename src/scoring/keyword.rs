@@ -159,6 +159,12 @@ impl Terms {
         self.why_look(paper).is_some()
     }
 
+    /// [`Terms::must_look`] on a paper's text normalised once for the run (a day's papers are
+    /// read against every reader's terms).
+    pub fn must_look_in(&self, paper: &Paper, text: &Normalised) -> bool {
+        self.why_look_in(paper, text).is_some()
+    }
+
     /// Two points for one of the reader's keywords in the title, one for one in the abstract.
     pub fn keyword_points(&self, paper: &Paper) -> i64 {
         let title = format!(" {} ", normalise(&paper.title));
@@ -176,15 +182,24 @@ impl Terms {
     /// What keeps `paper` without asking, in words ("the keyword \"kv cache\" in the title"),
     /// when something does (see [`Terms::must_look`]).
     pub fn why_look(&self, paper: &Paper) -> Option<String> {
-        let followed = crate::domain::followed_authors(paper, &self.authors);
-        if !followed.is_empty() {
-            return Some(format!(
-                "by {}, whom the reader follows",
-                followed.join(", ")
-            ));
+        self.why_look_in(paper, &Normalised::of(paper))
+    }
+
+    /// [`Terms::why_look`] on the paper's text normalised once.
+    pub fn why_look_in(&self, paper: &Paper, text: &Normalised) -> Option<String> {
+        if !self.authors.is_empty() {
+            let followed = crate::domain::followed_authors(paper, &self.authors);
+            if !followed.is_empty() {
+                return Some(format!(
+                    "by {}, whom the reader follows",
+                    followed.join(", ")
+                ));
+            }
         }
-        let title = format!(" {} ", normalise(&paper.title));
-        let abstract_text = format!(" {} ", normalise(&paper.abstract_text));
+        if self.keywords.is_empty() {
+            return None;
+        }
+        let (title, abstract_text) = (&text.title, &text.abstract_text);
         let mut in_abstract = Vec::new();
         for k in &self.keywords {
             let needle = format!(" {k} ");
@@ -197,6 +212,23 @@ impl Terms {
         }
         (in_abstract.len() >= 2)
             .then(|| format!("the keywords {} in the abstract", in_abstract.join(", ")))
+    }
+}
+
+/// A paper's title and abstract as the keyword rules read them (lower case, words joined by
+/// single spaces, a space at each end), made once per paper.
+#[derive(Debug, Clone)]
+pub struct Normalised {
+    title: String,
+    abstract_text: String,
+}
+
+impl Normalised {
+    pub fn of(paper: &Paper) -> Normalised {
+        Normalised {
+            title: format!(" {} ", normalise(&paper.title)),
+            abstract_text: format!(" {} ", normalise(&paper.abstract_text)),
+        }
     }
 }
 
@@ -255,32 +287,8 @@ pub fn score(paper: &Paper, terms: &Terms) -> Verdict {
         novelty: None,
         comment,
         // No model to write a TL;DR: the abstract's first sentence stands in for it.
-        tldr: first_sentence(&paper.abstract_text),
+        tldr: crate::support::text::first_sentence(&paper.abstract_text, 300),
     }
-}
-
-/// The first sentence of `text` (up to its first ". ", "? " or "! " past a few words), or
-/// `None` when there is no text.
-pub fn first_sentence(text: &str) -> Option<String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    let mut end = text.len();
-    for (i, c) in text.char_indices() {
-        if i > 20 && matches!(c, '.' | '?' | '!') {
-            let next = text[i + c.len_utf8()..].chars().next();
-            if next.is_none_or(char::is_whitespace) {
-                end = i + c.len_utf8();
-                break;
-            }
-        }
-    }
-    let s = &text[..end];
-    Some(match crate::support::text::shortened(s, 300) {
-        Some(head) => format!("{head} …"),
-        None => s.to_string(),
-    })
 }
 
 fn normalise(s: &str) -> String {

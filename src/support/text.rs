@@ -184,6 +184,30 @@ pub fn shortened(text: &str, max: usize) -> Option<&str> {
     )
 }
 
+/// The first sentence of `text` (up to its first ". ", "? " or "! " past a few words), or
+/// `None` when there is no text; cut at a word past `max` characters.
+pub fn first_sentence(text: &str, max: usize) -> Option<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let mut end = text.len();
+    for (i, c) in text.char_indices() {
+        if i > 20 && matches!(c, '.' | '?' | '!') {
+            let next = text[i + c.len_utf8()..].chars().next();
+            if next.is_none_or(char::is_whitespace) {
+                end = i + c.len_utf8();
+                break;
+            }
+        }
+    }
+    let s = &text[..end];
+    Some(match shortened(s, max) {
+        Some(head) => format!("{head} …"),
+        None => s.to_string(),
+    })
+}
+
 /// The start of a reader's topics as one plain sentence run (markdown taken out, wrapped lines
 /// joined), at most `max` characters, and whether it was cut: a footer reminder, not the file.
 pub fn summary(topics: &str, max: usize) -> (String, bool) {

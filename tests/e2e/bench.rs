@@ -164,6 +164,16 @@ async fn timed(
     let started = Instant::now();
     let out = cmd.output().await.unwrap();
     let wall = started.elapsed().as_secs_f64();
+    // BENCH_STDERR=path keeps each run's log (appended), to see where the time went.
+    if let Some(path) = std::env::var_os("BENCH_STDERR") {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(&out.stderr).unwrap();
+    }
     let peak = String::from_utf8_lossy(&out.stderr)
         .lines()
         .find_map(|l| l.strip_prefix("PEAK_RSS_KB "))

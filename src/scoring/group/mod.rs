@@ -122,6 +122,18 @@ struct Run<'a> {
     /// The model's context window, lowered by every refusal for length.
     window: window::Window,
     on_progress: &'a (dyn Fn(usize) + Sync),
+    /// Every paper's text as the keyword rules read it, made once for all readers.
+    texts: HashMap<crate::domain::PaperId, keyword::Normalised>,
+}
+
+impl Run<'_> {
+    /// Whether one of reader `r`'s keywords or followed authors keeps `p` without asking.
+    fn keyword_keeps(&self, r: usize, p: &Paper) -> bool {
+        match self.texts.get(&p.id) {
+            Some(text) => self.readers[r].terms.must_look_in(p, text),
+            None => self.readers[r].terms.must_look(p),
+        }
+    }
 }
 
 /// Why a call gave no answer.
@@ -183,6 +195,14 @@ pub(super) async fn score(
             }
         })
         .collect();
+    let texts = jobs
+        .iter()
+        .flat_map(|j| j.papers.iter())
+        .map(|p| (p.id.clone(), *p))
+        .collect::<HashMap<_, _>>()
+        .into_iter()
+        .map(|(id, p)| (id, keyword::Normalised::of(p)))
+        .collect();
     let run = Run {
         scorer,
         store,
@@ -192,6 +212,7 @@ pub(super) async fn score(
         stop: Mutex::new(None),
         window: window::Window::new(scorer.context_tokens),
         on_progress,
+        texts,
     };
     let mut results: Vec<JobResult> = jobs.iter().map(|_| JobResult::default()).collect();
     // The pairs still to score, per reader.

@@ -277,7 +277,7 @@ async fn split<'p>(
     let mut decisions = Vec::new();
     let mut by_nearness = 0;
     for (p, place) in both {
-        let d = if reader.terms.must_look(p) {
+        let d = if run.keyword_keeps(r, p) {
             Decision {
                 kept: true,
                 reason: Reason::Keyword,

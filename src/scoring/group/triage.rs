@@ -31,7 +31,7 @@ pub(super) async fn triage<'p>(
                     results[r].dropped.insert(p.id.clone());
                 }
                 Some(_) => keep[r].push(p),
-                None if reader.terms.must_look(p) => {
+                None if run.keyword_keeps(r, p) => {
                     by_keyword.push((
                         p.id.clone(),
                         Decision {
