@@ -100,6 +100,7 @@ pub async fn update(
     base_url: Option<&str>,
     subscriber: &Subscriber,
     changed: Option<&[NaiveDate]>,
+    reply: Option<crate::domain::ReplyAddresses>,
 ) -> anyhow::Result<Written> {
     let email = subscriber.email.to_string();
     let (key, days) = key_and_days(store, &email).await?;
@@ -121,6 +122,7 @@ pub async fn update(
             base.as_deref(),
             &key,
             &sub,
+            reply.as_ref(),
             &days,
             &wanted_days,
             &months,
@@ -220,6 +222,7 @@ fn write(
     base_url: Option<&str>,
     key: &str,
     sub: &Subscriber,
+    reply: Option<&crate::domain::ReplyAddresses>,
     days: &[NaiveDate],
     wanted_days: &[NaiveDate],
     months: &[String],
@@ -255,7 +258,9 @@ fn write(
             index: "../index.html".into(),
             feed: "../feed.xml".into(),
         };
-        let d = page.clone().into_digest(sub.clone());
+        // The day's one-click links, as in its mail: more/less like this from the archive too.
+        let mut d = page.clone().into_digest(sub.clone());
+        d.reply = reply.cloned();
         write_file(
             &root.join(day_path(*day)),
             &digest::render_archive_day(&d, &nav),
@@ -338,10 +343,8 @@ fn feed(
             let summary = match &e.verdict {
                 None => format!("Author match: {}", e.followed.join(", ")),
                 Some(v) => {
-                    let mut s = format!("Relevance {}", v.relevance);
-                    if let Some(n) = v.novelty {
-                        s.push_str(&format!(", novelty {n}"));
-                    }
+                    // The score as the digest shows it (one score wherever a paper is shown).
+                    let mut s = format!("Score {}", e.score_label().unwrap_or_default());
                     if let Some(t) = &v.tldr {
                         s.push_str(&format!(". {}", crate::support::text::plain(t)));
                     }
@@ -429,14 +432,14 @@ fn month_page(
                     @for (i, e) in page.entries.iter().take(TOP).enumerate() {
                         li {
                             a href=(format!("{day}.html#paper-{}", i + 1)) { (crate::support::tex::readable(&e.paper.title)) }
-                            @if let Some(v) = &e.verdict { " " span class="m" { "relevance " (v.relevance) } }
+                            @if let Some(score) = e.score_label() { " " span class="m" { "· " (score) } }
                             @if e.author_match { " " span class="m" { "author match" } }
                         }
                     }
                 }
                 @let rest = page.entries.len() + page.more.len() - page.entries.len().min(TOP);
                 @if rest > 0 {
-                    p { a href=(format!("{day}.html#contents")) { "…and " (rest) " more that day" } }
+                    p { a href=(format!("{day}.html")) { "…and " (rest) " more that day" } }
                 }
             }
         }

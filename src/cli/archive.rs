@@ -48,8 +48,9 @@ async fn rebuild(config: Config) -> Result<u8, Failure> {
         .iter()
         .filter(|s| stored.contains(&s.email.to_string()))
     {
-        let w =
-            crate::archive::update(&store, &dir, archive.base_url.as_deref(), sub, None).await?;
+        let reply = store.reply_addresses(&config, &sub.email).await?;
+        let w = crate::archive::update(&store, &dir, archive.base_url.as_deref(), sub, None, reply)
+            .await?;
         let _ = writeln!(
             out,
             "{}: {} day pages, {} months",

@@ -131,10 +131,22 @@ fn local_checks(config: &Config) -> (Vec<Item>, anyhow::Result<Store>) {
         },
     ));
     let cleartext = config.cleartext_passwords();
+    // Replies read without the receiving server's word on the sender trust a From: header.
+    let unproven = if config
+        .imap
+        .as_ref()
+        .is_some_and(|i| i.authserv_id.is_none())
+    {
+        "; warning: [imap] has no authserv_id, so a reply is trusted on its From: header alone (a forwarded digest or a forged sender can steer a reader): set it to the first word of the Authentication-Results lines your receiving server writes (README, \"Proof of the sender\")"
+    } else {
+        ""
+    };
     items.push(item(
         "security",
         if cleartext.is_empty() {
-            Ok("no password crosses the network unencrypted".into())
+            Ok(format!(
+                "no password crosses the network unencrypted{unproven}"
+            ))
         } else {
             Err(cleartext.join("; "))
         },

@@ -19,9 +19,11 @@ use crate::support::text as inline;
 pub const SENT_BUDGET: usize = 86_000;
 
 /// How much of the full cards' abstracts a digest shows, tried in order until the HTML fits
-/// the budget: the top papers keep their whole abstract, the rest are cut with a link to the
-/// whole one.
-const TRIMS: [(usize, usize); 4] = [(usize::MAX, 0), (10, 420), (5, 240), (3, 0)];
+/// the budget: (cards that keep their whole abstract, characters the others keep). The mail
+/// is for deciding what to read, so every abstract starts cut, with a link to the whole one
+/// (the archive's page of the day, or arXiv): a 50-paper day stays within about twelve phone
+/// screens. The archive's pages keep every abstract whole.
+const TRIMS: [(usize, usize); 2] = [(0, 0), (0, 0)];
 
 const CSS: &str = "\
 body{margin:0;padding:0;background:#f3f4f6;font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}\
@@ -40,13 +42,15 @@ p{margin:0 0 6px}\
 .am{background:#dcfce7;color:#14532d}\
 .au{font-size:13px;color:#374151}\
 .tl{font-style:italic;color:#1f2937}\
+.why{font-size:14px;color:#374151}\
 .ln{font-size:13px}\
 .note{padding:10px 12px;border-left:4px solid #3b82f6;background:#eff6ff}\
 .bad{border-left-color:#dc2626;background:#fef2f2}\
 .kw{border-left-color:#f59e0b;background:#fffbeb;font-size:13px}\
-hr{border:none;border-top:1px solid #e5e7eb;margin:20px 0}\
+hr{border:none;border-top:1px solid #e5e7eb;margin:14px 0}\
 ol{padding-left:24px;margin:0}\
-li{margin-bottom:6px}\
+li{margin-bottom:5px;font-size:14px;line-height:1.4}\
+li .tl{font-size:13px}\
 code{font-size:13px}\
 .u{border-collapse:collapse;font-size:13px;margin:8px 0 12px;width:100%}\
 .u th,.u td{padding:3px 6px;border-bottom:1px solid #e5e7eb;text-align:right}\
@@ -58,7 +62,7 @@ body,.bg{background:#0b0f17!important}\
 .box{background:#1f2937!important;color:#e5e7eb!important}\
 a{color:#93c5fd!important}\
 .m,.au{color:#9ca3af!important}\
-.tl{color:#d1d5db!important}\
+.tl,.why{color:#d1d5db!important}\
 .b{background:#c7d2fe!important;color:#1e1b4b!important}\
 .b2{background:#312e81!important;color:#e0e7ff!important}\
 .kw2{color:#fcd34d!important}\
@@ -98,7 +102,8 @@ pub fn sent_size(html: &str) -> usize {
 }
 
 /// The day as a page of the reader's web archive: every abstract whole, links to the days
-/// around it, and no mail addresses.
+/// around it, and the day's one-click "more/less like this" links when replies are read (no
+/// other mail address).
 pub fn render_archive_day(d: &Digest, nav: &ArchiveNav) -> String {
     page(d, Some(nav), usize::MAX, 0)
 }
@@ -126,7 +131,7 @@ fn page(d: &Digest, nav: Option<&ArchiveNav>, full: usize, keep: usize) -> Strin
                             tr { td class="pad" {
                                 @if let Some(nav) = nav { (nav_links(nav)) }
                                 (header(d, nav.is_some()))
-                                (cards::top_picks(d))
+                                (cards::top_picks(d, |i| (i >= full).then_some(keep)))
                                 (sections(d, full, keep))
                                 (more(d))
                                 (unscored(d))
@@ -223,35 +228,44 @@ fn header(d: &Digest, archive: bool) -> Markup {
         @if let Some(note) = d.scorer_note() {
             p class="note kw" { (note) }
         }
+        @if let Some(note) = d.taught_line() {
+            p class="note" { (note) }
+        }
         @if !d.entries.is_empty() || !d.unscored.is_empty() {
             p class="m" { (d.totals_line()) }
         }
     }
 }
 
-/// The papers after the top picks: the full cards, the followed authors' section, and one line
+/// The papers after the top picks: the followed authors' section, the full cards, and one line
 /// each for the rest; `full` cards keep their whole abstract, the others `keep` characters.
 fn sections(d: &Digest, full: usize, keep: usize) -> Markup {
-    let parts = d.parts();
+    // The top picks are shown first, as cards, and not again.
+    let picks: Vec<usize> = d.top_picks().iter().map(|(n, _)| *n).collect();
+    let parts: Vec<_> = d
+        .parts()
+        .into_iter()
+        .filter(|(n, _, _)| !picks.contains(n))
+        .collect();
     let followed: Vec<_> = parts
         .iter()
         .filter(|(_, _, p)| *p == Part::Followed)
         .collect();
     let lines: Vec<_> = parts.iter().filter(|(_, _, p)| *p == Part::Line).collect();
     html! {
-        @for (i, (n, e, _)) in parts.iter().filter(|(_, _, p)| *p == Part::Full).enumerate() {
-            (cards::full(d, *n, e, (i >= full).then_some(keep)))
-        }
         @if !followed.is_empty() {
             hr;
             h2 id="followed" { "From authors you follow (" (followed.len()) ")" }
             @for (n, e, _) in followed { (cards::followed(d, *n, e)) }
         }
+        @for (i, (n, e, _)) in parts.iter().filter(|(_, _, p)| *p == Part::Full).enumerate() {
+            (cards::full(d, *n, e, (i + picks.len() >= full).then_some(keep)))
+        }
         @if let Some((first, _, _)) = lines.first() {
             hr;
             h2 id="also" { (lines.len()) " more, in a line each" }
             ol start=(first) {
-                @for (n, e, _) in &lines { (cards::line(*n, e)) }
+                @for (n, e, _) in &lines { (cards::line(d, *n, e)) }
             }
         }
     }
@@ -295,9 +309,7 @@ fn more(d: &Digest) -> Markup {
             h2 id="more" { (d.more.len()) " more that passed your thresholds" }
             p class="m" { "Past your limit of " (d.subscriber.max_papers) " papers a day, best first." }
             ol start=(d.entries.len() + 1) {
-                @for e in &d.more {
-                    li { a href=(e.paper.abs_url()) { (readable(&e.paper.title)) } @if let Some(s) = e.score_label() { " " span class="m" { "· " (s) } } }
-                }
+                @for e in &d.more { (cards::past_limit(d, e)) }
             }
         }
     }
@@ -342,7 +354,7 @@ fn footer(d: &Digest) -> Markup {
                         "To unsubscribe, "
                         // Short link text: the address itself has no place to break, and a
                         // phone would scroll sideways for it.
-                        a href=(format!("mailto:{}?subject=unsubscribe", r.unsubscribe)) { "write to your unsubscribe address" }
+                        a href=(cards::mailto_subject(r.unsubscribe.as_ref(), "unsubscribe")) { "write to your unsubscribe address" }
                         " (or reply \"unsubscribe\")."
                     }
                 }

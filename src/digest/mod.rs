@@ -36,9 +36,6 @@ pub struct Entry {
     pub announced: Option<chrono::NaiveDate>,
 }
 
-/// Papers a digest shows in full (title, scores, TL;DR, authors, abstract); the rest that
-/// passed get one line each with their TL;DR.
-pub const FULL_CARDS: usize = 25;
 /// Papers at the top of the mail, each with its TL;DR and why it is there: the day's decision
 /// on the first screen.
 pub const TOP_PICKS: usize = 5;
@@ -73,6 +70,19 @@ impl Entry {
             .as_ref()
             .and_then(|r| r.reason.as_deref())
             .map(|r| format!("matches: {}", crate::support::text::plain(r)))
+    }
+
+    /// Why the paper is here, in one line: the model's comment cut to its first sentence (when
+    /// the TL;DR, not the comment, is the paper's gist), else the reader's topic it matches.
+    pub fn reason_line(&self) -> Option<String> {
+        let v = self.verdict.as_ref()?;
+        let has_tldr = v.tldr.as_deref().is_some_and(|t| !t.trim().is_empty());
+        has_tldr
+            .then(|| {
+                crate::support::text::first_sentence(&crate::support::text::plain(&v.comment), 200)
+            })
+            .flatten()
+            .or_else(|| self.reason_label())
     }
 
     /// The paper in a sentence: its TL;DR, else the start of the model's comment.
@@ -152,6 +162,9 @@ pub struct Digest {
     pub feed_url: Option<String>,
     /// A weekly digest: the papers announced after this day (up to `day`).
     pub since: Option<NaiveDate>,
+    /// What the reader taught since their last digest (clicks get no answer of their own: this
+    /// digest is it).
+    pub taught: crate::store::inbox::Taught,
 }
 
 impl Digest {
@@ -179,7 +192,7 @@ impl Digest {
     }
 
     /// Each entry with its number (as replies name it) and how it is shown, in digest order:
-    /// the best [`FULL_CARDS`] in full, then the followed authors' papers, then one line each.
+    /// the reader's best `full_cards` in full, then the followed authors' papers, then one line each.
     pub fn parts(&self) -> Vec<(usize, &Entry, Part)> {
         let mut scored = 0;
         self.entries
@@ -190,7 +203,7 @@ impl Digest {
                     Part::Followed
                 } else {
                     scored += 1;
-                    if scored <= FULL_CARDS {
+                    if scored <= self.subscriber.full_cards {
                         Part::Full
                     } else {
                         Part::Line
@@ -210,17 +223,25 @@ impl Digest {
             .filter(|(_, _, p)| *p == Part::Followed)
             .count();
         let scored = self.qualified() - followed;
-        let mut s = format!(
-            "{scored} of {} papers passed your thresholds ({} new {} papers {})",
-            self.scanned,
-            self.total_papers,
-            self.sources_label(),
-            if self.since.is_some() {
-                "this week"
-            } else {
-                "today"
-            }
-        );
+        let when = if self.since.is_some() {
+            "this week"
+        } else {
+            "today"
+        };
+        let mut s = if self.scanned == self.total_papers {
+            format!(
+                "{scored} of the {} new {} papers {when} passed your thresholds",
+                self.scanned,
+                self.sources_label()
+            )
+        } else {
+            format!(
+                "{scored} of the {} papers in your categories passed your thresholds ({} new {} papers {when})",
+                self.scanned,
+                self.total_papers,
+                self.sources_label()
+            )
+        };
         if scored > 0 {
             s.push_str(&format!("; {full} in full below"));
         }
@@ -232,6 +253,15 @@ impl Digest {
         }
         s.push('.');
         s
+    }
+
+    /// "Today" or "This week", for headings.
+    pub fn period_word(&self) -> &'static str {
+        if self.since.is_some() {
+            "This week"
+        } else {
+            "Today"
+        }
     }
 
     /// The best scored papers, for the top of the mail.
@@ -376,6 +406,37 @@ impl Digest {
                 many.join(" and ")
             )),
         }
+    }
+
+    /// "Since your last digest you asked for more like 2 papers and less like 1: learned, …",
+    /// when the reader taught anything.
+    pub fn taught_line(&self) -> Option<String> {
+        let t = self.taught;
+        let papers = |n: usize| {
+            if n == 1 {
+                "1 paper".to_string()
+            } else {
+                format!("{n} papers")
+            }
+        };
+        let said = match (t.more, t.less) {
+            (0, 0) => return None,
+            (m, 0) => format!("more like {}", papers(m)),
+            (0, l) => format!("less like {}", papers(l)),
+            (m, l) => format!("more like {} and less like {}", papers(m), papers(l)),
+        };
+        let learned = self
+            .entries
+            .iter()
+            .chain(&self.more)
+            .any(|e| e.rank.as_ref().is_some_and(|r| r.learned.is_some()));
+        Some(if learned {
+            format!(
+                "Since your last digest you asked for {said}: learned — today's order counts them."
+            )
+        } else {
+            format!("Since your last digest you asked for {said}: kept — they will count once paperboy ranks by meaning.")
+        })
     }
 
     pub fn scorer_note(&self) -> Option<String> {

@@ -57,6 +57,7 @@ impl Page {
             archive_url: None,
             feed_url: None,
             since: self.since,
+            taught: Default::default(),
         }
     }
 }

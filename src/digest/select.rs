@@ -14,7 +14,7 @@ pub struct Selection {
 
 /// Papers that pass the subscriber's thresholds by their rank's score (verdict, nearness and
 /// what the reader taught), then relevance; the papers of followed authors (in feed order) after
-/// the first [`super::FULL_CARDS`]; capped at `max_papers` (author matches are never cut), the
+/// the reader's `full_cards`; capped at `max_papers` (author matches are never cut), the
 /// rest that passed in `more`.
 pub fn select<'p>(
     candidates: impl IntoIterator<Item = &'p Paper>,
@@ -50,18 +50,21 @@ pub fn select<'p>(
             }
         }
     }
-    // Hundredths of a point: finer than shown, so the order never hangs on a rounding.
+    // The score as shown first, so the order never contradicts the numbers a reader sees;
+    // then the exact score, then the verdict.
     let key = |e: &Entry| {
         let v = e.verdict.as_ref().expect("scored entries have verdicts");
         // (Followed authors' papers are not in `scored`; theirs may have none.)
         let r = v.relevance.get() as u32;
         let n = v.novelty.map_or(0, |n| n.get() as u32);
-        let fine = e
+        let (shown, exact) = e
             .rank
             .as_ref()
-            .map_or((r + n) * 50, |k| (k.score * 100.0).round() as u32);
+            // (A score is never negative, and positive floats order as their bits.)
+            .map_or(((r + n) * 5, 0), |k| (k.points(), k.score.to_bits()));
         (
-            std::cmp::Reverse(fine),
+            std::cmp::Reverse(shown),
+            std::cmp::Reverse(exact),
             std::cmp::Reverse(r + n),
             std::cmp::Reverse(r),
             e.paper.id.clone(),
@@ -72,7 +75,7 @@ pub fn select<'p>(
     let more = scored.split_off(room.min(scored.len()));
     // In the order the digest shows them (and numbers them): the best in full, the followed
     // authors' papers, the rest.
-    let rest = scored.split_off(super::FULL_CARDS.min(scored.len()));
+    let rest = scored.split_off(subscriber.full_cards.min(scored.len()));
     scored.extend(pinned);
     scored.extend(rest);
     Selection {
@@ -146,6 +149,7 @@ mod tests {
             min_relevance: Score::new(7).unwrap(),
             min_novelty: Score::new(6).unwrap(),
             max_papers: max,
+            full_cards: crate::domain::DEFAULT_FULL_CARDS,
             send_empty: true,
             paused: false,
             language: crate::domain::Language::english(),

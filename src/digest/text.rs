@@ -9,7 +9,7 @@ use crate::support::text as inline;
 const WIDTH: usize = 78;
 
 /// The plain-text view: readable in any mail client and in a terminal. The same order as the
-/// HTML: the top picks, the full entries, the followed authors' papers, a line each for the
+/// HTML: the top picks, the followed authors' papers, the full entries, a line each for the
 /// rest, and what scoring cost at the end.
 pub fn render_text(d: &Digest) -> String {
     let mut s = String::new();
@@ -20,28 +20,26 @@ pub fn render_text(d: &Digest) -> String {
     }
     let picks = d.top_picks();
     if !picks.is_empty() {
-        let _ = writeln!(s, "\nToday's top {}\n", picks.len());
+        let _ = writeln!(s, "\n{}'s top {}\n", d.period_word(), picks.len());
         for (n, e) in picks {
             wrap_into(
                 &mut s,
                 &format!("{n:>3}. {}", readable(&e.paper.title)),
                 "     ",
             );
+            let _ = writeln!(s, "     {}", e.paper.abs_url());
             if let Some(g) = e.gist() {
                 wrap_into(&mut s, &format!("     {g}"), "     ");
             }
-            let why: Vec<String> = [e.score_label(), e.reason_label()]
-                .into_iter()
-                .flatten()
-                .collect();
-            wrap_into(&mut s, &format!("     ({})", why.join(" · ")), "     ");
+            if let Some(r) = e.reason_line() {
+                wrap_into(&mut s, &format!("     Why: {r}"), "     ");
+            }
+            if let Some(l) = e.score_label() {
+                let _ = writeln!(s, "     (score {l})");
+            }
         }
     }
     let parts = d.parts();
-    for (n, e, _) in parts.iter().filter(|(_, _, p)| *p == Part::Full) {
-        let _ = writeln!(s, "\n{rule}\n");
-        entry(&mut s, *n, e, d.reply.is_some());
-    }
     let followed: Vec<_> = parts
         .iter()
         .filter(|(_, _, p)| *p == Part::Followed)
@@ -55,6 +53,10 @@ pub fn render_text(d: &Digest) -> String {
         for (n, e, _) in followed {
             followed_entry(&mut s, *n, e);
         }
+    }
+    for (n, e, _) in parts.iter().filter(|(_, _, p)| *p == Part::Full) {
+        let _ = writeln!(s, "\n{rule}\n");
+        entry(&mut s, *n, e, d.reply.is_some());
     }
     let lines: Vec<_> = parts.iter().filter(|(_, _, p)| *p == Part::Line).collect();
     if !lines.is_empty() {
@@ -85,7 +87,10 @@ fn header(s: &mut String, d: &Digest) {
         wrap_into(s, &status, "");
         s.push('\n');
     }
-    for note in [d.unread_note(), d.scorer_note()].into_iter().flatten() {
+    for note in [d.unread_note(), d.scorer_note(), d.taught_line()]
+        .into_iter()
+        .flatten()
+    {
         wrap_into(s, &note, "");
         s.push('\n');
     }
@@ -129,7 +134,11 @@ fn usage(s: &mut String, d: &Digest) {
 /// abstract.
 fn entry(s: &mut String, n: usize, e: &Entry, teach: bool) {
     wrap_into(s, &format!("{n}. {}", readable(&e.paper.title)), "   ");
-    let _ = writeln!(s, "   {}\n", e.paper.abs_url());
+    let _ = writeln!(s, "   {}", e.paper.abs_url());
+    if let Some(mark) = e.paper.announce_mark() {
+        let _ = writeln!(s, "   ({mark})");
+    }
+    s.push('\n');
     let why: Vec<String> = [
         e.score_label().map(|l| format!("Score {l}")),
         e.reason_label(),

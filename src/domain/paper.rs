@@ -96,6 +96,31 @@ impl Paper {
             _ => format!("{}.full.pdf", self.abs_url()),
         }
     }
+
+    /// arXiv's HTML version of the paper (arXiv only).
+    pub fn html_url(&self) -> Option<String> {
+        (self.source == Source::Arxiv).then(|| format!("https://arxiv.org/html/{}", self.id))
+    }
+
+    /// arXiv's BibTeX entry for the paper (arXiv only).
+    pub fn bibtex_url(&self) -> Option<String> {
+        (self.source == Source::Arxiv).then(|| format!("https://arxiv.org/bibtex/{}", self.id))
+    }
+
+    /// How the paper came into the announcement, when not as a new submission: "cross-list
+    /// from cs.CL", "replaced (v3)", "replaced cross-list (v2)".
+    pub fn announce_mark(&self) -> Option<String> {
+        let primary = self.categories.first();
+        match self.announce_type {
+            AnnounceType::New => None,
+            AnnounceType::Cross => Some(match primary {
+                Some(c) => format!("cross-list from {c}"),
+                None => "cross-list".to_string(),
+            }),
+            AnnounceType::Replace => Some(format!("replaced (v{})", self.version)),
+            AnnounceType::ReplaceCross => Some(format!("replaced cross-list (v{})", self.version)),
+        }
+    }
 }
 
 /// Where papers come from.
@@ -166,4 +191,57 @@ pub fn merge_duplicates(papers: Vec<Paper>) -> Vec<Paper> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paper(kind: AnnounceType, version: u32) -> Paper {
+        Paper {
+            id: PaperId::parse("2503.21135").unwrap(),
+            source: Source::Arxiv,
+            version,
+            title: "t".into(),
+            authors: vec![],
+            abstract_text: String::new(),
+            categories: vec![crate::domain::Category::parse("cs.CL").unwrap()],
+            announce_type: kind,
+            doi: None,
+            journal_ref: None,
+        }
+    }
+
+    #[test]
+    fn a_card_says_how_a_paper_came_into_the_announcement() {
+        assert_eq!(paper(AnnounceType::New, 1).announce_mark(), None);
+        assert_eq!(
+            paper(AnnounceType::Cross, 1).announce_mark().as_deref(),
+            Some("cross-list from cs.CL")
+        );
+        assert_eq!(
+            paper(AnnounceType::Replace, 3).announce_mark().as_deref(),
+            Some("replaced (v3)")
+        );
+        assert_eq!(
+            paper(AnnounceType::ReplaceCross, 2)
+                .announce_mark()
+                .as_deref(),
+            Some("replaced cross-list (v2)")
+        );
+        let p = paper(AnnounceType::New, 1);
+        assert_eq!(
+            p.html_url().as_deref(),
+            Some("https://arxiv.org/html/2503.21135")
+        );
+        assert_eq!(
+            p.bibtex_url().as_deref(),
+            Some("https://arxiv.org/bibtex/2503.21135")
+        );
+        let b = Paper {
+            source: Source::Biorxiv,
+            ..p
+        };
+        assert_eq!((b.html_url(), b.bibtex_url()), (None, None));
+    }
 }

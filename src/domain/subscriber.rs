@@ -9,6 +9,12 @@ use crate::support::text::hex;
 pub const DEFAULT_MIN_RELEVANCE: i64 = 7;
 pub const DEFAULT_MIN_NOVELTY: i64 = 6;
 pub const DEFAULT_MAX_PAPERS: usize = 50;
+/// Papers a digest shows in full (title, scores, TL;DR, verdict, authors, abstract) unless the
+/// reader chose another number; the rest that passed get one line each. Ten keeps a 50-paper
+/// day's mail within about twelve phone screens.
+pub const DEFAULT_FULL_CARDS: usize = 10;
+/// The most full cards a reader can ask for.
+pub const MAX_FULL_CARDS: usize = 100;
 /// "More like" and "less like" examples in a prompt, at most each: the newest.
 pub const PROMPT_EXAMPLES: usize = 10;
 
@@ -25,6 +31,8 @@ pub struct Subscriber {
     pub min_relevance: Score,
     pub min_novelty: Score,
     pub max_papers: usize,
+    /// How many of the papers are shown in full (`full_cards`, reply "cards 25").
+    pub full_cards: usize,
     /// Send a short note on days nothing passes the bar.
     pub send_empty: bool,
     /// The TL;DR's and comments' language (default English).
@@ -102,6 +110,7 @@ impl Subscriber {
             "min_relevance": self.min_relevance.get(),
             "min_novelty": self.min_novelty.get(),
             "max_papers": self.max_papers,
+            "full_cards": self.full_cards,
             "send_empty": self.send_empty,
             "paused": self.paused,
             "language": self.language.tag(),

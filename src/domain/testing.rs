@@ -14,6 +14,7 @@ pub fn subscriber(topics: &str) -> Subscriber {
         min_relevance: Score::new(7).unwrap(),
         min_novelty: Score::new(6).unwrap(),
         max_papers: 10,
+        full_cards: crate::domain::DEFAULT_FULL_CARDS,
         send_empty: true,
         paused: false,
         language: Language::english(),

@@ -79,6 +79,14 @@ impl Inbox<'_> {
             .save(a, email, &sub, &parsed, &mut st, &mut examples, &mut notes)
             .await?;
 
+        let teaching_only = parsed
+            .commands
+            .iter()
+            .all(|c| matches!(c, Command::MoreLike(_) | Command::LessLike(_)));
+        if teaching_only && !parsed.commands.is_empty() && !interpreted && not_understood.is_empty()
+        {
+            return self.taught(a, &sub, &notes, changed, &st).await;
+        }
         let (outcome, body) = self.answer_text(
             &sub,
             interpreted,
@@ -96,6 +104,37 @@ impl Inbox<'_> {
         };
         let answer = self.answer(a, &sub, &body, true).await?;
         Ok((outcome, detail, who, Some(answer)))
+    }
+
+    /// A reply that only taught ("more like 3", the one-click links): no mail back, the next
+    /// digest says what was learned; a short answer only when something could not be done.
+    async fn taught(
+        &self,
+        a: &Analysis,
+        sub: &Subscriber,
+        notes: &[String],
+        changed: bool,
+        st: &State,
+    ) -> anyhow::Result<Handling> {
+        let who = Some(sub.email.to_string());
+        if notes.is_empty() && changed {
+            let detail = format!("{}; the next digest says so", st.changes.join("; "));
+            return Ok((Outcome::Applied, detail, who, None));
+        }
+        let mut body = format!("Hello {},\n\nCould not do:\n", sub.name);
+        for n in notes {
+            body.push_str(&format!("  - {n}\n"));
+        }
+        if changed {
+            body.push_str("\nThe rest was taken; your next digest says what was learned.\n");
+        }
+        let outcome = if changed {
+            Outcome::Applied
+        } else {
+            Outcome::Answered
+        };
+        let answer = self.answer(a, sub, &body, true).await?;
+        Ok((outcome, notes.join("; "), who, Some(answer)))
     }
 
     /// Free text that is not a command, read by the model (when there is one) into commands

@@ -41,6 +41,8 @@ pub enum Command {
     Relevance(i64),
     Novelty(i64),
     Max(i64),
+    /// How many papers the digest shows in full.
+    Cards(i64),
     /// The TL;DR's and comments' language (a BCP 47 tag).
     Language(String),
     /// Yes to what paperboy proposed (a library sent by reply).
@@ -71,6 +73,7 @@ impl fmt::Display for Command {
             Command::Relevance(n) => write!(f, "relevance {n}"),
             Command::Novelty(n) => write!(f, "novelty {n}"),
             Command::Max(n) => write!(f, "max {n}"),
+            Command::Cards(n) => write!(f, "cards {n}"),
             Command::Language(l) => write!(f, "language: {l}"),
             Command::Yes => write!(f, "yes"),
             Command::Frequency(None) => write!(f, "daily"),
@@ -298,7 +301,7 @@ fn like_command(line: &str, lower: &str) -> Option<Result<Command, String>> {
     None
 }
 
-/// `relevance <n>`, `novelty <n>` or `max <n>`.
+/// `relevance <n>`, `novelty <n>`, `max <n>` or `cards <n>`.
 fn number_command(line: &str, lower: &str) -> Option<Result<Command, String>> {
     for (words, make) in [
         (
@@ -312,6 +315,10 @@ fn number_command(line: &str, lower: &str) -> Option<Result<Command, String>> {
         (
             &["max", "max papers", "max_papers"][..],
             Command::Max as fn(i64) -> Command,
+        ),
+        (
+            &["cards", "full cards", "full_cards", "in full"][..],
+            Command::Cards as fn(i64) -> Command,
         ),
     ] {
         if let Some(rest) = strip_words(lower, line, words) {

@@ -64,6 +64,7 @@ pub(super) fn fields_of(
         ("min_relevance", false),
         ("min_novelty", false),
         ("max_papers", false),
+        ("full_cards", false),
         ("send_empty", false),
         ("paused", false),
         ("language", false),
@@ -176,6 +177,17 @@ impl State {
                 }
                 self.numbers.insert("max_papers", *n);
                 self.changes.push(format!("at most {n} papers a day"));
+            }
+            Command::Cards(n) => {
+                if !(0..=crate::domain::MAX_FULL_CARDS as i64).contains(n) {
+                    return Err(format!(
+                        "use a number from 0 to {}",
+                        crate::domain::MAX_FULL_CARDS
+                    ));
+                }
+                self.numbers.insert("full_cards", *n);
+                self.changes
+                    .push(format!("{n} papers in full, the rest in a line each"));
             }
             Command::Frequency(f) => self.set_frequency(*f),
             Command::Language(tag) => self.set_language(tag),

@@ -196,10 +196,5 @@ pub async fn reply_addresses(
     app: &App,
     email: &crate::domain::SubscriberEmail,
 ) -> anyhow::Result<Option<crate::domain::ReplyAddresses>> {
-    if app.config.imap.is_none() {
-        return Ok(None);
-    }
-    let base = app.config.reply_address().map_err(|e| anyhow::anyhow!(e))?;
-    let token = app.store.reply_tokens(email).await?;
-    Ok(Some(crate::domain::ReplyAddresses::new(&base, &token)))
+    app.store.reply_addresses(&app.config, email).await
 }

@@ -436,12 +436,20 @@ async fn write_archive(app: &App, subscribers: &[Subscriber], day: NaiveDate) ->
     let dir = app.config.resolve(&archive.dir);
     let mut failed: Vec<String> = Vec::new();
     for sub in subscribers {
+        let reply = match app.store.reply_addresses(&app.config, &sub.email).await {
+            Ok(r) => r,
+            Err(e) => {
+                failed.push(format!("{e:#}"));
+                continue;
+            }
+        };
         if let Err(e) = crate::archive::update(
             &app.store,
             &dir,
             archive.base_url.as_deref(),
             sub,
             Some(&[day]),
+            reply,
         )
         .await
         {

@@ -313,6 +313,8 @@ impl Day<'_> {
             .triage_key(&sub)
             .map(|_| plan.candidates.len() - merged.dropped);
         let reply = reply_addresses(app, &sub.email).await?;
+        let day = self.announcement.day;
+        let taught = app.store.taught_since(&sub.email, day).await?;
         let sub_email = sub.email.to_string();
         let cad = self
             .week
@@ -350,6 +352,7 @@ impl Day<'_> {
             },
             archive_url,
             feed_url: crate::archive::feed_url(&app.config, &app.store, sub_email.as_str()).await?,
+            taught,
         };
         Ok(Prepared {
             digest,

@@ -1,8 +1,12 @@
-//! Reply tokens, messages read from the inbox, and "more/less like" examples.
+//! Reply tokens and messages read from the inbox (the "more/less like" examples are in `examples`).
 
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{now_utc, Store};
+// The examples live in their own module; the inbox's callers reach them here too.
+pub use super::examples::{
+    add_example, examples, remove_examples_of, taught_since, Example, Taught, MAX_EXAMPLES,
+};
 use crate::domain::{ReplyTokens, SubscriberEmail};
 
 /// Which of a reader's tokens.
@@ -121,6 +125,23 @@ impl Store {
         let t = token.to_string();
         self.call(move |c| who_has(c, &t, TokenKind::Unsubscribe))
             .await
+    }
+}
+
+impl Store {
+    /// The reader's reply and unsubscribe addresses (and so the digests' one-click links), when
+    /// replies are read (`[imap]` configured).
+    pub async fn reply_addresses(
+        &self,
+        config: &crate::config::Config,
+        email: &SubscriberEmail,
+    ) -> anyhow::Result<Option<crate::domain::ReplyAddresses>> {
+        if config.imap.is_none() {
+            return Ok(None);
+        }
+        let base = config.reply_address().map_err(|e| anyhow::anyhow!(e))?;
+        let tokens = self.reply_tokens(email).await?;
+        Ok(Some(crate::domain::ReplyAddresses::new(&base, &tokens)))
     }
 }
 
@@ -397,101 +418,6 @@ pub fn mark_reply(
         params![message_id, status.as_str()],
     )?;
     Ok(())
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Example {
-    pub paper_id: String,
-    pub more: bool,
-    pub title: String,
-}
-
-/// "More/less like" examples kept per reader, at most: the newest count, the oldest are let go.
-pub const MAX_EXAMPLES: usize = 100;
-
-/// Adds (or updates) one example, keeping the reader's newest [`MAX_EXAMPLES`]; returns the
-/// titles of the examples let go to make room.
-pub fn add_example(
-    conn: &Connection,
-    subscriber: &str,
-    ex: &Example,
-    message_id: &str,
-) -> rusqlite::Result<Vec<String>> {
-    conn.execute(
-        "INSERT INTO examples (subscriber, paper_id, more, title, message_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT(subscriber, paper_id) DO UPDATE SET more = excluded.more, message_id = excluded.message_id",
-        params![subscriber, ex.paper_id, ex.more, ex.title, message_id, now_utc()],
-    )?;
-    let mut stmt = conn.prepare(
-        "DELETE FROM examples WHERE subscriber = ?1 AND id NOT IN
-           (SELECT id FROM examples WHERE subscriber = ?1 ORDER BY id DESC LIMIT ?2)
-         RETURNING title",
-    )?;
-    let gone = stmt.query_map(params![subscriber, MAX_EXAMPLES as i64], |r| r.get(0))?;
-    gone.collect()
-}
-
-impl Store {
-    /// Adds (or updates) one of the reader's "more/less like" examples, from reply `message_id`;
-    /// the titles of the oldest let go to stay within [`MAX_EXAMPLES`].
-    pub async fn add_example(
-        &self,
-        subscriber: &SubscriberEmail,
-        example: &Example,
-        message_id: &str,
-    ) -> anyhow::Result<Vec<String>> {
-        let (s, ex, id) = (
-            subscriber.to_string(),
-            example.clone(),
-            message_id.to_string(),
-        );
-        self.call(move |c| add_example(c, &s, &ex, &id)).await
-    }
-}
-
-pub fn examples(conn: &Connection, subscriber: &str) -> rusqlite::Result<Vec<Example>> {
-    let mut stmt = conn
-        .prepare("SELECT paper_id, more, title FROM examples WHERE subscriber = ?1 ORDER BY id")?;
-    let rows = stmt.query_map([subscriber], |r| {
-        Ok(Example {
-            paper_id: r.get(0)?,
-            more: r.get(1)?,
-            title: r.get(2)?,
-        })
-    })?;
-    rows.collect()
-}
-
-impl Store {
-    /// The reader's "more/less like" examples, oldest first.
-    pub async fn examples(&self, subscriber: &SubscriberEmail) -> anyhow::Result<Vec<Example>> {
-        let s = subscriber.to_string();
-        self.call(move |c| examples(c, &s)).await
-    }
-}
-
-/// Removes the examples a reply added; returns how many.
-pub fn remove_examples_of(
-    conn: &Connection,
-    subscriber: &str,
-    message_id: &str,
-) -> rusqlite::Result<usize> {
-    conn.execute(
-        "DELETE FROM examples WHERE subscriber = ?1 AND message_id = ?2",
-        params![subscriber, message_id],
-    )
-}
-
-impl Store {
-    /// Removes the examples reply `message_id` added; returns how many.
-    pub async fn remove_examples_of(
-        &self,
-        subscriber: &SubscriberEmail,
-        message_id: &str,
-    ) -> anyhow::Result<usize> {
-        let (s, id) = (subscriber.to_string(), message_id.to_string());
-        self.call(move |c| remove_examples_of(c, &s, &id)).await
-    }
 }
 
 /// The Message-ID of the latest reply from `subscriber` that changed something (not an undo).

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bundles;
 pub mod deliveries;
 pub mod embeddings;
+pub mod examples;
 pub mod health;
 pub mod inbox;
 pub mod join;

@@ -19,6 +19,7 @@ pub const SETTABLE: &[(&str, Kind)] = &[
     ("min_relevance", Kind::Int),
     ("min_novelty", Kind::Int),
     ("max_papers", Kind::Int),
+    ("full_cards", Kind::Int),
     ("send_empty", Kind::Bool),
     ("paused", Kind::Bool),
     ("language", Kind::Text),

@@ -8,8 +8,8 @@ use toml::Spanned;
 
 use super::{Problem, SubscribersError};
 use crate::domain::{
-    parse_weekday, Category, Frequency, Score, Subscriber, SubscriberEmail, DEFAULT_MAX_PAPERS,
-    DEFAULT_MIN_NOVELTY, DEFAULT_MIN_RELEVANCE,
+    parse_weekday, Category, Frequency, Score, Subscriber, SubscriberEmail, DEFAULT_FULL_CARDS,
+    DEFAULT_MAX_PAPERS, DEFAULT_MIN_NOVELTY, DEFAULT_MIN_RELEVANCE, MAX_FULL_CARDS,
 };
 
 #[derive(Deserialize)]
@@ -34,6 +34,7 @@ struct RawSubscriber {
     min_relevance: Option<Spanned<i64>>,
     min_novelty: Option<Spanned<i64>>,
     max_papers: Option<Spanned<i64>>,
+    full_cards: Option<Spanned<i64>>,
     send_empty: Option<bool>,
     paused: Option<bool>,
     language: Option<Spanned<String>>,
@@ -186,6 +187,7 @@ fn validate(
     );
     let min_novelty = score(&raw.min_novelty, "min_novelty", DEFAULT_MIN_NOVELTY, ctx);
     let max_papers = max_papers(&raw.max_papers, ctx);
+    let full_cards = full_cards(&raw.full_cards, ctx);
 
     if ctx.problems.len() > before {
         return None;
@@ -211,6 +213,7 @@ fn validate(
         min_relevance,
         min_novelty,
         max_papers,
+        full_cards,
         send_empty: raw.send_empty.unwrap_or(true),
         language,
         frequency,
@@ -470,6 +473,23 @@ fn max_papers(raw: &Option<Spanned<i64>>, ctx: &mut Ctx) -> usize {
                 format!("{} is outside 1–1000", m.get_ref()),
             );
             DEFAULT_MAX_PAPERS
+        }
+    }
+}
+
+/// The entry's `full_cards`: 0 to [`MAX_FULL_CARDS`], the default when absent or wrong.
+fn full_cards(raw: &Option<Spanned<i64>>, ctx: &mut Ctx) -> usize {
+    match raw {
+        None => DEFAULT_FULL_CARDS,
+        Some(m) if (0..=MAX_FULL_CARDS as i64).contains(m.get_ref()) => *m.get_ref() as usize,
+        Some(m) => {
+            let line = ctx.line(m);
+            ctx.problem(
+                Some(line),
+                "full_cards",
+                format!("{} is outside 0–{MAX_FULL_CARDS}", m.get_ref()),
+            );
+            DEFAULT_FULL_CARDS
         }
     }
 }

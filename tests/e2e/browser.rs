@@ -14,6 +14,8 @@ pub struct Seen {
     pub scroll_width: f64,
     pub width: f64,
     pub height: f64,
+    /// Height of the whole page: how far a reader scrolls.
+    pub scroll_height: f64,
     /// Top of the first element matching the selector asked for (`None`: not found).
     pub first_top: Option<f64>,
     /// Bottom of that element.
@@ -52,6 +54,7 @@ document.getElementById('f').onload = function () {{
   var el = d.querySelector({first:?});
   var seen = {{
     scroll_width: d.documentElement.scrollWidth,
+    scroll_height: d.documentElement.scrollHeight,
     width: w.innerWidth,
     height: w.innerHeight,
     first_top: el ? el.getBoundingClientRect().top : null,
@@ -132,6 +135,7 @@ document.getElementById('f').onload = function () {{
         scroll_width: v["scroll_width"].as_f64().unwrap(),
         width: v["width"].as_f64().unwrap(),
         height: v["height"].as_f64().unwrap(),
+        scroll_height: v["scroll_height"].as_f64().unwrap(),
         first_top: v["first_top"].as_f64(),
         first_bottom: v["first_bottom"].as_f64(),
         text: v["text"].as_str().unwrap_or_default().to_string(),

@@ -87,7 +87,7 @@ async fn papers_the_model_could_not_score_reach_their_reader_the_next_day() {
         let mut passing = 0;
         for (id, title) in papers {
             let (relevance, novelty) = stand_in_scores(title);
-            let shown = mail.text.contains(&format!("ArXiv ID: {id}"));
+            let shown = mail.text.contains(&format!("arxiv.org/abs/{id}"));
             if relevance >= 7 && novelty >= 6 {
                 passing += 1;
                 assert!(

@@ -91,6 +91,7 @@ pub fn reader(topics: &str) -> paperboy::domain::Subscriber {
         min_relevance: Score::new(7).unwrap(),
         min_novelty: Score::new(6).unwrap(),
         max_papers: 25,
+        full_cards: paperboy::domain::DEFAULT_FULL_CARDS,
         send_empty: true,
         paused: false,
         language: Language::english(),

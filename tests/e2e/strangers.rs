@@ -426,6 +426,13 @@ async fn a_forged_from_is_refused_by_the_receiving_servers_word_and_replays_are_
     use crate::replies::{ada_inbox, gmail, poll, setup, subscribers_file, ADA};
     let s = setup().await;
     let app = &s.app;
+    // Without authserv_id, `check` warns that a From: header is all a reply is trusted on.
+    let check = app.run(&["check", "--offline"]).await;
+    assert!(
+        check.stdout.contains("warning: [imap] has no authserv_id"),
+        "{}",
+        check.stdout
+    );
     let config = app.dir.path().join("paperboy.toml");
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
@@ -433,6 +440,8 @@ async fn a_forged_from_is_refused_by_the_receiving_servers_word_and_replays_are_
         text.replace("[imap]\n", "[imap]\nauthserv_id = \"mx.lab.example.org\"\n"),
     )
     .unwrap();
+    let check = app.run(&["check", "--offline"]).await;
+    assert!(!check.stdout.contains("authserv_id"), "{}", check.stdout);
     let to = s.digest.reply_to.clone();
     let digest_id = format!("<{}>", s.digest.message_id);
     let with = |results: &[&str], id: &str, command: &str| -> Vec<u8> {

@@ -57,6 +57,8 @@ const EVERY_PAPER: &[(&str, &str)] = &[("PAPERBOY__EMBEDDINGS__MIN_Z", "-100")];
 const A: &str = "2503.21676";
 /// "MoQa: Rethinking MoE Quantization with Multi-stage Data-model Distribution Awareness".
 const B: &str = "2503.21135";
+/// "Consistent Multigroup Low-Rank Approximation" (low-rank compression, near B's quantization).
+const C: &str = "2503.21563";
 
 /// The `(to, subject, body)` of the card's link `label` for paper `id`, percent-decoded.
 fn mailto(html: &str, id: &str, label: &str) -> (String, String, String) {
@@ -82,7 +84,8 @@ fn mailto(html: &str, id: &str, label: &str) -> (String, String, String) {
             other => panic!("unexpected mailto field {other}"),
         }
     }
-    (to.to_string(), subject, body)
+    // The address is percent-encoded too (its `+` as `%2B`); a mail client decodes it.
+    (decode(to), subject, body)
 }
 
 fn decode(s: &str) -> String {
@@ -177,8 +180,12 @@ async fn less_like_and_more_like_clicked_in_the_mail_move_the_next_days_neighbou
         .pop()
         .expect("Ada's digest arrived in her mailbox");
 
-    // Two clicks, two sends, exactly as prefilled.
-    for (n, (id, label)) in [(A, "less like"), (B, "more like")].into_iter().enumerate() {
+    // Three clicks, three sends, exactly as prefilled.
+    let before = crate::replies::ada_inbox(&app).await.len();
+    for (n, (id, label)) in [(A, "less like"), (B, "more like"), (C, "more like")]
+        .into_iter()
+        .enumerate()
+    {
         let (to, subject, body) = mailto(&digest.html, id, label);
         assert!(
             to.starts_with("digest+click-20250328-") && to != digest.reply_to,
@@ -196,13 +203,20 @@ async fn less_like_and_more_like_clicked_in_the_mail_move_the_next_days_neighbou
     let report = crate::replies::poll(&app).await;
     assert_eq!(
         crate::replies::outcomes(&report),
-        vec!["applied", "applied"],
+        vec!["applied", "applied", "applied"],
         "{report}"
+    );
+    // No mail per click: the next digest is the answer.
+    assert_eq!(report["answers_sent"], 0, "{report}");
+    assert_eq!(
+        crate::replies::ada_inbox(&app).await.len(),
+        before,
+        "a click brought a mail back"
     );
     let show = app.run(&["subscribers", "show", ADA]).await;
     assert_eq!(show.code, 0, "{}", show.stderr);
     assert!(
-        show.stdout.contains("2 signals (1 more like, 1 less like)"),
+        show.stdout.contains("3 signals (2 more like, 1 less like)"),
         "{}",
         show.stdout
     );
@@ -234,7 +248,7 @@ async fn less_like_and_more_like_clicked_in_the_mail_move_the_next_days_neighbou
     );
     let show = app.run(&["subscribers", "show", ADA]).await;
     assert!(
-        show.stdout.contains("2 signals (1 more like, 1 less like)"),
+        show.stdout.contains("3 signals (2 more like, 1 less like)"),
         "the late click taught nothing: {}",
         show.stdout
     );
@@ -266,6 +280,21 @@ async fn less_like_and_more_like_clicked_in_the_mail_move_the_next_days_neighbou
         .run_with_env(&["digest", "--feed", monday.to_str().unwrap()], EVERY_PAPER)
         .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // Monday's digest says, in one line, what Ada taught since Friday's; Grace's says nothing.
+    let monday_mail = crate::replies::ada_inbox(&app).await.pop().unwrap();
+    let flat = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    for body in [flat(&monday_mail.text), flat(&monday_mail.html)] {
+        assert!(
+            body.contains("Since your last digest you asked for more like 2 papers and less like 1 paper: learned"),
+            "{body}"
+        );
+    }
+    let grace_mail = app.received_by(GRACE).pop().unwrap();
+    assert!(
+        !grace_mail.text.contains("Since your last digest"),
+        "{}",
+        grace_mail.text
+    );
 
     let (a, b) = (next_day(A), next_day(B));
     let (ada_a, grace_a) = (rank(&app, &a, ADA).await, rank(&app, &a, GRACE).await);

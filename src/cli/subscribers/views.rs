@@ -190,8 +190,8 @@ fn profile_lines(s: &Subscriber) -> Vec<(&'static str, String)> {
         (
             "thresholds",
             format!(
-                "relevance ≥ {}, novelty ≥ {}, at most {} papers",
-                s.min_relevance, s.min_novelty, s.max_papers
+                "relevance ≥ {}, novelty ≥ {}, at most {} papers ({} in full)",
+                s.min_relevance, s.min_novelty, s.max_papers, s.full_cards
             ),
         ),
         (

@@ -25,8 +25,10 @@ pub const LEARNED_POINTS: f32 = 1.5;
 /// Points nearness can add (and, for a paper far below the day's median, take).
 const NEARNESS_POINTS: f32 = 0.45;
 /// Points shared words can add without embeddings (the day's most topical paper gets them
-/// all, its least none).
-const LEXICAL_POINTS: f32 = 1.0;
+/// all, its least none). Below half a point, like [`NEARNESS_POINTS`]: verdicts move in half
+/// points, so words only order papers within a verdict and never lift one above a paper the
+/// model judged better (a 10/8 with every topic word shows 94, a 10/9 with none 95).
+const LEXICAL_POINTS: f32 = 0.4;
 /// A topic short enough to be shown as the reason, in words.
 const LABEL_WORDS: usize = 6;
 
@@ -49,7 +51,13 @@ pub struct Rank {
 impl Rank {
     /// The score as shown: out of 100, so the parts that separate a verdict's ties show.
     pub fn shown(&self) -> String {
-        format!("{:.0}/100", self.score * 10.0)
+        format!("{}/100", self.points())
+    }
+
+    /// The score out of 100 as shown, rounded once: what the digest orders by first, so a
+    /// paper shown at 88 is never below one shown at 87.
+    pub fn points(&self) -> u32 {
+        (self.score * 10.0).round().clamp(0.0, 100.0) as u32
     }
 
     /// "75 verdict + 3.1 nearness − 4.0 learned" (out of 100, as shown), for `why`.
@@ -160,6 +168,29 @@ fn words(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether the paper's title or abstract says what `label` says: each of its words (but the
+/// small ones) is there, in some form ("quantized" for "quantization"). Nearness alone picks
+/// the piece a paper is least far from, which may be no match at all; a reason shown to the
+/// reader must be true of the paper.
+fn says(paper: &Paper, label: &str) -> bool {
+    const SMALL: [&str; 12] = [
+        "and", "or", "of", "for", "the", "in", "on", "with", "to", "from", "by", "via",
+    ];
+    fn stem(w: &str) -> String {
+        w.strip_suffix('s').unwrap_or(w).chars().take(6).collect()
+    }
+    let have: std::collections::HashSet<String> = words(&paper.title)
+        .into_iter()
+        .chain(words(&paper.abstract_text))
+        .map(|w| stem(&w))
+        .collect();
+    let wanted: Vec<String> = words(label)
+        .into_iter()
+        .filter(|w| w.chars().count() >= 2 && !SMALL.contains(&w.as_str()))
+        .collect();
+    !wanted.is_empty() && wanted.iter().all(|w| have.contains(&stem(w)))
+}
+
 /// Without embeddings: how much the paper uses the reader's short topics — each topic's words
 /// counted where they occur (a title word twice, an abstract word up to four times), summed over
 /// topics, against the day's range — as points up to [`LEXICAL_POINTS`]; the topic it uses most, when all its words are
@@ -268,6 +299,7 @@ fn embedded_nearness(
                 .filter(|_| close > centre)
                 .map(|(piece, _)| super::meaning::piece_label(piece))
                 .filter(|l| l.split_whitespace().count() <= LABEL_WORDS)
+                .filter(|l| says(p, l))
                 .map(str::to_string);
             Some((p.id.clone(), (z / 3.0 * NEARNESS_POINTS, reason)))
         })
@@ -530,6 +562,47 @@ mod tests {
         assert_eq!(r[&p.id].reason.as_deref(), Some("MoE quantization"));
         assert!(r[&p.id].score > r[&q.id].score);
         assert_eq!(r[&q.id].reason, None, "one word of a topic is not a match");
-        assert_eq!(r[&p.id].shown(), "90/100");
+        // The words add less than half a point: they order papers within a verdict.
+        assert_eq!(r[&p.id].shown(), "84/100");
+    }
+
+    /// A paper with every topic word never climbs above one the model judged better: a 10/8
+    /// using the reader's words stays below a 10/9 using none.
+    #[test]
+    fn shared_words_never_lift_a_paper_above_a_better_verdict() {
+        let mut sub = crate::domain::testing::subscriber("t");
+        sub.topics = "- Relevant: MoE quantization, KV cache\n".into();
+        let wordy = paper("2503.00001", "MoE quantization with a KV cache");
+        let plain = paper("2503.00002", "A study of something else");
+        let v = |n: i64| Verdict {
+            relevance: Score::new(10).unwrap(),
+            novelty: Some(Score::new(n).unwrap()),
+            comment: String::new(),
+            tldr: None,
+        };
+        let (v8, v9) = (v(8), v(9));
+        let passed = vec![(&wordy, &v8), (&plain, &v9)];
+        let r = rank(&sub, &[&wordy, &plain], &passed, None);
+        assert!(r[&wordy.id].nearness > 0.3, "{:?}", r[&wordy.id]);
+        assert!(
+            r[&plain.id].points() > r[&wordy.id].points(),
+            "{:?} vs {:?}",
+            r[&plain.id],
+            r[&wordy.id]
+        );
+    }
+
+    /// A reason is shown only when the paper says it: the nearest piece of a profile may be
+    /// no match at all.
+    #[test]
+    fn a_reason_names_only_words_the_paper_uses() {
+        let p = paper("2503.00001", "Quantized mixture models for compression");
+        assert!(says(&p, "Model Compression"));
+        assert!(says(&p, "quantization"), "another form of the word");
+        assert!(!says(
+            &paper("2503.00002", "Latent-space regression"),
+            "Model Compression"
+        ));
+        assert!(!says(&p, "of the"), "small words alone say nothing");
     }
 }
