@@ -125,6 +125,9 @@ impl Entry {
     }
 }
 
+/// Cards under one of the reader's topics (`None`: "Other papers"), each with its number.
+pub type CardGroup<'e> = (Option<String>, Vec<(usize, &'e Entry)>);
+
 #[derive(Debug, Clone)]
 pub struct Unscored {
     pub paper: Paper,
@@ -253,6 +256,44 @@ impl Digest {
         }
         s.push('.');
         s
+    }
+
+    /// The full cards after the top picks under the reader's topic each matches best (the
+    /// share of the topic's words its title and abstract use, at least half), in the order of
+    /// each group's best paper; the rest under `None` ("Other papers"). One group of all of
+    /// them, under `None`, when the reader does not group by topic.
+    pub fn card_groups<'e>(&self, cards: Vec<(usize, &'e Entry)>) -> Vec<CardGroup<'e>> {
+        use crate::support::text::stems;
+        if !self.subscriber.groups_by_topic() {
+            return vec![(None, cards)];
+        }
+        let topics: Vec<(String, std::collections::HashSet<String>)> = self
+            .subscriber
+            .topic_list()
+            .into_iter()
+            .map(|t| {
+                let s = stems(&t);
+                (t, s)
+            })
+            .filter(|(_, s)| !s.is_empty())
+            .collect();
+        let mut groups: Vec<CardGroup> = Vec::new();
+        for (n, e) in cards {
+            let have = stems(&format!("{}\n{}", e.paper.title, e.paper.abstract_text));
+            let best = topics
+                .iter()
+                .map(|(t, s)| (t, s.intersection(&have).count() as f32 / s.len() as f32))
+                .filter(|(_, share)| *share >= 0.5)
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(t, _)| t.clone());
+            match groups.iter_mut().find(|(t, _)| *t == best) {
+                Some((_, list)) => list.push((n, e)),
+                None => groups.push((best, vec![(n, e)])),
+            }
+        }
+        // "Other papers" last.
+        groups.sort_by_key(|(t, _)| t.is_none());
+        groups
     }
 
     /// "Today" or "This week", for headings.
@@ -443,5 +484,94 @@ impl Digest {
         self.keyword_scorer.then(|| {
             "Scored by keywords: no model is configured, so relevance comes from your keywords and topic words, and novelty is not assessed.".to_string()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testing;
+
+    fn digest(sub: Subscriber, papers: &[(&str, &str)]) -> Digest {
+        let entries = papers
+            .iter()
+            .map(|(id, title)| Entry {
+                paper: Paper {
+                    title: title.to_string(),
+                    ..testing::paper(id)
+                },
+                verdict: None,
+                rank: None,
+                author_match: false,
+                followed: vec![],
+                namesakes: vec![],
+                announced: None,
+            })
+            .collect();
+        Digest {
+            day: NaiveDate::from_ymd_opt(2025, 3, 28).unwrap(),
+            subscriber: sub,
+            sources: vec![],
+            unread: vec![],
+            entries,
+            more: vec![],
+            usage: vec![],
+            total_papers: 3,
+            scanned: 3,
+            unscored: vec![],
+            model: "m".into(),
+            keyword_scorer: false,
+            contact: String::new(),
+            reply: None,
+            archive_url: None,
+            feed_url: None,
+            since: None,
+            taught: Default::default(),
+        }
+    }
+
+    /// With three topics or more the cards go under the topic each matches best, in the order
+    /// of each group's best paper, the unmatched last; a reader can turn it off.
+    #[test]
+    fn cards_are_grouped_by_the_topic_they_match_best() {
+        let mut sub = testing::subscriber(
+            "## My topics\n- MoE quantization\n- Sparse attention\n- Protein models\nIrrelevant: surveys\n",
+        );
+        assert_eq!(
+            sub.topic_list(),
+            ["MoE quantization", "Sparse attention", "Protein models"]
+        );
+        let d = digest(
+            sub.clone(),
+            &[
+                ("2503.00001", "Sparse attention for long contexts"),
+                ("2503.00002", "Quantized MoE layers"),
+                ("2503.00003", "A survey of something else"),
+                ("2503.00004", "Block-sparse attention kernels"),
+            ],
+        );
+        let cards: Vec<(usize, &Entry)> = d
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i + 1, e))
+            .collect();
+        let groups: Vec<(Option<String>, Vec<usize>)> = d
+            .card_groups(cards.clone())
+            .into_iter()
+            .map(|(t, m)| (t, m.into_iter().map(|(n, _)| n).collect()))
+            .collect();
+        assert_eq!(
+            groups,
+            vec![
+                (Some("Sparse attention".to_string()), vec![1, 4]),
+                (Some("MoE quantization".to_string()), vec![2]),
+                (None, vec![3]),
+            ]
+        );
+        sub.group_by_topic = Some(false);
+        let d = digest(sub, &[("2503.00001", "Sparse attention")]);
+        let cards: Vec<(usize, &Entry)> = d.entries.iter().map(|e| (1, e)).collect();
+        assert_eq!(d.card_groups(cards).len(), 1);
     }
 }

@@ -150,6 +150,7 @@ mod tests {
             min_novelty: Score::new(6).unwrap(),
             max_papers: max,
             full_cards: crate::domain::DEFAULT_FULL_CARDS,
+            group_by_topic: None,
             send_empty: true,
             paused: false,
             language: crate::domain::Language::english(),

@@ -29,5 +29,5 @@ pub use reply::{ReplyAddresses, ReplyTokens};
 pub use score::{Score, ScoreError, Verdict};
 pub use subscriber::{
     parse_weekday, Frequency, Subscriber, DEFAULT_FULL_CARDS, DEFAULT_MAX_PAPERS,
-    DEFAULT_MIN_NOVELTY, DEFAULT_MIN_RELEVANCE, MAX_FULL_CARDS,
+    DEFAULT_MIN_NOVELTY, DEFAULT_MIN_RELEVANCE, GROUPING_TOPICS, MAX_FULL_CARDS,
 };

@@ -33,6 +33,9 @@ pub struct Subscriber {
     pub max_papers: usize,
     /// How many of the papers are shown in full (`full_cards`, reply "cards 25").
     pub full_cards: usize,
+    /// The full cards under the topic each matches best (`group_by_topic`); `None`: when the
+    /// reader has at least [`GROUPING_TOPICS`] topics.
+    pub group_by_topic: Option<bool>,
     /// Send a short note on days nothing passes the bar.
     pub send_empty: bool,
     /// The TL;DR's and comments' language (default English).
@@ -45,7 +48,43 @@ pub struct Subscriber {
     pub examples: Vec<(bool, String)>,
 }
 
+/// Topics from which a digest groups its full cards by topic, unless the reader chose.
+pub const GROUPING_TOPICS: usize = 3;
+
 impl Subscriber {
+    /// The reader's topics as short headings: one per line of `topics` that names a topic (list
+    /// markers, numbers and "Relevant:" taken off; headings, instructions and what is not
+    /// wanted left out).
+    pub fn topic_list(&self) -> Vec<String> {
+        self.topics
+            .lines()
+            .map(|l| {
+                let t = l.trim().trim_start_matches(['-', '*', '•']).trim_start();
+                let digits = t.chars().take_while(|c| c.is_ascii_digit()).count();
+                let t = match t[digits..].strip_prefix(['.', ')']) {
+                    Some(rest) if digits > 0 => rest.trim(),
+                    _ => t,
+                };
+                let t = t.strip_prefix("Relevant:").map_or(t, str::trim);
+                t.trim_end_matches(['.', ';']).replace("**", "")
+            })
+            .filter(|t| {
+                let lower = t.to_lowercase();
+                let words = t.split_whitespace().count();
+                (1..=8).contains(&words)
+                    && !t.starts_with('#')
+                    && !t.ends_with(':')
+                    && !lower.contains("relevan")
+            })
+            .collect()
+    }
+
+    /// Whether the digest groups its full cards by topic.
+    pub fn groups_by_topic(&self) -> bool {
+        self.group_by_topic
+            .unwrap_or_else(|| self.topic_list().len() >= GROUPING_TOPICS)
+    }
+
     /// The reader's own words for the scorer (topics and keywords), shown with the
     /// instructions. Verdicts are cached by [`Subscriber::profile_hash`], so two readers with the
     /// same profile share them, and a change means fresh verdicts.
@@ -111,6 +150,7 @@ impl Subscriber {
             "min_novelty": self.min_novelty.get(),
             "max_papers": self.max_papers,
             "full_cards": self.full_cards,
+            "group_by_topic": self.group_by_topic,
             "send_empty": self.send_empty,
             "paused": self.paused,
             "language": self.language.tag(),

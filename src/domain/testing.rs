@@ -15,6 +15,7 @@ pub fn subscriber(topics: &str) -> Subscriber {
         min_novelty: Score::new(6).unwrap(),
         max_papers: 10,
         full_cards: crate::domain::DEFAULT_FULL_CARDS,
+        group_by_topic: None,
         send_empty: true,
         paused: false,
         language: Language::english(),

@@ -20,6 +20,7 @@ pub const SETTABLE: &[(&str, Kind)] = &[
     ("min_novelty", Kind::Int),
     ("max_papers", Kind::Int),
     ("full_cards", Kind::Int),
+    ("group_by_topic", Kind::Bool),
     ("send_empty", Kind::Bool),
     ("paused", Kind::Bool),
     ("language", Kind::Text),

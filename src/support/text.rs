@@ -170,6 +170,20 @@ pub fn urls(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The content words of `text`, each in a rough common form (lower case, a plural's "s" and
+/// everything past six letters taken off: "quantization" and "quantized" meet), small words
+/// left out: for telling whether a text says what a short label says.
+pub fn stems(text: &str) -> std::collections::HashSet<String> {
+    const SMALL: [&str; 13] = [
+        "and", "or", "of", "for", "the", "in", "on", "with", "to", "from", "by", "via", "a",
+    ];
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 2 && !SMALL.contains(w))
+        .map(|w| w.strip_suffix('s').unwrap_or(w).chars().take(6).collect())
+        .collect()
+}
+
 /// At most `max` characters of `text`, cut at a word, or `None` when it fits.
 pub fn shortened(text: &str, max: usize) -> Option<&str> {
     if text.chars().count() <= max {

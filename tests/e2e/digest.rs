@@ -108,9 +108,7 @@ async fn digest_end_to_end_over_smtp() {
         "the nickname stays with its name"
     );
     // The mail's card names six authors and counts the rest.
-    assert!(ada
-        .html
-        .contains("Jiayu Chen, Yun (Eric) Liang and 1 more"));
+    assert!(ada.html.contains("Jiayu Chen, Yun (Eric) Liang and 1 more"));
     assert!(
         !flat_text.contains("(Eric),"),
         "the seed's split author list is gone"

@@ -92,6 +92,7 @@ pub fn reader(topics: &str) -> paperboy::domain::Subscriber {
         min_novelty: Score::new(6).unwrap(),
         max_papers: 25,
         full_cards: paperboy::domain::DEFAULT_FULL_CARDS,
+        group_by_topic: None,
         send_empty: true,
         paused: false,
         language: Language::english(),

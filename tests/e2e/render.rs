@@ -601,3 +601,57 @@ async fn the_mail_and_the_archive_fit_every_phone_with_long_addresses() {
         }
     }
 }
+
+/// A reader with three topics gets the cards after the top five under the topic each matches
+/// best, in the order of each group's best paper, the rest under "Other papers"; each card
+/// keeps its number.
+#[tokio::test]
+async fn cards_go_under_the_readers_topics() {
+    let app = TestApp::spawn(Options {
+        subscribers: "[[subscriber]]\nemail = \"ada@lab.example.org\"\nname = \"Ada\"\nmin_relevance = 1\nmin_novelty = 1\nfull_cards = 15\ntopics = \"\"\"\n- Language models\n- Neural networks\n- Representation learning\n\"\"\"\n".into(),
+        feed: Some(FEED_BENCH),
+        batch_size: 100,
+        ..Default::default()
+    })
+    .await;
+    let run = app.run(&["digest"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ada = app.received_by("ada@lab.example.org").pop().unwrap();
+    // (The top five come before the first heading; one-liners are not cards.)
+    let groups: Vec<&str> = ada.html.split("<h2 class=\"grp\">").skip(1).collect();
+    assert!(groups.len() >= 2, "{}", ada.html);
+    let mut numbers = Vec::new();
+    for g in &groups {
+        let heading = g.split(" (").next().unwrap();
+        let cards: Vec<usize> = g
+            .split("<h2 id=\"paper-")
+            .skip(1)
+            .map(|c| c.split('"').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(!cards.is_empty(), "{heading}");
+        assert!(
+            cards.windows(2).all(|w| w[0] < w[1]),
+            "{heading}: {cards:?}"
+        );
+        if heading != "Other papers" {
+            assert!(
+                [
+                    "Language models",
+                    "Neural networks",
+                    "Representation learning"
+                ]
+                .contains(&heading),
+                "{heading}"
+            );
+        }
+        numbers.extend(cards);
+    }
+    numbers.sort();
+    assert_eq!(numbers, (6..=15).collect::<Vec<_>>(), "every card once");
+    let page = app.dir.path().join("grouped.html");
+    std::fs::write(&page, &ada.html).unwrap();
+    std::fs::write(browser::screenshots().join("grouped.html"), &ada.html).unwrap();
+    let seen = browser::look(&page, 375, 812, "h2.grp", "grouped");
+    assert!(seen.first_top.is_some());
+    assert!(seen.scroll_width <= seen.width);
+}

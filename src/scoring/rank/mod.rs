@@ -173,22 +173,10 @@ fn words(s: &str) -> Vec<String> {
 /// the piece a paper is least far from, which may be no match at all; a reason shown to the
 /// reader must be true of the paper.
 fn says(paper: &Paper, label: &str) -> bool {
-    const SMALL: [&str; 12] = [
-        "and", "or", "of", "for", "the", "in", "on", "with", "to", "from", "by", "via",
-    ];
-    fn stem(w: &str) -> String {
-        w.strip_suffix('s').unwrap_or(w).chars().take(6).collect()
-    }
-    let have: std::collections::HashSet<String> = words(&paper.title)
-        .into_iter()
-        .chain(words(&paper.abstract_text))
-        .map(|w| stem(&w))
-        .collect();
-    let wanted: Vec<String> = words(label)
-        .into_iter()
-        .filter(|w| w.chars().count() >= 2 && !SMALL.contains(&w.as_str()))
-        .collect();
-    !wanted.is_empty() && wanted.iter().all(|w| have.contains(&stem(w)))
+    use crate::support::text::stems;
+    let have = stems(&format!("{}\n{}", paper.title, paper.abstract_text));
+    let wanted = stems(label);
+    !wanted.is_empty() && wanted.is_subset(&have)
 }
 
 /// Without embeddings: how much the paper uses the reader's short topics — each topic's words
