@@ -173,6 +173,26 @@ topics = "z"
     }
 
     #[test]
+    fn counts_outside_their_range_are_named_with_their_line() {
+        let p = problems(
+            "[[subscriber]]\nemail = \"a@lab.org\"\ntopics = \"x\"\nfull_cards = 500\nmax_papers = 0\n",
+        );
+        assert_eq!(p.len(), 2, "{p:#?}");
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("subscribers.toml:4: key `full_cards`")
+                    && m.contains("500 is outside 0–100")),
+            "{p:#?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("subscribers.toml:5: key `max_papers`")
+                    && m.contains("0 is outside 1–1000")),
+            "{p:#?}"
+        );
+    }
+
+    #[test]
     fn syntax_and_type_errors_name_the_line() {
         let p = problems(
             "[[subscriber]]\nemail = \"a@lab.org\"\ntopics = \"x\"\nmin_novelty = \"high\"\n",

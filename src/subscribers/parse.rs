@@ -187,8 +187,20 @@ fn validate(
         ctx,
     );
     let min_novelty = score(&raw.min_novelty, "min_novelty", DEFAULT_MIN_NOVELTY, ctx);
-    let max_papers = max_papers(&raw.max_papers, ctx);
-    let full_cards = full_cards(&raw.full_cards, ctx);
+    let max_papers = count(
+        &raw.max_papers,
+        "max_papers",
+        1..=1000,
+        DEFAULT_MAX_PAPERS,
+        ctx,
+    );
+    let full_cards = count(
+        &raw.full_cards,
+        "full_cards",
+        0..=MAX_FULL_CARDS as i64,
+        DEFAULT_FULL_CARDS,
+        ctx,
+    );
 
     if ctx.problems.len() > before {
         return None;
@@ -462,36 +474,31 @@ fn score(v: &Option<Spanned<i64>>, key: &str, default: i64, ctx: &mut Ctx) -> Sc
     }
 }
 
-/// The entry's `max_papers`: 1 to 1000, the default when absent or wrong.
-fn max_papers(raw: &Option<Spanned<i64>>, ctx: &mut Ctx) -> usize {
+/// A count the entry may set (`max_papers`, `full_cards`): within `range`, the default when
+/// absent or wrong (said, with its line).
+fn count(
+    raw: &Option<Spanned<i64>>,
+    key: &'static str,
+    range: std::ops::RangeInclusive<i64>,
+    default: usize,
+    ctx: &mut Ctx,
+) -> usize {
     match raw {
-        None => DEFAULT_MAX_PAPERS,
-        Some(m) if (1..=1000).contains(m.get_ref()) => *m.get_ref() as usize,
+        None => default,
+        Some(m) if range.contains(m.get_ref()) => *m.get_ref() as usize,
         Some(m) => {
             let line = ctx.line(m);
             ctx.problem(
                 Some(line),
-                "max_papers",
-                format!("{} is outside 1–1000", m.get_ref()),
+                key,
+                format!(
+                    "{} is outside {}–{}",
+                    m.get_ref(),
+                    range.start(),
+                    range.end()
+                ),
             );
-            DEFAULT_MAX_PAPERS
-        }
-    }
-}
-
-/// The entry's `full_cards`: 0 to [`MAX_FULL_CARDS`], the default when absent or wrong.
-fn full_cards(raw: &Option<Spanned<i64>>, ctx: &mut Ctx) -> usize {
-    match raw {
-        None => DEFAULT_FULL_CARDS,
-        Some(m) if (0..=MAX_FULL_CARDS as i64).contains(m.get_ref()) => *m.get_ref() as usize,
-        Some(m) => {
-            let line = ctx.line(m);
-            ctx.problem(
-                Some(line),
-                "full_cards",
-                format!("{} is outside 0–{MAX_FULL_CARDS}", m.get_ref()),
-            );
-            DEFAULT_FULL_CARDS
+            default
         }
     }
 }
