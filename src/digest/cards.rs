@@ -13,7 +13,8 @@ use crate::support::text as inline;
 pub type Trim = Option<usize>;
 
 /// The day's best papers, first on the screen, as cards: title (to arXiv), scores, TL;DR,
-/// why, the start of the abstract and the teaching links. They are not repeated below.
+/// why, the abstract as far as the view keeps it, and the teaching links. They are not
+/// repeated below.
 pub fn top_picks(d: &Digest, trim: impl Fn(usize) -> Trim) -> Markup {
     let picks = d.top_picks();
     html! {
