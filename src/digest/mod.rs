@@ -226,11 +226,7 @@ impl Digest {
             .filter(|(_, _, p)| *p == Part::Followed)
             .count();
         let scored = self.qualified() - followed;
-        let when = if self.since.is_some() {
-            "this week"
-        } else {
-            "today"
-        };
+        let when = self.period_word().to_lowercase();
         let mut s = if self.scanned == self.total_papers {
             format!(
                 "{scored} of the {} new {} papers {when} passed your thresholds",
