@@ -9,8 +9,9 @@ use crate::support::text as inline;
 const WIDTH: usize = 78;
 
 /// The plain-text view: readable in any mail client and in a terminal. The same order as the
-/// HTML: the top picks, the followed authors' papers, the full entries, a line each for the
-/// rest, and what scoring cost at the end.
+/// HTML: the top picks (a summary, then in full), the followed authors' papers, the other full
+/// entries (under the reader's topics when grouped), a line each for the rest, and what
+/// scoring cost at the end.
 pub fn render_text(d: &Digest) -> String {
     let mut s = String::new();
     let rule = "-".repeat(WIDTH);
@@ -54,9 +55,26 @@ pub fn render_text(d: &Digest) -> String {
             followed_entry(&mut s, *n, e);
         }
     }
-    for (n, e, _) in parts.iter().filter(|(_, _, p)| *p == Part::Full) {
+    // The top picks in full first, then the other cards under the reader's topics (as the
+    // HTML groups them).
+    let picked: Vec<usize> = d.top_picks().iter().map(|(n, _)| *n).collect();
+    let full = parts.iter().filter(|(_, _, p)| *p == Part::Full);
+    let (top, rest): (Vec<_>, Vec<_>) = full.partition(|(n, _, _)| picked.contains(n));
+    for &(n, e, _) in top {
         let _ = writeln!(s, "\n{rule}\n");
-        entry(&mut s, *n, e, d.reply.is_some());
+        entry(&mut s, n, e, d.reply.is_some());
+    }
+    let groups = d.card_groups(rest.iter().map(|(n, e, _)| (*n, *e)).collect());
+    let grouped = groups.len() > 1 || groups.first().is_some_and(|(t, _)| t.is_some());
+    for (topic, members) in &groups {
+        if grouped {
+            let name = topic.as_deref().unwrap_or("Other papers");
+            let _ = writeln!(s, "\n{rule}\n\n{name} ({})", members.len());
+        }
+        for (n, e) in members {
+            let _ = writeln!(s, "\n{rule}\n");
+            entry(&mut s, *n, e, d.reply.is_some());
+        }
     }
     let lines: Vec<_> = parts.iter().filter(|(_, _, p)| *p == Part::Line).collect();
     if !lines.is_empty() {

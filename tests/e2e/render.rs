@@ -644,6 +644,13 @@ async fn cards_go_under_the_readers_topics() {
                 "{heading}"
             );
         }
+        // The plain part groups them the same way.
+        assert!(
+            ada.text
+                .contains(&format!("\n{heading} ({})\n", cards.len())),
+            "{heading}: {}",
+            ada.text
+        );
         numbers.extend(cards);
     }
     numbers.sort();
