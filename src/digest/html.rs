@@ -254,15 +254,13 @@ fn sections(d: &Digest, full: usize, keep: usize) -> Markup {
             h2 id="followed" { "From authors you follow (" (followed.len()) ")" }
             @for (n, e, _) in followed { (cards::followed(d, *n, e)) }
         }
-        @let groups = d.card_groups(parts.iter().filter(|(_, _, p)| *p == Part::Full).map(|(n, e, _)| (*n, *e)).collect());
-        @let grouped = groups.len() > 1 || groups.first().is_some_and(|(t, _)| t.is_some());
-        @for (topic, members) in &groups {
-            @if grouped {
+        @for (heading, members) in d.card_groups() {
+            @if let Some(h) = heading {
                 hr;
-                h2 class="grp" { (topic.as_deref().unwrap_or("Other papers")) " (" (members.len()) ")" }
+                h2 class="grp" { (h) " (" (members.len()) ")" }
             }
             @for (n, e) in members {
-                (cards::full(d, *n, e, (*n > full).then_some(keep)))
+                (cards::full(d, n, e, (n > full).then_some(keep)))
             }
         }
         @if let Some((first, _, _)) = lines.first() {

@@ -125,8 +125,18 @@ impl Entry {
     }
 }
 
-/// Cards under one of the reader's topics (`None`: "Other papers"), each with its number.
+/// Cards under a heading (one of the reader's topics, or "Other papers"; `None` when the
+/// digest is not grouped), each with its number.
 pub type CardGroup<'e> = (Option<String>, Vec<(usize, &'e Entry)>);
+
+/// "1 paper", "3 papers".
+fn papers(n: usize) -> String {
+    if n == 1 {
+        "1 paper".to_string()
+    } else {
+        format!("{n} papers")
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Unscored {
@@ -254,11 +264,35 @@ impl Digest {
         s
     }
 
-    /// The full cards after the top picks under the reader's topic each matches best (the
-    /// share of the topic's words its title and abstract use, at least half), in the order of
-    /// each group's best paper; the rest under `None` ("Other papers"). One group of all of
-    /// them, under `None`, when the reader does not group by topic.
-    pub fn card_groups<'e>(&self, cards: Vec<(usize, &'e Entry)>) -> Vec<CardGroup<'e>> {
+    /// The full cards after the top picks (which are shown first and not again), under their
+    /// headings: see [`Digest::group_by_topic`]. One group without a heading when the digest
+    /// is not grouped.
+    pub fn card_groups(&self) -> Vec<CardGroup<'_>> {
+        let picks: Vec<usize> = self.top_picks().iter().map(|(n, _)| *n).collect();
+        let cards = self
+            .parts()
+            .into_iter()
+            .filter(|(n, _, p)| *p == Part::Full && !picks.contains(n))
+            .map(|(n, e, _)| (n, e))
+            .collect();
+        let groups = self.group_by_topic(cards);
+        let grouped = groups.iter().any(|(t, _)| t.is_some());
+        groups
+            .into_iter()
+            .map(|(t, m)| {
+                (
+                    grouped.then(|| t.unwrap_or_else(|| "Other papers".into())),
+                    m,
+                )
+            })
+            .collect()
+    }
+
+    /// `cards` under the reader's topic each matches best (the share of the topic's words its
+    /// title and abstract use, at least half), in the order of each group's best paper; the
+    /// rest under `None`, last. One group of all of them, under `None`, when the reader does
+    /// not group by topic.
+    fn group_by_topic<'e>(&self, cards: Vec<(usize, &'e Entry)>) -> Vec<CardGroup<'e>> {
         use crate::support::text::stems;
         if !self.subscriber.groups_by_topic() {
             return vec![(None, cards)];
@@ -359,13 +393,6 @@ impl Digest {
         };
         let n = self.qualified();
         let unscored = self.unscored.len();
-        let papers = |n: usize| {
-            if n == 1 {
-                "1 paper".to_string()
-            } else {
-                format!("{n} papers")
-            }
-        };
         match (n, unscored) {
             (0, 0) => format!("{kind} {date}: nothing matched ({} scanned)", self.scanned),
             (0, u) => format!("{kind} {date}: {} still being scored", papers(u)),
@@ -449,13 +476,6 @@ impl Digest {
     /// when the reader taught anything.
     pub fn taught_line(&self) -> Option<String> {
         let t = self.taught;
-        let papers = |n: usize| {
-            if n == 1 {
-                "1 paper".to_string()
-            } else {
-                format!("{n} papers")
-            }
-        };
         let said = match (t.more, t.less) {
             (0, 0) => return None,
             (m, 0) => format!("more like {}", papers(m)),
@@ -553,7 +573,7 @@ mod tests {
             .map(|(i, e)| (i + 1, e))
             .collect();
         let groups: Vec<(Option<String>, Vec<usize>)> = d
-            .card_groups(cards.clone())
+            .group_by_topic(cards.clone())
             .into_iter()
             .map(|(t, m)| (t, m.into_iter().map(|(n, _)| n).collect()))
             .collect();
@@ -568,6 +588,6 @@ mod tests {
         sub.group_by_topic = Some(false);
         let d = digest(sub, &[("2503.00001", "Sparse attention")]);
         let cards: Vec<(usize, &Entry)> = d.entries.iter().map(|e| (1, e)).collect();
-        assert_eq!(d.card_groups(cards).len(), 1);
+        assert_eq!(d.group_by_topic(cards).len(), 1);
     }
 }

@@ -58,22 +58,20 @@ pub fn render_text(d: &Digest) -> String {
     // The top picks in full first, then the other cards under the reader's topics (as the
     // HTML groups them).
     let picked: Vec<usize> = d.top_picks().iter().map(|(n, _)| *n).collect();
-    let full = parts.iter().filter(|(_, _, p)| *p == Part::Full);
-    let (top, rest): (Vec<_>, Vec<_>) = full.partition(|(n, _, _)| picked.contains(n));
-    for &(n, e, _) in top {
+    for (n, e, _) in parts
+        .iter()
+        .filter(|(n, _, p)| *p == Part::Full && picked.contains(n))
+    {
         let _ = writeln!(s, "\n{rule}\n");
-        entry(&mut s, n, e, d.reply.is_some());
+        entry(&mut s, *n, e, d.reply.is_some());
     }
-    let groups = d.card_groups(rest.iter().map(|(n, e, _)| (*n, *e)).collect());
-    let grouped = groups.len() > 1 || groups.first().is_some_and(|(t, _)| t.is_some());
-    for (topic, members) in &groups {
-        if grouped {
-            let name = topic.as_deref().unwrap_or("Other papers");
-            let _ = writeln!(s, "\n{rule}\n\n{name} ({})", members.len());
+    for (heading, members) in d.card_groups() {
+        if let Some(h) = heading {
+            let _ = writeln!(s, "\n{rule}\n\n{h} ({})", members.len());
         }
         for (n, e) in members {
             let _ = writeln!(s, "\n{rule}\n");
-            entry(&mut s, *n, e, d.reply.is_some());
+            entry(&mut s, n, e, d.reply.is_some());
         }
     }
     let lines: Vec<_> = parts.iter().filter(|(_, _, p)| *p == Part::Line).collect();
